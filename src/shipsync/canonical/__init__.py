@@ -1,0 +1,1 @@
+"""shipsync.canonical (placeholder)."""

@@ -1,0 +1,1 @@
+"""shipsync.carriers (placeholder)."""

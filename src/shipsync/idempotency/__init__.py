@@ -1,0 +1,1 @@
+"""shipsync.idempotency (placeholder)."""

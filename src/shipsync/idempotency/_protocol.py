@@ -1,0 +1,133 @@
+"""The idempotency store contract shared by every backend.
+
+A caller *claims* a key with a fingerprint of its payload and a lease. Exactly one claimant
+acquires it and receives a fencing token; while that lease runs, other claimants see the key in
+progress; once the holder *completes* it, every later claim with the same fingerprint receives the
+stored result, byte for byte. A holder that fails *releases* the key for a retry. A token whose lease
+expired and was taken over is stale: it can neither complete nor release, so a slow worker never
+overwrites its successor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+__all__ = [
+    "Acquired",
+    "AsyncIdempotencyStore",
+    "ClaimOutcome",
+    "Completed",
+    "DEFAULT_LEASE",
+    "DEFAULT_RETENTION",
+    "IdempotencyStore",
+    "InProgress",
+]
+
+DEFAULT_LEASE = timedelta(seconds=60)
+DEFAULT_RETENTION = timedelta(hours=72)
+
+
+@attrs.frozen
+class Acquired:
+    """The caller holds the key until its lease ends; ``token`` fences its later calls."""
+
+    key: str
+    token: int
+
+
+@attrs.frozen
+class InProgress:
+    """Another holder's lease on the key has not expired yet."""
+
+    key: str
+
+
+@attrs.frozen
+class Completed:
+    """The key was completed before; ``result`` is the stored result, byte for byte."""
+
+    key: str
+    result: bytes
+
+
+ClaimOutcome = Acquired | InProgress | Completed
+
+
+@runtime_checkable
+class AsyncIdempotencyStore(Protocol):
+    """The asynchronous store contract. Every method raises only ``shipsync.errors`` types."""
+
+    async def claim(
+        self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE
+    ) -> ClaimOutcome:
+        """Claim ``key``; raises ``FingerprintMismatchError`` if it was used with another payload."""
+        ...
+
+    async def complete(
+        self, key: str, token: int, result: bytes, retention: timedelta = DEFAULT_RETENTION
+    ) -> None:
+        """Record ``result`` for ``key``; raises ``StaleTokenError`` if ``token`` lost the lease."""
+        ...
+
+    async def release(self, key: str, token: int) -> None:
+        """Free ``key`` for a retry; raises ``StaleTokenError`` if ``token`` lost the lease."""
+        ...
+
+    async def claim_many(
+        self, items: Sequence[tuple[str, str]], lease: timedelta = DEFAULT_LEASE
+    ) -> list[ClaimOutcome]:
+        """Claim many ``(key, fingerprint)`` pairs in one round trip, outcomes in order."""
+        ...
+
+    async def complete_many(
+        self,
+        items: Sequence[tuple[str, int, bytes]],
+        retention: timedelta = DEFAULT_RETENTION,
+    ) -> None:
+        """Complete many ``(key, token, result)`` triples in one round trip."""
+        ...
+
+    async def sweep(self) -> int:
+        """Remove expired records; return how many were removed."""
+        ...
+
+
+@runtime_checkable
+class IdempotencyStore(Protocol):
+    """The synchronous twin of :class:`AsyncIdempotencyStore`, with the same semantics."""
+
+    def claim(self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE) -> ClaimOutcome:
+        """Claim ``key``; raises ``FingerprintMismatchError`` if it was used with another payload."""
+        ...
+
+    def complete(
+        self, key: str, token: int, result: bytes, retention: timedelta = DEFAULT_RETENTION
+    ) -> None:
+        """Record ``result`` for ``key``; raises ``StaleTokenError`` if ``token`` lost the lease."""
+        ...
+
+    def release(self, key: str, token: int) -> None:
+        """Free ``key`` for a retry; raises ``StaleTokenError`` if ``token`` lost the lease."""
+        ...
+
+    def claim_many(
+        self, items: Sequence[tuple[str, str]], lease: timedelta = DEFAULT_LEASE
+    ) -> list[ClaimOutcome]:
+        """Claim many ``(key, fingerprint)`` pairs in one round trip, outcomes in order."""
+        ...
+
+    def complete_many(
+        self,
+        items: Sequence[tuple[str, int, bytes]],
+        retention: timedelta = DEFAULT_RETENTION,
+    ) -> None:
+        """Complete many ``(key, token, result)`` triples in one round trip."""
+        ...
+
+    def sweep(self) -> int:
+        """Remove expired records; return how many were removed."""
+        ...

@@ -1,0 +1,1 @@
+"""shipsync.odoo (placeholder)."""

@@ -1,0 +1,1 @@
+"""shipsync.testing (placeholder)."""

@@ -1,0 +1,1 @@
+"""shipsync.webhooks (placeholder)."""
