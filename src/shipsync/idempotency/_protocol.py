@@ -3,9 +3,9 @@
 A caller *claims* a key with a fingerprint of its payload and a lease. Exactly one claimant
 acquires it and receives a fencing token; while that lease runs, other claimants see the key in
 progress; once the holder *completes* it, every later claim with the same fingerprint receives the
-stored result, byte for byte. A holder that fails *releases* the key for a retry. A token whose lease
-expired and was taken over is stale: it can neither complete nor release, so a slow worker never
-overwrites its successor.
+stored result, byte for byte. A holder that fails *releases* the key for a retry. A token whose
+lease expired and was taken over is stale: it can neither complete nor release, so a slow worker
+never overwrites its successor.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 __all__ = [
+    "DEFAULT_LEASE",
+    "DEFAULT_RETENTION",
     "Acquired",
     "AsyncIdempotencyStore",
     "ClaimOutcome",
     "Completed",
-    "DEFAULT_LEASE",
-    "DEFAULT_RETENTION",
     "IdempotencyStore",
     "InProgress",
 ]
@@ -64,7 +64,7 @@ class AsyncIdempotencyStore(Protocol):
     async def claim(
         self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE
     ) -> ClaimOutcome:
-        """Claim ``key``; raises ``FingerprintMismatchError`` if it was used with another payload."""
+        """Claim ``key``; ``FingerprintMismatchError`` if it was used with another payload."""
         ...
 
     async def complete(
@@ -101,7 +101,7 @@ class IdempotencyStore(Protocol):
     """The synchronous twin of :class:`AsyncIdempotencyStore`, with the same semantics."""
 
     def claim(self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE) -> ClaimOutcome:
-        """Claim ``key``; raises ``FingerprintMismatchError`` if it was used with another payload."""
+        """Claim ``key``; ``FingerprintMismatchError`` if it was used with another payload."""
         ...
 
     def complete(
