@@ -30,6 +30,7 @@ Catch :class:`ShipsyncError` to catch them all, or a branch to act on a kind of 
     │   ├── CorruptRecordError            a stored record cannot be decoded
     │   ├── StoreUnavailableError         (also UnavailableError) the store cannot be reached
     │   ├── CompletionFailedError         the side effect ran, recording it failed: reconcile
+    │   ├── KeyInProgressError            another holder's lease on the key runs; retryable
     │   └── MissingIdempotencyKeyError    (also InvalidInputError) no key could be derived
     ├── CarrierError                      carrier subsystem; .carrier .operation .code
     │   ├── CarrierRequestError           (also InvalidInputError) the carrier refused our request
@@ -90,6 +91,7 @@ __all__ = [
     "IncompatibleDriverError",
     "InvalidInputError",
     "InvoiceFileError",
+    "KeyInProgressError",
     "MalformedHeaderError",
     "MissingDependencyError",
     "MissingHeaderError",
@@ -320,10 +322,14 @@ class FingerprintMismatchError(IdempotencyError, InvalidInputError):
 
 
 class StaleTokenError(IdempotencyError):
-    """The fencing token no longer holds the key (its lease expired or it was released)."""
+    """The fencing token no longer holds the key (its lease expired or it was released).
 
-    def __init__(self, key: str) -> None:
+    For a batch, ``key`` is the first stale key and ``keys`` lists all of them.
+    """
+
+    def __init__(self, key: str, *, keys: Sequence[str] = ()) -> None:
         self.key = key
+        self.keys: tuple[str, ...] = tuple(keys) or (key,)
         super().__init__(f"fencing token for key {key[:200]!r} is stale: the lease was lost")
 
 
@@ -347,6 +353,16 @@ class CompletionFailedError(IdempotencyError):
 
 class MissingIdempotencyKeyError(IdempotencyError, InvalidInputError):
     """No idempotency key could be derived and the policy is to fail closed."""
+
+
+class KeyInProgressError(IdempotencyError):
+    """Another holder's lease on the key has not expired; retry later (``retry_after``)."""
+
+    retryable = True
+
+    def __init__(self, key: str, *, retry_after: float | None = None) -> None:
+        self.key = key
+        super().__init__(f"key {key[:200]!r} is in progress elsewhere", retry_after=retry_after)
 
 
 # --- carriers ----------------------------------------------------------------------------------
