@@ -1,0 +1,212 @@
+"""The base every canonical model shares: frozen, strict about unknown fields, UTC-only times,
+personal data redacted in reprs, and pydantic's errors translated into ours at one boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Self, get_args, get_origin
+
+import pydantic
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic._internal._model_construction import ModelMetaclass
+
+from shipsync.errors import CanonicalValidationError
+
+__all__ = [
+    "REDACTED",
+    "CanonicalModel",
+    "Identifier",
+    "PersonalData",
+    "PersonalStr",
+    "ShortText",
+    "Text",
+    "UtcDatetime",
+    "translate_validation_error",
+]
+
+REDACTED = "***"
+
+
+class PersonalData:
+    """Marks a field as personal data: reprs, ``str()`` and :meth:`CanonicalModel.redacted` hide it.
+
+    The JSON Schema marks such fields with ``"x-personal-data": true`` so partners know too.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "PersonalData()"
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timezone-aware datetime, normalised to UTC. A naive datetime is rejected."""
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+"""An identifier: 1 to 200 characters, surrounding white space removed."""
+
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=4000)]
+
+PersonalStr = Annotated[
+    str,
+    StringConstraints(max_length=200),
+    PersonalData(),
+    Field(json_schema_extra={"x-personal-data": True}),
+]
+"""A string holding personal data (a name, a street line, a phone number, an e-mail address)."""
+
+
+def _holds_personal_data(annotation: Any) -> bool:
+    """True when ``annotation`` is, or contains (in a union or container), a personal-data type."""
+    if get_origin(annotation) is Annotated:
+        base, *metadata = get_args(annotation)
+        return any(isinstance(m, PersonalData) for m in metadata) or _holds_personal_data(base)
+    return any(_holds_personal_data(arg) for arg in get_args(annotation))
+
+
+def _loc_to_path(loc: Iterable[int | str]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def translate_validation_error(
+    exc: pydantic.ValidationError, model: str, *, prefix: str = ""
+) -> CanonicalValidationError:
+    """Turn pydantic's error into ours: one ``(path, reason)`` per problem, no input echoed."""
+    errors = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        path = _loc_to_path(error["loc"])
+        if prefix:
+            path = f"{prefix}.{path}" if path else prefix
+        errors.append((path, error["msg"].removeprefix("Value error, ")))
+    return CanonicalValidationError(model, errors)
+
+
+class _CanonicalMeta(ModelMetaclass):
+    """Translates validation errors of direct construction (``Money(...)``) into ours.
+
+    Overriding ``__init__`` instead would make pydantic call it for every nested model it
+    validates, which costs half the parse speed; the metaclass sees only the user's own calls.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except pydantic.ValidationError as exc:
+            raise translate_validation_error(exc, cls.__name__) from None
+
+
+class CanonicalModel(BaseModel, metaclass=_CanonicalMeta):
+    """Base of every canonical model.
+
+    Frozen and hashable; unknown fields are errors; strings are bounded. Constructing or validating
+    a model raises :class:`shipsync.errors.CanonicalValidationError` naming each bad field's path.
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        str_max_length=100_000,
+        ser_json_bytes="base64",
+        val_json_bytes="base64",
+        use_enum_values=False,
+        validate_default=False,
+    )
+
+    __personal_fields__: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.__personal_fields__ = frozenset(
+            name
+            for name, field in cls.model_fields.items()
+            if any(isinstance(meta, PersonalData) for meta in field.metadata)
+            or _holds_personal_data(field.annotation)
+        )
+
+    @classmethod
+    def model_validate(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        extra: Any = None,
+        from_attributes: bool | None = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        try:
+            return super().model_validate(
+                obj,
+                strict=strict,
+                extra=extra,
+                from_attributes=from_attributes,
+                context=context,
+                by_alias=by_alias,
+                by_name=by_name,
+            )
+        except pydantic.ValidationError as exc:
+            raise translate_validation_error(exc, cls.__name__) from None
+
+    @classmethod
+    def model_validate_json(
+        cls,
+        json_data: str | bytes | bytearray,
+        *,
+        strict: bool | None = None,
+        extra: Any = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        try:
+            return super().model_validate_json(
+                json_data,
+                strict=strict,
+                extra=extra,
+                context=context,
+                by_alias=by_alias,
+                by_name=by_name,
+            )
+        except pydantic.ValidationError as exc:
+            raise translate_validation_error(exc, cls.__name__) from None
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        personal = self.__personal_fields__
+        for name, value in super().__repr_args__():
+            if name in personal and value is not None:
+                yield name, REDACTED
+            else:
+                yield name, value
+
+    def redacted(self) -> dict[str, Any]:
+        """A JSON-ready dict with every personal-data field, at any depth, replaced by ``***``."""
+        redacted: dict[str, Any] = _redact(self)
+        return redacted
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, CanonicalModel):
+        out: dict[str, Any] = {}
+        for name in type(value).model_fields:
+            item = getattr(value, name)
+            if name in value.__personal_fields__ and item is not None:
+                out[name] = REDACTED
+            else:
+                out[name] = _redact(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [_redact(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _redact(item) for key, item in value.items()}
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    dumped: Any = pydantic.TypeAdapter(type(value)).dump_python(value, mode="json")
+    return dumped

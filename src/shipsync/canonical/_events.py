@@ -1,0 +1,583 @@
+"""The event envelope and the catalogue of typed events.
+
+Every event travels in a CloudEvents 1.0 structured-mode JSON envelope::
+
+    {"specversion": "1.0", "id": "...", "source": "shipsync/fake", "type": "shipment.delivered",
+     "subject": "SHP-1", "time": "2026-11-26T10:00:00Z", "datacontenttype": "application/json",
+     "dataschema": "https://schemas.shipsync.dev/shipment.delivered/1",
+     "schemaversion": 1, "correlationid": "...", "partitionkey": "SHP-1", "data": {...}}
+
+``schemaversion``, ``correlationid`` and ``partitionkey`` are CloudEvents extension attributes.
+Unknown extension attributes are kept, never dropped. Each event type is a class whose ``type``
+is a literal, so parsing bytes dispatches on ``type`` in one pass (a pydantic discriminated union).
+
+Versioning: each type pins its current ``schemaversion``. An envelope of an older version fails
+the fast path and is read through the registered upcasters, one version step at a time, into the
+current shape; a version with no upcaster path is an ``UnsupportedSchemaVersionError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
+
+import pydantic
+from pydantic import ConfigDict, Field, TypeAdapter
+
+from shipsync.canonical._base import CanonicalModel, Identifier, ShortText, UtcDatetime
+from shipsync.canonical._finance import (
+    Accrual,
+    Claim,
+    Discrepancy,
+    FreightInvoice,
+    InvoiceMatch,
+    Settlement,
+)
+from shipsync.canonical._shipment import ProofOfDelivery, Rate, Shipment
+from shipsync.canonical._tracking import Milestone, TrackingEvent
+from shipsync.errors import (
+    CanonicalValidationError,
+    UnknownEventTypeError,
+    UnsupportedSchemaVersionError,
+)
+
+__all__ = [
+    "DATASCHEMA_BASE",
+    "MILESTONE_EVENT_TYPES",
+    "AnyEvent",
+    "ClaimOpened",
+    "ClaimSettled",
+    "Event",
+    "EventCatalogue",
+    "FreightChargeAccrued",
+    "FreightDiscrepancyFound",
+    "FreightInvoiceMatched",
+    "FreightInvoiceReceived",
+    "FreightRateQuoted",
+    "MilestoneEvent",
+    "PodCaptured",
+    "RateQuote",
+    "SettlementCompleted",
+    "ShipmentAvailableForPickup",
+    "ShipmentCancelled",
+    "ShipmentCreated",
+    "ShipmentDelivered",
+    "ShipmentDeliveryAttempted",
+    "ShipmentException",
+    "ShipmentInTransit",
+    "ShipmentLabelCreated",
+    "ShipmentLost",
+    "ShipmentOutForDelivery",
+    "ShipmentPickedUp",
+    "ShipmentReturned",
+    "ShipmentReturningToSender",
+    "Upcaster",
+    "default_catalogue",
+    "event_for_tracking",
+    "parse_event",
+]
+
+DATASCHEMA_BASE = "https://schemas.shipsync.dev"
+"""Base of the ``dataschema`` URIs; ``{base}/{type}/{schemaversion}``."""
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+"""Reads an envelope dict of version N and returns it as version N + 1."""
+
+E = TypeVar("E", bound="Event")
+
+
+class Event(CanonicalModel):
+    """The CloudEvents envelope all shipsync events share. Subclasses pin ``type`` and ``data``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    current_version: ClassVar[int] = 1
+
+    specversion: Literal["1.0"] = "1.0"
+    id: Identifier
+    source: Annotated[str, Field(min_length=1, max_length=500)]
+    type: str
+    subject: ShortText | None = None
+    time: UtcDatetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: Annotated[str, Field(max_length=500)] | None = None
+    schemaversion: int = 1
+    correlationid: ShortText | None = None
+    partitionkey: ShortText | None = None
+    data: Any
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.partitionkey is None:
+            object.__setattr__(self, "partitionkey", self.subject or self.id)
+
+    @classmethod
+    def event_type(cls) -> str:
+        """The CloudEvents ``type`` this class carries."""
+        default = cls.model_fields["type"].default
+        assert isinstance(default, str)
+        return default
+
+    @classmethod
+    def of(
+        cls,
+        data: Any,
+        *,
+        source: str,
+        time: datetime,
+        id: str | None = None,
+        subject: str | None = None,
+        correlationid: str | None = None,
+        partitionkey: str | None = None,
+    ) -> Self:
+        """Build an event around ``data``.
+
+        ``subject`` and ``partitionkey`` default to the shipment id the data names. ``id``
+        defaults to a stable hash of type, source and data, so the same fact always gets the same
+        id and duplicates stay harmless. Time is passed in: the canonical model reads no clock.
+        """
+        event_type = cls.event_type()
+        if subject is None:
+            subject = _shipment_id_of(data)
+        if id is None:
+            id = _stable_id(event_type, source, data)
+        return cls(
+            id=id,
+            source=source,
+            type=event_type,
+            subject=subject,
+            time=time,
+            dataschema=f"{DATASCHEMA_BASE}/{event_type}/{cls.current_version}",
+            schemaversion=cls.current_version,
+            correlationid=correlationid,
+            partitionkey=partitionkey or subject,
+            data=data,
+        )
+
+    def to_json(self) -> bytes:
+        """The structured-mode JSON bytes of this event."""
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+def _shipment_id_of(data: Any) -> str | None:
+    value = getattr(data, "shipment_id", None)
+    return value if isinstance(value, str) else None
+
+
+def _stable_id(event_type: str, source: str, data: Any) -> str:
+    payload = data.model_dump_json() if isinstance(data, pydantic.BaseModel) else json.dumps(data)
+    digest = hashlib.sha256(f"{event_type}\n{source}\n{payload}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=5))
+
+
+# --- shipment lifecycle ------------------------------------------------------------------------
+
+
+class ShipmentCreated(Event):
+    """A shipment was booked with a carrier."""
+
+    type: Literal["shipment.created"] = "shipment.created"
+    schemaversion: Literal[1] = 1
+    data: Shipment
+
+
+class MilestoneEvent(Event):
+    """A tracking milestone of one package. The event type and ``data.milestone`` agree."""
+
+    milestone: ClassVar[Milestone]
+    data: TrackingEvent
+
+    def model_post_init(self, context: Any, /) -> None:
+        super().model_post_init(context)
+        if self.data.milestone is not self.milestone:
+            raise CanonicalValidationError(
+                type(self).__name__,
+                [("data.milestone", f"must be {self.milestone.value!r} for type {self.type!r}")],
+            )
+
+
+class ShipmentLabelCreated(MilestoneEvent):
+    """A label was created; the carrier does not have the package yet."""
+
+    milestone = Milestone.LABEL_CREATED
+    type: Literal["shipment.label_created"] = "shipment.label_created"
+    schemaversion: Literal[1] = 1
+
+
+class ShipmentPickedUp(MilestoneEvent):
+    """The carrier has the package."""
+
+    milestone = Milestone.PICKED_UP
+    type: Literal["shipment.picked_up"] = "shipment.picked_up"
+    schemaversion: Literal[1] = 1
+
+
+class ShipmentInTransit(MilestoneEvent):
+    """The package moves through the carrier's network."""
+
+    milestone = Milestone.IN_TRANSIT
+    type: Literal["shipment.in_transit"] = "shipment.in_transit"
+    schemaversion: Literal[1] = 1
+
+
+class ShipmentOutForDelivery(MilestoneEvent):
+    """The package is on the vehicle for final delivery."""
+
+    milestone = Milestone.OUT_FOR_DELIVERY
+    type: Literal["shipment.out_for_delivery"] = "shipment.out_for_delivery"
+    schemaversion: Literal[1] = 1
+
+
+class ShipmentDeliveryAttempted(MilestoneEvent):
+    """Delivery was attempted and failed; ``data.reason`` says why."""
+
+    milestone = Milestone.DELIVERY_ATTEMPTED
+    type: Literal["shipment.delivery_attempted"] = "shipment.delivery_attempted"
+    schemaversion: Literal[1] = 1
+
+
+class ShipmentAvailableForPickup(MilestoneEvent):
+    """The package waits at a pickup point."""
+
+    milestone = Milestone.AVAILABLE_FOR_PICKUP
+    type: Literal["shipment.available_for_pickup"] = "shipment.available_for_pickup"
+    schemaversion: Literal[1] = 1
+
+
+class ShipmentException(MilestoneEvent):
+    """Something is wrong; ``data.reason`` says what. A later progress event clears it."""
+
+    milestone = Milestone.EXCEPTION
+    type: Literal["shipment.exception"] = "shipment.exception"
+    schemaversion: Literal[1] = 1
+
+
+class ShipmentDelivered(MilestoneEvent):
+    """The package was delivered."""
+
+    milestone = Milestone.DELIVERED
+    type: Literal["shipment.delivered"] = "shipment.delivered"
+    schemaversion: Literal[1] = 1
+
+
+class ShipmentReturningToSender(MilestoneEvent):
+    """The package is on its way back to the shipper."""
+
+    milestone = Milestone.RETURNING_TO_SENDER
+    type: Literal["shipment.returning_to_sender"] = "shipment.returning_to_sender"
+    schemaversion: Literal[1] = 1
+
+
+class ShipmentReturned(MilestoneEvent):
+    """The package is back with the shipper."""
+
+    milestone = Milestone.RETURNED
+    type: Literal["shipment.returned"] = "shipment.returned"
+    schemaversion: Literal[1] = 1
+
+
+class ShipmentCancelled(MilestoneEvent):
+    """The shipment was cancelled before pick-up."""
+
+    milestone = Milestone.CANCELLED
+    type: Literal["shipment.cancelled"] = "shipment.cancelled"
+    schemaversion: Literal[1] = 1
+
+
+class ShipmentLost(MilestoneEvent):
+    """The carrier declared the package lost."""
+
+    milestone = Milestone.LOST
+    type: Literal["shipment.lost"] = "shipment.lost"
+    schemaversion: Literal[1] = 1
+
+
+class PodCaptured(Event):
+    """Proof of delivery was captured."""
+
+    type: Literal["pod.captured"] = "pod.captured"
+    schemaversion: Literal[1] = 1
+    data: ProofOfDelivery
+
+
+# --- money -------------------------------------------------------------------------------------
+
+
+class RateQuote(CanonicalModel):
+    """A rate quoted for a shipment."""
+
+    shipment_id: Identifier
+    rate: Rate
+    quoted_at: UtcDatetime
+
+
+class FreightRateQuoted(Event):
+    """A carrier quoted a rate for a shipment; reconciliation compares invoices with it."""
+
+    type: Literal["freight.rate_quoted"] = "freight.rate_quoted"
+    schemaversion: Literal[1] = 1
+    data: RateQuote
+
+
+class FreightChargeAccrued(Event):
+    """A freight cost was accrued (estimate, reversal or actual)."""
+
+    type: Literal["freight.charge_accrued"] = "freight.charge_accrued"
+    schemaversion: Literal[1] = 1
+    data: Accrual
+
+
+class FreightInvoiceReceived(Event):
+    """A carrier invoice arrived."""
+
+    type: Literal["freight.invoice_received"] = "freight.invoice_received"
+    schemaversion: Literal[1] = 1
+    data: FreightInvoice
+
+
+class FreightInvoiceMatched(Event):
+    """An invoice line matched its shipment within tolerance."""
+
+    type: Literal["freight.invoice_matched"] = "freight.invoice_matched"
+    schemaversion: Literal[1] = 1
+    data: InvoiceMatch
+
+
+class FreightDiscrepancyFound(Event):
+    """An invoice line differs from what was expected."""
+
+    type: Literal["freight.discrepancy_found"] = "freight.discrepancy_found"
+    schemaversion: Literal[1] = 1
+    data: Discrepancy
+
+
+class SettlementCompleted(Event):
+    """An invoice was reconciled; its totals add up."""
+
+    type: Literal["settlement.completed"] = "settlement.completed"
+    schemaversion: Literal[1] = 1
+    data: Settlement
+
+
+class ClaimOpened(Event):
+    """A claim against a carrier was opened."""
+
+    type: Literal["claim.opened"] = "claim.opened"
+    schemaversion: Literal[1] = 1
+    data: Claim
+
+
+class ClaimSettled(Event):
+    """A claim was settled."""
+
+    type: Literal["claim.settled"] = "claim.settled"
+    schemaversion: Literal[1] = 1
+    data: Claim
+
+
+_BUILTIN: tuple[type[Event], ...] = (
+    ShipmentCreated,
+    ShipmentLabelCreated,
+    ShipmentPickedUp,
+    ShipmentInTransit,
+    ShipmentOutForDelivery,
+    ShipmentDeliveryAttempted,
+    ShipmentAvailableForPickup,
+    ShipmentException,
+    ShipmentDelivered,
+    ShipmentReturningToSender,
+    ShipmentReturned,
+    ShipmentCancelled,
+    ShipmentLost,
+    PodCaptured,
+    FreightRateQuoted,
+    FreightChargeAccrued,
+    FreightInvoiceReceived,
+    FreightInvoiceMatched,
+    FreightDiscrepancyFound,
+    SettlementCompleted,
+    ClaimOpened,
+    ClaimSettled,
+)
+
+AnyEvent = Annotated[
+    ShipmentCreated
+    | ShipmentLabelCreated
+    | ShipmentPickedUp
+    | ShipmentInTransit
+    | ShipmentOutForDelivery
+    | ShipmentDeliveryAttempted
+    | ShipmentAvailableForPickup
+    | ShipmentException
+    | ShipmentDelivered
+    | ShipmentReturningToSender
+    | ShipmentReturned
+    | ShipmentCancelled
+    | ShipmentLost
+    | PodCaptured
+    | FreightRateQuoted
+    | FreightChargeAccrued
+    | FreightInvoiceReceived
+    | FreightInvoiceMatched
+    | FreightDiscrepancyFound
+    | SettlementCompleted
+    | ClaimOpened
+    | ClaimSettled,
+    Field(discriminator="type"),
+]
+"""Any event of the built-in catalogue, discriminated on ``type``."""
+
+MILESTONE_EVENT_TYPES: Mapping[Milestone, type[MilestoneEvent]] = {
+    cls.milestone: cls for cls in _BUILTIN if issubclass(cls, MilestoneEvent)
+}
+"""The event class of each milestone (``Milestone.UNKNOWN`` has none: it is not published)."""
+
+
+def event_for_tracking(
+    tracking: TrackingEvent, *, source: str, correlationid: str | None = None
+) -> MilestoneEvent:
+    """Wrap a tracking event in the envelope of its milestone; the id derives from its event id."""
+    cls = MILESTONE_EVENT_TYPES.get(tracking.milestone)
+    if cls is None:
+        raise CanonicalValidationError(
+            "TrackingEvent", [("milestone", "an 'unknown' milestone has no event type")]
+        )
+    return cls.of(
+        tracking,
+        source=source,
+        time=tracking.occurred_at,
+        id=_stable_id(cls.event_type(), source, tracking.event_id),
+        correlationid=correlationid,
+    )
+
+
+class EventCatalogue:
+    """Event types by name, with their upcasters; parses envelope bytes into typed events.
+
+    The default catalogue holds the built-in types. Hosts may build their own catalogue to add
+    event types of their own; :meth:`register_upcaster` teaches it to read older versions.
+    """
+
+    def __init__(self, event_types: Iterable[type[Event]] = ()) -> None:
+        self._types: dict[str, type[Event]] = {}
+        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._adapter: TypeAdapter[Any] | None = None
+        for event_type in event_types:
+            self.register(event_type)
+
+    @property
+    def types(self) -> Mapping[str, type[Event]]:
+        """Registered event classes by ``type``."""
+        return dict(self._types)
+
+    def register(self, event_cls: type[Event]) -> type[Event]:
+        """Add an event class; usable as a class decorator."""
+        name = event_cls.event_type()
+        if name in self._types and self._types[name] is not event_cls:
+            raise CanonicalValidationError("EventCatalogue", [("type", f"{name!r} is taken")])
+        self._types[name] = event_cls
+        self._adapter = None
+        return event_cls
+
+    def register_upcaster(self, event_type: str, from_version: int, upcaster: Upcaster) -> None:
+        """Teach the catalogue to read ``event_type`` at ``from_version`` as the next version."""
+        self._upcasters[(event_type, from_version)] = upcaster
+
+    def _union(self) -> TypeAdapter[Any]:
+        if self._adapter is None:
+            classes = tuple(self._types.values())
+            if len(classes) == 1:
+                self._adapter = TypeAdapter(classes[0])
+            else:
+                union: Any = Annotated[_make_union(classes), Field(discriminator="type")]
+                self._adapter = TypeAdapter(union)
+        return self._adapter
+
+    def parse(self, raw: bytes | str) -> Event:
+        """Parse envelope JSON into its typed event; upcast older schema versions."""
+        try:
+            event: Event = self._union().validate_json(raw)
+            return event
+        except pydantic.ValidationError as exc:
+            return self._slow_path(raw, exc)
+
+    def parse_obj(self, obj: Mapping[str, Any]) -> Event:
+        """Like :meth:`parse`, from an already decoded dict."""
+        try:
+            event: Event = self._union().validate_python(obj)
+            return event
+        except pydantic.ValidationError as exc:
+            return self._recover(dict(obj), exc)
+
+    def _slow_path(self, raw: bytes | str, exc: pydantic.ValidationError) -> Event:
+        try:
+            obj = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise CanonicalValidationError("Event", [("", "not valid UTF-8 JSON")]) from None
+        if not isinstance(obj, dict):
+            raise CanonicalValidationError("Event", [("", "an event must be a JSON object")])
+        return self._recover(obj, exc)
+
+    def _recover(self, obj: dict[str, Any], exc: pydantic.ValidationError) -> Event:
+        event_type = obj.get("type")
+        if not isinstance(event_type, str):
+            raise CanonicalValidationError("Event", [("type", "missing or not a string")])
+        cls = self._types.get(event_type)
+        if cls is None:
+            raise UnknownEventTypeError(event_type) from None
+        version = obj.get("schemaversion", 1)
+        if isinstance(version, str) and version.isdigit():
+            version = int(version)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise UnsupportedSchemaVersionError(event_type, version)
+        current = cls.current_version
+        if version == current:
+            raise _translate(exc, event_type) from None
+        if version > current or version < 1:
+            raise UnsupportedSchemaVersionError(event_type, version)
+        while version < current:
+            upcaster = self._upcasters.get((event_type, version))
+            if upcaster is None:
+                raise UnsupportedSchemaVersionError(event_type, version)
+            obj = upcaster(dict(obj))
+            version += 1
+            obj["schemaversion"] = version
+        obj["dataschema"] = f"{DATASCHEMA_BASE}/{event_type}/{current}"
+        return cls.model_validate(obj)
+
+
+def _make_union(classes: tuple[type[Event], ...]) -> Any:
+    union: Any = classes[0]
+    for cls in classes[1:]:
+        union = union | cls
+    return union
+
+
+def _translate(exc: pydantic.ValidationError, model: str) -> CanonicalValidationError:
+    from shipsync.canonical._base import translate_validation_error
+
+    translated = translate_validation_error(exc, model)
+    # The discriminated union prefixes every path with the tag; drop it so paths read "data.x".
+    errors = [
+        (path.split(".", 1)[1] if path.startswith(f"{model}.") or path == model else path, reason)
+        for path, reason in translated.errors
+    ]
+    errors = [(path if path != model else "", reason) for path, reason in errors]
+    return CanonicalValidationError(model, errors)
+
+
+default_catalogue = EventCatalogue(_BUILTIN)
+"""The catalogue of built-in event types."""
+
+
+def parse_event(raw: bytes | str) -> Event:
+    """Parse one CloudEvents structured-mode JSON envelope into its typed event.
+
+    Raises ``UnknownEventTypeError`` for a type not in the catalogue,
+    ``UnsupportedSchemaVersionError`` for a version no upcaster reads and
+    ``CanonicalValidationError`` (naming the field path) for anything else that is wrong.
+    """
+    return default_catalogue.parse(raw)

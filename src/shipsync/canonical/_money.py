@@ -1,0 +1,185 @@
+"""Money: a ``Decimal`` amount in one ISO 4217 currency, never a float.
+
+Amounts are quantised to the currency's minor unit (JPY 0 places, USD 2, KWD 3, CLF 4) with
+banker's rounding (``ROUND_HALF_EVEN``), so a sum of quantised amounts is exact. Arithmetic and
+ordering work only within one currency; anything else raises ``CurrencyMismatchError``. JSON carries
+the amount as a string (``{"amount": "12.50", "currency": "EUR"}``), and float input is refused,
+from Python and from JSON alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from functools import total_ordering
+from typing import Annotated, Any, Self
+
+from iso4217 import Currency
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
+
+from shipsync.canonical._base import CanonicalModel
+from shipsync.errors import CurrencyMismatchError, InvalidInputError
+
+__all__ = ["CURRENCY_EXPONENTS", "CurrencyCode", "ExactDecimal", "Money"]
+
+CURRENCY_EXPONENTS: dict[str, int] = {
+    currency.code: currency.exponent for currency in Currency if currency.exponent is not None
+}
+"""ISO 4217 currencies that have a minor unit, with its number of decimal places."""
+
+_QUANTA: dict[str, Decimal] = {
+    code: Decimal(1).scaleb(-e) for code, e in CURRENCY_EXPONENTS.items()
+}
+_CONTEXT = Context(prec=38, rounding=ROUND_HALF_EVEN)
+_MAX_DIGITS = 24
+
+
+def _check_currency(value: str) -> str:
+    if value not in _QUANTA:
+        raise ValueError("not an ISO 4217 currency code with a minor unit")
+    return value
+
+
+CurrencyCode = Annotated[
+    str,
+    AfterValidator(_check_currency),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 code"}),
+]
+"""An ISO 4217 alphabetic code, upper case (``EUR``), of a currency with a minor unit."""
+
+
+def _exact_decimal(value: Any) -> Decimal:
+    """Accept ``Decimal``, ``int`` and decimal strings; refuse floats, booleans and non-finite."""
+    if isinstance(value, bool | float):
+        raise ValueError("floats are not accepted for exact amounts; pass a string or Decimal")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        if len(value) > 64:
+            raise ValueError("decimal string too long")
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("not a decimal number") from None
+    else:
+        raise ValueError(f"expected a decimal string, int or Decimal, not {type(value).__name__}")
+    if not result.is_finite():
+        raise ValueError("amount must be finite")
+    if result.adjusted() >= _MAX_DIGITS:
+        raise ValueError(f"amount exceeds {_MAX_DIGITS} integer digits")
+    return result
+
+
+ExactDecimal = Annotated[
+    Decimal,
+    BeforeValidator(_exact_decimal),
+    PlainSerializer(str, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}),
+]
+"""A finite ``Decimal`` that refuses floats and serialises to JSON as a string."""
+
+
+@total_ordering
+class Money(CanonicalModel):
+    """An exact amount of one currency.
+
+    >>> Money.of("10.005", "USD")
+    Money(amount=Decimal('10.00'), currency='USD')
+    >>> Money.of("1.10", "EUR") + Money.of("2.20", "EUR")
+    Money(amount=Decimal('3.30'), currency='EUR')
+    """
+
+    amount: ExactDecimal
+    currency: CurrencyCode
+
+    def model_post_init(self, context: Any, /) -> None:
+        quantum = _QUANTA[self.currency]
+        if self.amount.as_tuple().exponent != quantum.as_tuple().exponent:
+            quantised = self.amount.quantize(quantum, context=_CONTEXT)
+            object.__setattr__(self, "amount", quantised)
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def of(cls, amount: Decimal | int | str, currency: str) -> Self:
+        """Build from an amount and a currency code."""
+        return cls(amount=amount, currency=currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Self:
+        """Zero in ``currency``."""
+        return cls(amount=Decimal(0), currency=currency)
+
+    @classmethod
+    def sum(cls, amounts: Iterable[Money], currency: str) -> Self:
+        """Add amounts of ``currency``; an empty iterable gives zero; other currencies raise."""
+        total = Decimal(0)
+        for item in amounts:
+            if item.currency != currency:
+                raise CurrencyMismatchError(currency, item.currency, "add")
+            total += item.amount
+        return cls(amount=total, currency=currency)
+
+    def _new(self, amount: Decimal) -> Self:
+        return type(self)(amount=amount, currency=self.currency)
+
+    def _same(self, other: object, operation: str) -> Money:
+        if not isinstance(other, Money):
+            raise InvalidInputError(f"cannot {operation} Money and {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyMismatchError(self.currency, other.currency, operation)
+        return other
+
+    # -- arithmetic -----------------------------------------------------------------------------
+
+    def __add__(self, other: Money) -> Self:
+        return self._new(self.amount + self._same(other, "add").amount)
+
+    def __sub__(self, other: Money) -> Self:
+        return self._new(self.amount - self._same(other, "subtract").amount)
+
+    def __neg__(self) -> Self:
+        return self._new(-self.amount)
+
+    def __abs__(self) -> Self:
+        return self._new(abs(self.amount))
+
+    def __mul__(self, factor: Decimal | int) -> Self:
+        if isinstance(factor, bool) or not isinstance(factor, Decimal | int):
+            raise InvalidInputError("Money can be multiplied by an int or Decimal only")
+        return self._new(self.amount * factor)
+
+    __rmul__ = __mul__
+
+    def percent(self, rate: Decimal | int) -> Self:
+        """``rate`` percent of this amount, rounded half-even to the minor unit."""
+        return self * (Decimal(rate) / 100)
+
+    def __lt__(self, other: Money) -> bool:
+        return self.amount < self._same(other, "compare").amount
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
+        return self.currency == other.currency and self.amount == other.amount
+
+    def __hash__(self) -> int:
+        return hash((self.amount, self.currency))
+
+    def __bool__(self) -> bool:
+        return bool(self.amount)
+
+    @property
+    def is_negative(self) -> bool:
+        """True for a credit."""
+        return self.amount < 0
+
+    @property
+    def minor_units(self) -> int:
+        """The amount in the currency's minor unit (cents), as an exact integer."""
+        return int(self.amount.scaleb(CURRENCY_EXPONENTS[self.currency]))
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"

@@ -1,0 +1,54 @@
+"""Addresses and contacts. Names, street lines, phone numbers and e-mails are personal data."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pycountry
+from pydantic import AfterValidator, Field, WithJsonSchema
+
+from shipsync.canonical._base import CanonicalModel, PersonalData, PersonalStr, ShortText
+
+__all__ = ["COUNTRY_CODES", "Address", "Contact", "CountryCode"]
+
+COUNTRY_CODES: frozenset[str] = frozenset(country.alpha_2 for country in pycountry.countries)
+"""ISO 3166-1 alpha-2 codes."""
+
+
+def _check_country(value: str) -> str:
+    if value not in COUNTRY_CODES:
+        raise ValueError("not an ISO 3166-1 alpha-2 country code")
+    return value
+
+
+CountryCode = Annotated[
+    str,
+    AfterValidator(_check_country),
+    WithJsonSchema(
+        {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"}
+    ),
+]
+"""An ISO 3166-1 alpha-2 country code, upper case (``DE``)."""
+
+
+class Contact(CanonicalModel):
+    """A person or desk to reach about a shipment."""
+
+    name: PersonalStr | None = None
+    company: ShortText | None = None
+    phone: PersonalStr | None = None
+    email: PersonalStr | None = None
+
+
+class Address(CanonicalModel):
+    """A postal address. ``street`` holds one to three lines."""
+
+    name: PersonalStr | None = None
+    company: ShortText | None = None
+    street: Annotated[tuple[PersonalStr, ...], PersonalData(), Field(max_length=3)] = ()
+    city: ShortText | None = None
+    state: ShortText | None = None
+    postal_code: ShortText | None = None
+    country: CountryCode
+    residential: bool | None = None
+    contact: Contact | None = None
