@@ -1,0 +1,375 @@
+"""Hypothesis strategies for the canonical model, shared by shipsync's tests and by yours.
+
+Every strategy builds valid canonical values: amounts already quantised to their currency,
+non-negative weights, real country codes, UTC times. Pools are kept small on purpose (a few
+tracking numbers, times on a minute grid inside two days) so that collections collide: two
+events of one package at the same minute, the same event id drawn twice. That is where order-
+and duplicate-sensitive bugs hide.
+
+Needs ``hypothesis`` (installed with the ``dev`` extra)::
+
+    from hypothesis import given
+    from shipsync.testing import strategies as sst
+
+    @given(sst.tracking_histories())
+    def test_fold_is_total(events): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import strategies as st
+
+from shipsync.canonical import (
+    COUNTRY_CODES,
+    CURRENCY_EXPONENTS,
+    Address,
+    Contact,
+    Dimensions,
+    LengthUnit,
+    Location,
+    Milestone,
+    MilestoneEvent,
+    Money,
+    Package,
+    Parcel,
+    Reason,
+    Shipment,
+    ShipmentCreated,
+    TrackingEvent,
+    Weight,
+    WeightUnit,
+    event_for_tracking,
+)
+
+__all__ = [
+    "EPOCH",
+    "addresses",
+    "contacts",
+    "country_codes",
+    "currency_codes",
+    "decimal_amounts",
+    "dimensions",
+    "event_ids",
+    "identifiers",
+    "locations",
+    "milestone_events",
+    "milestones",
+    "money",
+    "packages",
+    "parcels",
+    "reasons",
+    "shipment_created_events",
+    "shipments",
+    "tracking_events",
+    "tracking_histories",
+    "tracking_numbers",
+    "utc_datetimes",
+    "weights",
+]
+
+EPOCH = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+"""The start of the window :func:`utc_datetimes` draws from."""
+
+_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789-"
+_SORTED_COUNTRIES = tuple(sorted(COUNTRY_CODES))
+_SORTED_CURRENCIES = tuple(sorted(CURRENCY_EXPONENTS))
+_COMMON_CURRENCIES = ("EUR", "USD", "GBP", "JPY", "KWD", "CHF", "CLF")
+
+
+# --- scalars -----------------------------------------------------------------------------------
+
+
+def identifiers(*, min_size: int = 1, max_size: int = 24) -> st.SearchStrategy[str]:
+    """Identifiers as carriers print them: upper-case letters, digits and dashes."""
+    return st.text(alphabet=_ID_ALPHABET, min_size=min_size, max_size=max_size)
+
+
+def utc_datetimes(*, span: timedelta = timedelta(days=2)) -> st.SearchStrategy[datetime]:
+    """Timezone-aware UTC datetimes on a one-minute grid within ``span`` after :data:`EPOCH`.
+
+    The grid makes equal times likely, which tests of tie-breaking need.
+    """
+    minutes = int(span.total_seconds() // 60)
+    return st.integers(min_value=0, max_value=minutes).map(lambda m: EPOCH + timedelta(minutes=m))
+
+
+def country_codes() -> st.SearchStrategy[str]:
+    """ISO 3166-1 alpha-2 codes, shrinking towards the alphabetically first."""
+    return st.sampled_from(_SORTED_COUNTRIES)
+
+
+def currency_codes(*, common_only: bool = False) -> st.SearchStrategy[str]:
+    """ISO 4217 codes that have a minor unit; ``common_only`` limits to a few with 0, 2, 3, 4
+    decimal places (JPY, EUR, KWD, CLF...)."""
+    return st.sampled_from(_COMMON_CURRENCIES if common_only else _SORTED_CURRENCIES)
+
+
+def decimal_amounts(
+    *,
+    min_value: Decimal | int = -(10**12),
+    max_value: Decimal | int = 10**12,
+    places: int | None = None,
+) -> st.SearchStrategy[Decimal]:
+    """Finite decimals; with ``places`` None, any of 0 to 6 decimal places (so rounding is
+    exercised when they are turned into money)."""
+    if places is not None:
+        return st.decimals(
+            min_value=min_value,
+            max_value=max_value,
+            places=places,
+            allow_nan=False,
+            allow_infinity=False,
+        )
+    return st.integers(min_value=0, max_value=6).flatmap(
+        lambda p: decimal_amounts(min_value=min_value, max_value=max_value, places=p)
+    )
+
+
+@st.composite
+def money(
+    draw: st.DrawFn,
+    currency: str | st.SearchStrategy[str] | None = None,
+    *,
+    min_value: Decimal | int = -(10**12),
+    max_value: Decimal | int = 10**12,
+    exact: bool = True,
+) -> Money:
+    """:class:`Money` in ``currency`` (a code, a strategy of codes, or any common currency).
+
+    With ``exact`` the amount already has the currency's places, so nothing is rounded; without
+    it the amount has up to 6 places and construction rounds it half-even.
+    """
+    if currency is None:
+        code = draw(currency_codes(common_only=True))
+    elif isinstance(currency, str):
+        code = currency
+    else:
+        code = draw(currency)
+    places = CURRENCY_EXPONENTS[code] if exact else None
+    amount = draw(decimal_amounts(min_value=min_value, max_value=max_value, places=places))
+    return Money.of(amount, code)
+
+
+def weights(
+    *, units: Sequence[WeightUnit] = tuple(WeightUnit), max_value: int = 100_000
+) -> st.SearchStrategy[Weight]:
+    """Non-negative :class:`Weight` values with up to 3 decimal places."""
+    return st.builds(
+        Weight.of,
+        decimal_amounts(min_value=0, max_value=max_value, places=3),
+        st.sampled_from(tuple(units)),
+    )
+
+
+def dimensions(
+    *, units: Sequence[LengthUnit] = tuple(LengthUnit), max_value: int = 10_000
+) -> st.SearchStrategy[Dimensions]:
+    """Non-negative :class:`Dimensions` with up to 2 decimal places per side."""
+    side = decimal_amounts(min_value=0, max_value=max_value, places=2)
+    return st.builds(Dimensions.of, side, side, side, st.sampled_from(tuple(units)))
+
+
+# --- parties -----------------------------------------------------------------------------------
+
+_short_text = st.text(max_size=40)
+
+
+def contacts() -> st.SearchStrategy[Contact]:
+    """Contacts; any field may be missing. Names, phones and e-mails are arbitrary text."""
+    return st.builds(
+        Contact,
+        name=st.none() | _short_text,
+        company=st.none() | _short_text,
+        phone=st.none() | _short_text,
+        email=st.none() | _short_text,
+    )
+
+
+def addresses(*, countries: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Address]:
+    """Addresses with 0 to 3 street lines and a real country code."""
+    return st.builds(
+        Address,
+        name=st.none() | _short_text,
+        company=st.none() | _short_text,
+        street=st.lists(_short_text, max_size=3).map(tuple),
+        city=st.none() | _short_text,
+        state=st.none() | _short_text,
+        postal_code=st.none() | identifiers(max_size=10),
+        country=countries if countries is not None else country_codes(),
+        residential=st.none() | st.booleans(),
+        contact=st.none() | contacts(),
+    )
+
+
+def locations() -> st.SearchStrategy[Location]:
+    """Event locations, from empty to fully known."""
+    return st.builds(
+        Location,
+        city=st.none() | _short_text,
+        state=st.none() | _short_text,
+        postal_code=st.none() | identifiers(max_size=10),
+        country=st.none() | country_codes(),
+        facility=st.none() | _short_text,
+    )
+
+
+# --- tracking ----------------------------------------------------------------------------------
+
+
+def milestones(*, include_unknown: bool = True) -> st.SearchStrategy[Milestone]:
+    """Canonical milestones (optionally without ``unknown``)."""
+    values = [m for m in Milestone if include_unknown or m is not Milestone.UNKNOWN]
+    return st.sampled_from(values)
+
+
+def reasons() -> st.SearchStrategy[Reason]:
+    """Canonical reasons."""
+    return st.sampled_from(tuple(Reason))
+
+
+def tracking_numbers(*, pool: int = 3) -> st.SearchStrategy[str]:
+    """Tracking numbers from a pool of ``pool`` (``1Z000…1``, ``1Z000…2``...) so they repeat."""
+    return st.integers(min_value=1, max_value=pool).map(lambda n: f"1Z{n:012d}")
+
+
+def event_ids(*, pool: int | None = None) -> st.SearchStrategy[str]:
+    """Event ids; from a pool of ``pool`` ids (``evt-1``...) when given, so ids collide."""
+    if pool is None:
+        return identifiers(min_size=4, max_size=16).map(lambda s: f"evt-{s}")
+    return st.integers(min_value=1, max_value=pool).map(lambda n: f"evt-{n}")
+
+
+@st.composite
+def tracking_events(
+    draw: st.DrawFn,
+    *,
+    shipment_id: str = "SHP-1",
+    carrier: str = "fake",
+    event_id: st.SearchStrategy[str] | None = None,
+    tracking_number: st.SearchStrategy[str] | None = None,
+    milestone: st.SearchStrategy[Milestone] | None = None,
+    reason: st.SearchStrategy[Reason] | None = None,
+    occurred_at: st.SearchStrategy[datetime] | None = None,
+) -> TrackingEvent:
+    """One :class:`TrackingEvent`; each part can be pinned by passing a strategy for it.
+
+    ``recorded_at`` is ``occurred_at`` plus zero to a few hours (events are learned late). The
+    carrier code is the milestone name in upper case, unless the milestone is ``unknown``.
+    """
+    ms = draw(milestone if milestone is not None else milestones())
+    when = draw(occurred_at if occurred_at is not None else utc_datetimes())
+    delay = draw(st.integers(min_value=0, max_value=360))
+    code = "??" if ms is Milestone.UNKNOWN else ms.value.upper()
+    return TrackingEvent(
+        event_id=draw(event_id if event_id is not None else event_ids()),
+        shipment_id=shipment_id,
+        tracking_number=draw(
+            tracking_number if tracking_number is not None else tracking_numbers()
+        ),
+        carrier=carrier,
+        milestone=ms,
+        reason=draw(reason if reason is not None else st.just(Reason.NORMAL) | reasons()),
+        occurred_at=when,
+        recorded_at=when + timedelta(minutes=delay),
+        carrier_code=code,
+        carrier_description=draw(st.sampled_from(("", "scan", "status update"))),
+        location=draw(st.none() | locations()),
+    )
+
+
+@st.composite
+def tracking_histories(
+    draw: st.DrawFn,
+    *,
+    shipment_id: str = "SHP-1",
+    packages: int = 3,
+    min_size: int = 0,
+    max_size: int = 20,
+    unique_ids: bool = True,
+) -> list[TrackingEvent]:
+    """A collection of tracking events of one shipment with up to ``packages`` packages.
+
+    Events are in random order with random milestones, so some are stale or illegal for the
+    state machine. With ``unique_ids`` every event has its own id; without it ids are drawn from
+    a small pool, so two *different* events may share an id (a carrier bug the fold must flag).
+    """
+    ids = event_ids() if unique_ids else event_ids(pool=max(2, max_size // 2))
+    return draw(
+        st.lists(
+            tracking_events(
+                shipment_id=shipment_id,
+                event_id=ids,
+                tracking_number=tracking_numbers(pool=packages),
+            ),
+            min_size=min_size,
+            max_size=max_size,
+            unique_by=(lambda e: e.event_id) if unique_ids else None,
+        )
+    )
+
+
+# --- shipments and envelopes ------------------------------------------------------------------
+
+
+def parcels() -> st.SearchStrategy[Parcel]:
+    """Parcels with a weight and maybe dimensions."""
+    return st.builds(
+        Parcel,
+        weight=weights(),
+        dimensions=st.none() | dimensions(),
+        description=st.none() | _short_text,
+        reference=st.none() | identifiers(max_size=12),
+    )
+
+
+def packages() -> st.SearchStrategy[Package]:
+    """Packages without label or events (a label is bytes; add one yourself when needed)."""
+    return st.builds(
+        Package,
+        parcel=parcels(),
+        tracking_number=st.none() | tracking_numbers(pool=99),
+    )
+
+
+def shipments(*, shipment_id: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Shipment]:
+    """Shipments of one to three packages between two addresses."""
+    return st.builds(
+        Shipment,
+        shipment_id=shipment_id
+        if shipment_id is not None
+        else identifiers().map(lambda s: f"S{s}"),
+        order_reference=st.none() | identifiers(max_size=12),
+        carrier=st.sampled_from(("fake", "ups", "dhl")),
+        service=st.sampled_from(("ground", "express")),
+        shipper=addresses(),
+        recipient=addresses(),
+        packages=st.lists(packages(), min_size=1, max_size=3).map(tuple),
+        created_at=st.none() | utc_datetimes(),
+    )
+
+
+def milestone_events(
+    *, source: str = "shipsync/test", tracking: st.SearchStrategy[TrackingEvent] | None = None
+) -> st.SearchStrategy[MilestoneEvent]:
+    """Envelopes of tracking milestones (``shipment.delivered``...), never of ``unknown``."""
+    inner = (
+        tracking
+        if tracking is not None
+        else tracking_events(milestone=milestones(include_unknown=False))
+    )
+    return inner.filter(lambda e: e.milestone is not Milestone.UNKNOWN).map(
+        lambda e: event_for_tracking(e, source=source)
+    )
+
+
+def shipment_created_events(*, source: str = "shipsync/test") -> st.SearchStrategy[ShipmentCreated]:
+    """``shipment.created`` envelopes around :func:`shipments`."""
+    return st.builds(
+        lambda shipment, time: ShipmentCreated.of(shipment, source=source, time=time),
+        shipments(),
+        utc_datetimes(),
+    )
