@@ -1,1 +1,80 @@
-"""shipsync.idempotency (placeholder)."""
+"""Run each webhook, event and retry exactly once: one store contract, four backends.
+
+Pick a backend (:class:`MemoryStore` for tests, :class:`SQLiteStore` embedded, :class:`RedisStore`
+or :class:`PostgresStore` to scale out; each has an ``Async`` twin), then guard work with
+:func:`idempotent` or call the store's ``claim`` / ``complete`` / ``release`` yourself. Redis and
+PostgreSQL need the ``redis`` and ``postgres`` extras; without them the store's constructor raises
+``MissingDependencyError``.
+"""
+
+from __future__ import annotations
+
+from ._codec import decode_result, encode_result, fingerprint
+from ._decorator import (
+    Idempotent,
+    IdempotentCall,
+    MissingKeyPolicy,
+    current_outbound_key,
+    idempotent,
+)
+from ._keys import (
+    DEFAULT_NAMESPACE,
+    MAX_PLAIN_KEY_BYTES,
+    key_from_parts,
+    namespace,
+    outbound_key,
+    storage_key,
+)
+from ._memory import AsyncMemoryStore, MemoryStore
+from ._postgres import AsyncPostgresStore, PostgresStore
+from ._protocol import (
+    DEFAULT_LEASE,
+    DEFAULT_RETENTION,
+    Acquired,
+    AsyncIdempotencyStore,
+    BatchOutcome,
+    ClaimOutcome,
+    Clock,
+    Completed,
+    IdempotencyStore,
+    InProgress,
+    Mismatched,
+)
+from ._redis import AsyncRedisStore, RedisStore
+from ._sqlite import AsyncSQLiteStore, SQLiteStore
+
+__all__ = [
+    "DEFAULT_LEASE",
+    "DEFAULT_NAMESPACE",
+    "DEFAULT_RETENTION",
+    "MAX_PLAIN_KEY_BYTES",
+    "Acquired",
+    "AsyncIdempotencyStore",
+    "AsyncMemoryStore",
+    "AsyncPostgresStore",
+    "AsyncRedisStore",
+    "AsyncSQLiteStore",
+    "BatchOutcome",
+    "ClaimOutcome",
+    "Clock",
+    "Completed",
+    "IdempotencyStore",
+    "Idempotent",
+    "IdempotentCall",
+    "InProgress",
+    "MemoryStore",
+    "Mismatched",
+    "MissingKeyPolicy",
+    "PostgresStore",
+    "RedisStore",
+    "SQLiteStore",
+    "current_outbound_key",
+    "decode_result",
+    "encode_result",
+    "fingerprint",
+    "idempotent",
+    "key_from_parts",
+    "namespace",
+    "outbound_key",
+    "storage_key",
+]

@@ -6,11 +6,14 @@ progress; once the holder *completes* it, every later claim with the same finger
 stored result, byte for byte. A holder that fails *releases* the key for a retry. A token whose
 lease expired and was taken over is stale: it can neither complete nor release, so a slow worker
 never overwrites its successor.
+
+``claim_many`` reports a fingerprint mismatch as a :class:`Mismatched` outcome for that item
+instead of raising, so one bad event never leaves the rest of a batch claimed but unknown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
@@ -21,10 +24,13 @@ __all__ = [
     "DEFAULT_RETENTION",
     "Acquired",
     "AsyncIdempotencyStore",
+    "BatchOutcome",
     "ClaimOutcome",
+    "Clock",
     "Completed",
     "IdempotencyStore",
     "InProgress",
+    "Mismatched",
 ]
 
 DEFAULT_LEASE = timedelta(seconds=60)
@@ -54,7 +60,18 @@ class Completed:
     result: bytes
 
 
+@attrs.frozen
+class Mismatched:
+    """(``claim_many`` only) the key was used with another payload fingerprint; nothing changed."""
+
+    key: str
+
+
 ClaimOutcome = Acquired | InProgress | Completed
+BatchOutcome = Acquired | InProgress | Completed | Mismatched
+
+#: A clock: seconds since the Unix epoch, as ``time.time`` returns them.
+Clock = Callable[[], float]
 
 
 @runtime_checkable
@@ -79,7 +96,7 @@ class AsyncIdempotencyStore(Protocol):
 
     async def claim_many(
         self, items: Sequence[tuple[str, str]], lease: timedelta = DEFAULT_LEASE
-    ) -> list[ClaimOutcome]:
+    ) -> list[BatchOutcome]:
         """Claim many ``(key, fingerprint)`` pairs in one round trip, outcomes in order."""
         ...
 
@@ -116,7 +133,7 @@ class IdempotencyStore(Protocol):
 
     def claim_many(
         self, items: Sequence[tuple[str, str]], lease: timedelta = DEFAULT_LEASE
-    ) -> list[ClaimOutcome]:
+    ) -> list[BatchOutcome]:
         """Claim many ``(key, fingerprint)`` pairs in one round trip, outcomes in order."""
         ...
 

@@ -1,0 +1,65 @@
+"""Results as JSON bytes, and payload fingerprints.
+
+Stores keep a result as opaque bytes and give them back byte for byte; these helpers turn values
+(pydantic models, dataclasses, plain JSON data) into those bytes and back. A stored value that
+does not decode is a :class:`~shipsync.errors.CorruptRecordError`, never a bare exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, TypeVar, overload
+
+import pydantic
+import pydantic_core
+
+from shipsync.errors import ConfigurationError, CorruptRecordError
+
+__all__ = ["decode_result", "encode_result", "fingerprint"]
+
+T = TypeVar("T")
+
+
+def encode_result(value: object) -> bytes:
+    """Serialize ``value`` (a pydantic model or anything pydantic can dump) to JSON bytes."""
+    try:
+        if isinstance(value, pydantic.BaseModel):
+            return value.model_dump_json().encode("utf-8")
+        return pydantic_core.to_json(value)
+    except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"a result of type {type(value).__name__} cannot be stored as JSON", path="result"
+        ) from exc
+
+
+@overload
+def decode_result(data: bytes, type_: type[T]) -> T: ...
+@overload
+def decode_result(data: bytes, type_: None = None) -> Any: ...
+def decode_result(data: bytes, type_: type[T] | None = None) -> T | Any:
+    """Decode stored JSON ``data``, validated as ``type_`` when given.
+
+    Raises ``CorruptRecordError`` when the bytes are not JSON or do not fit ``type_``.
+    """
+    try:
+        if type_ is None:
+            return pydantic_core.from_json(data)
+        return pydantic.TypeAdapter(type_).validate_json(data)
+    except (pydantic.ValidationError, ValueError) as exc:
+        kind = getattr(type_, "__name__", "JSON")
+        raise CorruptRecordError(f"stored result does not decode as {kind}") from exc
+
+
+def fingerprint(*args: object, **kwargs: object) -> str:
+    """A stable fingerprint (SHA-256 hex) of JSON-serializable arguments.
+
+    Raises ``ConfigurationError`` when an argument cannot be serialized; pass an explicit
+    fingerprint function for such payloads.
+    """
+    try:
+        data = pydantic_core.to_json([list(args), dict(sorted(kwargs.items()))])
+    except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            "arguments cannot be fingerprinted as JSON; pass fingerprint=", path="fingerprint"
+        ) from exc
+    return hashlib.sha256(data).hexdigest()

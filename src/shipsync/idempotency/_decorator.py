@@ -1,0 +1,375 @@
+"""``idempotent(...)``: run a function or a block at most once per key, sync or async.
+
+As a decorator it derives the key (and a payload fingerprint) from the call's arguments, claims
+the key, runs the function, stores its result as JSON and returns it; a later call with the same
+key and payload returns the stored result, decoded as the function's return type, without running
+the function again. As a context manager it claims a given key and lets the block decide::
+
+    with idempotent(store, key=delivery_id, fingerprint=body_hash) as call:
+        if call.replayed:
+            return call.result(Receipt)
+        receipt = carrier.book(shipment, idempotency_key=call.outbound_key)
+        call.set_result(receipt)
+
+If the function or block raises (or is cancelled), the key is released so a retry can run. If
+recording the result fails after the side effect ran, ``CompletionFailedError`` says so.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import logging
+import typing
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Literal, ParamSpec, TypeVar, cast, overload
+
+from shipsync.errors import (
+    CompletionFailedError,
+    ConfigurationError,
+    IdempotencyError,
+    KeyInProgressError,
+    MissingIdempotencyKeyError,
+    StaleTokenError,
+    StoreUnavailableError,
+)
+
+from ._codec import decode_result, encode_result
+from ._codec import fingerprint as default_fingerprint
+from ._keys import outbound_key
+from ._protocol import (
+    DEFAULT_LEASE,
+    DEFAULT_RETENTION,
+    Acquired,
+    AsyncIdempotencyStore,
+    ClaimOutcome,
+    Completed,
+    IdempotencyStore,
+)
+
+__all__ = ["Idempotent", "IdempotentCall", "MissingKeyPolicy", "current_outbound_key", "idempotent"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+MissingKeyPolicy = Literal["fail_closed", "fail_open"]
+
+_log = logging.getLogger("shipsync.idempotency")
+_outbound: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "shipsync_idempotency_outbound_key", default=None
+)
+
+
+def current_outbound_key() -> str | None:
+    """The outbound idempotency key of the ``idempotent`` call running now, if any.
+
+    It is the same for every execution of one key (also after a crash), so pass it to the carrier
+    as its idempotency key and the carrier sees one request id.
+    """
+    return _outbound.get()
+
+
+class IdempotentCall:
+    """The state of one guarded execution, as the context manager yields it."""
+
+    def __init__(self, key: str | None, namespace: str) -> None:
+        self.key = key
+        #: True when the key was completed before: use :meth:`result`, do not run the work.
+        self.replayed = False
+        #: True when this call holds the key (or runs unguarded under ``fail_open``).
+        self.acquired = False
+        #: False when no key could be derived and the policy let the work run unguarded.
+        self.guarded = key is not None
+        self.token: int | None = None
+        self.stored: bytes | None = None
+        self.outbound_key = outbound_key(namespace, key) if key is not None else None
+        self._value: bytes | None = None
+
+    def set_result(self, value: object) -> None:
+        """Record ``value`` (JSON-serializable or a pydantic model) as the result to store."""
+        self._value = value if isinstance(value, bytes) else encode_result(value)
+
+    @overload
+    def result(self, type_: type[T]) -> T: ...
+    @overload
+    def result(self, type_: None = None) -> Any: ...
+    def result(self, type_: type[T] | None = None) -> T | Any:
+        """Decode the stored result of a replayed call (``CorruptRecordError`` if it cannot)."""
+        if self.stored is None:
+            raise IdempotencyError("this call was not replayed: there is no stored result")
+        return decode_result(self.stored, type_)
+
+
+class Idempotent:
+    """A guard built by :func:`idempotent`: a decorator and a (sync or async) context manager."""
+
+    def __init__(
+        self,
+        store: IdempotencyStore | AsyncIdempotencyStore,
+        key: str | Callable[..., str | None] | None,
+        fingerprint: str | Callable[..., str] | None,
+        lease: timedelta,
+        retention: timedelta,
+        missing_key: MissingKeyPolicy,
+    ) -> None:
+        if missing_key not in ("fail_closed", "fail_open"):
+            raise ConfigurationError(
+                "missing_key is 'fail_closed' or 'fail_open'", path="missing_key"
+            )
+        self.store = store
+        self.key = key
+        self.fingerprint = fingerprint
+        self.lease = lease
+        self.retention = retention
+        self.missing_key = missing_key
+        self.namespace = str(getattr(store, "namespace", ""))
+        self.is_async_store = inspect.iscoroutinefunction(getattr(store, "claim", None))
+        self._call: IdempotentCall | None = None
+        self._reset: contextvars.Token[str | None] | None = None
+
+    # -- shared steps ------------------------------------------------------------------------
+
+    def _new_call(self, key: str | None) -> IdempotentCall:
+        if not key:
+            if self.missing_key == "fail_closed":
+                raise MissingIdempotencyKeyError("no idempotency key could be derived")
+            _log.warning("no idempotency key: running unguarded (missing_key='fail_open')")
+            call = IdempotentCall(None, self.namespace)
+            call.acquired = True
+            return call
+        return IdempotentCall(key, self.namespace)
+
+    @staticmethod
+    def _apply(call: IdempotentCall, outcome: ClaimOutcome) -> None:
+        if isinstance(outcome, Acquired):
+            call.acquired, call.token = True, outcome.token
+        elif isinstance(outcome, Completed):
+            call.replayed, call.stored = True, outcome.result
+        else:
+            assert call.key is not None
+            raise KeyInProgressError(call.key)
+
+    def _completion_failed(self, call: IdempotentCall, exc: Exception) -> CompletionFailedError:
+        assert call.key is not None
+        if isinstance(exc, CompletionFailedError):
+            return exc
+        if isinstance(exc, StaleTokenError):
+            return CompletionFailedError(call.key, "the lease was lost to another worker")
+        return CompletionFailedError(call.key, f"{type(exc).__name__} while recording")
+
+    def _sync_store(self) -> IdempotencyStore:
+        if self.is_async_store:
+            raise ConfigurationError(
+                "a synchronous function or `with` block needs a synchronous store", path="store"
+            )
+        return cast(IdempotencyStore, self.store)
+
+    # -- synchronous -------------------------------------------------------------------------
+
+    def _enter(self, key: str | None, fp: str) -> IdempotentCall:
+        call = self._new_call(key)
+        if call.guarded:
+            assert call.key is not None
+            self._apply(call, self._sync_store().claim(call.key, fp, self.lease))
+        return call
+
+    def _exit(self, call: IdempotentCall, failed: bool) -> None:
+        if not (call.guarded and call.acquired):
+            return
+        assert call.key is not None
+        assert call.token is not None
+        store = self._sync_store()
+        if failed:
+            try:
+                store.release(call.key, call.token)
+            except (StaleTokenError, StoreUnavailableError) as exc:
+                _log.warning("could not release an idempotency key: %s", type(exc).__name__)
+            return
+        try:
+            store.complete(call.key, call.token, call._value or b"null", self.retention)
+        except (IdempotencyError, OSError) as exc:
+            raise self._completion_failed(call, exc) from exc
+
+    def __enter__(self) -> IdempotentCall:
+        key = self.key() if callable(self.key) else self.key
+        fp = self.fingerprint() if callable(self.fingerprint) else (self.fingerprint or "")
+        self._call = self._enter(key, fp)
+        if self._call.outbound_key is not None:
+            self._reset = _outbound.set(self._call.outbound_key)
+        return self._call
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        call, self._call = self._call, None
+        if self._reset is not None:
+            _outbound.reset(self._reset)
+            self._reset = None
+        if call is not None:
+            self._exit(call, exc_type is not None)
+
+    # -- asynchronous ------------------------------------------------------------------------
+
+    async def _claim_async(self, key: str, fp: str) -> ClaimOutcome:
+        if self.is_async_store:
+            return await cast(AsyncIdempotencyStore, self.store).claim(key, fp, self.lease)
+        return cast(IdempotencyStore, self.store).claim(key, fp, self.lease)
+
+    async def _aenter(self, key: str | None, fp: str) -> IdempotentCall:
+        call = self._new_call(key)
+        if call.guarded:
+            assert call.key is not None
+            self._apply(call, await self._claim_async(call.key, fp))
+        return call
+
+    async def _aexit(self, call: IdempotentCall, failed: bool) -> None:
+        if not (call.guarded and call.acquired):
+            return
+        assert call.key is not None
+        assert call.token is not None
+        if failed:
+            try:
+                if self.is_async_store:
+                    await cast(AsyncIdempotencyStore, self.store).release(call.key, call.token)
+                else:
+                    cast(IdempotencyStore, self.store).release(call.key, call.token)
+            except (StaleTokenError, StoreUnavailableError) as exc:
+                _log.warning("could not release an idempotency key: %s", type(exc).__name__)
+            return
+        value = call._value or b"null"
+        try:
+            if self.is_async_store:
+                store = cast(AsyncIdempotencyStore, self.store)
+                await store.complete(call.key, call.token, value, self.retention)
+            else:
+                sync = cast(IdempotencyStore, self.store)
+                sync.complete(call.key, call.token, value, self.retention)
+        except (IdempotencyError, OSError) as exc:
+            raise self._completion_failed(call, exc) from exc
+
+    async def __aenter__(self) -> IdempotentCall:
+        key = self.key() if callable(self.key) else self.key
+        fp = self.fingerprint() if callable(self.fingerprint) else (self.fingerprint or "")
+        self._call = await self._aenter(key, fp)
+        if self._call.outbound_key is not None:
+            self._reset = _outbound.set(self._call.outbound_key)
+        return self._call
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        call, self._call = self._call, None
+        if self._reset is not None:
+            _outbound.reset(self._reset)
+            self._reset = None
+        if call is not None:
+            await self._aexit(call, exc_type is not None)
+
+    # -- decorator ---------------------------------------------------------------------------
+
+    def _derive(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str | None, str]:
+        key = self.key(*args, **kwargs) if callable(self.key) else self.key
+        if callable(self.fingerprint):
+            fp = self.fingerprint(*args, **kwargs)
+        elif self.fingerprint is not None:
+            fp = self.fingerprint
+        else:
+            fp = default_fingerprint(*args, **kwargs) if key else ""
+        return key, fp
+
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
+        return_type = _return_type(fn)
+
+        if inspect.iscoroutinefunction(fn):
+            afn = cast(Callable[..., Awaitable[Any]], fn)
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                key, fp = self._derive(args, kwargs)
+                call = await self._aenter(key, fp)
+                if call.replayed:
+                    return call.result(return_type)
+                reset = _outbound.set(call.outbound_key)
+                try:
+                    value = await afn(*args, **kwargs)
+                except BaseException:
+                    _outbound.reset(reset)
+                    await self._aexit(call, failed=True)
+                    raise
+                _outbound.reset(reset)
+                call.set_result(value)
+                await self._aexit(call, failed=False)
+                return value
+
+            return cast(Callable[P, R], async_wrapper)
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            key, fp = self._derive(args, kwargs)
+            call = self._enter(key, fp)
+            if call.replayed:
+                return cast(R, call.result(return_type))
+            reset = _outbound.set(call.outbound_key)
+            try:
+                value = fn(*args, **kwargs)
+            except BaseException:
+                _outbound.reset(reset)
+                self._exit(call, failed=True)
+                raise
+            _outbound.reset(reset)
+            call.set_result(value)
+            self._exit(call, failed=False)
+            return value
+
+        return wrapper
+
+
+def _return_type(fn: Callable[..., Any]) -> Any:
+    try:
+        hint = typing.get_type_hints(fn).get("return")
+    except Exception:  # unresolvable annotations: decode plain JSON
+        return None
+    if hint is None or hint is type(None):
+        return None
+    return hint
+
+
+def idempotent(
+    store: IdempotencyStore | AsyncIdempotencyStore,
+    *,
+    key: str | Callable[..., str | None] | None,
+    fingerprint: str | Callable[..., str] | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    retention: timedelta = DEFAULT_RETENTION,
+    missing_key: MissingKeyPolicy = "fail_closed",
+) -> Idempotent:
+    """Guard a function, a coroutine function or a ``with`` block with an idempotency key.
+
+    Args:
+        store: a sync or async store. Coroutine functions and ``async with`` accept either;
+            plain functions and ``with`` need a sync store.
+        key: the key, or a function of the call's arguments that derives it. ``None`` or ``""``
+            is a missing key.
+        fingerprint: the payload fingerprint, or a function of the call's arguments. By default,
+            a decorated function fingerprints its JSON-serializable arguments; a ``with`` block
+            checks no payload.
+        lease: how long one execution may take before another worker may take over.
+        retention: how long a completed result is kept and replayed.
+        missing_key: ``"fail_closed"`` (default) raises ``MissingIdempotencyKeyError``;
+            ``"fail_open"`` runs the work unguarded and logs a warning.
+
+    Raises ``KeyInProgressError`` (retryable) while another worker holds the key,
+    ``FingerprintMismatchError`` for the same key with another payload, ``StoreUnavailableError``
+    (nothing ran) and ``CompletionFailedError`` (the work ran, recording it failed).
+    """
+    return Idempotent(store, key, fingerprint, lease, retention, missing_key)
