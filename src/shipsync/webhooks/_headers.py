@@ -1,0 +1,65 @@
+"""Reading request headers the same way whatever framework delivered them.
+
+Headers arrive as a plain ``dict``, a framework multi-dict (Starlette, Werkzeug), or a list of
+``(name, value)`` pairs as ASGI and WSGI servers give them, with ``str`` or ``bytes`` items.
+Names are matched case-insensitively. A header a scheme reads must appear exactly once: a
+repeated one is malformed, because two values for one signed field cannot both be right. (A plain
+``dict`` whose keys are already lower case is read by exact lookup: it holds one value per name.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TypeAlias
+
+from shipsync.errors import MalformedHeaderError, MissingHeaderError
+
+__all__ = ["HeadersInput", "read_headers"]
+
+HeadersInput: TypeAlias = (
+    Mapping[str, str]
+    | Mapping[bytes, bytes]
+    | Iterable[tuple[str, str]]
+    | Iterable[tuple[bytes, bytes]]
+)
+"""Anything that yields ``(name, value)`` pairs: a mapping (its ``items()``) or an iterable."""
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def read_headers(headers: HeadersInput, names: tuple[str, ...]) -> list[str]:
+    """Return the single value of each header in ``names`` (lower-case), in that order.
+
+    Raises :class:`MissingHeaderError` for an absent header and :class:`MalformedHeaderError`
+    for a repeated one. Values are returned as given (``bytes`` decoded as Latin-1, as HTTP does).
+    """
+    if type(headers) is dict:
+        # Fast path for a plain dict already keyed in lower case (HTTP/2 and most servers): a
+        # dict cannot hold a header twice, so exact lookups are enough. Anything else (another
+        # case, bytes, a missing header) takes the careful loop below.
+        values = [headers.get(name) for name in names]
+        for value in values:
+            if type(value) is not str:
+                break
+        else:
+            return values  # type: ignore[return-value]
+    items: Iterable[tuple[str | bytes, str | bytes]]
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    found: list[str | None] = [None] * len(names)
+    for raw_name, raw_value in items:
+        name = (
+            raw_name.decode("latin-1").lower() if isinstance(raw_name, bytes) else raw_name.lower()
+        )
+        if name in names:
+            index = names.index(name)
+            if found[index] is not None:
+                raise MalformedHeaderError(names[index], "header is repeated")
+            found[index] = _text(raw_value)
+    result: list[str] = []
+    for name, value in zip(names, found, strict=True):
+        if value is None:
+            raise MissingHeaderError(name)
+        result.append(value)
+    return result

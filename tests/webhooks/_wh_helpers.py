@@ -1,0 +1,18 @@
+"""Shared values for the webhook tests (imported by the test modules, not collected)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+
+NOW = 1_700_000_000
+HMAC_KEY = b"k" * 24
+HMAC_SECRET = "whsec_" + base64.b64encode(HMAC_KEY).decode()
+OTHER_SECRET = "whsec_" + base64.b64encode(b"o" * 24).decode()
+ED_SEED = bytes(range(32))
+ED_SECRET = "whsk_" + base64.b64encode(ED_SEED).decode()
+
+
+def clock_at(now: float) -> Callable[[], float]:
+    """Return a clock frozen at ``now``."""
+    return lambda: now
