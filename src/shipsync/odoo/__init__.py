@@ -1,1 +1,50 @@
-"""shipsync.odoo (placeholder)."""
+"""Odoo client for logistics: the same typed operations over RPC and inside an Odoo addon.
+
+Pick a gateway — :class:`RpcGateway` (odoorpc over JSON-RPC, for apps outside Odoo) or
+:class:`EnvGateway` (an Odoo ``env``, for addons) — and hand it to :class:`OdooLogistics`::
+
+    from shipsync.odoo import OdooLogistics, RpcGateway
+
+    odoo = OdooLogistics(RpcGateway("https://erp.example.com", "prod", "bot", api_key))
+    report = odoo.apply_events(events)      # a handful of requests for any number of events
+
+Field and model names are configuration (:class:`OdooFieldMap`); errors are
+:class:`~shipsync.errors.OdooError` subclasses carrying Odoo's own message.
+"""
+
+from shipsync.odoo._batch import CREATE_CHUNK, IN_CHUNK, message_id_for
+from shipsync.odoo._env import EnvGateway
+from shipsync.odoo._faults import error_from_fault
+from shipsync.odoo._gateway import SAFE_METHODS, OdooGateway, RetryPolicy
+from shipsync.odoo._logistics import OdooLogistics, event_message_id
+from shipsync.odoo._mapping import OCA_DELIVERY_STATES, OdooFieldMap
+from shipsync.odoo._records import (
+    ApplyReport,
+    PickingRecord,
+    RecordedDocument,
+    VendorBillLineRecord,
+    VendorBillRecord,
+)
+from shipsync.odoo._rpc import RpcGateway, parse_server_version
+
+__all__ = [
+    "CREATE_CHUNK",
+    "IN_CHUNK",
+    "OCA_DELIVERY_STATES",
+    "SAFE_METHODS",
+    "ApplyReport",
+    "EnvGateway",
+    "OdooFieldMap",
+    "OdooGateway",
+    "OdooLogistics",
+    "PickingRecord",
+    "RecordedDocument",
+    "RetryPolicy",
+    "RpcGateway",
+    "VendorBillLineRecord",
+    "VendorBillRecord",
+    "error_from_fault",
+    "event_message_id",
+    "message_id_for",
+    "parse_server_version",
+]

@@ -1,0 +1,876 @@
+"""Logistics operations on Odoo, taking and returning canonical types, in few round trips.
+
+Theory of operation. Every write is made idempotent on the Odoo side by a stable Message-Id
+(:func:`~shipsync.odoo.event_message_id`): the chatter note that records a fact carries an id
+derived from the fact (the carrier's event id, the shipment id, the proof of delivery), and
+``mail.message.message_id`` is indexed, so one ``search_read`` with an ``in`` domain tells which
+facts are already in Odoo. Notes are created with ``mail.message`` ``create`` on a list of
+dicts (one request for up to :data:`~shipsync.odoo.CREATE_CHUNK` notes; this sends no
+notification, and the body is escaped here), with the Note subtype so followers such as the
+customer get no e-mail. Pickings are found with one ``search_read`` on the tracking field; a
+status equal for many pickings is one ``write``, different statuses are one ``load`` with
+``.id``. Facts about the server (which fields exist, the subtype id, the user's partner) are
+asked once per instance and cached. Applying N events to M pickings therefore takes at most
+seven requests whatever N and M (plus one per further chunk of 1,000 notes or 5,000 ids).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from shipsync.canonical import (
+    CURRENCY_EXPONENTS,
+    FINAL_MILESTONES,
+    FreightInvoice,
+    LabelFormat,
+    Milestone,
+    Money,
+    ProofOfDelivery,
+    Reason,
+    Shipment,
+    TrackingEvent,
+)
+from shipsync.errors import (
+    OdooError,
+    OdooMissingError,
+    OdooModuleMissingError,
+    OdooResponseError,
+    OdooValidationError,
+)
+from shipsync.odoo._batch import (
+    CREATE_CHUNK,
+    IN_CHUNK,
+    chunked,
+    group_by_value,
+    message_id_for,
+    or_domain,
+    split_refs,
+)
+from shipsync.odoo._gateway import OdooGateway
+from shipsync.odoo._mapping import OdooFieldMap
+from shipsync.odoo._records import (
+    ApplyReport,
+    PickingRecord,
+    RecordedDocument,
+    VendorBillLineRecord,
+    VendorBillRecord,
+)
+
+__all__ = ["OdooLogistics", "event_message_id"]
+
+_MIMETYPES = {
+    LabelFormat.PDF: "application/pdf",
+    LabelFormat.ZPL: "text/plain",
+    LabelFormat.PNG: "image/png",
+}
+_FALLBACK_CHUNK = 200
+_DONE_STATES = frozenset({"done", "cancel"})
+
+
+def event_message_id(event: TrackingEvent) -> str:
+    """The Message-Id under which ``event`` is recorded in Odoo's chatter."""
+    return message_id_for("event", event.carrier, event.event_id)
+
+
+def _label(milestone: Milestone) -> str:
+    return milestone.value.replace("_", " ").capitalize()
+
+
+def _event_body(event: TrackingEvent) -> str:
+    esc = html.escape
+    head = f"<strong>{esc(_label(event.milestone))}</strong>"
+    if event.reason not in (Reason.NORMAL, Reason.UNKNOWN):
+        head += f" ({esc(event.reason.value.replace('_', ' '))})"
+    parts = [f"<p>{head} · {esc(event.carrier)} {esc(event.tracking_number)}</p>"]
+    if event.carrier_description:
+        parts.append(f"<p>{esc(event.carrier_description)}</p>")
+    where = ""
+    if event.location is not None:
+        bits = [event.location.facility, event.location.city, event.location.country]
+        where = ", ".join(esc(b) for b in bits if b)
+    when = event.occurred_at.strftime("%Y-%m-%d %H:%M UTC")
+    parts.append(f"<p>{where + ' · ' if where else ''}{when}</p>")
+    return "".join(parts)
+
+
+def _money_from_float(value: object, currency: str) -> Money | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    places = CURRENCY_EXPONENTS.get(currency, 2)
+    return Money.of(f"{float(value):.{places}f}", currency)
+
+
+def _m2o_id(value: object) -> int | None:
+    if isinstance(value, list) and value and isinstance(value[0], int):
+        return value[0]
+    return None
+
+
+def _m2o_name(value: object) -> str | None:
+    if isinstance(value, list) and len(value) > 1 and isinstance(value[1], str):
+        return value[1]
+    return None
+
+
+@attrs.frozen
+class _Schema:
+    """Which configured fields the server has, by ``(model, field)``."""
+
+    present: frozenset[tuple[str, str]]
+
+    def has(self, model: str, field: str | None) -> bool:
+        return field is not None and (model, field) in self.present
+
+
+class OdooLogistics:
+    """Logistics operations over any :class:`~shipsync.odoo.OdooGateway`.
+
+    Every operation is idempotent: applying the same events, recording the same shipment or
+    proof of delivery, or billing the same freight invoice again writes nothing new and says so.
+    ``fields`` maps canonical facts onto Odoo fields (see :class:`~shipsync.odoo.OdooFieldMap`).
+    """
+
+    def __init__(self, gateway: OdooGateway, fields: OdooFieldMap | None = None) -> None:
+        self._gw = gateway
+        self._fields = fields or OdooFieldMap()
+        self._schema_cache: _Schema | None = None
+        self._subtype_id: int | None = None
+        self._author_id: int | None = None
+        self._company_currency: dict[int, str] | None = None
+
+    @property
+    def gateway(self) -> OdooGateway:
+        """The gateway the operations run on."""
+        return self._gw
+
+    @property
+    def fields(self) -> OdooFieldMap:
+        """The field mapping in use."""
+        return self._fields
+
+    # --- facts about the server, asked once ----------------------------------------------------
+
+    def require_modules(self, *modules: str) -> None:
+        """Raise :class:`~shipsync.errors.OdooModuleMissingError` for a module not installed."""
+        rows = self._gw.call(
+            "ir.module.module",
+            "search_read",
+            [[["name", "in", list(modules)], ["state", "=", "installed"]]],
+            {"fields": ["name"]},
+        )
+        installed = {row["name"] for row in rows}
+        for module in modules:
+            if module not in installed:
+                raise OdooModuleMissingError(module)
+
+    def _schema(self) -> _Schema:
+        if self._schema_cache is not None:
+            return self._schema_cache
+        f = self._fields
+        wanted = {
+            f.picking_model: [
+                "name",
+                "state",
+                "company_id",
+                f.picking_tracking,
+                f.picking_carrier_price,
+                f.picking_price_currency,
+                f.picking_status,
+                f.picking_sale_order,
+            ],
+            f.package_model: ["name", f.package_tracking],
+        }
+        names = sorted({n for fs in wanted.values() for n in fs if n})
+        rows = self._gw.call(
+            "ir.model.fields",
+            "search_read",
+            [[["model", "in", sorted(wanted)], ["name", "in", names]]],
+            {"fields": ["model", "name"]},
+        )
+        present = frozenset((row["model"], row["name"]) for row in rows)
+        schema = _Schema(present)
+        if not schema.has(f.picking_model, "name"):
+            if f.picking_model == "stock.picking":
+                raise OdooModuleMissingError("stock")
+            raise OdooError(f"Odoo has no model {f.picking_model!r}")
+        if not schema.has(f.picking_model, f.picking_tracking):
+            if f.picking_tracking == "carrier_tracking_ref":
+                raise OdooModuleMissingError("delivery")
+            raise OdooError(f"Odoo has no field {f.picking_model}.{f.picking_tracking}")
+        self._schema_cache = schema
+        return schema
+
+    def _subtype(self) -> int:
+        if self._subtype_id is None:
+            module, name = self._fields.note_subtype.split(".", 1)
+            rows = self._gw.call(
+                "ir.model.data",
+                "search_read",
+                [[["module", "=", module], ["name", "=", name]]],
+                {"fields": ["res_id", "model"], "limit": 1},
+            )
+            if not rows or rows[0].get("model") != "mail.message.subtype":
+                raise OdooError(f"Odoo has no message subtype {self._fields.note_subtype!r}")
+            self._subtype_id = int(rows[0]["res_id"])
+        return self._subtype_id
+
+    def _author(self) -> int:
+        if self._author_id is None:
+            uid = self._gw.uid
+            rows = self._gw.call("res.users", "read", [[uid]], {"fields": ["partner_id"]})
+            partner = _m2o_id(rows[0].get("partner_id")) if rows else None
+            if partner is None:
+                raise OdooResponseError("Odoo returned no partner for the current user")
+            self._author_id = partner
+        return self._author_id
+
+    def _currencies(self) -> dict[int, str]:
+        if self._company_currency is None:
+            rows = self._gw.call("res.company", "search_read", [[]], {"fields": ["currency_id"]})
+            self._company_currency = {
+                int(row["id"]): _m2o_name(row.get("currency_id")) or "" for row in rows
+            }
+        return self._company_currency
+
+    # --- reading pickings -------------------------------------------------------------------
+
+    def _picking_fields(self, schema: _Schema) -> list[str]:
+        f = self._fields
+        names = ["name", "state", "company_id", f.picking_tracking]
+        for extra in (
+            f.picking_carrier_price,
+            f.picking_price_currency,
+            f.picking_status,
+            f.picking_sale_order,
+        ):
+            if schema.has(f.picking_model, extra) and extra is not None:
+                names.append(extra)
+        return names
+
+    def _search_pickings(self, domain: list[Any]) -> list[dict[str, Any]]:
+        schema = self._schema()
+        rows: list[dict[str, Any]] = self._gw.call(
+            self._fields.picking_model,
+            "search_read",
+            [domain],
+            {"fields": self._picking_fields(schema), "order": "id"},
+        )
+        return rows
+
+    def _to_record(
+        self,
+        row: Mapping[str, Any],
+        *,
+        packages: Mapping[str, str] | None = None,
+        message_ids: Sequence[str] = (),
+    ) -> PickingRecord:
+        f = self._fields
+        schema = self._schema()
+        price: Money | None = None
+        if schema.has(f.picking_model, f.picking_carrier_price) and f.picking_carrier_price:
+            raw = row.get(f.picking_carrier_price)
+            currency = None
+            if f.picking_price_currency and schema.has(f.picking_model, f.picking_price_currency):
+                currency = row.get(f.picking_price_currency) or None
+            if currency is None and raw:
+                company = _m2o_id(row.get("company_id"))
+                currency = self._currencies().get(company or 0) or None
+            if raw and isinstance(currency, str) and currency in CURRENCY_EXPONENTS:
+                price = _money_from_float(raw, currency)
+        status = None
+        if f.picking_status and schema.has(f.picking_model, f.picking_status):
+            status = row.get(f.picking_status) or None
+        refs = split_refs(row.get(f.picking_tracking), f.tracking_separator)
+        package_refs = dict(packages or {})
+        refs += [r for r in package_refs.values() if r not in refs]
+        sale = row.get(f.picking_sale_order) if f.picking_sale_order else None
+        return PickingRecord(
+            id=int(row["id"]),
+            name=str(row.get("name") or ""),
+            state=str(row.get("state") or ""),
+            tracking_numbers=tuple(refs),
+            package_tracking=package_refs,
+            carrier_price=price,
+            status=str(status) if status is not None else None,
+            sale_order=_m2o_name(sale),
+            message_ids=tuple(message_ids),
+        )
+
+    def find_outgoing_pickings(self, sale_order: str) -> list[PickingRecord]:
+        """The outgoing pickings of the sale order named ``sale_order`` (``"S00042"``)."""
+        f = self._fields
+        if not f.picking_sale_order or not self._schema().has(
+            f.picking_model, f.picking_sale_order
+        ):
+            raise OdooModuleMissingError("sale_stock")
+        rows = self._search_pickings(
+            [
+                [f"{f.picking_sale_order}.name", "=", sale_order],
+                ["picking_type_code", "=", "outgoing"],
+            ]
+        )
+        return [self._to_record(row) for row in rows]
+
+    def find_picking(self, name: str) -> PickingRecord | None:
+        """The picking named ``name`` (``"WH/OUT/00007"``), or ``None``."""
+        rows = self._search_pickings([["name", "=", name]])
+        return self._to_record(rows[0]) if rows else None
+
+    def find_pickings_by_tracking(
+        self, tracking_numbers: Iterable[str]
+    ) -> dict[str, PickingRecord]:
+        """Map each tracking number found in Odoo to its picking (missing ones are left out)."""
+        found = self._rows_by_tracking(sorted(set(tracking_numbers)))
+        return {ref: self._to_record(row) for ref, row in found.items()}
+
+    def _rows_by_tracking(self, refs: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """One ``in`` search; then packages and ``ilike`` only for references still missing."""
+        f = self._fields
+        schema = self._schema()
+        found: dict[str, dict[str, Any]] = {}
+        wanted = set(refs)
+
+        def take(rows: Iterable[dict[str, Any]], pick: Mapping[int, str] | None = None) -> None:
+            for row in rows:
+                stored = split_refs(row.get(f.picking_tracking), f.tracking_separator)
+                if pick is not None and row["id"] in pick:
+                    stored = [*stored, pick[row["id"]]]
+                for ref in stored:
+                    if ref in wanted and ref not in found:
+                        found[ref] = row
+
+        for chunk in chunked(list(refs), IN_CHUNK):
+            take(self._search_pickings([[f.picking_tracking, "in", list(chunk)]]))
+        missing = [r for r in refs if r not in found]
+        if missing and schema.has(f.package_model, f.package_tracking):
+            by_picking = self._pickings_of_packages(missing)
+            if by_picking:
+                rows = self._search_pickings([["id", "in", sorted(by_picking)]])
+                for row in rows:
+                    for ref in by_picking[row["id"]]:
+                        found.setdefault(ref, row)
+            missing = [r for r in refs if r not in found]
+        for chunk in chunked(missing, _FALLBACK_CHUNK):
+            leaves = [[f.picking_tracking, "ilike", ref] for ref in chunk]
+            take(self._search_pickings(or_domain(leaves)))
+        return found
+
+    def _pickings_of_packages(self, refs: Sequence[str]) -> dict[int, list[str]]:
+        f = self._fields
+        assert f.package_tracking is not None
+        packages = self._gw.call(
+            f.package_model,
+            "search_read",
+            [[[f.package_tracking, "in", list(refs)]]],
+            {"fields": [f.package_tracking]},
+        )
+        if not packages:
+            return {}
+        ref_of = {int(p["id"]): str(p[f.package_tracking]) for p in packages}
+        lines = self._gw.call(
+            "stock.move.line",
+            "search_read",
+            [[["result_package_id", "in", sorted(ref_of)], ["picking_id", "!=", False]]],
+            {"fields": ["picking_id", "result_package_id"]},
+        )
+        result: dict[int, list[str]] = {}
+        for line in lines:
+            picking = _m2o_id(line.get("picking_id"))
+            package = _m2o_id(line.get("result_package_id"))
+            if picking is not None and package in ref_of:
+                refs_of_picking = result.setdefault(picking, [])
+                if ref_of[package] not in refs_of_picking:
+                    refs_of_picking.append(ref_of[package])
+        return result
+
+    def _packages_of(self, picking_ids: Sequence[int]) -> dict[int, dict[int, tuple[str, str]]]:
+        """``{picking id: {package id: (package name, stored tracking)}}``."""
+        f = self._fields
+        lines = self._gw.call(
+            "stock.move.line",
+            "search_read",
+            [[["picking_id", "in", list(picking_ids)], ["result_package_id", "!=", False]]],
+            {"fields": ["picking_id", "result_package_id"]},
+        )
+        package_ids = sorted({pid for line in lines if (pid := _m2o_id(line["result_package_id"]))})
+        if not package_ids:
+            return {}
+        tracking = f.package_tracking
+        fields = ["name"] + ([tracking] if tracking else [])
+        packages = self._gw.call(f.package_model, "read", [package_ids], {"fields": fields})
+        info = {
+            int(p["id"]): (str(p["name"]), str((p.get(tracking) if tracking else "") or ""))
+            for p in packages
+        }
+        result: dict[int, dict[int, tuple[str, str]]] = {}
+        for line in lines:
+            picking, package = _m2o_id(line["picking_id"]), _m2o_id(line["result_package_id"])
+            if picking is not None and package in info:
+                result.setdefault(picking, {})[package] = info[package]
+        return result
+
+    def read_pickings(self, picking_ids: Sequence[int]) -> list[PickingRecord]:
+        """Read back pickings with what shipsync wrote: tracking, price, status, notes."""
+        f = self._fields
+        ids = sorted(set(picking_ids))
+        rows = self._search_pickings([["id", "in", ids]])
+        if len(rows) != len(ids):
+            missing = sorted(set(ids) - {int(r["id"]) for r in rows})
+            raise OdooMissingError(f"pickings {missing} do not exist")
+        messages = self._gw.call(
+            "mail.message",
+            "search_read",
+            [
+                [
+                    ["model", "=", f.picking_model],
+                    ["res_id", "in", ids],
+                    ["message_id", "=like", "<shipsync.%"],
+                ]
+            ],
+            {"fields": ["res_id", "message_id"], "order": "id"},
+        )
+        by_picking: dict[int, list[str]] = {}
+        for message in messages:
+            by_picking.setdefault(int(message["res_id"]), []).append(str(message["message_id"]))
+        packages: dict[int, dict[int, tuple[str, str]]] = {}
+        if self._schema().has(f.package_model, f.package_tracking):
+            packages = self._packages_of(ids)
+        return [
+            self._to_record(
+                row,
+                packages={
+                    name: ref for name, ref in packages.get(int(row["id"]), {}).values() if ref
+                },
+                message_ids=by_picking.get(int(row["id"]), ()),
+            )
+            for row in rows
+        ]
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def _existing(self, message_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in chunked(list(message_ids), IN_CHUNK):
+            rows = self._gw.call(
+                "mail.message",
+                "search_read",
+                [[["message_id", "in", list(chunk)]]],
+                {"fields": ["message_id"]},
+            )
+            found.update(str(row["message_id"]) for row in rows)
+        return found
+
+    def _note(
+        self, res_id: int, body: str, message_id: str, attachment_ids: Sequence[int] = ()
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "model": self._fields.picking_model,
+            "res_id": res_id,
+            "message_type": "comment",
+            "subtype_id": self._subtype(),
+            "author_id": self._author(),
+            "body": body,
+            "message_id": message_id,
+        }
+        if attachment_ids:
+            values["attachment_ids"] = [[6, 0, list(attachment_ids)]]
+        return values
+
+    def _create_many(self, model: str, values: Sequence[Mapping[str, Any]]) -> list[int]:
+        ids: list[int] = []
+        for chunk in chunked(list(values), CREATE_CHUNK):
+            created = self._gw.call(model, "create", [list(chunk)])
+            ids.extend(created if isinstance(created, list) else [created])
+        return ids
+
+    def _write_per_record(self, model: str, field: str, values: Mapping[int, str]) -> None:
+        """Equal values in one ``write`` each when few, else one ``load`` for all."""
+        groups = group_by_value(values)
+        if len(groups) <= 1:
+            for value, ids in groups.items():
+                self._gw.call(model, "write", [ids, {field: value}])
+            return
+        rows = [[str(record_id), value] for record_id, value in sorted(values.items())]
+        result = self._gw.call(model, "load", [[".id", field], rows])
+        messages = result.get("messages") if isinstance(result, dict) else None
+        errors = [m for m in messages or [] if m.get("type") == "error"]
+        if errors:
+            raise OdooValidationError(
+                f"Odoo refused to write {model}.{field}",
+                odoo_message="; ".join(str(m.get("message")) for m in errors)[:2000],
+            )
+
+    def apply_events(self, events: Iterable[TrackingEvent]) -> ApplyReport:
+        """Post each event once as a chatter note and move each picking's status forward.
+
+        Pickings are found by the events' tracking numbers. An event seen before (in Odoo or
+        earlier in the same batch) is reported as a duplicate and not posted again. A picking's
+        status takes the latest milestone of the batch with a configured value; a final status
+        (delivered, cancelled) is never replaced by a non-final one. With
+        ``validate_on_delivery`` the pickings delivered in this batch are validated too.
+        """
+        start = self._gw.round_trips
+        f = self._fields
+        schema = self._schema()
+        unique: dict[str, TrackingEvent] = {}
+        duplicates: list[str] = []
+        for event in events:
+            key = event_message_id(event)
+            if key in unique:
+                duplicates.append(event.event_id)
+            else:
+                unique[key] = event
+        rows = self._rows_by_tracking(sorted({e.tracking_number for e in unique.values()}))
+        unmatched = [e.event_id for e in unique.values() if e.tracking_number not in rows]
+        matched = {k: e for k, e in unique.items() if e.tracking_number in rows}
+        existing = self._existing(sorted(matched)) if matched else set()
+        duplicates += [e.event_id for k, e in matched.items() if k in existing]
+        fresh = sorted(
+            ((k, e) for k, e in matched.items() if k not in existing),
+            key=lambda item: (item[1].occurred_at, item[1].event_id),
+        )
+        if fresh:
+            self._create_many(
+                "mail.message",
+                [
+                    self._note(int(rows[e.tracking_number]["id"]), _event_body(e), k)
+                    for k, e in fresh
+                ],
+            )
+        latest: dict[int, TrackingEvent] = {}
+        for _, event in fresh:
+            if event.milestone not in f.status_values and not (
+                f.validate_on_delivery and event.milestone is Milestone.DELIVERED
+            ):
+                continue
+            picking_id = int(rows[event.tracking_number]["id"])
+            best = latest.get(picking_id)
+            rank = (event.milestone in FINAL_MILESTONES, event.occurred_at)
+            if best is None or rank >= (best.milestone in FINAL_MILESTONES, best.occurred_at):
+                latest[picking_id] = event
+        row_of = {int(row["id"]): row for row in rows.values()}
+        status_written: dict[int, str] = {}
+        skipped: str | None = None
+        if f.picking_status is None:
+            skipped = "no status field is configured"
+        elif not schema.has(f.picking_model, f.picking_status):
+            skipped = f"Odoo has no field {f.picking_model}.{f.picking_status}"
+        elif latest:
+            final_values = {f.status_values[m] for m in FINAL_MILESTONES if m in f.status_values}
+            final_values -= {v for m, v in f.status_values.items() if m not in FINAL_MILESTONES}
+            for picking_id, event in latest.items():
+                target = f.status_values.get(event.milestone)
+                current = row_of[picking_id].get(f.picking_status) or None
+                if target is None or target == current:
+                    continue
+                if current in final_values and target not in final_values:
+                    continue
+                status_written[picking_id] = target
+            if status_written:
+                self._write_per_record(f.picking_model, f.picking_status, status_written)
+        validated: list[int] = []
+        if f.validate_on_delivery:
+            validated = sorted(
+                pid
+                for pid, event in latest.items()
+                if event.milestone is Milestone.DELIVERED
+                and row_of[pid].get("state") not in _DONE_STATES
+            )
+            if validated:
+                self._gw.call(
+                    f.picking_model,
+                    "button_validate",
+                    [validated],
+                    {
+                        "context": {
+                            "skip_backorder": True,
+                            "picking_ids_not_to_backorder": validated,
+                            "skip_sms": True,
+                        }
+                    },
+                )
+        return ApplyReport(
+            applied=tuple(e.event_id for _, e in fresh),
+            duplicates=tuple(duplicates),
+            unmatched=tuple(unmatched),
+            status_written=status_written,
+            status_skipped=skipped,
+            validated=tuple(validated),
+            round_trips=self._gw.round_trips - start,
+        )
+
+    def _one_picking(self, picking_id: int) -> dict[str, Any]:
+        rows = self._search_pickings([["id", "=", picking_id]])
+        if not rows:
+            raise OdooMissingError(f"picking {picking_id} does not exist")
+        return rows[0]
+
+    def _attach(self, picking_id: int, files: Sequence[tuple[str, bytes, str]]) -> list[int]:
+        if not files:
+            return []
+        return self._create_many(
+            "ir.attachment",
+            [
+                {
+                    "name": name,
+                    "datas": base64.b64encode(data).decode("ascii"),
+                    "mimetype": mimetype,
+                    "res_model": self._fields.picking_model,
+                    "res_id": picking_id,
+                }
+                for name, data, mimetype in files
+            ],
+        )
+
+    def record_shipment(
+        self, picking_id: int, shipment: Shipment, *, price: Money | None = None
+    ) -> RecordedDocument:
+        """Record a booked shipment on a picking: tracking, price, labels and one note.
+
+        Tracking numbers go one per package into the configured package field when the
+        picking's packages are matched by name to the parcels' ``reference``; the picking then
+        keeps the first one. Otherwise all go joined into the picking's tracking field. The
+        price is written when its currency is the company's or a currency field is configured.
+        Recording the same shipment on the same picking again writes nothing.
+        """
+        start = self._gw.round_trips
+        f = self._fields
+        schema = self._schema()
+        key = message_id_for("shipment", shipment.carrier, shipment.shipment_id, str(picking_id))
+        row = self._one_picking(picking_id)
+        if self._existing([key]):
+            return RecordedDocument(
+                picking_id=picking_id,
+                already_recorded=True,
+                round_trips=self._gw.round_trips - start,
+            )
+        refs = [p.tracking_number for p in shipment.packages if p.tracking_number]
+        per_package: dict[int, str] = {}
+        if refs and schema.has(f.package_model, f.package_tracking) and f.package_tracking:
+            by_name = {
+                name: pid
+                for pid, (name, _) in self._packages_of([picking_id]).get(picking_id, {}).items()
+            }
+            for package in shipment.packages:
+                ref = package.parcel.reference
+                if package.tracking_number and ref and ref in by_name:
+                    per_package[by_name[ref]] = package.tracking_number
+        all_matched = bool(refs) and len(per_package) == len(refs)
+        values: dict[str, Any] = {}
+        if refs:
+            values[f.picking_tracking] = (
+                refs[0] if all_matched else f"{f.tracking_separator}".join(refs)
+            )
+        price_written = False
+        price_note = ""
+        if price is not None:
+            price_note = f"<p>Carrier price: {html.escape(str(price.amount))} {price.currency}</p>"
+            if f.picking_carrier_price and schema.has(f.picking_model, f.picking_carrier_price):
+                currency_field = f.picking_price_currency
+                if currency_field and schema.has(f.picking_model, currency_field):
+                    values[f.picking_carrier_price] = float(price.amount)
+                    values[currency_field] = price.currency
+                    price_written = True
+                else:
+                    company = _m2o_id(row.get("company_id")) or 0
+                    if self._currencies().get(company) == price.currency:
+                        values[f.picking_carrier_price] = float(price.amount)
+                        price_written = True
+        labels = [
+            (
+                f"{row['name']}-{p.label.tracking_number}.{p.label.format.value}".replace("/", "-"),
+                p.label.data,
+                _MIMETYPES[p.label.format],
+            )
+            for p in shipment.packages
+            if p.label is not None
+        ]
+        attachment_ids = self._attach(picking_id, labels)
+        if per_package and f.package_tracking:
+            self._write_per_record(f.package_model, f.package_tracking, per_package)
+        if values:
+            self._gw.call(f.picking_model, "write", [[picking_id], values])
+        esc = html.escape
+        lines = "".join(f"<li>{esc(r)}</li>" for r in refs)
+        body = (
+            f"<p><strong>Shipment booked</strong> · {esc(shipment.carrier)} "
+            f"{esc(shipment.service)}</p>" + (f"<ul>{lines}</ul>" if lines else "") + price_note
+        )
+        [message_id] = self._create_many(
+            "mail.message", [self._note(picking_id, body, key, attachment_ids)]
+        )
+        return RecordedDocument(
+            picking_id=picking_id,
+            message_id=message_id,
+            attachment_ids=tuple(attachment_ids),
+            price_written=price_written,
+            round_trips=self._gw.round_trips - start,
+        )
+
+    def record_proof_of_delivery(
+        self,
+        picking_id: int,
+        proof: ProofOfDelivery,
+        *,
+        document: bytes | None = None,
+        filename: str = "proof-of-delivery.pdf",
+        mimetype: str = "application/pdf",
+    ) -> RecordedDocument:
+        """Attach a proof of delivery (optional file) and post one note; once per proof."""
+        start = self._gw.round_trips
+        key = message_id_for(
+            "pod", proof.shipment_id, proof.tracking_number, proof.delivered_at.isoformat()
+        )
+        self._one_picking(picking_id)
+        if self._existing([key]):
+            return RecordedDocument(
+                picking_id=picking_id,
+                already_recorded=True,
+                round_trips=self._gw.round_trips - start,
+            )
+        attachment_ids = self._attach(
+            picking_id, [(filename, document, mimetype)] if document is not None else []
+        )
+        esc = html.escape
+        body = (
+            f"<p><strong>Proof of delivery</strong> · {esc(proof.tracking_number)} · "
+            f"{proof.delivered_at.strftime('%Y-%m-%d %H:%M UTC')}</p>"
+        )
+        if proof.signed_by:
+            body += f"<p>Signed by {esc(proof.signed_by)}</p>"
+        if proof.notes:
+            body += f"<p>{esc(proof.notes)}</p>"
+        [message_id] = self._create_many(
+            "mail.message", [self._note(picking_id, body, key, attachment_ids)]
+        )
+        return RecordedDocument(
+            picking_id=picking_id,
+            message_id=message_id,
+            attachment_ids=tuple(attachment_ids),
+            round_trips=self._gw.round_trips - start,
+        )
+
+    # --- freight invoices -------------------------------------------------------------------
+
+    def create_vendor_bill(
+        self, invoice: FreightInvoice, *, vendor_id: int, journal_id: int | None = None
+    ) -> VendorBillRecord:
+        """Create a draft vendor bill for a carrier's freight invoice, once per invoice number.
+
+        One line per charge, labelled with the tracking number, charge type and the picking it
+        covers; the bill's origin lists the pickings. When a bill of that vendor with that
+        reference exists, it is read back with ``created=False`` and nothing is written.
+        """
+        existing = self.read_vendor_bill(invoice.invoice_number, vendor_id=vendor_id)
+        if existing is not None:
+            return existing.model_copy(update={"created": False})
+        currencies = self._gw.call(
+            "res.currency",
+            "search_read",
+            [[["name", "=", invoice.currency]]],
+            {"fields": ["active"], "context": {"active_test": False}},
+        )
+        if not currencies:
+            raise OdooValidationError(f"Odoo has no currency {invoice.currency}")
+        if not currencies[0]["active"]:
+            raise OdooValidationError(f"the currency {invoice.currency} is not active in Odoo")
+        rows = self._rows_by_tracking(sorted({line.tracking_number for line in invoice.lines}))
+        lines = []
+        for line in invoice.lines:
+            picking = rows.get(line.tracking_number)
+            suffix = f" ({picking['name']})" if picking else ""
+            for charge in line.charges:
+                label = charge.description or charge.type.value.replace("_", " ")
+                lines.append(
+                    [
+                        0,
+                        0,
+                        {
+                            "name": f"{line.tracking_number} {label}{suffix}"[:500],
+                            "quantity": 1,
+                            "price_unit": float(charge.amount.amount),
+                        },
+                    ]
+                )
+        names = sorted({str(row["name"]) for row in rows.values()})
+        values: dict[str, Any] = {
+            "move_type": "in_invoice",
+            "partner_id": vendor_id,
+            "ref": invoice.invoice_number,
+            "invoice_date": invoice.issued_at.date().isoformat(),
+            "currency_id": int(currencies[0]["id"]),
+            "invoice_origin": ", ".join(names)[:500] or False,
+            "invoice_line_ids": lines,
+        }
+        if journal_id is not None:
+            values["journal_id"] = journal_id
+        created = self._gw.call("account.move", "create", [[values]])
+        bill_id = created[0] if isinstance(created, list) else created
+        return self._read_bill(int(bill_id), created=True)
+
+    def read_vendor_bill(self, invoice_number: str, *, vendor_id: int) -> VendorBillRecord | None:
+        """Read back the vendor bill of ``vendor_id`` referenced ``invoice_number``, if any."""
+        ids = self._gw.call(
+            "account.move",
+            "search",
+            [
+                [
+                    ["move_type", "=", "in_invoice"],
+                    ["partner_id", "=", vendor_id],
+                    ["ref", "=", invoice_number],
+                ]
+            ],
+            {"limit": 1, "order": "id"},
+        )
+        return self._read_bill(int(ids[0]), created=False) if ids else None
+
+    def _read_bill(self, bill_id: int, *, created: bool) -> VendorBillRecord:
+        [bill] = self._gw.call(
+            "account.move",
+            "read",
+            [[bill_id]],
+            {
+                "fields": [
+                    "ref",
+                    "state",
+                    "partner_id",
+                    "currency_id",
+                    "amount_total",
+                    "invoice_origin",
+                ]
+            },
+        )
+        currency = _m2o_name(bill.get("currency_id")) or ""
+        lines = self._gw.call(
+            "account.move.line",
+            "search_read",
+            [[["move_id", "=", bill_id], ["display_type", "=", "product"]]],
+            {"fields": ["name", "price_subtotal"], "order": "sequence, id"},
+        )
+        total = _money_from_float(bill.get("amount_total"), currency)
+        if total is None:
+            raise OdooResponseError("Odoo returned a bill without a readable total")
+        origin = bill.get("invoice_origin")
+        return VendorBillRecord(
+            id=bill_id,
+            invoice_number=str(bill.get("ref") or ""),
+            state=str(bill.get("state") or ""),
+            vendor_id=_m2o_id(bill.get("partner_id")) or 0,
+            total=total,
+            lines=tuple(
+                VendorBillLineRecord(
+                    id=int(line["id"]),
+                    label=str(line.get("name") or ""),
+                    amount=_money_from_float(line.get("price_subtotal"), currency)
+                    or Money.zero(currency),
+                )
+                for line in lines
+            ),
+            picking_names=tuple(split_refs(origin)) if isinstance(origin, str) else (),
+            created=created,
+        )

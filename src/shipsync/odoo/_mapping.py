@@ -1,0 +1,75 @@
+"""Where canonical values live in Odoo: field and model names as configuration.
+
+The defaults fit a standard Odoo 16-18 with ``stock`` and ``delivery`` (and OCA's
+``delivery_state`` for the status, when installed). A host with custom fields or another model
+passes its own :class:`OdooFieldMap`; nothing needs subclassing.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shipsync.canonical import Milestone
+
+__all__ = ["OCA_DELIVERY_STATES", "FieldName", "OdooFieldMap"]
+
+FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)]
+"""A technical Odoo field name."""
+
+ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_.]*$", max_length=128)]
+
+OCA_DELIVERY_STATES: MappingProxyType[Milestone, str] = MappingProxyType(
+    {
+        Milestone.LABEL_CREATED: "shipping_recorded_in_carrier",
+        Milestone.PICKED_UP: "in_transit",
+        Milestone.IN_TRANSIT: "in_transit",
+        Milestone.OUT_FOR_DELIVERY: "in_transit",
+        Milestone.DELIVERY_ATTEMPTED: "incidence",
+        Milestone.AVAILABLE_FOR_PICKUP: "warehouse_delivered",
+        Milestone.EXCEPTION: "incidence",
+        Milestone.DELIVERED: "customer_delivered",
+        Milestone.RETURNING_TO_SENDER: "incidence",
+        Milestone.RETURNED: "incidence",
+        Milestone.CANCELLED: "canceled_shipment",
+        Milestone.LOST: "incidence",
+    }
+)
+"""Canonical milestones onto the values of OCA ``delivery_state``'s ``stock.picking`` field.
+
+``UNKNOWN`` has no value: an unknown carrier code never changes the picking's status.
+"""
+
+
+class OdooFieldMap(BaseModel):
+    """Models and fields the logistics operations read and write.
+
+    Set a field to ``None`` to leave that fact out of Odoo. ``status_values`` maps canonical
+    milestones onto the values of ``picking_status`` (a selection or char field); a milestone
+    without an entry leaves the status alone. When ``picking_status`` names a field the server
+    does not have (the default ``delivery_state`` without OCA's module), the status is skipped
+    and reported, not raised. ``package_tracking`` names a field of ``package_model`` that takes
+    one tracking number per package; without it, a multi-package shipment is written as one
+    joined string on the picking, as Odoo itself does.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    picking_model: ModelName = "stock.picking"
+    picking_tracking: FieldName = "carrier_tracking_ref"
+    picking_carrier_price: FieldName | None = "carrier_price"
+    picking_price_currency: FieldName | None = None
+    picking_status: FieldName | None = "delivery_state"
+    picking_sale_order: FieldName | None = "sale_id"
+    status_values: dict[Milestone, Annotated[str, StringConstraints(max_length=200)]] = Field(
+        default_factory=lambda: dict(OCA_DELIVERY_STATES)
+    )
+    package_model: ModelName = "stock.quant.package"
+    package_tracking: FieldName | None = None
+    tracking_separator: Annotated[str, StringConstraints(min_length=1, max_length=3)] = ","
+    note_subtype: Annotated[str, StringConstraints(pattern=r"^[a-z_0-9]+\.[a-z_0-9]+$")] = (
+        "mail.mt_note"
+    )
+    validate_on_delivery: bool = False

@@ -1,0 +1,258 @@
+"""The JSON-RPC gateway, built on odoorpc. This is the only module that imports odoorpc.
+
+Theory of operation: odoorpc's ``ODOO`` object asks the server for its version when it is built
+(one request) and logs in with ``common.login`` plus ``res.users.context_get`` (two requests).
+Every model call is then one stateless ``POST /jsonrpc`` carrying the database, uid and password
+(or API key), so there is no session cookie that could expire; should a server answer
+``SessionExpiredException`` anyway, the gateway logs in once more and repeats the call.
+
+Transport failures are sorted in two kinds. A refused connection means the request never
+reached Odoo: every method is retried. A timeout, reset or 502/503/504 leaves the outcome
+unknown: only :data:`~shipsync.odoo.SAFE_METHODS` are retried, because sending ``create``
+twice would create twice (shipsync's operations are idempotent as a whole, so a caller may
+repeat the whole operation instead). Database conflicts that Odoo reports are retried the same
+way. Retries use tenacity with exponential backoff and jitter; when they run out the caller
+gets :class:`~shipsync.errors.OdooUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from http.cookiejar import CookieJar
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import tenacity
+
+from shipsync.errors import (
+    ConfigurationError,
+    MissingDependencyError,
+    OdooAuthError,
+    OdooError,
+    OdooResponseError,
+    OdooUnavailableError,
+)
+from shipsync.odoo._faults import error_from_fault, is_session_expired
+from shipsync.odoo._gateway import SAFE_METHODS, RetryPolicy
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+__all__ = ["RpcGateway", "parse_server_version"]
+
+_RETRYABLE_HTTP = frozenset({502, 503, 504})
+
+
+def _odoorpc() -> ModuleType:
+    try:
+        import odoorpc
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise MissingDependencyError("Odoo RPC gateway", "odoo") from exc
+    module: ModuleType = odoorpc
+    return module
+
+
+def parse_server_version(text: str) -> tuple[int, int]:
+    """Read ``(major, minor)`` from a ``server_version`` such as ``"18.0-20250722"``."""
+    match = re.search(r"(\d+)\.(\d+)", text or "")
+    if match is None:
+        raise OdooResponseError("Odoo did not report a readable server version")
+    return int(match.group(1)), int(match.group(2))
+
+
+class _Counter(urllib.request.BaseHandler):
+    """A urllib handler that counts the requests leaving this gateway."""
+
+    handler_order = 100
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def _count(self, request: urllib.request.Request) -> urllib.request.Request:
+        self.count += 1
+        return request
+
+    http_request = _count
+    https_request = _count
+
+
+class _NotSent(Exception):
+    """The request surely did not reach the server."""
+
+
+class _MaybeSent(Exception):
+    """The request may or may not have reached the server."""
+
+
+def _classify(exc: BaseException) -> type[Exception] | None:
+    if isinstance(exc, urllib.error.HTTPError):
+        return _MaybeSent if exc.code in _RETRYABLE_HTTP else None
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, ConnectionRefusedError | socket.gaierror):
+        return _NotSent
+    if isinstance(reason, OSError | http.client.HTTPException | urllib.error.URLError):
+        return _MaybeSent
+    return None
+
+
+class RpcGateway:
+    """Talk to an Odoo 16, 17 or 18 server over JSON-RPC with odoorpc.
+
+    ``url`` is the server's root (``https://erp.example.com`` or ``http://127.0.0.1:8069``);
+    ``password`` may be the user's password or an API key. Connecting asks for the server's
+    version and logs in; a wrong database, login or password raises
+    :class:`~shipsync.errors.OdooAuthError` (Odoo answers ``false`` to a wrong password rather
+    than an error; the gateway turns that into the error). The password is never shown in
+    messages or the repr.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        db: str,
+        login: str,
+        password: str,
+        *,
+        timeout: float = 120.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigurationError("Odoo url must look like http(s)://host[:port]", path="url")
+        self._url = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        self._db = db
+        self._login = login
+        self._password = password
+        self._retry = retry or RetryPolicy()
+        self._counter = _Counter()
+        odoorpc = _odoorpc()
+        self._rpc_error: type[Exception] = odoorpc.error.RPCError
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(CookieJar()), self._counter
+        )
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        protocol = "jsonrpc+ssl" if parts.scheme == "https" else "jsonrpc"
+
+        def build() -> Any:
+            return odoorpc.ODOO(
+                parts.hostname, protocol=protocol, port=port, timeout=timeout, opener=opener
+            )
+
+        self._odoo: Any = self._transport("", "version_info", build, safe=True)
+        self._version = parse_server_version(str(self._odoo.version))
+        self._log_in()
+
+    def __repr__(self) -> str:
+        return f"RpcGateway(url={self._url!r}, db={self._db!r}, login={self._login!r})"
+
+    @property
+    def server_version(self) -> tuple[int, int]:
+        """Major and minor version reported by the server when connecting."""
+        return self._version
+
+    @property
+    def round_trips(self) -> int:
+        """Requests sent so far, connecting and logging in included."""
+        return self._counter.count
+
+    @property
+    def uid(self) -> int:
+        """The id of the logged-in user."""
+        return int(self._odoo.env.uid)
+
+    def _log_in(self) -> None:
+        def login() -> None:
+            self._odoo.login(self._db, self._login, self._password)
+
+        try:
+            self._transport("res.users", "login", login, safe=True)
+        except OdooAuthError:
+            raise
+        except OdooError as exc:
+            if exc.odoo_message is None:  # transport failure, not a refusal
+                raise
+            raise OdooAuthError(
+                f"Odoo refused the login to database {self._db!r}", odoo_message=exc.odoo_message
+            ) from exc
+
+    def call(
+        self,
+        model: str,
+        method: str,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Run one model method with ``execute_kw``; see :class:`~shipsync.odoo.OdooGateway`."""
+        arguments = list(args)
+        named = dict(kwargs or {})
+
+        def execute() -> Any:
+            return self._odoo.execute_kw(model, method, arguments, named)
+
+        try:
+            return self._transport(model, method, execute, safe=method in SAFE_METHODS)
+        except _SessionExpired:
+            self._log_in()
+            return self._transport(model, method, execute, safe=method in SAFE_METHODS)
+
+    def _transport(self, model: str, method: str, send: Any, *, safe: bool) -> Any:
+        def attempt() -> Any:
+            try:
+                return send()
+            except self._rpc_error as exc:
+                raise self._translate(exc, model, method) from exc
+            except (ValueError, KeyError, TypeError) as exc:
+                raise OdooResponseError(
+                    f"Odoo answered something unreadable to {model}.{method}"
+                ) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                kind = _classify(exc)
+                if kind is None:
+                    raise OdooUnavailableError(f"Odoo failed {model}.{method}: {exc}") from exc
+                raise kind(str(exc)) from exc
+
+        def retryable(exc: BaseException) -> bool:
+            if isinstance(exc, _NotSent):
+                return True
+            if isinstance(exc, _MaybeSent):
+                return safe
+            return isinstance(exc, OdooUnavailableError) and safe
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self._retry.attempts),
+            wait=tenacity.wait_exponential_jitter(
+                initial=self._retry.initial, max=self._retry.maximum, jitter=self._retry.initial
+            ),
+            retry=tenacity.retry_if_exception(retryable),
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except (_NotSent, _MaybeSent) as exc:
+            where = f" {model}.{method}" if model else ""
+            raise OdooUnavailableError(
+                f"Odoo at {self._url} could not be reached for{where or ' connecting'}"
+            ) from exc.__cause__
+
+    def _translate(self, exc: Exception, model: str, method: str) -> Exception:
+        info = getattr(exc, "info", None)
+        if not isinstance(info, dict):
+            # odoorpc raises RPCError without info for a login answered with ``false``.
+            return OdooAuthError(
+                f"Odoo refused the login to database {self._db!r}", odoo_message=str(exc)[:200]
+            )
+        data = info.get("data") or {}
+        name = str(data.get("name") or "")
+        message = str(data.get("message") or info.get("message") or "")
+        if is_session_expired(name):
+            return _SessionExpired(message)
+        return error_from_fault(name, message, model=model, method=method)
+
+
+class _SessionExpired(Exception):
+    """The server asked for a new login."""
