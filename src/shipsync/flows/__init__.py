@@ -1,1 +1,26 @@
-"""shipsync.flows (placeholder)."""
+"""Durable hand-off, fan-out, dead letters and replay for canonical events.
+
+An event log (SQLite embedded, PostgreSQL or RabbitMQ at scale) takes events durably and delivers
+them at least once, one partition (shipment) in order while partitions run in parallel. The
+dispatcher fans each event out to its handlers, each (event, handler) pair taking effect once
+through an idempotency store, with per-handler retry and dead letters.
+"""
+
+from shipsync.flows._log import (
+    AsyncEventLog,
+    Delivery,
+    EventLog,
+    partition_of,
+    partition_slot,
+)
+from shipsync.flows._sqlite import AsyncSQLiteEventLog, SQLiteEventLog
+
+__all__ = [
+    "AsyncEventLog",
+    "AsyncSQLiteEventLog",
+    "Delivery",
+    "EventLog",
+    "SQLiteEventLog",
+    "partition_of",
+    "partition_slot",
+]

@@ -1,0 +1,74 @@
+"""The SQLite event log passes the shared conformance suite and keeps its own promises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipsync.errors import ConfigurationError, EventLogUnavailableError
+from shipsync.flows import AsyncEventLog, AsyncSQLiteEventLog, SQLiteEventLog
+from shipsync.testing.flows import EventLogConformance, OpenLog, make_tracking_event
+
+
+class TestSQLiteConformance(EventLogConformance):
+    redelivery_timeout = 5.0
+
+    @pytest.fixture
+    def open_log(self, tmp_path: Path) -> OpenLog:
+        async def open_() -> AsyncEventLog:
+            return AsyncSQLiteEventLog(tmp_path / "log.db", lease=1.5, synchronous="NORMAL")
+
+        return open_
+
+
+def test_sync_log_round_trip_and_pending_count(tmp_path: Path) -> None:
+    """The synchronous log publishes, delivers in order and counts what is not acknowledged."""
+    with SQLiteEventLog(tmp_path / "log.db") as log:
+        events = [make_tracking_event("S1", n) for n in range(1, 4)]
+        log.publish(events)
+        assert log.pending() == 3
+        got = log.receive(2)
+        assert [d.event for d in got] == events[:2]
+        log.ack(got)
+        assert log.pending() == 1
+        rest = log.receive(10)
+        assert [d.event for d in rest] == events[2:]
+        log.ack(rest)
+        assert log.pending() == 0
+        assert log.receive(10) == []
+
+
+def test_ack_never_moves_a_cursor_back(tmp_path: Path) -> None:
+    """Acknowledging an older delivery after a newer one keeps the newer cursor."""
+    with SQLiteEventLog(tmp_path / "log.db") as log:
+        log.publish([make_tracking_event("S1", n) for n in range(1, 4)])
+        got = log.receive(10)
+        log.ack(got[2:])
+        log.ack(got[:1])
+        assert log.pending() == 0
+
+
+def test_a_body_the_catalogue_cannot_read_is_delivered_with_its_error(tmp_path: Path) -> None:
+    """An unknown stored type is delivered with event None and an error, not dropped or raised."""
+    path = tmp_path / "log.db"
+    with SQLiteEventLog(path) as log:
+        log.publish([make_tracking_event("S1", 1)])
+        log._conn.execute("UPDATE shipsync_events SET body = ?", (b'{"type": "nope"}',))
+        (got,) = log.receive(10)
+        assert got.event is None
+        assert got.error is not None
+        assert "UnknownEventTypeError" in got.error
+
+
+@pytest.mark.parametrize("table", ["bad-name", "x; drop", "", "é"])
+def test_table_names_are_checked(tmp_path: Path, table: str) -> None:
+    """A table name that is not a plain identifier is a configuration error."""
+    with pytest.raises(ConfigurationError):
+        SQLiteEventLog(tmp_path / "log.db", table=table)
+
+
+def test_an_unopenable_file_is_unavailable(tmp_path: Path) -> None:
+    """A path that cannot be opened is an EventLogUnavailableError, not a raw sqlite3 error."""
+    with pytest.raises(EventLogUnavailableError):
+        SQLiteEventLog(tmp_path / "missing-dir" / "log.db")
