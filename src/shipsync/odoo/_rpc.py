@@ -225,9 +225,8 @@ class RpcGateway:
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self._retry.attempts),
-            wait=tenacity.wait_exponential_jitter(
-                initial=self._retry.initial, max=self._retry.maximum, jitter=self._retry.initial
-            ),
+            wait=tenacity.wait_exponential(multiplier=self._retry.initial, max=self._retry.maximum)
+            + tenacity.wait_random(0, self._retry.initial),
             retry=tenacity.retry_if_exception(retryable),
             reraise=True,
         )

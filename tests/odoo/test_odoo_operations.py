@@ -1,0 +1,330 @@
+"""Logistics operations against a real Odoo 18 (replayed from cassettes unless ODOO_* is set)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shipsync.canonical import (
+    Address,
+    ChargeType,
+    FreightCharge,
+    FreightInvoice,
+    FreightInvoiceLine,
+    Label,
+    LabelFormat,
+    Milestone,
+    Money,
+    Package,
+    Parcel,
+    ProofOfDelivery,
+    Shipment,
+    TrackingEvent,
+    Weight,
+    WeightUnit,
+)
+from shipsync.errors import OdooModuleMissingError
+from shipsync.odoo import OdooFieldMap, OdooLogistics, event_message_id
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def _event(tag: str, ref: str, n: int, milestone: Milestone, **extra: Any) -> TrackingEvent:
+    return TrackingEvent(
+        event_id=f"ev-{tag}-{ref}-{n}",
+        shipment_id=f"shp-{ref}",
+        tracking_number=ref,
+        carrier="fakecarrier",
+        milestone=milestone,
+        occurred_at=T0 + timedelta(hours=n),
+        recorded_at=T0 + timedelta(hours=n, minutes=1),
+        carrier_code=milestone.value.upper(),
+        carrier_description=f"{milestone.value} <scan> & co",
+        **extra,
+    )
+
+
+def _shipment(ref: str, *, packages: int = 2) -> Shipment:
+    return Shipment(
+        shipment_id=f"shp-{ref}",
+        carrier="fakecarrier",
+        service="express",
+        shipper=Address(country="US", city="Austin"),
+        recipient=Address(country="US", city="Denver"),
+        packages=tuple(
+            Package(
+                parcel=Parcel(weight=Weight(value="1.5", unit=WeightUnit.KG), reference=f"P{i}"),
+                tracking_number=f"{ref}-{i}",
+                label=Label(
+                    tracking_number=f"{ref}-{i}", format=LabelFormat.PDF, data=b"%PDF-1.4 label"
+                ),
+            )
+            for i in range(1, packages + 1)
+        ),
+    )
+
+
+def _tracking(logistics: OdooLogistics, picking_ids: list[int], tag: str) -> list[str]:
+    refs = [f"TRK{tag}{i:03d}" for i in range(len(picking_ids))]
+    for picking_id, ref in zip(picking_ids, refs, strict=True):
+        logistics.gateway.call(
+            "stock.picking", "write", [[picking_id], {"carrier_tracking_ref": ref}]
+        )
+    return refs
+
+
+def test_sale_order_pickings_are_found_by_order_name_picking_name_and_tracking(
+    logistics: OdooLogistics, odoo_data: Any
+) -> None:
+    """A confirmed sale order's delivery is found by order, by its name and by tracking."""
+    gw = logistics.gateway
+    customer = odoo_data.partner("Customer")
+    order = gw.call(
+        "sale.order",
+        "create",
+        [{"partner_id": customer, "order_line": [[0, 0, {"product_id": odoo_data.product()}]]}],
+    )
+    gw.call("sale.order", "action_confirm", [[order]])
+    [so] = gw.call("sale.order", "read", [[order]], {"fields": ["name"]})
+
+    [picking] = logistics.find_outgoing_pickings(so["name"])
+    assert picking.sale_order == so["name"]
+    assert logistics.find_picking(picking.name) == picking
+    assert logistics.find_picking(f"nothing {odoo_data.tag}") is None
+
+    [ref] = _tracking(logistics, [picking.id], f"S{odoo_data.tag}")
+    found = logistics.find_pickings_by_tracking([ref, f"unknown-{odoo_data.tag}"])
+    assert list(found) == [ref]
+    assert found[ref].id == picking.id
+
+
+def test_record_shipment_writes_tracking_price_labels_and_one_note_once(
+    logistics: OdooLogistics, odoo_data: Any
+) -> None:
+    """Recording a shipment writes refs, price and labels; recording it again writes nothing."""
+    [picking_id] = odoo_data.pickings(1)
+    shipment = _shipment(f"R{odoo_data.tag}")
+
+    first = logistics.record_shipment(picking_id, shipment, price=Money.of("12.34", "USD"))
+    assert first.price_written
+    assert len(first.attachment_ids) == 2
+    assert first.message_id is not None
+
+    again = logistics.record_shipment(picking_id, shipment, price=Money.of("12.34", "USD"))
+    assert again.already_recorded
+    assert again.round_trips == 2  # read the picking, look up the Message-Id
+
+    [record] = logistics.read_pickings([picking_id])
+    assert record.tracking_numbers == (f"R{odoo_data.tag}-1", f"R{odoo_data.tag}-2")
+    assert record.carrier_price == Money.of("12.34", "USD")
+    assert len(record.message_ids) == 1
+    attachments = logistics.gateway.call(
+        "ir.attachment",
+        "search_read",
+        [[["res_model", "=", "stock.picking"], ["res_id", "=", picking_id]]],
+        {"fields": ["name", "mimetype"]},
+    )
+    assert sorted(a["mimetype"] for a in attachments) == ["application/pdf"] * 2
+
+
+def test_record_shipment_in_another_currency_keeps_the_price_out_of_the_float_field(
+    logistics: OdooLogistics, odoo_data: Any
+) -> None:
+    """A price in a currency other than the company's is not written as a bare float."""
+    [picking_id] = odoo_data.pickings(1)
+    result = logistics.record_shipment(
+        picking_id, _shipment(f"E{odoo_data.tag}", packages=1), price=Money.of("9.99", "EUR")
+    )
+    assert not result.price_written
+    [record] = logistics.read_pickings([picking_id])
+    assert record.carrier_price is None
+    assert record.tracking_numbers == (f"E{odoo_data.tag}-1",)
+
+
+def test_apply_events_posts_one_note_per_event_in_a_bounded_number_of_requests(
+    logistics: OdooLogistics, odoo_data: Any
+) -> None:
+    """Twelve events on three pickings take at most seven requests; applying again posts none."""
+    tag = odoo_data.tag
+    pickings = odoo_data.pickings(3)
+    refs = _tracking(logistics, pickings, f"A{tag}")
+    milestones = [
+        Milestone.PICKED_UP,
+        Milestone.IN_TRANSIT,
+        Milestone.OUT_FOR_DELIVERY,
+        Milestone.DELIVERED,
+    ]
+    events = [_event(tag, ref, n, m) for ref in refs for n, m in enumerate(milestones)]
+    stray = _event(tag, f"NOPE{tag}", 0, Milestone.IN_TRANSIT)
+
+    report = logistics.apply_events([*events, events[0], stray])
+    assert len(report.applied) == 12
+    assert report.duplicates == (events[0].event_id,)
+    assert report.unmatched == (stray.event_id,)
+    # fields, pickings by tracking, ilike fallback for the stray, Message-Ids, subtype, author,
+    # create: seven, whatever the number of events.
+    assert report.round_trips <= 7
+    assert report.status_skipped == "Odoo has no field stock.picking.delivery_state"
+
+    again = logistics.apply_events(events)
+    assert again.applied == ()
+    assert len(again.duplicates) == 12
+    assert again.round_trips == 2
+
+    records = logistics.read_pickings(pickings)
+    assert [len(r.message_ids) for r in records] == [4, 4, 4]
+    assert event_message_id(events[0]) in records[0].message_ids
+    gw = logistics.gateway
+    messages = gw.call(
+        "mail.message",
+        "search_read",
+        [
+            [
+                ["model", "=", "stock.picking"],
+                ["res_id", "in", pickings],
+                ["message_id", "=like", "<shipsync.%"],
+            ]
+        ],
+        {"fields": ["body", "subtype_id", "message_type", "author_id"]},
+    )
+    assert {m["subtype_id"][1] for m in messages} == {"Note"}
+    assert all("&lt;scan&gt; &amp; co" in m["body"] for m in messages)
+    notified = gw.call(
+        "mail.notification",
+        "search_count",
+        [[["mail_message_id", "in", [m["id"] for m in messages]]]],
+    )
+    assert notified == 0
+
+
+def _status_field(gw: Any) -> None:
+    """Make sure the custom char field the status test maps onto exists."""
+    exists = gw.call(
+        "ir.model.fields",
+        "search_count",
+        [[["model", "=", "stock.picking"], ["name", "=", "x_shipsync_status"]]],
+    )
+    if not exists:
+        [model_id] = gw.call("ir.model", "search", [[["model", "=", "stock.picking"]]])
+        gw.call(
+            "ir.model.fields",
+            "create",
+            [
+                {
+                    "model_id": model_id,
+                    "name": "x_shipsync_status",
+                    "ttype": "char",
+                    "field_description": "Shipment status",
+                    "state": "manual",
+                }
+            ],
+        )
+
+
+def test_status_goes_to_a_configured_field_and_delivery_validates_the_picking(
+    gateway: Any, odoo_data: Any
+) -> None:
+    """Per-picking statuses land in a custom field in one load; delivered pickings get validated."""
+    _status_field(gateway)
+    fields = OdooFieldMap(
+        picking_status="x_shipsync_status",
+        status_values={m: m.value for m in Milestone if m is not Milestone.UNKNOWN},
+        validate_on_delivery=True,
+    )
+    logistics = OdooLogistics(gateway, fields)
+    tag = odoo_data.tag
+    pickings = odoo_data.pickings(3)
+    refs = _tracking(logistics, pickings, f"V{tag}")
+    events = [
+        _event(tag, refs[0], 1, Milestone.IN_TRANSIT),
+        _event(tag, refs[0], 2, Milestone.DELIVERED),
+        _event(tag, refs[0], 3, Milestone.IN_TRANSIT),  # later but not final: no regression
+        _event(tag, refs[1], 1, Milestone.OUT_FOR_DELIVERY),
+        _event(tag, refs[2], 1, Milestone.EXCEPTION),
+    ]
+    report = logistics.apply_events(events)
+    assert report.status_written == {
+        pickings[0]: "delivered",
+        pickings[1]: "out_for_delivery",
+        pickings[2]: "exception",
+    }
+    assert report.validated == (pickings[0],)
+    records = logistics.read_pickings(pickings)
+    assert [r.status for r in records] == ["delivered", "out_for_delivery", "exception"]
+    assert records[0].state == "done"
+
+    late = logistics.apply_events([_event(tag, refs[0], 9, Milestone.OUT_FOR_DELIVERY)])
+    assert late.status_written == {}
+    assert len(late.applied) == 1
+
+
+def test_proof_of_delivery_is_attached_once(logistics: OdooLogistics, odoo_data: Any) -> None:
+    """A proof of delivery becomes one attachment and one note, however often it is recorded."""
+    [picking_id] = odoo_data.pickings(1)
+    proof = ProofOfDelivery(
+        shipment_id=f"shp-{odoo_data.tag}",
+        tracking_number=f"POD{odoo_data.tag}",
+        delivered_at=T0,
+        signed_by="J. Doe",
+        notes="Left at reception",
+    )
+    first = logistics.record_proof_of_delivery(picking_id, proof, document=b"%PDF-1.4 pod")
+    assert len(first.attachment_ids) == 1
+    second = logistics.record_proof_of_delivery(picking_id, proof, document=b"%PDF-1.4 pod")
+    assert second.already_recorded
+    assert second.attachment_ids == ()
+
+
+def test_vendor_bill_has_one_line_per_charge_and_is_created_once(
+    logistics: OdooLogistics, odoo_data: Any
+) -> None:
+    """A freight invoice becomes one draft vendor bill referencing its pickings, once."""
+    tag = odoo_data.tag
+    vendor = odoo_data.partner("Carrier")
+    pickings = odoo_data.pickings(2)
+    refs = _tracking(logistics, pickings, f"B{tag}")
+    usd = lambda amount: Money.of(amount, "USD")  # noqa: E731
+    invoice = FreightInvoice(
+        invoice_number=f"INV-{tag}",
+        carrier="fakecarrier",
+        issued_at=T0,
+        currency="USD",
+        lines=(
+            FreightInvoiceLine(
+                line_number=1,
+                tracking_number=refs[0],
+                charges=(
+                    FreightCharge(type=ChargeType.BASE_FREIGHT, amount=usd("10.00")),
+                    FreightCharge(type=ChargeType.FUEL, amount=usd("1.25")),
+                ),
+            ),
+            FreightInvoiceLine(
+                line_number=2,
+                tracking_number=refs[1],
+                charges=(FreightCharge(type=ChargeType.BASE_FREIGHT, amount=usd("8.50")),),
+            ),
+        ),
+        total=usd("19.75"),
+    )
+    bill = logistics.create_vendor_bill(invoice, vendor_id=vendor)
+    assert bill.created
+    assert bill.state == "draft"
+    assert bill.total == usd("19.75")
+    assert [line.amount for line in bill.lines] == [usd("10.00"), usd("1.25"), usd("8.50")]
+    names = [r.name for r in logistics.read_pickings(pickings)]
+    assert bill.picking_names == tuple(sorted(names))
+    assert names[0] in bill.lines[0].label
+
+    again = logistics.create_vendor_bill(invoice, vendor_id=vendor)
+    assert not again.created
+    assert again.id == bill.id
+
+
+def test_a_missing_module_is_reported_by_name(logistics: OdooLogistics) -> None:
+    """Asking for OCA delivery_state on a server without it names the module."""
+    logistics.require_modules("stock", "delivery", "account")
+    with pytest.raises(OdooModuleMissingError) as caught:
+        logistics.require_modules("stock", "delivery_state")
+    assert caught.value.module == "delivery_state"
