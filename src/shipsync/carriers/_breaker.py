@@ -1,0 +1,111 @@
+"""A circuit breaker per carrier, on top of purgatory.
+
+purgatory gives the closed / opened / half-opened state machine for both sync and async code.
+This module decides what counts as a failure (only
+:class:`~shipsync.errors.CarrierUnavailableError`: a refused request or a malformed answer says
+nothing about the carrier's health) and turns purgatory's "circuit is open" exception into
+:class:`~shipsync.errors.CircuitOpenError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import purgatory
+from purgatory.domain.model import ExcludeType, OpenedState
+
+from shipsync.errors import CarrierUnavailableError, CircuitOpenError
+
+__all__ = ["CircuitBreaker"]
+
+_log = logging.getLogger("shipsync.carriers")
+
+
+def _not_unavailable(exc: BaseException) -> bool:
+    return not isinstance(exc, CarrierUnavailableError)
+
+
+class CircuitBreaker:
+    """Opens after ``threshold`` consecutive unavailable answers; tries again after ``ttl`` s.
+
+    One instance may be shared by several clients of the same carrier. Sync and async clients
+    keep separate state (purgatory has one store per flavour).
+    """
+
+    def __init__(self, *, threshold: int = 5, ttl: float = 30.0) -> None:
+        self.threshold = threshold
+        self.ttl = ttl
+        exclude: ExcludeType = [(BaseException, _not_unavailable)]
+        self._sync = purgatory.SyncCircuitBreakerFactory(
+            default_threshold=threshold, default_ttl=ttl, exclude=exclude
+        )
+        self._async = purgatory.AsyncCircuitBreakerFactory(
+            default_threshold=threshold, default_ttl=ttl, exclude=exclude
+        )
+        self._states: dict[tuple[str, str], str] = {}
+        self.transitions: list[tuple[str, str, str]] = []
+        self._sync.add_listener(self._listener("sync"))
+        self._async.add_listener(self._listener("async"))
+
+    def _listener(self, flavour: str) -> Callable[[str, str, object], None]:
+        def hook(name: str, event_name: str, event: object) -> None:
+            if event_name == "state_changed":
+                state = str(getattr(event, "state", "closed"))
+                self._states[(flavour, name)] = state
+                self.transitions.append((flavour, name, state))
+                _log.warning(
+                    "circuit breaker %s for carrier %s",
+                    state,
+                    name,
+                    extra={"shipsync": {"carrier": name, "breaker": state}},
+                )
+
+        return hook
+
+    def state(self, carrier: str, *, flavour: str = "sync") -> str:
+        """``"closed"``, ``"opened"`` or ``"half-opened"`` for ``carrier`` (sync or async)."""
+        return self._states.get((flavour, carrier), "closed")
+
+    @contextlib.contextmanager
+    def guard(self, carrier: str, operation: str) -> Iterator[None]:
+        """Run the block under ``carrier``'s breaker (sync)."""
+        breaker = self._sync.get_breaker(carrier)
+        try:
+            breaker.__enter__()
+        except OpenedState as exc:
+            raise CircuitOpenError(
+                "circuit breaker is open; request not sent",
+                carrier=carrier,
+                operation=operation,
+                code="circuit_open",
+                retry_after=self.ttl,
+            ) from exc
+        try:
+            yield
+        except BaseException as exc:
+            breaker.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        breaker.__exit__(None, None, None)
+
+    @contextlib.asynccontextmanager
+    async def aguard(self, carrier: str, operation: str) -> AsyncIterator[None]:
+        """Run the block under ``carrier``'s breaker (async)."""
+        breaker = await self._async.get_breaker(carrier)
+        try:
+            await breaker.__aenter__()
+        except OpenedState as exc:
+            raise CircuitOpenError(
+                "circuit breaker is open; request not sent",
+                carrier=carrier,
+                operation=operation,
+                code="circuit_open",
+                retry_after=self.ttl,
+            ) from exc
+        try:
+            yield
+        except BaseException as exc:
+            await breaker.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        await breaker.__aexit__(None, None, None)

@@ -1,0 +1,22 @@
+"""The operations a driver may declare."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["Capability"]
+
+
+class Capability(enum.StrEnum):
+    """One operation of the driver contract; a driver declares the ones it implements."""
+
+    VALIDATE_ADDRESS = "validate_address"
+    QUOTE_RATES = "quote_rates"
+    CREATE_SHIPMENT = "create_shipment"
+    CANCEL_SHIPMENT = "cancel_shipment"
+    SCHEDULE_PICKUP = "schedule_pickup"
+    CANCEL_PICKUP = "cancel_pickup"
+    TRACK = "track"
+    PARSE_WEBHOOK = "parse_webhook"
+    FETCH_INVOICES = "fetch_invoices"
+    CREATE_RETURN = "create_return"

@@ -1,0 +1,622 @@
+"""The clients that drive sans-IO flows over httpx: :class:`CarrierClient` and its async twin.
+
+Theory of operation
+-------------------
+An operation call builds a flow from the driver and drives it: each request it yields goes
+through, in order,
+
+1. the bearer token (fetched with the driver's token request and cached until shortly before it
+   expires; a 401 drops it and the request is sent once more with a fresh one),
+2. tenacity's retry loop, which for each attempt
+3. waits for the client-side rate limit,
+4. enters the carrier's circuit breaker (an open breaker raises ``CircuitOpenError``, nothing is
+   sent) and
+5. sends the request, mapping transport errors and 429/5xx answers to
+   ``CarrierUnavailableError`` *inside* the breaker so they count as failures;
+
+then a non-2xx answer the flow did not ``accept`` becomes the most specific ``CarrierError``, and
+a 2xx answer is sent into the flow, whose parse errors become ``CarrierResponseError``.
+Everything but the send loop lives in :class:`BaseCarrierClient`; only ``_send_once``,
+``_send``, ``_token`` and ``run`` exist twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+import httpx
+
+from shipsync.canonical import (
+    Address,
+    FreightInvoice,
+    LabelFormat,
+    Pickup,
+    Rate,
+    ReturnShipment,
+    Shipment,
+    TrackingEvent,
+)
+from shipsync.carriers._auth import AccessToken, TokenCache
+from shipsync.carriers._breaker import CircuitBreaker
+from shipsync.carriers._capabilities import Capability
+from shipsync.carriers._driver import AddressValidation, Driver, Flow, PickupRequest
+from shipsync.carriers._http import CarrierRequest, CarrierResponse
+from shipsync.carriers._mapping import (
+    PARSE_ERRORS,
+    RETRYABLE_STATUSES,
+    error_for_response,
+    error_for_transport,
+    response_error,
+)
+from shipsync.carriers._ratelimit import RateLimit
+from shipsync.carriers._redact import redact_headers, redact_url
+from shipsync.carriers._retry import RetryPolicy
+from shipsync.carriers._sleep import Sleeper, default_sleeper
+from shipsync.errors import (
+    CarrierError,
+    CarrierResponseError,
+    ConfigurationError,
+    InvalidInputError,
+)
+
+__all__ = ["AsyncCarrierClient", "BaseCarrierClient", "CarrierClient"]
+
+T = TypeVar("T")
+_log = logging.getLogger("shipsync.carriers")
+_PARSE_FAILURES: tuple[type[Exception], ...] = (*PARSE_ERRORS, InvalidInputError)
+_TOKEN_FAILURES: tuple[type[Exception], ...] = (*_PARSE_FAILURES, CarrierResponseError)
+
+
+def _new_key() -> str:
+    return uuid.uuid4().hex
+
+
+class BaseCarrierClient:
+    """Everything the two clients share: configuration, request building, error mapping, logs.
+
+    ``transport`` is handed to httpx (``httpx.MockTransport`` runs a fake carrier in-process).
+    ``breaker`` may be shared by several clients of one carrier; ``rate_limit`` caps requests per
+    second; ``sleeper`` defaults to the testing switch of :func:`~shipsync.carriers.no_sleep`;
+    ``clock`` gives POSIX seconds for token expiry, Retry-After dates and ``received_at``.
+    """
+
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        base_url: str | None = None,
+        retry: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        rate_limit: RateLimit | None = None,
+        sleeper: Sleeper | None = None,
+        clock: Callable[[], float] = time.time,
+        timeout: float | None = None,
+    ) -> None:
+        self.driver = driver
+        self.carrier = driver.info.name
+        self.base_url = (base_url or driver.config.base_url).rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.breaker = breaker or CircuitBreaker()
+        self.rate_limit = rate_limit
+        self._sleeper = sleeper
+        self.clock = clock
+        self.timeout = timeout if timeout is not None else driver.config.timeout
+        self.tokens = TokenCache()
+        self._token_request = driver.token_request()
+
+    @property
+    def sleeper(self) -> Sleeper:
+        """The sleeper in force (the testing switch's recorder unless one was given)."""
+        return self._sleeper if self._sleeper is not None else default_sleeper()
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def _check(self, capability: Capability) -> None:
+        if capability not in self.driver.info.capabilities:
+            raise self.driver._unsupported(capability)
+
+    def _url(self, request: CarrierRequest) -> str:
+        path = request.path
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def _httpx_args(self, request: CarrierRequest) -> dict[str, Any]:
+        return {
+            "method": request.method,
+            "url": self._url(request),
+            "headers": request.headers,
+            "content": request.content,
+            "params": request.params or None,
+            "timeout": request.timeout if request.timeout is not None else self.timeout,
+        }
+
+    def _needs_token(self, request: CarrierRequest) -> bool:
+        return (
+            request.authenticated
+            and self._token_request is not None
+            and request is not self._token_request
+        )
+
+    def _authorize(self, request: CarrierRequest, token: AccessToken) -> CarrierRequest:
+        return request.with_header("authorization", f"{token.token_type} {token.value}")
+
+    def _check_status(self, response: CarrierResponse, operation: str) -> None:
+        """Raise inside the breaker for answers that say the carrier is unwell."""
+        if response.status in RETRYABLE_STATUSES or response.status >= 500:
+            raise self._status_error(response, operation)
+
+    def _status_error(self, response: CarrierResponse, operation: str) -> CarrierError:
+        return error_for_response(
+            response,
+            carrier=self.carrier,
+            operation=operation,
+            details=self.driver.parse_error,
+            now=self.clock(),
+        )
+
+    def _log_attempt(
+        self,
+        request: CarrierRequest,
+        operation: str,
+        response: CarrierResponse | None,
+        error: BaseException | None,
+        started: float,
+    ) -> None:
+        if not _log.isEnabledFor(logging.DEBUG):
+            return
+        record = {
+            "carrier": self.carrier,
+            "operation": operation,
+            "method": request.method,
+            "url": redact_url(self._url(request)),
+            "request_headers": redact_headers(request.headers),
+            "status": response.status if response is not None else None,
+            "error": type(error).__name__ if error is not None else None,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        _log.debug(
+            "%s %s %s -> %s",
+            self.carrier,
+            operation,
+            request.method,
+            record["status"] or record["error"],
+            extra={"shipsync": record},
+        )
+
+    def _log_retry(self, state: Any) -> None:
+        outcome = state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        sleep = state.next_action.sleep if state.next_action is not None else None
+        _log.warning(
+            "retrying %s after %s (attempt %s, sleeping %.3fs)",
+            self.carrier,
+            type(exc).__name__,
+            state.attempt_number,
+            sleep or 0.0,
+            extra={
+                "shipsync": {
+                    "carrier": self.carrier,
+                    "operation": getattr(exc, "operation", None),
+                    "code": getattr(exc, "code", None),
+                    "attempt": state.attempt_number,
+                    "sleep": sleep,
+                }
+            },
+        )
+
+    def _advance(self, flow: Flow[T], response: CarrierResponse, operation: str) -> Any:
+        """Send ``response`` into ``flow``: the parse-error boundary. StopIteration ends it."""
+        try:
+            return flow.send(response)
+        except StopIteration:
+            raise
+        except CarrierError as exc:
+            if exc.carrier is None and isinstance(exc, CarrierResponseError):
+                raise response_error(exc, carrier=self.carrier, operation=operation) from exc
+            raise
+        except _PARSE_FAILURES as exc:
+            raise response_error(exc, carrier=self.carrier, operation=operation) from exc
+
+    def _final_error(self, response: CarrierResponse, request: CarrierRequest) -> bool:
+        return not response.ok and response.status not in request.accept
+
+    def _webhook_events(
+        self, body: bytes, headers: Any, *, verify: bool = True
+    ) -> list[TrackingEvent]:
+        self._check(Capability.PARSE_WEBHOOK)
+        scheme = self.driver.signature_scheme
+        secret = self.driver.config.webhook_secret
+        if verify:
+            if scheme is None or secret is None:
+                raise ConfigurationError(
+                    f"{self.carrier}: a signature scheme and webhook_secret are needed to verify",
+                    path="webhook_secret",
+                )
+            scheme.verifier(secret.get_secret_value(), clock=self.clock).verify(body, headers)
+        try:
+            return self.driver.parse_webhook(body, received_at=self._now())
+        except CarrierError as exc:
+            if exc.carrier is None and isinstance(exc, CarrierResponseError):
+                raise response_error(exc, carrier=self.carrier, operation="parse_webhook") from exc
+            raise
+        except _PARSE_FAILURES as exc:
+            raise response_error(exc, carrier=self.carrier, operation="parse_webhook") from exc
+
+
+class CarrierClient(BaseCarrierClient):
+    """Drives a driver's flows over an ``httpx.Client``.
+
+    >>> client = CarrierClient(driver, transport=service.mock_transport())  # doctest: +SKIP
+    >>> client.track("FK123")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        http: httpx.Client | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(driver, **kwargs)
+        self._owns_http = http is None
+        self.http = http or httpx.Client(transport=transport)
+        self._token_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the underlying httpx client if this client created it."""
+        if self._owns_http:
+            self.http.close()
+
+    def __enter__(self) -> CarrierClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the send loop --------------------------------------------------------------------------
+
+    def _send_once(self, request: CarrierRequest, operation: str) -> CarrierResponse:
+        if self.rate_limit is not None:
+            wait = self.rate_limit.reserve()
+            if wait > 0:
+                self.sleeper.sleep(wait)
+        started = time.perf_counter()
+        response: CarrierResponse | None = None
+        try:
+            with self.breaker.guard(self.carrier, operation):
+                try:
+                    raw = self.http.request(**self._httpx_args(request))
+                except httpx.HTTPError as exc:
+                    raise error_for_transport(
+                        exc, carrier=self.carrier, operation=operation
+                    ) from exc
+                response = CarrierResponse(
+                    raw.status_code, tuple(raw.headers.multi_items()), raw.content
+                )
+                self._check_status(response, operation)
+        except BaseException as exc:
+            self._log_attempt(request, operation, response, exc, started)
+            raise
+        self._log_attempt(request, operation, response, None, started)
+        return response
+
+    def _send(self, request: CarrierRequest, operation: str) -> CarrierResponse:
+        authorized = request
+        token = None
+        if self._needs_token(request):
+            token = self._token()
+            authorized = self._authorize(request, token)
+        retrying = self.retry.retrying(self.sleeper)
+        retrying.before_sleep = self._log_retry
+        response = retrying(self._send_once, authorized, operation)
+        if response.status == 401 and token is not None:
+            self.tokens.invalidate()
+            authorized = self._authorize(request, self._token())
+            response = retrying(self._send_once, authorized, operation)
+        if self._final_error(response, request):
+            raise self._status_error(response, operation)
+        return response
+
+    def _token(self) -> AccessToken:
+        token = self.tokens.get(self.clock())
+        if token is not None:
+            return token
+        with self._token_lock:
+            token = self.tokens.get(self.clock())
+            if token is not None:
+                return token
+            assert self._token_request is not None
+            response = self._send(self._token_request, "authenticate")
+            try:
+                token = self.driver.parse_token(response)
+            except _TOKEN_FAILURES as exc:
+                raise response_error(exc, carrier=self.carrier, operation="authenticate") from exc
+            self.tokens.put(token, self.clock())
+            return token
+
+    def run(self, flow: Flow[T], operation: str) -> T:
+        """Drive ``flow`` to its end and return its result."""
+        try:
+            request = next(flow)
+            while True:
+                response = self._send(request, operation)
+                request = self._advance(flow, response, operation)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        finally:
+            flow.close()
+
+    # -- operations -----------------------------------------------------------------------------
+
+    def validate_address(self, address: Address) -> AddressValidation:
+        """Ask the carrier whether ``address`` is deliverable."""
+        self._check(Capability.VALIDATE_ADDRESS)
+        return self.run(self.driver.validate_address(address), "validate_address")
+
+    def quote_rates(self, shipment: Shipment) -> list[Rate]:
+        """Every rate the carrier offers for ``shipment``."""
+        self._check(Capability.QUOTE_RATES)
+        return self.run(self.driver.quote_rates(shipment), "quote_rates")
+
+    def create_shipment(
+        self,
+        shipment: Shipment,
+        *,
+        label_format: LabelFormat = LabelFormat.PDF,
+        idempotency_key: str | None = None,
+    ) -> Shipment:
+        """Book ``shipment``. Retries reuse one idempotency key, so it is booked at most once.
+
+        Pass your own ``idempotency_key`` (a stable id of the business operation) to make a
+        later retry of the whole call safe too.
+        """
+        self._check(Capability.CREATE_SHIPMENT)
+        key = idempotency_key or _new_key()
+        flow = self.driver.create_shipment(shipment, label_format=label_format, idempotency_key=key)
+        return self.run(flow, "create_shipment")
+
+    def cancel_shipment(self, carrier_shipment_id: str) -> None:
+        """Cancel a booked shipment."""
+        self._check(Capability.CANCEL_SHIPMENT)
+        self.run(self.driver.cancel_shipment(carrier_shipment_id), "cancel_shipment")
+
+    def schedule_pickup(
+        self, request: PickupRequest, *, idempotency_key: str | None = None
+    ) -> Pickup:
+        """Book a pickup (idempotent like :meth:`create_shipment`)."""
+        self._check(Capability.SCHEDULE_PICKUP)
+        flow = self.driver.schedule_pickup(request, idempotency_key=idempotency_key or _new_key())
+        return self.run(flow, "schedule_pickup")
+
+    def cancel_pickup(self, confirmation_number: str) -> None:
+        """Cancel a booked pickup."""
+        self._check(Capability.CANCEL_PICKUP)
+        self.run(self.driver.cancel_pickup(confirmation_number), "cancel_pickup")
+
+    def track(self, tracking_number: str) -> list[TrackingEvent]:
+        """The tracking history of one package, oldest first."""
+        self._check(Capability.TRACK)
+        flow = self.driver.track(tracking_number, received_at=self._now())
+        return self.run(flow, "track")
+
+    def parse_webhook(
+        self, body: bytes, headers: Any, *, verify: bool = True
+    ) -> list[TrackingEvent]:
+        """Verify a webhook delivery with the driver's signature scheme and parse its events."""
+        return self._webhook_events(body, headers, verify=verify)
+
+    def fetch_invoices(self, *, since: date | None = None) -> list[FreightInvoice]:
+        """Every freight invoice issued since ``since``."""
+        self._check(Capability.FETCH_INVOICES)
+        return self.run(self.driver.fetch_invoices(since=since), "fetch_invoices")
+
+    def create_return(
+        self,
+        shipment: Shipment,
+        *,
+        label_format: LabelFormat = LabelFormat.PDF,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ReturnShipment:
+        """Book a return of ``shipment`` (idempotent like :meth:`create_shipment`)."""
+        self._check(Capability.CREATE_RETURN)
+        flow = self.driver.create_return(
+            shipment,
+            label_format=label_format,
+            idempotency_key=idempotency_key or _new_key(),
+            reason=reason,
+        )
+        return self.run(flow, "create_return")
+
+
+class AsyncCarrierClient(BaseCarrierClient):
+    """Drives a driver's flows over an ``httpx.AsyncClient``; same behaviour as the sync client."""
+
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http: httpx.AsyncClient | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(driver, **kwargs)
+        self._owns_http = http is None
+        self.http = http or httpx.AsyncClient(transport=transport)
+        self._token_lock: asyncio.Lock | None = None
+
+    async def aclose(self) -> None:
+        """Close the underlying httpx client if this client created it."""
+        if self._owns_http:
+            await self.http.aclose()
+
+    async def __aenter__(self) -> AsyncCarrierClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- the send loop --------------------------------------------------------------------------
+
+    async def _send_once(self, request: CarrierRequest, operation: str) -> CarrierResponse:
+        if self.rate_limit is not None:
+            wait = self.rate_limit.reserve()
+            if wait > 0:
+                await self.sleeper.asleep(wait)
+        started = time.perf_counter()
+        response: CarrierResponse | None = None
+        try:
+            async with self.breaker.aguard(self.carrier, operation):
+                try:
+                    raw = await self.http.request(**self._httpx_args(request))
+                except httpx.HTTPError as exc:
+                    raise error_for_transport(
+                        exc, carrier=self.carrier, operation=operation
+                    ) from exc
+                response = CarrierResponse(
+                    raw.status_code, tuple(raw.headers.multi_items()), raw.content
+                )
+                self._check_status(response, operation)
+        except BaseException as exc:
+            self._log_attempt(request, operation, response, exc, started)
+            raise
+        self._log_attempt(request, operation, response, None, started)
+        return response
+
+    async def _send(self, request: CarrierRequest, operation: str) -> CarrierResponse:
+        authorized = request
+        token = None
+        if self._needs_token(request):
+            token = await self._token()
+            authorized = self._authorize(request, token)
+        retrying = self.retry.async_retrying(self.sleeper)
+        retrying.before_sleep = self._log_retry
+        response: CarrierResponse = await retrying(self._send_once, authorized, operation)
+        if response.status == 401 and token is not None:
+            self.tokens.invalidate()
+            authorized = self._authorize(request, await self._token())
+            response = await retrying(self._send_once, authorized, operation)
+        if self._final_error(response, request):
+            raise self._status_error(response, operation)
+        return response
+
+    async def _token(self) -> AccessToken:
+        token = self.tokens.get(self.clock())
+        if token is not None:
+            return token
+        if self._token_lock is None:
+            self._token_lock = asyncio.Lock()
+        async with self._token_lock:
+            token = self.tokens.get(self.clock())
+            if token is not None:
+                return token
+            assert self._token_request is not None
+            response = await self._send(self._token_request, "authenticate")
+            try:
+                token = self.driver.parse_token(response)
+            except _TOKEN_FAILURES as exc:
+                raise response_error(exc, carrier=self.carrier, operation="authenticate") from exc
+            self.tokens.put(token, self.clock())
+            return token
+
+    async def run(self, flow: Flow[T], operation: str) -> T:
+        """Drive ``flow`` to its end and return its result."""
+        try:
+            request = next(flow)
+            while True:
+                response = await self._send(request, operation)
+                request = self._advance(flow, response, operation)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        finally:
+            flow.close()
+
+    # -- operations -----------------------------------------------------------------------------
+
+    async def validate_address(self, address: Address) -> AddressValidation:
+        """Ask the carrier whether ``address`` is deliverable."""
+        self._check(Capability.VALIDATE_ADDRESS)
+        return await self.run(self.driver.validate_address(address), "validate_address")
+
+    async def quote_rates(self, shipment: Shipment) -> list[Rate]:
+        """Every rate the carrier offers for ``shipment``."""
+        self._check(Capability.QUOTE_RATES)
+        return await self.run(self.driver.quote_rates(shipment), "quote_rates")
+
+    async def create_shipment(
+        self,
+        shipment: Shipment,
+        *,
+        label_format: LabelFormat = LabelFormat.PDF,
+        idempotency_key: str | None = None,
+    ) -> Shipment:
+        """Book ``shipment``. Retries reuse one idempotency key, so it is booked at most once."""
+        self._check(Capability.CREATE_SHIPMENT)
+        key = idempotency_key or _new_key()
+        flow = self.driver.create_shipment(shipment, label_format=label_format, idempotency_key=key)
+        return await self.run(flow, "create_shipment")
+
+    async def cancel_shipment(self, carrier_shipment_id: str) -> None:
+        """Cancel a booked shipment."""
+        self._check(Capability.CANCEL_SHIPMENT)
+        await self.run(self.driver.cancel_shipment(carrier_shipment_id), "cancel_shipment")
+
+    async def schedule_pickup(
+        self, request: PickupRequest, *, idempotency_key: str | None = None
+    ) -> Pickup:
+        """Book a pickup (idempotent like :meth:`create_shipment`)."""
+        self._check(Capability.SCHEDULE_PICKUP)
+        flow = self.driver.schedule_pickup(request, idempotency_key=idempotency_key or _new_key())
+        return await self.run(flow, "schedule_pickup")
+
+    async def cancel_pickup(self, confirmation_number: str) -> None:
+        """Cancel a booked pickup."""
+        self._check(Capability.CANCEL_PICKUP)
+        await self.run(self.driver.cancel_pickup(confirmation_number), "cancel_pickup")
+
+    async def track(self, tracking_number: str) -> list[TrackingEvent]:
+        """The tracking history of one package, oldest first."""
+        self._check(Capability.TRACK)
+        flow = self.driver.track(tracking_number, received_at=self._now())
+        return await self.run(flow, "track")
+
+    def parse_webhook(
+        self, body: bytes, headers: Any, *, verify: bool = True
+    ) -> list[TrackingEvent]:
+        """Verify a webhook delivery with the driver's signature scheme and parse its events."""
+        return self._webhook_events(body, headers, verify=verify)
+
+    async def fetch_invoices(self, *, since: date | None = None) -> list[FreightInvoice]:
+        """Every freight invoice issued since ``since``."""
+        self._check(Capability.FETCH_INVOICES)
+        return await self.run(self.driver.fetch_invoices(since=since), "fetch_invoices")
+
+    async def create_return(
+        self,
+        shipment: Shipment,
+        *,
+        label_format: LabelFormat = LabelFormat.PDF,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ReturnShipment:
+        """Book a return of ``shipment`` (idempotent like :meth:`create_shipment`)."""
+        self._check(Capability.CREATE_RETURN)
+        flow = self.driver.create_return(
+            shipment,
+            label_format=label_format,
+            idempotency_key=idempotency_key or _new_key(),
+            reason=reason,
+        )
+        return await self.run(flow, "create_return")
