@@ -284,10 +284,22 @@ class RedisStore(_RedisBase):
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 5.0, **kwargs: Any) -> RedisStore:
-        """Connect to ``url`` (``redis://host:port/db``) with socket timeouts of ``timeout``."""
+        """Connect to ``url`` (``redis://host:port/db``) with socket timeouts of ``timeout``.
+
+        The client does not retry a failed command by itself: a script whose answer was lost
+        may have run, and repeating a claim would find its own lease. The store raises
+        ``StoreUnavailableError`` instead, and the caller retries the whole unit of work.
+        """
         lib = _import_redis()
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         client = lib.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=False
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            decode_responses=False,
+            retry=Retry(NoBackoff(), 0),
         )
         return cls(client, **kwargs)
 
@@ -381,8 +393,15 @@ class AsyncRedisStore(_RedisBase):
     def from_url(cls, url: str, *, timeout: float = 5.0, **kwargs: Any) -> AsyncRedisStore:
         """Connect to ``url`` with socket timeouts of ``timeout``."""
         lib = _import_redis()
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
         client = lib.asyncio.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=False
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            decode_responses=False,
+            retry=Retry(NoBackoff(), 0),
         )
         return cls(client, **kwargs)
 
