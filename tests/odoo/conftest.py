@@ -46,7 +46,19 @@ def normalise_body(body: bytes | str | None) -> Any:
     for key in ("password", "login", "db"):
         if key in params:
             params[key] = f"<{key}>"
-    return data
+    return _hide_passwords(data)
+
+
+def _hide_passwords(value: Any) -> Any:
+    """Replace every ``password`` value, at any depth (a test user's ``create`` has one)."""
+    if isinstance(value, dict):
+        return {
+            k: "<secret>" if k in {"password", "new_password"} else _hide_passwords(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_hide_passwords(v) for v in value]
+    return value
 
 
 def _scrub_request(request: Any) -> Any:
@@ -114,6 +126,14 @@ def connect() -> RpcGateway:
     return RpcGateway(
         REPLAY_URL, "odoo-db", "odoo-user", "odoo-password", retry=RetryPolicy(initial=0, maximum=0)
     )
+
+
+@pytest.fixture
+def target() -> tuple[str, str]:
+    """The server URL and database the tests talk to (placeholders in replay)."""
+    if LIVE:
+        return os.environ["ODOO_URL"], os.environ["ODOO_DB"]
+    return REPLAY_URL, "odoo-db"
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ from shipsync.errors import (
     OdooMissingError,
     OdooModuleMissingError,
     OdooResponseError,
+    OdooUserError,
     OdooValidationError,
 )
 from shipsync.odoo._batch import (
@@ -185,15 +186,22 @@ class OdooLogistics:
             ],
             f.package_model: ["name", f.package_tracking],
         }
-        names = sorted({n for fs in wanted.values() for n in fs if n})
-        rows = self._gw.call(
-            "ir.model.fields",
-            "search_read",
-            [[["model", "in", sorted(wanted)], ["name", "in", names]]],
-            {"fields": ["model", "name"]},
-        )
-        present = frozenset((row["model"], row["name"]) for row in rows)
-        schema = _Schema(present)
+        present: set[tuple[str, str]] = set()
+        for model, names in wanted.items():
+            if model == f.package_model and not f.package_tracking:
+                continue
+            # fields_get works for every user who may read the model; ir.model.fields does not.
+            try:
+                found = self._gw.call(
+                    model,
+                    "fields_get",
+                    [sorted({n for n in names if n})],
+                    {"attributes": ["type"]},
+                )
+            except OdooUserError:  # Odoo 18 says "Object x doesn't exist" as a UserError
+                found = {}
+            present.update((model, name) for name in found)
+        schema = _Schema(frozenset(present))
         if not schema.has(f.picking_model, "name"):
             if f.picking_model == "stock.picking":
                 raise OdooModuleMissingError("stock")
