@@ -6,6 +6,22 @@ dispatcher fans each event out to its handlers, each (event, handler) pair takin
 through an idempotency store, with per-handler retry and dead letters.
 """
 
+from shipsync.flows._backoff import RetryPolicy, no_backoff
+from shipsync.flows._deadletters import (
+    DeadLetter,
+    DeadLetterFilter,
+    DeadLetterStore,
+    NewDeadLetter,
+    SQLiteDeadLetters,
+)
+from shipsync.flows._dispatcher import (
+    Dispatcher,
+    DispatchReport,
+    Handler,
+    HandlerContext,
+    ReplayReport,
+    Subscription,
+)
 from shipsync.flows._log import (
     AsyncEventLog,
     Delivery,
@@ -18,9 +34,22 @@ from shipsync.flows._sqlite import AsyncSQLiteEventLog, SQLiteEventLog
 __all__ = [
     "AsyncEventLog",
     "AsyncSQLiteEventLog",
+    "DeadLetter",
+    "DeadLetterFilter",
+    "DeadLetterStore",
     "Delivery",
+    "DispatchReport",
+    "Dispatcher",
     "EventLog",
+    "Handler",
+    "HandlerContext",
+    "NewDeadLetter",
+    "ReplayReport",
+    "RetryPolicy",
+    "SQLiteDeadLetters",
     "SQLiteEventLog",
+    "Subscription",
+    "no_backoff",
     "partition_of",
     "partition_slot",
 ]
