@@ -8,11 +8,13 @@ passes its own :class:`OdooFieldMap`; nothing needs subclassing.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Annotated
+from typing import Annotated, Any
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shipsync.canonical import Milestone
+from shipsync.errors import ConfigurationError
 
 __all__ = ["OCA_DELIVERY_STATES", "FieldName", "OdooFieldMap"]
 
@@ -73,3 +75,17 @@ class OdooFieldMap(BaseModel):
         "mail.mt_note"
     )
     validate_on_delivery: bool = False
+
+    def __init__(self, **values: Any) -> None:
+        """Validate the mapping; a bad entry raises :class:`~shipsync.errors.ConfigurationError`."""
+        try:
+            super().__init__(**values)
+        except pydantic.ValidationError as exc:
+            problems = exc.errors(include_url=False, include_input=False, include_context=False)
+            paths = [".".join(str(p) for p in problem["loc"]) for problem in problems]
+            shown = "; ".join(
+                f"{path}: {problem['msg']}" for path, problem in zip(paths, problems, strict=True)
+            )
+            raise ConfigurationError(
+                f"invalid OdooFieldMap: {shown}", path=paths[0] if paths else None
+            ) from None

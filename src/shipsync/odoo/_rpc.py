@@ -211,6 +211,8 @@ class RpcGateway:
                     f"Odoo answered something unreadable to {model}.{method}"
                 ) from exc
             except (OSError, http.client.HTTPException) as exc:
+                if isinstance(exc, urllib.error.HTTPError):
+                    exc.close()  # the error holds the response; free its socket now
                 kind = _classify(exc)
                 if kind is None:
                     raise OdooUnavailableError(f"Odoo failed {model}.{method}: {exc}") from exc
