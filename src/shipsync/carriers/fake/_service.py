@@ -501,6 +501,11 @@ class FakeCarrierService:
     def _pickup(
         self, _a: None, _q: Any, headers: Mapping[str, str], payload: dict[str, Any]
     ) -> FakeResponse:
+        if datetime.fromisoformat(payload["ready_until"]) <= datetime.fromisoformat(
+            payload["ready_from"]
+        ):
+            raise _Error(422, "invalid_window", "ready_until must be after ready_from")
+
         def make() -> FakeResponse:
             number = self._next_id("PU")
             record = {"confirmation_number": number, **payload, "status": "scheduled"}

@@ -1,0 +1,394 @@
+"""The driver conformance kit: a reusable suite a vendor points at their driver.
+
+Subclass :class:`DriverConformance` in your test suite, give it a driver instance and the
+recorded responses of your carrier (from a sandbox, or cassettes), and pytest runs the checks::
+
+    from shipsync.testing.carriers import DriverConformance, load_recordings
+
+    class TestAcmeConformance(DriverConformance):
+        driver = AcmeDriver({"base_url": "https://sandbox.acme.example", ...})
+        recordings = load_recordings("tests/recordings")
+
+The checks: the metadata is complete; every declared capability is implemented and every other
+one raises :class:`~shipsync.errors.UnsupportedOperationError` before sending anything; every
+recording parses into canonical data (or, for recorded failures, a typed
+:class:`~shipsync.errors.CarrierError`); an unknown status code maps to ``Milestone.UNKNOWN``
+with the raw code kept; and nothing opens a socket while building requests or parsing answers.
+Recordings are replayed through a real :class:`~shipsync.carriers.CarrierClient` over an
+``httpx.MockTransport``, so the same error boundary applies as in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import httpx
+from pydantic import BaseModel, SecretStr
+
+from shipsync.canonical import (
+    Address,
+    FreightInvoice,
+    Milestone,
+    Pickup,
+    Rate,
+    ReturnShipment,
+    Shipment,
+    TrackingEvent,
+)
+from shipsync.carriers import (
+    AccessToken,
+    AddressValidation,
+    Capability,
+    CarrierClient,
+    CarrierConfig,
+    Driver,
+    PickupRequest,
+    RetryPolicy,
+    SleepRecorder,
+    is_compatible_api_version,
+)
+from shipsync.errors import CarrierError, UnsupportedOperationError
+from shipsync.testing.fake_carrier import sample_address, sample_shipment
+
+__all__ = ["DriverConformance", "Recording", "check_driver", "load_recordings"]
+
+_SECRET_WORDS = ("secret", "password", "api_key", "apikey", "token", "private")
+_RESULT_TYPES: dict[Capability, Any] = {
+    Capability.VALIDATE_ADDRESS: AddressValidation,
+    Capability.QUOTE_RATES: Rate,
+    Capability.CREATE_SHIPMENT: Shipment,
+    Capability.CANCEL_SHIPMENT: type(None),
+    Capability.SCHEDULE_PICKUP: Pickup,
+    Capability.CANCEL_PICKUP: type(None),
+    Capability.TRACK: TrackingEvent,
+    Capability.PARSE_WEBHOOK: TrackingEvent,
+    Capability.FETCH_INVOICES: FreightInvoice,
+    Capability.CREATE_RETURN: ReturnShipment,
+}
+
+
+@attrs.frozen
+class Recording:
+    """What the carrier answered to one operation.
+
+    ``responses`` are ``(status, headers, body)`` in the order the flow sends its requests (the
+    token request excluded: the kit supplies a token). ``args`` override the kit's sample inputs
+    (``tracking_number``, ``carrier_shipment_id``, ``confirmation_number``, ``shipment`` as
+    JSON). ``expect`` is ``"ok"``, ``"error"`` (a typed ``CarrierError``) or ``"unknown_status"``
+    (the result holds an UNKNOWN event whose ``carrier_code`` contains ``raw_code``). For
+    ``parse_webhook`` the first response's body is the webhook body.
+    """
+
+    operation: Capability = attrs.field(converter=Capability)
+    responses: tuple[tuple[int, tuple[tuple[str, str], ...], bytes], ...]
+    name: str = ""
+    args: Mapping[str, Any] = attrs.field(factory=dict)
+    expect: str = "ok"
+    raw_code: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, name: str = "") -> Recording:
+        """Read the JSON form (``body`` may be a string or any JSON value)."""
+        responses = []
+        for item in data["responses"]:
+            body = item.get("body", b"")
+            if not isinstance(body, str | bytes):
+                body = json.dumps(body)
+            raw = body.encode() if isinstance(body, str) else body
+            headers = tuple((str(k), str(v)) for k, v in dict(item.get("headers", {})).items())
+            responses.append((int(item.get("status", 200)), headers, raw))
+        return cls(
+            operation=data["operation"],
+            responses=tuple(responses),
+            name=str(data.get("name", name)),
+            args=dict(data.get("args", {})),
+            expect=str(data.get("expect", "ok")),
+            raw_code=data.get("raw_code"),
+        )
+
+
+def load_recordings(path: str | Path) -> list[Recording]:
+    """Every recording in a JSON file (a list) or in the ``*.json`` files of a folder."""
+    root = Path(path)
+    files = sorted(root.glob("*.json")) if root.is_dir() else [root]
+    recordings = []
+    for file in files:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        items = data if isinstance(data, list) else [data]
+        for index, item in enumerate(items):
+            recordings.append(Recording.from_json(item, name=f"{file.stem}[{index}]"))
+    return recordings
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+
+def check_metadata(driver: Driver) -> list[str]:
+    """Problems with the driver's declared metadata (empty when complete)."""
+    info = driver.info
+    problems = []
+    if (
+        not info.name
+        or not info.name.replace("-", "_").isidentifier()
+        or info.name != info.name.lower()
+    ):
+        problems.append("name must be a lower-case identifier (dashes allowed)")
+    if not info.display_name:
+        problems.append("display_name is empty")
+    if not is_compatible_api_version(info.api_version):
+        problems.append(f"api_version {info.api_version!r} is not compatible")
+    if not info.capabilities:
+        problems.append("no capabilities declared")
+    if {
+        Capability.QUOTE_RATES,
+        Capability.CREATE_SHIPMENT,
+    } & info.capabilities and not info.services:
+        problems.append("services are empty but rates or shipments are declared")
+    if Capability.CREATE_SHIPMENT in info.capabilities and not info.label_formats:
+        problems.append("label_formats are empty but create_shipment is declared")
+    if Capability.PARSE_WEBHOOK in info.capabilities and (
+        info.signature_scheme is None or driver.signature_scheme is None
+    ):
+        problems.append("parse_webhook is declared without a signature scheme")
+    model: object = driver.config_model
+    if not (isinstance(model, type) and issubclass(model, CarrierConfig)):
+        problems.append("config_model must subclass CarrierConfig")
+    for field, spec in driver.config_model.model_fields.items():
+        secret_like = any(word in field.lower() for word in _SECRET_WORDS)
+        if secret_like and "SecretStr" not in str(spec.annotation):
+            problems.append(f"config field {field!r} looks secret but is not a SecretStr")
+    return problems
+
+
+def check_capabilities(driver: Driver) -> list[str]:
+    """Declared operations must be overridden; undeclared ones must raise unsupported."""
+    problems = []
+    for capability in Capability:
+        implemented = getattr(type(driver), capability.value) is not getattr(
+            Driver, capability.value
+        )
+        declared = capability in driver.info.capabilities
+        if declared and not implemented:
+            problems.append(f"{capability.value} is declared but not implemented")
+    return problems
+
+
+class _Replay:
+    def __init__(self, responses: Sequence[tuple[int, tuple[tuple[str, str], ...], bytes]]) -> None:
+        self.responses = list(responses)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if not self.responses:
+            raise AssertionError("the flow sent more requests than were recorded")
+        status, headers, body = self.responses.pop(0)
+        return httpx.Response(status, headers=list(headers), content=body)
+
+
+def _replay_client(driver: Driver, replay: Any) -> CarrierClient:
+    client = CarrierClient(
+        driver,
+        transport=httpx.MockTransport(replay),
+        retry=RetryPolicy(attempts=1),
+        sleeper=SleepRecorder(),
+    )
+    client.tokens.put(AccessToken("conformance-token", 10**9), client.clock())
+    return client
+
+
+def _shipment(args: Mapping[str, Any], *, booked: bool = False) -> Shipment:
+    if "shipment" in args:
+        return Shipment.model_validate(args["shipment"])
+    shipment = sample_shipment(shipment_id="CONFORMANCE-1")
+    if booked:
+        shipment = shipment.model_copy(
+            update={"carrier_shipment_id": args.get("carrier_shipment_id", "X1")}
+        )
+    return shipment
+
+
+def _call(client: CarrierClient, recording: Recording) -> Any:
+    args = recording.args
+    op = recording.operation
+    if op is Capability.VALIDATE_ADDRESS:
+        return client.validate_address(
+            Address.model_validate(args["address"]) if "address" in args else sample_address()
+        )
+    if op is Capability.QUOTE_RATES:
+        return client.quote_rates(_shipment(args))
+    if op is Capability.CREATE_SHIPMENT:
+        return client.create_shipment(_shipment(args), idempotency_key="conformance-key")
+    if op is Capability.CANCEL_SHIPMENT:
+        return client.cancel_shipment(str(args.get("carrier_shipment_id", "X1")))
+    if op is Capability.SCHEDULE_PICKUP:
+        start = datetime(2026, 1, 5, 9, tzinfo=UTC)
+        request = PickupRequest(sample_address(), start, start + timedelta(hours=4))
+        return client.schedule_pickup(request, idempotency_key="conformance-key")
+    if op is Capability.CANCEL_PICKUP:
+        return client.cancel_pickup(str(args.get("confirmation_number", "PU1")))
+    if op is Capability.TRACK:
+        return client.track(str(args.get("tracking_number", "T1")))
+    if op is Capability.PARSE_WEBHOOK:
+        return client.parse_webhook(recording.responses[0][2], {}, verify=False)
+    if op is Capability.FETCH_INVOICES:
+        since = date.fromisoformat(args["since"]) if "since" in args else None
+        return client.fetch_invoices(since=since)
+    return client.create_return(_shipment(args, booked=True), idempotency_key="conformance-key")
+
+
+def _flatten(result: Any) -> list[Any]:
+    return list(result) if isinstance(result, list) else [result]
+
+
+def check_recording(driver: Driver, recording: Recording) -> list[str]:
+    """Replay one recording through the client boundary and check what comes out."""
+    label = recording.name or recording.operation.value
+    if recording.operation not in driver.info.capabilities:
+        return [f"{label}: recording for undeclared capability {recording.operation.value}"]
+    replay = _Replay(recording.responses)
+    client = _replay_client(driver, replay)
+    try:
+        with no_network():
+            result = _call(client, recording)
+    except CarrierError as exc:
+        if recording.expect == "error":
+            return []
+        return [f"{label}: raised {type(exc).__name__}: {exc}"]
+    except Exception as exc:
+        return [f"{label}: leaked {type(exc).__name__} instead of a typed CarrierError: {exc}"]
+    finally:
+        client.close()
+    if recording.expect == "error":
+        return [f"{label}: expected a typed CarrierError, got a result"]
+    problems = []
+    expected = _RESULT_TYPES[recording.operation]
+    for item in _flatten(result):
+        if not isinstance(item, expected):
+            problems.append(f"{label}: {type(item).__name__} is not a {expected.__name__}")
+        if isinstance(item, BaseModel):
+            _no_plain_secrets(item, label, problems)
+    if recording.expect == "unknown_status":
+        unknown = [
+            e
+            for e in _flatten(result)
+            if isinstance(e, TrackingEvent) and e.milestone is Milestone.UNKNOWN
+        ]
+        if not unknown:
+            problems.append(f"{label}: no event mapped to Milestone.UNKNOWN")
+        elif recording.raw_code and not any(recording.raw_code in e.carrier_code for e in unknown):
+            problems.append(f"{label}: the raw code {recording.raw_code!r} was not kept")
+    if replay.responses and recording.operation is not Capability.PARSE_WEBHOOK:
+        problems.append(f"{label}: {len(replay.responses)} recorded responses were not used")
+    return problems
+
+
+def _no_plain_secrets(item: BaseModel, label: str, problems: list[str]) -> None:
+    for value in item.model_dump().values():
+        if isinstance(value, SecretStr):
+            problems.append(f"{label}: a result carries a secret")
+
+
+def check_undeclared(driver: Driver) -> list[str]:
+    """Calling each undeclared operation through a client raises unsupported, sending nothing."""
+    problems = []
+    for capability in Capability:
+        if capability in driver.info.capabilities:
+            continue
+        replay = _Replay([])
+        client = _replay_client(driver, replay)
+        recording = Recording(capability, ((200, (), b"{}"),))
+        try:
+            _call(client, recording)
+        except UnsupportedOperationError:
+            pass
+        except Exception as exc:
+            problems.append(f"{capability.value}: raised {type(exc).__name__}, not unsupported")
+        else:
+            problems.append(f"{capability.value}: undeclared but returned a result")
+        finally:
+            client.close()
+        if replay.requests:
+            problems.append(f"{capability.value}: undeclared but sent a request")
+    return problems
+
+
+@contextlib.contextmanager
+def no_network() -> Iterator[None]:
+    """Make any socket connection in the block fail loudly (drivers must do no I/O)."""
+    original_connect = socket.socket.connect
+    original_create = socket.create_connection
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("a driver opened a network connection during build or parse")
+
+    socket.socket.connect = refuse  # type: ignore[method-assign]
+    socket.create_connection = refuse
+    try:
+        yield
+    finally:
+        socket.socket.connect = original_connect  # type: ignore[method-assign]
+        socket.create_connection = original_create
+
+
+def check_driver(driver: Driver, recordings: Sequence[Recording] = ()) -> list[str]:
+    """Every problem the kit finds with ``driver`` (empty: it conforms)."""
+    problems = check_metadata(driver) + check_capabilities(driver) + check_undeclared(driver)
+    for recording in recordings:
+        problems += check_recording(driver, recording)
+    return problems
+
+
+class DriverConformance:
+    """Subclass with ``driver`` and ``recordings`` set; pytest collects the checks below.
+
+    ``require_unknown_status`` (default on when ``track`` or ``parse_webhook`` is declared)
+    demands at least one ``expect="unknown_status"`` recording.
+    """
+
+    driver: ClassVar[Driver]
+    recordings: ClassVar[Sequence[Recording]] = ()
+    require_unknown_status: ClassVar[bool | None] = None
+
+    def test_metadata_is_complete(self) -> None:
+        """Name, display name, API version, capabilities, services, formats, config model."""
+        assert check_metadata(self.driver) == []
+
+    def test_declared_capabilities_are_implemented(self) -> None:
+        """Every declared operation overrides the base method."""
+        assert check_capabilities(self.driver) == []
+
+    def test_undeclared_capabilities_are_unsupported(self) -> None:
+        """Every other operation raises UnsupportedOperationError and sends nothing."""
+        assert check_undeclared(self.driver) == []
+
+    def test_recordings_parse_into_canonical_data(self) -> None:
+        """Each recording gives canonical values, or a typed error when it records a failure."""
+        assert self.recordings, "give the kit some recordings"
+        problems = [p for r in self.recordings for p in check_recording(self.driver, r)]
+        assert problems == []
+
+    def test_every_declared_operation_is_recorded(self) -> None:
+        """Each declared network operation has at least one successful recording."""
+        recorded = {r.operation for r in self.recordings if r.expect != "error"}
+        missing = sorted(c.value for c in self.driver.info.capabilities - recorded)
+        assert missing == []
+
+    def test_unknown_status_maps_to_unknown(self) -> None:
+        """A status code the driver does not know becomes UNKNOWN with the raw code kept."""
+        caps = self.driver.info.capabilities
+        required = self.require_unknown_status
+        if required is None:
+            required = bool({Capability.TRACK, Capability.PARSE_WEBHOOK} & caps)
+        unknown = [r for r in self.recordings if r.expect == "unknown_status"]
+        if required:
+            assert unknown, "record a tracking answer with a status code the driver cannot know"
+        for recording in unknown:
+            assert check_recording(self.driver, recording) == []
