@@ -279,6 +279,9 @@ class PostgresStore(_PostgresBase):
     def _connection(self) -> psycopg.Connection[Any]:
         conn = self._conn
         if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                conn.close()
+                self._conn = None
             conn = self._pg.connect(
                 self._conninfo,
                 autocommit=True,
@@ -313,6 +316,12 @@ class PostgresStore(_PostgresBase):
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @property
     def connection(self) -> psycopg.Connection[Any]:
@@ -410,6 +419,9 @@ class AsyncPostgresStore(_PostgresBase):
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         conn = self._conn
         if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                await conn.close()
+                self._conn = None
             conn = await self._pg.AsyncConnection.connect(
                 self._conninfo,
                 autocommit=True,

@@ -307,6 +307,12 @@ class RedisStore(_RedisBase):
         """Close the client's connections."""
         self.client.close()
 
+    def __enter__(self) -> RedisStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         try:
             return script(keys=keys, args=args)
