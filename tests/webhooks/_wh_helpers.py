@@ -16,3 +16,10 @@ ED_SECRET = "whsk_" + base64.b64encode(ED_SEED).decode()
 def clock_at(now: float) -> Callable[[], float]:
     """Return a clock frozen at ``now``."""
     return lambda: now
+
+
+def event_body(shipment: str = "SHP-1", n: int = 1) -> bytes:
+    """A canonical milestone event envelope as JSON bytes."""
+    from shipsync.testing.flows import make_tracking_event
+
+    return make_tracking_event(shipment, n).model_dump_json().encode()

@@ -4,6 +4,10 @@ Schemes (configuration, no secrets) build verifiers and signers from the host's 
 :class:`StandardWebhooksScheme` (``v1`` HMAC-SHA256, ``v1a`` Ed25519), :class:`StripeScheme` and
 :class:`HmacScheme` with the :data:`GITHUB_SCHEME` and :data:`EASYPOST_SCHEME` presets. Every
 failure is a typed ``shipsync.errors.WebhookError``; no message carries a secret or a signature.
+
+:class:`WebhookReceiver` and :class:`AsyncWebhookReceiver` run the whole pipeline (limit, verify,
+parse, dedupe through an idempotency store, hand off to an :class:`EventSink`) and return a
+:class:`Receipt` carrying the HTTP status to answer.
 """
 
 from shipsync.webhooks._headers import HeadersInput
@@ -14,6 +18,15 @@ from shipsync.webhooks._hmac import (
     HmacSigner,
     HmacVerifier,
 )
+from shipsync.webhooks._parse import ParsedDelivery, WebhookParser, parse_canonical
+from shipsync.webhooks._receiver import (
+    DEFAULT_DEDUPE_RETENTION,
+    DEFAULT_MAX_BODY_SIZE,
+    AsyncWebhookReceiver,
+    Receipt,
+    ReceiptOutcome,
+    WebhookReceiver,
+)
 from shipsync.webhooks._scheme import (
     Clock,
     Secret,
@@ -23,6 +36,7 @@ from shipsync.webhooks._scheme import (
     WebhookSigner,
     WebhookVerifier,
 )
+from shipsync.webhooks._sink import AsyncEventSink, EventSink
 from shipsync.webhooks._standard import (
     StandardWebhooksScheme,
     StandardWebhooksSigner,
@@ -32,13 +46,21 @@ from shipsync.webhooks._standard import (
 from shipsync.webhooks._stripe import StripeScheme, StripeSigner, StripeVerifier
 
 __all__ = [
+    "DEFAULT_DEDUPE_RETENTION",
+    "DEFAULT_MAX_BODY_SIZE",
     "EASYPOST_SCHEME",
     "GITHUB_SCHEME",
+    "AsyncEventSink",
+    "AsyncWebhookReceiver",
     "Clock",
+    "EventSink",
     "HeadersInput",
     "HmacScheme",
     "HmacSigner",
     "HmacVerifier",
+    "ParsedDelivery",
+    "Receipt",
+    "ReceiptOutcome",
     "Secret",
     "Secrets",
     "SignatureScheme",
@@ -49,7 +71,10 @@ __all__ = [
     "StripeSigner",
     "StripeVerifier",
     "VerifiedDelivery",
+    "WebhookParser",
+    "WebhookReceiver",
     "WebhookSigner",
     "WebhookVerifier",
     "generate_secret",
+    "parse_canonical",
 ]

@@ -1,0 +1,77 @@
+"""Turning an authentic body into canonical events: the parser contract and our own parser.
+
+A carrier driver supplies a parser for its webhook format: a callable taking the raw body and
+returning the canonical events (a sequence), or a :class:`ParsedDelivery` that also names the
+carrier's own event id for deduplication. It raises a ``shipsync.errors`` input error
+(``WebhookPayloadError``, ``CanonicalValidationError``, …) for a body it cannot read.
+:func:`parse_canonical` is the parser for shipsync's own CloudEvents envelopes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
+
+import attrs
+
+from shipsync.canonical import Event, default_catalogue
+from shipsync.errors import ShipsyncError, WebhookPayloadError
+
+__all__ = ["ParsedDelivery", "WebhookParser", "parse_canonical"]
+
+_MAX_BATCH = 1000
+
+
+@attrs.frozen
+class ParsedDelivery:
+    """The events one delivery carries, and the sender's id for it when the body names one."""
+
+    events: tuple[Event, ...]
+    delivery_id: str | None = None
+
+
+WebhookParser: TypeAlias = Callable[[bytes], "ParsedDelivery | Sequence[Event] | Event"]
+"""A driver's parser: raw body in; canonical events, one event or a :class:`ParsedDelivery` out."""
+
+
+def parse_canonical(body: bytes) -> ParsedDelivery:
+    """Parse one shipsync CloudEvents envelope, or a JSON array of up to 1000 of them.
+
+    A single envelope's ``id`` becomes the delivery id. Raises :class:`WebhookPayloadError` for
+    anything that is not valid UTF-8 JSON of known, valid events; the cause (naming the field
+    path, never the value) is chained.
+    """
+    try:
+        if body[:1] == b"[" or body.lstrip()[:1] == b"[":
+            return _parse_batch(body)
+        event = default_catalogue.parse(body)
+    except WebhookPayloadError:
+        raise
+    except ShipsyncError as error:
+        raise WebhookPayloadError(f"the body is not a valid event: {error}") from error
+    except (RecursionError, MemoryError, ValueError) as error:
+        raise WebhookPayloadError("the body is not a valid event: unreadable JSON") from error
+    return ParsedDelivery((event,), event.id)
+
+
+def _parse_batch(body: bytes) -> ParsedDelivery:
+    try:
+        items: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookPayloadError("the body is not valid UTF-8 JSON") from None
+    if not isinstance(items, list) or not items:
+        raise WebhookPayloadError("a batch must be a non-empty JSON array of events")
+    if len(items) > _MAX_BATCH:
+        raise WebhookPayloadError(f"a batch holds at most {_MAX_BATCH} events")
+    events = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise WebhookPayloadError("each batch item must be an event object", path=str(index))
+        try:
+            events.append(default_catalogue.parse_obj(item))
+        except ShipsyncError as error:
+            raise WebhookPayloadError(
+                f"batch item {index} is not a valid event: {error}", path=str(index)
+            ) from error
+    return ParsedDelivery(tuple(events))

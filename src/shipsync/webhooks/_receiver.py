@@ -1,0 +1,399 @@
+"""The receiver pipeline: verify, limit, parse, dedupe, hand off, then answer.
+
+Theory of operation
+-------------------
+A webhook is acknowledged only after its events are stored durably, and a delivery is handed off
+at most once however often it arrives. Per delivery:
+
+1. **Limit** the body size (before any hashing, so an oversized forgery costs nothing): 413.
+2. **Verify** the signature with the scheme's verifier: 400 when it fails (the sender should not
+   retry a forgery).
+3. **Parse** the raw bytes with the driver's parser (or :func:`parse_canonical`): 400 when the body
+   cannot be read.
+4. **Dedupe**: claim the delivery key in the idempotency store with the body's SHA-256 as the
+   fingerprint. The key is the signed delivery id (``webhook-id``), else the parser's event id,
+   else the body hash. ``Completed`` means a duplicate: 200 without a second hand-off.
+   ``InProgress`` means another worker holds it: 503 so the sender retries once that worker has
+   finished or failed. A reused id with another body is refused (409). A store that is down: 503.
+5. **Hand off** the events to the sink. If the sink fails, the claim is *released* so the
+   sender's retry is processed, not mistaken for a duplicate: 503 with Retry-After.
+6. **Complete** the claim (kept for ``retention``, three days by default, longer than senders'
+   retry schedules) and answer 200. If only this bookkeeping fails, the events are already stored,
+   so the answer is still 200; the claim's lease runs out and a later replay would be handed off
+   again, which the sink's consumers absorb by event id.
+
+Everything except the store and sink calls is shared by :class:`WebhookReceiver` and
+:class:`AsyncWebhookReceiver`; only those calls are written twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Final
+
+import attrs
+
+from shipsync.canonical import Event
+from shipsync.errors import (
+    ConfigurationError,
+    FingerprintMismatchError,
+    IdempotencyError,
+    InvalidInputError,
+    PayloadTooLargeError,
+    RemoteDataError,
+    ShipsyncError,
+    WebhookPayloadError,
+    WebhookVerificationError,
+)
+from shipsync.idempotency import (
+    DEFAULT_LEASE,
+    Acquired,
+    AsyncIdempotencyStore,
+    ClaimOutcome,
+    Completed,
+    IdempotencyStore,
+    key_from_parts,
+)
+from shipsync.webhooks._headers import HeadersInput
+from shipsync.webhooks._parse import ParsedDelivery, WebhookParser, parse_canonical
+from shipsync.webhooks._scheme import WebhookVerifier
+from shipsync.webhooks._sink import AsyncEventSink, EventSink
+
+__all__ = [
+    "DEFAULT_DEDUPE_RETENTION",
+    "DEFAULT_MAX_BODY_SIZE",
+    "AsyncWebhookReceiver",
+    "Receipt",
+    "ReceiptOutcome",
+    "WebhookReceiver",
+]
+
+DEFAULT_MAX_BODY_SIZE: Final = 1024 * 1024
+DEFAULT_DEDUPE_RETENTION: Final = timedelta(days=3)
+DEFAULT_RETRY_AFTER: Final = 30
+
+_log = logging.getLogger("shipsync.webhooks")
+_Events = tuple[Event, ...]
+
+
+class ReceiptOutcome(enum.StrEnum):
+    """What became of a delivery."""
+
+    ACCEPTED = "accepted"
+    """Verified, parsed and handed off durably for the first time (2xx)."""
+    DUPLICATE = "duplicate"
+    """Handed off before; not handed off again (2xx, so the sender stops)."""
+    REJECTED = "rejected"
+    """Not authentic, too large or unreadable (4xx: a sane sender does not retry)."""
+    DEFERRED = "deferred"
+    """Not processed now (store or sink down, or another worker holds it): 503, retry later."""
+
+
+@attrs.frozen
+class Receipt:
+    """The receiver's answer: what happened, and the HTTP status and headers to reply with.
+
+    ``delivery_id`` is the id the delivery was deduplicated on (``None`` when it was rejected
+    before one was known). ``error`` is the typed error behind a rejection or deferral; its
+    message names no secret and no signature, so ``reason`` may be sent back to the sender.
+    """
+
+    outcome: ReceiptOutcome
+    status: int
+    events: tuple[Event, ...] = ()
+    delivery_id: str | None = None
+    retry_after: int | None = None
+    error: ShipsyncError | None = attrs.field(default=None, eq=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when the host should answer 2xx (accepted or duplicate)."""
+        return 200 <= self.status < 300
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers to send: ``Retry-After`` on a deferral."""
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
+
+    @property
+    def reason(self) -> str:
+        """A short text for the response body: the outcome, or the error's class and message."""
+        if self.error is None:
+            return self.outcome.value
+        return f"{type(self.error).__name__}: {self.error}"
+
+
+@attrs.frozen
+class _Prepared:
+    """A verified, parsed delivery ready for dedupe."""
+
+    key: str
+    fingerprint: str
+    delivery_id: str
+    events: tuple[Event, ...]
+
+
+def _reject(status: int, error: ShipsyncError, delivery_id: str | None = None) -> Receipt:
+    return Receipt(ReceiptOutcome.REJECTED, status, delivery_id=delivery_id, error=error)
+
+
+class _ReceiverCore:
+    """Everything a receiver does that needs no store or sink I/O."""
+
+    def __init__(
+        self,
+        verifier: WebhookVerifier,
+        *,
+        parser: WebhookParser = parse_canonical,
+        name: str = "webhooks",
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        lease: timedelta = DEFAULT_LEASE,
+        retention: timedelta = DEFAULT_DEDUPE_RETENTION,
+        retry_after: int = DEFAULT_RETRY_AFTER,
+    ) -> None:
+        if not isinstance(max_body_size, int) or max_body_size < 1:
+            raise ConfigurationError("max_body_size must be a positive int", path="max_body_size")
+        if not isinstance(retention, timedelta) or retention < timedelta(hours=1):
+            raise ConfigurationError("retention must be at least an hour", path="retention")
+        if not isinstance(lease, timedelta) or lease <= timedelta(0):
+            raise ConfigurationError("lease must be a positive timedelta", path="lease")
+        if not isinstance(retry_after, int) or retry_after < 0:
+            raise ConfigurationError("retry_after must be a non-negative int", path="retry_after")
+        if not name or not isinstance(name, str):
+            raise ConfigurationError("name must be a non-empty string", path="name")
+        self._verifier = verifier
+        self._parser = parser
+        self._name = name
+        self._max_body_size = max_body_size
+        self._lease = lease
+        self._retention = retention
+        self._retry_after = retry_after
+
+    def _prepare(self, body: bytes, headers: HeadersInput) -> _Prepared | Receipt:
+        size = len(body)
+        if size > self._max_body_size:
+            return _reject(413, PayloadTooLargeError(size, self._max_body_size))
+        try:
+            verified = self._verifier.verify(body, headers)
+        except WebhookVerificationError as error:
+            return _reject(400, error)
+        except InvalidInputError as error:  # a body that is not bytes
+            return _reject(400, error)
+        try:
+            parsed = self._parser(body)
+        except ConfigurationError:
+            raise
+        except (InvalidInputError, RemoteDataError) as error:
+            if not isinstance(error, WebhookPayloadError):
+                wrapped = WebhookPayloadError(f"the body is not valid: {error}")
+                wrapped.__cause__ = error
+                error = wrapped
+            return _reject(400, error, verified.delivery_id)
+        events, parsed_id = self._normalise(parsed)
+        digest = hashlib.sha256(body).hexdigest()
+        if verified.delivery_id is not None:
+            kind, delivery_id = "id", verified.delivery_id
+        elif parsed_id is not None:
+            kind, delivery_id = "event", parsed_id
+        else:
+            kind, delivery_id = "sha256", digest
+        key = key_from_parts(self._name, kind, delivery_id)
+        return _Prepared(key, digest, delivery_id, events)
+
+    @staticmethod
+    def _normalise(parsed: ParsedDelivery | Sequence[Event] | Event) -> tuple[_Events, str | None]:
+        if isinstance(parsed, ParsedDelivery):
+            events, parsed_id = parsed.events, parsed.delivery_id
+        elif isinstance(parsed, Event):
+            events, parsed_id = (parsed,), parsed.id
+        else:
+            events, parsed_id = tuple(parsed), None
+        for event in events:
+            if not isinstance(event, Event):
+                raise ConfigurationError("the webhook parser returned something other than events")
+        if parsed_id is None and len(events) == 1:
+            parsed_id = events[0].id
+        return events, parsed_id
+
+    def _after_claim(self, prepared: _Prepared, outcome: ClaimOutcome) -> Receipt | None:
+        if isinstance(outcome, Acquired):
+            return None
+        if isinstance(outcome, Completed):
+            return Receipt(
+                ReceiptOutcome.DUPLICATE, 200, prepared.events, delivery_id=prepared.delivery_id
+            )
+        return Receipt(
+            ReceiptOutcome.DEFERRED,
+            503,
+            delivery_id=prepared.delivery_id,
+            retry_after=self._retry_after,
+        )
+
+    def _claim_failed(self, prepared: _Prepared, error: ShipsyncError) -> Receipt:
+        if isinstance(error, FingerprintMismatchError):
+            # Same delivery id, other body: the sender reused an id. Never hand it off.
+            return _reject(409, error, prepared.delivery_id)
+        _log.warning("webhook dedupe store failed: %s", type(error).__name__)
+        return self._deferred(prepared, error)
+
+    def _deferred(self, prepared: _Prepared, error: ShipsyncError) -> Receipt:
+        wait = self._retry_after
+        if error.retry_after is not None:
+            wait = max(wait, int(error.retry_after + 0.999))
+        return Receipt(
+            ReceiptOutcome.DEFERRED,
+            503,
+            delivery_id=prepared.delivery_id,
+            retry_after=wait,
+            error=error,
+        )
+
+    def _accepted(self, prepared: _Prepared) -> Receipt:
+        return Receipt(
+            ReceiptOutcome.ACCEPTED, 200, prepared.events, delivery_id=prepared.delivery_id
+        )
+
+    @staticmethod
+    def _result(prepared: _Prepared) -> bytes:
+        return "\n".join(event.id for event in prepared.events).encode("utf-8")
+
+
+class WebhookReceiver(_ReceiverCore):
+    """Receives deliveries synchronously (WSGI hosts, workers): see the module docstring.
+
+    ``verifier`` comes from a scheme (``StandardWebhooksScheme().verifier(secrets)``);
+    ``parser`` is the carrier driver's (default: shipsync's own envelopes); ``name`` separates
+    this endpoint's delivery ids from other endpoints' in the shared ``store``.
+    """
+
+    def __init__(
+        self,
+        verifier: WebhookVerifier,
+        *,
+        store: IdempotencyStore,
+        sink: EventSink,
+        parser: WebhookParser = parse_canonical,
+        name: str = "webhooks",
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        lease: timedelta = DEFAULT_LEASE,
+        retention: timedelta = DEFAULT_DEDUPE_RETENTION,
+        retry_after: int = DEFAULT_RETRY_AFTER,
+    ) -> None:
+        super().__init__(
+            verifier,
+            parser=parser,
+            name=name,
+            max_body_size=max_body_size,
+            lease=lease,
+            retention=retention,
+            retry_after=retry_after,
+        )
+        self._store = store
+        self._sink = sink
+
+    def receive(self, body: bytes, headers: HeadersInput) -> Receipt:
+        """Process one delivery and return the receipt whose status the host should answer."""
+        prepared = self._prepare(body, headers)
+        if isinstance(prepared, Receipt):
+            return prepared
+        if not prepared.events:
+            return self._accepted(prepared)
+        try:
+            outcome = self._store.claim(prepared.key, prepared.fingerprint, self._lease)
+        except ShipsyncError as error:
+            return self._claim_failed(prepared, error)
+        receipt = self._after_claim(prepared, outcome)
+        if receipt is not None:
+            return receipt
+        assert isinstance(outcome, Acquired)
+        try:
+            self._sink.publish(prepared.events)
+        except BaseException as error:
+            self._release(prepared, outcome.token)
+            if isinstance(error, ShipsyncError):
+                _log.warning("webhook sink failed: %s", type(error).__name__)
+                return self._deferred(prepared, error)
+            raise
+        try:
+            self._store.complete(
+                prepared.key, outcome.token, self._result(prepared), self._retention
+            )
+        except IdempotencyError as error:
+            _log.warning("webhook handed off but not recorded: %s", type(error).__name__)
+        return self._accepted(prepared)
+
+    def _release(self, prepared: _Prepared, token: int) -> None:
+        try:
+            self._store.release(prepared.key, token)
+        except ShipsyncError as error:  # the lease will run out instead
+            _log.warning("webhook claim not released: %s", type(error).__name__)
+
+
+class AsyncWebhookReceiver(_ReceiverCore):
+    """Receives deliveries in asyncio hosts (ASGI); same pipeline as :class:`WebhookReceiver`."""
+
+    def __init__(
+        self,
+        verifier: WebhookVerifier,
+        *,
+        store: AsyncIdempotencyStore,
+        sink: AsyncEventSink,
+        parser: WebhookParser = parse_canonical,
+        name: str = "webhooks",
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        lease: timedelta = DEFAULT_LEASE,
+        retention: timedelta = DEFAULT_DEDUPE_RETENTION,
+        retry_after: int = DEFAULT_RETRY_AFTER,
+    ) -> None:
+        super().__init__(
+            verifier,
+            parser=parser,
+            name=name,
+            max_body_size=max_body_size,
+            lease=lease,
+            retention=retention,
+            retry_after=retry_after,
+        )
+        self._store = store
+        self._sink = sink
+
+    async def receive(self, body: bytes, headers: HeadersInput) -> Receipt:
+        """Process one delivery and return the receipt whose status the host should answer."""
+        prepared = self._prepare(body, headers)
+        if isinstance(prepared, Receipt):
+            return prepared
+        if not prepared.events:
+            return self._accepted(prepared)
+        try:
+            outcome = await self._store.claim(prepared.key, prepared.fingerprint, self._lease)
+        except ShipsyncError as error:
+            return self._claim_failed(prepared, error)
+        receipt = self._after_claim(prepared, outcome)
+        if receipt is not None:
+            return receipt
+        assert isinstance(outcome, Acquired)
+        try:
+            await self._sink.publish(prepared.events)
+        except BaseException as error:
+            await self._release(prepared, outcome.token)
+            if isinstance(error, ShipsyncError):
+                _log.warning("webhook sink failed: %s", type(error).__name__)
+                return self._deferred(prepared, error)
+            raise
+        try:
+            await self._store.complete(
+                prepared.key, outcome.token, self._result(prepared), self._retention
+            )
+        except IdempotencyError as error:
+            _log.warning("webhook handed off but not recorded: %s", type(error).__name__)
+        return self._accepted(prepared)
+
+    async def _release(self, prepared: _Prepared, token: int) -> None:
+        try:
+            await self._store.release(prepared.key, token)
+        except ShipsyncError as error:
+            _log.warning("webhook claim not released: %s", type(error).__name__)
