@@ -1,0 +1,82 @@
+"""``shipsync carriers list`` and ``shipsync fake-carrier serve``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from shipsync.carriers._registry import DriverRegistry
+
+__all__ = ["carriers", "fake_carrier"]
+
+
+@click.group()
+def carriers() -> None:
+    """Installed carrier drivers."""
+
+
+@carriers.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when a plugin failed to load.")
+def list_drivers(as_json: bool, strict: bool) -> None:
+    """List every installed driver with its package, version and capabilities, and load errors."""
+    registry = DriverRegistry.discover()
+    drivers: list[dict[str, Any]] = [
+        {
+            "name": entry.name,
+            "display_name": entry.info.display_name,
+            "package": entry.package,
+            "version": entry.version,
+            "api_version": entry.info.api_version,
+            "capabilities": sorted(c.value for c in entry.info.capabilities),
+        }
+        for entry in registry.entries()
+    ]
+    errors = [
+        {
+            "kind": type(error).__name__,
+            "package": error.package,
+            "carrier": error.carrier,
+            "message": str(error),
+        }
+        for error in registry.errors
+    ]
+    if as_json:
+        click.echo(json.dumps({"drivers": drivers, "errors": errors}, indent=2))
+    else:
+        for item in drivers:
+            click.echo(
+                f"{item['name']:<16} {item['package']:<32} {item['version'] or '-':<10} "
+                f"{', '.join(item['capabilities'])}"
+            )
+        for error in errors:
+            click.echo(f"error: {error['kind']} ({error['package']}): {error['message']}", err=True)
+    if strict and errors:
+        raise SystemExit(1)
+
+
+@click.group("fake-carrier")
+def fake_carrier() -> None:
+    """The fake carrier for tests in any language."""
+
+
+@fake_carrier.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of faults and data.")
+@click.option(
+    "--discrepancy-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of shipments whose invoice line differs from the quote.",
+)
+def serve_command(host: str, port: int, seed: int, discrepancy_rate: float) -> None:
+    """Serve the fake carrier's HTTP API (needs the ``server`` extra)."""
+    from shipsync.carriers.fake import FakeCarrierService, serve
+
+    service = FakeCarrierService(seed=seed, discrepancy_rate=discrepancy_rate)
+    click.echo(f"fake carrier on http://{host}:{port} (seed {seed})", err=True)
+    serve(service, host=host, port=port)

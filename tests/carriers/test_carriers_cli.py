@@ -1,0 +1,71 @@
+"""The carrier CLI commands, driven through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+from click.testing import CliRunner
+
+from shipsync.carriers._cli import carriers, fake_carrier
+
+
+def test_carriers_list_json_shows_the_fake_driver() -> None:
+    """``carriers list --json`` names each driver with its package and capabilities."""
+    result = CliRunner().invoke(carriers, ["list", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    fake = next(d for d in data["drivers"] if d["name"] == "fake")
+    assert fake["package"] == "shipsync"
+    assert "track" in fake["capabilities"]
+    assert isinstance(data["errors"], list)
+
+
+def test_carriers_list_table() -> None:
+    """The table has one line per driver."""
+    result = CliRunner().invoke(carriers, ["list"])
+    assert result.exit_code == 0
+    assert any(line.startswith("fake ") for line in result.output.splitlines())
+
+
+def test_fake_carrier_serve_help_lists_options() -> None:
+    """``fake-carrier serve`` takes host, port and seed."""
+    result = CliRunner().invoke(fake_carrier, ["serve", "--help"])
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--seed"):
+        assert option in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_fake_carrier_serve_answers_http() -> None:
+    """The served fake answers its control API on the chosen port."""
+    port = _free_port()
+    code = (
+        "from shipsync.carriers._cli import fake_carrier; "
+        f"fake_carrier(['serve', '--port', '{port}', '--seed', '3'])"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                state = httpx.get(f"http://127.0.0.1:{port}/_control/state", timeout=1).json()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        assert state["shipments"] == 0
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
