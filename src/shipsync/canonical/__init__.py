@@ -58,6 +58,7 @@ from shipsync.canonical._finance import (
 )
 from shipsync.canonical._money import CURRENCY_EXPONENTS, CurrencyCode, ExactDecimal, Money
 from shipsync.canonical._parties import COUNTRY_CODES, Address, Contact, CountryCode
+from shipsync.canonical._schemas import JSON_SCHEMA_DIALECT, event_schemas, export_schemas
 from shipsync.canonical._shipment import (
     Commodity,
     Customs,
@@ -87,6 +88,7 @@ __all__ = [
     "CURRENCY_EXPONENTS",
     "DATASCHEMA_BASE",
     "FINAL_MILESTONES",
+    "JSON_SCHEMA_DIALECT",
     "MILESTONE_EVENT_TYPES",
     "REDACTED",
     "Accrual",
@@ -162,5 +164,7 @@ __all__ = [
     "WeightUnit",
     "default_catalogue",
     "event_for_tracking",
+    "event_schemas",
+    "export_schemas",
     "parse_event",
 ]

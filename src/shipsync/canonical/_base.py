@@ -8,8 +8,17 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Self, get_args, get_origin
 
 import pydantic
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic._internal._model_construction import ModelMetaclass
+from pydantic_core import CoreSchema, core_schema
 
 from shipsync.errors import CanonicalValidationError
 
@@ -44,8 +53,31 @@ def _to_utc(value: datetime) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-"""A timezone-aware datetime, normalised to UTC. A naive datetime is rejected."""
+def _utc_datetime_schema(source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    """Aware datetimes normalised to UTC, with no Python call for JSON already in UTC.
+
+    JSON input with offset 0 (``...Z``, the form we write) is taken by pydantic-core alone; any
+    other offset goes through :func:`_to_utc`. Python input always does, so a ``datetime`` in
+    any zone comes out with ``tzinfo=UTC``. Naive or unparsable input fails either way.
+    """
+    aware = core_schema.no_info_after_validator_function(
+        _to_utc, core_schema.datetime_schema(tz_constraint="aware")
+    )
+    from_json = core_schema.union_schema(
+        [core_schema.datetime_schema(tz_constraint=0), aware],
+        mode="left_to_right",
+        custom_error_type="datetime_aware",
+        custom_error_message="Input should be a timezone-aware datetime",
+    )
+    return core_schema.json_or_python_schema(json_schema=from_json, python_schema=aware)
+
+
+UtcDatetime = Annotated[
+    datetime,
+    GetPydanticSchema(_utc_datetime_schema),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""A timezone-aware datetime, normalised to UTC (offset 0). A naive datetime is rejected."""
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 """An identifier: 1 to 200 characters, surrounding white space removed."""

@@ -26,7 +26,15 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 import pydantic
-from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic import (
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
+    TypeAdapter,
+    WithJsonSchema,
+)
+from pydantic_core import CoreSchema, core_schema
 
 from shipsync.canonical._base import CanonicalModel, Identifier, ShortText, UtcDatetime
 from shipsync.canonical._finance import (
@@ -90,6 +98,35 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 E = TypeVar("E", bound="Event")
 
 
+def _default_partition_key(_value: None, info: core_schema.ValidationInfo) -> str | None:
+    key = info.data.get("subject") or info.data.get("id")
+    return key if isinstance(key, str) else None
+
+
+def _partition_key_schema(source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    """A bounded string; absent or null, the subject or else the id (a Python call only then)."""
+    from_data = core_schema.chain_schema(
+        [
+            core_schema.none_schema(),
+            core_schema.with_info_plain_validator_function(_default_partition_key),
+        ]
+    )
+    return core_schema.union_schema(
+        [core_schema.str_schema(max_length=200), from_data],
+        mode="left_to_right",
+        custom_error_type="partition_key",
+        custom_error_message="Input should be a string of at most 200 characters",
+    )
+
+
+PartitionKey = Annotated[
+    str | None,
+    GetPydanticSchema(_partition_key_schema),
+    WithJsonSchema({"type": ["string", "null"], "maxLength": 200}),
+]
+"""The partition key: the subject (the shipment id) or else the event id when not given."""
+
+
 class Event(CanonicalModel):
     """The CloudEvents envelope all shipsync events share. Subclasses pin ``type`` and ``data``."""
 
@@ -107,12 +144,8 @@ class Event(CanonicalModel):
     dataschema: Annotated[str, Field(max_length=500)] | None = None
     schemaversion: int = 1
     correlationid: ShortText | None = None
-    partitionkey: ShortText | None = None
+    partitionkey: PartitionKey = Field(default=None, validate_default=True)
     data: Any
-
-    def model_post_init(self, context: Any, /) -> None:
-        if self.partitionkey is None:
-            object.__setattr__(self, "partitionkey", self.subject or self.id)
 
     @classmethod
     def event_type(cls) -> str:
@@ -191,7 +224,8 @@ class MilestoneEvent(Event):
     data: TrackingEvent
 
     def model_post_init(self, context: Any, /) -> None:
-        super().model_post_init(context)
+        # The one Python call on the hot path of a milestone event. A pydantic-core-only check
+        # is not possible: nested models are validated by their own prebuilt validator.
         if self.data.milestone is not self.milestone:
             raise CanonicalValidationError(
                 type(self).__name__,
@@ -465,6 +499,8 @@ class EventCatalogue:
         self._types: dict[str, type[Event]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
         self._adapter: TypeAdapter[Any] | None = None
+        # The adapter's core validator, called directly on the hot path of :meth:`parse`.
+        self._validator: Any = None
         for event_type in event_types:
             self.register(event_type)
 
@@ -480,6 +516,7 @@ class EventCatalogue:
             raise CanonicalValidationError("EventCatalogue", [("type", f"{name!r} is taken")])
         self._types[name] = event_cls
         self._adapter = None
+        self._validator = None
         return event_cls
 
     def register_upcaster(self, event_type: str, from_version: int, upcaster: Upcaster) -> None:
@@ -494,12 +531,14 @@ class EventCatalogue:
             else:
                 union: Any = Annotated[_make_union(classes), Field(discriminator="type")]
                 self._adapter = TypeAdapter(union)
+            self._validator = self._adapter.validator
         return self._adapter
 
     def parse(self, raw: bytes | str) -> Event:
         """Parse envelope JSON into its typed event; upcast older schema versions."""
+        validator = self._validator or self._union().validator
         try:
-            event: Event = self._union().validate_json(raw)
+            event: Event = validator.validate_json(raw)
             return event
         except pydantic.ValidationError as exc:
             return self._slow_path(raw, exc)
@@ -561,11 +600,11 @@ def _translate(exc: pydantic.ValidationError, model: str) -> CanonicalValidation
 
     translated = translate_validation_error(exc, model)
     # The discriminated union prefixes every path with the tag; drop it so paths read "data.x".
+    tag = f"{model}."
     errors = [
-        (path.split(".", 1)[1] if path.startswith(f"{model}.") or path == model else path, reason)
+        ("" if path == model else path.removeprefix(tag), reason)
         for path, reason in translated.errors
     ]
-    errors = [(path if path != model else "", reason) for path, reason in errors]
     return CanonicalValidationError(model, errors)
 
 

@@ -15,7 +15,8 @@ from functools import total_ordering
 from typing import Annotated, Any, Self
 
 from iso4217 import Currency
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import GetCoreSchemaHandler, GetPydanticSchema, PlainSerializer, WithJsonSchema
+from pydantic_core import CoreSchema, core_schema
 
 from shipsync.canonical._base import CanonicalModel
 from shipsync.errors import CurrencyMismatchError, InvalidInputError
@@ -34,15 +35,16 @@ _CONTEXT = Context(prec=38, rounding=ROUND_HALF_EVEN)
 _MAX_DIGITS = 24
 
 
-def _check_currency(value: str) -> str:
-    if value not in _QUANTA:
-        raise ValueError("not an ISO 4217 currency code with a minor unit")
-    return value
-
+# A literal of every code, checked inside pydantic-core (one hash lookup, no Python call).
+_CURRENCY_SCHEMA = core_schema.custom_error_schema(
+    core_schema.literal_schema(sorted(_QUANTA)),
+    custom_error_type="currency_code",
+    custom_error_message="not an ISO 4217 currency code with a minor unit",
+)
 
 CurrencyCode = Annotated[
     str,
-    AfterValidator(_check_currency),
+    GetPydanticSchema(lambda _source, _handler: _CURRENCY_SCHEMA),
     WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 code"}),
 ]
 """An ISO 4217 alphabetic code, upper case (``EUR``), of a currency with a minor unit."""
@@ -72,10 +74,40 @@ def _exact_decimal(value: Any) -> Decimal:
     return result
 
 
+# JSON strings in plain decimal notation are parsed by pydantic-core alone; anything else (an
+# exponent, a number, a float) goes through ``_exact_decimal``, which accepts or names the fault.
+_PLAIN_DECIMAL = rf"^-?\d{{1,{_MAX_DIGITS}}}(\.\d{{1,38}})?$"
+
+
+def _fixed_point(value: Decimal) -> str:
+    """Plain notation, never an exponent: ``Decimal("1E+3")`` is written ``"1000"``."""
+    return format(value, "f")
+
+
+def _exact_decimal_schema(source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    checked = core_schema.no_info_plain_validator_function(_exact_decimal)
+    plain = core_schema.chain_schema(
+        [
+            core_schema.str_schema(pattern=_PLAIN_DECIMAL),
+            core_schema.decimal_schema(allow_inf_nan=False),
+        ]
+    )
+    from_json = core_schema.union_schema(
+        [plain, checked],
+        mode="left_to_right",
+        custom_error_type="exact_decimal",
+        custom_error_message=(
+            f"expected a finite decimal string with at most {_MAX_DIGITS} integer digits"
+            " (floats are not accepted)"
+        ),
+    )
+    return core_schema.json_or_python_schema(json_schema=from_json, python_schema=checked)
+
+
 ExactDecimal = Annotated[
     Decimal,
-    BeforeValidator(_exact_decimal),
-    PlainSerializer(str, return_type=str, when_used="json"),
+    GetPydanticSchema(_exact_decimal_schema),
+    PlainSerializer(_fixed_point, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}),
 ]
 """A finite ``Decimal`` that refuses floats and serialises to JSON as a string."""
@@ -95,10 +127,8 @@ class Money(CanonicalModel):
     currency: CurrencyCode
 
     def model_post_init(self, context: Any, /) -> None:
-        quantum = _QUANTA[self.currency]
-        if self.amount.as_tuple().exponent != quantum.as_tuple().exponent:
-            quantised = self.amount.quantize(quantum, context=_CONTEXT)
-            object.__setattr__(self, "amount", quantised)
+        # Quantising unconditionally is cheaper than checking the exponent (``as_tuple``) first.
+        self.__dict__["amount"] = self.amount.quantize(_QUANTA[self.currency], context=_CONTEXT)
 
     # -- construction ---------------------------------------------------------------------------
 

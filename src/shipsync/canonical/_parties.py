@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import pycountry
-from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic import Field, GetPydanticSchema, WithJsonSchema
+from pydantic_core import core_schema
 
 from shipsync.canonical._base import CanonicalModel, PersonalData, PersonalStr, ShortText
 
@@ -15,15 +16,16 @@ COUNTRY_CODES: frozenset[str] = frozenset(country.alpha_2 for country in pycount
 """ISO 3166-1 alpha-2 codes."""
 
 
-def _check_country(value: str) -> str:
-    if value not in COUNTRY_CODES:
-        raise ValueError("not an ISO 3166-1 alpha-2 country code")
-    return value
-
+# A literal of every code, checked inside pydantic-core (one hash lookup, no Python call).
+_COUNTRY_SCHEMA = core_schema.custom_error_schema(
+    core_schema.literal_schema(sorted(COUNTRY_CODES)),
+    custom_error_type="country_code",
+    custom_error_message="not an ISO 3166-1 alpha-2 country code",
+)
 
 CountryCode = Annotated[
     str,
-    AfterValidator(_check_country),
+    GetPydanticSchema(lambda _source, _handler: _COUNTRY_SCHEMA),
     WithJsonSchema(
         {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"}
     ),

@@ -14,10 +14,11 @@ from fractions import Fraction
 from functools import total_ordering
 from typing import Annotated, Self
 
-from pydantic import AfterValidator
+from pydantic import GetPydanticSchema, PlainSerializer, WithJsonSchema
+from pydantic_core import core_schema
 
 from shipsync.canonical._base import CanonicalModel
-from shipsync.canonical._money import ExactDecimal
+from shipsync.canonical._money import ExactDecimal, _fixed_point
 from shipsync.errors import InvalidInputError
 
 __all__ = ["PLACES", "Dimensions", "LengthUnit", "NonNegativeDecimal", "Weight", "WeightUnit"]
@@ -56,13 +57,22 @@ _MILLIMETRES: dict[LengthUnit, Fraction] = {
 }
 
 
-def _non_negative(value: Decimal) -> Decimal:
-    if value < 0:
-        raise ValueError("must not be negative")
-    return value
+# Checked inside pydantic-core after the exact decimal is parsed: no Python call.
+_NON_NEGATIVE = core_schema.custom_error_schema(
+    core_schema.decimal_schema(ge=Decimal(0)),
+    custom_error_type="non_negative",
+    custom_error_message="must not be negative",
+)
 
-
-NonNegativeDecimal = Annotated[ExactDecimal, AfterValidator(_non_negative)]
+NonNegativeDecimal = Annotated[
+    ExactDecimal,
+    GetPydanticSchema(
+        lambda source, handler: core_schema.chain_schema([handler(source), _NON_NEGATIVE])
+    ),
+    PlainSerializer(_fixed_point, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$"}),
+]
+"""A finite, non-negative exact decimal (``ExactDecimal`` with a lower bound of zero)."""
 
 
 def _to_decimal(value: Fraction) -> Decimal:
