@@ -26,17 +26,42 @@ from hypothesis import strategies as st
 from shipsync.canonical import (
     COUNTRY_CODES,
     CURRENCY_EXPONENTS,
+    Accrual,
+    AccrualKind,
     Address,
+    ChargeType,
+    Claim,
+    ClaimOpened,
+    ClaimSettled,
+    ClaimStatus,
     Contact,
     Dimensions,
+    Discrepancy,
+    Event,
+    FreightCharge,
+    FreightChargeAccrued,
+    FreightDiscrepancyFound,
+    FreightInvoice,
+    FreightInvoiceLine,
+    FreightInvoiceMatched,
+    FreightInvoiceReceived,
+    FreightRateQuoted,
+    InvoiceMatch,
     LengthUnit,
+    LineClass,
     Location,
     Milestone,
     MilestoneEvent,
     Money,
     Package,
     Parcel,
+    PodCaptured,
+    ProofOfDelivery,
+    Rate,
+    RateQuote,
     Reason,
+    Settlement,
+    SettlementCompleted,
     Shipment,
     ShipmentCreated,
     TrackingEvent,
@@ -47,21 +72,33 @@ from shipsync.canonical import (
 
 __all__ = [
     "EPOCH",
+    "accruals",
     "addresses",
+    "any_events",
+    "claims",
     "contacts",
     "country_codes",
     "currency_codes",
     "decimal_amounts",
     "dimensions",
+    "discrepancies",
     "event_ids",
+    "event_types",
+    "freight_charges",
+    "freight_invoices",
     "identifiers",
+    "invoice_matches",
     "locations",
     "milestone_events",
     "milestones",
     "money",
     "packages",
     "parcels",
+    "proofs_of_delivery",
+    "rate_quotes",
+    "rates",
     "reasons",
+    "settlements",
     "shipment_created_events",
     "shipments",
     "tracking_events",
@@ -372,4 +409,226 @@ def shipment_created_events(*, source: str = "shipsync/test") -> st.SearchStrate
         lambda shipment, time: ShipmentCreated.of(shipment, source=source, time=time),
         shipments(),
         utc_datetimes(),
+    )
+
+
+# --- every event type of the catalogue ---------------------------------------------------------
+# Added for the envelope, schema and CloudEvents tests of the canonical model; each strategy
+# builds a valid value (totals add up, one currency per document) so every type can round-trip.
+
+
+def event_types() -> st.SearchStrategy[str]:
+    """The ``type`` names of the built-in catalogue."""
+    from shipsync.canonical import default_catalogue
+
+    return st.sampled_from(sorted(default_catalogue.types))
+
+
+def freight_charges(currency: str = "EUR") -> st.SearchStrategy[FreightCharge]:
+    """Freight charges in ``currency``, credits included."""
+    return st.builds(
+        FreightCharge,
+        type=st.sampled_from(tuple(ChargeType)),
+        amount=money(currency, min_value=-1000, max_value=10_000),
+        description=st.none() | _short_text,
+        carrier_code=st.none() | identifiers(max_size=6),
+    )
+
+
+@st.composite
+def rates(draw: st.DrawFn, currency: str | None = None) -> Rate:
+    """Rates whose charges, when there are any, add up to the total."""
+    code = currency or draw(currency_codes(common_only=True))
+    charges = tuple(draw(st.lists(freight_charges(code), max_size=4)))
+    total = (
+        Money.sum((c.amount for c in charges), code)
+        if charges
+        else draw(money(code, min_value=0, max_value=10_000))
+    )
+    return Rate(
+        carrier=draw(st.sampled_from(("fake", "ups", "dhl"))),
+        service=draw(st.sampled_from(("ground", "express"))),
+        total=total,
+        charges=charges,
+        transit_days=draw(st.none() | st.integers(min_value=0, max_value=30)),
+        quote_id=draw(st.none() | identifiers(max_size=12)),
+    )
+
+
+def rate_quotes() -> st.SearchStrategy[RateQuote]:
+    """Rate quotes of a shipment."""
+    return st.builds(
+        RateQuote,
+        shipment_id=identifiers().map(lambda s: f"S{s}"),
+        rate=rates(),
+        quoted_at=utc_datetimes(),
+    )
+
+
+def accruals() -> st.SearchStrategy[Accrual]:
+    """Accruals of every kind."""
+    return st.builds(
+        Accrual,
+        accrual_id=identifiers(),
+        shipment_id=identifiers().map(lambda s: f"S{s}"),
+        kind=st.sampled_from(tuple(AccrualKind)),
+        amount=money(),
+        booked_at=utc_datetimes(),
+        charge_type=st.sampled_from(tuple(ChargeType)),
+    )
+
+
+@st.composite
+def freight_invoices(draw: st.DrawFn, *, max_lines: int = 4) -> FreightInvoice:
+    """Invoices in one currency whose lines add up to the total."""
+    code = draw(currency_codes(common_only=True))
+    numbers = draw(st.lists(tracking_numbers(pool=99), min_size=0, max_size=max_lines))
+    lines = tuple(
+        FreightInvoiceLine(
+            line_number=index,
+            tracking_number=number,
+            charges=tuple(draw(st.lists(freight_charges(code), min_size=1, max_size=3))),
+        )
+        for index, number in enumerate(numbers, start=1)
+    )
+    total = Money.sum((c.amount for line in lines for c in line.charges), code)
+    return FreightInvoice(
+        invoice_number=draw(identifiers()),
+        carrier="fake",
+        issued_at=draw(utc_datetimes()),
+        currency=code,
+        lines=lines,
+        total=total,
+    )
+
+
+@st.composite
+def invoice_matches(draw: st.DrawFn) -> InvoiceMatch:
+    """An invoice line matched within tolerance."""
+    code = draw(currency_codes(common_only=True))
+    return InvoiceMatch(
+        invoice_number=draw(identifiers()),
+        line_number=draw(st.integers(min_value=1, max_value=999)),
+        tracking_number=draw(tracking_numbers(pool=99)),
+        shipment_id=draw(identifiers()),
+        billed=draw(money(code)),
+        expected=draw(money(code)),
+    )
+
+
+@st.composite
+def discrepancies(draw: st.DrawFn) -> Discrepancy:
+    """A discrepancy of any kind but ``matched``; ``difference`` is billed minus expected."""
+    code = draw(currency_codes(common_only=True))
+    billed = draw(money(code))
+    expected = draw(st.none() | money(code))
+    return Discrepancy(
+        invoice_number=draw(identifiers()),
+        line_number=draw(st.integers(min_value=1, max_value=999)),
+        tracking_number=draw(tracking_numbers(pool=99)),
+        kind=draw(st.sampled_from([k for k in LineClass if k is not LineClass.MATCHED])),
+        billed=billed,
+        expected=expected,
+        difference=None if expected is None else billed - expected,
+        charge_type=draw(st.none() | st.sampled_from(tuple(ChargeType))),
+        explanation=draw(st.text(max_size=60)),
+    )
+
+
+@st.composite
+def settlements(draw: st.DrawFn) -> Settlement:
+    """Settlements whose matched, disputed and unknown parts add up to the invoice total."""
+    code = draw(currency_codes(common_only=True))
+    matched, disputed, unknown = (draw(money(code)) for _ in range(3))
+    return Settlement(
+        invoice_number=draw(identifiers()),
+        carrier="fake",
+        settled_at=draw(utc_datetimes()),
+        invoice_total=matched + disputed + unknown,
+        matched_total=matched,
+        disputed_total=disputed,
+        unknown_total=unknown,
+        line_count=draw(st.integers(min_value=0, max_value=10_000)),
+    )
+
+
+@st.composite
+def claims(draw: st.DrawFn, *, settled: bool | None = None) -> Claim:
+    """Claims; settled ones (``settled`` True, or drawn) carry a settled amount and time."""
+    is_settled = draw(st.booleans()) if settled is None else settled
+    code = draw(currency_codes(common_only=True))
+    opened = draw(utc_datetimes())
+    return Claim(
+        claim_id=draw(identifiers()),
+        shipment_id=draw(identifiers()),
+        carrier="fake",
+        status=ClaimStatus.SETTLED if is_settled else ClaimStatus.OPEN,
+        reason=draw(st.text(min_size=1, max_size=60)),
+        amount=draw(money(code, min_value=0)),
+        opened_at=opened,
+        settled_amount=draw(money(code, min_value=0)) if is_settled else None,
+        settled_at=opened + timedelta(days=draw(st.integers(0, 90))) if is_settled else None,
+        tracking_number=draw(st.none() | tracking_numbers(pool=99)),
+    )
+
+
+def proofs_of_delivery() -> st.SearchStrategy[ProofOfDelivery]:
+    """Proofs of delivery; the signer's name is personal data."""
+    return st.builds(
+        ProofOfDelivery,
+        shipment_id=identifiers().map(lambda s: f"S{s}"),
+        tracking_number=tracking_numbers(pool=99),
+        delivered_at=utc_datetimes(),
+        signed_by=st.none() | _short_text,
+        location=st.none() | locations(),
+        photo_reference=st.none() | identifiers(),
+        notes=st.text(max_size=60),
+    )
+
+
+_DATA: dict[str, tuple[type[Event], st.SearchStrategy[object]]] = {}
+
+
+def _data_strategies() -> dict[str, tuple[type[Event], st.SearchStrategy[object]]]:
+    if not _DATA:
+        _DATA.update(
+            {
+                "shipment.created": (ShipmentCreated, shipments()),
+                "pod.captured": (PodCaptured, proofs_of_delivery()),
+                "freight.rate_quoted": (FreightRateQuoted, rate_quotes()),
+                "freight.charge_accrued": (FreightChargeAccrued, accruals()),
+                "freight.invoice_received": (FreightInvoiceReceived, freight_invoices()),
+                "freight.invoice_matched": (FreightInvoiceMatched, invoice_matches()),
+                "freight.discrepancy_found": (FreightDiscrepancyFound, discrepancies()),
+                "settlement.completed": (SettlementCompleted, settlements()),
+                "claim.opened": (ClaimOpened, claims(settled=False)),
+                "claim.settled": (ClaimSettled, claims(settled=True)),
+            }
+        )
+    return _DATA
+
+
+@st.composite
+def any_events(
+    draw: st.DrawFn, event_type: str | None = None, *, source: str = "shipsync/test"
+) -> Event:
+    """An envelope of ``event_type`` (default: any built-in type), with optional attributes
+    (subject, correlation id, partition key) present or not."""
+    name = event_type if event_type is not None else draw(event_types())
+    if name.startswith("shipment.") and name != "shipment.created":
+        milestone = Milestone(name.removeprefix("shipment."))
+        tracking = draw(tracking_events(milestone=st.just(milestone)))
+        event: Event = event_for_tracking(
+            tracking,
+            source=source,
+            correlationid=draw(st.none() | identifiers(max_size=12)),
+        )
+        return event
+    cls, data = _data_strategies()[name]
+    return cls.of(
+        draw(data),
+        source=source,
+        time=draw(utc_datetimes()),
+        correlationid=draw(st.none() | identifiers(max_size=12)),
+        partitionkey=draw(st.none() | identifiers(max_size=12)),
     )
