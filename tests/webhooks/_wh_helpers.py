@@ -23,3 +23,17 @@ def event_body(shipment: str = "SHP-1", n: int = 1) -> bytes:
     from shipsync.testing.flows import make_tracking_event
 
     return make_tracking_event(shipment, n).model_dump_json().encode()
+
+
+def load_example(name: str) -> object:
+    """Import ``examples/<name>/app.py`` as a module, the way a host would run it."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"shipsync_example_{name}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
