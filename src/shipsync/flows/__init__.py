@@ -29,10 +29,12 @@ from shipsync.flows._log import (
     partition_of,
     partition_slot,
 )
+from shipsync.flows._postgres import AsyncPostgresEventLog, PostgresDeadLetters, PostgresEventLog
 from shipsync.flows._sqlite import AsyncSQLiteEventLog, SQLiteEventLog
 
 __all__ = [
     "AsyncEventLog",
+    "AsyncPostgresEventLog",
     "AsyncSQLiteEventLog",
     "DeadLetter",
     "DeadLetterFilter",
@@ -44,6 +46,8 @@ __all__ = [
     "Handler",
     "HandlerContext",
     "NewDeadLetter",
+    "PostgresDeadLetters",
+    "PostgresEventLog",
     "ReplayReport",
     "RetryPolicy",
     "SQLiteDeadLetters",

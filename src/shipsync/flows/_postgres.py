@@ -1,0 +1,478 @@
+"""PostgreSQL event log and dead letters (psycopg 3): many workers on many machines.
+
+Theory of operation. The tables are those of the SQLite log: ``{table}`` holds events keyed by
+``(partition, pos)``; ``{table}_partitions`` holds each partition's ``head``, ``cursor`` and
+lease. A publisher first locks the rows of its partitions (inserting missing ones) in sorted
+order, then numbers its events from ``head`` and inserts them, so positions are handed out in
+commit order and a consumer can never move a cursor past a position that is not committed yet. A
+consumer picks partitions with ``head > cursor`` and a free lease with ``FOR UPDATE SKIP
+LOCKED``: a partition that another consumer or a publisher is touching is skipped, never waited
+for. Leases are judged on the database clock, so machines need no clock agreement. Losing the
+connection (a restart, ``pg_terminate_backend``) raises ``EventLogUnavailableError``; the next
+call reconnects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from shipsync.canonical import Event, EventCatalogue
+from shipsync.canonical._events import default_catalogue
+from shipsync.errors import (
+    ConfigurationError,
+    DeadLetterNotFoundError,
+    EventLogUnavailableError,
+    MissingDependencyError,
+)
+
+from ._deadletters import (
+    _COLUMNS,
+    MAX_ERROR_CHARS,
+    DeadLetter,
+    DeadLetterFilter,
+    NewDeadLetter,
+    row_to_letter,
+)
+from ._log import Delivery, decode_delivery, partition_of
+from ._sqlite import DEFAULT_TABLE, check_table
+from ._threaded import ThreadedAsyncLog
+
+__all__ = ["AsyncPostgresEventLog", "PostgresDeadLetters", "PostgresEventLog"]
+
+T = TypeVar("T")
+
+_NOW = "extract(epoch from clock_timestamp())"
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - the extra is installed in CI
+        raise MissingDependencyError("the PostgreSQL event log", "postgres") from exc
+    return psycopg
+
+
+class _Connection:
+    """One psycopg connection, reopened after it is lost; every error becomes ours."""
+
+    def __init__(self, conninfo: str, connect_timeout: float, what: str) -> None:
+        self._pg = _psycopg()
+        self._conninfo = conninfo
+        self._timeout = connect_timeout
+        self._what = what
+        self._conn: Any = None
+        self._lock = threading.RLock()
+
+    def _connect(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            try:
+                self._conn = self._pg.connect(
+                    self._conninfo, connect_timeout=max(1, int(self._timeout))
+                )
+            except self._pg.Error as exc:
+                raise EventLogUnavailableError(
+                    f"cannot connect to the {self._what}: {type(exc).__name__}"
+                ) from exc
+        return self._conn
+
+    def tx(self, fn: Callable[[Any], T], *, retries: int = 3) -> T:
+        with self._lock:
+            for attempt in range(retries):
+                conn = self._connect()
+                try:
+                    with conn.transaction(), conn.cursor() as cur:
+                        return fn(cur)
+                except (
+                    self._pg.errors.DeadlockDetected,
+                    self._pg.errors.SerializationFailure,
+                    self._pg.errors.UniqueViolation,
+                ) as exc:
+                    if attempt == retries - 1:
+                        raise EventLogUnavailableError(
+                            f"{self._what}: conflict did not settle ({type(exc).__name__})"
+                        ) from exc
+                except self._pg.Error as exc:
+                    if conn.closed or isinstance(exc, self._pg.OperationalError):
+                        self.drop()
+                    raise EventLogUnavailableError(
+                        f"{self._what} unavailable: {type(exc).__name__}: {str(exc)[:200]}"
+                    ) from exc
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    def drop(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(self._pg.Error):
+                    self._conn.close()
+                self._conn = None
+
+    def backend_pid(self) -> int | None:
+        """The server process id of the open connection (for tests that cut it)."""
+        conn = self._conn
+        return None if conn is None or conn.closed else int(conn.info.backend_pid)
+
+
+class PostgresEventLog:
+    """An event log in PostgreSQL. Each instance holds one connection; open one per worker.
+
+    Args:
+        conninfo: a libpq DSN (``postgresql://user@host/db``).
+        table: base name of the tables (``{table}``, ``{table}_partitions``).
+        lease: seconds a consumer holds a partition before another may take it over.
+        catalogue: parses stored events.
+        setup: create the tables when missing.
+    """
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        table: str = DEFAULT_TABLE,
+        lease: float = 30.0,
+        catalogue: EventCatalogue = default_catalogue,
+        setup: bool = True,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        if lease <= 0:
+            raise ConfigurationError("lease must be positive", path="lease")
+        self.table = t = check_table(table)
+        self.lease = lease
+        self.catalogue = catalogue
+        self._p = p = f"{t}_partitions"
+        self._db = _Connection(conninfo, connect_timeout, "PostgreSQL event log")
+        if setup:
+            self._db.tx(
+                lambda cur: [
+                    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (t,)),
+                    cur.execute(
+                        f"CREATE TABLE IF NOT EXISTS {t} (partition text NOT NULL, "
+                        "pos bigint NOT NULL, event_id text NOT NULL, type text NOT NULL, "
+                        "body bytea NOT NULL, published_at timestamptz NOT NULL DEFAULT now(), "
+                        "PRIMARY KEY (partition, pos))"
+                    ),
+                    cur.execute(
+                        f"CREATE TABLE IF NOT EXISTS {p} (partition text PRIMARY KEY, "
+                        "head bigint NOT NULL DEFAULT 0, cursor bigint NOT NULL DEFAULT 0, "
+                        "owner text, lease_until double precision NOT NULL DEFAULT 0, "
+                        "leased_to bigint NOT NULL DEFAULT 0, attempts int NOT NULL DEFAULT 0)"
+                    ),
+                    cur.execute(
+                        f"CREATE INDEX IF NOT EXISTS {p}_pending ON {p} (lease_until) "
+                        "WHERE head > cursor"
+                    ),
+                ]
+            )
+
+    def close(self) -> None:
+        """Close the connection; unacknowledged deliveries come again once their lease ends."""
+        self._db.drop()
+
+    def __enter__(self) -> PostgresEventLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def backend_pid(self) -> int | None:
+        """The server process id of this log's connection, if open."""
+        return self._db.backend_pid()
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Append ``events`` in one transaction; durable when this returns."""
+        if not events:
+            return
+        rows = [(partition_of(e), e.id, e.type, e.to_json()) for e in events]
+        partitions = sorted({r[0] for r in rows})
+
+        def write(cur: Any) -> None:
+            cur.execute(
+                f"INSERT INTO {self._p} (partition) SELECT unnest(%s::text[]) "
+                "ON CONFLICT DO NOTHING",
+                (partitions,),
+            )
+            cur.execute(
+                f"SELECT partition, head FROM {self._p} WHERE partition = ANY(%s) "
+                "ORDER BY partition FOR UPDATE",
+                (partitions,),
+            )
+            heads = {part: int(head) for part, head in cur.fetchall()}
+            cols: tuple[list[Any], ...] = ([], [], [], [], [])
+            for partition, event_id, event_type, body in rows:
+                heads[partition] += 1
+                for col, value in zip(
+                    cols, (partition, heads[partition], event_id, event_type, body), strict=True
+                ):
+                    col.append(value)
+            cur.execute(
+                f"INSERT INTO {self.table} (partition, pos, event_id, type, body) "
+                "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], "
+                "%s::bytea[])",
+                cols,
+            )
+            cur.execute(
+                f"UPDATE {self._p} AS p SET head = v.head "
+                "FROM unnest(%s::text[], %s::bigint[]) AS v(partition, head) "
+                "WHERE p.partition = v.partition",
+                (list(heads), list(heads.values())),
+            )
+
+        self._db.tx(write)
+
+    def receive(self, max_events: int = 100, timeout: float = 0.0) -> list[Delivery]:
+        """Lease partitions with pending events and return up to ``max_events`` of them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self._db.tx(lambda cur: self._receive(cur, max(1, max_events)))
+            if got or time.monotonic() >= deadline:
+                return got
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def _receive(self, cur: Any, budget: int) -> list[Delivery]:
+        owner = uuid.uuid4().hex
+        cur.execute(
+            f"SELECT partition, cursor, attempts, {_NOW} FROM {self._p} "
+            f"WHERE head > cursor AND lease_until <= {_NOW} "
+            "ORDER BY lease_until LIMIT %s FOR UPDATE SKIP LOCKED",
+            (budget,),
+        )
+        picked = cur.fetchall()
+        if not picked:
+            return []
+        now = float(picked[0][3])
+        cur.execute(
+            "SELECT c.partition, e.pos, e.body, c.attempts FROM "
+            "unnest(%s::text[], %s::bigint[], %s::int[]) WITH ORDINALITY "
+            "AS c(partition, cursor, attempts, n) CROSS JOIN LATERAL "
+            f"(SELECT pos, body FROM {self.table} t WHERE t.partition = c.partition "
+            "AND t.pos > c.cursor ORDER BY pos LIMIT %s) e ORDER BY c.n, e.pos",
+            (
+                [r[0] for r in picked],
+                [r[1] for r in picked],
+                [r[2] for r in picked],
+                -(-budget // len(picked)),
+            ),
+        )
+        rows = cur.fetchall()[:budget]
+        if not rows:
+            return []
+        leased_to: dict[str, int] = {}
+        for partition, pos, _, _ in rows:
+            leased_to[partition] = int(pos)
+        cur.execute(
+            f"UPDATE {self._p} AS p SET owner = %s, lease_until = %s, leased_to = v.pos, "
+            "attempts = p.attempts + 1 FROM unnest(%s::text[], %s::bigint[]) AS v(partition, pos) "
+            "WHERE p.partition = v.partition",
+            (owner, now + self.lease, list(leased_to), list(leased_to.values())),
+        )
+        return [
+            decode_delivery(
+                self.catalogue, partition, int(pos), bytes(body), int(attempts) + 1, owner
+            )
+            for partition, pos, body, attempts in rows
+        ]
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Move each partition's cursor to its highest acknowledged position."""
+        if not deliveries:
+            return
+        top: dict[tuple[str, str], int] = {}
+        for d in deliveries:
+            key = (d.partition, str(d.receipt))
+            top[key] = max(top.get(key, 0), d.position)
+        items = sorted(top.items())
+        self._db.tx(
+            lambda cur: cur.execute(
+                f"UPDATE {self._p} AS p SET cursor = greatest(p.cursor, v.pos), "
+                "attempts = CASE WHEN v.pos > p.cursor THEN 0 ELSE p.attempts END, "
+                "lease_until = CASE WHEN p.owner = v.owner AND v.pos >= p.leased_to THEN 0 "
+                "ELSE p.lease_until END, "
+                "owner = CASE WHEN p.owner = v.owner AND v.pos >= p.leased_to THEN NULL "
+                "ELSE p.owner END "
+                "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS v(partition, owner, pos) "
+                "WHERE p.partition = v.partition",
+                (
+                    [k[0] for k, _ in items],
+                    [k[1] for k, _ in items],
+                    [pos for _, pos in items],
+                ),
+            )
+        )
+
+    def release(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
+        """Free the partitions' leases; their events come again after ``delay`` seconds."""
+        if not deliveries:
+            return
+        keys = sorted({(d.partition, str(d.receipt)) for d in deliveries})
+        self._db.tx(
+            lambda cur: cur.execute(
+                f"UPDATE {self._p} AS p SET owner = NULL, lease_until = {_NOW} + %s "
+                "FROM unnest(%s::text[], %s::text[]) AS v(partition, owner) "
+                "WHERE p.partition = v.partition AND p.owner = v.owner",
+                (max(0.0, delay), [k[0] for k in keys], [k[1] for k in keys]),
+            )
+        )
+
+    def pending(self) -> int:
+        """How many published events are not acknowledged yet."""
+
+        def read(cur: Any) -> int:
+            cur.execute(f"SELECT coalesce(sum(head - cursor), 0) FROM {self._p}")
+            return int(cur.fetchone()[0])
+
+        return self._db.tx(read)
+
+    def drop_tables(self) -> None:
+        """Drop this log's tables (tests and benchmarks clean up with it)."""
+        self._db.tx(
+            lambda cur: cur.execute(f"DROP TABLE IF EXISTS {self.table}, {self._p}"),
+        )
+
+
+class AsyncPostgresEventLog(ThreadedAsyncLog):
+    """:class:`PostgresEventLog` for asyncio; takes the same arguments."""
+
+    sync: PostgresEventLog
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        table: str = DEFAULT_TABLE,
+        lease: float = 30.0,
+        catalogue: EventCatalogue = default_catalogue,
+        setup: bool = True,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        super().__init__(
+            PostgresEventLog(
+                conninfo,
+                table=table,
+                lease=lease,
+                catalogue=catalogue,
+                setup=setup,
+                connect_timeout=connect_timeout,
+            ),
+            poll_interval=0.05,
+        )
+
+    async def pending(self) -> int:
+        """How many published events are not acknowledged yet."""
+        return self.sync.pending()
+
+
+class PostgresDeadLetters:
+    """Dead letters in PostgreSQL."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        table: str = "shipsync_dead_letters",
+        setup: bool = True,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.table = t = check_table(table)
+        self._db = _Connection(conninfo, connect_timeout, "PostgreSQL dead letter store")
+        if setup:
+            self._db.tx(
+                lambda cur: [
+                    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (t,)),
+                    cur.execute(
+                        f"CREATE TABLE IF NOT EXISTS {t} (id bigserial PRIMARY KEY, "
+                        "event_id text NOT NULL, event_type text NOT NULL, "
+                        "partition text NOT NULL, handler text NOT NULL, body bytea NOT NULL, "
+                        "error_type text NOT NULL, error text NOT NULL, attempts int NOT NULL, "
+                        "first_failed_at double precision NOT NULL, "
+                        "last_failed_at double precision NOT NULL, "
+                        "replays int NOT NULL DEFAULT 0, resolved_at double precision, "
+                        "UNIQUE (event_id, handler))"
+                    ),
+                ]
+            )
+
+    def record(self, letter: NewDeadLetter) -> int:
+        """Record or update the letter of (event, handler); return its id."""
+
+        def write(cur: Any) -> int:
+            cur.execute(
+                f"INSERT INTO {self.table} AS d (event_id, event_type, partition, handler, body, "
+                "error_type, error, attempts, first_failed_at, last_failed_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (event_id, handler) DO UPDATE "
+                "SET error_type = excluded.error_type, error = excluded.error, "
+                "attempts = d.attempts + excluded.attempts, "
+                "last_failed_at = excluded.last_failed_at, resolved_at = NULL RETURNING id",
+                (
+                    letter.event_id,
+                    letter.event_type,
+                    letter.partition,
+                    letter.handler,
+                    letter.body,
+                    letter.error_type,
+                    letter.error[:MAX_ERROR_CHARS],
+                    letter.attempts,
+                    letter.failed_at,
+                    letter.failed_at,
+                ),
+            )
+            return int(cur.fetchone()[0])
+
+        return self._db.tx(write)
+
+    def get(self, letter_id: int) -> DeadLetter:
+        """One letter; ``DeadLetterNotFoundError`` if there is none with that id."""
+
+        def read(cur: Any) -> Any:
+            cur.execute(f"SELECT {_COLUMNS} FROM {self.table} WHERE id = %s", (int(letter_id),))
+            return cur.fetchone()
+
+        row = self._db.tx(read)
+        if row is None:
+            raise DeadLetterNotFoundError(f"no dead letter has id {int(letter_id)}")
+        return row_to_letter(row)
+
+    def list(self, where: DeadLetterFilter | None = None, limit: int = 1000) -> list[DeadLetter]:
+        """Letters matching ``where`` (default: the open ones), oldest first."""
+        clause, params = (where or DeadLetterFilter()).where("%s")
+
+        def read(cur: Any) -> list[Any]:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM {self.table} {clause} ORDER BY id LIMIT %s",
+                [*params, int(limit)],
+            )
+            return list(cur.fetchall())
+
+        return [row_to_letter(r) for r in self._db.tx(read)]
+
+    def mark_replayed(self, letter_id: int, *, resolved: bool, at: float) -> None:
+        """Count a replay; a successful one resolves the letter."""
+        self._db.tx(
+            lambda cur: cur.execute(
+                f"UPDATE {self.table} SET replays = replays + 1, "
+                "resolved_at = CASE WHEN %s THEN %s ELSE resolved_at END WHERE id = %s",
+                (resolved, at, int(letter_id)),
+            )
+        )
+
+    def purge(self, where: DeadLetterFilter) -> int:
+        """Delete the letters matching ``where``; return how many."""
+        clause, params = where.where("%s")
+
+        def write(cur: Any) -> int:
+            cur.execute(f"DELETE FROM {self.table} {clause}", params)
+            return int(cur.rowcount)
+
+        return self._db.tx(write)
+
+    def drop_table(self) -> None:
+        """Drop the table (tests clean up with it)."""
+        self._db.tx(lambda cur: cur.execute(f"DROP TABLE IF EXISTS {self.table}"))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.drop()

@@ -1,0 +1,118 @@
+"""The PostgreSQL event log passes the shared suite; its dead letters and outages behave."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from shipsync.errors import DeadLetterNotFoundError, EventLogUnavailableError
+from shipsync.flows import (
+    AsyncEventLog,
+    AsyncPostgresEventLog,
+    DeadLetterFilter,
+    NewDeadLetter,
+    PostgresDeadLetters,
+    PostgresEventLog,
+)
+from shipsync.flows._cli import dlq
+from shipsync.testing.flows import EventLogConformance, OpenLog, make_tracking_event
+
+pytestmark = pytest.mark.services
+
+
+def _table() -> str:
+    return f"flows_t_{uuid.uuid4().hex[:12]}"
+
+
+def _drop(dsn: str, *tables: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for t in tables:
+            conn.execute(f"DROP TABLE IF EXISTS {t}, {t}_partitions")
+
+
+class TestPostgresConformance(EventLogConformance):
+    redelivery_timeout = 5.0
+
+    @pytest.fixture
+    def open_log(self, postgres_dsn: str) -> Iterator[OpenLog]:
+        table = _table()
+
+        async def open_() -> AsyncEventLog:
+            return AsyncPostgresEventLog(postgres_dsn, table=table, lease=1.5)
+
+        yield open_
+        _drop(postgres_dsn, table)
+
+
+@pytest.fixture
+def pg_log(postgres_dsn: str) -> Iterator[PostgresEventLog]:
+    table = _table()
+    log = PostgresEventLog(postgres_dsn, table=table)
+    yield log
+    log.close()
+    _drop(postgres_dsn, table)
+
+
+def test_a_cut_connection_is_unavailable_then_reconnects(
+    pg_log: PostgresEventLog, postgres_dsn: str
+) -> None:
+    """After the server drops the connection, one call fails as unavailable; the next works."""
+    pg_log.publish([make_tracking_event("S1", 1)])
+    pid = pg_log.backend_pid()
+    assert pid is not None
+    with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(EventLogUnavailableError) as caught:
+        pg_log.publish([make_tracking_event("S1", 2)])
+    assert caught.value.retryable
+    pg_log.publish([make_tracking_event("S1", 2)])
+    got = pg_log.receive(10)
+    assert [d.position for d in got] == [1, 2]
+    pg_log.ack(got)
+    assert pg_log.pending() == 0
+
+
+def test_an_unreachable_server_is_unavailable() -> None:
+    """A server that does not answer is an EventLogUnavailableError without the DSN's secret."""
+    with pytest.raises(EventLogUnavailableError) as caught:
+        PostgresEventLog("postgresql://u:s3cret@127.0.0.1:1/x", connect_timeout=1)
+    assert "s3cret" not in str(caught.value)
+
+
+def test_dead_letters_in_postgres(postgres_dsn: str) -> None:
+    """Dead letters record, upsert, filter, resolve and purge in PostgreSQL; the CLI reads them."""
+    table = _table()
+    store = PostgresDeadLetters(postgres_dsn, table=table)
+    try:
+        new = NewDeadLetter(
+            event_id="e1",
+            event_type="shipment.in_transit",
+            partition="S1",
+            handler="odoo",
+            body=make_tracking_event("S1", 1).to_json(),
+            error_type="Boom",
+            error="down",
+            attempts=3,
+            failed_at=1_800_000_000.0,
+        )
+        first = store.record(new)
+        assert store.record(new) == first
+        assert store.get(first).attempts == 6
+        assert [x.id for x in store.list(DeadLetterFilter(handler="odoo"))] == [first]
+        result = CliRunner().invoke(
+            dlq, ["list", "--store", postgres_dsn, "--table", table, "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        assert '"handler": "odoo"' in result.output
+        store.mark_replayed(first, resolved=True, at=1_800_000_001.0)
+        assert store.list() == []
+        assert store.purge(DeadLetterFilter(resolved=True)) == 1
+        with pytest.raises(DeadLetterNotFoundError):
+            store.get(first)
+    finally:
+        store.drop_table()
+        store.close()
