@@ -55,7 +55,7 @@ def namespace(*parts: str) -> str:
             shown.append(part)
         else:
             digest = hashlib.sha256(part.encode("utf-8", "surrogatepass")).hexdigest()
-            shown.append("~" + digest[:24])
+            shown.append(":" + digest[:24])
     return check_namespace("/".join(shown))
 
 

@@ -1,0 +1,305 @@
+"""What only some backends promise: server clocks, round trips, hash tags, extras, WAL."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from idem_support import drop_postgres_table, unique
+
+from shipsync.errors import ConfigurationError, MissingDependencyError, StoreUnavailableError
+from shipsync.idempotency import (
+    Acquired,
+    AsyncPostgresStore,
+    AsyncRedisStore,
+    Completed,
+    PostgresStore,
+    RedisStore,
+    SQLiteStore,
+)
+
+LEASE = timedelta(seconds=45)
+
+
+# --- Redis ---------------------------------------------------------------------------------------
+
+
+class _Counter:
+    sends = 0
+
+
+def _counting_redis(url: str, ns: str) -> RedisStore:
+    """A RedisStore whose connections count what they put on the wire."""
+    import redis
+
+    class CountingConnection(redis.Connection):
+        def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            _Counter.sends += 1
+            super().send_packed_command(command, check_health)
+
+    pool = redis.ConnectionPool.from_url(url, connection_class=CountingConnection)
+    return RedisStore(redis.Redis(connection_pool=pool), namespace=ns, prefix=unique("idemrt"))
+
+
+@pytest.fixture
+def redis_store(redis_url: str) -> Iterator[RedisStore]:
+    store = RedisStore.from_url(redis_url, namespace=unique("ns"), prefix=unique("idemb"))
+    yield store
+    for name in store.client.scan_iter(match=f"{store.prefix}:*"):
+        store.client.delete(name)
+    store.close()
+
+
+@pytest.mark.services
+def test_redis_claim_complete_and_replay_cost_one_round_trip_each(redis_url: str) -> None:
+    """After warm-up a first call is exactly 2 round trips (claim, complete), a replay 1."""
+    store = _counting_redis(redis_url, unique("ns"))
+    try:
+        warm = store.claim("warm-up", "fp")  # connects and loads the scripts
+        assert isinstance(warm, Acquired)
+        store.complete("warm-up", warm.token, b"w")
+        _Counter.sends = 0
+        held = store.claim("k", "fp")
+        assert isinstance(held, Acquired)
+        store.complete("k", held.token, b"r")
+        assert _Counter.sends == 2
+        _Counter.sends = 0
+        assert store.claim("k", "fp") == Completed("k", b"r")
+        assert _Counter.sends == 1
+        _Counter.sends = 0
+        outcomes = store.claim_many([(f"b{i}", "fp") for i in range(100)])
+        store.complete_many([(o.key, o.token, b"x") for o in outcomes if isinstance(o, Acquired)])
+        assert _Counter.sends == 2
+    finally:
+        for name in store.client.scan_iter(match=f"{store.prefix}:*"):
+            store.client.delete(name)
+        store.close()
+
+
+@pytest.mark.services
+def test_redis_leases_are_judged_by_the_server_clock(redis_store: RedisStore) -> None:
+    """The stored expiry is Redis TIME plus the lease; no worker clock is involved."""
+    held = redis_store.claim("k", "fp", LEASE)
+    assert isinstance(held, Acquired)
+    seconds, micros = redis_store.client.time()
+    server_ms = seconds * 1000 + micros // 1000
+    expiry = int(redis_store.client.hget(redis_store.record_key("k"), "e"))
+    assert 0 <= server_ms + LEASE.total_seconds() * 1000 - expiry < 2000
+    ttl = redis_store.client.pttl(redis_store.record_key("k"))
+    assert LEASE.total_seconds() * 1000 - 2000 < ttl <= LEASE.total_seconds() * 1000 + 1000
+
+
+@pytest.mark.services
+def test_redis_keys_of_a_namespace_share_one_cluster_slot(redis_store: RedisStore) -> None:
+    """Every record and the fence counter hash to one slot, so batch scripts never CROSSSLOT."""
+    from redis.crc import key_slot
+
+    keys = ["a", "ключ", "x" * 500, "{braces}", "}{", "k:tricky"]
+    slots = {key_slot(redis_store.record_key(k).encode()) for k in keys}
+    slots.add(key_slot(redis_store._fence.encode()))
+    assert len(slots) == 1
+    assert all("{" + redis_store.namespace + "}" in redis_store.record_key(k) for k in keys)
+
+
+@pytest.mark.services
+def test_redis_killed_idle_connection_is_replaced_without_losing_state(
+    redis_store: RedisStore,
+) -> None:
+    """CLIENT KILL of the store's idle connection: the next call reconnects and sees the
+    records as they were (a kill during a call is the proxy outage test's business)."""
+    held = redis_store.claim("before", "fp")
+    assert isinstance(held, Acquired)
+    my_id = redis_store.client.client_id()
+    killer = RedisStore.from_url("redis://127.0.0.1:6379/0")
+    killer.client.client_kill_filter(_id=my_id)
+    killer.close()
+    redis_store.complete("before", held.token, b"r")
+    assert redis_store.client.client_id() != my_id
+    assert redis_store.claim("before", "fp") == Completed("before", b"r")
+
+
+@pytest.mark.services
+def test_redis_rejects_a_decoding_client(redis_url: str) -> None:
+    """A client that decodes responses to str cannot return results byte for byte."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    with pytest.raises(ConfigurationError):
+        RedisStore(client)
+    client.close()
+
+
+@pytest.mark.services
+async def test_async_redis_round_trips_match_the_sync_store(redis_url: str) -> None:
+    """The asyncio store keeps the same contract over redis.asyncio."""
+    store = AsyncRedisStore.from_url(redis_url, namespace=unique("ns"), prefix=unique("idemab"))
+    try:
+        held = await store.claim("k", "fp")
+        assert isinstance(held, Acquired)
+        await store.complete("k", held.token, b"r")
+        assert await store.claim("k", "fp") == Completed("k", b"r")
+    finally:
+        async for name in store.client.scan_iter(match=f"{store.prefix}:*"):
+            await store.client.delete(name)
+        await store.close()
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pg_table(postgres_dsn: str) -> Iterator[str]:
+    table = unique("idem_back")
+    PostgresStore(postgres_dsn, table=table).close()
+    yield table
+    drop_postgres_table(postgres_dsn, table)
+
+
+@pytest.fixture
+def pg_store(postgres_dsn: str, pg_table: str) -> Iterator[PostgresStore]:
+    with PostgresStore(postgres_dsn, table=pg_table, namespace=unique("ns"), setup=False) as s:
+        yield s
+
+
+def _round_trips(store: PostgresStore, call: Any) -> int:
+    """Run ``call`` with libpq tracing on; count ReadyForQuery messages (one per round trip)."""
+    import psycopg
+
+    conn = store.connection
+    with tempfile.TemporaryFile("w+") as trace:
+        conn.pgconn.trace(trace.fileno())
+        conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            call()
+        finally:
+            conn.pgconn.untrace()
+        trace.seek(0)
+        return sum("ReadyForQuery" in line for line in trace)
+
+
+@pytest.mark.services
+def test_postgres_claim_complete_and_replay_cost_one_round_trip_each(
+    pg_store: PostgresStore,
+) -> None:
+    """After warm-up (prepared statements) a first call costs 2 round trips, a replay 1."""
+    for i in range(8):
+        warm = pg_store.claim(f"warm-{i}", "fp")
+        assert isinstance(warm, Acquired)
+        pg_store.complete(warm.key, warm.token, b"w")
+        pg_store.claim(warm.key, "fp")
+    held: list[Any] = []
+    assert _round_trips(pg_store, lambda: held.append(pg_store.claim("k", "fp"))) == 1
+    assert _round_trips(pg_store, lambda: pg_store.complete("k", held[0].token, b"r")) == 1
+    assert _round_trips(pg_store, lambda: pg_store.claim("k", "fp")) == 1
+    assert pg_store.claim("k", "fp") == Completed("k", b"r")
+
+
+@pytest.mark.services
+def test_postgres_leases_are_judged_by_the_server_clock(pg_store: PostgresStore) -> None:
+    """The stored expiry is the server's now() plus the lease."""
+    assert isinstance(pg_store.claim("k", "fp", LEASE), Acquired)
+    row = pg_store.connection.execute(
+        f"SELECT extract(epoch FROM expires_at - now()) FROM {pg_store.table} WHERE ns = %s",
+        [pg_store.namespace],
+    ).fetchone()
+    assert row is not None
+    assert LEASE.total_seconds() - 2 < float(row[0]) <= LEASE.total_seconds()
+
+
+@pytest.mark.services
+def test_postgres_backend_terminated_mid_run_is_a_typed_retryable_error(
+    postgres_dsn: str, pg_store: PostgresStore
+) -> None:
+    """pg_terminate_backend on the store's connection: one StoreUnavailableError, then the store
+    reconnects by itself."""
+    import psycopg
+
+    assert isinstance(pg_store.claim("before", "fp"), Acquired)
+    pid = pg_store.connection.info.backend_pid
+    with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    with pytest.raises(StoreUnavailableError) as info:
+        pg_store.claim("during", "fp")
+    assert info.value.retryable
+    assert isinstance(pg_store.claim("after", "fp"), Acquired)
+
+
+@pytest.mark.services
+async def test_async_postgres_store_keeps_the_contract(postgres_dsn: str, pg_table: str) -> None:
+    """The async twin runs the same SQL over psycopg's AsyncConnection."""
+    store = await AsyncPostgresStore.open(postgres_dsn, table=pg_table, namespace=unique("ns"))
+    try:
+        held = await store.claim("k", "fp")
+        assert isinstance(held, Acquired)
+        await store.complete("k", held.token, b"r")
+        assert await store.claim("k", "fp") == Completed("k", b"r")
+    finally:
+        await store.close()
+
+
+def test_postgres_table_names_are_checked() -> None:
+    """A table name that is not a plain identifier is refused before any SQL runs."""
+    with pytest.raises(ConfigurationError):
+        PostgresStore("postgresql://unused", table="x; DROP TABLE y", setup=False)
+
+
+# --- optional extras -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("module", "build", "extra"),
+    [
+        ("redis", lambda: RedisStore(object()), "redis"),  # type: ignore[arg-type]
+        ("redis", lambda: RedisStore.from_url("redis://x"), "redis"),
+        ("psycopg", lambda: PostgresStore("postgresql://x"), "postgres"),
+    ],
+    ids=["redis", "redis-from-url", "postgres"],
+)
+def test_missing_driver_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, module: str, build: Any, extra: str
+) -> None:
+    """Without the driver installed the store says which extra to install."""
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(MissingDependencyError) as info:
+        build()
+    assert info.value.extra == extra
+    assert f"shipsync[{extra}]" in str(info.value)
+
+
+# --- SQLite --------------------------------------------------------------------------------------
+
+
+def test_sqlite_store_runs_in_wal_mode_and_shares_one_file(tmp_path: Path) -> None:
+    """The database is in WAL mode; two stores on one file see each other's records."""
+    path = tmp_path / "idem.db"
+    with SQLiteStore(path) as one, SQLiteStore(path) as two:
+        held = one.claim("k", "fp")
+        assert isinstance(held, Acquired)
+        two.complete("k", held.token, b"r")
+        assert one.claim("k", "fp") == Completed("k", b"r")
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"table": "bad name"}, {"namespace": "has space"}, {"synchronous": "SOMETIMES"}],
+    ids=["table", "namespace", "synchronous"],
+)
+def test_sqlite_store_checks_its_settings(tmp_path: Path, kwargs: dict[str, str]) -> None:
+    """Malformed settings are a ConfigurationError before anything is written."""
+    with pytest.raises(ConfigurationError):
+        SQLiteStore(tmp_path / "x.db", **kwargs)  # type: ignore[arg-type]
+
+
+def test_sqlite_store_that_cannot_open_its_file_is_unavailable(tmp_path: Path) -> None:
+    """A path that cannot be opened is a StoreUnavailableError, not a sqlite3 exception."""
+    with pytest.raises(StoreUnavailableError):
+        SQLiteStore(tmp_path / "missing-dir" / "x.db")
