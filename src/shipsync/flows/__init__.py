@@ -30,6 +30,7 @@ from shipsync.flows._log import (
     partition_slot,
 )
 from shipsync.flows._postgres import AsyncPostgresEventLog, PostgresDeadLetters, PostgresEventLog
+from shipsync.flows._rabbitmq import RabbitMQEventLog
 from shipsync.flows._sqlite import AsyncSQLiteEventLog, SQLiteEventLog
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "NewDeadLetter",
     "PostgresDeadLetters",
     "PostgresEventLog",
+    "RabbitMQEventLog",
     "ReplayReport",
     "RetryPolicy",
     "SQLiteDeadLetters",

@@ -35,7 +35,7 @@ import attrs
 import tenacity
 
 from shipsync.canonical import Event
-from shipsync.errors import ConfigurationError, ShipsyncError, StaleTokenError
+from shipsync.errors import ConfigurationError, ShipsyncError, StaleTokenError, UnavailableError
 from shipsync.idempotency import (
     Acquired,
     AsyncIdempotencyStore,
@@ -116,6 +116,7 @@ class DispatchReport:
     dead_lettered: int = 0
     unreadable: int = 0
     released: int = 0
+    outages: int = 0
 
     def add(self, other: DispatchReport) -> None:
         """Add ``other``'s counts to this report."""
@@ -318,17 +319,33 @@ class Dispatcher:
         idle_timeout: float | None = None,
         on_batch: Callable[[DispatchReport], None] | None = None,
     ) -> DispatchReport:
-        """Receive and handle until ``stop`` is set or nothing came for ``idle_timeout`` s."""
+        """Receive and handle until ``stop`` is set or nothing came for ``idle_timeout`` s.
+
+        Outages of the log or the store (``UnavailableError``) are waited out with a growing
+        pause and counted in ``outages``; nothing is lost, since unacknowledged deliveries come
+        again.
+        """
         total = DispatchReport()
         idle_since = time.monotonic()
+        pause = 0.05
         while stop is None or not stop.is_set():
-            deliveries = await log.receive(batch_size, timeout=0.2)
-            if not deliveries:
-                if idle_timeout is not None and time.monotonic() - idle_since >= idle_timeout:
-                    break
+            try:
+                deliveries = await log.receive(batch_size, timeout=0.2)
+                if not deliveries:
+                    if idle_timeout is not None and time.monotonic() - idle_since >= idle_timeout:
+                        break
+                    continue
+                idle_since = time.monotonic()
+                report = await self.handle(log, deliveries)
+            except UnavailableError:
+                # The log or the store is down: what was received comes again once its lease
+                # ends or its connection is gone. Wait, growing the pause, and go on.
+                total.outages += 1
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+                idle_since = time.monotonic()
                 continue
-            idle_since = time.monotonic()
-            report = await self.handle(log, deliveries)
+            pause = 0.05
             total.add(report)
             if on_batch is not None:
                 on_batch(report)
