@@ -7,7 +7,8 @@ through, in order,
 
 1. the bearer token (fetched with the driver's token request and cached until shortly before it
    expires; a 401 drops it and the request is sent once more with a fresh one),
-2. tenacity's retry loop, which for each attempt
+2. the retry loop: a first attempt, and after a retryable failure tenacity (which sees that
+   first outcome as its own first attempt), which for each attempt
 3. waits for the client-side rate limit,
 4. enters the carrier's circuit breaker (an open breaker raises ``CircuitOpenError``, nothing is
    sent) and
@@ -57,11 +58,12 @@ from shipsync.carriers._mapping import (
 )
 from shipsync.carriers._ratelimit import RateLimit
 from shipsync.carriers._redact import redact_headers, redact_url
-from shipsync.carriers._retry import RetryPolicy
+from shipsync.carriers._retry import RetryPolicy, is_retryable
 from shipsync.carriers._sleep import Sleeper, default_sleeper
 from shipsync.errors import (
     CarrierError,
     CarrierResponseError,
+    CarrierUnavailableError,
     ConfigurationError,
     InvalidInputError,
 )
@@ -310,19 +312,37 @@ class CarrierClient(BaseCarrierClient):
         self._log_attempt(request, operation, response, None, started)
         return response
 
+    def _send_retrying(self, request: CarrierRequest, operation: str) -> CarrierResponse:
+        """One attempt; on a retryable failure, tenacity takes over from that first outcome."""
+        try:
+            return self._send_once(request, operation)
+        except CarrierUnavailableError as exc:
+            if not is_retryable(exc) or self.retry.attempts <= 1:
+                raise
+            first: CarrierUnavailableError | None = exc
+
+        def attempt(request: CarrierRequest, operation: str) -> CarrierResponse:
+            nonlocal first
+            if first is not None:
+                replayed, first = first, None
+                raise replayed
+            return self._send_once(request, operation)
+
+        retrying = self.retry.retrying(self.sleeper)
+        retrying.before_sleep = self._log_retry
+        return retrying(attempt, request, operation)
+
     def _send(self, request: CarrierRequest, operation: str) -> CarrierResponse:
         authorized = request
         token = None
         if self._needs_token(request):
             token = self._token()
             authorized = self._authorize(request, token)
-        retrying = self.retry.retrying(self.sleeper)
-        retrying.before_sleep = self._log_retry
-        response = retrying(self._send_once, authorized, operation)
+        response = self._send_retrying(authorized, operation)
         if response.status == 401 and token is not None:
             self.tokens.invalidate()
             authorized = self._authorize(request, self._token())
-            response = retrying(self._send_once, authorized, operation)
+            response = self._send_retrying(authorized, operation)
         if self._final_error(response, request):
             raise self._status_error(response, operation)
         return response
@@ -494,19 +514,38 @@ class AsyncCarrierClient(BaseCarrierClient):
         self._log_attempt(request, operation, response, None, started)
         return response
 
+    async def _send_retrying(self, request: CarrierRequest, operation: str) -> CarrierResponse:
+        """One attempt; on a retryable failure, tenacity takes over from that first outcome."""
+        try:
+            return await self._send_once(request, operation)
+        except CarrierUnavailableError as exc:
+            if not is_retryable(exc) or self.retry.attempts <= 1:
+                raise
+            first: CarrierUnavailableError | None = exc
+
+        async def attempt(request: CarrierRequest, operation: str) -> CarrierResponse:
+            nonlocal first
+            if first is not None:
+                replayed, first = first, None
+                raise replayed
+            return await self._send_once(request, operation)
+
+        retrying = self.retry.async_retrying(self.sleeper)
+        retrying.before_sleep = self._log_retry
+        response: CarrierResponse = await retrying(attempt, request, operation)
+        return response
+
     async def _send(self, request: CarrierRequest, operation: str) -> CarrierResponse:
         authorized = request
         token = None
         if self._needs_token(request):
             token = await self._token()
             authorized = self._authorize(request, token)
-        retrying = self.retry.async_retrying(self.sleeper)
-        retrying.before_sleep = self._log_retry
-        response: CarrierResponse = await retrying(self._send_once, authorized, operation)
+        response = await self._send_retrying(authorized, operation)
         if response.status == 401 and token is not None:
             self.tokens.invalidate()
             authorized = self._authorize(request, await self._token())
-            response = await retrying(self._send_once, authorized, operation)
+            response = await self._send_retrying(authorized, operation)
         if self._final_error(response, request):
             raise self._status_error(response, operation)
         return response

@@ -24,6 +24,8 @@ Headers = tuple[tuple[str, str], ...]
 def _headers(value: Mapping[str, str] | Headers | None) -> Headers:
     if value is None:
         return ()
+    if type(value) is tuple:
+        return value
     items = value.items() if isinstance(value, Mapping) else value
     return tuple((str(k), str(v)) for k, v in items)
 
@@ -90,7 +92,16 @@ class CarrierRequest:
         """A copy with header ``name`` set to ``value`` (replacing any earlier value)."""
         lowered = name.lower()
         kept = tuple((k, v) for k, v in self.headers if k.lower() != lowered)
-        return attrs.evolve(self, headers=(*kept, (name, value)))
+        return CarrierRequest(
+            self.method,
+            self.path,
+            (*kept, (name, value)),
+            self.content,
+            self.params,
+            self.authenticated,
+            self.accept,
+            self.timeout,
+        )
 
 
 @attrs.frozen

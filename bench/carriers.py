@@ -1,0 +1,223 @@
+"""Carrier client overhead: shipsync's full client path vs a bare httpx call, same fake carrier.
+
+Run: ``python bench/carriers.py [--calls 500] [--rounds 10]`` (one process, one core).
+
+Both sides talk to the same in-process fake carrier (``FakeCarrierService`` behind an
+``httpx.MockTransport``), so the carrier's own work is identical and the difference is ours:
+
+* **bare httpx** — ``httpx.Client.post``/``get`` with a prepared JSON body, the idempotency key
+  and the bearer token as headers, then ``response.json()``;
+* **shipsync** — ``CarrierClient.create_shipment(shipment)`` / ``.track(number)``: the driver's
+  sans-IO flow from a canonical ``Shipment``, the token cache, tenacity's retry loop, the
+  purgatory circuit breaker, a (non-throttling) client-side rate limit, logging with redaction
+  (the ``shipsync.carriers`` logger at INFO: per-attempt DEBUG records are skipped), the status
+  boundary and parsing into canonical ``Shipment`` / ``TrackingEvent`` values.
+
+A third line, **reference**, is the issue's yardstick: a bare client whose handler parses a
+550-byte JSON request and returns 1 KiB of JSON. The two sides run alternately in batches of
+``--calls`` calls, ``--rounds`` batches each, and each figure is the side's best batch, so a busy
+machine slows both alike. The last column is shipsync's cost per call over the bare call's
+(target: <= 1.3x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from shipsync.carriers import (
+    AsyncCarrierClient,
+    CarrierClient,
+    CircuitBreaker,
+    RateLimit,
+    RetryPolicy,
+)
+from shipsync.carriers.fake import FakeCarrierService, FakeDriver, shipment_json
+from shipsync.testing.fake_carrier import sample_shipment
+
+BASE = "http://fake-carrier.invalid"
+
+
+def interleaved(
+    rounds: int, calls: int, bare: Callable[[int], None], ours: Callable[[int], None]
+) -> tuple[float, float]:
+    """Best calls/s of each side, the two sides alternating batch by batch (fair under noise)."""
+    rates: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for side, fn in enumerate((bare, ours)):
+            started = time.perf_counter()
+            fn(calls)
+            rates[side].append(calls / (time.perf_counter() - started))
+    return max(rates[0]), max(rates[1])
+
+
+async def ainterleaved(
+    rounds: int,
+    calls: int,
+    bare: Callable[[int], Awaitable[None]],
+    ours: Callable[[int], Awaitable[None]],
+) -> tuple[float, float]:
+    """The async twin of :func:`interleaved`."""
+    rates: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for side, fn in enumerate((bare, ours)):
+            started = time.perf_counter()
+            await fn(calls)
+            rates[side].append(calls / (time.perf_counter() - started))
+    return max(rates[0]), max(rates[1])
+
+
+def reference_handler(request: httpx.Request) -> httpx.Response:
+    """The issue's yardstick: parse a ~550-byte JSON request, answer 1 KiB of JSON."""
+    json.loads(request.content)
+    return httpx.Response(
+        200, content=REFERENCE_REPLY, headers={"content-type": "application/json"}
+    )
+
+
+REFERENCE_REQUEST = json.dumps({"pad": "x" * 520, "n": 1}).encode()
+REFERENCE_REPLY = json.dumps({"pad": "y" * 1000}).encode()
+
+
+def make(service: FakeCarrierService, **kwargs: object) -> dict[str, object]:
+    return {
+        "transport": service.mock_transport(),
+        "breaker": CircuitBreaker(threshold=5, ttl=30),
+        "rate_limit": RateLimit(1e9, burst=1000),
+        "retry": RetryPolicy(),
+        **kwargs,
+    }
+
+
+def run(calls: int, rounds: int) -> list[tuple[str, str, float, float]]:
+    logging.getLogger("shipsync.carriers").setLevel(logging.INFO)
+    service = FakeCarrierService(seed=1)
+    shipment = sample_shipment(shipment_id="BENCH-1")
+    body = json.dumps({**shipment_json(shipment), "label_format": "pdf"}).encode()
+    client = CarrierClient(FakeDriver(), **make(service))  # type: ignore[arg-type]
+    booked = client.create_shipment(shipment)
+    number = booked.tracking_numbers[0]
+    service.advance(48 * 3600)
+    token = client.tokens.get(client.clock())
+    assert token is not None
+    auth = {"authorization": f"Bearer {token.value}"}
+    bare = httpx.Client(transport=service.mock_transport(), base_url=BASE)
+    reference = httpx.Client(transport=httpx.MockTransport(reference_handler), base_url=BASE)
+    counter = iter(range(10**9))
+
+    def bare_create(n: int) -> None:
+        for _ in range(n):
+            headers = {
+                **auth,
+                "content-type": "application/json",
+                "idempotency-key": f"b{next(counter)}",
+            }
+            bare.post("/v1/shipments", content=body, headers=headers).json()
+
+    def ours_create(n: int) -> None:
+        for _ in range(n):
+            client.create_shipment(shipment)
+
+    def bare_track(n: int) -> None:
+        for _ in range(n):
+            bare.get(f"/v1/tracking/{number}", headers=auth).json()
+
+    def ours_track(n: int) -> None:
+        for _ in range(n):
+            client.track(number)
+
+    def ref(n: int) -> None:
+        for _ in range(n):
+            reference.post(
+                "/ref", content=REFERENCE_REQUEST, headers={"content-type": "application/json"}
+            ).json()
+
+    rows = [("reference", "sync bare httpx", interleaved(rounds, calls, ref, ref)[0], 0.0)]
+    for op, b, o in (
+        ("create_shipment", bare_create, ours_create),
+        ("track", bare_track, ours_track),
+    ):
+        bare_rate, ours_rate = interleaved(rounds, calls, b, o)
+        rows.append((op, "sync bare httpx", bare_rate, 0.0))
+        rows.append((op, "sync shipsync", ours_rate, 0.0))
+
+    async def async_rows() -> None:
+        aclient = AsyncCarrierClient(
+            FakeDriver(),
+            **make(service),  # type: ignore[arg-type]
+        )
+        await aclient.quote_rates(shipment)
+        atoken = aclient.tokens.get(aclient.clock())
+        assert atoken is not None
+        aauth = {"authorization": f"Bearer {atoken.value}"}
+        abare = httpx.AsyncClient(transport=service.mock_transport(), base_url=BASE)
+
+        async def bare_create_a(n: int) -> None:
+            for _ in range(n):
+                headers = {
+                    **aauth,
+                    "content-type": "application/json",
+                    "idempotency-key": f"a{next(counter)}",
+                }
+                (await abare.post("/v1/shipments", content=body, headers=headers)).json()
+
+        async def ours_create_a(n: int) -> None:
+            for _ in range(n):
+                await aclient.create_shipment(shipment)
+
+        async def bare_track_a(n: int) -> None:
+            for _ in range(n):
+                (await abare.get(f"/v1/tracking/{number}", headers=aauth)).json()
+
+        async def ours_track_a(n: int) -> None:
+            for _ in range(n):
+                await aclient.track(number)
+
+        for op, b, o in (
+            ("create_shipment", bare_create_a, ours_create_a),
+            ("track", bare_track_a, ours_track_a),
+        ):
+            bare_rate, ours_rate = await ainterleaved(rounds, calls, b, o)
+            rows.append((op, "async bare httpx", bare_rate, 0.0))
+            rows.append((op, "async shipsync", ours_rate, 0.0))
+        await abare.aclose()
+        await aclient.aclose()
+
+    asyncio.run(async_rows())
+    client.close()
+    bare.close()
+    reference.close()
+    out = []
+    for i, (op, side, rate, _) in enumerate(rows):
+        ratio = rows[i - 1][2] / rate if side.endswith("shipsync") else 0.0
+        out.append((op, side, rate, ratio))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--calls", type=int, default=500, help="calls per batch")
+    parser.add_argument("--rounds", type=int, default=10, help="batches per side")
+    args = parser.parse_args(argv)
+    rows = run(args.calls, args.rounds)
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, "
+        f"{args.rounds} alternating batches of {args.calls} calls per side, best batch"
+    )
+    print(f"{'operation':<16} {'client':<18} {'calls/s':>9} {'us/call':>9} {'cost vs bare':>13}")
+    for op, side, rate, ratio in rows:
+        shown = f"{ratio:.2f}x" if ratio else ""
+        print(f"{op:<16} {side:<18} {rate:>9,.0f} {1e6 / rate:>9.1f} {shown:>13}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
