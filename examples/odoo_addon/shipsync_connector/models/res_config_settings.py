@@ -1,0 +1,18 @@
+"""Settings of the connector, kept as system parameters (``shipsync_connector.*``)."""
+
+from odoo import fields, models
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    shipsync_webhook_secrets = fields.Char(
+        string="Webhook secrets",
+        config_parameter="shipsync_connector.webhook_secrets",
+        help="Standard Webhooks secrets (whsec_...), several separated by spaces or new lines "
+        "while a secret is being rotated.",
+    )
+    shipsync_validate_on_delivery = fields.Boolean(
+        string="Validate pickings on delivery",
+        config_parameter="shipsync_connector.validate_on_delivery",
+    )
