@@ -95,6 +95,7 @@ def test_testing_modules_all() -> None:
         "Recording",
         "check_driver",
         "load_recordings",
+        "recordings_from_cassette",
     ]
 
 

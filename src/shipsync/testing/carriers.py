@@ -21,12 +21,15 @@ Recordings are replayed through a real :class:`~shipsync.carriers.CarrierClient`
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
+import re
 import socket
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -57,7 +60,13 @@ from shipsync.carriers import (
 from shipsync.errors import CarrierError, UnsupportedOperationError
 from shipsync.testing.fake_carrier import sample_address, sample_shipment
 
-__all__ = ["DriverConformance", "Recording", "check_driver", "load_recordings"]
+__all__ = [
+    "DriverConformance",
+    "Recording",
+    "check_driver",
+    "load_recordings",
+    "recordings_from_cassette",
+]
 
 _SECRET_WORDS = ("secret", "password", "api_key", "apikey", "token", "private")
 _RESULT_TYPES: dict[Capability, Any] = {
@@ -124,6 +133,55 @@ def load_recordings(path: str | Path) -> list[Recording]:
         items = data if isinstance(data, list) else [data]
         for index, item in enumerate(items):
             recordings.append(Recording.from_json(item, name=f"{file.stem}[{index}]"))
+    return recordings
+
+
+def recordings_from_cassette(
+    path: str | Path,
+    routes: Sequence[tuple[str, str, Capability | str]],
+    *,
+    skip: Sequence[str] = ("/oauth/token",),
+) -> list[Recording]:
+    """One recording per interaction of a vcrpy cassette (YAML; needs PyYAML, as vcrpy does).
+
+    ``routes`` are ``(method, path regex, capability)``; the regex's named groups become the
+    recording's ``args`` (``(?P<tracking_number>[^/]+)``). Interactions whose path ends with one
+    of ``skip`` (the token endpoint) are left out; 2xx answers expect ``"ok"``, others
+    ``"error"``. Use ``attrs.evolve`` to mark an ``"unknown_status"`` recording.
+    """
+    yaml: Any = importlib.import_module("yaml")
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    compiled = [(m.upper(), re.compile(p), Capability(c)) for m, p, c in routes]
+    recordings = []
+    for index, interaction in enumerate(data.get("interactions", [])):
+        request, response = interaction["request"], interaction["response"]
+        request_path = urlsplit(request["uri"]).path
+        if any(request_path.endswith(s) for s in skip):
+            continue
+        found = [
+            (capability, match)
+            for method, pattern, capability in compiled
+            if method == request["method"].upper()
+            and (match := pattern.fullmatch(request_path)) is not None
+        ]
+        if not found:
+            raise ValueError(f"no route for {request['method']} {request_path}")
+        capability, match = found[0]
+        body = response["body"]["string"]
+        raw = body.encode() if isinstance(body, str) else bytes(body)
+        headers = tuple(
+            (str(k), str(v)) for k, values in response.get("headers", {}).items() for v in values
+        )
+        status = int(response["status"]["code"])
+        recordings.append(
+            Recording(
+                capability,
+                ((status, headers, raw),),
+                name=f"{Path(path).stem}[{index}]",
+                args=match.groupdict(),
+                expect="ok" if 200 <= status < 300 else "error",
+            )
+        )
     return recordings
 
 
