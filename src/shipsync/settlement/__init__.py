@@ -1,1 +1,99 @@
-"""shipsync.settlement (placeholder)."""
+"""Freight settlement: reconcile carrier invoices against shipments, exactly and in one pass.
+
+Read a carrier's invoice CSV with its :class:`InvoiceColumns` (or take canonical
+``FreightInvoice`` values from a driver), look every line up in a :class:`ShipmentIndex`, classify
+it under :class:`MatchRules`, and get a :class:`ReconciliationReport` whose totals add back to each
+invoice to the cent. With a :class:`SettlementLedger` the run is checkpointed and idempotent; with
+an ``on_event`` sink it publishes ``freight.invoice_matched``, ``freight.discrepancy_found``,
+``freight.charge_accrued`` and ``settlement.completed``; with a :class:`VendorBillSink` each
+settled invoice becomes a draft vendor bill. :class:`ChargeAnomalyDetector` flags unusual charges
+with robust statistics.
+"""
+
+from __future__ import annotations
+
+from shipsync.settlement._bills import (
+    DisputePolicy,
+    MemoryVendorBillSink,
+    VendorBill,
+    VendorBillLine,
+    VendorBillSink,
+    build_vendor_bill,
+)
+from shipsync.settlement._columns import (
+    CHARGE_COLUMNS,
+    CREDIT_CHARGE_TYPES,
+    FAKE_CARRIER_COLUMNS,
+    InvoiceColumns,
+    columns_for,
+    register_columns,
+)
+from shipsync.settlement._index import (
+    Expectation,
+    MemoryShipmentIndex,
+    ShipmentIndex,
+    allocate,
+    load_shipments_csv,
+)
+from shipsync.settlement._ledger import SettlementLedger
+from shipsync.settlement._parse import (
+    InvoiceRow,
+    RowProblem,
+    iter_invoice_rows,
+    open_invoice_file,
+    read_invoice_rows,
+)
+from shipsync.settlement._reconcile import (
+    Reconciler,
+    reconcile_file,
+    report_json,
+    rows_of_invoice,
+)
+from shipsync.settlement._report import (
+    ClassTotal,
+    InvoiceStatus,
+    InvoiceSummary,
+    LineOutcome,
+    ReconciliationReport,
+    ReportProblem,
+)
+from shipsync.settlement._rules import MatchRules, Tolerance, classify_charges
+
+__all__ = [
+    "CHARGE_COLUMNS",
+    "CREDIT_CHARGE_TYPES",
+    "FAKE_CARRIER_COLUMNS",
+    "ClassTotal",
+    "DisputePolicy",
+    "Expectation",
+    "InvoiceColumns",
+    "InvoiceRow",
+    "InvoiceStatus",
+    "InvoiceSummary",
+    "LineOutcome",
+    "MatchRules",
+    "MemoryShipmentIndex",
+    "MemoryVendorBillSink",
+    "Reconciler",
+    "ReconciliationReport",
+    "ReportProblem",
+    "RowProblem",
+    "SettlementLedger",
+    "ShipmentIndex",
+    "Tolerance",
+    "VendorBill",
+    "VendorBillLine",
+    "VendorBillSink",
+    "allocate",
+    "build_vendor_bill",
+    "classify_charges",
+    "columns_for",
+    "iter_invoice_rows",
+    "load_shipments_csv",
+    "open_invoice_file",
+    "read_invoice_rows",
+    "reconcile_file",
+    "register_columns",
+    "report_json",
+    "rows_of_invoice",
+]

@@ -1,0 +1,373 @@
+"""Settlement benchmark: shipsync's reconciliation vs a pandas merge-and-compare, same files.
+
+    .venv/bin/python bench/settlement.py --lines 1000000 --shipments 1000000
+
+Generates a shipments file and a labelled fake-carrier invoice file (``shipsync.settlement``'s
+sample generator, seeded), then runs three contenders, each in its own fresh process so peak
+memory (``ru_maxrss``) is its own:
+
+- ``oracle``: a plain, separate exact-``Decimal`` implementation of the rules (reference);
+- ``shipsync``: ``MemoryShipmentIndex`` + ``reconcile_file`` (load the shipments file, stream the
+  invoice);
+- ``pandas``: ``read_csv`` both files, merge on tracking number (then carrier shipment id),
+  compare in float64, classify with ``numpy.select``, as finance teams do it.
+
+Each contender writes one class code per line; the table shows lines/s (wall and CPU), peak RSS,
+and how many lines each classifies differently from the oracle. Needs the ``bench`` extra
+(pandas).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+CLASSES = [
+    "matched",
+    "overcharge",
+    "undercharge",
+    "unquoted_surcharge",
+    "weight_adjustment",
+    "address_correction",
+    "duplicate_line",
+    "unknown_shipment",
+    "billed_after_cancellation",
+    "currency_mismatch",
+]
+CODE = {name: chr(ord("a") + i).encode() for i, name in enumerate(CLASSES)}
+CHARGES = [
+    "base_freight",
+    "fuel",
+    "residential",
+    "address_correction",
+    "dim_weight_adjustment",
+    "accessorial",
+    "duties_and_taxes",
+    "insurance",
+    "pickup",
+    "other",
+]
+# The sample rules: base freight 0.05 or 2 %, fuel 0.10 or 5 %, everything else exact.
+TOLERANCE = dict.fromkeys(CHARGES, ("0", "0"))
+TOLERANCE["base_freight"] = ("0.05", "2")
+TOLERANCE["fuel"] = ("0.10", "5")
+RANK = {
+    name: (0 if name == "address_correction" else 1 if name == "dim_weight_adjustment" else 2 + i)
+    for i, name in enumerate(CHARGES)
+}
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- the exact oracle: deliberately plain, shares no code with shipsync ---------------------------
+
+
+def run_oracle(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
+    tol = {k: (Decimal(a), Decimal(p)) for k, (a, p) in TOLERANCE.items()}
+    ships: dict[str, dict[str, object]] = {}
+    by_carrier_id: dict[str, str] = {}
+    with shipments.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            quoted = {k: Decimal(row[k]) for k in CHARGES if row.get(k)}
+            ships[row["tracking_number"]] = {
+                "currency": row["currency"],
+                "cancelled": row["status"] == "cancelled",
+                "quoted": quoted,
+            }
+            if row["carrier_shipment_id"]:
+                by_carrier_id.setdefault(row["carrier_shipment_id"], row["tracking_number"])
+    billed_packages: set[str] = set()
+    codes = bytearray()
+    with invoice.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            key = row["tracking_number"]
+            if key not in ships:
+                key = by_carrier_id.get(row["carrier_shipment_id"] or "", "")
+            ship = ships.get(key)
+            if ship is None:
+                codes += CODE["unknown_shipment"]
+                continue
+            if key in billed_packages:
+                codes += CODE["duplicate_line"]
+                continue
+            billed_packages.add(key)
+            if ship["cancelled"]:
+                codes += CODE["billed_after_cancellation"]
+                continue
+            if ship["currency"] != row["currency"]:
+                codes += CODE["currency_mismatch"]
+                continue
+            quoted: dict[str, Decimal] = ship["quoted"]  # type: ignore[assignment]
+            billed = {k: Decimal(row[k]) for k in CHARGES if row[k]}
+            unquoted = [
+                k for k, v in billed.items() if k not in quoted and v and abs(v) > tol[k][0]
+            ]
+            if unquoted:
+                first = min(unquoted, key=RANK.__getitem__)
+                codes += CODE[
+                    "address_correction"
+                    if first == "address_correction"
+                    else "weight_adjustment"
+                    if first == "dim_weight_adjustment"
+                    else "unquoted_surcharge"
+                ]
+                continue
+            worst, worst_diff = None, Decimal(0)
+            for k in CHARGES:
+                if k not in quoted:
+                    continue
+                q = quoted[k]
+                if k not in billed and not q:
+                    continue
+                diff = billed.get(k, Decimal(0)) - q
+                absolute, percent = tol[k]
+                if abs(diff) <= absolute or abs(diff) * 100 <= abs(q) * percent:
+                    continue
+                if worst is None or abs(diff) > abs(worst_diff):
+                    worst, worst_diff = k, diff
+            if worst is None:
+                codes += CODE["matched"]
+            else:
+                codes += CODE["overcharge" if worst_diff > 0 else "undercharge"]
+    out.write_bytes(bytes(codes))
+    return {"lines": len(codes)}
+
+
+# --- shipsync -------------------------------------------------------------------------------------
+
+
+def run_shipsync(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
+    from shipsync.canonical import LineClass
+    from shipsync.settlement import FAKE_CARRIER_COLUMNS, load_shipments_csv, reconcile_file
+    from shipsync.settlement._samples import SAMPLE_RULES
+
+    codes = bytearray()
+    code_of = {kind: CODE[kind.value] for kind in LineClass}
+    append = codes.extend
+
+    def on_line(outcome: object) -> None:
+        append(code_of[outcome.line_class])  # type: ignore[attr-defined]
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    index = load_shipments_csv(shipments)
+    load_cpu = time.process_time() - cpu0
+    report = reconcile_file(
+        invoice, FAKE_CARRIER_COLUMNS, index, rules=SAMPLE_RULES, on_line=on_line
+    )
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    out.write_bytes(bytes(codes))
+    assert report.problem_count == 0, report.problems[:3]
+    return {"lines": len(codes), "wall": wall, "cpu": cpu, "load_cpu": load_cpu}
+
+
+# --- pandas, floats ------------------------------------------------------------------
+
+
+def run_pandas(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
+    import numpy as np
+    import pandas as pd
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    ids = {
+        "invoice_number": str,
+        "tracking_number": str,
+        "carrier_shipment_id": str,
+        "currency": str,
+    }
+    inv = pd.read_csv(
+        invoice,
+        usecols=[
+            "invoice_number",
+            "line_number",
+            "tracking_number",
+            "carrier_shipment_id",
+            "currency",
+            *CHARGES,
+        ],
+        dtype={**ids, **dict.fromkeys(CHARGES, "float64")},
+    )
+    shp = pd.read_csv(
+        shipments,
+        usecols=lambda c: (
+            c
+            in {
+                "shipment_id",
+                "tracking_number",
+                "carrier_shipment_id",
+                "currency",
+                "status",
+                *CHARGES,
+            }
+        ),
+        dtype={
+            "shipment_id": str,
+            "tracking_number": str,
+            "carrier_shipment_id": str,
+            "currency": str,
+            "status": str,
+        },
+    )
+    for c in CHARGES:
+        if c not in shp:
+            shp[c] = np.nan
+    shp = shp.add_prefix("s_")
+    m = inv.merge(shp, how="left", left_on="tracking_number", right_on="s_tracking_number")
+    miss = m["s_shipment_id"].isna() & m["carrier_shipment_id"].notna()
+    if miss.any():
+        fb = m.loc[miss, ["carrier_shipment_id"]].merge(
+            shp.drop_duplicates("s_carrier_shipment_id"),
+            how="left",
+            left_on="carrier_shipment_id",
+            right_on="s_carrier_shipment_id",
+        )
+        scols = list(shp.columns)
+        m.loc[miss, scols] = fb[scols].to_numpy()
+    unknown = m["s_shipment_id"].isna().to_numpy()
+    dup = (~unknown) & m["s_tracking_number"].duplicated().to_numpy()
+    cancelled = (m["s_status"] == "cancelled").to_numpy()
+    mismatch = (m["s_currency"] != m["currency"]).to_numpy()
+    n = len(m)
+    unquoted_rank = np.full(n, 99)
+    worst_abs = np.zeros(n)
+    worst_diff = np.zeros(n)
+    for c in CHARGES:
+        absolute, percent = (float(x) for x in TOLERANCE[c])
+        billed = m[c].fillna(0.0).to_numpy()
+        quoted = m["s_" + c].to_numpy(dtype="float64")
+        not_quoted = np.isnan(quoted)
+        unq = not_quoted & (billed != 0) & (np.abs(billed) > absolute)
+        unquoted_rank = np.where(unq, np.minimum(unquoted_rank, RANK[c]), unquoted_rank)
+        q = np.nan_to_num(quoted)
+        diff = billed - q
+        size = np.abs(diff)
+        within = (size <= absolute) | (size * 100 <= np.abs(q) * percent)
+        out_t = (~not_quoted) & ~within & ~((q == 0) & np.isnan(m[c].to_numpy()))
+        better = out_t & (size > worst_abs)
+        worst_abs = np.where(better, size, worst_abs)
+        worst_diff = np.where(better, diff, worst_diff)
+    has_unq = unquoted_rank < 99
+    labels = np.select(
+        [
+            unknown,
+            dup,
+            cancelled,
+            mismatch,
+            has_unq & (unquoted_rank == 0),
+            has_unq & (unquoted_rank == 1),
+            has_unq,
+            worst_diff > 0,
+            worst_diff < 0,
+        ],
+        [
+            CODE[k][0]
+            for k in (
+                "unknown_shipment",
+                "duplicate_line",
+                "billed_after_cancellation",
+                "currency_mismatch",
+                "address_correction",
+                "weight_adjustment",
+                "unquoted_surcharge",
+                "overcharge",
+                "undercharge",
+            )
+        ],
+        default=CODE["matched"][0],
+    ).astype(np.uint8)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    out.write_bytes(labels.tobytes())
+    return {"lines": n, "wall": wall, "cpu": cpu}
+
+
+RUNNERS = {"oracle": run_oracle, "shipsync": run_shipsync, "pandas": run_pandas}
+
+
+def child(name: str, invoice: str, shipments: str, out: str) -> None:
+    result = RUNNERS[name](Path(invoice), Path(shipments), Path(out))
+    result["peak_mb"] = _peak_mb()
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--shipments", type=int, default=1_000_000)
+    parser.add_argument("--invoices", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--child", nargs=4, metavar=("NAME", "INVOICE", "SHIPMENTS", "OUT"))
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    from shipsync.settlement._samples import write_sample_files
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="settlement-bench-"))
+    started = time.perf_counter()
+    files = write_sample_files(
+        work, shipments=args.shipments, lines=args.lines, seed=args.seed, invoices=args.invoices
+    )
+    print(
+        f"generated {args.lines:,} lines vs {args.shipments:,} shipments in {work} "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    results: dict[str, dict[str, float]] = {}
+    for name in ("oracle", "shipsync", "pandas"):
+        out = work / f"{name}.codes"
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                name,
+                str(files.invoice),
+                str(files.shipments),
+                str(out),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    oracle = (work / "oracle.codes").read_bytes()
+    labels = bytearray()
+    with files.invoice.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            labels += CODE[row["x_injected"]]
+    print(
+        f"oracle agrees with the generator's labels on "
+        f"{sum(a == b for a, b in zip(oracle, labels, strict=True)):,} of {len(labels):,} lines"
+    )
+    print()
+    print(
+        f"{'contender':<10} {'lines/s (wall)':>15} {'lines/s (cpu)':>14} {'peak MB':>8} "
+        f"{'misclassified':>14}"
+    )
+    for name in ("shipsync", "pandas"):
+        r = results[name]
+        codes = (work / f"{name}.codes").read_bytes()
+        wrong = sum(a != b for a, b in zip(codes, oracle, strict=True))
+        print(
+            f"{name:<10} {r['lines'] / r['wall']:>15,.0f} {r['lines'] / r['cpu']:>14,.0f} "
+            f"{r['peak_mb']:>8,.0f} {wrong:>14,}"
+        )
+    s, p = results["shipsync"], results["pandas"]
+    print()
+    print(
+        f"throughput ratio shipsync/pandas: {p['wall'] / s['wall']:.2f}x wall, "
+        f"{p['cpu'] / s['cpu']:.2f}x cpu; peak memory ratio {s['peak_mb'] / p['peak_mb']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,402 @@
+"""The shipment index: what each package was expected to cost, found by the keys invoices carry.
+
+Reconciliation looks every invoice line up here: by tracking number first, then by the carrier's
+shipment id, then by our reference. Each package holds its shipment id, its currency, whether the
+shipment was cancelled, and the expected amount per charge type (the quote, split across the
+packages of a multi-package shipment to the minor unit, remainder on the first packages).
+
+The in-memory index keeps one compact string per package, decoded on lookup, so a million packages
+fit in a few hundred megabytes; the index also remembers which packages were billed, which is how
+duplicate lines are found without memory growing with the number of invoice lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import operator
+from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+from shipsync.canonical import (
+    CURRENCY_EXPONENTS,
+    ChargeType,
+    Event,
+    FreightRateQuoted,
+    Money,
+    Rate,
+    Shipment,
+    ShipmentCancelled,
+    ShipmentCreated,
+)
+from shipsync.errors import InvalidInputError
+from shipsync.settlement._columns import CHARGE_COLUMNS
+from shipsync.settlement._parse import AMOUNT_PATTERNS
+
+__all__ = [
+    "Expectation",
+    "MemoryShipmentIndex",
+    "ShipmentIndex",
+    "allocate",
+    "load_shipments_csv",
+]
+
+_ORDER: tuple[ChargeType, ...] = tuple(ChargeType)
+_POSITION = {kind: i for i, kind in enumerate(_ORDER)}
+_SEP = "\x1f"
+
+
+class Expectation(NamedTuple):
+    """What one package was expected to cost."""
+
+    shipment_id: str
+    tracking_number: str
+    currency: str
+    charges: Mapping[ChargeType, Decimal]
+    cancelled: bool = False
+    service: str | None = None
+    origin: str | None = None
+    destination: str | None = None
+
+    @property
+    def total(self) -> Decimal:
+        """The sum of the expected charges."""
+        return sum(self.charges.values(), Decimal(0))
+
+
+class ShipmentIndex(Protocol):
+    """Where reconciliation finds the expectation of an invoice line's package."""
+
+    def get(self, tracking_number: str) -> Expectation | None:
+        """The package with this tracking number."""
+
+    def find(
+        self, tracking_number: str, carrier_shipment_id: str | None, reference: str | None
+    ) -> Expectation | None:
+        """By tracking number, then carrier shipment id, then reference; unbilled packages first."""
+
+    def mark_billed(self, tracking_number: str) -> bool:
+        """Record that the package was billed; True when it had been billed before."""
+
+    def unmark_billed(self, tracking_number: str) -> None:
+        """Forget a billing (its invoice was superseded)."""
+
+
+def allocate(amount: Money, parts: int) -> list[Money]:
+    """Split ``amount`` into ``parts`` exact shares; the remainder goes one minor unit at a time
+    to the first shares, so the shares always add back to ``amount``."""
+    if parts < 1:
+        raise InvalidInputError("cannot allocate to fewer than one part")
+    exponent = CURRENCY_EXPONENTS[amount.currency]
+    minor = amount.minor_units
+    sign = -1 if minor < 0 else 1
+    share, remainder = divmod(abs(minor), parts)
+    return [
+        Money.of(
+            Decimal(sign * (share + (1 if i < remainder else 0))).scaleb(-exponent), amount.currency
+        )
+        for i in range(parts)
+    ]
+
+
+class MemoryShipmentIndex:
+    """A :class:`ShipmentIndex` in memory, for up to a few million packages."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, str] = {}
+        self._by_carrier_id: dict[str, str | tuple[str, ...]] = {}
+        self._by_reference: dict[str, str | tuple[str, ...]] = {}
+        self._billed: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __contains__(self, tracking_number: object) -> bool:
+        return tracking_number in self._records
+
+    # -- building ------------------------------------------------------------------------------
+
+    def add(
+        self,
+        expectation: Expectation,
+        *,
+        carrier_shipment_id: str | None = None,
+        reference: str | None = None,
+    ) -> None:
+        """Add (or replace) a package's expectation and its fallback keys."""
+        amounts = [""] * len(_ORDER)
+        for kind, amount in expectation.charges.items():
+            amounts[_POSITION[kind]] = str(amount)
+        fields = [
+            expectation.shipment_id,
+            expectation.currency,
+            "cancelled" if expectation.cancelled else "",
+            expectation.service or "",
+            expectation.origin or "",
+            expectation.destination or "",
+            *amounts,
+        ]
+        if any(_SEP in field for field in fields[:6]):
+            raise InvalidInputError("a shipment field contains a control character")
+        tracking = expectation.tracking_number
+        self._records[tracking] = _SEP.join(fields).rstrip(_SEP)
+        if carrier_shipment_id:
+            _add_key(self._by_carrier_id, carrier_shipment_id, tracking)
+        if reference:
+            _add_key(self._by_reference, reference, tracking)
+
+    def add_shipment(
+        self, shipment: Shipment, quote: Rate | None = None, *, cancelled: bool = False
+    ) -> None:
+        """Add every package of ``shipment`` with its share of ``quote`` (none: nothing quoted)."""
+        trackings = shipment.tracking_numbers
+        if not trackings:
+            return
+        shares: list[dict[ChargeType, Decimal]] = [{} for _ in trackings]
+        currency = quote.total.currency if quote is not None else "XXX"
+        if quote is not None:
+            charges = quote.charges or ()
+            if not charges:
+                split = allocate(quote.total, len(trackings))
+                for share, money in zip(shares, split, strict=True):
+                    share[ChargeType.BASE_FREIGHT] = money.amount
+            for charge in charges:
+                split = allocate(charge.amount, len(trackings))
+                for share, money in zip(shares, split, strict=True):
+                    share[charge.type] = share.get(charge.type, Decimal(0)) + money.amount
+        for tracking, share in zip(trackings, shares, strict=True):
+            self.add(
+                Expectation(
+                    shipment.shipment_id,
+                    tracking,
+                    currency,
+                    share,
+                    cancelled,
+                    shipment.service,
+                ),
+                carrier_shipment_id=shipment.carrier_shipment_id,
+                reference=shipment.order_reference or shipment.shipment_id,
+            )
+
+    @classmethod
+    def from_events(cls, events: Iterable[Event]) -> MemoryShipmentIndex:
+        """Build from ``shipment.created``, ``freight.rate_quoted`` and ``shipment.cancelled``.
+
+        The events may come in any order; the latest quote of a shipment wins.
+        """
+        shipments: dict[str, Shipment] = {}
+        quotes: dict[str, tuple[object, Rate]] = {}
+        cancelled: set[str] = set()
+        for event in events:
+            if isinstance(event, ShipmentCreated):
+                shipments[event.data.shipment_id] = event.data
+            elif isinstance(event, FreightRateQuoted):
+                quote = event.data
+                earlier = quotes.get(quote.shipment_id)
+                if earlier is None or quote.quoted_at >= earlier[0]:  # type: ignore[operator]
+                    quotes[quote.shipment_id] = (quote.quoted_at, quote.rate)
+            elif isinstance(event, ShipmentCancelled):
+                cancelled.add(event.data.shipment_id)
+        index = cls()
+        for shipment_id, shipment in shipments.items():
+            found = quotes.get(shipment_id)
+            index.add_shipment(
+                shipment, found[1] if found else None, cancelled=shipment_id in cancelled
+            )
+        return index
+
+    # -- lookup --------------------------------------------------------------------------------
+
+    def get(self, tracking_number: str) -> Expectation | None:
+        """The package with this tracking number."""
+        record = self._records.get(tracking_number)
+        return None if record is None else _decode(tracking_number, record)
+
+    def find(
+        self, tracking_number: str, carrier_shipment_id: str | None, reference: str | None
+    ) -> Expectation | None:
+        """By tracking number, then carrier shipment id, then reference; unbilled packages first."""
+        record = self._records.get(tracking_number)
+        if record is not None:
+            return _decode(tracking_number, record)
+        for key, table in (
+            (carrier_shipment_id, self._by_carrier_id),
+            (reference, self._by_reference),
+        ):
+            if key is None:
+                continue
+            found = table.get(key)
+            if found is None:
+                continue
+            if isinstance(found, str):
+                return _decode(found, self._records[found])
+            for tracking in found:
+                if tracking not in self._billed:
+                    return _decode(tracking, self._records[tracking])
+            return _decode(found[0], self._records[found[0]])
+        return None
+
+    def mark_billed(self, tracking_number: str) -> bool:
+        """Record that the package was billed; True when it had been billed before."""
+        billed = self._billed
+        if tracking_number in billed:
+            return True
+        billed.add(tracking_number)
+        return False
+
+    def unmark_billed(self, tracking_number: str) -> None:
+        """Forget a billing (its invoice was superseded)."""
+        self._billed.discard(tracking_number)
+
+    def billed(self) -> Iterator[str]:
+        """The tracking numbers billed so far."""
+        return iter(self._billed)
+
+
+def _add_key(table: dict[str, str | tuple[str, ...]], key: str, tracking: str) -> None:
+    existing = table.get(key)
+    if existing is None:
+        table[key] = tracking
+    elif isinstance(existing, str):
+        if existing != tracking:
+            table[key] = (existing, tracking)
+    elif tracking not in existing:
+        table[key] = (*existing, tracking)
+
+
+def _decode(tracking: str, record: str) -> Expectation:
+    fields = record.split(_SEP)
+    charges: dict[ChargeType, Decimal] = {}
+    if len(fields) > 6:
+        order = _ORDER
+        for i, text in enumerate(fields[6:]):
+            if text:
+                charges[order[i]] = Decimal(text)
+    while len(fields) < 6:
+        fields.append("")
+    return _new(
+        Expectation,
+        (
+            fields[0],
+            tracking,
+            fields[1],
+            charges,
+            fields[2] == "cancelled",
+            fields[3] or None,
+            fields[4] or None,
+            fields[5] or None,
+        ),
+    )
+
+
+_new = tuple.__new__
+
+
+_SHIPMENT_REQUIRED = ("shipment_id", "tracking_number", "currency")
+
+
+def load_shipments_csv(
+    path: str | Path, index: MemoryShipmentIndex | None = None
+) -> MemoryShipmentIndex:
+    """Load a shipments file (one row per package, see ``docs/settlement.md``) into an index.
+
+    Every field is validated; the first bad row raises
+    :class:`~shipsync.errors.InvalidInputError` naming its line (an expectation that is wrong
+    would misclassify every line billed against it, so a bad shipments file is not half-read).
+    """
+    target = index if index is not None else MemoryShipmentIndex()
+    try:
+        handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+    except OSError as exc:
+        raise InvalidInputError(f"cannot open the shipments file ({exc.strerror})") from None
+    with handle:
+        try:
+            for _ in _load(handle, target):
+                pass
+        except UnicodeDecodeError:
+            raise InvalidInputError("the shipments file is not UTF-8 text") from None
+    return target
+
+
+def _load(handle: Iterable[str], index: MemoryShipmentIndex) -> Iterator[None]:
+    reader = csv.reader(handle, strict=True)
+    try:
+        header = [cell.strip() for cell in next(reader)]
+    except StopIteration:
+        raise InvalidInputError("the shipments file is empty") from None
+    except csv.Error:
+        raise InvalidInputError("shipments file line 1: not valid CSV") from None
+    where = {name: i for i, name in enumerate(header)}
+    missing = [name for name in _SHIPMENT_REQUIRED if name not in where]
+    if missing:
+        raise InvalidInputError(
+            f"shipments file line 1: header lacks the column(s) {', '.join(missing)}"
+        )
+    width = len(header)
+    blank = width  # rows get one empty cell appended: absent columns read it
+    names = {kind: name for name, kind in CHARGE_COLUMNS.items()}
+    amount_at = [where.get(names[kind], blank) for kind in _ORDER]
+    text_at = [where.get(name, blank) for name in ("service", "origin", "destination")]
+    record_at = [where["shipment_id"], where["currency"], where.get("status", blank)]
+    record_at += text_at + amount_at
+    record_of = operator.itemgetter(*record_at)
+    amounts_of = operator.itemgetter(*amount_at)
+    keys_of = operator.itemgetter(
+        where["tracking_number"],
+        where.get("carrier_shipment_id", blank),
+        where.get("reference", blank),
+    )
+    records = index._records
+    by_carrier_id = index._by_carrier_id
+    by_reference = index._by_reference
+    statuses = {"", "active", "cancelled"}
+    line = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InvalidInputError(
+                f"shipments file line {line + 1}: not valid CSV ({exc})"
+            ) from None
+        line = reader.line_num
+        if len(row) != width:
+            if not row:
+                continue
+            raise InvalidInputError(
+                f"shipments file line {line}: expected {width} fields, found {len(row)}"
+            )
+        row.append("")
+        fields = record_of(row)
+        tracking, carrier_id, reference = (key.strip() for key in keys_of(row))
+        problem = ""
+        if not fields[0] or not tracking:
+            problem = "shipment id and tracking number are required"
+        elif fields[2] not in statuses:
+            problem = "status must be 'active' or 'cancelled'"
+        elif (pattern := AMOUNT_PATTERNS.get(fields[1])) is None:
+            problem = "unknown currency"
+        else:
+            texts = "".join(fields[:6]) + tracking + carrier_id + reference
+            if not texts.isprintable():
+                problem = "a field contains control characters"
+            elif (
+                max(len(fields[0]), len(tracking), len(carrier_id), len(reference)) > 200
+                or max(map(len, fields[3:6])) > 200
+            ):
+                problem = "a field is longer than 200 characters"
+            else:
+                for i, text in enumerate(amounts_of(row)):
+                    if text and pattern.fullmatch(text) is None:
+                        problem = f"{names[_ORDER[i]]}: not an amount in {fields[1]}"
+                        break
+        if problem:
+            raise InvalidInputError(f"shipments file line {line}: {problem}")
+        records[tracking] = _SEP.join(fields).rstrip(_SEP)
+        if carrier_id:
+            _add_key(by_carrier_id, carrier_id, tracking)
+        if reference:
+            _add_key(by_reference, reference, tracking)
+        yield None

@@ -1,0 +1,392 @@
+"""Read carrier invoice CSV files into invoice rows, one pass, strictly, without floats.
+
+Theory of operation: the reader yields, for every data row, either an :class:`InvoiceRow` (every
+field validated) or a :class:`RowProblem` naming the file line and what is wrong; a bad row never
+stops the run. Amounts are parsed from their text with a strict pattern (no exponent, no
+underscore, no more decimals than the currency's minor unit) into ``Decimal``. Across rows the
+reader checks that an invoice's rows are contiguous, agree on currency, date and ``supersedes``,
+and that line numbers increase, so no per-line memory is kept. The whole file is refused
+(:class:`~shipsync.errors.InvoiceFileError`) only when it cannot be read at all: empty, no header,
+a required column missing, not UTF-8.
+
+Rows are ``NamedTuple`` values rather than pydantic models: a million of them pass through the hot
+loop, and each field is validated here, once, by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import re
+from collections.abc import Iterable, Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import NamedTuple, TextIO
+
+from shipsync.canonical import CURRENCY_EXPONENTS, ChargeType
+from shipsync.errors import InvoiceFileError
+from shipsync.settlement._columns import InvoiceColumns
+
+__all__ = [
+    "InvoiceRow",
+    "RowProblem",
+    "iter_invoice_rows",
+    "open_invoice_file",
+    "read_invoice_rows",
+]
+
+MAX_TEXT = 200
+_ZERO = Decimal(0)
+
+
+class InvoiceRow(NamedTuple):
+    """One validated invoice line as read from a file."""
+
+    file_line: int
+    invoice_number: str
+    invoice_date: date
+    currency: str
+    line_number: int
+    tracking_number: str
+    charges: tuple[tuple[ChargeType, Decimal], ...]
+    total: Decimal
+    carrier_shipment_id: str | None = None
+    reference: str | None = None
+    ship_date: date | None = None
+    service: str | None = None
+    origin: str | None = None
+    destination: str | None = None
+    supersedes: str | None = None
+
+
+class RowProblem(NamedTuple):
+    """A row that was not read, with its 1-based file line and the reason."""
+
+    file_line: int
+    message: str
+    invoice_number: str | None = None
+
+
+def _amount_patterns() -> dict[str, re.Pattern[str]]:
+    patterns: dict[int, re.Pattern[str]] = {}
+    for exponent in set(CURRENCY_EXPONENTS.values()):
+        fraction = rf"(?:\.\d{{1,{exponent}}})?" if exponent else ""
+        patterns[exponent] = re.compile(rf"-?\d{{1,18}}{fraction}")
+    return {code: patterns[exponent] for code, exponent in CURRENCY_EXPONENTS.items()}
+
+
+AMOUNT_PATTERNS = _amount_patterns()
+"""Per currency: the full-match pattern of an amount with at most its minor-unit decimals."""
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_iso_date(text: str) -> date:
+    """``YYYY-MM-DD`` only; raises ``ValueError`` otherwise."""
+    if _DATE.fullmatch(text) is None:
+        raise ValueError("not a YYYY-MM-DD date")
+    return date.fromisoformat(text)
+
+
+def check_text(text: str, what: str) -> str:
+    """A bounded, printable identifier; raises ``ValueError`` naming ``what`` otherwise."""
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"{what} longer than {MAX_TEXT} characters")
+    if not text.isprintable():
+        raise ValueError(f"{what} contains control characters")
+    return text
+
+
+class _Columns(NamedTuple):
+    width: int
+    invoice_number: int
+    invoice_date: int
+    currency: int
+    tracking_number: int
+    line_number: int | None
+    carrier_shipment_id: int | None
+    reference: int | None
+    ship_date: int | None
+    service: int | None
+    origin: int | None
+    destination: int | None
+    supersedes: int | None
+    charges: tuple[tuple[int, str, ChargeType], ...]
+
+
+def _locate(header: list[str], columns: InvoiceColumns) -> _Columns:
+    names = [cell.strip() for cell in header]
+    where = {name: i for i, name in reversed(list(enumerate(names)))}
+    missing = [name for name in columns.required if name not in where]
+    if missing:
+        raise InvoiceFileError(
+            f"header lacks the required column(s) {', '.join(missing)} "
+            f"of the {columns.carrier!r} mapping",
+            line=1,
+        )
+
+    def optional(name: str | None) -> int | None:
+        return None if name is None else where.get(name)
+
+    charges = tuple((where[name], name, kind) for name, kind in columns.charges if name in where)
+    if not charges:
+        raise InvoiceFileError("header has none of the mapping's charge columns", line=1)
+    return _Columns(
+        width=len(names),
+        invoice_number=where[columns.invoice_number],
+        invoice_date=where[columns.invoice_date],
+        currency=where[columns.currency],
+        tracking_number=where[columns.tracking_number],
+        line_number=None if columns.line_number is None else where[columns.line_number],
+        carrier_shipment_id=optional(columns.carrier_shipment_id),
+        reference=optional(columns.reference),
+        ship_date=optional(columns.ship_date),
+        service=optional(columns.service),
+        origin=optional(columns.origin),
+        destination=optional(columns.destination),
+        supersedes=optional(columns.supersedes),
+        charges=charges,
+    )
+
+
+class _InvoiceState:
+    """What the reader remembers of the invoice whose rows it is reading."""
+
+    __slots__ = ("currency", "date_text", "invoice_date", "last_line", "number", "supersedes")
+
+    def __init__(
+        self,
+        number: str,
+        currency: str,
+        invoice_date: date,
+        date_text: str,
+        supersedes: str | None,
+    ) -> None:
+        self.number = number
+        self.currency = currency
+        self.invoice_date = invoice_date
+        self.date_text = date_text
+        self.supersedes = supersedes
+        self.last_line = 0
+
+
+def iter_invoice_rows(
+    lines: Iterable[str], columns: InvoiceColumns
+) -> Iterator[InvoiceRow | RowProblem]:
+    """Yield one :class:`InvoiceRow` or :class:`RowProblem` per data row of ``lines``.
+
+    ``lines`` is an iterable of text lines (an open file with ``newline=""``). Raises
+    :class:`~shipsync.errors.InvoiceFileError` for an empty file or an unusable header.
+    """
+    iterator = iter(lines)
+    try:
+        first = next(iterator)
+    except StopIteration:
+        raise InvoiceFileError("the file is empty", line=None) from None
+    except UnicodeDecodeError:
+        raise InvoiceFileError("the file is not UTF-8 text", line=1) from None
+    first = first.removeprefix("\ufeff")
+    if not first.strip():
+        raise InvoiceFileError("the first line is empty: a header row is required", line=1)
+    delimiter = columns.detect_delimiter(first)
+
+    reader = csv.reader(itertools.chain((first,), iterator), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise InvoiceFileError(f"the header row is not valid CSV ({exc})", line=1) from None
+    at = _locate(header, columns)
+    yield from _rows(reader, at, columns)
+
+
+def _rows(
+    reader: Iterator[list[str]], at: _Columns, columns: InvoiceColumns
+) -> Iterator[InvoiceRow | RowProblem]:
+    width = at.width
+    finished: set[str] = set()
+    state: _InvoiceState | None = None
+    credit_types = columns.credit_types
+    by_row_number = at.line_number is None
+    line_index = at.line_number if at.line_number is not None else 0
+    line_num = 1
+    patterns = AMOUNT_PATTERNS
+    zero = _ZERO
+    charge_columns = at.charges
+    merge = len({kind for _, _, kind in charge_columns}) != len(charge_columns)
+    optional = [
+        (slot, index, what)
+        for slot, (index, what) in enumerate(
+            (
+                (at.carrier_shipment_id, "carrier shipment id"),
+                (at.reference, "reference"),
+                (at.service, "service"),
+                (at.origin, "origin"),
+                (at.destination, "destination"),
+            )
+        )
+        if index is not None
+    ]
+    ship_index = at.ship_date
+    supersedes_index = at.supersedes
+    i_number, i_currency, i_date, i_tracking = (
+        at.invoice_number,
+        at.currency,
+        at.invoice_date,
+        at.tracking_number,
+    )
+    new_row = tuple.__new__
+    row_type = InvoiceRow
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            raise InvoiceFileError("the file is not UTF-8 text", line=line_num + 1) from None
+        except csv.Error as exc:
+            line_num = getattr(reader, "line_num", line_num + 1)
+            yield RowProblem(line_num, f"not valid CSV ({exc})")
+            continue
+        line_num = reader.line_num  # type: ignore[attr-defined]
+        if len(row) != width:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            yield RowProblem(line_num, f"expected {width} fields, found {len(row)}")
+            continue
+        number = row[i_number].strip()
+        try:
+            if state is None or state.number != number:
+                if not number:
+                    raise ValueError("invoice number is empty")
+                check_text(number, "invoice number")
+                if number in finished:
+                    raise ValueError(
+                        "the invoice's rows are not contiguous: it appeared earlier in the file"
+                    )
+                currency = row[i_currency].strip()
+                if currency not in patterns:
+                    raise ValueError("unknown currency (not an ISO 4217 code with a minor unit)")
+                date_text = row[i_date].strip()
+                invoice_date = parse_iso_date(date_text)
+                supersedes = (
+                    row[supersedes_index].strip() or None if supersedes_index is not None else None
+                )
+                if supersedes is not None:
+                    check_text(supersedes, "supersedes")
+                if state is not None:
+                    finished.add(state.number)
+                state = _InvoiceState(number, currency, invoice_date, date_text, supersedes)
+            else:
+                currency = state.currency
+                if row[i_currency].strip() != currency:
+                    raise ValueError("currency differs from the invoice's earlier rows")
+                if row[i_date].strip() != state.date_text:
+                    raise ValueError("invoice date differs from the invoice's earlier rows")
+                if (
+                    supersedes_index is not None
+                    and (row[supersedes_index].strip() or None) != state.supersedes
+                ):
+                    raise ValueError("'supersedes' differs from the invoice's earlier rows")
+            if by_row_number:
+                line_number = state.last_line + 1
+            else:
+                text = row[line_index].strip()
+                if not text.isdigit() or not text.isascii() or len(text) > 9:
+                    raise ValueError("line number is not a positive integer")
+                line_number = int(text)
+                if line_number <= state.last_line or line_number < 1:
+                    if line_number < 1:
+                        raise ValueError("line number is not a positive integer")
+                    raise ValueError(
+                        "line number repeats within the invoice"
+                        if line_number == state.last_line
+                        else "line number goes backwards within the invoice"
+                    )
+            tracking = row[i_tracking].strip()
+            if not tracking:
+                raise ValueError("tracking number is empty")
+            if len(tracking) > MAX_TEXT or not tracking.isprintable():
+                check_text(tracking, "tracking number")
+            pattern = patterns[currency].fullmatch
+            charges: list[tuple[ChargeType, Decimal]] = []
+            total = zero
+            for index, name, kind in charge_columns:
+                cell = row[index]
+                if not cell:
+                    continue
+                if pattern(cell) is None:
+                    cell = cell.strip()
+                    if not cell:
+                        continue
+                    if pattern(cell) is None:
+                        raise ValueError(
+                            f"{name}: not an amount with at most the {currency} minor-unit decimals"
+                        )
+                amount = Decimal(cell)
+                if amount < zero and kind not in credit_types:
+                    raise ValueError(f"{name}: a negative amount is not allowed for this charge")
+                charges.append((kind, amount))
+                total += amount
+            if not charges:
+                raise ValueError("the line has no charge")
+            if merge:
+                merged: dict[ChargeType, Decimal] = {}
+                for kind, amount in charges:
+                    merged[kind] = merged.get(kind, zero) + amount
+                charges = list(merged.items())
+            texts: list[str | None] = [None, None, None, None, None]
+            for slot, index, what in optional:
+                cell = row[index]
+                if cell:
+                    cell = cell.strip()
+                    if cell:
+                        if len(cell) > MAX_TEXT or not cell.isprintable():
+                            check_text(cell, what)
+                        texts[slot] = cell
+            ship_date = None
+            if ship_index is not None:
+                cell = row[ship_index].strip()
+                if cell:
+                    ship_date = parse_iso_date(cell)
+            result: InvoiceRow = new_row(
+                row_type,
+                (
+                    line_num,
+                    number,
+                    state.invoice_date,
+                    currency,
+                    line_number,
+                    tracking,
+                    tuple(charges),
+                    total,
+                    texts[0],
+                    texts[1],
+                    ship_date,
+                    texts[2],
+                    texts[3],
+                    texts[4],
+                    state.supersedes,
+                ),
+            )
+        except ValueError as exc:
+            yield RowProblem(line_num, str(exc), number or None)
+            continue
+        state.last_line = line_number
+        yield result
+
+
+def open_invoice_file(path: str | Path) -> TextIO:
+    """Open an invoice file for :func:`iter_invoice_rows`: UTF-8, BOM skipped, newlines kept."""
+    try:
+        return open(path, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise InvoiceFileError(f"cannot open the invoice file ({exc.strerror})") from None
+
+
+def read_invoice_rows(
+    path: str | Path, columns: InvoiceColumns
+) -> Iterator[InvoiceRow | RowProblem]:
+    """Open ``path`` and yield its rows; the file is closed when the iterator finishes."""
+    with open_invoice_file(path) as handle:
+        yield from iter_invoice_rows(handle, columns)

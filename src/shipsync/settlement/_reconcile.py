@@ -1,0 +1,742 @@
+"""Reconciliation: stream invoice lines against the shipment index, classify, total, publish.
+
+Theory of operation: rows arrive in file order, grouped by invoice. Each invoice line is looked up
+in the :class:`~shipsync.settlement.ShipmentIndex` and classified (see ``_rules``); a tally per
+class keeps line counts and exact ``Decimal`` amounts, so memory does not grow with the number of
+lines. At the end of each invoice the tally is checked: matched + disputed + unknown must equal the
+sum of the lines, else :class:`~shipsync.errors.ReconciliationError` (a bug, never ignored).
+
+With a :class:`~shipsync.settlement.SettlementLedger` the run is durable and idempotent: progress
+is committed every ``checkpoint_every`` lines with the billed packages and the events of the
+batch; a crashed run resumes after the last committed line; an invoice settled before is read
+again only to compare its digest (same: nothing emitted; different: refused). A corrected invoice
+(``supersedes``) releases the packages of the invoice it replaces and reverses its actual accruals.
+
+Events (when an ``on_event`` sink is given): ``freight.invoice_matched`` or
+``freight.discrepancy_found`` per line, ``freight.charge_accrued`` (reversal of the estimate and
+posting of the actual) per line with a known, current shipment in the expected currency, and
+``settlement.completed`` per invoice. Ids are stable, derived from carrier, invoice, line and kind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from shipsync.canonical import (
+    Accrual,
+    AccrualKind,
+    ChargeType,
+    Discrepancy,
+    Event,
+    FreightChargeAccrued,
+    FreightDiscrepancyFound,
+    FreightInvoice,
+    FreightInvoiceMatched,
+    InvoiceMatch,
+    LineClass,
+    Money,
+    Settlement,
+    SettlementCompleted,
+    default_catalogue,
+)
+from shipsync.errors import InvalidInputError, ReconciliationError
+from shipsync.settlement._bills import DisputePolicy, VendorBillSink, build_vendor_bill
+from shipsync.settlement._columns import InvoiceColumns
+from shipsync.settlement._index import ShipmentIndex
+from shipsync.settlement._ledger import SettlementLedger
+from shipsync.settlement._parse import InvoiceRow, RowProblem, read_invoice_rows
+from shipsync.settlement._report import (
+    ClassTotal,
+    InvoiceStatus,
+    InvoiceSummary,
+    LineOutcome,
+    ReconciliationReport,
+    ReportProblem,
+)
+from shipsync.settlement._rules import MatchRules, classify_charges
+
+__all__ = ["Reconciler", "reconcile_file", "report_json", "rows_of_invoice"]
+
+_CLASSES: tuple[LineClass, ...] = tuple(LineClass)
+_POS = {kind: i for i, kind in enumerate(_CLASSES)}
+_MATCHED = _POS[LineClass.MATCHED]
+_UNKNOWN = _POS[LineClass.UNKNOWN_SHIPMENT]
+_ZERO = Decimal(0)
+_ACCRUING = frozenset(
+    {
+        LineClass.MATCHED,
+        LineClass.OVERCHARGE,
+        LineClass.UNDERCHARGE,
+        LineClass.UNQUOTED_SURCHARGE,
+        LineClass.WEIGHT_ADJUSTMENT,
+        LineClass.ADDRESS_CORRECTION,
+        LineClass.CURRENCY_MISMATCH,
+    }
+)
+_ID_NAMESPACE = uuid.UUID("1b3c5d7e-9f00-4a2b-8c4d-5e6f7a8b9c0d")
+MAX_PROBLEMS_KEPT = 10_000
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _event_id(*parts: object) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, "\x1f".join(str(p) for p in parts)))
+
+
+class _Tally:
+    """Running counts and exact amounts of one invoice."""
+
+    __slots__ = ("amounts", "counts", "credits", "currency", "digest", "last_line", "total")
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+        self.counts = [0] * len(_CLASSES)
+        self.amounts = [_ZERO] * len(_CLASSES)
+        self.total = _ZERO
+        self.credits = 0
+        self.last_line = 0
+        self.digest = hashlib.sha256()
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "counts": self.counts,
+            "amounts": [str(a) for a in self.amounts],
+            "total": str(self.total),
+            "credits": self.credits,
+        }
+
+    @classmethod
+    def restore(cls, state: dict[str, Any]) -> _Tally:
+        tally = cls(state["currency"])
+        tally.counts = [int(c) for c in state["counts"]]
+        tally.amounts = [Decimal(a) for a in state["amounts"]]
+        tally.total = Decimal(state["total"])
+        tally.credits = int(state["credits"])
+        return tally
+
+
+def _digest_row(row: InvoiceRow) -> bytes:
+    charges = ";".join(f"{kind.value}={amount}" for kind, amount in row.charges)
+    return (
+        f"{row.line_number}\x1f{row.tracking_number}\x1f{row.carrier_shipment_id or ''}\x1f"
+        f"{row.reference or ''}\x1f{row.ship_date or ''}\x1f{charges}\n"
+    ).encode()
+
+
+class _Invoice:
+    """The invoice being read: its tally, mode and pending batch."""
+
+    __slots__ = (
+        "actuals",
+        "billed",
+        "events",
+        "first",
+        "mode",
+        "note",
+        "number",
+        "resume_after",
+        "resume_digest",
+        "since_commit",
+        "stored",
+        "tally",
+    )
+
+    def __init__(self, number: str, first: InvoiceRow, tally: _Tally) -> None:
+        self.number = number
+        self.first = first
+        self.tally = tally
+        self.mode = "live"  # live | resume | replay | refused
+        self.note = ""
+        self.resume_after = 0
+        self.resume_digest = ""
+        self.stored: dict[str, Any] | None = None
+        self.billed: list[str] = []
+        self.actuals: list[tuple[int, str]] = []
+        self.events: list[Event] = []
+        self.since_commit = 0
+
+
+class Reconciler:
+    """Reconciles carrier invoices of one carrier against a shipment index.
+
+    ``on_event`` receives the events (none are built without it); ``on_line`` receives every
+    line's :class:`LineOutcome`; ``ledger`` makes the run durable and idempotent; ``bills`` posts
+    a draft vendor bill per settled invoice. ``now`` is the clock (events and accruals are stamped
+    with it); tests pass a fixed one.
+    """
+
+    def __init__(
+        self,
+        index: ShipmentIndex,
+        *,
+        carrier: str,
+        rules: MatchRules | None = None,
+        ledger: SettlementLedger | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        on_line: Callable[[LineOutcome], None] | None = None,
+        bills: VendorBillSink | None = None,
+        dispute_policy: DisputePolicy = DisputePolicy.HOLD,
+        source: str | None = None,
+        now: Callable[[], datetime] = _utc_now,
+        checkpoint_every: int = 5_000,
+    ) -> None:
+        if checkpoint_every < 1:
+            raise InvalidInputError("checkpoint_every must be at least 1")
+        self.index = index
+        self.carrier = carrier
+        self.rules = rules or MatchRules()
+        self.ledger = ledger
+        self.on_event = on_event
+        self.on_line = on_line
+        self.bills = bills
+        self.dispute_policy = dispute_policy
+        self.source = source or f"shipsync/settlement/{carrier}"
+        self.now = now
+        self.checkpoint_every = checkpoint_every
+        self._table = self.rules.table()
+        self._problems: list[ReportProblem] = []
+        self._problem_count = 0
+        self._summaries: list[InvoiceSummary] = []
+        if ledger is not None:
+            for tracking in ledger.billed(carrier):
+                index.mark_billed(tracking)
+            self._deliver()
+
+    # -- public entry points -------------------------------------------------------------------
+
+    def run(self, rows: Iterable[InvoiceRow | RowProblem]) -> ReconciliationReport:
+        """Reconcile a stream of rows (one or several invoices) and report."""
+        current: _Invoice | None = None
+        for item in rows:
+            if isinstance(item, RowProblem):
+                self._problem(item.message, item.file_line, item.invoice_number)
+                continue
+            if current is None or item.invoice_number != current.number:
+                if current is not None:
+                    self._finish(current)
+                current = self._start(item)
+            self._line(current, item)
+        if current is not None:
+            self._finish(current)
+        return self.report()
+
+    def reconcile_invoice(self, invoice: FreightInvoice) -> InvoiceSummary:
+        """Reconcile one canonical invoice (from a driver's ``fetch_invoices``)."""
+        before = len(self._summaries)
+        self.run(rows_of_invoice(invoice))
+        if len(self._summaries) == before:
+            raise InvalidInputError("the invoice has no lines", path="lines")
+        summary = self._summaries[-1]
+        if summary.status is InvoiceStatus.SETTLED and summary.total != invoice.total:
+            raise ReconciliationError(
+                f"invoice {invoice.invoice_number}: reconciled total differs from the invoice total"
+            )
+        return summary
+
+    def report(self) -> ReconciliationReport:
+        """The report of everything this reconciler did so far."""
+        return ReconciliationReport(
+            carrier=self.carrier,
+            invoices=tuple(self._summaries),
+            problems=tuple(self._problems),
+            problem_count=self._problem_count,
+        )
+
+    # -- per invoice ---------------------------------------------------------------------------
+
+    def _problem(self, message: str, line: int | None, invoice: str | None) -> None:
+        self._problem_count += 1
+        if len(self._problems) < MAX_PROBLEMS_KEPT:
+            self._problems.append(
+                ReportProblem(message=message, file_line=line, invoice_number=invoice)
+            )
+
+    def _start(self, row: InvoiceRow) -> _Invoice:
+        invoice = _Invoice(row.invoice_number, row, _Tally(row.currency))
+        ledger = self.ledger
+        if ledger is None:
+            if row.supersedes:
+                self._problem(
+                    f"invoice supersedes {row.supersedes!r}, but without a ledger nothing"
+                    " earlier is known to reverse",
+                    row.file_line,
+                    row.invoice_number,
+                )
+            return invoice
+        record = ledger.invoice(self.carrier, row.invoice_number)
+        if record is None:
+            if row.supersedes:
+                self._supersede(row)
+            return invoice
+        if record.status in ("settled", "superseded"):
+            invoice.mode = "replay"
+            invoice.resume_digest = record.digest
+            invoice.stored = record.state
+            return invoice
+        invoice.mode = "resume"
+        invoice.resume_after = record.last_line
+        invoice.resume_digest = record.digest
+        invoice.stored = record.state
+        return invoice
+
+    def _supersede(self, row: InvoiceRow) -> None:
+        ledger = self.ledger
+        assert ledger is not None
+        assert row.supersedes is not None
+        old = ledger.invoice(self.carrier, row.supersedes)
+        if old is None or old.status != "settled":
+            self._problem(
+                f"invoice supersedes {row.supersedes!r}, which is not a settled invoice here",
+                row.file_line,
+                row.invoice_number,
+            )
+            return
+        now = self.now()
+        events: list[tuple[str, bytes]] = []
+        if self.on_event is not None:
+            for body in ledger.actuals(self.carrier, row.supersedes):
+                actual = Accrual.model_validate_json(body)
+                reversal = Accrual(
+                    accrual_id=f"{actual.accrual_id}:reversed",
+                    shipment_id=actual.shipment_id,
+                    kind=AccrualKind.REVERSAL,
+                    amount=-actual.amount,
+                    booked_at=now,
+                    reverses=actual.accrual_id,
+                    invoice_number=row.invoice_number,
+                )
+                event = FreightChargeAccrued.of(
+                    reversal,
+                    source=self.source,
+                    time=now,
+                    id=_event_id("accrual", self.carrier, reversal.accrual_id),
+                )
+                events.append((event.id, event.to_json()))
+        for tracking in ledger.supersede(self.carrier, row.supersedes, row.invoice_number, events):
+            self.index.unmark_billed(tracking)
+        self._deliver()
+
+    def _line(self, invoice: _Invoice, row: InvoiceRow) -> None:
+        mode = invoice.mode
+        if mode == "refused":
+            return
+        tally = invoice.tally
+        if row.currency != tally.currency:
+            self._problem("currency differs from the invoice's", row.file_line, invoice.number)
+            return
+        if self.ledger is not None:
+            tally.digest.update(_digest_row(row))
+        if mode == "replay":
+            return
+        if mode == "resume":
+            if row.line_number <= invoice.resume_after:
+                return
+            self._resume_check(invoice)
+            if invoice.mode == "refused":
+                return
+        self._classify(invoice, row)
+
+    def _resume_check(self, invoice: _Invoice) -> None:
+        """At the first line after the checkpoint: the lines read so far must be the same."""
+        if invoice.tally.digest.hexdigest() != invoice.resume_digest:
+            self._refuse(invoice, "differs from the partly settled invoice of the same number")
+            return
+        assert invoice.stored is not None
+        restored = _Tally.restore(invoice.stored)
+        restored.digest = invoice.tally.digest
+        invoice.tally = restored
+        invoice.mode = "live"
+
+    def _refuse(self, invoice: _Invoice, why: str) -> None:
+        invoice.mode = "refused"
+        invoice.note = f"invoice {invoice.number} {why}; issue a correction that supersedes it"
+        self._problem(invoice.note, invoice.first.file_line, invoice.number)
+
+    def _classify(self, invoice: _Invoice, row: InvoiceRow) -> None:
+        index = self.index
+        expectation = index.find(row[5], row[8], row[9])
+        charge_type: ChargeType | None = None
+        difference: Decimal | None = None
+        expected: Decimal | None = None
+        if expectation is None:
+            kind = LineClass.UNKNOWN_SHIPMENT
+        elif index.mark_billed(expectation[1]):
+            kind = LineClass.DUPLICATE_LINE
+        else:
+            if self.ledger is not None:
+                invoice.billed.append(expectation[1])
+            if expectation[4]:
+                kind = LineClass.BILLED_AFTER_CANCELLATION
+            elif expectation[2] != row[3]:
+                kind = LineClass.CURRENCY_MISMATCH
+            else:
+                kind, charge_type, difference = classify_charges(
+                    row[6], expectation[3], self._table
+                )
+                if charge_type is None:
+                    difference = None
+        tally = invoice.tally
+        position = _POS[kind]
+        billed = row[7]
+        tally.counts[position] += 1
+        tally.amounts[position] += billed
+        tally.total += billed
+        tally.last_line = row[4]
+        if billed < _ZERO:
+            tally.credits += 1
+        if self.on_line is not None or self.on_event is not None:
+            if expectation is not None:
+                expected = sum(expectation.charges.values(), _ZERO)
+            outcome = LineOutcome(
+                invoice.number,
+                row.line_number,
+                row.file_line,
+                row.tracking_number,
+                kind,
+                billed,
+                row.currency,
+                expectation.shipment_id if expectation is not None else None,
+                expected,
+                expectation.currency if expectation is not None else None,
+                charge_type,
+                difference,
+            )
+            if self.on_line is not None:
+                self.on_line(outcome)
+            if self.on_event is not None:
+                self._line_events(invoice, outcome)
+        if self.ledger is not None:
+            invoice.since_commit += 1
+            if invoice.since_commit >= self.checkpoint_every:
+                self._commit(invoice, "in_progress")
+
+    def _line_events(self, invoice: _Invoice, outcome: LineOutcome) -> None:
+        now = self.now()
+        carrier = self.carrier
+        number = invoice.number
+        line = outcome.line_number
+        currency = outcome.currency
+        billed = Money.of(outcome.billed, currency)
+        expected = (
+            Money.of(outcome.expected, outcome.expected_currency)
+            if outcome.expected is not None and outcome.expected_currency is not None
+            else None
+        )
+        kind = outcome.line_class
+        event: Event
+        if kind is LineClass.MATCHED:
+            assert outcome.shipment_id is not None
+            assert expected is not None
+            event = FreightInvoiceMatched.of(
+                InvoiceMatch(
+                    invoice_number=number,
+                    line_number=line,
+                    tracking_number=outcome.tracking_number,
+                    shipment_id=outcome.shipment_id,
+                    billed=billed,
+                    expected=expected,
+                ),
+                source=self.source,
+                time=now,
+                id=_event_id("line", carrier, number, line),
+            )
+        else:
+            difference = (
+                Money.of(outcome.difference, currency) if outcome.difference is not None else None
+            )
+            event = FreightDiscrepancyFound.of(
+                Discrepancy(
+                    invoice_number=number,
+                    line_number=line,
+                    tracking_number=outcome.tracking_number,
+                    kind=kind,
+                    billed=billed,
+                    shipment_id=outcome.shipment_id,
+                    expected=expected,
+                    difference=difference,
+                    charge_type=outcome.charge_type,
+                    explanation=self.explain(outcome),
+                ),
+                source=self.source,
+                time=now,
+                subject=outcome.shipment_id or outcome.tracking_number,
+                id=_event_id("line", carrier, number, line),
+            )
+        invoice.events.append(event)
+        if kind not in _ACCRUING or outcome.shipment_id is None:
+            return
+        shipment_id = outcome.shipment_id
+        if expected is not None and expected:
+            reversal = Accrual(
+                accrual_id=f"{carrier}:{number}:{line}:estimate-reversal",
+                shipment_id=shipment_id,
+                kind=AccrualKind.REVERSAL,
+                amount=-expected,
+                booked_at=now,
+                invoice_number=number,
+            )
+            invoice.events.append(
+                FreightChargeAccrued.of(
+                    reversal,
+                    source=self.source,
+                    time=now,
+                    id=_event_id("accrual", carrier, reversal.accrual_id),
+                )
+            )
+        actual = Accrual(
+            accrual_id=f"{carrier}:{number}:{line}:actual",
+            shipment_id=shipment_id,
+            kind=AccrualKind.ACTUAL,
+            amount=billed,
+            booked_at=now,
+            invoice_number=number,
+        )
+        invoice.events.append(
+            FreightChargeAccrued.of(
+                actual,
+                source=self.source,
+                time=now,
+                id=_event_id("accrual", carrier, actual.accrual_id),
+            )
+        )
+        if self.ledger is not None:
+            invoice.actuals.append((line, actual.model_dump_json()))
+
+    def explain(self, outcome: LineOutcome) -> str:
+        """A sentence a finance user can read about why a line is what it is."""
+        kind = outcome.line_class
+        billed = f"{outcome.billed} {outcome.currency}"
+        if kind is LineClass.MATCHED:
+            return f"billed {billed}, as expected within tolerance"
+        if kind is LineClass.UNKNOWN_SHIPMENT:
+            return (
+                f"billed {billed} for tracking number {outcome.tracking_number}, which matches no"
+                " shipment by tracking number, carrier shipment id or reference"
+            )
+        if kind is LineClass.DUPLICATE_LINE:
+            return f"billed {billed} for a package that was already billed"
+        if kind is LineClass.BILLED_AFTER_CANCELLATION:
+            return f"billed {billed} for shipment {outcome.shipment_id}, which was cancelled"
+        if kind is LineClass.CURRENCY_MISMATCH:
+            return (
+                f"billed {billed}, but the shipment was quoted in {outcome.expected_currency};"
+                " amounts in different currencies are not compared"
+            )
+        charge = outcome.charge_type.value.replace("_", " ") if outcome.charge_type else "charge"
+        difference = outcome.difference or _ZERO
+        if kind in (
+            LineClass.ADDRESS_CORRECTION,
+            LineClass.WEIGHT_ADJUSTMENT,
+            LineClass.UNQUOTED_SURCHARGE,
+        ):
+            return (
+                f"{charge} of {difference} {outcome.currency} billed but not quoted"
+                f" (line total {billed})"
+            )
+        assert outcome.charge_type is not None
+        tolerance = self.rules.tolerance(outcome.charge_type)
+        way = "over" if kind is LineClass.OVERCHARGE else "under"
+        return (
+            f"{charge} differs from the quote by {abs(difference)} {outcome.currency} {way}"
+            f" (tolerance {tolerance.absolute} {outcome.currency} or {tolerance.percent}%);"
+            f" line billed {billed}, expected {outcome.expected} {outcome.expected_currency}"
+        )
+
+    # -- commits and delivery ------------------------------------------------------------------
+
+    def _commit(self, invoice: _Invoice, status: str) -> None:
+        ledger = self.ledger
+        assert ledger is not None
+        tally = invoice.tally
+        ledger.commit(
+            self.carrier,
+            invoice.number,
+            status=status,
+            last_line=tally.last_line,
+            digest=tally.digest.hexdigest(),
+            state=tally.state(),
+            supersedes=invoice.first.supersedes,
+            billed=invoice.billed,
+            actuals=invoice.actuals,
+            events=[(event.id, event.to_json()) for event in invoice.events],
+        )
+        invoice.billed = []
+        invoice.actuals = []
+        invoice.events = []
+        invoice.since_commit = 0
+        self._deliver()
+
+    def _deliver(self) -> None:
+        ledger = self.ledger
+        if ledger is None or self.on_event is None:
+            return
+        while True:
+            pending = ledger.pending()
+            if not pending:
+                return
+            for _, body in pending:
+                self.on_event(default_catalogue.parse(body))
+            ledger.delivered(seq for seq, _ in pending)
+
+    def _finish(self, invoice: _Invoice) -> None:
+        if invoice.mode == "resume":
+            # Every line was at or before the checkpoint: the crash came before the final commit.
+            self._resume_check(invoice)
+        if invoice.mode == "replay":
+            if invoice.tally.digest.hexdigest() != invoice.resume_digest:
+                self._refuse(invoice, "was settled before with different lines")
+            else:
+                self._replayed(invoice)
+                return
+        if invoice.mode == "refused":
+            self._summaries.append(
+                self._summary(invoice, InvoiceStatus.REFUSED, _Tally(invoice.tally.currency))
+            )
+            return
+        tally = invoice.tally
+        summary = self._summary(invoice, InvoiceStatus.SETTLED, tally)
+        if self.on_event is not None:
+            now = self.now()
+            settlement = Settlement(
+                invoice_number=invoice.number,
+                carrier=self.carrier,
+                settled_at=now,
+                invoice_total=summary.total,
+                matched_total=summary.matched_total,
+                disputed_total=summary.disputed_total,
+                unknown_total=summary.unknown_total,
+                line_count=summary.line_count,
+            )
+            invoice.events.append(
+                SettlementCompleted.of(
+                    settlement,
+                    source=self.source,
+                    time=now,
+                    subject=invoice.number,
+                    id=_event_id("settlement", self.carrier, invoice.number),
+                )
+            )
+        if self.ledger is not None:
+            self._commit(invoice, "settled")
+        elif self.on_event is not None:
+            for event in invoice.events:
+                self.on_event(event)
+            invoice.events = []
+        summary = self._post_bill(invoice, summary)
+        self._summaries.append(summary)
+
+    def _replayed(self, invoice: _Invoice) -> None:
+        assert invoice.stored is not None
+        tally = _Tally.restore(invoice.stored)
+        summary = self._summary(invoice, InvoiceStatus.ALREADY_SETTLED, tally)
+        summary = self._post_bill(invoice, summary)
+        self._summaries.append(summary)
+
+    def _post_bill(self, invoice: _Invoice, summary: InvoiceSummary) -> InvoiceSummary:
+        if self.bills is None:
+            return summary
+        if self.ledger is not None:
+            record = self.ledger.invoice(self.carrier, invoice.number)
+            if record is not None and record.status == "superseded":
+                return summary
+            if record is not None and record.bill_reference:
+                return summary.model_copy(update={"bill_reference": record.bill_reference})
+        bill = build_vendor_bill(
+            summary, self.dispute_policy, invoice_date=invoice.first.invoice_date
+        )
+        reference = self.bills.post(bill, idempotency_key=f"{self.carrier}:{invoice.number}")
+        if self.ledger is not None:
+            self.ledger.record_bill(self.carrier, invoice.number, reference)
+        return summary.model_copy(update={"bill_reference": reference})
+
+    def _summary(self, invoice: _Invoice, status: InvoiceStatus, tally: _Tally) -> InvoiceSummary:
+        currency = tally.currency
+        counts = tally.counts
+        amounts = tally.amounts
+        matched = amounts[_MATCHED]
+        unknown = amounts[_UNKNOWN]
+        disputed = sum((a for i, a in enumerate(amounts) if i not in (_MATCHED, _UNKNOWN)), _ZERO)
+        if matched + disputed + unknown != tally.total:  # pragma: no cover - a bug
+            raise ReconciliationError(
+                f"invoice {invoice.number}: matched + disputed + unknown != invoice total"
+            )
+        try:
+            return InvoiceSummary(
+                carrier=self.carrier,
+                invoice_number=invoice.number,
+                status=status,
+                currency=currency,
+                line_count=sum(counts),
+                total=Money.of(tally.total, currency),
+                matched_total=Money.of(matched, currency),
+                disputed_total=Money.of(disputed, currency),
+                unknown_total=Money.of(unknown, currency),
+                classes={
+                    kind: ClassTotal(lines=counts[i], amount=amounts[i])
+                    for i, kind in enumerate(_CLASSES)
+                    if counts[i]
+                },
+                credit_lines=tally.credits,
+                supersedes=invoice.first.supersedes,
+                note=invoice.note,
+            )
+        except InvalidInputError as exc:  # pragma: no cover - a bug
+            raise ReconciliationError(f"invoice {invoice.number}: {exc}") from exc
+
+
+def rows_of_invoice(invoice: FreightInvoice) -> Iterator[InvoiceRow]:
+    """The rows of a canonical invoice, in line-number order, as the reconciler reads them."""
+    issued = invoice.issued_at.date()
+    last = 0
+    for line in sorted(invoice.lines, key=lambda item: item.line_number):
+        if line.line_number == last:
+            raise InvalidInputError(
+                f"line number {line.line_number} repeats", path="lines.line_number"
+            )
+        last = line.line_number
+        merged: dict[ChargeType, Decimal] = {}
+        for charge in line.charges:
+            merged[charge.type] = merged.get(charge.type, _ZERO) + charge.amount.amount
+        charges = tuple(merged.items())
+        yield InvoiceRow(
+            line.line_number,
+            invoice.invoice_number,
+            issued,
+            invoice.currency,
+            line.line_number,
+            line.tracking_number,
+            charges,
+            sum((amount for _, amount in charges), _ZERO),
+            line.carrier_shipment_id,
+            line.reference,
+            line.ship_date,
+            None,
+            None,
+            None,
+            invoice.supersedes,
+        )
+
+
+def reconcile_file(
+    path: str | Path,
+    columns: InvoiceColumns,
+    index: ShipmentIndex,
+    **options: Any,
+) -> ReconciliationReport:
+    """Reconcile an invoice CSV file; ``options`` are those of :class:`Reconciler`."""
+    reconciler = Reconciler(index, carrier=columns.carrier, **options)
+    return reconciler.run(read_invoice_rows(path, columns))
+
+
+def report_json(report: ReconciliationReport) -> str:
+    """The report as indented JSON (amounts as strings)."""
+    return report.model_dump_json(indent=2)
