@@ -360,3 +360,13 @@ def test_server_timeout_fault_is_a_client_timeout(fake_carrier_server: FakeCarri
     client = fake_carrier_server.client(timeout=0.3)
     assert client.quote_rates(fake_carrier_server.shipment())
     assert fake_carrier_server.service.requests["quote_rates"] == 2
+
+
+def test_webhooks_are_posted_over_http(fake_carrier_server: FakeCarrierServer) -> None:
+    """The default sender POSTs signed deliveries; a receiver's 404 keeps them queued."""
+    outbox = fake_carrier_server.service.webhooks
+    outbox.configure(url=f"{fake_carrier_server.url}/hooks", secret=generate_secret())
+    fake_carrier_server.client().create_shipment(fake_carrier_server.shipment())
+    results = outbox.deliver()
+    assert [status for _, status in results] == [404]
+    assert outbox.pending() == 1
