@@ -75,7 +75,14 @@ def _utc_datetime_schema(source: Any, handler: GetCoreSchemaHandler) -> CoreSche
 UtcDatetime = Annotated[
     datetime,
     GetPydanticSchema(_utc_datetime_schema),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$",
+            "description": "RFC 3339 date-time with an offset (a naive time is refused)",
+        }
+    ),
 ]
 """A timezone-aware datetime, normalised to UTC (offset 0). A naive datetime is rejected."""
 

@@ -569,7 +569,12 @@ class EventCatalogue:
             raise UnknownEventTypeError(event_type) from None
         version = obj.get("schemaversion", 1)
         if isinstance(version, str) and version.isdigit():
+            # CloudEvents binary mode carries extensions as strings ("schemaversion": "1" after
+            # an SDK's binary -> structured round trip); read them as the integer they denote.
             version = int(version)
+            obj = obj | {"schemaversion": version}
+            if version == cls.current_version:
+                return cls.model_validate(obj)
         if not isinstance(version, int) or isinstance(version, bool):
             raise UnsupportedSchemaVersionError(event_type, version)
         current = cls.current_version

@@ -11,7 +11,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from shipsync.canonical._events import DATASCHEMA_BASE, EventCatalogue, default_catalogue
+from shipsync.canonical._events import (
+    DATASCHEMA_BASE,
+    EventCatalogue,
+    MilestoneEvent,
+    default_catalogue,
+)
 
 __all__ = ["JSON_SCHEMA_DIALECT", "event_schemas", "export_schemas", "schema_file_name"]
 
@@ -33,6 +38,10 @@ def event_schemas(catalogue: EventCatalogue | None = None) -> dict[str, dict[str
         properties = body.setdefault("properties", {})
         properties["type"] = {"const": event_type, "type": "string", "title": "Type"}
         properties["schemaversion"] = {"const": version, "type": "integer", "title": "Schema"}
+        if issubclass(cls, MilestoneEvent):
+            # The parser checks that data.milestone matches the type; say so in the schema too.
+            pinned = {"properties": {"milestone": {"const": cls.milestone.value}}}
+            properties["data"] = {"allOf": [properties["data"], pinned]}
         required = body.setdefault("required", [])
         for name in ("type", "schemaversion"):
             if name not in required:
@@ -50,9 +59,7 @@ def schema_file_name(event_type: str, version: int) -> str:
     return f"{event_type}.v{version}.schema.json"
 
 
-def export_schemas(
-    directory: str | Path, catalogue: EventCatalogue | None = None
-) -> list[Path]:
+def export_schemas(directory: str | Path, catalogue: EventCatalogue | None = None) -> list[Path]:
     """Write every event type's schema into ``directory`` (created if missing); return the paths.
 
     Files are named ``<type>.v<version>.schema.json`` and written as sorted, indented UTF-8 JSON,
