@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import vcr
@@ -61,7 +62,13 @@ def _hide_passwords(value: Any) -> Any:
     return value
 
 
+def _odoo_host() -> str:
+    return urlsplit(os.environ["ODOO_URL"] if LIVE else REPLAY_URL).hostname or ""
+
+
 def _scrub_request(request: Any) -> Any:
+    if request.host != _odoo_host():
+        return None  # not Odoo (the in-process fake carrier): neither recorded nor replayed
     if request.body:
         request.body = json.dumps(normalise_body(request.body), sort_keys=True).encode("utf-8")
     for header in ("Cookie", "Authorization"):
@@ -154,23 +161,24 @@ class OdooData:
     def __init__(self, gateway: RpcGateway, tag: str) -> None:
         self.gw = gateway
         self.tag = tag
-        self._product: int | None = None
+        self._products: dict[int, int] = {}
         self._type: tuple[int, int, int] | None = None
 
     def partner(self, name: str, **values: Any) -> int:
         created = self.gw.call("res.partner", "create", [{"name": f"{name} {self.tag}", **values}])
         return int(created)
 
-    def product(self) -> int:
-        if self._product is None:
-            self._product = int(
+    def product(self, number: int = 0) -> int:
+        """A consumable product (always available), one per ``number``."""
+        if number not in self._products:
+            self._products[number] = int(
                 self.gw.call(
                     "product.product",
                     "create",
-                    [{"name": f"Widget {self.tag}", "type": "consu", "list_price": 10}],
+                    [{"name": f"Widget {number} {self.tag}", "type": "consu", "list_price": 10}],
                 )
             )
-        return self._product
+        return self._products[number]
 
     def out_type(self) -> tuple[int, int, int]:
         if self._type is None:
@@ -191,10 +199,10 @@ class OdooData:
             )
         return self._type
 
-    def pickings(self, count: int, *, partner: int | None = None) -> list[int]:
-        """Create ``count`` confirmed outgoing pickings of one consumable in one request."""
+    def pickings(self, count: int, *, partner: int | None = None, moves: int = 1) -> list[int]:
+        """Create ``count`` confirmed outgoing pickings, ``moves`` products each, in one request."""
         type_id, src, dest = self.out_type()
-        product = self.product()
+        products = [self.product(n) for n in range(moves)]
         values = [
             {
                 "picking_type_id": type_id,
@@ -214,6 +222,7 @@ class OdooData:
                             "location_dest_id": dest,
                         },
                     ]
+                    for product in products
                 ],
             }
             for _ in range(count)

@@ -328,3 +328,67 @@ def test_a_missing_module_is_reported_by_name(logistics: OdooLogistics) -> None:
     with pytest.raises(OdooModuleMissingError) as caught:
         logistics.require_modules("stock", "delivery_state")
     assert caught.value.module == "delivery_state"
+
+
+def _package_field(gw: Any) -> None:
+    """Make sure the custom char field for per-package tracking numbers exists."""
+    domain = [["model", "=", "stock.quant.package"], ["name", "=", "x_shipsync_tracking"]]
+    if not gw.call("ir.model.fields", "search_count", [domain]):
+        [model_id] = gw.call("ir.model", "search", [[["model", "=", "stock.quant.package"]]])
+        gw.call(
+            "ir.model.fields",
+            "create",
+            [
+                {
+                    "model_id": model_id,
+                    "name": "x_shipsync_tracking",
+                    "ttype": "char",
+                    "field_description": "Tracking number",
+                    "state": "manual",
+                }
+            ],
+        )
+
+
+def test_each_package_gets_its_own_tracking_number_when_a_field_is_mapped(
+    gateway: Any, odoo_data: Any
+) -> None:
+    """Two packed parcels get one tracking number each, found again by either number."""
+    _package_field(gateway)
+    logistics = OdooLogistics(gateway, OdooFieldMap(package_tracking="x_shipsync_tracking"))
+    [picking_id] = odoo_data.pickings(1, moves=2)
+    gateway.call("stock.picking", "action_assign", [[picking_id]])
+    lines = gateway.call(
+        "stock.move.line", "search", [[["picking_id", "=", picking_id]]], {"order": "id"}
+    )
+    for line in lines:  # pack each line on its own: two packages
+        gateway.call("stock.move.line", "action_put_in_pack", [[line]])
+    lines = gateway.call(
+        "stock.move.line",
+        "search_read",
+        [[["picking_id", "=", picking_id]]],
+        {"fields": ["result_package_id"], "order": "id"},
+    )
+    packages = [line["result_package_id"][1] for line in lines]
+    assert len(set(packages)) == 2
+    tag = odoo_data.tag
+    shipment = _shipment(f"K{tag}").model_copy(
+        update={
+            "packages": tuple(
+                package.model_copy(
+                    update={"parcel": package.parcel.model_copy(update={"reference": name})}
+                )
+                for package, name in zip(_shipment(f"K{tag}").packages, packages, strict=True)
+            )
+        }
+    )
+
+    logistics.record_shipment(picking_id, shipment)
+
+    [record] = logistics.read_pickings([picking_id])
+    assert record.package_tracking == {packages[0]: f"K{tag}-1", packages[1]: f"K{tag}-2"}
+    assert record.tracking_numbers == (f"K{tag}-1", f"K{tag}-2")
+    found = logistics.find_pickings_by_tracking([f"K{tag}-2"])
+    assert found[f"K{tag}-2"].id == picking_id
+    report = logistics.apply_events([_event(tag, f"K{tag}-2", 1, Milestone.IN_TRANSIT)])
+    assert len(report.applied) == 1

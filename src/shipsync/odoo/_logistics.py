@@ -260,13 +260,13 @@ class OdooLogistics:
                 names.append(extra)
         return names
 
-    def _search_pickings(self, domain: list[Any]) -> list[dict[str, Any]]:
+    def _search_pickings(self, domain: list[Any], *, order: str = "id") -> list[dict[str, Any]]:
         schema = self._schema()
         rows: list[dict[str, Any]] = self._gw.call(
             self._fields.picking_model,
             "search_read",
             [domain],
-            {"fields": self._picking_fields(schema), "order": "id"},
+            {"fields": self._picking_fields(schema), "order": order},
         )
         return rows
 
@@ -337,7 +337,11 @@ class OdooLogistics:
         return {ref: self._to_record(row) for ref, row in found.items()}
 
     def _rows_by_tracking(self, refs: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """One ``in`` search; then packages and ``ilike`` only for references still missing."""
+        """One ``in`` search; then packages and ``ilike`` only for references still missing.
+
+        When several pickings carry the same reference (carriers reuse numbers after a while),
+        the newest picking wins.
+        """
         f = self._fields
         schema = self._schema()
         found: dict[str, dict[str, Any]] = {}
@@ -353,19 +357,19 @@ class OdooLogistics:
                         found[ref] = row
 
         for chunk in chunked(list(refs), IN_CHUNK):
-            take(self._search_pickings([[f.picking_tracking, "in", list(chunk)]]))
+            take(self._search_pickings([[f.picking_tracking, "in", list(chunk)]], order="id desc"))
         missing = [r for r in refs if r not in found]
         if missing and schema.has(f.package_model, f.package_tracking):
             by_picking = self._pickings_of_packages(missing)
             if by_picking:
-                rows = self._search_pickings([["id", "in", sorted(by_picking)]])
+                rows = self._search_pickings([["id", "in", sorted(by_picking)]], order="id desc")
                 for row in rows:
                     for ref in by_picking[row["id"]]:
                         found.setdefault(ref, row)
             missing = [r for r in refs if r not in found]
         for chunk in chunked(missing, _FALLBACK_CHUNK):
             leaves = [[f.picking_tracking, "ilike", ref] for ref in chunk]
-            take(self._search_pickings(or_domain(leaves)))
+            take(self._search_pickings(or_domain(leaves), order="id desc"))
         return found
 
     def _pickings_of_packages(self, refs: Sequence[str]) -> dict[int, list[str]]:
