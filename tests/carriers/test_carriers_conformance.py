@@ -217,3 +217,20 @@ def test_undeclared_operation_leaks_are_caught() -> None:
         Quiet({"base_url": "http://q.invalid", "client_secret": SecretStr("x")})
     )
     assert problems == []
+
+
+def test_kit_catches_drivers_that_leak_on_broken_answers() -> None:
+    """A parser that raises its own untyped error on a missing field fails the mutation check."""
+
+    class Leaky(FakeDriver):
+        def quote_rates(self, shipment: Any) -> Any:
+            response = yield CarrierRequest("POST", "/v1/rates")
+            data = response.json()
+            if not isinstance(data, dict) or "rates" not in data:
+                raise RuntimeError("no rates")
+            return []
+
+    recording = Recording(Capability.QUOTE_RATES, ((200, (), b'{"rates": []}'),))
+    problems = check_driver(Leaky(), [recording])
+    assert any("leaked RuntimeError" in p for p in problems)
+    assert check_driver(FakeDriver(), [recording]) == []

@@ -36,11 +36,11 @@ RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 
 #: Exceptions a parser may raise on data that breaks the carrier's contract.
 PARSE_ERRORS: tuple[type[Exception], ...] = (
-    KeyError,
-    IndexError,
+    LookupError,  # KeyError, IndexError
     TypeError,
-    ValueError,
+    ValueError,  # also JSON, base64, Unicode and pydantic validation errors
     AttributeError,
+    ArithmeticError,  # decimal.InvalidOperation
 )
 
 

@@ -12,8 +12,10 @@ recorded responses of your carrier (from a sandbox, or cassettes), and pytest ru
 The checks: the metadata is complete; every declared capability is implemented and every other
 one raises :class:`~shipsync.errors.UnsupportedOperationError` before sending anything; every
 recording parses into canonical data (or, for recorded failures, a typed
-:class:`~shipsync.errors.CarrierError`); an unknown status code maps to ``Milestone.UNKNOWN``
-with the raw code kept; and nothing opens a socket while building requests or parsing answers.
+:class:`~shipsync.errors.CarrierError`); broken variants of every recorded answer (truncated,
+fields missing or of the wrong type) fail with a typed error, never a ``KeyError``; an unknown
+status code maps to ``Milestone.UNKNOWN`` with the raw code kept; and nothing opens a socket
+while building requests or parsing answers.
 Recordings are replayed through a real :class:`~shipsync.carriers.CarrierClient` over an
 ``httpx.MockTransport``, so the same error boundary applies as in production.
 """
@@ -238,6 +240,10 @@ def check_capabilities(driver: Driver) -> list[str]:
     return problems
 
 
+class _ReplayExhausted(Exception):
+    """The flow asked for more requests than were recorded."""
+
+
 class _Replay:
     def __init__(self, responses: Sequence[tuple[int, tuple[tuple[str, str], ...], bytes]]) -> None:
         self.responses = list(responses)
@@ -246,7 +252,7 @@ class _Replay:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         if not self.responses:
-            raise AssertionError("the flow sent more requests than were recorded")
+            raise _ReplayExhausted("the flow sent more requests than were recorded")
         status, headers, body = self.responses.pop(0)
         return httpx.Response(status, headers=list(headers), content=body)
 
@@ -348,6 +354,81 @@ def check_recording(driver: Driver, recording: Recording) -> list[str]:
     return problems
 
 
+_MISSING = object()
+_REPLACEMENTS: tuple[Any, ...] = (_MISSING, None, "x", -1, 1.5, [], {})
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = (), depth: int = 0) -> Iterator[tuple[Any, ...]]:
+    if depth > 5:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield (*prefix, key)
+            yield from _paths(item, (*prefix, key), depth + 1)
+    elif isinstance(value, list) and value:
+        yield from _paths(value[0], (*prefix, 0), depth + 1)
+
+
+def _mutated(data: Any, path: tuple[Any, ...], replacement: Any) -> Any:
+    copy = json.loads(json.dumps(data))
+    target = copy
+    for part in path[:-1]:
+        target = target[part]
+    if replacement is _MISSING:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = replacement
+    return copy
+
+
+def mutations(body: bytes, *, limit: int = 300) -> list[bytes]:
+    """Broken variants of a JSON body: truncated, wrong top level, each field missing or of the
+    wrong type (following the first element of lists), at most ``limit`` of them."""
+    variants = [b"", b"null", b"[]", b"{}", body[: len(body) // 2]]
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return variants
+    for path in _paths(data):
+        for replacement in _REPLACEMENTS:
+            variants.append(json.dumps(_mutated(data, path, replacement)).encode())
+            if len(variants) >= limit:
+                return variants
+    return variants
+
+
+def check_mutations(driver: Driver, recording: Recording) -> list[str]:
+    """Feed broken variants of each recorded 2xx body; anything but a typed error is a problem.
+
+    A variant may also parse (a field the driver does not need), which is fine.
+    """
+    if recording.operation not in driver.info.capabilities or recording.expect == "error":
+        return []
+    label = recording.name or recording.operation.value
+    problems: list[str] = []
+    for index, (status, headers, body) in enumerate(recording.responses):
+        if not 200 <= status < 300:
+            continue
+        for variant in mutations(body):
+            responses = list(recording.responses)
+            responses[index] = (status, headers, variant)
+            replay = _Replay(responses)
+            client = _replay_client(driver, replay)
+            try:
+                with no_network():
+                    _call(client, attrs.evolve(recording, responses=tuple(responses)))
+            except (CarrierError, _ReplayExhausted):
+                pass
+            except Exception as exc:
+                problems.append(
+                    f"{label}: response {index} mutated to {variant[:80]!r} leaked "
+                    f"{type(exc).__name__}"
+                )
+            finally:
+                client.close()
+    return problems
+
+
 def _no_plain_secrets(item: BaseModel, label: str, problems: list[str]) -> None:
     for value in item.model_dump().values():
         if isinstance(value, SecretStr):
@@ -401,6 +482,7 @@ def check_driver(driver: Driver, recordings: Sequence[Recording] = ()) -> list[s
     problems = check_metadata(driver) + check_capabilities(driver) + check_undeclared(driver)
     for recording in recordings:
         problems += check_recording(driver, recording)
+        problems += check_mutations(driver, recording)
     return problems
 
 
@@ -432,6 +514,11 @@ class DriverConformance:
         assert self.recordings, "give the kit some recordings"
         problems = [p for r in self.recordings for p in check_recording(self.driver, r)]
         assert problems == []
+
+    def test_broken_answers_fail_typed(self) -> None:
+        """Truncated bodies and missing or mistyped fields give a CarrierError, never a leak."""
+        problems = [p for r in self.recordings for p in check_mutations(self.driver, r)]
+        assert problems[:10] == []
 
     def test_every_declared_operation_is_recorded(self) -> None:
         """Each declared network operation has at least one successful recording."""

@@ -33,6 +33,7 @@ from shipsync.carriers.fake._faults import ENDPOINTS, Fault, FaultPlan
 from shipsync.carriers.fake._invoices import DISCREPANCY_KINDS, InvoiceBook
 from shipsync.carriers.fake._scenarios import SCENARIOS, Scenario, scenario_from
 from shipsync.carriers.fake._webhooks import WebhookOutbox
+from shipsync.errors import ShipsyncError
 
 __all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "FakeCarrierService", "FakeResponse"]
 
@@ -217,7 +218,18 @@ class FakeCarrierService:
         """Answer one request. ``headers`` keys are lower case."""
         with self._lock:
             if path.startswith("/_control/"):
-                return self._control(method, path, body)
+                try:
+                    return self._control(method, path, body)
+                except (
+                    ValueError,
+                    LookupError,
+                    TypeError,
+                    AttributeError,
+                    ArithmeticError,
+                    ShipsyncError,
+                ) as exc:
+                    error = {"code": "invalid_request", "message": type(exc).__name__}
+                    return _json(422, {"error": error})
             route = self._route(method, path)
             if route is None:
                 return _json(404, {"error": {"code": "no_route", "message": "no such endpoint"}})
@@ -241,7 +253,7 @@ class FakeCarrierService:
                 response = handler(arg, query, headers, payload if endpoint != "token" else body)
             except _Error as exc:
                 response = _json(exc.status, {"error": {"code": exc.code, "message": exc.message}})
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, LookupError, TypeError, AttributeError, ArithmeticError) as exc:
                 response = _json(
                     422, {"error": {"code": "invalid_request", "message": type(exc).__name__}}
                 )
