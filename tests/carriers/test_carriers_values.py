@@ -187,3 +187,9 @@ def test_fake_clock_never_goes_back() -> None:
         carrier.clock.advance(-1)
     carrier.clock.set(start + timedelta(days=1))
     assert carrier.clock.now() - start == timedelta(days=1)
+
+
+@pytest.mark.parametrize("value", ["²", "1.5", "-3", "soon", "Mon, 99 Foo 2026 00:00:00 GMT"])
+def test_retry_after_odd_values_are_ignored(value: str) -> None:
+    """Non-ASCII digits, fractions, negatives and bad dates give None."""
+    assert parse_retry_after(value, NOW) is None
