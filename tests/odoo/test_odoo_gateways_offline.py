@@ -8,12 +8,18 @@ import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
 
-from shipsync.errors import OdooError, OdooUnavailableError, OdooValidationError
+from shipsync.errors import (
+    InvalidInputError,
+    OdooError,
+    OdooUnavailableError,
+    OdooValidationError,
+)
 from shipsync.odoo import EnvGateway, OdooGateway, RetryPolicy, RpcGateway
 
 NO_WAIT = RetryPolicy(attempts=3, initial=0, maximum=0)
@@ -258,3 +264,14 @@ def test_env_gateway_translates_odoo_exceptions_and_leaves_others_alone() -> Non
         gateway.call("no.model", "search", [[]])
     with pytest.raises(OdooError):
         gateway.call("res.partner", "_private", [[1]])
+
+
+def test_arguments_that_are_not_json_are_refused_before_sending(
+    fake_odoo: tuple[str, type[FakeOdoo]],
+) -> None:
+    """A Decimal in the values is our mistake: InvalidInputError, and nothing is sent."""
+    url, handler = fake_odoo
+    gateway = RpcGateway(url, "db", "bot", "pw", retry=NO_WAIT)
+    with pytest.raises(InvalidInputError):
+        gateway.call("res.partner", "write", [[1], {"credit_limit": Decimal("1.5")}])
+    assert "res.partner.write" not in handler.seen

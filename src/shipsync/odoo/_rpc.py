@@ -18,6 +18,7 @@ gets :class:`~shipsync.errors.OdooUnavailableError`.
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import socket
 import urllib.error
@@ -31,6 +32,7 @@ import tenacity
 
 from shipsync.errors import (
     ConfigurationError,
+    InvalidInputError,
     MissingDependencyError,
     OdooAuthError,
     OdooError,
@@ -193,6 +195,14 @@ class RpcGateway:
 
         def execute() -> Any:
             return self._odoo.execute_kw(model, method, arguments, named)
+
+        try:
+            json.dumps([arguments, named])
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(
+                f"the arguments of {model}.{method} are not JSON values (Decimal, datetime and "
+                "bytes must be converted first)"
+            ) from exc
 
         try:
             return self._transport(model, method, execute, safe=method in SAFE_METHODS)
