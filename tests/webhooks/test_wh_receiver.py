@@ -25,7 +25,7 @@ from shipsync.errors import (
     TimestampTooOldError,
     WebhookPayloadError,
 )
-from shipsync.idempotency import ClaimOutcome, MemoryStore, key_from_parts
+from shipsync.idempotency import ClaimOutcome, MemoryStore
 from shipsync.webhooks import (
     DEFAULT_DEDUPE_RETENTION,
     GITHUB_SCHEME,
@@ -315,8 +315,8 @@ def test_a_delivery_held_by_another_worker_is_deferred(
     receiver: WebhookReceiver, store: FlakyStore, sink: ListSink
 ) -> None:
     """While another worker's claim runs, the duplicate answers 503 rather than a false 200."""
-    key = key_from_parts("webhooks", "id", "msg_1")  # the receiver's key for webhook-id msg_1
-    store.inner.claim(key, hashlib.sha256(BODY).hexdigest())
+    key = "webhooks/id/msg_1"  # the receiver's key: <name>/<kind>/<delivery id>
+    store.inner.claim(key, parse_event(BODY).id)  # fingerprint: the events' ids
     receipt = receiver.receive(BODY, signed())
     assert (receipt.outcome, receipt.status, receipt.retry_after) == (
         ReceiptOutcome.DEFERRED,

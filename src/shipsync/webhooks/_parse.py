@@ -42,9 +42,16 @@ def parse_canonical(body: bytes) -> ParsedDelivery:
     anything that is not valid UTF-8 JSON of known, valid events; the cause (naming the field
     path, never the value) is chained.
     """
+    events, delivery_id = canonical_events(body)
+    return ParsedDelivery(events, delivery_id)
+
+
+def canonical_events(body: bytes) -> tuple[tuple[Event, ...], str | None]:
+    """:func:`parse_canonical` without the wrapper object (the receiver's fast path)."""
     try:
-        if body[:1] == b"[" or body.lstrip()[:1] == b"[":
-            return _parse_batch(body)
+        first = body[:1]
+        if first == b"[" or (first.isspace() and body.lstrip()[:1] == b"["):
+            return _parse_batch(body), None
         event = default_catalogue.parse(body)
     except WebhookPayloadError:
         raise
@@ -52,10 +59,10 @@ def parse_canonical(body: bytes) -> ParsedDelivery:
         raise WebhookPayloadError(f"the body is not a valid event: {error}") from error
     except (RecursionError, MemoryError, ValueError) as error:
         raise WebhookPayloadError("the body is not a valid event: unreadable JSON") from error
-    return ParsedDelivery((event,), event.id)
+    return (event,), event.id
 
 
-def _parse_batch(body: bytes) -> ParsedDelivery:
+def _parse_batch(body: bytes) -> tuple[Event, ...]:
     try:
         items: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -74,4 +81,4 @@ def _parse_batch(body: bytes) -> ParsedDelivery:
             raise WebhookPayloadError(
                 f"batch item {index} is not a valid event: {error}", path=str(index)
             ) from error
-    return ParsedDelivery(tuple(events))
+    return tuple(events)

@@ -256,7 +256,14 @@ class StandardWebhooksVerifier:
     def verify(self, body: bytes, headers: HeadersInput) -> VerifiedDelivery:
         """Return the verified delivery id and timestamp, or raise a typed verification error."""
         # This is the hot path of every receiver: the steps are inlined on purpose.
-        msg_id, stamp, header = read_headers(headers, _NAMES)
+        if type(headers) is dict:  # exact lookups first; read_headers handles anything else
+            msg_id = headers.get(ID_HEADER)
+            stamp = headers.get(TIMESTAMP_HEADER)
+            header = headers.get(SIGNATURE_HEADER)
+            if type(msg_id) is not str or type(stamp) is not str or type(header) is not str:
+                msg_id, stamp, header = read_headers(headers, _NAMES)
+        else:
+            msg_id, stamp, header = read_headers(headers, _NAMES)
         if _match_msg_id(msg_id) is None:
             raise MalformedHeaderError(ID_HEADER, "must be 1 to 256 visible ASCII characters")
         if _match_decimal(stamp) is None:
@@ -280,17 +287,22 @@ class StandardWebhooksVerifier:
             )
         if type(body) is not bytes:
             body = raw_body(body)
-        content = b"".join((msg_id.encode("ascii"), b".", stamp.encode("ascii"), b".", body))
+        prefix = f"{msg_id}.{stamp}.".encode("ascii")  # both checked: visible ASCII only
         matched = False
         if v1:
             for key in self._hmac_keys:
-                expected = key.digest(content)
+                inner = key.inner.copy()
+                inner.update(prefix)
+                inner.update(body)
+                outer = key.outer.copy()
+                outer.update(inner.digest())
+                expected = outer.digest()
                 for candidate in v1:
                     matched |= compare_digest(expected, candidate)
                 if matched:
                     break
         if v1a and not matched:
-            matched = self._ed25519_matches(v1a, content)
+            matched = self._ed25519_matches(v1a, prefix + body)
         if not matched:
             raise NoMatchingSignatureError("no signature matches an active secret or key")
         return VerifiedDelivery("standard-webhooks", msg_id, timestamp)
