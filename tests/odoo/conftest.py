@@ -136,6 +136,12 @@ def connect() -> RpcGateway:
 
 
 @pytest.fixture
+def login() -> str:
+    """The login the tests use (a placeholder in replay)."""
+    return os.environ["ODOO_USER"] if LIVE else "odoo-user"
+
+
+@pytest.fixture
 def target() -> tuple[str, str]:
     """The server URL and database the tests talk to (placeholders in replay)."""
     if LIVE:
@@ -163,6 +169,17 @@ class OdooData:
         self.tag = tag
         self._products: dict[int, int] = {}
         self._type: tuple[int, int, int] | None = None
+
+    def currency(self) -> str:
+        """The company's currency code (USD on a fresh database without a localisation)."""
+        [company] = self.gw.call(
+            "res.company", "search_read", [[]], {"fields": ["currency_id"], "limit": 1}
+        )
+        return str(company["currency_id"][1])
+
+    def other_currency(self, currency: str) -> str:
+        """A currency that is not ``currency``."""
+        return "EUR" if currency != "EUR" else "USD"
 
     def partner(self, name: str, **values: Any) -> int:
         created = self.gw.call("res.partner", "create", [{"name": f"{name} {self.tag}", **values}])

@@ -28,11 +28,13 @@ def test_connecting_detects_the_version_and_takes_three_requests(gateway: RpcGat
     assert gateway.round_trips == 4
 
 
-def test_a_wrong_password_is_an_auth_error(cassette: Any, target: tuple[str, str]) -> None:
+def test_a_wrong_password_is_an_auth_error(
+    cassette: Any, target: tuple[str, str], login: str
+) -> None:
     """Odoo answers ``false`` to a wrong password; the gateway raises OdooAuthError."""
     url, db = target
     with pytest.raises(OdooAuthError) as caught:
-        RpcGateway(url, db, "admin", "certainly-wrong", retry=RetryPolicy(initial=0, maximum=0))
+        RpcGateway(url, db, login, "certainly-wrong", retry=RetryPolicy(initial=0, maximum=0))
     assert "certainly-wrong" not in str(caught.value)
 
 

@@ -106,19 +106,20 @@ def test_record_shipment_writes_tracking_price_labels_and_one_note_once(
     """Recording a shipment writes refs, price and labels; recording it again writes nothing."""
     [picking_id] = odoo_data.pickings(1)
     shipment = _shipment(f"R{odoo_data.tag}")
+    price = Money.of("12.34", odoo_data.currency())
 
-    first = logistics.record_shipment(picking_id, shipment, price=Money.of("12.34", "USD"))
+    first = logistics.record_shipment(picking_id, shipment, price=price)
     assert first.price_written
     assert len(first.attachment_ids) == 2
     assert first.message_id is not None
 
-    again = logistics.record_shipment(picking_id, shipment, price=Money.of("12.34", "USD"))
+    again = logistics.record_shipment(picking_id, shipment, price=price)
     assert again.already_recorded
     assert again.round_trips == 2  # read the picking, look up the Message-Id
 
     [record] = logistics.read_pickings([picking_id])
     assert record.tracking_numbers == (f"R{odoo_data.tag}-1", f"R{odoo_data.tag}-2")
-    assert record.carrier_price == Money.of("12.34", "USD")
+    assert record.carrier_price == price
     assert len(record.message_ids) == 1
     attachments = logistics.gateway.call(
         "ir.attachment",
@@ -134,8 +135,9 @@ def test_record_shipment_in_another_currency_keeps_the_price_out_of_the_float_fi
 ) -> None:
     """A price in a currency other than the company's is not written as a bare float."""
     [picking_id] = odoo_data.pickings(1)
+    foreign = odoo_data.other_currency(odoo_data.currency())
     result = logistics.record_shipment(
-        picking_id, _shipment(f"E{odoo_data.tag}", packages=1), price=Money.of("9.99", "EUR")
+        picking_id, _shipment(f"E{odoo_data.tag}", packages=1), price=Money.of("9.99", foreign)
     )
     assert not result.price_written
     [record] = logistics.read_pickings([picking_id])
@@ -285,34 +287,44 @@ def test_vendor_bill_has_one_line_per_charge_and_is_created_once(
     vendor = odoo_data.partner("Carrier")
     pickings = odoo_data.pickings(2)
     refs = _tracking(logistics, pickings, f"B{tag}")
-    usd = lambda amount: Money.of(amount, "USD")  # noqa: E731
+    currency = odoo_data.currency()
+
+    def company_money(amount: str) -> Money:
+        return Money.of(amount, currency)
+
     invoice = FreightInvoice(
         invoice_number=f"INV-{tag}",
         carrier="fakecarrier",
         issued_at=T0,
-        currency="USD",
+        currency=currency,
         lines=(
             FreightInvoiceLine(
                 line_number=1,
                 tracking_number=refs[0],
                 charges=(
-                    FreightCharge(type=ChargeType.BASE_FREIGHT, amount=usd("10.00")),
-                    FreightCharge(type=ChargeType.FUEL, amount=usd("1.25")),
+                    FreightCharge(type=ChargeType.BASE_FREIGHT, amount=company_money("10.00")),
+                    FreightCharge(type=ChargeType.FUEL, amount=company_money("1.25")),
                 ),
             ),
             FreightInvoiceLine(
                 line_number=2,
                 tracking_number=refs[1],
-                charges=(FreightCharge(type=ChargeType.BASE_FREIGHT, amount=usd("8.50")),),
+                charges=(
+                    FreightCharge(type=ChargeType.BASE_FREIGHT, amount=company_money("8.50")),
+                ),
             ),
         ),
-        total=usd("19.75"),
+        total=company_money("19.75"),
     )
     bill = logistics.create_vendor_bill(invoice, vendor_id=vendor)
     assert bill.created
     assert bill.state == "draft"
-    assert bill.total == usd("19.75")
-    assert [line.amount for line in bill.lines] == [usd("10.00"), usd("1.25"), usd("8.50")]
+    assert bill.total == company_money("19.75")
+    assert [line.amount for line in bill.lines] == [
+        company_money("10.00"),
+        company_money("1.25"),
+        company_money("8.50"),
+    ]
     names = [r.name for r in logistics.read_pickings(pickings)]
     assert bill.picking_names == tuple(sorted(names))
     assert names[0] in bill.lines[0].label
