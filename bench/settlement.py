@@ -305,6 +305,7 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--reuse", action="store_true", help="reuse the files in --workdir")
     parser.add_argument("--child", nargs=4, metavar=("NAME", "INVOICE", "SHIPMENTS", "OUT"))
     args = parser.parse_args()
     if args.child:
@@ -314,9 +315,14 @@ def main() -> None:
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="settlement-bench-"))
     started = time.perf_counter()
-    files = write_sample_files(
-        work, shipments=args.shipments, lines=args.lines, seed=args.seed, invoices=args.invoices
-    )
+    if args.reuse and (work / "invoice.csv").exists():
+        from shipsync.settlement._samples import SampleFiles
+
+        files = SampleFiles(work / "shipments.csv", work / "invoice.csv")
+    else:
+        files = write_sample_files(
+            work, shipments=args.shipments, lines=args.lines, seed=args.seed, invoices=args.invoices
+        )
     print(
         f"generated {args.lines:,} lines vs {args.shipments:,} shipments in {work} "
         f"({time.perf_counter() - started:.1f} s)"

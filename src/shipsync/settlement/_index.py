@@ -217,9 +217,16 @@ class MemoryShipmentIndex:
         self, tracking_number: str, carrier_shipment_id: str | None, reference: str | None
     ) -> Expectation | None:
         """By tracking number, then carrier shipment id, then reference; unbilled packages first."""
+        found = self.find_record(tracking_number, carrier_shipment_id, reference)
+        return None if found is None else _decode(*found)
+
+    def find_record(
+        self, tracking_number: str, carrier_shipment_id: str | None, reference: str | None
+    ) -> tuple[str, str] | None:
+        """Like :meth:`find`, but the package's tracking number and its undecoded record."""
         record = self._records.get(tracking_number)
         if record is not None:
-            return _decode(tracking_number, record)
+            return tracking_number, record
         for key, table in (
             (carrier_shipment_id, self._by_carrier_id),
             (reference, self._by_reference),
@@ -230,11 +237,11 @@ class MemoryShipmentIndex:
             if found is None:
                 continue
             if isinstance(found, str):
-                return _decode(found, self._records[found])
+                return found, self._records[found]
             for tracking in found:
                 if tracking not in self._billed:
-                    return _decode(tracking, self._records[tracking])
-            return _decode(found[0], self._records[found[0]])
+                    return tracking, self._records[tracking]
+            return found[0], self._records[found[0]]
         return None
 
     def mark_billed(self, tracking_number: str) -> bool:
@@ -265,14 +272,23 @@ def _add_key(table: dict[str, str | tuple[str, ...]], key: str, tracking: str) -
         table[key] = (*existing, tracking)
 
 
-def _decode(tracking: str, record: str) -> Expectation:
-    fields = record.split(_SEP)
+RECORD_SEPARATOR = _SEP
+
+
+def charges_of(fields: list[str]) -> dict[ChargeType, Decimal]:
+    """The expected charges of a split record."""
     charges: dict[ChargeType, Decimal] = {}
     if len(fields) > 6:
         order = _ORDER
         for i, text in enumerate(fields[6:]):
             if text:
                 charges[order[i]] = Decimal(text)
+    return charges
+
+
+def _decode(tracking: str, record: str) -> Expectation:
+    fields = record.split(_SEP)
+    charges = charges_of(fields)
     while len(fields) < 6:
         fields.append("")
     return _new(
@@ -337,66 +353,60 @@ def _load(handle: Iterable[str], index: MemoryShipmentIndex) -> Iterator[None]:
     blank = width  # rows get one empty cell appended: absent columns read it
     names = {kind: name for name, kind in CHARGE_COLUMNS.items()}
     amount_at = [where.get(names[kind], blank) for kind in _ORDER]
+    present = [(i, names[kind]) for i, kind in zip(amount_at, _ORDER, strict=True) if i != blank]
     text_at = [where.get(name, blank) for name in ("service", "origin", "destination")]
     record_at = [where["shipment_id"], where["currency"], where.get("status", blank)]
     record_at += text_at + amount_at
     record_of = operator.itemgetter(*record_at)
-    amounts_of = operator.itemgetter(*amount_at)
-    keys_of = operator.itemgetter(
-        where["tracking_number"],
-        where.get("carrier_shipment_id", blank),
-        where.get("reference", blank),
-    )
+    i_tracking = where["tracking_number"]
+    i_carrier = where.get("carrier_shipment_id", blank)
+    i_reference = where.get("reference", blank)
     records = index._records
     by_carrier_id = index._by_carrier_id
     by_reference = index._by_reference
     statuses = {"", "active", "cancelled"}
+    patterns = AMOUNT_PATTERNS
+    sep = _SEP
     line = 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise InvalidInputError(
-                f"shipments file line {line + 1}: not valid CSV ({exc})"
-            ) from None
-        line = reader.line_num
-        if len(row) != width:
-            if not row:
-                continue
-            raise InvalidInputError(
-                f"shipments file line {line}: expected {width} fields, found {len(row)}"
-            )
-        row.append("")
-        fields = record_of(row)
-        tracking, carrier_id, reference = (key.strip() for key in keys_of(row))
-        problem = ""
-        if not fields[0] or not tracking:
-            problem = "shipment id and tracking number are required"
-        elif fields[2] not in statuses:
-            problem = "status must be 'active' or 'cancelled'"
-        elif (pattern := AMOUNT_PATTERNS.get(fields[1])) is None:
-            problem = "unknown currency"
-        else:
-            texts = "".join(fields[:6]) + tracking + carrier_id + reference
-            if not texts.isprintable():
-                problem = "a field contains control characters"
-            elif (
-                max(len(fields[0]), len(tracking), len(carrier_id), len(reference)) > 200
-                or max(map(len, fields[3:6])) > 200
+    try:
+        for row in reader:
+            line = reader.line_num
+            if len(row) != width:
+                if not row:
+                    continue
+                raise ValueError(f"expected {width} fields, found {len(row)}")
+            row.append("")
+            fields = record_of(row)
+            tracking = row[i_tracking].strip()
+            carrier_id = row[i_carrier].strip()
+            reference = row[i_reference].strip()
+            if not fields[0] or not tracking:
+                raise ValueError("shipment id and tracking number are required")
+            if fields[2] not in statuses:
+                raise ValueError("status must be 'active' or 'cancelled'")
+            pattern = patterns.get(fields[1])
+            if pattern is None:
+                raise ValueError("unknown currency")
+            record = sep.join(fields)
+            keys = tracking + carrier_id + reference
+            if not (keys + "".join(fields)).isprintable():
+                raise ValueError("a field contains control characters")
+            if len(record) + len(keys) > 200 and (
+                max(len(tracking), len(carrier_id), len(reference), *map(len, fields)) > 200
             ):
-                problem = "a field is longer than 200 characters"
-            else:
-                for i, text in enumerate(amounts_of(row)):
-                    if text and pattern.fullmatch(text) is None:
-                        problem = f"{names[_ORDER[i]]}: not an amount in {fields[1]}"
-                        break
-        if problem:
-            raise InvalidInputError(f"shipments file line {line}: {problem}")
-        records[tracking] = _SEP.join(fields).rstrip(_SEP)
-        if carrier_id:
-            _add_key(by_carrier_id, carrier_id, tracking)
-        if reference:
-            _add_key(by_reference, reference, tracking)
-        yield None
+                raise ValueError("a field is longer than 200 characters")
+            match = pattern.fullmatch
+            for i, name in present:
+                text = row[i]
+                if text and match(text) is None:
+                    raise ValueError(f"{name}: not an amount in {fields[1]}")
+            records[tracking] = record.rstrip(sep)
+            if carrier_id and by_carrier_id.setdefault(carrier_id, tracking) != tracking:
+                _add_key(by_carrier_id, carrier_id, tracking)
+            if reference and by_reference.setdefault(reference, tracking) != tracking:
+                _add_key(by_reference, reference, tracking)
+    except csv.Error as exc:
+        raise InvalidInputError(f"shipments file line {line + 1}: not valid CSV ({exc})") from None
+    except ValueError as exc:
+        raise InvalidInputError(f"shipments file line {line}: {exc}") from None
+    yield None

@@ -71,15 +71,15 @@ class RowProblem(NamedTuple):
 def _amount_patterns() -> dict[str, re.Pattern[str]]:
     patterns: dict[int, re.Pattern[str]] = {}
     for exponent in set(CURRENCY_EXPONENTS.values()):
-        fraction = rf"(?:\.\d{{1,{exponent}}})?" if exponent else ""
-        patterns[exponent] = re.compile(rf"-?\d{{1,18}}{fraction}")
+        fraction = rf"(?:\.[0-9]{{1,{exponent}}})?" if exponent else ""
+        patterns[exponent] = re.compile(rf"-?[0-9]{{1,18}}{fraction}")
     return {code: patterns[exponent] for code, exponent in CURRENCY_EXPONENTS.items()}
 
 
 AMOUNT_PATTERNS = _amount_patterns()
 """Per currency: the full-match pattern of an amount with at most its minor-unit decimals."""
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def parse_iso_date(text: str) -> date:
@@ -236,6 +236,7 @@ def _rows(
         at.tracking_number,
     )
     new_row = tuple.__new__
+    dates: dict[str, date] = {}
     row_type = InvoiceRow
     while True:
         try:
@@ -254,7 +255,9 @@ def _rows(
                 continue
             yield RowProblem(line_num, f"expected {width} fields, found {len(row)}")
             continue
-        number = row[i_number].strip()
+        number = row[i_number]
+        if state is None or number != state.number:
+            number = number.strip()
         try:
             if state is None or state.number != number:
                 if not number:
@@ -291,9 +294,11 @@ def _rows(
             if by_row_number:
                 line_number = state.last_line + 1
             else:
-                text = row[line_index].strip()
+                text = row[line_index]
                 if not text.isdigit() or not text.isascii() or len(text) > 9:
-                    raise ValueError("line number is not a positive integer")
+                    text = text.strip()
+                    if not text.isdigit() or not text.isascii() or len(text) > 9:
+                        raise ValueError("line number is not a positive integer")
                 line_number = int(text)
                 if line_number <= state.last_line or line_number < 1:
                     if line_number < 1:
@@ -303,7 +308,9 @@ def _rows(
                         if line_number == state.last_line
                         else "line number goes backwards within the invoice"
                     )
-            tracking = row[i_tracking].strip()
+            tracking = row[i_tracking]
+            if not tracking or tracking[0] == " " or tracking[-1] == " ":
+                tracking = tracking.strip()
             if not tracking:
                 raise ValueError("tracking number is empty")
             if len(tracking) > MAX_TEXT or not tracking.isprintable():
@@ -346,9 +353,16 @@ def _rows(
                         texts[slot] = cell
             ship_date = None
             if ship_index is not None:
-                cell = row[ship_index].strip()
+                cell = row[ship_index]
                 if cell:
-                    ship_date = parse_iso_date(cell)
+                    ship_date = dates.get(cell)
+                    if ship_date is None:
+                        cell = cell.strip()
+                        if cell:
+                            ship_date = parse_iso_date(cell)
+                            if len(dates) > 10_000:
+                                dates.clear()
+                            dates[cell] = ship_date
             result: InvoiceRow = new_row(
                 row_type,
                 (

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -48,7 +48,14 @@ from shipsync.canonical import (
 from shipsync.errors import InvalidInputError, ReconciliationError
 from shipsync.settlement._bills import DisputePolicy, VendorBillSink, build_vendor_bill
 from shipsync.settlement._columns import InvoiceColumns
-from shipsync.settlement._index import ShipmentIndex
+from shipsync.settlement._index import (
+    RECORD_SEPARATOR as _RS,
+)
+from shipsync.settlement._index import (
+    MemoryShipmentIndex,
+    ShipmentIndex,
+    charges_of,
+)
 from shipsync.settlement._ledger import SettlementLedger
 from shipsync.settlement._parse import InvoiceRow, RowProblem, read_invoice_rows
 from shipsync.settlement._report import (
@@ -203,6 +210,8 @@ class Reconciler:
         self.now = now
         self.checkpoint_every = checkpoint_every
         self._table = self.rules.table()
+        self._memory = index if isinstance(index, MemoryShipmentIndex) else None
+        self._billed: set[str] = index._billed if isinstance(index, MemoryShipmentIndex) else set()
         self._problems: list[ReportProblem] = []
         self._problem_count = 0
         self._summaries: list[InvoiceSummary] = []
@@ -326,6 +335,8 @@ class Reconciler:
         self._deliver()
 
     def _line(self, invoice: _Invoice, row: InvoiceRow) -> None:
+        if invoice.mode == "resume" and row.line_number > invoice.resume_after:
+            self._resume_check(invoice)
         mode = invoice.mode
         if mode == "refused":
             return
@@ -335,14 +346,8 @@ class Reconciler:
             return
         if self.ledger is not None:
             tally.digest.update(_digest_row(row))
-        if mode == "replay":
-            return
-        if mode == "resume":
-            if row.line_number <= invoice.resume_after:
-                return
-            self._resume_check(invoice)
-            if invoice.mode == "refused":
-                return
+        if mode != "live":
+            return  # replaying a settled invoice, or before the checkpoint of a resumed one
         self._classify(invoice, row)
 
     def _resume_check(self, invoice: _Invoice) -> None:
@@ -362,28 +367,66 @@ class Reconciler:
         self._problem(invoice.note, invoice.first.file_line, invoice.number)
 
     def _classify(self, invoice: _Invoice, row: InvoiceRow) -> None:
-        index = self.index
-        expectation = index.find(row[5], row[8], row[9])
         charge_type: ChargeType | None = None
         difference: Decimal | None = None
-        expected: Decimal | None = None
-        if expectation is None:
-            kind = LineClass.UNKNOWN_SHIPMENT
-        elif index.mark_billed(expectation[1]):
-            kind = LineClass.DUPLICATE_LINE
-        else:
-            if self.ledger is not None:
-                invoice.billed.append(expectation[1])
-            if expectation[4]:
-                kind = LineClass.BILLED_AFTER_CANCELLATION
-            elif expectation[2] != row[3]:
-                kind = LineClass.CURRENCY_MISMATCH
+        expected_charges: Mapping[ChargeType, Decimal] | None = None
+        shipment_id: str | None = None
+        expected_currency: str | None = None
+        memory = self._memory
+        if memory is not None:
+            found = memory.find_record(row[5], row[8], row[9])
+            if found is None:
+                kind = LineClass.UNKNOWN_SHIPMENT
             else:
-                kind, charge_type, difference = classify_charges(
-                    row[6], expectation[3], self._table
-                )
-                if charge_type is None:
-                    difference = None
+                package, record = found
+                fields = record.split(_RS)
+                shipment_id = fields[0]
+                expected_currency = fields[1]
+                billed_set = self._billed
+                if package in billed_set:
+                    kind = LineClass.DUPLICATE_LINE
+                else:
+                    billed_set.add(package)
+                    if self.ledger is not None:
+                        invoice.billed.append(package)
+                    if len(fields) > 2 and fields[2] == "cancelled":
+                        kind = LineClass.BILLED_AFTER_CANCELLATION
+                    elif expected_currency != row[3]:
+                        kind = LineClass.CURRENCY_MISMATCH
+                    else:
+                        expected_charges = charges_of(fields)
+                        kind, charge_type, difference = classify_charges(
+                            row[6], expected_charges, self._table
+                        )
+                        if charge_type is None:
+                            difference = None
+                if expected_charges is None and (
+                    self.on_line is not None or self.on_event is not None
+                ):
+                    expected_charges = charges_of(fields)
+        else:
+            expectation = self.index.find(row[5], row[8], row[9])
+            if expectation is None:
+                kind = LineClass.UNKNOWN_SHIPMENT
+            else:
+                shipment_id = expectation[0]
+                expected_currency = expectation[2]
+                expected_charges = expectation[3]
+                if self.index.mark_billed(expectation[1]):
+                    kind = LineClass.DUPLICATE_LINE
+                else:
+                    if self.ledger is not None:
+                        invoice.billed.append(expectation[1])
+                    if expectation[4]:
+                        kind = LineClass.BILLED_AFTER_CANCELLATION
+                    elif expected_currency != row[3]:
+                        kind = LineClass.CURRENCY_MISMATCH
+                    else:
+                        kind, charge_type, difference = classify_charges(
+                            row[6], expected_charges, self._table
+                        )
+                        if charge_type is None:
+                            difference = None
         tally = invoice.tally
         position = _POS[kind]
         billed = row[7]
@@ -394,19 +437,17 @@ class Reconciler:
         if billed < _ZERO:
             tally.credits += 1
         if self.on_line is not None or self.on_event is not None:
-            if expectation is not None:
-                expected = sum(expectation.charges.values(), _ZERO)
             outcome = LineOutcome(
                 invoice.number,
-                row.line_number,
-                row.file_line,
-                row.tracking_number,
+                row[4],
+                row[0],
+                row[5],
                 kind,
                 billed,
-                row.currency,
-                expectation.shipment_id if expectation is not None else None,
-                expected,
-                expectation.currency if expectation is not None else None,
+                row[3],
+                shipment_id,
+                None if expected_charges is None else sum(expected_charges.values(), _ZERO),
+                expected_currency,
                 charge_type,
                 difference,
             )
@@ -583,9 +624,15 @@ class Reconciler:
             pending = ledger.pending()
             if not pending:
                 return
-            for _, body in pending:
-                self.on_event(default_catalogue.parse(body))
-            ledger.delivered(seq for seq, _ in pending)
+            done: list[int] = []
+            try:
+                for seq, body in pending:
+                    self.on_event(default_catalogue.parse(body))
+                    done.append(seq)
+            finally:
+                # What the sink took is marked even when it then failed: only the event that
+                # raised is offered again.
+                ledger.delivered(done)
 
     def _finish(self, invoice: _Invoice) -> None:
         if invoice.mode == "resume":
