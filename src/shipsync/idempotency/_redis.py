@@ -86,7 +86,7 @@ for i = 1, #KEYS - 1 do
   end
   if code == nil then
     local token = redis.call('INCR', fence)
-    redis.call('DEL', k)
+    if rec[1] or rec[2] or rec[3] or rec[4] then redis.call('DEL', k) end
     redis.call('HSET', k, 's', 'p', 'f', fp, 't', token, 'e', now + lease)
     redis.call('PEXPIRE', k, lease + GRACE_MS)
     code, value = 0, token

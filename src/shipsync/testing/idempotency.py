@@ -226,14 +226,17 @@ class _StoreMachine(RuleBasedStateMachine):
         super().__init__()
         self.store = self.harness.make(_ns())
         self.model = ReferenceModel()
-        self.max_token = 0
+        self.last_token: dict[str, int] = {}
+        self.seen_tokens: set[int] = set()
 
     def _check_outcome(self, key: str, fp: str, outcome: object) -> int | None:
         expected = self.model.expect_claim(key, fp)
         if expected == "acquired":
             assert isinstance(outcome, Acquired), (expected, outcome)
-            assert outcome.token > self.max_token, "fencing tokens must increase"
-            self.max_token = outcome.token
+            assert outcome.token > self.last_token.get(key, 0), "a key's tokens must increase"
+            assert outcome.token not in self.seen_tokens, "a token was handed out twice"
+            self.last_token[key] = outcome.token
+            self.seen_tokens.add(outcome.token)
             self.model.acquire(key, fp, outcome.token, LEASE.total_seconds())
             return outcome.token
         if expected == "mismatch":

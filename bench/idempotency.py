@@ -1,0 +1,384 @@
+"""Idempotency store benchmark: throughput, client CPU and round trips, against Powertools.
+
+Run from the repository root (services on this machine: Redis 6379, PostgreSQL 5432)::
+
+    .venv/bin/python bench/idempotency.py                # everything, ~1 minute
+    .venv/bin/python bench/idempotency.py --pairs 5000   # shorter
+
+It prints one table. A *pair* is one claim plus one complete of a new key (a first call); a
+*replay* is one claim of a completed key. "8 clients" runs 8 processes at once, each with its own
+store, and counts pairs over the wall time of the whole run. Round trips are counted on the wire:
+commands sent by redis-py connections, ReadyForQuery messages in libpq's trace for PostgreSQL.
+
+For comparison, in the same run and against the same Redis: AWS Lambda Powertools' idempotency
+utility (``idempotent_function`` with its Redis persistence layer, outside Lambda; install the
+``bench`` extra), and two bare ``SET`` commands per call, the physical floor of any scheme that
+writes twice. Batches use ``claim_many`` / ``complete_many`` over 100 keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from shipsync.idempotency import (
+    Acquired,
+    MemoryStore,
+    PostgresStore,
+    RedisStore,
+    SQLiteStore,
+)
+
+REDIS_URL = os.environ.get("SHIPSYNC_TEST_REDIS", "redis://127.0.0.1:6379/0")
+POSTGRES_DSN = os.environ.get("SHIPSYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+RESULT = b'{"label":"1Z999AA10123456784","cost":"12.40"}'
+BATCH = 100
+
+
+# --- store factories (picklable by name for worker processes) -----------------------------------
+
+
+def make_store(kind: str, ctx: dict[str, str]) -> Any:
+    ns = ctx["namespace"]
+    if kind == "memory":
+        return MemoryStore(namespace=ns)
+    if kind == "sqlite":
+        return SQLiteStore(ctx["sqlite"], namespace=ns)
+    if kind == "redis":
+        return RedisStore.from_url(REDIS_URL, namespace=ns, prefix=ctx["prefix"])
+    return PostgresStore(POSTGRES_DSN, namespace=ns, table=ctx["table"], setup=False)
+
+
+def run_pairs(store: Any, n: int, tag: str) -> tuple[float, float]:
+    """n claim+complete pairs on new keys; (wall seconds, CPU seconds)."""
+    keys = [f"{tag}-{i}" for i in range(n)]
+    cpu, wall = time.process_time(), time.perf_counter()
+    for key in keys:
+        outcome = store.claim(key, "fp")
+        assert isinstance(outcome, Acquired)
+        store.complete(key, outcome.token, RESULT)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def run_replays(store: Any, keys: list[str]) -> tuple[float, float]:
+    cpu, wall = time.process_time(), time.perf_counter()
+    for key in keys:
+        store.claim(key, "fp")
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def run_batches(store: Any, n: int, tag: str) -> tuple[float, float]:
+    """n keys in batches of BATCH: claim_many + complete_many; (wall, CPU)."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    for start in range(0, n, BATCH):
+        items = [(f"{tag}-{i}", "fp") for i in range(start, min(n, start + BATCH))]
+        outcomes = store.claim_many(items)
+        done = [(o.key, o.token, RESULT) for o in outcomes if isinstance(o, Acquired)]
+        store.complete_many(done)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _worker(kind: str, ctx: dict[str, str], n: int, tag: str, barrier: Any, out: Any) -> None:
+    store = make_store(kind, ctx)
+    store.claim(f"{tag}-warm", "fp")  # connect, load scripts
+    barrier.wait()
+    start = time.time()
+    run_pairs(store, n, tag)
+    out.put((start, time.time()))
+
+
+def concurrent_pairs(kind: str, ctx: dict[str, str], n: int, clients: int = 8) -> float:
+    """Pairs per second over `clients` processes, each doing n // clients pairs."""
+    mp = multiprocessing.get_context("forkserver")
+    barrier, out = mp.Barrier(clients), mp.Queue()
+    tag = uuid.uuid4().hex[:8]
+    per = n // clients
+    procs = [
+        mp.Process(target=_worker, args=(kind, ctx, per, f"{tag}-{c}", barrier, out))
+        for c in range(clients)
+    ]
+    for p in procs:
+        p.start()
+    spans = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    return per * clients / (max(e for _, e in spans) - min(s for s, _ in spans))
+
+
+# --- round trips -----------------------------------------------------------------------------
+
+
+def redis_round_trips(ctx: dict[str, str]) -> tuple[int, int]:
+    import redis
+
+    sent = [0]
+
+    class Counting(redis.Connection):
+        def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            sent[0] += 1
+            super().send_packed_command(command, check_health)
+
+    pool = redis.ConnectionPool.from_url(REDIS_URL, connection_class=Counting)
+    store = RedisStore(redis.Redis(connection_pool=pool), namespace="rt", prefix=ctx["prefix"])
+    warm = store.claim("warm", "fp")
+    assert isinstance(warm, Acquired)
+    store.complete("warm", warm.token, RESULT)
+    sent[0] = 0
+    held = store.claim("first", "fp")
+    assert isinstance(held, Acquired)
+    store.complete("first", held.token, RESULT)
+    first = sent[0]
+    sent[0] = 0
+    store.claim("first", "fp")
+    replay = sent[0]
+    store.close()
+    return first, replay
+
+
+def postgres_round_trips(ctx: dict[str, str]) -> tuple[int, int]:
+    import psycopg
+
+    store = PostgresStore(POSTGRES_DSN, namespace="rt", table=ctx["table"], setup=False)
+    for i in range(8):  # let psycopg prepare its statements
+        warm = store.claim(f"warm-{i}", "fp")
+        assert isinstance(warm, Acquired)
+        store.complete(warm.key, warm.token, RESULT)
+        store.claim(warm.key, "fp")
+
+    def count(call: Callable[[], Any]) -> int:
+        with tempfile.TemporaryFile("w+") as trace:
+            store.connection.pgconn.trace(trace.fileno())
+            store.connection.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+            call()
+            store.connection.pgconn.untrace()
+            trace.seek(0)
+            return sum("ReadyForQuery" in line for line in trace)
+
+    held: list[Any] = []
+    first = count(lambda: held.append(store.claim("first", "fp")))
+    first += count(lambda: store.complete("first", held[0].token, RESULT))
+    replay = count(lambda: store.claim("first", "fp"))
+    store.close()
+    return first, replay
+
+
+# --- comparisons -----------------------------------------------------------------------------
+
+
+def powertools_calls(n: int) -> tuple[float, float] | str:
+    """Powertools idempotent_function over Redis: (calls/s, CPU µs per call) or why not."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    try:
+        import redis
+        from aws_lambda_powertools.utilities.idempotency import (
+            IdempotencyConfig,
+            idempotent_function,
+        )
+        from aws_lambda_powertools.utilities.idempotency.persistence.redis import (
+            RedisCachePersistenceLayer,
+        )
+    except ImportError as exc:
+        return f"not installed ({exc.name}); pip install -e '.[bench]'"
+    warnings.simplefilter("ignore")
+    client = redis.Redis.from_url(REDIS_URL)
+    layer = RedisCachePersistenceLayer(client=client)
+    config = IdempotencyConfig(expires_after_seconds=3600)
+
+    @idempotent_function(data_keyword_argument="record", persistence_store=layer, config=config)
+    def handle(record: dict[str, str]) -> dict[str, str]:
+        return {"label": record["id"]}
+
+    tag = uuid.uuid4().hex
+    handle(record={"id": f"{tag}-warm"})
+    cpu, wall = time.process_time(), time.perf_counter()
+    for i in range(n):
+        handle(record={"id": f"{tag}-{i}"})
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    for name in client.scan_iter(match="*" + tag + "*", count=1000):
+        client.delete(name)
+    client.close()
+    return n / wall, cpu / n * 1e6
+
+
+def two_sets(n: int) -> tuple[float, float]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    tag = uuid.uuid4().hex
+    client.set(f"floor:{tag}:warm", b"x")
+    cpu, wall = time.process_time(), time.perf_counter()
+    for i in range(n):
+        client.set(f"floor:{tag}:{i}:a", b"in progress", ex=3600)
+        client.set(f"floor:{tag}:{i}:b", RESULT, ex=3600)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    for name in client.scan_iter(match=f"floor:{tag}:*", count=1000):
+        client.delete(name)
+    client.close()
+    return n / wall, cpu / n * 1e6
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def compare(backends: list[str], ctx: dict[str, str], n: int) -> dict[str, Any]:
+    """Our Redis pairs and batches, Postgres batches, Powertools and the two-SET floor, run
+    round by round (three rounds, best of each), so machine load hits them alike."""
+    redis_store = make_store("redis", ctx)
+    pg_store = make_store("postgres", ctx) if "postgres" in backends else None
+    out: dict[str, Any] = {}
+    for _ in range(3):
+        wall, cpu = run_pairs(redis_store, n, uuid.uuid4().hex[:8])
+        mine = (n / wall, cpu / n * 1e6)
+        if "redis" not in out or mine[0] > out["redis"][0]:
+            out["redis"] = mine
+        wall, _ = run_batches(redis_store, n, uuid.uuid4().hex[:8])
+        out["redis.batch"] = max(out.get("redis.batch", 0.0), n / wall)
+        if pg_store is not None:
+            wall, _ = run_batches(pg_store, n, uuid.uuid4().hex[:8])
+            out["postgres.batch"] = max(out.get("postgres.batch", 0.0), n / wall)
+        pt = powertools_calls(n)
+        previous = out.get("powertools")
+        if isinstance(pt, str) or not isinstance(previous, tuple) or pt[0] > previous[0]:
+            out["powertools"] = pt
+        floor = two_sets(n)
+        if "floor" not in out or floor[0] > out["floor"][0]:
+            out["floor"] = floor
+    redis_store.close()
+    if pg_store is not None:
+        pg_store.close()
+    return out
+
+
+def _fmt_row(cells: list[str], widths: list[int]) -> str:
+    return "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))
+
+
+def measure_backend(kind: str, ctx: dict[str, str], n: int) -> dict[str, Any]:
+    """Best of three rounds for each single-client figure (the machine may be shared)."""
+    store = make_store(kind, ctx)
+    run_pairs(store, 200, uuid.uuid4().hex[:8])
+    best: dict[str, Any] = {"pairs": 0.0, "cpu_us": float("inf"), "replays": 0.0, "batch": 0.0}
+    for _ in range(3):
+        tag = uuid.uuid4().hex[:8]
+        wall, cpu = run_pairs(store, n, tag)
+        replay_wall, _ = run_replays(store, [f"{tag}-{i}" for i in range(n)])
+        batch_wall, _ = run_batches(store, n, tag + "-batch")
+        best["pairs"] = max(best["pairs"], n / wall)
+        best["cpu_us"] = min(best["cpu_us"], cpu / n * 1e6)
+        best["replays"] = max(best["replays"], n / replay_wall)
+        best["batch"] = max(best["batch"], n / batch_wall)
+    if hasattr(store, "close"):
+        store.close()
+    best["concurrent"] = None if kind == "memory" else concurrent_pairs(kind, ctx, n)
+    best["trips"] = {"redis": redis_round_trips, "postgres": postgres_round_trips}.get(
+        kind, lambda _ctx: None
+    )(ctx)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=10_000, help="pairs per measurement")
+    parser.add_argument(
+        "--backends", default="memory,sqlite,redis,postgres", help="comma-separated backends"
+    )
+    args = parser.parse_args()
+    n = args.pairs
+    tmp = tempfile.mkdtemp(prefix="idem-bench-")
+    ctx = {
+        "namespace": "bench-" + uuid.uuid4().hex[:8],
+        "sqlite": os.path.join(tmp, "bench.db"),
+        "prefix": "idembench-" + uuid.uuid4().hex[:8],
+        "table": "idem_bench_" + uuid.uuid4().hex[:8],
+    }
+    backends = args.backends.split(",")
+    if "postgres" in backends:
+        PostgresStore(POSTGRES_DSN, table=ctx["table"]).close()
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["shipsync.idempotency"])
+
+    results: dict[str, dict[str, Any]] = {}
+    comparison: dict[str, Any] = {}
+    pt: tuple[float, float] | str = "redis not benchmarked"
+    floor: tuple[float, float] | None = None
+    try:
+        for kind in backends:
+            results[kind] = measure_backend(kind, ctx, n)
+        if "redis" in backends:
+            comparison = compare(backends, ctx, min(n, 5_000))
+            pt = comparison.get("powertools", "not measured")
+            floor = comparison["floor"]
+    finally:
+        cleanup(backends, ctx)
+
+    head = ["backend", "pairs/s 1 client", "pairs/s 8 clients", "client CPU µs/pair",
+            "replays/s", "events/s batch=100", "round trips first/replay"]  # fmt: skip
+    rows = [head]
+    for kind, r in results.items():
+        trips = "-" if r["trips"] is None else "{} / {}".format(*r["trips"])
+        conc = "-" if r["concurrent"] is None else f"{r['concurrent']:,.0f}"
+        rows.append(
+            [
+                kind,
+                f"{r['pairs']:,.0f}",
+                conc,
+                f"{r['cpu_us']:,.0f}",
+                f"{r['replays']:,.0f}",
+                f"{r['batch']:,.0f}",
+                trips,
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    print(f"\n{n:,} pairs per measurement, best of 3 rounds; load average {os.getloadavg()}\n")
+    for row in rows:
+        print(_fmt_row(row, widths))
+    print()
+    if floor is not None:
+        print(f"two bare SETs per call (floor):  {floor[0]:,.0f} calls/s, {floor[1]:,.0f} µs CPU")
+    if isinstance(pt, str):
+        print(f"Powertools idempotency (Redis):  {pt}")
+    else:
+        print(f"Powertools idempotency (Redis):  {pt[0]:,.0f} calls/s, {pt[1]:,.0f} µs CPU")
+    print("\nratios (target):")
+    if "redis" in results and floor is not None:
+        ours = comparison["redis"]
+        print("  (measured interleaved, round by round, in the same minute)")
+        print(f"  Redis pairs/s / two-SET floor    {ours[0] / floor[0]:.2f}  (>= 0.9)")
+        print(f"  Redis client CPU per pair, µs    {ours[1]:.0f}  (<= 120)")
+        if not isinstance(pt, str):
+            print(f"  Redis pairs/s / Powertools       {ours[0] / pt[0]:.2f}")
+            for kind in ("redis", "postgres"):
+                if f"{kind}.batch" in comparison:
+                    ratio = comparison[f"{kind}.batch"] / pt[0]
+                    print(f"  {kind + ' batch=100 / Powertools':<32} {ratio:.1f}  (>= 5)")
+    if "sqlite" in results:
+        print(f"  SQLite pairs/s, one process      {results['sqlite']['pairs']:,.0f}  (>= 25,000)")
+
+
+def cleanup(backends: list[str], ctx: dict[str, str]) -> None:
+    """Drop the benchmark's table and keys."""
+    if "postgres" in backends:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+            table = ctx["table"]
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute(f"DROP SEQUENCE IF EXISTS {table}_fence")
+            conn.execute(f"DROP FUNCTION IF EXISTS {table}_claim")
+    if "redis" in backends:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        for name in client.scan_iter(match=ctx["prefix"] + ":*", count=1000):
+            client.delete(name)
+        client.close()
+
+
+if __name__ == "__main__":
+    main()
