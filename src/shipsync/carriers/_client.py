@@ -89,6 +89,8 @@ class BaseCarrierClient:
     ``clock`` gives POSIX seconds for token expiry, Retry-After dates and ``received_at``.
     """
 
+    _owns_http = True
+
     def __init__(
         self,
         driver: Driver,
@@ -132,14 +134,19 @@ class BaseCarrierClient:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def _httpx_args(self, request: CarrierRequest) -> dict[str, Any]:
-        return {
+        args: dict[str, Any] = {
             "method": request.method,
             "url": self._url(request),
             "headers": request.headers,
             "content": request.content,
-            "params": request.params or None,
-            "timeout": request.timeout if request.timeout is not None else self.timeout,
         }
+        if request.params:
+            args["params"] = request.params
+        if request.timeout is not None:
+            args["timeout"] = request.timeout
+        elif not self._owns_http:
+            args["timeout"] = self.timeout
+        return args
 
     def _needs_token(self, request: CarrierRequest) -> bool:
         return (
@@ -173,8 +180,6 @@ class BaseCarrierClient:
         error: BaseException | None,
         started: float,
     ) -> None:
-        if not _log.isEnabledFor(logging.DEBUG):
-            return
         record = {
             "carrier": self.carrier,
             "operation": operation,
@@ -271,7 +276,7 @@ class CarrierClient(BaseCarrierClient):
     ) -> None:
         super().__init__(driver, **kwargs)
         self._owns_http = http is None
-        self.http = http or httpx.Client(transport=transport)
+        self.http = http or httpx.Client(transport=transport, timeout=self.timeout)
         self._token_lock = threading.Lock()
 
     def close(self) -> None:
@@ -292,7 +297,8 @@ class CarrierClient(BaseCarrierClient):
             wait = self.rate_limit.reserve()
             if wait > 0:
                 self.sleeper.sleep(wait)
-        started = time.perf_counter()
+        debug = _log.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
         response: CarrierResponse | None = None
         try:
             with self.breaker.guard(self.carrier, operation):
@@ -307,9 +313,11 @@ class CarrierClient(BaseCarrierClient):
                 )
                 self._check_status(response, operation)
         except BaseException as exc:
-            self._log_attempt(request, operation, response, exc, started)
+            if debug:
+                self._log_attempt(request, operation, response, exc, started)
             raise
-        self._log_attempt(request, operation, response, None, started)
+        if debug:
+            self._log_attempt(request, operation, response, None, started)
         return response
 
     def _send_retrying(self, request: CarrierRequest, operation: str) -> CarrierResponse:
@@ -473,7 +481,7 @@ class AsyncCarrierClient(BaseCarrierClient):
     ) -> None:
         super().__init__(driver, **kwargs)
         self._owns_http = http is None
-        self.http = http or httpx.AsyncClient(transport=transport)
+        self.http = http or httpx.AsyncClient(transport=transport, timeout=self.timeout)
         self._token_lock: asyncio.Lock | None = None
 
     async def aclose(self) -> None:
@@ -494,7 +502,8 @@ class AsyncCarrierClient(BaseCarrierClient):
             wait = self.rate_limit.reserve()
             if wait > 0:
                 await self.sleeper.asleep(wait)
-        started = time.perf_counter()
+        debug = _log.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
         response: CarrierResponse | None = None
         try:
             async with self.breaker.aguard(self.carrier, operation):
@@ -509,9 +518,11 @@ class AsyncCarrierClient(BaseCarrierClient):
                 )
                 self._check_status(response, operation)
         except BaseException as exc:
-            self._log_attempt(request, operation, response, exc, started)
+            if debug:
+                self._log_attempt(request, operation, response, exc, started)
             raise
-        self._log_attempt(request, operation, response, None, started)
+        if debug:
+            self._log_attempt(request, operation, response, None, started)
         return response
 
     async def _send_retrying(self, request: CarrierRequest, operation: str) -> CarrierResponse:
