@@ -91,3 +91,40 @@ def test_signed_bodies_verify_exactly_when_inside_the_tolerance(
     except WebhookVerificationError:
         ok = False
     assert ok == (abs(skew) <= tolerance)
+
+
+@given(
+    key=st.binary(min_size=1, max_size=300),
+    message=st.binary(max_size=600),
+    algorithm=st.sampled_from(["sha256", "sha512"]),
+)
+def test_precomputed_hmac_equals_the_standard_library(
+    key: bytes, message: bytes, algorithm: str
+) -> None:
+    """The precomputed-pad HMAC is byte-for-byte hmac.digest, for keys shorter and longer than
+    the block size."""
+    import hmac
+
+    from shipsync.webhooks._hmac_key import HmacKey
+
+    prepared = HmacKey(key, algorithm)  # type: ignore[arg-type]
+    expected = hmac.digest(key, message, algorithm)
+    assert prepared.digest(message) == expected
+    assert prepared.digest_parts(message[:7], message[7:]) == expected
+    assert prepared.digest(message) == expected  # the prepared states are not consumed
+
+
+@given(public=st.binary(min_size=32, max_size=32), signature=st.binary(min_size=64, max_size=64))
+def test_any_public_key_and_v1a_signature_fail_only_with_typed_errors(
+    public: bytes, signature: bytes
+) -> None:
+    """Arbitrary (even invalid) Ed25519 keys and signatures never escape the error tree."""
+    scheme = StandardWebhooksScheme()
+    verifier = scheme.verifier("whpk_" + base64.b64encode(public).decode(), clock=clock_at(NOW))
+    headers = {
+        "webhook-id": "m",
+        "webhook-timestamp": str(NOW),
+        "webhook-signature": "v1a," + base64.b64encode(signature).decode(),
+    }
+    with contextlib.suppress(WebhookVerificationError):
+        verifier.verify(b"body", headers)

@@ -57,7 +57,7 @@ def canonical_events(body: bytes) -> tuple[tuple[Event, ...], str | None]:
         raise
     except ShipsyncError as error:
         raise WebhookPayloadError(f"the body is not a valid event: {error}") from error
-    except (RecursionError, MemoryError, ValueError) as error:
+    except (RecursionError, ValueError) as error:
         raise WebhookPayloadError("the body is not a valid event: unreadable JSON") from error
     return (event,), event.id
 

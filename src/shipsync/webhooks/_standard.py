@@ -124,7 +124,10 @@ def _verification_key(secret: Secret) -> bytes | Ed25519PublicKey:
             raw = _b64_secret(secret, _PUBLIC_PREFIX)
             if len(raw) != 32:
                 raise WebhookSecretError("a whpk_… key must hold a 32-byte Ed25519 public key")
-            return Ed25519PublicKey.from_public_bytes(raw)
+            try:
+                return Ed25519PublicKey.from_public_bytes(raw)
+            except ValueError:
+                raise WebhookSecretError("a whpk_… key is not an Ed25519 public key") from None
         if secret.startswith(_SECRET_KEY_PREFIX):
             return _private_key(secret).public_key()
     raise WebhookSecretError("a Standard Webhooks secret must start with whsec_, whpk_ or whsk_")
