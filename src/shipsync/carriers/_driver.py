@@ -36,6 +36,7 @@ from shipsync.carriers._auth import AccessToken
 from shipsync.carriers._capabilities import Capability
 from shipsync.carriers._http import CarrierRequest, CarrierResponse
 from shipsync.errors import UnsupportedOperationError
+from shipsync.webhooks import SignatureScheme
 
 __all__ = [
     "DRIVER_API_VERSION",
@@ -142,8 +143,8 @@ class Driver:
 
     info: ClassVar[DriverInfo]
     config_model: ClassVar[type[CarrierConfig]] = CarrierConfig
-    #: A ``shipsync.webhooks`` signature scheme when the driver declares ``parse_webhook``.
-    signature_scheme: ClassVar[Any] = None
+    #: How the carrier signs its webhooks, when the driver declares ``parse_webhook``.
+    signature_scheme: ClassVar[SignatureScheme | None] = None
 
     def __init__(self, config: CarrierConfig | Mapping[str, Any]) -> None:
         if not isinstance(config, self.config_model):
