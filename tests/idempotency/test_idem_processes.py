@@ -24,6 +24,7 @@ from shipsync.idempotency import (
     PostgresStore,
     RedisStore,
     SQLiteStore,
+    idempotent,
     outbound_key,
 )
 
@@ -176,7 +177,7 @@ def test_crash_between_side_effect_and_completion_reexecutes_once_with_the_same_
     store = idem_workers.build_store(spec, shift=idem_workers.LEASE.total_seconds() + 5)
     runs: list[str] = []
 
-    @idem_workers.idempotent(store, key=lambda s: f"book:{s}", lease=idem_workers.LEASE)
+    @idempotent(store, key=lambda s: f"book:{s}", lease=idem_workers.LEASE)
     def book(s: str) -> dict[str, str]:
         runs.append(s)
         return idem_workers.carrier_book(carrier_db, s)

@@ -156,7 +156,7 @@ class Idempotent:
     def _completion_failed(self, call: IdempotentCall, exc: Exception) -> CompletionFailedError:
         assert call.key is not None
         if isinstance(exc, CompletionFailedError):
-            return exc
+            return CompletionFailedError(call.key, "the store could not record the result")
         if isinstance(exc, StaleTokenError):
             return CompletionFailedError(call.key, "the lease was lost to another worker")
         return CompletionFailedError(call.key, f"{type(exc).__name__} while recording")

@@ -5,7 +5,14 @@ acquires it and receives a fencing token; while that lease runs, other claimants
 progress; once the holder *completes* it, every later claim with the same fingerprint receives the
 stored result, byte for byte. A holder that fails *releases* the key for a retry. A token whose
 lease expired and was taken over is stale: it can neither complete nor release, so a slow worker
-never overwrites its successor.
+never overwrites its successor. A holder whose lease expired but that nobody replaced may still
+complete; completing twice with one token is a no-op, so a completion whose answer was lost can be
+retried.
+
+Failures are typed: ``StoreUnavailableError`` (retryable) when a claim, release or sweep cannot
+reach the store, so nothing ran; ``CompletionFailedError`` when ``complete`` cannot reach it, so
+the caller's side effect ran but is not recorded; ``CorruptRecordError`` for a record that cannot
+be decoded.
 
 ``claim_many`` reports a fingerprint mismatch as a :class:`Mismatched` outcome for that item
 instead of raising, so one bad event never leaves the rest of a batch claimed but unknown.
