@@ -38,6 +38,7 @@ EXPECTED = [
     "WebhookVerifier",
     "generate_secret",
     "parse_canonical",
+    "tracking_parser",
 ]
 
 

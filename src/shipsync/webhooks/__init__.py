@@ -18,7 +18,12 @@ from shipsync.webhooks._hmac import (
     HmacSigner,
     HmacVerifier,
 )
-from shipsync.webhooks._parse import ParsedDelivery, WebhookParser, parse_canonical
+from shipsync.webhooks._parse import (
+    ParsedDelivery,
+    WebhookParser,
+    parse_canonical,
+    tracking_parser,
+)
 from shipsync.webhooks._receiver import (
     DEFAULT_DEDUPE_RETENTION,
     DEFAULT_MAX_BODY_SIZE,
@@ -77,4 +82,5 @@ __all__ = [
     "WebhookVerifier",
     "generate_secret",
     "parse_canonical",
+    "tracking_parser",
 ]

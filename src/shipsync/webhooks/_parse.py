@@ -10,15 +10,26 @@ carrier's own event id for deduplication. It raises a ``shipsync.errors`` input 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeAlias
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeAlias
 
 import attrs
 
-from shipsync.canonical import Event, default_catalogue
+from shipsync.canonical import (
+    MILESTONE_EVENT_TYPES,
+    Event,
+    TrackingEvent,
+    default_catalogue,
+    event_for_tracking,
+)
 from shipsync.errors import ShipsyncError, WebhookPayloadError
 
-__all__ = ["ParsedDelivery", "WebhookParser", "parse_canonical"]
+__all__ = ["ParsedDelivery", "WebhookParser", "parse_canonical", "tracking_parser"]
+
+_log = logging.getLogger("shipsync.webhooks")
 
 _MAX_BATCH = 1000
 
@@ -33,6 +44,34 @@ class ParsedDelivery:
 
 WebhookParser: TypeAlias = Callable[[bytes], "ParsedDelivery | Sequence[Event] | Event"]
 """A driver's parser: raw body in; canonical events, one event or a :class:`ParsedDelivery` out."""
+
+
+class _ParseWebhook(Protocol):
+    def __call__(self, body: bytes, *, received_at: datetime) -> Sequence[TrackingEvent]: ...
+
+
+def tracking_parser(
+    parse_webhook: _ParseWebhook, *, source: str, clock: Callable[[], float] = time.time
+) -> WebhookParser:
+    """Adapt a carrier driver's ``parse_webhook(body, *, received_at)`` into a receiver parser.
+
+    Each tracking event is wrapped in its milestone's envelope with ``source`` (say
+    ``"shipsync/acme"``); its id derives from the carrier's event id, so a redelivered event
+    keeps its id. ``received_at`` is read from ``clock``. Tracking events whose milestone is
+    ``unknown`` are not published (the canonical model gives them no event type) and are logged.
+    """
+
+    def parse(body: bytes) -> tuple[Event, ...]:
+        received_at = datetime.fromtimestamp(clock(), UTC)
+        events: list[Event] = []
+        for tracking in parse_webhook(body, received_at=received_at):
+            if tracking.milestone not in MILESTONE_EVENT_TYPES:
+                _log.warning("webhook tracking event with an unknown milestone not published")
+                continue
+            events.append(event_for_tracking(tracking, source=source))
+        return tuple(events)
+
+    return parse
 
 
 def parse_canonical(body: bytes) -> ParsedDelivery:
