@@ -11,9 +11,13 @@ def test_public_names_are_pinned() -> None:
         "CHARGE_COLUMNS",
         "CREDIT_CHARGE_TYPES",
         "FAKE_CARRIER_COLUMNS",
+        "SAMPLE_RULES",
+        "ChargeAnomaly",
+        "ChargeAnomalyDetector",
         "ClassTotal",
         "DisputePolicy",
         "Expectation",
+        "GroupStats",
         "InvoiceColumns",
         "InvoiceRow",
         "InvoiceStatus",
@@ -26,6 +30,7 @@ def test_public_names_are_pinned() -> None:
         "ReconciliationReport",
         "ReportProblem",
         "RowProblem",
+        "SampleFiles",
         "SettlementLedger",
         "ShipmentIndex",
         "Tolerance",
@@ -44,6 +49,7 @@ def test_public_names_are_pinned() -> None:
         "register_columns",
         "report_json",
         "rows_of_invoice",
+        "write_sample_files",
     ]
 
 

@@ -54,7 +54,7 @@ from shipsync.settlement import (
     reconcile_file,
     report_json,
 )
-from shipsync.settlement._samples import SAMPLE_RULES, write_sample_files
+from shipsync.settlement import SAMPLE_RULES, write_sample_files
 
 B, F, R = ChargeType.BASE_FREIGHT, ChargeType.FUEL, ChargeType.RESIDENTIAL
 RULES = MatchRules(

@@ -12,6 +12,7 @@ with robust statistics.
 
 from __future__ import annotations
 
+from shipsync.settlement._anomaly import ChargeAnomaly, ChargeAnomalyDetector, GroupStats
 from shipsync.settlement._bills import (
     DisputePolicy,
     MemoryVendorBillSink,
@@ -58,14 +59,19 @@ from shipsync.settlement._report import (
     ReportProblem,
 )
 from shipsync.settlement._rules import MatchRules, Tolerance, classify_charges
+from shipsync.settlement._samples import SAMPLE_RULES, SampleFiles, write_sample_files
 
 __all__ = [
     "CHARGE_COLUMNS",
     "CREDIT_CHARGE_TYPES",
     "FAKE_CARRIER_COLUMNS",
+    "SAMPLE_RULES",
+    "ChargeAnomaly",
+    "ChargeAnomalyDetector",
     "ClassTotal",
     "DisputePolicy",
     "Expectation",
+    "GroupStats",
     "InvoiceColumns",
     "InvoiceRow",
     "InvoiceStatus",
@@ -78,6 +84,7 @@ __all__ = [
     "ReconciliationReport",
     "ReportProblem",
     "RowProblem",
+    "SampleFiles",
     "SettlementLedger",
     "ShipmentIndex",
     "Tolerance",
@@ -96,4 +103,5 @@ __all__ = [
     "register_columns",
     "report_json",
     "rows_of_invoice",
+    "write_sample_files",
 ]

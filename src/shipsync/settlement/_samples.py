@@ -213,7 +213,9 @@ def _line(
 ) -> tuple[LineClass, bool, _Quote | None, str, dict[ChargeType, Decimal], bool]:
     u = rng.random()
     if not quotes or u < 0.02:
-        amount = Decimal(rng.randint(500, 4000)) / 100
+        amount = (_lane_base("ground", "DE", "DE") * Decimal(rng.randint(90, 110)) / 100).quantize(
+            _CENT
+        )
         return (
             LineClass.UNKNOWN_SHIPMENT,
             False,
