@@ -40,6 +40,7 @@ from shipsync.canonical import (
 from shipsync.errors import ConfigurationError, InvalidInputError
 from shipsync.settlement import (
     FAKE_CARRIER_COLUMNS,
+    SAMPLE_RULES,
     InvoiceRow,
     InvoiceStatus,
     LineOutcome,
@@ -53,8 +54,8 @@ from shipsync.settlement import (
     read_invoice_rows,
     reconcile_file,
     report_json,
+    write_sample_files,
 )
-from shipsync.settlement import SAMPLE_RULES, write_sample_files
 
 B, F, R = ChargeType.BASE_FREIGHT, ChargeType.FUEL, ChargeType.RESIDENTIAL
 RULES = MatchRules(
