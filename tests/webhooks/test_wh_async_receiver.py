@@ -134,3 +134,24 @@ async def test_concurrent_tasks_hand_off_once() -> None:
     assert outcomes.count("accepted") == 1
     assert set(outcomes) <= {"accepted", "deferred", "duplicate"}
     assert len(sink.batches) == 1
+
+
+def test_stores_and_sinks_of_the_wrong_kind_are_refused_up_front() -> None:
+    """A sync store or sink given to the async receiver (and vice versa) is a ConfigurationError
+    at construction, not a crash at the first delivery."""
+    from shipsync.errors import ConfigurationError
+    from shipsync.webhooks import WebhookReceiver
+
+    class SyncSink:
+        def publish(self, events: Sequence[Event]) -> None:
+            pass
+
+    verifier = SCHEME.verifier(HMAC_SECRET)
+    with pytest.raises(ConfigurationError):
+        AsyncWebhookReceiver(verifier, store=AsyncMemoryStore(), sink=SyncSink())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        AsyncWebhookReceiver(verifier, store=MemoryStore(), sink=AsyncListSink())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        WebhookReceiver(verifier, store=MemoryStore(), sink=AsyncListSink())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        WebhookReceiver(verifier, store=object(), sink=SyncSink())  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ Everything except the store and sink calls is shared by :class:`WebhookReceiver`
 from __future__ import annotations
 
 import enum
+import inspect
 import logging
 import re
 from collections.abc import Sequence
@@ -136,6 +137,21 @@ class Receipt(NamedTuple):
 
 _Prepared = tuple[str, str, str, tuple[Event, ...]]
 """A verified, parsed delivery ready for dedupe: key, fingerprint, delivery id, events."""
+
+
+def _check_parts(store: object, sink: object, *, asynchronous: bool) -> None:
+    """Refuse a store or sink of the wrong kind at construction, not at the first delivery."""
+    kind = "an async" if asynchronous else "a synchronous"
+    for owner, names, what in (
+        (store, ("claim", "complete", "release"), "store"),
+        (sink, ("publish",), "sink"),
+    ):
+        for name in names:
+            method = getattr(owner, name, None)
+            if not callable(method):
+                raise ConfigurationError(f"the {what} has no {name}() method", path=what)
+            if inspect.iscoroutinefunction(method) != asynchronous:
+                raise ConfigurationError(f"this receiver needs {kind} {what}", path=what)
 
 
 def _reject(status: int, error: ShipsyncError, delivery_id: str | None = None) -> Receipt:
@@ -290,6 +306,7 @@ class WebhookReceiver(_ReceiverCore):
             retention=retention,
             retry_after=retry_after,
         )
+        _check_parts(store, sink, asynchronous=False)
         self._store = store
         self._sink = sink
 
@@ -353,6 +370,7 @@ class AsyncWebhookReceiver(_ReceiverCore):
             retention=retention,
             retry_after=retry_after,
         )
+        _check_parts(store, sink, asynchronous=True)
         self._store = store
         self._sink = sink
 
