@@ -17,8 +17,9 @@ through, in order,
 
 then a non-2xx answer the flow did not ``accept`` becomes the most specific ``CarrierError``, and
 a 2xx answer is sent into the flow, whose parse errors become ``CarrierResponseError``.
-Everything but the send loop lives in :class:`BaseCarrierClient`; only ``_send_once``,
-``_send``, ``_token`` and ``run`` exist twice.
+Everything but the send loop lives in :class:`BaseCarrierClient`; only the loop (``_send_once``,
+``_send_retrying``, ``_send``, ``_token``, ``run``) exists twice, and each public operation is a
+two-line wrapper that builds the driver's flow and runs it.
 """
 
 from __future__ import annotations
