@@ -428,6 +428,14 @@ def test_a_parser_returning_no_events_is_acknowledged_without_hand_off(
     assert (store.calls, sink.batches) == ([], [])
 
 
+def test_a_body_that_is_not_bytes_is_the_hosts_error(receiver: WebhookReceiver) -> None:
+    """A decoded (str) body is a host bug: it raises instead of answering the sender 4xx."""
+    from shipsync.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError):
+        receiver.receive(BODY.decode(), signed())  # type: ignore[arg-type]
+
+
 def test_a_parser_returning_non_events_is_a_configuration_error(
     store: FlakyStore, sink: ListSink
 ) -> None:

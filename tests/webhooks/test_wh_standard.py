@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shipsync.errors import (
     InvalidInputError,
+    MalformedHeaderError,
     MissingHeaderError,
     NoMatchingSignatureError,
     TimestampTooNewError,
@@ -318,3 +319,27 @@ def test_scheme_settings_are_validated(kwargs: dict) -> None:
     """Negative tolerances and absurd signature bounds are configuration errors."""
     with pytest.raises(InvalidInputError):
         StandardWebhooksScheme(**kwargs)
+
+
+def test_headers_from_an_email_message_are_read_through_items() -> None:
+    """http.client / email-style header objects (items(), repeats kept) work too."""
+    from email.message import Message
+
+    message = Message()
+    for name, value in _sign(HMAC_SECRET).items():
+        message[name.title()] = value
+    verifier = SCHEME.verifier(HMAC_SECRET, clock=clock_at(NOW))
+    assert verifier.verify(BODY, message).delivery_id == "msg_1"  # type: ignore[arg-type]
+    message["Webhook-Id"] = "msg_2"  # Message keeps both: a repeat
+    with pytest.raises(MalformedHeaderError):
+        verifier.verify(BODY, message)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "headers", [["webhook-id"], [("webhook-id", 1)], 42, [("a", "b", "c")]], ids=repr
+)
+def test_headers_that_are_not_pairs_are_the_hosts_input_error(headers: object) -> None:
+    """Headers of the wrong shape are an InvalidInputError (a host bug), never a crash."""
+    verifier = SCHEME.verifier(HMAC_SECRET, clock=clock_at(NOW))
+    with pytest.raises(InvalidInputError):
+        verifier.verify(BODY, headers)  # type: ignore[arg-type]

@@ -10,9 +10,9 @@ repeated one is malformed, because two values for one signed field cannot both b
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
-from shipsync.errors import MalformedHeaderError, MissingHeaderError
+from shipsync.errors import InvalidInputError, MalformedHeaderError, MissingHeaderError
 
 __all__ = ["HeadersInput", "read_headers"]
 
@@ -34,6 +34,8 @@ def read_headers(headers: HeadersInput, names: tuple[str, ...]) -> list[str]:
 
     Raises :class:`MissingHeaderError` for an absent header and :class:`MalformedHeaderError`
     for a repeated one. Values are returned as given (``bytes`` decoded as Latin-1, as HTTP does).
+    Anything with ``items()`` (a mapping, ``email.message.Message``) is read through it. Headers
+    that are not name/value pairs are the host's mistake: ``InvalidInputError``.
     """
     if type(headers) is dict:
         # Fast path for a plain dict already keyed in lower case (HTTP/2 and most servers): a
@@ -45,10 +47,17 @@ def read_headers(headers: HeadersInput, names: tuple[str, ...]) -> list[str]:
                 break
         else:
             return values  # type: ignore[return-value]
-    items: Iterable[tuple[str | bytes, str | bytes]]
-    items = headers.items() if isinstance(headers, Mapping) else headers
+    items: Any = headers.items() if hasattr(headers, "items") else headers
     found: list[str | None] = [None] * len(names)
-    for raw_name, raw_value in items:
+    try:
+        pairs = [(name, value) for name, value in items]
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            "headers must be a mapping or (name, value) pairs", path="headers"
+        ) from None
+    for raw_name, raw_value in pairs:
+        if not isinstance(raw_name, str | bytes) or not isinstance(raw_value, str | bytes):
+            raise InvalidInputError("header names and values must be str or bytes", path="headers")
         name = (
             raw_name.decode("latin-1").lower() if isinstance(raw_name, bytes) else raw_name.lower()
         )

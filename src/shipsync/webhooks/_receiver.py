@@ -199,8 +199,8 @@ class _ReceiverCore:
             verified = self._verifier.verify(body, headers)
         except WebhookVerificationError as error:
             return _reject(400, error)
-        except InvalidInputError as error:  # a body that is not bytes
-            return _reject(400, error)
+        # A body that is not bytes, or headers that are not pairs, is the host's mistake, not
+        # the sender's: that InvalidInputError propagates (the sender gets a 5xx and retries).
         try:
             if self._parser is parse_canonical:
                 events, parsed_id = canonical_events(body)
