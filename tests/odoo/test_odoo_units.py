@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import shipsync.odoo as odoo_pkg
-from shipsync.canonical import Milestone
+from shipsync.canonical import Location, Milestone, Money, Reason, TrackingEvent
 from shipsync.errors import (
     ConfigurationError,
     OdooAccessError,
@@ -26,6 +28,7 @@ from shipsync.odoo import (
     parse_server_version,
 )
 from shipsync.odoo._batch import chunked, group_by_value, or_domain, split_refs
+from shipsync.odoo._render import event_body, m2o_id, m2o_name, money_from_float
 
 
 def test_public_names_are_pinned() -> None:
@@ -167,3 +170,43 @@ def test_field_map_rejects_names_that_are_not_odoo_identifiers() -> None:
         OdooFieldMap(picking_status="state', '=', 'done")
     assert caught.value.path == "picking_status"
     assert "done" not in str(caught.value)
+
+
+def _tracking_event(**extra: object) -> TrackingEvent:
+    values: dict[str, object] = {
+        "event_id": "e1",
+        "shipment_id": "s1",
+        "tracking_number": "T<1>",
+        "carrier": "acme & co",
+        "milestone": Milestone.DELIVERY_ATTEMPTED,
+        "occurred_at": datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
+        "recorded_at": datetime(2026, 3, 1, 9, 31, tzinfo=UTC),
+        "carrier_code": "DA",
+        "carrier_description": "<script>alert(1)</script>",
+    }
+    values.update(extra)
+    return TrackingEvent.model_validate(values)
+
+
+def test_event_notes_escape_everything_the_carrier_sent() -> None:
+    """Carrier text is escaped, so a note can never carry markup from outside."""
+    body = event_body(
+        _tracking_event(
+            reason=Reason.RECIPIENT_ABSENT, location=Location(city="Köln", country="DE")
+        )
+    )
+    assert "<script>" not in body
+    assert "&lt;script&gt;" in body
+    assert "acme &amp; co T&lt;1&gt;" in body
+    assert "Delivery attempted</strong> (recipient absent)" in body
+    assert "Köln, DE · 2026-03-01 09:30 UTC" in body
+
+
+def test_odoo_floats_become_money_in_the_currencys_places() -> None:
+    """A float amount is read at the currency's precision; ``False`` is no amount."""
+    assert money_from_float(12.3, "USD") == Money.of("12.30", "USD")
+    assert money_from_float(1000.0, "JPY") == Money.of("1000", "JPY")
+    assert money_from_float(False, "USD") is None
+    assert m2o_id([7, "Name"]) == 7
+    assert m2o_id(False) is None
+    assert m2o_name([7, "Name"]) == "Name"

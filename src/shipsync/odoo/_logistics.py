@@ -17,7 +17,6 @@ seven requests whatever N and M (plus one per further chunk of 1,000 notes or 5,
 from __future__ import annotations
 
 import base64
-import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -27,11 +26,9 @@ from shipsync.canonical import (
     CURRENCY_EXPONENTS,
     FINAL_MILESTONES,
     FreightInvoice,
-    LabelFormat,
     Milestone,
     Money,
     ProofOfDelivery,
-    Reason,
     Shipment,
     TrackingEvent,
 )
@@ -52,23 +49,27 @@ from shipsync.odoo._batch import (
     or_domain,
     split_refs,
 )
+from shipsync.odoo._bills import bill_values, currency_id, find_bill, read_bill
 from shipsync.odoo._gateway import OdooGateway
 from shipsync.odoo._mapping import OdooFieldMap
 from shipsync.odoo._records import (
     ApplyReport,
     PickingRecord,
     RecordedDocument,
-    VendorBillLineRecord,
     VendorBillRecord,
+)
+from shipsync.odoo._render import (
+    LABEL_MIMETYPES,
+    event_body,
+    m2o_id,
+    m2o_name,
+    money_from_float,
+    proof_body,
+    shipment_body,
 )
 
 __all__ = ["OdooLogistics", "event_message_id"]
 
-_MIMETYPES = {
-    LabelFormat.PDF: "application/pdf",
-    LabelFormat.ZPL: "text/plain",
-    LabelFormat.PNG: "image/png",
-}
 _FALLBACK_CHUNK = 200
 _DONE_STATES = frozenset({"done", "cancel"})
 
@@ -76,46 +77,6 @@ _DONE_STATES = frozenset({"done", "cancel"})
 def event_message_id(event: TrackingEvent) -> str:
     """The Message-Id under which ``event`` is recorded in Odoo's chatter."""
     return message_id_for("event", event.carrier, event.event_id)
-
-
-def _label(milestone: Milestone) -> str:
-    return milestone.value.replace("_", " ").capitalize()
-
-
-def _event_body(event: TrackingEvent) -> str:
-    esc = html.escape
-    head = f"<strong>{esc(_label(event.milestone))}</strong>"
-    if event.reason not in (Reason.NORMAL, Reason.UNKNOWN):
-        head += f" ({esc(event.reason.value.replace('_', ' '))})"
-    parts = [f"<p>{head} · {esc(event.carrier)} {esc(event.tracking_number)}</p>"]
-    if event.carrier_description:
-        parts.append(f"<p>{esc(event.carrier_description)}</p>")
-    where = ""
-    if event.location is not None:
-        bits = [event.location.facility, event.location.city, event.location.country]
-        where = ", ".join(esc(b) for b in bits if b)
-    when = event.occurred_at.strftime("%Y-%m-%d %H:%M UTC")
-    parts.append(f"<p>{where + ' · ' if where else ''}{when}</p>")
-    return "".join(parts)
-
-
-def _money_from_float(value: object, currency: str) -> Money | None:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    places = CURRENCY_EXPONENTS.get(currency, 2)
-    return Money.of(f"{float(value):.{places}f}", currency)
-
-
-def _m2o_id(value: object) -> int | None:
-    if isinstance(value, list) and value and isinstance(value[0], int):
-        return value[0]
-    return None
-
-
-def _m2o_name(value: object) -> str | None:
-    if isinstance(value, list) and len(value) > 1 and isinstance(value[1], str):
-        return value[1]
-    return None
 
 
 @attrs.frozen
@@ -231,7 +192,7 @@ class OdooLogistics:
         if self._author_id is None:
             uid = self._gw.uid
             rows = self._gw.call("res.users", "read", [[uid]], {"fields": ["partner_id"]})
-            partner = _m2o_id(rows[0].get("partner_id")) if rows else None
+            partner = m2o_id(rows[0].get("partner_id")) if rows else None
             if partner is None:
                 raise OdooResponseError("Odoo returned no partner for the current user")
             self._author_id = partner
@@ -241,7 +202,7 @@ class OdooLogistics:
         if self._company_currency is None:
             rows = self._gw.call("res.company", "search_read", [[]], {"fields": ["currency_id"]})
             self._company_currency = {
-                int(row["id"]): _m2o_name(row.get("currency_id")) or "" for row in rows
+                int(row["id"]): m2o_name(row.get("currency_id")) or "" for row in rows
             }
         return self._company_currency
 
@@ -286,10 +247,10 @@ class OdooLogistics:
             if f.picking_price_currency and schema.has(f.picking_model, f.picking_price_currency):
                 currency = row.get(f.picking_price_currency) or None
             if currency is None and raw:
-                company = _m2o_id(row.get("company_id"))
+                company = m2o_id(row.get("company_id"))
                 currency = self._currencies().get(company or 0) or None
             if raw and isinstance(currency, str) and currency in CURRENCY_EXPONENTS:
-                price = _money_from_float(raw, currency)
+                price = money_from_float(raw, currency)
         status = None
         if f.picking_status and schema.has(f.picking_model, f.picking_status):
             status = row.get(f.picking_status) or None
@@ -305,7 +266,7 @@ class OdooLogistics:
             package_tracking=package_refs,
             carrier_price=price,
             status=str(status) if status is not None else None,
-            sale_order=_m2o_name(sale),
+            sale_order=m2o_name(sale),
             message_ids=tuple(message_ids),
         )
 
@@ -392,8 +353,8 @@ class OdooLogistics:
         )
         result: dict[int, list[str]] = {}
         for line in lines:
-            picking = _m2o_id(line.get("picking_id"))
-            package = _m2o_id(line.get("result_package_id"))
+            picking = m2o_id(line.get("picking_id"))
+            package = m2o_id(line.get("result_package_id"))
             if picking is not None and package in ref_of:
                 refs_of_picking = result.setdefault(picking, [])
                 if ref_of[package] not in refs_of_picking:
@@ -409,7 +370,7 @@ class OdooLogistics:
             [[["picking_id", "in", list(picking_ids)], ["result_package_id", "!=", False]]],
             {"fields": ["picking_id", "result_package_id"]},
         )
-        package_ids = sorted({pid for line in lines if (pid := _m2o_id(line["result_package_id"]))})
+        package_ids = sorted({pid for line in lines if (pid := m2o_id(line["result_package_id"]))})
         if not package_ids:
             return {}
         tracking = f.package_tracking
@@ -421,7 +382,7 @@ class OdooLogistics:
         }
         result: dict[int, dict[int, tuple[str, str]]] = {}
         for line in lines:
-            picking, package = _m2o_id(line["picking_id"]), _m2o_id(line["result_package_id"])
+            picking, package = m2o_id(line["picking_id"]), m2o_id(line["result_package_id"])
             if picking is not None and package in info:
                 result.setdefault(picking, {})[package] = info[package]
         return result
@@ -550,7 +511,7 @@ class OdooLogistics:
             self._create_many(
                 "mail.message",
                 [
-                    self._note(int(rows[e.tracking_number]["id"]), _event_body(e), k)
+                    self._note(int(rows[e.tracking_number]["id"]), event_body(e), k)
                     for k, e in fresh
                 ],
             )
@@ -679,25 +640,22 @@ class OdooLogistics:
                 refs[0] if all_matched else f"{f.tracking_separator}".join(refs)
             )
         price_written = False
-        price_note = ""
-        if price is not None:
-            price_note = f"<p>Carrier price: {html.escape(str(price.amount))} {price.currency}</p>"
-            if f.picking_carrier_price and schema.has(f.picking_model, f.picking_carrier_price):
-                currency_field = f.picking_price_currency
-                if currency_field and schema.has(f.picking_model, currency_field):
-                    values[f.picking_carrier_price] = float(price.amount)
-                    values[currency_field] = price.currency
-                    price_written = True
-                else:
-                    company = _m2o_id(row.get("company_id")) or 0
-                    if self._currencies().get(company) == price.currency:
-                        values[f.picking_carrier_price] = float(price.amount)
-                        price_written = True
+        price_field = f.picking_carrier_price
+        if price is not None and price_field and schema.has(f.picking_model, price_field):
+            currency_field = f.picking_price_currency
+            if currency_field and schema.has(f.picking_model, currency_field):
+                values[currency_field] = price.currency
+                price_written = True
+            else:
+                company = m2o_id(row.get("company_id")) or 0
+                price_written = self._currencies().get(company) == price.currency
+            if price_written:
+                values[price_field] = float(price.amount)
         labels = [
             (
                 f"{row['name']}-{p.label.tracking_number}.{p.label.format.value}".replace("/", "-"),
                 p.label.data,
-                _MIMETYPES[p.label.format],
+                LABEL_MIMETYPES[p.label.format],
             )
             for p in shipment.packages
             if p.label is not None
@@ -707,12 +665,7 @@ class OdooLogistics:
             self._write_per_record(f.package_model, f.package_tracking, per_package)
         if values:
             self._gw.call(f.picking_model, "write", [[picking_id], values])
-        esc = html.escape
-        lines = "".join(f"<li>{esc(r)}</li>" for r in refs)
-        body = (
-            f"<p><strong>Shipment booked</strong> · {esc(shipment.carrier)} "
-            f"{esc(shipment.service)}</p>" + (f"<ul>{lines}</ul>" if lines else "") + price_note
-        )
+        body = shipment_body(shipment, refs, price)
         [message_id] = self._create_many(
             "mail.message", [self._note(picking_id, body, key, attachment_ids)]
         )
@@ -748,15 +701,7 @@ class OdooLogistics:
         attachment_ids = self._attach(
             picking_id, [(filename, document, mimetype)] if document is not None else []
         )
-        esc = html.escape
-        body = (
-            f"<p><strong>Proof of delivery</strong> · {esc(proof.tracking_number)} · "
-            f"{proof.delivered_at.strftime('%Y-%m-%d %H:%M UTC')}</p>"
-        )
-        if proof.signed_by:
-            body += f"<p>Signed by {esc(proof.signed_by)}</p>"
-        if proof.notes:
-            body += f"<p>{esc(proof.notes)}</p>"
+        body = proof_body(proof)
         [message_id] = self._create_many(
             "mail.message", [self._note(picking_id, body, key, attachment_ids)]
         )
@@ -778,111 +723,23 @@ class OdooLogistics:
         covers; the bill's origin lists the pickings. When a bill of that vendor with that
         reference exists, it is read back with ``created=False`` and nothing is written.
         """
-        existing = self.read_vendor_bill(invoice.invoice_number, vendor_id=vendor_id)
+        existing = find_bill(self._gw, invoice.invoice_number, vendor_id)
         if existing is not None:
-            return existing.model_copy(update={"created": False})
-        currencies = self._gw.call(
-            "res.currency",
-            "search_read",
-            [[["name", "=", invoice.currency]]],
-            {"fields": ["active"], "context": {"active_test": False}},
-        )
-        if not currencies:
-            raise OdooValidationError(f"Odoo has no currency {invoice.currency}")
-        if not currencies[0]["active"]:
-            raise OdooValidationError(f"the currency {invoice.currency} is not active in Odoo")
+            return read_bill(self._gw, existing, created=False)
+        currency = currency_id(self._gw, invoice.currency)
         rows = self._rows_by_tracking(sorted({line.tracking_number for line in invoice.lines}))
-        lines = []
-        for line in invoice.lines:
-            picking = rows.get(line.tracking_number)
-            suffix = f" ({picking['name']})" if picking else ""
-            for charge in line.charges:
-                label = charge.description or charge.type.value.replace("_", " ")
-                lines.append(
-                    [
-                        0,
-                        0,
-                        {
-                            "name": f"{line.tracking_number} {label}{suffix}"[:500],
-                            "quantity": 1,
-                            "price_unit": float(charge.amount.amount),
-                        },
-                    ]
-                )
-        names = sorted({str(row["name"]) for row in rows.values()})
-        values: dict[str, Any] = {
-            "move_type": "in_invoice",
-            "partner_id": vendor_id,
-            "ref": invoice.invoice_number,
-            "invoice_date": invoice.issued_at.date().isoformat(),
-            "currency_id": int(currencies[0]["id"]),
-            "invoice_origin": ", ".join(names)[:500] or False,
-            "invoice_line_ids": lines,
-        }
-        if journal_id is not None:
-            values["journal_id"] = journal_id
+        values = bill_values(
+            invoice,
+            vendor_id=vendor_id,
+            currency_id=currency,
+            pickings={ref: str(row["name"]) for ref, row in rows.items()},
+            journal_id=journal_id,
+        )
         created = self._gw.call("account.move", "create", [[values]])
         bill_id = created[0] if isinstance(created, list) else created
-        return self._read_bill(int(bill_id), created=True)
+        return read_bill(self._gw, int(bill_id), created=True)
 
     def read_vendor_bill(self, invoice_number: str, *, vendor_id: int) -> VendorBillRecord | None:
         """Read back the vendor bill of ``vendor_id`` referenced ``invoice_number``, if any."""
-        ids = self._gw.call(
-            "account.move",
-            "search",
-            [
-                [
-                    ["move_type", "=", "in_invoice"],
-                    ["partner_id", "=", vendor_id],
-                    ["ref", "=", invoice_number],
-                ]
-            ],
-            {"limit": 1, "order": "id"},
-        )
-        return self._read_bill(int(ids[0]), created=False) if ids else None
-
-    def _read_bill(self, bill_id: int, *, created: bool) -> VendorBillRecord:
-        [bill] = self._gw.call(
-            "account.move",
-            "read",
-            [[bill_id]],
-            {
-                "fields": [
-                    "ref",
-                    "state",
-                    "partner_id",
-                    "currency_id",
-                    "amount_total",
-                    "invoice_origin",
-                ]
-            },
-        )
-        currency = _m2o_name(bill.get("currency_id")) or ""
-        lines = self._gw.call(
-            "account.move.line",
-            "search_read",
-            [[["move_id", "=", bill_id], ["display_type", "=", "product"]]],
-            {"fields": ["name", "price_subtotal"], "order": "sequence, id"},
-        )
-        total = _money_from_float(bill.get("amount_total"), currency)
-        if total is None:
-            raise OdooResponseError("Odoo returned a bill without a readable total")
-        origin = bill.get("invoice_origin")
-        return VendorBillRecord(
-            id=bill_id,
-            invoice_number=str(bill.get("ref") or ""),
-            state=str(bill.get("state") or ""),
-            vendor_id=_m2o_id(bill.get("partner_id")) or 0,
-            total=total,
-            lines=tuple(
-                VendorBillLineRecord(
-                    id=int(line["id"]),
-                    label=str(line.get("name") or ""),
-                    amount=_money_from_float(line.get("price_subtotal"), currency)
-                    or Money.zero(currency),
-                )
-                for line in lines
-            ),
-            picking_names=tuple(split_refs(origin)) if isinstance(origin, str) else (),
-            created=created,
-        )
+        bill_id = find_bill(self._gw, invoice_number, vendor_id)
+        return read_bill(self._gw, bill_id, created=False) if bill_id is not None else None

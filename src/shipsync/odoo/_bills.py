@@ -1,0 +1,118 @@
+"""Vendor bills for carriers' freight invoices: built, created once, read back.
+
+A bill is a draft ``account.move`` with ``move_type='in_invoice'``, one line per freight charge
+labelled with the tracking number, the charge and the picking it covers; ``ref`` is the carrier's
+invoice number, which makes creation idempotent per vendor, and ``invoice_origin`` lists the
+pickings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shipsync.canonical import FreightInvoice, Money
+from shipsync.errors import OdooResponseError, OdooValidationError
+from shipsync.odoo._batch import split_refs
+from shipsync.odoo._gateway import OdooGateway
+from shipsync.odoo._records import VendorBillLineRecord, VendorBillRecord
+from shipsync.odoo._render import m2o_id, m2o_name, money_from_float
+
+__all__ = ["bill_values", "currency_id", "find_bill", "read_bill"]
+
+
+def bill_values(
+    invoice: FreightInvoice,
+    *,
+    vendor_id: int,
+    currency_id: int,
+    pickings: Mapping[str, str],
+    journal_id: int | None = None,
+) -> dict[str, Any]:
+    """The ``account.move`` values of ``invoice``; ``pickings`` maps tracking number to name."""
+    lines = []
+    for line in invoice.lines:
+        picking = pickings.get(line.tracking_number)
+        suffix = f" ({picking})" if picking else ""
+        for charge in line.charges:
+            label = charge.description or charge.type.value.replace("_", " ")
+            values = {
+                "name": f"{line.tracking_number} {label}{suffix}"[:500],
+                "quantity": 1,
+                "price_unit": float(charge.amount.amount),
+            }
+            lines.append([0, 0, values])
+    names = sorted(set(pickings.values()))
+    result: dict[str, Any] = {
+        "move_type": "in_invoice",
+        "partner_id": vendor_id,
+        "ref": invoice.invoice_number,
+        "invoice_date": invoice.issued_at.date().isoformat(),
+        "currency_id": currency_id,
+        "invoice_origin": ", ".join(names)[:500] or False,
+        "invoice_line_ids": lines,
+    }
+    if journal_id is not None:
+        result["journal_id"] = journal_id
+    return result
+
+
+def currency_id(gateway: OdooGateway, code: str) -> int:
+    """The id of an active Odoo currency, or :class:`~shipsync.errors.OdooValidationError`."""
+    rows = gateway.call(
+        "res.currency",
+        "search_read",
+        [[["name", "=", code]]],
+        {"fields": ["active"], "context": {"active_test": False}},
+    )
+    if not rows:
+        raise OdooValidationError(f"Odoo has no currency {code}")
+    if not rows[0]["active"]:
+        raise OdooValidationError(f"the currency {code} is not active in Odoo")
+    return int(rows[0]["id"])
+
+
+def find_bill(gateway: OdooGateway, invoice_number: str, vendor_id: int) -> int | None:
+    """The id of the vendor's bill referenced ``invoice_number``, if any."""
+    domain = [
+        ["move_type", "=", "in_invoice"],
+        ["partner_id", "=", vendor_id],
+        ["ref", "=", invoice_number],
+    ]
+    ids = gateway.call("account.move", "search", [domain], {"limit": 1, "order": "id"})
+    return int(ids[0]) if ids else None
+
+
+def read_bill(gateway: OdooGateway, bill_id: int, *, created: bool) -> VendorBillRecord:
+    """Read a bill and its product lines back as a typed record (two requests)."""
+    fields = ["ref", "state", "partner_id", "currency_id", "amount_total", "invoice_origin"]
+    [bill] = gateway.call("account.move", "read", [[bill_id]], {"fields": fields})
+    currency = m2o_name(bill.get("currency_id")) or ""
+    lines = gateway.call(
+        "account.move.line",
+        "search_read",
+        [[["move_id", "=", bill_id], ["display_type", "=", "product"]]],
+        {"fields": ["name", "price_subtotal"], "order": "sequence, id"},
+    )
+    total = money_from_float(bill.get("amount_total"), currency)
+    if total is None:
+        raise OdooResponseError("Odoo returned a bill without a readable total")
+    origin = bill.get("invoice_origin")
+    return VendorBillRecord(
+        id=bill_id,
+        invoice_number=str(bill.get("ref") or ""),
+        state=str(bill.get("state") or ""),
+        vendor_id=m2o_id(bill.get("partner_id")) or 0,
+        total=total,
+        lines=tuple(
+            VendorBillLineRecord(
+                id=int(line["id"]),
+                label=str(line.get("name") or ""),
+                amount=money_from_float(line.get("price_subtotal"), currency)
+                or Money.zero(currency),
+            )
+            for line in lines
+        ),
+        picking_names=tuple(split_refs(origin)) if isinstance(origin, str) else (),
+        created=created,
+    )
