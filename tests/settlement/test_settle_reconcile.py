@@ -41,6 +41,7 @@ from shipsync.errors import ConfigurationError, InvalidInputError
 from shipsync.settlement import (
     FAKE_CARRIER_COLUMNS,
     SAMPLE_RULES,
+    Expectation,
     InvoiceRow,
     InvoiceStatus,
     LineOutcome,
@@ -179,8 +180,6 @@ _POOL = [f"T{i}" for i in range(6)]
 @st.composite
 def _invoices(draw: st.DrawFn) -> tuple[MemoryShipmentIndex, list[InvoiceRow]]:
     index = MemoryShipmentIndex()
-    from shipsync.settlement import Expectation
-
     for tracking in draw(st.lists(st.sampled_from(_POOL), unique=True)):
         quoted = draw(
             st.dictionaries(
@@ -274,8 +273,6 @@ def test_lines_fall_back_to_carrier_shipment_id_then_reference(tmp_path: Path) -
 def test_lines_of_a_multi_package_shipment_match_its_packages_in_turn(tmp_path: Path) -> None:
     """Two lines billed by carrier id against a two-package shipment match both packages."""
     index = MemoryShipmentIndex()
-    from shipsync.settlement import Expectation
-
     for tracking in ("P1", "P2"):
         index.add(
             Expectation("S1", tracking, "USD", {B: Decimal("5.00")}), carrier_shipment_id="C1"
@@ -297,8 +294,6 @@ def test_lines_of_a_multi_package_shipment_match_its_packages_in_turn(tmp_path: 
 def test_cancelled_and_other_currency_shipments_are_their_own_classes(tmp_path: Path) -> None:
     """Billing a cancelled shipment, or one quoted in EUR on a USD invoice, is flagged."""
     index = index_of(("S1", "T1", {B: "10.00"}), cancelled=True)
-    from shipsync.settlement import Expectation
-
     index.add(Expectation("S2", "T2", "EUR", {B: Decimal("10.00")}))
     text = invoice_csv(line(1, "T1", "10.00"), line(2, "T2", "10.00"))
     outcomes: list[LineOutcome] = []
@@ -492,3 +487,46 @@ def test_read_rows_close_their_file(tmp_path: Path) -> None:
     """Reading to the end leaves no file open (warnings are errors in this suite)."""
     path = write(tmp_path, invoice_csv(line(1, "T1", "1.00")))
     assert len(list(read_invoice_rows(path, FAKE_CARRIER_COLUMNS))) == 1
+
+
+class _OtherIndex:
+    """A ShipmentIndex that is not the in-memory one (as a SQL-backed index would be)."""
+
+    def __init__(self, inner: MemoryShipmentIndex) -> None:
+        self.inner = inner
+
+    def get(self, tracking_number: str) -> Expectation | None:
+        return self.inner.get(tracking_number)
+
+    def find(
+        self, tracking_number: str, carrier_shipment_id: str | None, reference: str | None
+    ) -> Expectation | None:
+        return self.inner.find(tracking_number, carrier_shipment_id, reference)
+
+    def mark_billed(self, tracking_number: str) -> bool:
+        return self.inner.mark_billed(tracking_number)
+
+    def unmark_billed(self, tracking_number: str) -> None:
+        self.inner.unmark_billed(tracking_number)
+
+
+def test_any_shipment_index_classifies_like_the_in_memory_one(tmp_path: Path) -> None:
+    """The protocol path (decoded expectations) and the in-memory fast path agree line by line."""
+    files = write_sample_files(tmp_path, shipments=2000, lines=2000, seed=9)
+    fast: list[LineOutcome] = []
+    slow: list[LineOutcome] = []
+    reconcile_file(
+        files.invoice,
+        FAKE_CARRIER_COLUMNS,
+        load_shipments_csv(files.shipments),
+        rules=SAMPLE_RULES,
+        on_line=fast.append,
+    )
+    reconcile_file(
+        files.invoice,
+        FAKE_CARRIER_COLUMNS,
+        _OtherIndex(load_shipments_csv(files.shipments)),
+        rules=SAMPLE_RULES,
+        on_line=slow.append,
+    )
+    assert fast == slow

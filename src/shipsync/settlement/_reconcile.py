@@ -66,7 +66,7 @@ from shipsync.settlement._report import (
     ReconciliationReport,
     ReportProblem,
 )
-from shipsync.settlement._rules import MatchRules, classify_charges
+from shipsync.settlement._rules import MatchRules, classify_charges, classify_texts
 
 __all__ = ["Reconciler", "reconcile_file", "report_json", "rows_of_invoice"]
 
@@ -211,6 +211,8 @@ class Reconciler:
         self.checkpoint_every = checkpoint_every
         self._table = self.rules.table()
         self._memory = index if isinstance(index, MemoryShipmentIndex) else None
+        records: dict[str, str] = index._records if isinstance(index, MemoryShipmentIndex) else {}
+        self._records_get = records.get
         self._billed: set[str] = index._billed if isinstance(index, MemoryShipmentIndex) else set()
         self._problems: list[ReportProblem] = []
         self._problem_count = 0
@@ -374,7 +376,12 @@ class Reconciler:
         expected_currency: str | None = None
         memory = self._memory
         if memory is not None:
-            found = memory.find_record(row[5], row[8], row[9])
+            record = self._records_get(row[5])
+            found = (
+                (row[5], record)
+                if record is not None
+                else memory.find_record(row[5], row[8], row[9])
+            )
             if found is None:
                 kind = LineClass.UNKNOWN_SHIPMENT
             else:
@@ -394,9 +401,8 @@ class Reconciler:
                     elif expected_currency != row[3]:
                         kind = LineClass.CURRENCY_MISMATCH
                     else:
-                        expected_charges = charges_of(fields)
-                        kind, charge_type, difference = classify_charges(
-                            row[6], expected_charges, self._table
+                        kind, charge_type, difference = classify_texts(
+                            row[6], fields, 6, self._table
                         )
                         if charge_type is None:
                             difference = None
