@@ -48,7 +48,17 @@ def memory_harness() -> StoreHarness:
         make_async=lambda ns: AsyncMemoryStore(make(ns)),
         advance=clock.advance,
         corrupt=lambda store, key: store.corrupt(key),
+        store_clock=clock,
+        lease_expiry=lambda store, key: store._records[storage_key(key)].expires_at,
     )
+
+
+def _sqlite_expiry(store: Any, key: str) -> float:
+    row = store._conn.execute(
+        f"SELECT expires_at FROM {store.table} WHERE ns = ? AND key = ?",
+        (store.namespace, storage_key(key)),
+    ).fetchone()
+    return float(row[0])
 
 
 @contextmanager
@@ -73,12 +83,15 @@ def sqlite_harness(tmp: Path) -> Iterator[StoreHarness]:
         corrupt=lambda store, key: store.corrupt(key),
         make_unavailable=unavailable,
         make_unavailable_async=lambda ns: AsyncSQLiteStore(backend=unavailable(ns)),
+        store_clock=clock,
+        lease_expiry=_sqlite_expiry,
     )
     for blocker in blockers:
         blocker.close()
 
 
-def redis_harness(url: str) -> StoreHarness:
+@contextmanager
+def redis_harness(url: str) -> Iterator[StoreHarness]:
     offset = FakeClock(0.0)
     prefix = unique("idemtest")
     bad = f"redis://127.0.0.1:{closed_port()}/0"
@@ -86,7 +99,18 @@ def redis_harness(url: str) -> StoreHarness:
     def corrupt(store: Any, key: str) -> None:
         store.client.set(store.record_key(key), b"not a hash")
 
-    return StoreHarness(
+    import redis
+
+    probe = redis.Redis.from_url(url)
+
+    def server_now() -> float:
+        seconds, micros = probe.time()
+        return float(seconds + micros / 1e6 + offset())
+
+    def expiry(store: Any, key: str) -> float:
+        return int(store.client.hget(store.record_key(key), "e")) / 1000.0
+
+    yield StoreHarness(
         make=lambda ns: RedisStore.from_url(url, namespace=ns, prefix=prefix, clock_offset=offset),
         make_async=lambda ns: AsyncRedisStore.from_url(
             url, namespace=ns, prefix=prefix, clock_offset=offset
@@ -95,7 +119,12 @@ def redis_harness(url: str) -> StoreHarness:
         corrupt=corrupt,
         make_unavailable=lambda ns: RedisStore.from_url(bad, namespace=ns, timeout=1),
         make_unavailable_async=lambda ns: AsyncRedisStore.from_url(bad, namespace=ns, timeout=1),
+        store_clock=server_now,
+        lease_expiry=expiry,
     )
+    for name in probe.scan_iter(match=f"{prefix}:*", count=1000):
+        probe.delete(name)
+    probe.close()
 
 
 def drop_postgres_table(dsn: str, table: str) -> None:
@@ -120,6 +149,22 @@ def postgres_harness(dsn: str) -> Iterator[StoreHarness]:
             [store.namespace, storage_key(key)],
         )
 
+    import psycopg
+
+    probe = psycopg.connect(dsn, autocommit=True)
+
+    def server_now() -> float:
+        row = probe.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
+        assert row is not None
+        return float(row[0]) + offset()
+
+    def expiry(store: Any, key: str) -> float:
+        row = store.connection.execute(
+            f"SELECT extract(epoch FROM expires_at) FROM {table} WHERE ns = %s AND key = %s",
+            [store.namespace, storage_key(key)],
+        ).fetchone()
+        return float(row[0])
+
     try:
         yield StoreHarness(
             make=lambda ns: PostgresStore(
@@ -136,8 +181,11 @@ def postgres_harness(dsn: str) -> Iterator[StoreHarness]:
             make_unavailable_async=lambda ns: AsyncPostgresStore(
                 bad, table=table, namespace=ns, connect_timeout=1
             ),
+            store_clock=server_now,
+            lease_expiry=expiry,
         )
     finally:
+        probe.close()
         drop_postgres_table(dsn, table)
 
 

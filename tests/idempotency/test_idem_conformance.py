@@ -27,8 +27,9 @@ class TestSQLiteStore(IdempotencyStoreConformance):
 @pytest.mark.services
 class TestRedisStore(IdempotencyStoreConformance):
     @pytest.fixture
-    def idempotency_harness(self, redis_url: str) -> StoreHarness:
-        return redis_harness(redis_url)
+    def idempotency_harness(self, redis_url: str) -> Iterator[StoreHarness]:
+        with redis_harness(redis_url) as harness:
+            yield harness
 
 
 @pytest.fixture(scope="module")

@@ -110,6 +110,11 @@ class StoreHarness:
         make_unavailable: a sync store in the namespace that cannot reach its backend; ``None``
             skips the outage tests.
         make_unavailable_async: the async twin of ``make_unavailable``.
+        store_clock: the store's own clock now, in epoch seconds (``TIME`` for Redis, ``now()``
+            for PostgreSQL, including any test offset); with ``lease_expiry``, lets the suite
+            check that leases are set by the store's clock. ``None`` skips that test.
+        lease_expiry: ``(store, key)`` -> the expiry the store recorded for ``key``, in epoch
+            seconds of the store's clock.
     """
 
     make: Callable[[str], IdempotencyStore]
@@ -118,6 +123,8 @@ class StoreHarness:
     corrupt: Callable[[Any, str], None] | None = None
     make_unavailable: Callable[[str], IdempotencyStore] | None = None
     make_unavailable_async: Callable[[str], AsyncIdempotencyStore] | None = None
+    store_clock: Callable[[], float] | None = None
+    lease_expiry: Callable[[Any, str], float] | None = None
 
 
 def _close(store: object) -> None:
@@ -547,6 +554,25 @@ class IdempotencyStoreConformance:
                 assert store.claim(key, "fp") == Completed(key, b"successor")
             else:
                 assert all(o == Completed(key, b"holder") for o in outcomes)
+
+    def test_leases_are_set_by_the_store_clock(
+        self, idempotency_harness: StoreHarness, store: IdempotencyStore
+    ) -> None:
+        """A lease ends at the store's clock plus the lease, and moves with that clock only."""
+        clock, expiry = idempotency_harness.store_clock, idempotency_harness.lease_expiry
+        if clock is None or expiry is None:
+            pytest.skip("the harness cannot read the store's clock")
+        before = clock()
+        assert isinstance(store.claim("k", "fp", LEASE), Acquired)
+        after = clock()
+        recorded = expiry(store, "k")
+        lease = LEASE.total_seconds()
+        assert before + lease - 0.01 <= recorded <= after + lease + 0.01
+        idempotency_harness.advance(100.0)
+        assert clock() >= after + 100.0
+        fresh = store.claim("k2", "fp", LEASE)
+        assert isinstance(fresh, Acquired)
+        assert expiry(store, "k2") >= recorded + 100.0 - 0.01
 
     # -- retention and sweeping ----------------------------------------------------------------
 
