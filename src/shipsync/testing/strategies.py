@@ -21,7 +21,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import strategies as st
+from shipsync.errors import MissingDependencyError
+
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover - hypothesis comes with the dev extra
+    raise MissingDependencyError("shipsync.testing.strategies", "dev") from exc
 
 from shipsync.canonical import (
     COUNTRY_CODES,
