@@ -57,25 +57,35 @@ HEADERS_BASE = {
 def envelope(size: int, n: int = 0) -> bytes:
     """A valid milestone event envelope padded to exactly ``size`` bytes.
 
-    The padding is a CloudEvents extension attribute (``xpad``), which the envelope keeps.
+    The padding goes into the carrier's free-text description (up to its 4,000 characters), and
+    beyond that into a CloudEvents extension attribute (``xpad``), which the envelope keeps.
     """
     when = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-    tracking = TrackingEvent(
-        event_id=f"EV-{n}",
-        shipment_id=f"SHP-{n}",
-        tracking_number=f"TN{n}",
-        carrier="fake",
-        milestone=M.IN_TRANSIT,
-        occurred_at=when,
-        recorded_at=when,
-        carrier_code="IT",
-    )
-    obj = json.loads(event_for_tracking(tracking, source="shipsync/bench").model_dump_json())
 
-    def build(pad: str) -> bytes:
-        return json.dumps({**obj, "xpad": pad}, separators=(",", ":")).encode()
+    def build(description: str, extension: str) -> bytes:
+        tracking = TrackingEvent(
+            event_id=f"EV-{n}",
+            shipment_id=f"SHP-{n}",
+            tracking_number=f"TN{n}",
+            carrier="fake",
+            milestone=M.IN_TRANSIT,
+            occurred_at=when,
+            recorded_at=when,
+            carrier_code="IT",
+            carrier_description=description,
+        )
+        event = event_for_tracking(tracking, source="shipsync/bench")
+        if not extension:
+            return event.model_dump_json().encode()
+        obj = json.loads(event.model_dump_json())
+        return json.dumps({**obj, "xpad": extension}, separators=(",", ":")).encode()
 
-    body = build("x" * (size - len(build(""))))
+    room = size - len(build("", ""))
+    if room <= 4000:
+        body = build("x" * room, "")
+    else:
+        rest = size - len(build("x" * 4000, "x"))
+        body = build("x" * 4000, "x" * (rest + 1))
     assert len(body) == size, (len(body), size)
     return body
 
