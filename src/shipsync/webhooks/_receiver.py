@@ -14,7 +14,8 @@ at most once however often it arrives. Per delivery:
    fingerprint. The key is the signed delivery id (``webhook-id``), else the parser's event id,
    else the body's SHA-256. ``Completed`` means a duplicate: 200 without a second hand-off.
    ``InProgress`` means another worker holds it: 503 so the sender retries once that worker has
-   finished or failed. A reused id with another body is refused (409). A store that is down: 503.
+   finished or failed. A reused id carrying other events is refused (409). A store that is down:
+   503.
 5. **Hand off** the events to the sink. If the sink fails, the claim is *released* so the
    sender's retry is processed, not mistaken for a duplicate: 503 with Retry-After.
 6. **Complete** the claim (kept for ``retention``, three days by default, longer than senders'
