@@ -54,7 +54,6 @@ from shipsync.settlement._index import (
 from shipsync.settlement._index import (
     MemoryShipmentIndex,
     ShipmentIndex,
-    charges_of,
 )
 from shipsync.settlement._ledger import SettlementLedger
 from shipsync.settlement._parse import InvoiceRow, RowProblem, read_invoice_rows
@@ -372,6 +371,7 @@ class Reconciler:
         charge_type: ChargeType | None = None
         difference: Decimal | None = None
         expected_charges: Mapping[ChargeType, Decimal] | None = None
+        expected: Decimal | None = None
         shipment_id: str | None = None
         expected_currency: str | None = None
         memory = self._memory
@@ -406,10 +406,11 @@ class Reconciler:
                         )
                         if charge_type is None:
                             difference = None
-                if expected_charges is None and (
-                    self.on_line is not None or self.on_event is not None
-                ):
-                    expected_charges = charges_of(fields)
+                if self.on_line is not None or self.on_event is not None:
+                    expected = _ZERO
+                    for text in fields[6:]:
+                        if text:
+                            expected += Decimal(text)
         else:
             expectation = self.index.find(row[5], row[8], row[9])
             if expectation is None:
@@ -418,6 +419,7 @@ class Reconciler:
                 shipment_id = expectation[0]
                 expected_currency = expectation[2]
                 expected_charges = expectation[3]
+                expected = sum(expected_charges.values(), _ZERO)
                 if self.index.mark_billed(expectation[1]):
                     kind = LineClass.DUPLICATE_LINE
                 else:
@@ -452,7 +454,7 @@ class Reconciler:
                 billed,
                 row[3],
                 shipment_id,
-                None if expected_charges is None else sum(expected_charges.values(), _ZERO),
+                expected,
                 expected_currency,
                 charge_type,
                 difference,
