@@ -104,6 +104,7 @@ def test_every_type_parses_into_its_own_class(event_type: str, data: st.DataObje
     assert parsed.to_json() == event.to_json()
 
 
+@settings(max_examples=100)
 @given(sst.any_events())
 def test_envelope_round_trip_from_bytes_str_and_dict(event: Event) -> None:
     """parse(to_json(e)) == e, whether given bytes, str, or a decoded dict."""
@@ -113,6 +114,7 @@ def test_envelope_round_trip_from_bytes_str_and_dict(event: Event) -> None:
     assert default_catalogue.parse_obj(json.loads(raw)) == event
 
 
+@settings(max_examples=50)
 @given(sst.any_events())
 def test_envelope_has_the_cloudevents_attributes(event: Event) -> None:
     """Structured mode: specversion 1.0, JSON data, dataschema URI and the three extensions."""
@@ -226,6 +228,7 @@ def test_missing_data_fields_are_reported_under_data() -> None:
 # --- extensions --------------------------------------------------------------------------------
 
 
+@settings(max_examples=40)
 @given(
     st.dictionaries(
         st.from_regex(r"\A[a-z][a-z0-9]{0,19}\Z").filter(

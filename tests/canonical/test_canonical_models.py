@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipsync.canonical import (
@@ -404,6 +404,7 @@ def test_tracking_event_keeps_the_carrier_code_verbatim() -> None:
     assert event.reason is Reason.NORMAL
 
 
+@settings(max_examples=50)
 @given(sst.tracking_events())
 def test_tracking_events_round_trip_through_json(event: TrackingEvent) -> None:
     """A tracking event survives its own JSON unchanged."""

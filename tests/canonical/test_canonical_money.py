@@ -6,7 +6,7 @@ import json
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipsync.canonical import (
@@ -250,6 +250,7 @@ def test_sum_equals_the_exact_sum_of_the_amounts(data: st.DataObject, currency: 
     assert total.amount == sum((m.amount for m in amounts), Decimal(0))
 
 
+@settings(max_examples=25)
 @given(sst.freight_invoices())
 def test_invoice_total_equals_the_sum_of_its_charges(invoice: FreightInvoice) -> None:
     """A valid invoice's total is exactly the sum of its lines' charges, and of line totals."""
