@@ -18,6 +18,7 @@ from shipsync.canonical import (
     Money,
     Rate,
     Settlement,
+    parse_event,
 )
 from shipsync.errors import CanonicalValidationError, CurrencyMismatchError, InvalidInputError
 from shipsync.testing import strategies as sst
@@ -320,3 +321,39 @@ def test_json_carries_the_amount_as_a_string_and_round_trips(money: Money) -> No
     assert isinstance(data["amount"], str)
     assert "E" not in data["amount"]
     assert Money.model_validate_json(money.model_dump_json()) == money
+
+
+def test_mixed_currencies_inside_a_document_are_validation_errors() -> None:
+    """A rate or settlement mixing currencies is refused as invalid input, not a crash midway."""
+    usd_fuel = FreightCharge(type=ChargeType.FUEL, amount=Money.of("1", "USD"))
+    with pytest.raises(CanonicalValidationError, match="currency"):
+        Rate(carrier="c", service="s", total=Money.of("1", "EUR"), charges=(usd_fuel,))
+    with pytest.raises(CanonicalValidationError, match="currency"):
+        Settlement(
+            invoice_number="I",
+            carrier="c",
+            settled_at=T,
+            line_count=1,
+            invoice_total=Money.of("1", "EUR"),
+            matched_total=Money.of("1", "USD"),
+            disputed_total=Money.of("0", "EUR"),
+            unknown_total=Money.of("0", "EUR"),
+        )
+
+
+def test_parsing_a_quote_in_mixed_currencies_names_the_rate() -> None:
+    """From an envelope, the same mistake is a CanonicalValidationError at ``data.rate``."""
+    quote = {
+        "shipment_id": "S",
+        "quoted_at": T,
+        "rate": {
+            "carrier": "c",
+            "service": "s",
+            "total": {"amount": "1.00", "currency": "EUR"},
+            "charges": [{"type": "fuel", "amount": {"amount": "1.00", "currency": "USD"}}],
+        },
+    }
+    envelope = {"id": "q1", "source": "s", "type": "freight.rate_quoted", "time": T}
+    with pytest.raises(CanonicalValidationError) as info:
+        parse_event(json.dumps(envelope | {"data": quote}))
+    assert info.value.path == "data.rate"

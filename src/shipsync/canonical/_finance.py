@@ -195,6 +195,10 @@ class Settlement(CanonicalModel):
 
     @model_validator(mode="after")
     def _totals_reconcile(self) -> Self:
+        currency = self.invoice_total.currency
+        totals = (self.matched_total, self.disputed_total, self.unknown_total)
+        if any(total.currency != currency for total in totals):
+            raise ValueError("all totals must be in the currency of the invoice total")
         parts = self.matched_total + self.disputed_total + self.unknown_total
         if parts != self.invoice_total:
             raise ValueError("matched + disputed + unknown must equal the invoice total")

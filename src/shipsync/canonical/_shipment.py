@@ -156,7 +156,10 @@ class Rate(CanonicalModel):
     @model_validator(mode="after")
     def _charges_add_up(self) -> Self:
         if self.charges:
-            total = Money.sum((c.amount for c in self.charges), self.total.currency)
+            currency = self.total.currency
+            if any(c.amount.currency != currency for c in self.charges):
+                raise ValueError("charges must be in the currency of the total")
+            total = Money.sum((c.amount for c in self.charges), currency)
             if total != self.total:
                 raise ValueError("charges do not add up to total")
         return self
