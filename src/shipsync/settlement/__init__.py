@@ -37,6 +37,7 @@ from shipsync.settlement._index import (
     load_shipments_csv,
 )
 from shipsync.settlement._ledger import SettlementLedger
+from shipsync.settlement._odoo import OdooVendorBillSink, freight_invoice_of_bill
 from shipsync.settlement._parse import (
     InvoiceRow,
     RowProblem,
@@ -80,6 +81,7 @@ __all__ = [
     "MatchRules",
     "MemoryShipmentIndex",
     "MemoryVendorBillSink",
+    "OdooVendorBillSink",
     "Reconciler",
     "ReconciliationReport",
     "ReportProblem",
@@ -95,6 +97,7 @@ __all__ = [
     "build_vendor_bill",
     "classify_charges",
     "columns_for",
+    "freight_invoice_of_bill",
     "iter_invoice_rows",
     "load_shipments_csv",
     "open_invoice_file",
