@@ -31,6 +31,18 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def delete_redis_keys(client: Any, prefix: str) -> None:
+    """Delete every key under ``prefix`` in batches."""
+    batch: list[bytes] = []
+    for name in client.scan_iter(match=f"{prefix}:*", count=1000):
+        batch.append(name)
+        if len(batch) >= 1000:
+            client.delete(*batch)
+            batch = []
+    if batch:
+        client.delete(*batch)
+
+
 def unique(prefix: str) -> str:
     """A name no other test run uses."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
@@ -122,8 +134,7 @@ def redis_harness(url: str) -> Iterator[StoreHarness]:
         store_clock=server_now,
         lease_expiry=expiry,
     )
-    for name in probe.scan_iter(match=f"{prefix}:*", count=1000):
-        probe.delete(name)
+    delete_redis_keys(probe, prefix)
     probe.close()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import idem_workers
 import pytest
-from idem_support import CuttableProxy, drop_postgres_table, unique
+from idem_support import CuttableProxy, delete_redis_keys, drop_postgres_table, unique
 
 from shipsync.errors import CompletionFailedError, StaleTokenError, StoreUnavailableError
 from shipsync.idempotency import (
@@ -60,8 +60,7 @@ def spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, A
         prefix = unique("idemproc")
         yield {"kind": "redis", "url": url, "prefix": prefix, "namespace": ns}
         store = RedisStore.from_url(url)
-        for name in store.client.scan_iter(match=f"{prefix}:*", count=1000):
-            store.client.delete(name)
+        delete_redis_keys(store.client, prefix)
         store.close()
     else:
         dsn = request.getfixturevalue("postgres_dsn")
@@ -215,8 +214,7 @@ def proxied(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any, Cuttable
         )
         direct = RedisStore.from_url(url, namespace=ns, prefix=prefix)
         yield via, direct, proxy
-        for name in direct.client.scan_iter(match=f"{prefix}:*", count=1000):
-            direct.client.delete(name)
+        delete_redis_keys(direct.client, prefix)
         via.close()
         direct.close()
     else:

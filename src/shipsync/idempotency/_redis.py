@@ -9,7 +9,9 @@ record, judges its expiry by ``TIME`` (the server's clock, not the worker's), an
 from it or takes the key over with a fresh token, all in one ``EVALSHA``. ``complete`` and
 ``release`` are compare-and-set on the token. The braces are a hash tag: all keys of a namespace
 live in one Redis Cluster slot, so a batch script never sees ``CROSSSLOT``. Records also get a
-native TTL a little past their logical expiry, so Redis itself is the sweeper of last resort.
+native TTL a little past their logical expiry, so Redis itself is the sweeper of last resort, and
+an entry in the namespace's expiry index ``<prefix>:{<namespace>}#expiry`` (a sorted set by
+expiry), which ``sweep`` walks; claims trim index entries older than an hour.
 """
 
 from __future__ import annotations
@@ -48,22 +50,27 @@ __all__ = ["AsyncRedisStore", "RedisStore"]
 
 DEFAULT_PREFIX = "shipsync:idem"
 _GRACE_MS = 1000
+_TRIM_MS = 3_600_000
+_SWEEP_BATCH = 500
 
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2])
 """
 
-# KEYS: record keys..., fence key. ARGV: lease ms, clock offset ms, fingerprints...
+# KEYS: record keys..., fence key, expiry index. ARGV: lease ms, clock offset ms, fingerprints...
 # Returns code, value pairs: 0 acquired (token), 1 in progress, 2 completed (result),
 # 3 fingerprint mismatch, 4 corrupt record.
 _CLAIM = (
-    _NOW
-    + """
+    (
+        _NOW
+        + """
 local lease = tonumber(ARGV[1])
-local fence = KEYS[#KEYS]
+local fence = KEYS[#KEYS - 1]
+local index = KEYS[#KEYS]
 local out = {}
-for i = 1, #KEYS - 1 do
+local acquired = false
+for i = 1, #KEYS - 2 do
   local k = KEYS[i]
   local fp = ARGV[i + 2]
   local rec = redis.pcall('HMGET', k, 's', 'f', 'e', 'r')
@@ -89,23 +96,33 @@ for i = 1, #KEYS - 1 do
     if rec[1] or rec[2] or rec[3] or rec[4] then redis.call('DEL', k) end
     redis.call('HSET', k, 's', 'p', 'f', fp, 't', token, 'e', now + lease)
     redis.call('PEXPIRE', k, lease + GRACE_MS)
-    code, value = 0, token
+    redis.call('ZADD', index, now + lease, k)
+    code, value, acquired = 0, token, true
   end
   out[#out + 1] = code
   out[#out + 1] = value
 end
+if acquired then
+  -- index entries of records Redis has long expired on its own
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', now - TRIM_MS)
+end
 return out
 """
-).replace("GRACE_MS", str(_GRACE_MS))
+    )
+    .replace("GRACE_MS", str(_GRACE_MS))
+    .replace("TRIM_MS", str(_TRIM_MS))
+)
 
-# KEYS: record keys... ARGV: retention ms, clock offset ms, then token, result pairs.
+# KEYS: record keys..., expiry index. ARGV: retention ms, clock offset ms, then token, result
+# pairs.
 # Returns one flag per key: 1 recorded (or already recorded with that token), 0 stale.
 _COMPLETE = (
     _NOW
     + """
 local retention = tonumber(ARGV[1])
+local index = KEYS[#KEYS]
 local out = {}
-for i = 1, #KEYS do
+for i = 1, #KEYS - 1 do
   local k = KEYS[i]
   local token = ARGV[2 * i + 1]
   local rec = redis.pcall('HMGET', k, 's', 't')
@@ -114,6 +131,7 @@ for i = 1, #KEYS do
     if rec[1] == 'p' then
       redis.call('HSET', k, 's', 'c', 'r', ARGV[2 * i + 2], 'e', now + retention)
       redis.call('PEXPIRE', k, retention + GRACE_MS)
+      redis.call('ZADD', index, now + retention, k)
       ok = 1
     elseif rec[1] == 'c' then
       ok = 1
@@ -125,32 +143,40 @@ return out
 """
 ).replace("GRACE_MS", str(_GRACE_MS))
 
-# KEYS: record key. ARGV: token. Returns 1 released, 0 stale.
+# KEYS: record key, expiry index. ARGV: token. Returns 1 released, 0 stale.
 _RELEASE = """
 local rec = redis.pcall('HMGET', KEYS[1], 's', 't')
 if type(rec) == 'table' and not rec.err and rec[1] == 'p' and rec[2] == ARGV[1] then
   redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], KEYS[1])
   return 1
 end
 return 0
 """
 
-# KEYS: candidate record keys. ARGV: (unused), clock offset ms. Returns how many were removed.
+# KEYS: expiry index. ARGV: batch size, clock offset ms. Visits up to a batch of index entries
+# due by now; returns {records removed, entries visited}. The records live in the index's slot.
 _SWEEP = (
     _NOW
     + """
+local index = KEYS[1]
+local due = redis.call('ZRANGEBYSCORE', index, '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 local n = 0
-for i = 1, #KEYS do
-  local rec = redis.pcall('HMGET', KEYS[i], 'e')
-  if type(rec) == 'table' and not rec.err then
-    local e = tonumber(rec[1])
-    if e ~= nil and e <= now then
-      redis.call('DEL', KEYS[i])
+for _, k in ipairs(due) do
+  local rec = redis.pcall('HMGET', k, 'e')
+  local e = nil
+  if type(rec) == 'table' and not rec.err then e = tonumber(rec[1]) end
+  if e ~= nil and e > now then
+    redis.call('ZADD', index, e, k)
+  else
+    if e ~= nil then
+      redis.call('DEL', k)
       n = n + 1
     end
+    redis.call('ZREM', index, k)
   end
 end
-return n
+return {n, #due}
 """
 )
 
@@ -194,6 +220,7 @@ class _RedisBase:
         self._offset = clock_offset
         self._base = f"{prefix}:{{{self.namespace}}}:"
         self._fence = f"{prefix}:{{{self.namespace}}}#fence"
+        self._index = f"{prefix}:{{{self.namespace}}}#expiry"
         self._claim = client.register_script(_CLAIM)
         self._complete = client.register_script(_COMPLETE)
         self._release = client.register_script(_RELEASE)
@@ -210,7 +237,7 @@ class _RedisBase:
         self, items: Sequence[tuple[str, str]], lease: timedelta
     ) -> tuple[list[str], list[Any]]:
         keys = [self.record_key(k) for k, _ in items]
-        keys.append(self._fence)
+        keys += [self._fence, self._index]
         args: list[Any] = [_ms(lease), self._offset_ms()]
         args.extend(fp for _, fp in items)
         return keys, args
@@ -219,11 +246,15 @@ class _RedisBase:
         self, items: Sequence[tuple[str, int, bytes]], retention: timedelta
     ) -> tuple[list[str], list[Any]]:
         keys = [self.record_key(k) for k, _, _ in items]
+        keys.append(self._index)
         args: list[Any] = [_ms(retention), self._offset_ms()]
         for _, token, result in items:
             args.append(str(int(token)))
             args.append(bytes(result))
         return keys, args
+
+    def _sweep_args(self) -> list[Any]:
+        return [_SWEEP_BATCH, self._offset_ms()]
 
     @staticmethod
     def _outcomes(items: Sequence[tuple[str, str]], raw: Any) -> list[BatchOutcome]:
@@ -360,26 +391,23 @@ class RedisStore(_RedisBase):
 
     def release(self, key: str, token: int) -> None:
         """Free ``key`` for a retry; ``StaleTokenError`` if ``token`` no longer holds it."""
-        if not self._call(self._release, [self.record_key(key)], [str(int(token))]):
+        keys = [self.record_key(key), self._index]
+        if not self._call(self._release, keys, [str(int(token))]):
             raise StaleTokenError(key)
 
     def sweep(self) -> int:
-        """Remove this namespace's expired records (Redis also expires them on its own)."""
+        """Remove this namespace's expired records; return how many.
+
+        Redis also expires records natively a moment after their logical expiry; the sweep
+        walks the namespace's expiry index (a sorted set), so its cost follows the number of
+        expired records, not the size of the database.
+        """
         removed = 0
-        try:
-            batch: list[str] = []
-            for name in self.client.scan_iter(match=self._base + "*", count=500):
-                batch.append(name.decode() if isinstance(name, bytes) else name)
-                if len(batch) >= 500:
-                    removed += int(self._call(self._sweep, batch, [0, self._offset_ms()]))
-                    batch = []
-            if batch:
-                removed += int(self._call(self._sweep, batch, [0, self._offset_ms()]))
-        except StoreUnavailableError:
-            raise
-        except Exception as exc:
-            self._translate(exc)
-        return removed
+        while True:
+            done, visited = self._call(self._sweep, [self._index], self._sweep_args())
+            removed += int(done)
+            if int(visited) < _SWEEP_BATCH:
+                return removed
 
 
 class AsyncRedisStore(_RedisBase):
@@ -460,23 +488,15 @@ class AsyncRedisStore(_RedisBase):
 
     async def release(self, key: str, token: int) -> None:
         """See :meth:`RedisStore.release`."""
-        if not await self._call(self._release, [self.record_key(key)], [str(int(token))]):
+        keys = [self.record_key(key), self._index]
+        if not await self._call(self._release, keys, [str(int(token))]):
             raise StaleTokenError(key)
 
     async def sweep(self) -> int:
         """See :meth:`RedisStore.sweep`."""
         removed = 0
-        try:
-            batch: list[str] = []
-            async for name in self.client.scan_iter(match=self._base + "*", count=500):
-                batch.append(name.decode() if isinstance(name, bytes) else name)
-                if len(batch) >= 500:
-                    removed += int(await self._call(self._sweep, batch, [0, self._offset_ms()]))
-                    batch = []
-            if batch:
-                removed += int(await self._call(self._sweep, batch, [0, self._offset_ms()]))
-        except StoreUnavailableError:
-            raise
-        except Exception as exc:
-            self._translate(exc)
-        return removed
+        while True:
+            done, visited = await self._call(self._sweep, [self._index], self._sweep_args())
+            removed += int(done)
+            if int(visited) < _SWEEP_BATCH:
+                return removed
