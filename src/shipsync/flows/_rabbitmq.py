@@ -96,6 +96,7 @@ class RabbitMQEventLog:
         self._inbox: asyncio.Queue[Any] | None = None
         self._standby_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._broken = False
 
     # -- connection and topology -------------------------------------------------------------
 
@@ -103,17 +104,26 @@ class RabbitMQEventLog:
         """The name of queue ``slot``."""
         return f"{self.name}.{slot}"
 
+    def _alive(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed and not self._broken
+
+    def _on_close(self, *args: object) -> None:
+        # aio-pika's is_closed does not turn True when the broker closes the connection.
+        self._broken = True
+
     async def _connect(self) -> Any:
-        if self._conn is not None and not self._conn.is_closed:
+        if self._alive():
             return self._conn
         await self._reset()
         pika = self._pika
         try:
+            self._broken = False
             self._conn = await pika.connect(
                 self.url,
                 client_properties={"connection_name": self.connection_name},
                 timeout=10,
             )
+            self._conn.close_callbacks.add(self._on_close)
             self._pub = await self._conn.channel(publisher_confirms=True)
             self._exchange = await self._declare(self._pub)
         except (TimeoutError, OSError, pika.exceptions.AMQPException) as exc:
@@ -154,7 +164,7 @@ class RabbitMQEventLog:
         self._inbox = None
         if conn is not None and not conn.is_closed:
             try:
-                await conn.close()
+                await asyncio.wait_for(conn.close(), 5)
             except Exception:  # pragma: no cover - a broken connection may fail to close
                 return
 
@@ -224,7 +234,7 @@ class RabbitMQEventLog:
             ) from failed[0]
 
     async def _subscribe(self) -> asyncio.Queue[Any]:
-        if self._inbox is not None:
+        if self._inbox is not None and self._alive():
             return self._inbox
         await self._connect()
         inbox: asyncio.Queue[Any] = asyncio.Queue()
@@ -274,7 +284,7 @@ class RabbitMQEventLog:
             if messages:
                 break
             remaining = deadline - time.monotonic()
-            if self._conn is None or self._conn.is_closed:
+            if not self._alive():
                 async with self._lock:
                     await self._reset()
                 raise EventLogUnavailableError("RabbitMQ connection lost")
@@ -314,13 +324,21 @@ class RabbitMQEventLog:
             raise EventLogUnavailableError(f"RabbitMQ ack failed: {type(exc).__name__}") from exc
 
     async def release(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
-        """Give messages back to their queue's head, after ``delay`` seconds."""
+        """Give messages back to their queues, after ``delay`` seconds.
+
+        Messages this worker prefetched but did not hand out yet go back too, after the released
+        ones, so a queue's order (and so each partition's) holds when they come again.
+        """
         pika = self._pika
         if delay > 0:
             await asyncio.sleep(min(delay, 5.0))
+        messages = [d.receipt for d in deliveries]
+        inbox = self._inbox
+        while inbox is not None and not inbox.empty():
+            messages.append(inbox.get_nowait())
         try:
-            for d in deliveries:
-                await d.receipt.nack(requeue=True)  # type: ignore[attr-defined]
+            for message in messages:
+                await message.nack(requeue=True)  # type: ignore[attr-defined]
         except (OSError, RuntimeError, pika.exceptions.AMQPException) as exc:
             raise EventLogUnavailableError(f"RabbitMQ nack failed: {type(exc).__name__}") from exc
 
