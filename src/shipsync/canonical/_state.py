@@ -49,6 +49,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 
 from shipsync.canonical._base import CanonicalModel, Identifier, Text, UtcDatetime
 from shipsync.canonical._tracking import FINAL_MILESTONES, Milestone, Reason, TrackingEvent
@@ -145,21 +146,23 @@ Every edge of :data:`TRANSITIONS` goes to an equal or higher rank, and every ref
 go to an equal or lower one. So no event, however late, ever lowers a package's rank.
 """
 
-SORT_RANK: Mapping[Milestone, int] = {
-    M.UNKNOWN: 0,
-    M.LABEL_CREATED: 1,
-    M.CANCELLED: 2,
-    M.PICKED_UP: 3,
-    M.IN_TRANSIT: 4,
-    M.EXCEPTION: 5,
-    M.OUT_FOR_DELIVERY: 6,
-    M.DELIVERY_ATTEMPTED: 7,
-    M.AVAILABLE_FOR_PICKUP: 8,
-    M.DELIVERED: 9,
-    M.LOST: 10,
-    M.RETURNING_TO_SENDER: 11,
-    M.RETURNED: 12,
-}
+SORT_RANK: Mapping[Milestone, int] = MappingProxyType(
+    {
+        M.UNKNOWN: 0,
+        M.LABEL_CREATED: 1,
+        M.CANCELLED: 2,
+        M.PICKED_UP: 3,
+        M.IN_TRANSIT: 4,
+        M.EXCEPTION: 5,
+        M.OUT_FOR_DELIVERY: 6,
+        M.DELIVERY_ATTEMPTED: 7,
+        M.AVAILABLE_FOR_PICKUP: 8,
+        M.DELIVERED: 9,
+        M.LOST: 10,
+        M.RETURNING_TO_SENDER: 11,
+        M.RETURNED: 12,
+    }
+)
 """Tie-break for events of the same instant: the natural order of milestones."""
 
 
@@ -170,24 +173,26 @@ def _forward(milestone: Milestone) -> frozenset[Milestone]:
 
 _SIDE = frozenset({M.EXCEPTION, M.LOST})
 
-TRANSITIONS: Mapping[Milestone, frozenset[Milestone]] = {
-    # Nothing known yet: the first event may be anything (earlier scans may never come).
-    M.UNKNOWN: frozenset(Milestone) - {M.UNKNOWN},
-    M.LABEL_CREATED: _forward(M.LABEL_CREATED) | _SIDE | {M.CANCELLED},
-    M.PICKED_UP: _forward(M.PICKED_UP) | _SIDE,
-    M.IN_TRANSIT: _forward(M.IN_TRANSIT) | _SIDE,
-    M.OUT_FOR_DELIVERY: _forward(M.OUT_FOR_DELIVERY) | _SIDE,
-    M.DELIVERY_ATTEMPTED: _forward(M.DELIVERY_ATTEMPTED) | _SIDE,
-    M.AVAILABLE_FOR_PICKUP: _forward(M.AVAILABLE_FOR_PICKUP) | _SIDE,
-    # A side branch: what may follow is checked against the milestone it branched from.
-    M.EXCEPTION: frozenset(Milestone) - {M.UNKNOWN},
-    M.RETURNING_TO_SENDER: frozenset({M.RETURNING_TO_SENDER, M.RETURNED, M.EXCEPTION}),
-    # Final milestones: only the edges named here leave them.
-    M.DELIVERED: frozenset({M.RETURNING_TO_SENDER, M.RETURNED}),
-    M.RETURNED: frozenset(),
-    M.CANCELLED: _forward(M.PICKED_UP) | {M.LOST},
-    M.LOST: _forward(M.OUT_FOR_DELIVERY),  # found again, in the last mile or later
-}
+TRANSITIONS: Mapping[Milestone, frozenset[Milestone]] = MappingProxyType(
+    {
+        # Nothing known yet: the first event may be anything (earlier scans may never come).
+        M.UNKNOWN: frozenset(Milestone) - {M.UNKNOWN},
+        M.LABEL_CREATED: _forward(M.LABEL_CREATED) | _SIDE | {M.CANCELLED},
+        M.PICKED_UP: _forward(M.PICKED_UP) | _SIDE,
+        M.IN_TRANSIT: _forward(M.IN_TRANSIT) | _SIDE,
+        M.OUT_FOR_DELIVERY: _forward(M.OUT_FOR_DELIVERY) | _SIDE,
+        M.DELIVERY_ATTEMPTED: _forward(M.DELIVERY_ATTEMPTED) | _SIDE,
+        M.AVAILABLE_FOR_PICKUP: _forward(M.AVAILABLE_FOR_PICKUP) | _SIDE,
+        # A side branch: what may follow is checked against the milestone it branched from.
+        M.EXCEPTION: frozenset(Milestone) - {M.UNKNOWN},
+        M.RETURNING_TO_SENDER: frozenset({M.RETURNING_TO_SENDER, M.RETURNED, M.EXCEPTION}),
+        # Final milestones: only the edges named here leave them.
+        M.DELIVERED: frozenset({M.RETURNING_TO_SENDER, M.RETURNED}),
+        M.RETURNED: frozenset(),
+        M.CANCELLED: _forward(M.PICKED_UP) | {M.LOST},
+        M.LOST: _forward(M.OUT_FOR_DELIVERY),  # found again, in the last mile or later
+    }
+)
 """Allowed moves: ``TRANSITIONS[current]`` is the set of milestones that may follow ``current``.
 
 ``unknown`` as a *current* state means "nothing known yet". An ``unknown`` event is never a legal

@@ -262,6 +262,15 @@ def locations() -> st.SearchStrategy[Location]:
 # --- tracking ----------------------------------------------------------------------------------
 
 
+_scan_locations: st.SearchStrategy[Location | None] = st.none() | st.sampled_from(
+    (
+        Location(city="Leipzig", country="DE", facility="hub"),
+        Location(city="Louisville", state="KY", postal_code="40209", country="US"),
+        Location(country="FR"),
+    )
+)
+
+
 def milestones(*, include_unknown: bool = True) -> st.SearchStrategy[Milestone]:
     """Canonical milestones (optionally without ``unknown``)."""
     values = [m for m in Milestone if include_unknown or m is not Milestone.UNKNOWN]
@@ -281,7 +290,7 @@ def tracking_numbers(*, pool: int = 3) -> st.SearchStrategy[str]:
 def event_ids(*, pool: int | None = None) -> st.SearchStrategy[str]:
     """Event ids; from a pool of ``pool`` ids (``evt-1``...) when given, so ids collide."""
     if pool is None:
-        return identifiers(min_size=4, max_size=16).map(lambda s: f"evt-{s}")
+        return st.integers(min_value=0, max_value=10**12).map(lambda n: f"evt-{n:012d}")
     return st.integers(min_value=1, max_value=pool).map(lambda n: f"evt-{n}")
 
 
@@ -296,11 +305,14 @@ def tracking_events(
     milestone: st.SearchStrategy[Milestone] | None = None,
     reason: st.SearchStrategy[Reason] | None = None,
     occurred_at: st.SearchStrategy[datetime] | None = None,
+    location: st.SearchStrategy[Location | None] | None = None,
 ) -> TrackingEvent:
     """One :class:`TrackingEvent`; each part can be pinned by passing a strategy for it.
 
     ``recorded_at`` is ``occurred_at`` plus zero to a few hours (events are learned late). The
-    carrier code is the milestone name in upper case, unless the milestone is ``unknown``.
+    carrier code is the milestone name in upper case, unless the milestone is ``unknown``. The
+    location is none or one of a few scan locations; pass ``location=locations()`` for arbitrary
+    ones (slower to generate).
     """
     ms = draw(milestone if milestone is not None else milestones())
     when = draw(occurred_at if occurred_at is not None else utc_datetimes())
@@ -319,7 +331,7 @@ def tracking_events(
         recorded_at=when + timedelta(minutes=delay),
         carrier_code=code,
         carrier_description=draw(st.sampled_from(("", "scan", "status update"))),
-        location=draw(st.none() | locations()),
+        location=draw(location if location is not None else _scan_locations),
     )
 
 

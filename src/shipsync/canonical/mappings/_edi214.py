@@ -10,6 +10,7 @@ arrival at the delivery location, not a delivery (``D1`` is). Codes not in the t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from shipsync.canonical._tracking import Milestone, Reason
 from shipsync.canonical.mappings._result import CodeKind, MappedStatus, StatusScheme, clip
@@ -41,42 +42,44 @@ def _row(
 _ETA = CodeKind.ETA
 _INFO = CodeKind.INFORMATIONAL
 
-EDI214_STATUS_CODES: Mapping[str, MappedStatus] = dict(
-    [
-        _row("XB", M.LABEL_CREATED, "shipment acknowledged"),
-        _row("X3", None, "arrived at pick-up location (not yet picked up)", kind=_INFO),
-        _row("AF", M.PICKED_UP, "carrier departed pick-up location with shipment"),
-        _row("CP", M.PICKED_UP, "completed loading at pick-up location"),
-        _row("P1", M.IN_TRANSIT, "departed terminal location"),
-        _row("X4", M.IN_TRANSIT, "arrived at terminal location"),
-        _row("R1", M.IN_TRANSIT, "received from prior carrier"),
-        _row("J1", M.IN_TRANSIT, "delivered to connecting line"),
-        _row("K1", M.IN_TRANSIT, "arrived at customs"),
-        _row("AM", M.IN_TRANSIT, "loaded on truck"),
-        _row("AN", M.IN_TRANSIT, "diverted to air carrier"),
-        _row("AI", M.IN_TRANSIT, "shipment has been reconsigned"),
-        _row("X6", M.OUT_FOR_DELIVERY, "en route to delivery location"),
-        _row("AJ", M.OUT_FOR_DELIVERY, "tendered for delivery"),
-        _row("AV", M.OUT_FOR_DELIVERY, "available for delivery"),
-        _row("X1", M.OUT_FOR_DELIVERY, "arrived at delivery location (arrived, not delivered)"),
-        _row("X5", M.OUT_FOR_DELIVERY, "arrived at delivery location loading dock"),
-        _row("AH", M.DELIVERY_ATTEMPTED, "attempted delivery"),
-        _row("AP", M.DELIVERY_ATTEMPTED, "delivery not completed"),
-        _row("AW", M.AVAILABLE_FOR_PICKUP, "available for pick-up"),
-        _row("AU", M.AVAILABLE_FOR_PICKUP, "available for pick-up"),
-        _row("SD", M.EXCEPTION, "shipment delayed", reason=R.DELAYED),
-        _row("A9", M.EXCEPTION, "shipment damaged", reason=R.DAMAGED),
-        _row("PR", M.EXCEPTION, "customs hold", reason=R.CUSTOMS_HOLD),
-        _row("D1", M.DELIVERED, "completed unloading at delivery location"),
-        _row("A7", M.RETURNING_TO_SENDER, "refused by consignee", reason=R.REFUSED),
-        _row("A3", M.RETURNING_TO_SENDER, "shipment returned to shipper"),
-        _row("CA", M.CANCELLED, "shipment cancelled"),
-        _row("AG", None, "estimated delivery", kind=_ETA),
-        _row("X2", None, "estimated date and/or time of arrival at consignee", kind=_ETA),
-        _row("CD", None, "carrier departed delivery location", kind=_INFO),
-        _row("PA", None, "partial shipment", kind=_INFO),
-        _row("CB", None, "completed shipment (final part of a partial shipment)", kind=_INFO),
-    ]
+EDI214_STATUS_CODES: Mapping[str, MappedStatus] = MappingProxyType(
+    dict(
+        [
+            _row("XB", M.LABEL_CREATED, "shipment acknowledged"),
+            _row("X3", None, "arrived at pick-up location (not yet picked up)", kind=_INFO),
+            _row("AF", M.PICKED_UP, "carrier departed pick-up location with shipment"),
+            _row("CP", M.PICKED_UP, "completed loading at pick-up location"),
+            _row("P1", M.IN_TRANSIT, "departed terminal location"),
+            _row("X4", M.IN_TRANSIT, "arrived at terminal location"),
+            _row("R1", M.IN_TRANSIT, "received from prior carrier"),
+            _row("J1", M.IN_TRANSIT, "delivered to connecting line"),
+            _row("K1", M.IN_TRANSIT, "arrived at customs"),
+            _row("AM", M.IN_TRANSIT, "loaded on truck"),
+            _row("AN", M.IN_TRANSIT, "diverted to air carrier"),
+            _row("AI", M.IN_TRANSIT, "shipment has been reconsigned"),
+            _row("X6", M.OUT_FOR_DELIVERY, "en route to delivery location"),
+            _row("AJ", M.OUT_FOR_DELIVERY, "tendered for delivery"),
+            _row("AV", M.OUT_FOR_DELIVERY, "available for delivery"),
+            _row("X1", M.OUT_FOR_DELIVERY, "arrived at delivery location (arrived, not delivered)"),
+            _row("X5", M.OUT_FOR_DELIVERY, "arrived at delivery location loading dock"),
+            _row("AH", M.DELIVERY_ATTEMPTED, "attempted delivery"),
+            _row("AP", M.DELIVERY_ATTEMPTED, "delivery not completed"),
+            _row("AW", M.AVAILABLE_FOR_PICKUP, "available for pick-up"),
+            _row("AU", M.AVAILABLE_FOR_PICKUP, "available for pick-up"),
+            _row("SD", M.EXCEPTION, "shipment delayed", reason=R.DELAYED),
+            _row("A9", M.EXCEPTION, "shipment damaged", reason=R.DAMAGED),
+            _row("PR", M.EXCEPTION, "customs hold", reason=R.CUSTOMS_HOLD),
+            _row("D1", M.DELIVERED, "completed unloading at delivery location"),
+            _row("A7", M.RETURNING_TO_SENDER, "refused by consignee", reason=R.REFUSED),
+            _row("A3", M.RETURNING_TO_SENDER, "shipment returned to shipper"),
+            _row("CA", M.CANCELLED, "shipment cancelled"),
+            _row("AG", None, "estimated delivery", kind=_ETA),
+            _row("X2", None, "estimated date and/or time of arrival at consignee", kind=_ETA),
+            _row("CD", None, "carrier departed delivery location", kind=_INFO),
+            _row("PA", None, "partial shipment", kind=_INFO),
+            _row("CB", None, "completed shipment (final part of a partial shipment)", kind=_INFO),
+        ]
+    )
 )
 """AT701 shipment status codes (element 1650) and their canonical reading.
 
@@ -85,35 +88,37 @@ driver can tell from the location. ``X3``, ``CD``, ``PA`` and ``CB`` are known b
 milestone; ``AG`` and ``X2`` are ETAs.
 """
 
-EDI214_REASON_CODES: Mapping[str, Reason] = {
-    "NS": R.NORMAL,
-    "A1": R.MISSED_DELIVERY,
-    "A2": R.ADDRESS_ISSUE,
-    "A5": R.ADDRESS_ISSUE,
-    "AA": R.MIS_SORT,
-    "AD": R.CUSTOMER_REQUESTED_FUTURE_DELIVERY,
-    "AF": R.ACCIDENT,
-    "AG": R.CONSIGNEE_RELATED,
-    "AH": R.CARRIER_RELATED,
-    "AI": R.CARRIER_RELATED,
-    "AM": R.SHIPPER_RELATED,
-    "AN": R.HOLIDAY_OR_CLOSED,
-    "AO": R.WEATHER,
-    "AQ": R.RECIPIENT_ABSENT,
-    "AR": R.CUSTOMS_HOLD,
-    "AS": R.CUSTOMS_HOLD,
-    "B1": R.HOLIDAY_OR_CLOSED,
-    "B4": R.HELD_FOR_PAYMENT,
-    "B5": R.HELD_AT_REQUEST,
-    "BB": R.HELD_AT_REQUEST,
-    "BC": R.MISSING_DOCUMENTS,
-    "BD": R.CUSTOMS_HOLD,
-    "BG": R.OTHER,
-    "C1": R.AWAITING_PICKUP,
-    "C2": R.HELD_FOR_PAYMENT,
-    "C8": R.HELD_FOR_PAYMENT,
-    "CA": R.CUSTOMS_HOLD,
-}
+EDI214_REASON_CODES: Mapping[str, Reason] = MappingProxyType(
+    {
+        "NS": R.NORMAL,
+        "A1": R.MISSED_DELIVERY,
+        "A2": R.ADDRESS_ISSUE,
+        "A5": R.ADDRESS_ISSUE,
+        "AA": R.MIS_SORT,
+        "AD": R.CUSTOMER_REQUESTED_FUTURE_DELIVERY,
+        "AF": R.ACCIDENT,
+        "AG": R.CONSIGNEE_RELATED,
+        "AH": R.CARRIER_RELATED,
+        "AI": R.CARRIER_RELATED,
+        "AM": R.SHIPPER_RELATED,
+        "AN": R.HOLIDAY_OR_CLOSED,
+        "AO": R.WEATHER,
+        "AQ": R.RECIPIENT_ABSENT,
+        "AR": R.CUSTOMS_HOLD,
+        "AS": R.CUSTOMS_HOLD,
+        "B1": R.HOLIDAY_OR_CLOSED,
+        "B4": R.HELD_FOR_PAYMENT,
+        "B5": R.HELD_AT_REQUEST,
+        "BB": R.HELD_AT_REQUEST,
+        "BC": R.MISSING_DOCUMENTS,
+        "BD": R.CUSTOMS_HOLD,
+        "BG": R.OTHER,
+        "C1": R.AWAITING_PICKUP,
+        "C2": R.HELD_FOR_PAYMENT,
+        "C8": R.HELD_FOR_PAYMENT,
+        "CA": R.CUSTOMS_HOLD,
+    }
+)
 """AT702 status reason codes (element 1651) and the canonical reason."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from shipsync.canonical._state import ShipmentStatus
 from shipsync.canonical._tracking import Milestone
@@ -35,36 +36,40 @@ class OcaIncidentSpelling(enum.StrEnum):
     """15.0 and earlier."""
 
 
-OCA_DELIVERY_STATES: Mapping[str, Milestone] = {
-    "shipping_recorded_in_carrier": M.LABEL_CREATED,
-    "in_transit": M.IN_TRANSIT,
-    "canceled_shipment": M.CANCELLED,
-    "incident": M.EXCEPTION,
-    "incidence": M.EXCEPTION,
-    "customer_delivered": M.DELIVERED,
-    "warehouse_delivered": M.RETURNED,
-    "no_update": M.UNKNOWN,
-}
+OCA_DELIVERY_STATES: Mapping[str, Milestone] = MappingProxyType(
+    {
+        "shipping_recorded_in_carrier": M.LABEL_CREATED,
+        "in_transit": M.IN_TRANSIT,
+        "canceled_shipment": M.CANCELLED,
+        "incident": M.EXCEPTION,
+        "incidence": M.EXCEPTION,
+        "customer_delivered": M.DELIVERED,
+        "warehouse_delivered": M.RETURNED,
+        "no_update": M.UNKNOWN,
+    }
+)
 """Reading: each ``delivery_state`` value (both incident spellings) and its milestone."""
 
 _INCIDENT = OcaIncidentSpelling.INCIDENT.value  # written in the spelling the caller asks for
 
-STATUS_TO_OCA: Mapping[ShipmentStatus, str | None] = {
-    ShipmentStatus.LABEL_CREATED: "shipping_recorded_in_carrier",
-    ShipmentStatus.PICKED_UP: "in_transit",
-    ShipmentStatus.IN_TRANSIT: "in_transit",
-    ShipmentStatus.OUT_FOR_DELIVERY: "in_transit",
-    ShipmentStatus.AVAILABLE_FOR_PICKUP: "in_transit",
-    ShipmentStatus.PARTIALLY_DELIVERED: "in_transit",
-    ShipmentStatus.DELIVERY_ATTEMPTED: _INCIDENT,
-    ShipmentStatus.EXCEPTION: _INCIDENT,
-    ShipmentStatus.RETURNING_TO_SENDER: _INCIDENT,
-    ShipmentStatus.LOST: _INCIDENT,
-    ShipmentStatus.DELIVERED: "customer_delivered",
-    ShipmentStatus.RETURNED: "warehouse_delivered",
-    ShipmentStatus.CANCELLED: "canceled_shipment",
-    ShipmentStatus.UNKNOWN: None,
-}
+STATUS_TO_OCA: Mapping[ShipmentStatus, str | None] = MappingProxyType(
+    {
+        ShipmentStatus.LABEL_CREATED: "shipping_recorded_in_carrier",
+        ShipmentStatus.PICKED_UP: "in_transit",
+        ShipmentStatus.IN_TRANSIT: "in_transit",
+        ShipmentStatus.OUT_FOR_DELIVERY: "in_transit",
+        ShipmentStatus.AVAILABLE_FOR_PICKUP: "in_transit",
+        ShipmentStatus.PARTIALLY_DELIVERED: "in_transit",
+        ShipmentStatus.DELIVERY_ATTEMPTED: _INCIDENT,
+        ShipmentStatus.EXCEPTION: _INCIDENT,
+        ShipmentStatus.RETURNING_TO_SENDER: _INCIDENT,
+        ShipmentStatus.LOST: _INCIDENT,
+        ShipmentStatus.DELIVERED: "customer_delivered",
+        ShipmentStatus.RETURNED: "warehouse_delivered",
+        ShipmentStatus.CANCELLED: "canceled_shipment",
+        ShipmentStatus.UNKNOWN: None,
+    }
+)
 """Writing: the ``delivery_state`` of each shipment status (16.0+ spelling); None: write nothing.
 
 OCA has no partial delivery: a partially delivered shipment is still ``in_transit``.
