@@ -209,6 +209,18 @@ def test_completion_failure_after_the_side_effect_is_its_own_error(
     store.close()
 
 
+def test_result_that_cannot_be_stored_is_a_completion_failure(store: MemoryStore) -> None:
+    """A function whose result has no JSON form ran; the error says completion failed."""
+
+    @idempotent(store, key="k", fingerprint="fp")
+    def work() -> object:
+        return object()
+
+    with pytest.raises(CompletionFailedError):
+        work()
+    assert store.claim("k", "fp") == InProgress("k")
+
+
 def test_unavailable_store_fails_closed_before_running(tmp_path: Path) -> None:
     """When the claim cannot be made, nothing runs and the error is retryable."""
     import sqlite3

@@ -161,6 +161,17 @@ class Idempotent:
             return CompletionFailedError(call.key, "the lease was lost to another worker")
         return CompletionFailedError(call.key, f"{type(exc).__name__} while recording")
 
+    @staticmethod
+    def _record(call: IdempotentCall, value: object) -> None:
+        if not call.guarded:
+            return
+        try:
+            call.set_result(value)
+        except ConfigurationError as exc:
+            assert call.key is not None
+            # the side effect ran; the key stays held until its lease ends
+            raise CompletionFailedError(call.key, "the result cannot be stored as JSON") from exc
+
     def _sync_store(self) -> IdempotencyStore:
         if self.is_async_store:
             raise ConfigurationError(
@@ -307,7 +318,7 @@ class Idempotent:
                     await self._aexit(call, failed=True)
                     raise
                 _outbound.reset(reset)
-                call.set_result(value)
+                self._record(call, value)
                 await self._aexit(call, failed=False)
                 return value
 
@@ -327,7 +338,7 @@ class Idempotent:
                 self._exit(call, failed=True)
                 raise
             _outbound.reset(reset)
-            call.set_result(value)
+            self._record(call, value)
             self._exit(call, failed=False)
             return value
 
