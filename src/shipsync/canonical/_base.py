@@ -155,6 +155,7 @@ class CanonicalModel(BaseModel, metaclass=_CanonicalMeta):
         val_json_bytes="base64",
         use_enum_values=False,
         validate_default=False,
+        cache_strings="keys",
     )
 
     __personal_fields__: ClassVar[frozenset[str]] = frozenset()
