@@ -13,7 +13,7 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 
 from shipsync.canonical._base import CanonicalModel, Identifier, ShortText, Text, UtcDatetime
-from shipsync.canonical._money import Money
+from shipsync.canonical._money import Money, _exact_sum
 
 __all__ = [
     "Accrual",
@@ -101,10 +101,10 @@ class FreightInvoice(CanonicalModel):
         for line in self.lines:
             if line.charges[0].amount.currency != self.currency:
                 raise ValueError(f"line {line.line_number} is not in the invoice currency")
-        computed = Money.sum(
-            (charge.amount for line in self.lines for charge in line.charges), self.currency
+        computed = _exact_sum(
+            charge.amount.amount for line in self.lines for charge in line.charges
         )
-        if computed != self.total:
+        if computed != self.total.amount:
             raise ValueError("lines do not add up to the invoice total")
         return self
 
@@ -199,8 +199,7 @@ class Settlement(CanonicalModel):
         totals = (self.matched_total, self.disputed_total, self.unknown_total)
         if any(total.currency != currency for total in totals):
             raise ValueError("all totals must be in the currency of the invoice total")
-        parts = self.matched_total + self.disputed_total + self.unknown_total
-        if parts != self.invoice_total:
+        if _exact_sum(total.amount for total in totals) != self.invoice_total.amount:
             raise ValueError("matched + disputed + unknown must equal the invoice total")
         return self
 

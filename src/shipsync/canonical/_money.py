@@ -9,6 +9,7 @@ from Python and from JSON alike.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import total_ordering
@@ -32,6 +33,7 @@ _QUANTA: dict[str, Decimal] = {
     code: Decimal(1).scaleb(-e) for code, e in CURRENCY_EXPONENTS.items()
 }
 _CONTEXT = Context(prec=38, rounding=ROUND_HALF_EVEN)
+_WIDE = Context(prec=80, rounding=ROUND_HALF_EVEN)  # wide enough never to round a sum of amounts
 _MAX_DIGITS = 24
 
 
@@ -113,6 +115,11 @@ ExactDecimal = Annotated[
 """A finite ``Decimal`` that refuses floats and serialises to JSON as a string."""
 
 
+def _exact_sum(amounts: Iterable[Decimal]) -> Decimal:
+    """The exact sum of decimal amounts, for validators that check totals without building Money."""
+    return functools.reduce(_WIDE.add, amounts, Decimal(0))
+
+
 @total_ordering
 class Money(CanonicalModel):
     """An exact amount of one currency.
@@ -149,7 +156,7 @@ class Money(CanonicalModel):
         for item in amounts:
             if item.currency != currency:
                 raise CurrencyMismatchError(currency, item.currency, "add")
-            total += item.amount
+            total = _WIDE.add(total, item.amount)
         return cls(amount=total, currency=currency)
 
     def _new(self, amount: Decimal) -> Self:

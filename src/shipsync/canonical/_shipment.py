@@ -19,7 +19,7 @@ from shipsync.canonical._base import (
     UtcDatetime,
 )
 from shipsync.canonical._finance import FreightCharge
-from shipsync.canonical._money import Money
+from shipsync.canonical._money import Money, _exact_sum
 from shipsync.canonical._parties import Address, CountryCode
 from shipsync.canonical._tracking import Location, Milestone, TrackingEvent
 from shipsync.canonical._units import Dimensions, Weight
@@ -159,8 +159,7 @@ class Rate(CanonicalModel):
             currency = self.total.currency
             if any(c.amount.currency != currency for c in self.charges):
                 raise ValueError("charges must be in the currency of the total")
-            total = Money.sum((c.amount for c in self.charges), currency)
-            if total != self.total:
+            if _exact_sum(c.amount.amount for c in self.charges) != self.total.amount:
                 raise ValueError("charges do not add up to total")
         return self
 
