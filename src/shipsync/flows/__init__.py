@@ -7,6 +7,7 @@ through an idempotency store, with per-handler retry and dead letters.
 """
 
 from shipsync.flows._backoff import RetryPolicy, no_backoff
+from shipsync.flows._batch import BatchJob, BatchReport, Chunk
 from shipsync.flows._deadletters import (
     DeadLetter,
     DeadLetterFilter,
@@ -29,14 +30,26 @@ from shipsync.flows._log import (
     partition_of,
     partition_slot,
 )
+from shipsync.flows._policies import (
+    PROGRESS_MILESTONES,
+    Flag,
+    InvoiceHold,
+    InvoiceReleaseGate,
+    ProofOfDeliveryCheck,
+    StaleFeedMonitor,
+)
 from shipsync.flows._postgres import AsyncPostgresEventLog, PostgresDeadLetters, PostgresEventLog
 from shipsync.flows._rabbitmq import RabbitMQEventLog
 from shipsync.flows._sqlite import AsyncSQLiteEventLog, SQLiteEventLog
 
 __all__ = [
+    "PROGRESS_MILESTONES",
     "AsyncEventLog",
     "AsyncPostgresEventLog",
     "AsyncSQLiteEventLog",
+    "BatchJob",
+    "BatchReport",
+    "Chunk",
     "DeadLetter",
     "DeadLetterFilter",
     "DeadLetterStore",
@@ -44,16 +57,21 @@ __all__ = [
     "DispatchReport",
     "Dispatcher",
     "EventLog",
+    "Flag",
     "Handler",
     "HandlerContext",
+    "InvoiceHold",
+    "InvoiceReleaseGate",
     "NewDeadLetter",
     "PostgresDeadLetters",
     "PostgresEventLog",
+    "ProofOfDeliveryCheck",
     "RabbitMQEventLog",
     "ReplayReport",
     "RetryPolicy",
     "SQLiteDeadLetters",
     "SQLiteEventLog",
+    "StaleFeedMonitor",
     "Subscription",
     "no_backoff",
     "partition_of",
