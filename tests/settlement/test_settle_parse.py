@@ -288,3 +288,28 @@ def test_generated_rows_are_each_read_or_reported(
     for item in items:
         if isinstance(item, InvoiceRow):
             assert item.total == sum((amount for _, amount in item.charges), Decimal(0))
+
+
+def test_quoted_fields_may_hold_delimiters_and_span_lines(tmp_path: Path) -> None:
+    """RFC 4180 quoting is honoured, and later file line numbers stay true."""
+    text = invoice_csv(
+        line(1, "1Z1", "5.00", reference='"ACME, Inc."'),
+        line(2, "1Z2", "5.00", reference='"Dock\n4"'),
+        line(3, "1Z3", "bad"),
+    )
+    items = _read(write(tmp_path, text))
+    first = items[0]
+    assert isinstance(first, InvoiceRow)
+    assert first.reference == "ACME, Inc."
+    assert _problems(items) == [
+        (4, "reference contains control characters"),
+        (5, "base_freight: not an amount with at most the USD minor-unit decimals"),
+    ]
+
+
+def test_an_unterminated_quote_is_a_reported_row(tmp_path: Path) -> None:
+    """A quote that never closes is reported as invalid CSV, not a crash."""
+    text = invoice_csv(line(1, "1Z1", "5.00"), line(2, '"1Z2', "5.00"))
+    items = _read(write(tmp_path, text))
+    assert isinstance(items[0], InvoiceRow)
+    assert "not valid CSV" in _problems(items)[0][1]

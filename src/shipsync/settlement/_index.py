@@ -13,6 +13,7 @@ duplicate lines are found without memory growing with the number of invoice line
 from __future__ import annotations
 
 import csv
+import itertools
 import operator
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
@@ -336,9 +337,9 @@ def load_shipments_csv(
 
 
 def _load(handle: Iterable[str], index: MemoryShipmentIndex) -> Iterator[None]:
-    reader = csv.reader(handle, strict=True)
+    lines = iter(handle)
     try:
-        header = [cell.strip() for cell in next(reader)]
+        header = [cell.strip() for cell in next(csv.reader((next(lines),), strict=True))]
     except StopIteration:
         raise InvalidInputError("the shipments file is empty") from None
     except csv.Error:
@@ -369,10 +370,16 @@ def _load(handle: Iterable[str], index: MemoryShipmentIndex) -> Iterator[None]:
     sep = _SEP
     line = 1
     try:
-        for row in reader:
-            line = reader.line_num
+        for text in lines:
+            line += 1
+            if '"' in text:
+                reader = csv.reader(itertools.chain((text,), lines), strict=True)
+                row = next(reader)
+                line += reader.line_num - 1
+            else:
+                row = text.rstrip("\r\n").split(",")
             if len(row) != width:
-                if not row:
+                if not row or row == [""]:
                     continue
                 raise ValueError(f"expected {width} fields, found {len(row)}")
             row.append("")
@@ -406,7 +413,7 @@ def _load(handle: Iterable[str], index: MemoryShipmentIndex) -> Iterator[None]:
             if reference and by_reference.setdefault(reference, tracking) != tracking:
                 _add_key(by_reference, reference, tracking)
     except csv.Error as exc:
-        raise InvalidInputError(f"shipments file line {line + 1}: not valid CSV ({exc})") from None
+        raise InvalidInputError(f"shipments file line {line}: not valid CSV ({exc})") from None
     except ValueError as exc:
         raise InvalidInputError(f"shipments file line {line}: {exc}") from None
     yield None
