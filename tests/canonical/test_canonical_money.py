@@ -357,3 +357,25 @@ def test_parsing_a_quote_in_mixed_currencies_names_the_rate() -> None:
     with pytest.raises(CanonicalValidationError) as info:
         parse_event(json.dumps(envelope | {"data": quote}))
     assert info.value.path == "data.rate"
+
+
+def test_totals_of_huge_amounts_are_checked_without_rounding() -> None:
+    """Intermediate sums beyond 28 digits (Decimal's default precision) never round."""
+    big = "999999999999999999999999.9999"  # 24 integer digits, CLF's 4 places
+    line = FreightInvoiceLine(
+        line_number=1,
+        tracking_number="1Z1",
+        charges=(_charge(big, "CLF"), _charge(big, "CLF"), _charge(f"-{big}", "CLF")),
+    )
+    invoice = FreightInvoice(
+        invoice_number="INV-BIG",
+        carrier="fake",
+        issued_at=T,
+        currency="CLF",
+        lines=(line,),
+        total=Money.of(big, "CLF"),
+    )
+    assert invoice.total == line.total
+    assert Money.sum([Money.of(big, "CLF")] * 2 + [Money.of(f"-{big}", "CLF")], "CLF") == (
+        invoice.total
+    )
