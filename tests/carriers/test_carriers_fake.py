@@ -370,3 +370,11 @@ def test_webhooks_are_posted_over_http(fake_carrier_server: FakeCarrierServer) -
     results = outbox.deliver()
     assert [status for _, status in results] == [404]
     assert outbox.pending() == 1
+
+
+def test_sample_ids_do_not_depend_on_earlier_tests() -> None:
+    """Each fake carrier numbers its sample shipments from S000001."""
+    first, second = FakeCarrier(), FakeCarrier()
+    assert first.shipment().shipment_id == "S000001"
+    assert first.shipment().shipment_id == "S000002"
+    assert second.shipment().shipment_id == "S000001"

@@ -88,6 +88,7 @@ class FakeCarrier:
         self.service = service or FakeCarrierService(seed=seed)
         self.sleeps = SleepRecorder()
         self.breaker = CircuitBreaker(threshold=5, ttl=30.0)
+        self._ids = itertools.count(1)
         self._clients: list[CarrierClient] = []
         self._async_clients: list[AsyncCarrierClient] = []
 
@@ -140,7 +141,12 @@ class FakeCarrier:
         return client
 
     def shipment(self, **kwargs: Any) -> Shipment:
-        """A sample shipment (see :func:`sample_shipment`)."""
+        """A sample shipment (see :func:`sample_shipment`).
+
+        Ids run ``S000001``, ``S000002``… per fake carrier, so a test sees the same ids whatever
+        ran before it in the process (cassette-based tests depend on that).
+        """
+        kwargs.setdefault("shipment_id", f"S{next(self._ids):06d}")
         return sample_shipment(**kwargs)
 
     def close(self) -> None:
