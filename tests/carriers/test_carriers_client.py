@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -272,3 +273,13 @@ def test_no_sleep_switch_records_instead_of_sleeping(fake_carrier: FakeCarrier) 
     assert sleeps.sleeps == [30.0]
     assert time.monotonic() - started < 10
     client.close()
+
+
+async def test_concurrent_async_calls_share_one_token(fake_carrier: FakeCarrier) -> None:
+    """Twenty concurrent calls on a fresh async client fetch the token once."""
+    client = fake_carrier.async_client()
+    shipment = fake_carrier.shipment()
+    results = await asyncio.gather(*(client.quote_rates(shipment) for _ in range(20)))
+    assert all(len(rates) == 3 for rates in results)
+    assert fake_carrier.service.requests["token"] == 1
+    await client.aclose()
