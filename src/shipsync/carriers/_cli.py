@@ -74,7 +74,7 @@ def fake_carrier() -> None:
     help="Share of shipments whose invoice line differs from the quote.",
 )
 def serve_command(host: str, port: int, seed: int, discrepancy_rate: float) -> None:
-    """Serve the fake carrier's HTTP API (needs the ``server`` extra)."""
+    """Serve the fake carrier's HTTP API (needs the server extra: starlette and uvicorn)."""
     from shipsync.carriers.fake import FakeCarrierService, serve
 
     service = FakeCarrierService(seed=seed, discrepancy_rate=discrepancy_rate)
