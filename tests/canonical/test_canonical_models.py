@@ -452,3 +452,18 @@ def test_credits_are_negative_charges() -> None:
     """A credit is a charge with a negative amount."""
     credit = FreightCharge(type=ChargeType.OTHER, amount=Money.of("-2.50", "EUR"))
     assert credit.amount.is_negative
+
+
+@given(
+    sst.utc_datetimes(),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+    st.sampled_from(["T", " "]),
+)
+def test_json_and_python_read_offsets_alike(when: datetime, minutes: int, sep: str) -> None:
+    """Whatever the offset, JSON and Python input give the same UTC instant (offset 0)."""
+    local = when.astimezone(timezone(timedelta(minutes=minutes)))
+    from_python = _tracking(occurred_at=local).occurred_at
+    raw = json.loads(_tracking().model_dump_json()) | {"occurred_at": local.isoformat(sep=sep)}
+    from_json = TrackingEvent.model_validate_json(json.dumps(raw)).occurred_at
+    assert from_json == from_python == when
+    assert from_json.utcoffset() == from_python.utcoffset() == timedelta(0)

@@ -379,3 +379,19 @@ def test_totals_of_huge_amounts_are_checked_without_rounding() -> None:
     assert Money.sum([Money.of(big, "CLF")] * 2 + [Money.of(f"-{big}", "CLF")], "CLF") == (
         invoice.total
     )
+
+
+@given(
+    sst.decimal_amounts(min_value=-(10**20), max_value=10**20),
+    st.sampled_from(["{}", "{:f}", "{:e}", "{:E}", " {} ", "+{}"]),
+    sst.currency_codes(common_only=True),
+)
+def test_json_and_python_read_decimal_strings_alike(
+    amount: Decimal, form: str, currency: str
+) -> None:
+    """The JSON fast path (plain notation) and the general path agree on every spelling."""
+    text = form.format(abs(amount) if form.startswith("+") else amount)
+    from_python = Money.of(text, currency)
+    from_json = Money.model_validate_json(json.dumps({"amount": text, "currency": currency}))
+    assert from_json == from_python
+    assert str(from_json.amount) == str(from_python.amount)
