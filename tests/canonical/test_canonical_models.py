@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -467,3 +468,17 @@ def test_json_and_python_read_offsets_alike(when: datetime, minutes: int, sep: s
     from_json = TrackingEvent.model_validate_json(json.dumps(raw)).occurred_at
     assert from_json == from_python == when
     assert from_json.utcoffset() == from_python.utcoffset() == timedelta(0)
+
+
+def test_logging_a_model_redacts_personal_data(caplog: pytest.LogCaptureFixture) -> None:
+    """Models logged with %s or %r (or inside an f-string) do not leak personal data."""
+    logger = logging.getLogger("shipsync.test.redaction")
+    shipment = _shipment()
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        logger.info("booked %s", shipment)
+        logger.info("recipient %r", shipment.recipient)
+        logger.info(f"contact {shipment.recipient.contact}")
+    text = caplog.text
+    assert "SHP-1" in text
+    for secret in ("Ada", "St James", "+44", "ada@example.org"):
+        assert secret not in text
