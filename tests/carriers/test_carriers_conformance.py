@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -234,3 +235,18 @@ def test_kit_catches_drivers_that_leak_on_broken_answers() -> None:
     problems = check_driver(Leaky(), [recording])
     assert any("leaked RuntimeError" in p for p in problems)
     assert check_driver(FakeDriver(), [recording]) == []
+
+
+def test_kit_catches_drivers_that_read_the_clock() -> None:
+    """A driver that stamps requests with the wall clock builds different requests each run."""
+
+    class Clocky(FakeDriver):
+        def track(self, tracking_number: str, *, received_at: datetime) -> Any:
+            yield CarrierRequest(
+                "GET", f"/v1/tracking/{tracking_number}?t={time.perf_counter_ns()}"
+            )
+            return []
+
+    recording = Recording(Capability.TRACK, ((200, (), b"{}"),))
+    problems = check_driver(Clocky(), [recording])
+    assert any("built different requests" in p for p in problems)

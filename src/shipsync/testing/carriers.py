@@ -14,8 +14,9 @@ one raises :class:`~shipsync.errors.UnsupportedOperationError` before sending an
 recording parses into canonical data (or, for recorded failures, a typed
 :class:`~shipsync.errors.CarrierError`); broken variants of every recorded answer (truncated,
 fields missing or of the wrong type) fail with a typed error, never a ``KeyError``; an unknown
-status code maps to ``Milestone.UNKNOWN`` with the raw code kept; and nothing opens a socket
-while building requests or parsing answers.
+status code maps to ``Milestone.UNKNOWN`` with the raw code kept; nothing opens a socket while
+building requests or parsing answers; and the same inputs always give the same requests and
+results (a driver that reads a clock or a random source fails that).
 Recordings are replayed through a real :class:`~shipsync.carriers.CarrierClient` over an
 ``httpx.MockTransport``, so the same error boundary applies as in production.
 """
@@ -257,12 +258,16 @@ class _Replay:
         return httpx.Response(status, headers=list(headers), content=body)
 
 
+_FIXED_NOW = 1_767_600_000.0  # 2026-01-05T08:00:00Z: the replay client's clock stands still
+
+
 def _replay_client(driver: Driver, replay: Any) -> CarrierClient:
     client = CarrierClient(
         driver,
         transport=httpx.MockTransport(replay),
         retry=RetryPolicy(attempts=1),
         sleeper=SleepRecorder(),
+        clock=lambda: _FIXED_NOW,
     )
     client.tokens.put(AccessToken("conformance-token", 10**9), client.clock())
     return client
@@ -351,6 +356,40 @@ def check_recording(driver: Driver, recording: Recording) -> list[str]:
             problems.append(f"{label}: the raw code {recording.raw_code!r} was not kept")
     if replay.responses and recording.operation is not Capability.PARSE_WEBHOOK:
         problems.append(f"{label}: {len(replay.responses)} recorded responses were not used")
+    return problems
+
+
+def check_deterministic(driver: Driver, recording: Recording) -> list[str]:
+    """Replay twice: the same inputs must give the same requests and the same result.
+
+    A driver that reads the clock, a random source or global state while building or parsing
+    (it must not: times are passed in) shows up here as two different runs.
+    """
+    if recording.operation not in driver.info.capabilities:
+        return []
+    label = recording.name or recording.operation.value
+    runs: list[tuple[list[tuple[str, str, tuple[tuple[str, str], ...], bytes]], Any]] = []
+    for _ in range(2):
+        replay = _Replay(recording.responses)
+        client = _replay_client(driver, replay)
+        try:
+            with no_network():
+                outcome: Any = _call(client, recording)
+        except Exception as exc:
+            outcome = (type(exc).__name__, str(exc))
+        finally:
+            client.close()
+        sent = [
+            (r.method, str(r.url), tuple(sorted(r.headers.items())), r.content)
+            for r in replay.requests
+        ]
+        runs.append((sent, outcome))
+    (first_sent, first), (second_sent, second) = runs
+    problems = []
+    if first_sent != second_sent:
+        problems.append(f"{label}: the same inputs built different requests")
+    if first != second:
+        problems.append(f"{label}: the same answers parsed into different results")
     return problems
 
 
@@ -483,6 +522,7 @@ def check_driver(driver: Driver, recordings: Sequence[Recording] = ()) -> list[s
     for recording in recordings:
         problems += check_recording(driver, recording)
         problems += check_mutations(driver, recording)
+        problems += check_deterministic(driver, recording)
     return problems
 
 
@@ -519,6 +559,11 @@ class DriverConformance:
         """Truncated bodies and missing or mistyped fields give a CarrierError, never a leak."""
         problems = [p for r in self.recordings for p in check_mutations(self.driver, r)]
         assert problems[:10] == []
+
+    def test_build_and_parse_are_deterministic(self) -> None:
+        """The same inputs give the same requests and results: no hidden clock or randomness."""
+        problems = [p for r in self.recordings for p in check_deterministic(self.driver, r)]
+        assert problems == []
 
     def test_every_declared_operation_is_recorded(self) -> None:
         """Each declared network operation has at least one successful recording."""
