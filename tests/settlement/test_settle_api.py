@@ -34,6 +34,7 @@ def test_public_names_are_pinned() -> None:
         "SampleFiles",
         "SettlementLedger",
         "ShipmentIndex",
+        "SqliteShipmentIndex",
         "Tolerance",
         "VendorBill",
         "VendorBillLine",

@@ -48,6 +48,7 @@ from shipsync.settlement import (
     MatchRules,
     MemoryShipmentIndex,
     Reconciler,
+    SqliteShipmentIndex,
     Tolerance,
     allocate,
     classify_charges,
@@ -530,3 +531,48 @@ def test_any_shipment_index_classifies_like_the_in_memory_one(tmp_path: Path) ->
         on_line=slow.append,
     )
     assert fast == slow
+
+
+def test_a_sqlite_index_classifies_like_the_in_memory_one(tmp_path: Path) -> None:
+    """Loaded from the same shipments file, the SQLite index gives the same outcomes."""
+    files = write_sample_files(tmp_path, shipments=1500, lines=1500, seed=13)
+    fast: list[LineOutcome] = []
+    disk: list[LineOutcome] = []
+    reconcile_file(
+        files.invoice,
+        FAKE_CARRIER_COLUMNS,
+        load_shipments_csv(files.shipments),
+        rules=SAMPLE_RULES,
+        on_line=fast.append,
+    )
+    with SqliteShipmentIndex(tmp_path / "index.sqlite") as index:
+        assert load_shipments_csv(files.shipments, index) is index
+        assert len(index) == 1500
+        reconcile_file(
+            files.invoice, FAKE_CARRIER_COLUMNS, index, rules=SAMPLE_RULES, on_line=disk.append
+        )
+    assert fast == disk
+    with SqliteShipmentIndex(tmp_path / "index.sqlite") as reopened:
+        assert reopened.get("1ZFK000000000007") is not None
+        assert reopened.mark_billed("1ZFK000000000007")
+        reopened.unmark_billed("1ZFK000000000007")
+        assert not reopened.mark_billed("1ZFK000000000007")
+
+
+def test_a_sqlite_index_finds_packages_by_fallback_keys(tmp_path: Path) -> None:
+    """Packages added one by one are found by carrier id, unbilled packages first."""
+    with SqliteShipmentIndex(":memory:") as index:
+        for tracking in ("P1", "P2"):
+            index.add(
+                Expectation("S1", tracking, "USD", {B: Decimal("5.00")}),
+                carrier_shipment_id="C1",
+                reference="R1",
+            )
+        first = index.find("X", "C1", None)
+        assert first is not None
+        assert first.tracking_number == "P1"
+        index.mark_billed("P1")
+        second = index.find("X", None, "R1")
+        assert second is not None
+        assert second.tracking_number == "P2"
+        assert index.find("X", "nope", None) is None

@@ -36,6 +36,7 @@ from shipsync.settlement._index import (
     allocate,
     load_shipments_csv,
 )
+from shipsync.settlement._index_sqlite import SqliteShipmentIndex
 from shipsync.settlement._ledger import SettlementLedger
 from shipsync.settlement._odoo import OdooVendorBillSink, freight_invoice_of_bill
 from shipsync.settlement._parse import (
@@ -89,6 +90,7 @@ __all__ = [
     "SampleFiles",
     "SettlementLedger",
     "ShipmentIndex",
+    "SqliteShipmentIndex",
     "Tolerance",
     "VendorBill",
     "VendorBillLine",

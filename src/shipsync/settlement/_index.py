@@ -18,7 +18,7 @@ import operator
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar, overload
 
 from shipsync.canonical import (
     CURRENCY_EXPONENTS,
@@ -310,19 +310,26 @@ def _decode(tracking: str, record: str) -> Expectation:
 _new = tuple.__new__
 
 
+_Target = TypeVar("_Target")
 _SHIPMENT_REQUIRED = ("shipment_id", "tracking_number", "currency")
 
 
-def load_shipments_csv(
-    path: str | Path, index: MemoryShipmentIndex | None = None
-) -> MemoryShipmentIndex:
+@overload
+def load_shipments_csv(path: str | Path) -> MemoryShipmentIndex: ...
+
+
+@overload
+def load_shipments_csv(path: str | Path, index: _Target) -> _Target: ...
+
+
+def load_shipments_csv(path: str | Path, index: Any = None) -> Any:
     """Load a shipments file (one row per package, see ``docs/settlement.md``) into an index.
 
     Every field is validated; the first bad row raises
     :class:`~shipsync.errors.InvalidInputError` naming its line (an expectation that is wrong
     would misclassify every line billed against it, so a bad shipments file is not half-read).
     """
-    target = index if index is not None else MemoryShipmentIndex()
+    target: Any = index if index is not None else MemoryShipmentIndex()
     try:
         handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
     except OSError as exc:
@@ -333,10 +340,13 @@ def load_shipments_csv(
                 pass
         except UnicodeDecodeError:
             raise InvalidInputError("the shipments file is not UTF-8 text") from None
+    flush = getattr(target, "flush", None)
+    if flush is not None:
+        flush()
     return target
 
 
-def _load(handle: Iterable[str], index: MemoryShipmentIndex) -> Iterator[None]:
+def _load(handle: Iterable[str], index: Any) -> Iterator[None]:
     lines = iter(handle)
     try:
         header = [cell.strip() for cell in next(csv.reader((next(lines),), strict=True))]
@@ -362,9 +372,9 @@ def _load(handle: Iterable[str], index: MemoryShipmentIndex) -> Iterator[None]:
     i_tracking = where["tracking_number"]
     i_carrier = where.get("carrier_shipment_id", blank)
     i_reference = where.get("reference", blank)
-    records = index._records
-    by_carrier_id = index._by_carrier_id
-    by_reference = index._by_reference
+    records: Any = index._records
+    by_carrier_id: Any = index._by_carrier_id
+    by_reference: Any = index._by_reference
     statuses = {"", "active", "cancelled"}
     patterns = AMOUNT_PATTERNS
     sep = _SEP
