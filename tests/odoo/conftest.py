@@ -186,15 +186,13 @@ class OdooData:
         return int(created)
 
     def product(self, number: int = 0) -> int:
-        """A consumable product (always available), one per ``number``."""
+        """A product, one per ``number``: consumable (always available), or for a negative
+        ``number`` stocked by serial number with none in stock (Odoo refuses to validate it)."""
         if number not in self._products:
-            self._products[number] = int(
-                self.gw.call(
-                    "product.product",
-                    "create",
-                    [{"name": f"Widget {number} {self.tag}", "type": "consu", "list_price": 10}],
-                )
-            )
+            values = {"name": f"Widget {number} {self.tag}", "type": "consu", "list_price": 10}
+            if number < 0:
+                values.update(is_storable=True, tracking="serial")
+            self._products[number] = int(self.gw.call("product.product", "create", [values]))
         return self._products[number]
 
     def out_type(self) -> tuple[int, int, int]:
@@ -216,10 +214,12 @@ class OdooData:
             )
         return self._type
 
-    def pickings(self, count: int, *, partner: int | None = None, moves: int = 1) -> list[int]:
+    def pickings(
+        self, count: int, *, partner: int | None = None, moves: int = 1, stocked: bool = False
+    ) -> list[int]:
         """Create ``count`` confirmed outgoing pickings, ``moves`` products each, in one request."""
         type_id, src, dest = self.out_type()
-        products = [self.product(n) for n in range(moves)]
+        products = [self.product(-n - 1 if stocked else n) for n in range(moves)]
         values = [
             {
                 "picking_type_id": type_id,

@@ -404,3 +404,25 @@ def test_each_package_gets_its_own_tracking_number_when_a_field_is_mapped(
     assert found[f"K{tag}-2"].id == picking_id
     report = logistics.apply_events([_event(tag, f"K{tag}-2", 1, Milestone.IN_TRANSIT)])
     assert len(report.applied) == 1
+
+
+def test_a_picking_odoo_refuses_to_validate_is_reported_and_the_others_are_validated(
+    gateway: Any, odoo_data: Any
+) -> None:
+    """Nothing in stock: that picking stays open with Odoo's reason; the other one is done."""
+    logistics = OdooLogistics(gateway, OdooFieldMap(validate_on_delivery=True))
+    tag = odoo_data.tag
+    [available] = odoo_data.pickings(1)
+    [empty] = odoo_data.pickings(1, stocked=True)
+    refs = _tracking(logistics, [available, empty], f"X{tag}")
+    events = [_event(tag, ref, 1, Milestone.DELIVERED) for ref in refs]
+
+    report = logistics.apply_events(events)
+
+    assert len(report.applied) == 2
+    assert report.validated == (available,)
+    assert list(report.validation_errors) == [empty]
+    assert "quantities" in report.validation_errors[empty]
+    states = {r.id: r.state for r in logistics.read_pickings([available, empty])}
+    assert states[available] == "done"
+    assert states[empty] != "done"

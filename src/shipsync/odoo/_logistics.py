@@ -17,6 +17,7 @@ seven requests whatever N and M (plus one per further chunk of 1,000 notes or 5,
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -547,26 +548,15 @@ class OdooLogistics:
             if status_written:
                 self._write_per_record(f.picking_model, f.picking_status, status_written)
         validated: list[int] = []
+        refused: dict[int, str] = {}
         if f.validate_on_delivery:
-            validated = sorted(
+            candidates = sorted(
                 pid
                 for pid, event in latest.items()
                 if event.milestone is Milestone.DELIVERED
                 and row_of[pid].get("state") not in _DONE_STATES
             )
-            if validated:
-                self._gw.call(
-                    f.picking_model,
-                    "button_validate",
-                    [validated],
-                    {
-                        "context": {
-                            "skip_backorder": True,
-                            "picking_ids_not_to_backorder": validated,
-                            "skip_sms": True,
-                        }
-                    },
-                )
+            validated, refused = self._validate(candidates)
         return ApplyReport(
             applied=tuple(e.event_id for _, e in fresh),
             duplicates=tuple(duplicates),
@@ -574,8 +564,57 @@ class OdooLogistics:
             status_written=status_written,
             status_skipped=skipped,
             validated=tuple(validated),
+            validation_errors=refused,
             round_trips=self._gw.round_trips - start,
         )
+
+    def _validate(self, picking_ids: list[int]) -> tuple[list[int], dict[int, str]]:
+        """Validate delivered pickings: all in one call, one by one only those Odoo left open.
+
+        Returns the pickings that are done afterwards and Odoo's reason for each one refused
+        (no quantity reserved, a wizard asking for confirmation, ...).
+        """
+        if not picking_ids:
+            return [], {}
+        model = self._fields.picking_model
+
+        def validate(ids: list[int]) -> Any:
+            context = {
+                "skip_backorder": True,
+                "picking_ids_not_to_backorder": ids,
+                "skip_sms": True,
+            }
+            return self._gw.call(model, "button_validate", [ids], {"context": context})
+
+        def done() -> list[int]:
+            rows = self._gw.call(
+                model,
+                "search_read",
+                [[["id", "in", picking_ids], ["state", "=", "done"]]],
+                {"fields": ["state"]},
+            )
+            return sorted(int(row["id"]) for row in rows)
+
+        with contextlib.suppress(OdooUserError, OdooValidationError):
+            validate(picking_ids)
+        # Odoo may validate part of a batch and skip the rest, or refuse the whole batch for one
+        # picking: the rest are tried one by one, so each refusal comes with Odoo's own reason.
+        finished = done()
+        if len(finished) == len(picking_ids):
+            return finished, {}
+        refused: dict[int, str] = {}
+        for picking_id in picking_ids:
+            if picking_id in finished:
+                continue
+            try:
+                validate([picking_id])
+            except (OdooUserError, OdooValidationError) as exc:
+                refused[picking_id] = exc.odoo_message or str(exc)
+        finished = done()
+        for picking_id in picking_ids:
+            if picking_id not in finished and picking_id not in refused:
+                refused[picking_id] = "Odoo did not validate it (it may ask for a confirmation)"
+        return finished, refused
 
     def _one_picking(self, picking_id: int) -> dict[str, Any]:
         rows = self._search_pickings([["id", "=", picking_id]])

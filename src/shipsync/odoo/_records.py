@@ -45,7 +45,9 @@ class ApplyReport(_Record):
     ``applied``: event ids posted now; ``duplicates``: already posted before (or twice in the
     batch); ``unmatched``: no picking carries their tracking number; ``status_written``: picking
     id to the status value written; ``status_skipped``: why no status was written, if so;
-    ``validated``: pickings validated on delivery; ``round_trips``: requests the call took.
+    ``validated``: pickings validated on delivery; ``validation_errors``: Odoo's reason for
+    each delivered picking it refused to validate (the notes and statuses are written all the
+    same); ``round_trips``: requests the call took.
     """
 
     applied: tuple[str, ...] = ()
@@ -54,6 +56,7 @@ class ApplyReport(_Record):
     status_written: dict[int, str] = {}
     status_skipped: str | None = None
     validated: tuple[int, ...] = ()
+    validation_errors: dict[int, str] = {}
     round_trips: int = 0
 
 
