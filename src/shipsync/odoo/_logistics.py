@@ -11,7 +11,8 @@ customer get no e-mail. Pickings are found with one ``search_read`` on the track
 status equal for many pickings is one ``write``, different statuses are one ``load`` with
 ``.id``. Facts about the server (which fields exist, the subtype id, the user's partner) are
 asked once per instance and cached. Applying N events to M pickings therefore takes at most
-seven requests whatever N and M (plus one per further chunk of 1,000 notes or 5,000 ids).
+seven requests whatever N and M (plus one per further chunk of 1,000 notes or 5,000 ids, and
+two to validate delivered pickings when asked to).
 """
 
 from __future__ import annotations
