@@ -248,5 +248,22 @@ def _redact(value: Any) -> Any:
         return {key: _redact(item) for key, item in value.items()}
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
-    dumped: Any = pydantic.TypeAdapter(type(value)).dump_python(value, mode="json")
+    if value is None or type(value) in _JSON_SCALARS:
+        return value
+    dumped: Any = _adapter_for(type(value)).dump_python(value, mode="json")
     return dumped
+
+
+_JSON_SCALARS = frozenset({str, int, float, bool})
+
+
+_ADAPTERS: dict[type[Any], pydantic.TypeAdapter[Any]] = {}
+
+
+def _adapter_for(kind: type[Any]) -> pydantic.TypeAdapter[Any]:
+    """One adapter per leaf type (a handful: Decimal, datetime, the enums...): building one costs
+    far more than dumping a value."""
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS[kind] = pydantic.TypeAdapter(kind)
+    return adapter
