@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
@@ -358,7 +359,7 @@ class Dispatcher:
         for d in deliveries:
             if d.event is None:
                 continue
-            fp = _fingerprint(d.event)
+            fp = _fingerprint(d.event, d.body)
             for sub in self._subs.values():
                 if sub.wants(d.event.type):
                     key = f"{sub.name}:{d.event.id}"
@@ -464,19 +465,29 @@ class Dispatcher:
             except Exception as exc:
                 return exc, 1
             return None, 1
+        # The first attempt runs without tenacity's machinery: most calls succeed at once.
+        try:
+            await self._invoke(sub, event, ctx)
+        except Exception as exc:
+            if sub.retry.attempts == 1 or not sub.retry.should_retry(exc):
+                return exc, 1
+        else:
+            return None, 1
+        policy = sub.retry
+        await backoff_sleep(min(policy.initial, policy.maximum) + random.uniform(0, policy.jitter))
         retrying = tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(sub.retry.attempts),
-            wait=tenacity.wait_exponential(multiplier=sub.retry.initial, max=sub.retry.maximum)
-            + tenacity.wait_random(0, sub.retry.jitter),
-            retry=tenacity.retry_if_exception(sub.retry.should_retry),
+            stop=tenacity.stop_after_attempt(policy.attempts - 1),
+            wait=tenacity.wait_exponential(multiplier=policy.initial * 2, max=policy.maximum)
+            + tenacity.wait_random(0, policy.jitter),
+            retry=tenacity.retry_if_exception(policy.should_retry),
             sleep=backoff_sleep,
             reraise=True,
         )
-        number = 0
+        number = 1
         try:
             async for attempt in retrying:
                 with attempt:
-                    number = attempt.retry_state.attempt_number
+                    number = attempt.retry_state.attempt_number + 1
                     await self._invoke(sub, event, attrs.evolve(ctx, attempt=number))
         except Exception as exc:
             return exc, number
@@ -541,7 +552,7 @@ class Dispatcher:
                 out.skipped.append(letter.id)
                 continue
             key = f"{sub.name}:{event.id}"
-            outcome = await self.store.claim(key, _fingerprint(event), self.lease)
+            outcome = await self.store.claim(key, _fingerprint(event, letter.body), self.lease)
             now = self._clock()
             if isinstance(outcome, Completed):
                 self.dead_letters.mark_replayed(letter.id, resolved=True, at=now)
@@ -575,5 +586,6 @@ def _type_names(event_types: str | type[Event] | Iterable[str | type[Event]]) ->
     return [t if isinstance(t, str) else t.event_type() for t in items]
 
 
-def _fingerprint(event: Event) -> str:
-    return hashlib.sha256(event.to_json()).hexdigest()
+def _fingerprint(event: Event, body: bytes = b"") -> str:
+    """SHA-256 of the event's JSON (the stored body when there is one: the same bytes)."""
+    return hashlib.sha256(body or event.to_json()).hexdigest()
