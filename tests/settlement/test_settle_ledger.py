@@ -221,3 +221,19 @@ def test_without_a_ledger_a_correction_is_reported_not_guessed(tmp_path: Path) -
     report = reconciler.run(_rows(write(tmp_path, _text("INV-2", supersedes="INV-1"))))
     assert report.invoices[0].status is InvoiceStatus.SETTLED
     assert "without a ledger" in report.problems[0].message
+
+
+def test_a_correction_interrupted_after_its_reversals_is_not_reversed_twice(
+    tmp_path: Path,
+) -> None:
+    """A crash right after superseding leaves reversals queued once; the re-run adds none."""
+    with SettlementLedger(tmp_path / "ledger.sqlite") as ledger:
+        _run(ledger, _rows(write(tmp_path, _text(base="12.00"), "a.csv")), [])
+        events: list[Event] = []
+        correction = write(tmp_path, _text("INV-2", supersedes="INV-1"), "b.csv")
+        with pytest.raises(RuntimeError):
+            _run(ledger, _crash_after(_rows(correction), 1), events)
+        report = _run(ledger, _rows(correction), events).report()
+    reversals = [e for e in events if isinstance(e, FreightChargeAccrued) and e.data.reverses]
+    assert len(reversals) == 7
+    assert report.problem_count == 0
