@@ -242,6 +242,20 @@ async def test_async_postgres_store_keeps_the_contract(postgres_dsn: str, pg_tab
         await store.close()
 
 
+@pytest.mark.services
+@pytest.mark.parametrize(("durable", "setting"), [(True, "on"), (False, "off")])
+def test_postgres_synchronous_commit_is_a_store_setting(
+    postgres_dsn: str, pg_table: str, durable: bool, setting: str
+) -> None:
+    """synchronous_commit=False relaxes durability for the store's session only."""
+    with PostgresStore(
+        postgres_dsn, table=pg_table, setup=False, synchronous_commit=durable
+    ) as store:
+        row = store.connection.execute("SHOW synchronous_commit").fetchone()
+        assert row == (setting,)
+        assert isinstance(store.claim(unique("k"), "fp"), Acquired)
+
+
 def test_postgres_table_names_are_checked() -> None:
     """A table name that is not a plain identifier is refused before any SQL runs."""
     with pytest.raises(ConfigurationError):

@@ -167,6 +167,10 @@ def _import_psycopg() -> Any:
     return psycopg
 
 
+def _session_options(synchronous_commit: bool) -> dict[str, str]:
+    return {} if synchronous_commit else {"options": "-c synchronous_commit=off"}
+
+
 def _check_table(table: str) -> str:
     if not (table.isidentifier() and table.isascii() and table.islower() and len(table) <= 40):
         raise ConfigurationError("a table name is a lower-case ASCII identifier", path="table")
@@ -275,6 +279,11 @@ class PostgresStore(_PostgresBase):
             several processes start at once).
         clock_offset: for tests only: seconds added to the server clock, to move time forward
             without sleeping. Leases are always judged by the server's ``now()``.
+        synchronous_commit: ``True`` (default) waits for each claim and completion to reach
+            the server's disk. ``False`` sets ``synchronous_commit = off`` for the store's session:
+            several times the throughput where fsync is slow, but a crash *of the database
+            server* may forget the last fraction of a second of claims and completions, and the
+            work behind them could then run again.
     """
 
     def __init__(
@@ -286,10 +295,12 @@ class PostgresStore(_PostgresBase):
         setup: bool = True,
         clock_offset: Callable[[], float] | None = None,
         connect_timeout: float = 5.0,
+        synchronous_commit: bool = True,
     ) -> None:
         super().__init__(namespace=namespace, table=table, clock_offset=clock_offset)
         self._conninfo = conninfo
         self._connect_timeout = connect_timeout
+        self._options = _session_options(synchronous_commit)
         self._conn: psycopg.Connection[Any] | None = None
         self._lock = threading.Lock()
         if setup:
@@ -306,6 +317,7 @@ class PostgresStore(_PostgresBase):
                 autocommit=True,
                 connect_timeout=max(1, int(self._connect_timeout)),
                 application_name="shipsync-idempotency",
+                **self._options,
             )
             self._conn = conn
         return conn
@@ -419,10 +431,12 @@ class AsyncPostgresStore(_PostgresBase):
         table: str = DEFAULT_TABLE,
         clock_offset: Callable[[], float] | None = None,
         connect_timeout: float = 5.0,
+        synchronous_commit: bool = True,
     ) -> None:
         super().__init__(namespace=namespace, table=table, clock_offset=clock_offset)
         self._conninfo = conninfo
         self._connect_timeout = connect_timeout
+        self._options = _session_options(synchronous_commit)
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._alock: Any = None
 
@@ -451,6 +465,7 @@ class AsyncPostgresStore(_PostgresBase):
                 autocommit=True,
                 connect_timeout=max(1, int(self._connect_timeout)),
                 application_name="shipsync-idempotency",
+                **self._options,
             )
             self._conn = conn
         return conn

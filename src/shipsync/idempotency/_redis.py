@@ -69,7 +69,7 @@ local lease = tonumber(ARGV[1])
 local fence = KEYS[#KEYS - 1]
 local index = KEYS[#KEYS]
 local out = {}
-local acquired = false
+local trim = false
 for i = 1, #KEYS - 2 do
   local k = KEYS[i]
   local fp = ARGV[i + 2]
@@ -97,13 +97,14 @@ for i = 1, #KEYS - 2 do
     redis.call('HSET', k, 's', 'p', 'f', fp, 't', token, 'e', now + lease)
     redis.call('PEXPIRE', k, lease + GRACE_MS)
     redis.call('ZADD', index, now + lease, k)
-    code, value, acquired = 0, token, true
+    code, value = 0, token
+    trim = trim or token % 100 == 0
   end
   out[#out + 1] = code
   out[#out + 1] = value
 end
-if acquired then
-  -- index entries of records Redis has long expired on its own
+if trim then
+  -- now and then, drop index entries of records Redis has long expired on its own
   redis.call('ZREMRANGEBYSCORE', index, '-inf', now - TRIM_MS)
 end
 return out
