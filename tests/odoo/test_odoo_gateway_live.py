@@ -119,3 +119,13 @@ def test_a_user_without_rights_gets_an_access_error(
     with pytest.raises(OdooAccessError) as caught:
         outsider.call("stock.warehouse", "search", [[]])
     assert caught.value.odoo_message
+
+
+def test_an_unknown_database_is_an_auth_error(
+    cassette: Any, target: tuple[str, str], login: str
+) -> None:
+    """Logging in to a database that does not exist raises OdooAuthError with Odoo's text."""
+    url, _ = target
+    with pytest.raises(OdooAuthError) as caught:
+        RpcGateway(url, "no_such_db_shipsync", login, "x", retry=RetryPolicy(initial=0, maximum=0))
+    assert caught.value.odoo_message
