@@ -17,7 +17,6 @@ from shipsync.canonical import (
     FreightInvoiceLine,
     Label,
     LabelFormat,
-    Location,
     Milestone,
     Money,
     Package,
@@ -234,11 +233,17 @@ class FakeDriver(Driver):
         if len(booked) != len(shipment.packages):
             raise CarrierResponseError("the carrier booked a different number of packages")
         packages = tuple(
-            Package(
-                parcel=package.parcel,
-                tracking_number=item["tracking_number"],
-                label=_label(item["label"], item["tracking_number"]),
-                status=Milestone.LABEL_CREATED,
+            Package.model_validate(
+                {
+                    "parcel": package.parcel,
+                    "tracking_number": item["tracking_number"],
+                    "label": {
+                        "tracking_number": item["tracking_number"],
+                        "format": item["label"]["format"],
+                        "data": base64.b64decode(item["label"]["data"], validate=True),
+                    },
+                    "status": Milestone.LABEL_CREATED,
+                }
             )
             for package, item in zip(shipment.packages, booked, strict=True)
         )
@@ -285,21 +290,27 @@ class FakeDriver(Driver):
         code = str(item["code"])
         reason_code = item.get("reason")
         location = item.get("location")
-        return TrackingEvent(
-            event_id=f"{self.info.name}:{item['id']}",
-            shipment_id=shipment_id,
-            tracking_number=item["tracking_number"],
-            carrier=self.info.name,
-            milestone=MILESTONES.get(code, Milestone.UNKNOWN),
-            reason=REASONS.get(reason_code, Reason.UNKNOWN) if reason_code else Reason.NORMAL,
-            occurred_at=datetime.fromisoformat(item["occurred_at"]),
-            recorded_at=received_at,
-            carrier_code=code if not reason_code else f"{code}/{reason_code}",
-            carrier_description=item.get("description") or "",
-            location=None
-            if not location
-            else Location(city=location.get("city"), country=location.get("country")),
-            package_reference=item.get("package_reference"),
+        # One validation of a plain dict: pydantic builds the nested Location and
+        # the event in its core, about twice as fast as constructing each part here.
+        return TrackingEvent.model_validate(
+            {
+                "event_id": f"{self.info.name}:{item['id']}",
+                "shipment_id": shipment_id,
+                "tracking_number": item["tracking_number"],
+                "carrier": self.info.name,
+                "milestone": MILESTONES.get(code, Milestone.UNKNOWN),
+                "reason": REASONS.get(reason_code, Reason.UNKNOWN)
+                if reason_code
+                else Reason.NORMAL,
+                "occurred_at": datetime.fromisoformat(item["occurred_at"]),
+                "recorded_at": received_at,
+                "carrier_code": code if not reason_code else f"{code}/{reason_code}",
+                "carrier_description": item.get("description") or "",
+                "location": None
+                if not location
+                else {"city": location.get("city"), "country": location.get("country")},
+                "package_reference": item.get("package_reference"),
+            }
         )
 
     def track(self, tracking_number: str, *, received_at: datetime) -> Flow[list[TrackingEvent]]:
