@@ -13,6 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shipsync.canonical import (
+    Accrual,
+    AccrualKind,
     Address,
     ChargeType,
     Event,
@@ -576,3 +578,31 @@ def test_a_sqlite_index_finds_packages_by_fallback_keys(tmp_path: Path) -> None:
         assert second is not None
         assert second.tracking_number == "P2"
         assert index.find("X", "nope", None) is None
+
+
+def test_without_a_quote_the_estimate_accruals_are_the_expectation() -> None:
+    """A shipment never quoted is expected to cost its latest estimate accruals."""
+
+    def estimate(accrual_id: str, kind: ChargeType, amount: str, minutes: int) -> Event:
+        return FreightChargeAccrued.of(
+            Accrual(
+                accrual_id=accrual_id,
+                shipment_id="S3",
+                kind=AccrualKind.ESTIMATE,
+                amount=Money.of(amount, "USD"),
+                booked_at=NOW + timedelta(minutes=minutes),
+                charge_type=kind,
+            ),
+            source="t",
+            time=NOW,
+        )
+
+    events = [
+        estimate("a1", B, "9.00", 5),
+        ShipmentCreated.of(_shipment("S3", ["Z1"]), source="t", time=NOW),
+        estimate("a1", B, "8.00", 1),
+        estimate("a2", F, "1.00", 2),
+    ]
+    found = MemoryShipmentIndex.from_events(events).get("Z1")
+    assert found is not None
+    assert found.charges == {B: Decimal("9.00"), F: Decimal("1.00")}

@@ -16,14 +16,19 @@ import csv
 import itertools
 import operator
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar, overload
 
 from shipsync.canonical import (
     CURRENCY_EXPONENTS,
+    Accrual,
+    AccrualKind,
     ChargeType,
     Event,
+    FreightCharge,
+    FreightChargeAccrued,
     FreightRateQuoted,
     Money,
     Rate,
@@ -182,12 +187,15 @@ class MemoryShipmentIndex:
 
     @classmethod
     def from_events(cls, events: Iterable[Event]) -> MemoryShipmentIndex:
-        """Build from ``shipment.created``, ``freight.rate_quoted`` and ``shipment.cancelled``.
+        """Build from ``shipment.created``, ``freight.rate_quoted``, ``shipment.cancelled`` and
+        ``freight.charge_accrued`` (estimates).
 
-        The events may come in any order; the latest quote of a shipment wins.
+        The events may come in any order; the latest quote of a shipment wins. A shipment without
+        a quote is expected to cost its estimate accruals (the latest per accrual id).
         """
         shipments: dict[str, Shipment] = {}
-        quotes: dict[str, tuple[object, Rate]] = {}
+        quotes: dict[str, tuple[datetime, Rate]] = {}
+        estimates: dict[str, dict[str, Accrual]] = {}
         cancelled: set[str] = set()
         for event in events:
             if isinstance(event, ShipmentCreated):
@@ -195,16 +203,23 @@ class MemoryShipmentIndex:
             elif isinstance(event, FreightRateQuoted):
                 quote = event.data
                 earlier = quotes.get(quote.shipment_id)
-                if earlier is None or quote.quoted_at >= earlier[0]:  # type: ignore[operator]
+                if earlier is None or quote.quoted_at >= earlier[0]:
                     quotes[quote.shipment_id] = (quote.quoted_at, quote.rate)
             elif isinstance(event, ShipmentCancelled):
                 cancelled.add(event.data.shipment_id)
+            elif (
+                isinstance(event, FreightChargeAccrued) and event.data.kind is AccrualKind.ESTIMATE
+            ):
+                accrual = event.data
+                by_id = estimates.setdefault(accrual.shipment_id, {})
+                known = by_id.get(accrual.accrual_id)
+                if known is None or accrual.booked_at >= known.booked_at:
+                    by_id[accrual.accrual_id] = accrual
         index = cls()
         for shipment_id, shipment in shipments.items():
             found = quotes.get(shipment_id)
-            index.add_shipment(
-                shipment, found[1] if found else None, cancelled=shipment_id in cancelled
-            )
+            rate = found[1] if found else _rate_of(shipment, estimates.get(shipment_id))
+            index.add_shipment(shipment, rate, cancelled=shipment_id in cancelled)
         return index
 
     # -- lookup --------------------------------------------------------------------------------
@@ -260,6 +275,26 @@ class MemoryShipmentIndex:
     def billed(self) -> Iterator[str]:
         """The tracking numbers billed so far."""
         return iter(self._billed)
+
+
+def _rate_of(shipment: Shipment, accruals: Mapping[str, Accrual] | None) -> Rate | None:
+    """The estimate accruals of a shipment as a rate, when they are in one currency."""
+    if not accruals:
+        return None
+    currencies = {accrual.amount.currency for accrual in accruals.values()}
+    if len(currencies) != 1:
+        return None
+    (currency,) = currencies
+    charges = tuple(
+        FreightCharge(type=accrual.charge_type, amount=accrual.amount)
+        for accrual in accruals.values()
+    )
+    return Rate(
+        carrier=shipment.carrier,
+        service=shipment.service,
+        total=Money.sum((charge.amount for charge in charges), currency),
+        charges=charges,
+    )
 
 
 def _add_key(table: dict[str, str | tuple[str, ...]], key: str, tracking: str) -> None:
