@@ -1,6 +1,6 @@
 """Carrier client overhead: shipsync's full client path vs a bare httpx call, same fake carrier.
 
-Run: ``python bench/carriers.py [--calls 500] [--rounds 10]`` (one process, one core).
+Run: ``python bench/carriers.py [--calls 200] [--rounds 30]`` (one process, one core).
 
 Both sides talk to the same in-process fake carrier (``FakeCarrierService`` behind an
 ``httpx.MockTransport``), so the carrier's own work is identical and the difference is ours:
@@ -219,8 +219,8 @@ def run(calls: int, rounds: int) -> list[tuple[str, str, float, float]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--calls", type=int, default=500, help="calls per batch")
-    parser.add_argument("--rounds", type=int, default=10, help="batches per side")
+    parser.add_argument("--calls", type=int, default=200, help="calls per batch")
+    parser.add_argument("--rounds", type=int, default=30, help="batches per side")
     args = parser.parse_args(argv)
     rows = run(args.calls, args.rounds)
     print(
