@@ -21,7 +21,6 @@ posting of the actual) per line with a known, current shipment in the expected c
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,13 +31,9 @@ from shipsync.canonical import (
     Accrual,
     AccrualKind,
     ChargeType,
-    Discrepancy,
     Event,
     FreightChargeAccrued,
-    FreightDiscrepancyFound,
     FreightInvoice,
-    FreightInvoiceMatched,
-    InvoiceMatch,
     LineClass,
     Money,
     Settlement,
@@ -57,6 +52,7 @@ from shipsync.settlement._index import (
 )
 from shipsync.settlement._ledger import SettlementLedger
 from shipsync.settlement._parse import InvoiceRow, RowProblem, read_invoice_rows
+from shipsync.settlement._publish import event_id, explain, line_events
 from shipsync.settlement._report import (
     ClassTotal,
     InvoiceStatus,
@@ -74,27 +70,11 @@ _POS = {kind: i for i, kind in enumerate(_CLASSES)}
 _MATCHED = _POS[LineClass.MATCHED]
 _UNKNOWN = _POS[LineClass.UNKNOWN_SHIPMENT]
 _ZERO = Decimal(0)
-_ACCRUING = frozenset(
-    {
-        LineClass.MATCHED,
-        LineClass.OVERCHARGE,
-        LineClass.UNDERCHARGE,
-        LineClass.UNQUOTED_SURCHARGE,
-        LineClass.WEIGHT_ADJUSTMENT,
-        LineClass.ADDRESS_CORRECTION,
-        LineClass.CURRENCY_MISMATCH,
-    }
-)
-_ID_NAMESPACE = uuid.UUID("1b3c5d7e-9f00-4a2b-8c4d-5e6f7a8b9c0d")
 MAX_PROBLEMS_KEPT = 10_000
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _event_id(*parts: object) -> str:
-    return str(uuid.uuid5(_ID_NAMESPACE, "\x1f".join(str(p) for p in parts)))
 
 
 class _Tally:
@@ -330,7 +310,7 @@ class Reconciler:
                     reversal,
                     source=self.source,
                     time=now,
-                    id=_event_id("accrual", self.carrier, reversal.accrual_id),
+                    id=event_id("accrual", self.carrier, reversal.accrual_id),
                 )
                 events.append((event.id, event.to_json()))
         for tracking in ledger.supersede(self.carrier, row.supersedes, row.invoice_number, events):
@@ -471,136 +451,21 @@ class Reconciler:
                 self._commit(invoice, "in_progress")
 
     def _line_events(self, invoice: _Invoice, outcome: LineOutcome) -> None:
-        now = self.now()
-        carrier = self.carrier
-        number = invoice.number
-        line = outcome.line_number
-        currency = outcome.currency
-        billed = Money.of(outcome.billed, currency)
-        expected = (
-            Money.of(outcome.expected, outcome.expected_currency)
-            if outcome.expected is not None and outcome.expected_currency is not None
-            else None
+        events, actual = line_events(
+            outcome,
+            carrier=self.carrier,
+            invoice_number=invoice.number,
+            source=self.source,
+            now=self.now(),
+            rules=self.rules,
         )
-        kind = outcome.line_class
-        event: Event
-        if kind is LineClass.MATCHED:
-            assert outcome.shipment_id is not None
-            assert expected is not None
-            event = FreightInvoiceMatched.of(
-                InvoiceMatch(
-                    invoice_number=number,
-                    line_number=line,
-                    tracking_number=outcome.tracking_number,
-                    shipment_id=outcome.shipment_id,
-                    billed=billed,
-                    expected=expected,
-                ),
-                source=self.source,
-                time=now,
-                id=_event_id("line", carrier, number, line),
-            )
-        else:
-            difference = (
-                Money.of(outcome.difference, currency) if outcome.difference is not None else None
-            )
-            event = FreightDiscrepancyFound.of(
-                Discrepancy(
-                    invoice_number=number,
-                    line_number=line,
-                    tracking_number=outcome.tracking_number,
-                    kind=kind,
-                    billed=billed,
-                    shipment_id=outcome.shipment_id,
-                    expected=expected,
-                    difference=difference,
-                    charge_type=outcome.charge_type,
-                    explanation=self.explain(outcome),
-                ),
-                source=self.source,
-                time=now,
-                subject=outcome.shipment_id or outcome.tracking_number,
-                id=_event_id("line", carrier, number, line),
-            )
-        invoice.events.append(event)
-        if kind not in _ACCRUING or outcome.shipment_id is None:
-            return
-        shipment_id = outcome.shipment_id
-        if expected is not None and expected:
-            reversal = Accrual(
-                accrual_id=f"{carrier}:{number}:{line}:estimate-reversal",
-                shipment_id=shipment_id,
-                kind=AccrualKind.REVERSAL,
-                amount=-expected,
-                booked_at=now,
-                invoice_number=number,
-            )
-            invoice.events.append(
-                FreightChargeAccrued.of(
-                    reversal,
-                    source=self.source,
-                    time=now,
-                    id=_event_id("accrual", carrier, reversal.accrual_id),
-                )
-            )
-        actual = Accrual(
-            accrual_id=f"{carrier}:{number}:{line}:actual",
-            shipment_id=shipment_id,
-            kind=AccrualKind.ACTUAL,
-            amount=billed,
-            booked_at=now,
-            invoice_number=number,
-        )
-        invoice.events.append(
-            FreightChargeAccrued.of(
-                actual,
-                source=self.source,
-                time=now,
-                id=_event_id("accrual", carrier, actual.accrual_id),
-            )
-        )
-        if self.ledger is not None:
-            invoice.actuals.append((line, actual.model_dump_json()))
+        invoice.events.extend(events)
+        if actual is not None and self.ledger is not None:
+            invoice.actuals.append((outcome.line_number, actual.model_dump_json()))
 
     def explain(self, outcome: LineOutcome) -> str:
         """A sentence a finance user can read about why a line is what it is."""
-        kind = outcome.line_class
-        billed = f"{outcome.billed} {outcome.currency}"
-        if kind is LineClass.MATCHED:
-            return f"billed {billed}, as expected within tolerance"
-        if kind is LineClass.UNKNOWN_SHIPMENT:
-            return (
-                f"billed {billed} for tracking number {outcome.tracking_number}, which matches no"
-                " shipment by tracking number, carrier shipment id or reference"
-            )
-        if kind is LineClass.DUPLICATE_LINE:
-            return f"billed {billed} for a package that was already billed"
-        if kind is LineClass.BILLED_AFTER_CANCELLATION:
-            return f"billed {billed} for shipment {outcome.shipment_id}, which was cancelled"
-        if kind is LineClass.CURRENCY_MISMATCH:
-            return (
-                f"billed {billed}, but the shipment was quoted in {outcome.expected_currency};"
-                " amounts in different currencies are not compared"
-            )
-        charge = outcome.charge_type.value.replace("_", " ") if outcome.charge_type else "charge"
-        difference = outcome.difference or _ZERO
-        if kind in (
-            LineClass.ADDRESS_CORRECTION,
-            LineClass.WEIGHT_ADJUSTMENT,
-            LineClass.UNQUOTED_SURCHARGE,
-        ):
-            return (
-                f"{charge} of {difference} {outcome.currency} billed but not quoted"
-                f" (line total {billed})"
-            )
-        assert outcome.charge_type is not None
-        tolerance = self.rules.tolerance(outcome.charge_type)
-        way = "over" if kind is LineClass.OVERCHARGE else "under"
-        return (
-            f"{charge} differs from the quote by {abs(difference)} {outcome.currency} {way}"
-            f" (tolerance {tolerance.absolute} {outcome.currency} or {tolerance.percent}%);"
-            f" line billed {billed}, expected {outcome.expected} {outcome.expected_currency}"
-        )
+        return explain(outcome, self.rules)
 
     # -- commits and delivery ------------------------------------------------------------------
 
@@ -679,7 +544,7 @@ class Reconciler:
                     source=self.source,
                     time=now,
                     subject=invoice.number,
-                    id=_event_id("settlement", self.carrier, invoice.number),
+                    id=event_id("settlement", self.carrier, invoice.number),
                 )
             )
         if self.ledger is not None:
