@@ -1,0 +1,486 @@
+"""``shipsync demo``: the whole loop on one machine, with no services, in well under a minute.
+
+1. The fake carrier runs on a real localhost port; shipments are booked over HTTP with injected
+   booking faults (retried under one idempotency key each, so none is booked twice).
+2. A local webhook receiver (Standard Webhooks signatures, dedupe on the delivery id) hands the
+   events to the embedded SQLite event log; it answers 2xx only once they are durable. The sink
+   fails now and then: the receiver answers 503 and the carrier sends again.
+3. The carrier's clock runs through every scenario; its signed webhooks arrive duplicated and
+   reordered. The dispatcher fans each event out to: the shipment state fold, an execution sink
+   (Odoo when ``ODOO_URL``/``ODOO_DB``/``ODOO_USER``/``ODOO_PASSWORD`` are set, else a local SQLite
+   ledger), a customer notifier writing an outbox file (failing now and then, never blocking the
+   rest; its dead letters are replayed at the end) and a finance accrual handler.
+4. The summary counts shipments by milestone, deliveries, duplicates absorbed and dead letters,
+   and checks against the carrier's own tracking API that no event was lost or applied twice.
+   The exit status is 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import socket
+import sqlite3
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from shipsync.canonical import Event, MilestoneEvent, event_for_tracking
+from shipsync.canonical._state import fold
+from shipsync.canonical._tracking import Milestone, TrackingEvent
+from shipsync.errors import EventLogUnavailableError
+
+from ._deadletters import SQLiteDeadLetters
+from ._dispatcher import Dispatcher, HandlerContext
+from ._policies import InvoiceReleaseGate
+from ._sqlite import AsyncSQLiteEventLog, SQLiteEventLog
+
+__all__ = ["run_demo"]
+
+SOURCE = "shipsync/fake"
+STEP_HOURS = 8
+HOURS = 208  # the longest story (lost) ends at 200 h
+ODOO_VARS = ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_PASSWORD")
+
+
+class _FlakySink:
+    """The event log as the receiver's sink, failing every ``every``-th publish (a fault)."""
+
+    def __init__(self, log: SQLiteEventLog, every: int) -> None:
+        self.log = log
+        self.every = every
+        self.calls = 0
+        self.failures = 0
+
+    def publish(self, events: Sequence[Event]) -> None:
+        self.calls += 1
+        if self.every and self.calls % self.every == 0:
+            self.failures += 1
+            raise EventLogUnavailableError("injected sink fault")
+        self.log.publish(events)
+
+
+class _Ledger:
+    """The local execution ledger, customer outbox and accruals, with call counters."""
+
+    def __init__(self, path: Path, outbox: Path) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS tracking (event_id TEXT PRIMARY KEY, "
+            "shipment_id TEXT NOT NULL, body TEXT NOT NULL)"
+        )
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS ledger (key TEXT PRIMARY KEY, shipment_id TEXT NOT NULL, "
+            "milestone TEXT NOT NULL, status TEXT)"
+        )
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS accruals (key TEXT PRIMARY KEY, shipment_id TEXT NOT NULL, "
+            "amount TEXT NOT NULL, currency TEXT NOT NULL)"
+        )
+        self.outbox = outbox
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _serve_receiver(receiver: Any, outcomes: Counter[str]) -> Iterator[str]:
+    """Serve the webhook receiver on a free localhost port; yield its URL."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def hooks(request: Request) -> Response:
+        receipt = receiver.receive(await request.body(), dict(request.headers))
+        outcomes[receipt.outcome.value] += 1
+        return Response(receipt.reason, status_code=receipt.status, headers=receipt.headers)
+
+    port = _free_port()
+    app = Starlette(routes=[Route("/hooks", hooks, methods=["POST"])])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, name="demo-receiver", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the demo webhook receiver did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}/hooks"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _odoo_sink(env: Mapping[str, str]) -> Callable[[TrackingEvent], str] | None:
+    if not all(env.get(name) for name in ODOO_VARS):
+        return None
+    from shipsync.odoo import OdooLogistics, RpcGateway
+
+    odoo = OdooLogistics(
+        RpcGateway(env["ODOO_URL"], env["ODOO_DB"], env["ODOO_USER"], env["ODOO_PASSWORD"])
+    )
+
+    def apply(tracking: TrackingEvent) -> str:
+        report = odoo.apply_events([tracking])
+        return "unmatched" if report.unmatched else "applied"
+
+    return apply
+
+
+def _handlers(
+    dispatcher: Dispatcher,
+    ledger: _Ledger,
+    quotes: Mapping[str, tuple[str, str]],
+    odoo: Callable[[TrackingEvent], str] | None,
+    gate: InvoiceReleaseGate,
+) -> set[str]:
+    """Subscribe the demo's handlers; return the ids of events the notifier fails on once."""
+    failed_once: set[str] = set()
+    db = ledger.db
+
+    def count(name: str) -> None:
+        with ledger.lock:
+            ledger.calls[name] += 1
+
+    def state(event: Event, ctx: HandlerContext) -> None:
+        assert isinstance(event, MilestoneEvent)
+        count("state")
+        data = event.data
+        db.execute(
+            "INSERT INTO tracking (event_id, shipment_id, body) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (event.id, data.shipment_id, data.model_dump_json()),
+        )
+
+    def execution(event: Event, ctx: HandlerContext) -> None:
+        assert isinstance(event, MilestoneEvent)
+        count("execution")
+        status = odoo(event.data) if odoo is not None else "ledger"
+        db.execute(
+            "INSERT INTO ledger (key, shipment_id, milestone, status) VALUES (?, ?, ?, ?)",
+            (ctx.key, event.data.shipment_id, event.milestone.value, status),
+        )
+
+    def notify(event: Event, ctx: HandlerContext) -> None:
+        assert isinstance(event, MilestoneEvent)
+        count("notify")
+        # The customer mailer is down for one event in 15, once: a dead letter, replayed later.
+        unlucky = int(hashlib.sha256(event.id.encode()).hexdigest(), 16) % 15 == 0
+        if unlucky and event.id not in failed_once:
+            failed_once.add(event.id)
+            raise ConnectionError("mailer unavailable")
+        line = {
+            "to": "customer",
+            "shipment": event.data.shipment_id,
+            "key": ctx.key,
+            "milestone": event.milestone.value,
+            "at": event.data.occurred_at.isoformat(),
+        }
+        with ledger.lock, ledger.outbox.open("a") as out:
+            out.write(json.dumps(line) + "\n")
+
+    def accrue(event: Event, ctx: HandlerContext) -> None:
+        assert isinstance(event, MilestoneEvent)
+        count("finance")
+        amount, currency = quotes.get(event.data.shipment_id, ("0", "EUR"))
+        db.execute(
+            "INSERT INTO accruals (key, shipment_id, amount, currency) VALUES (?, ?, ?, ?)",
+            (ctx.key, event.data.shipment_id, amount, currency),
+        )
+
+    dispatcher.subscribe(None, state, name="state")
+    dispatcher.subscribe(None, execution, name="execution")
+    dispatcher.subscribe(None, notify, name="notify", blocking=False)
+    dispatcher.subscribe("shipment.picked_up", accrue, name="finance")
+    dispatcher.subscribe(None, gate, name="invoice-gate")
+    return failed_once
+
+
+async def _drain(dispatcher: Dispatcher, log: AsyncSQLiteEventLog, totals: Counter[str]) -> None:
+    while True:
+        deliveries = await log.receive(500, timeout=0.0)
+        if not deliveries:
+            return
+        report = await dispatcher.handle(log, deliveries)
+        totals["events"] += report.events
+        totals["duplicates"] += report.duplicates
+        totals["dead_lettered"] += report.dead_lettered
+
+
+def run_demo(
+    *,
+    shipments: int = 200,
+    seed: int = 7,
+    echo: Callable[[str], None] = click.echo,
+    workdir: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    progress: bool = True,
+) -> int:
+    """Run the demo; return 0 when every check passed, 1 otherwise."""
+    # The injected faults are expected: keep their warnings out of the demo's output.
+    quiet = logging.NullHandler()
+    logger = logging.getLogger("shipsync")
+    logger.addHandler(quiet)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        if workdir is None:
+            with tempfile.TemporaryDirectory(prefix="shipsync-demo-") as tmp:
+                return _run(shipments, seed, echo, Path(tmp), env or os.environ, progress)
+        path = Path(workdir)
+        path.mkdir(parents=True, exist_ok=True)
+        return _run(shipments, seed, echo, path, env or os.environ, progress)
+    finally:
+        logger.removeHandler(quiet)
+        logger.propagate = propagate
+
+
+def _run(
+    shipments: int,
+    seed: int,
+    echo: Callable[[str], None],
+    work: Path,
+    env: Mapping[str, str],
+    progress: bool,
+) -> int:
+    from shipsync.carriers import CarrierClient, SleepRecorder
+    from shipsync.carriers.fake import (
+        FakeCarrierService,
+        FakeConfig,
+        FakeDriver,
+        Fault,
+        FaultPlan,
+        Scenario,
+        run_server,
+    )
+    from shipsync.idempotency import SQLiteStore
+    from shipsync.testing.fake_carrier import sample_shipment
+    from shipsync.webhooks import (
+        StandardWebhooksScheme,
+        WebhookReceiver,
+        generate_secret,
+        tracking_parser,
+    )
+
+    started = time.monotonic()
+    odoo = _odoo_sink(env)
+    service = FakeCarrierService(seed=seed)
+    secret = generate_secret()
+    events_db = work / "events.db"
+    sink = _FlakySink(SQLiteEventLog(events_db, synchronous="NORMAL"), every=23)
+    driver = FakeDriver(FakeConfig())
+    receiver = WebhookReceiver(
+        StandardWebhooksScheme().verifier(secret, clock=service.clock.time),
+        store=SQLiteStore(work / "dedupe.db", namespace="webhooks"),
+        sink=sink,
+        parser=tracking_parser(driver.parse_webhook, source=SOURCE, clock=service.clock.time),
+        name="fake",
+    )
+    ledger = _Ledger(work / "ledger.db", work / "outbox.jsonl")
+    letters = SQLiteDeadLetters(events_db)
+    dispatcher = Dispatcher(
+        SQLiteStore(work / "flows.db", namespace="demo"),
+        letters,
+        lease=timedelta(seconds=30),
+    )
+    gate = InvoiceReleaseGate(work / "ledger.db")
+    quotes: dict[str, tuple[str, str]] = {}
+    failed_once = _handlers(dispatcher, ledger, quotes, odoo, gate)
+    log = AsyncSQLiteEventLog(events_db, synchronous="NORMAL")
+    statuses: Counter[int] = Counter()
+    outcomes: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    booked: dict[str, tuple[str, ...]] = {}
+    scenarios = list(Scenario)
+
+    with run_server(service) as server, _serve_receiver(receiver, outcomes) as hook_url:
+        service.webhooks.configure(url=hook_url, secret=secret, duplicates=0.25, reorder=True)
+        http = httpx.Client(timeout=10)
+
+        def send(url: str, headers: Mapping[str, str], body: bytes) -> int:
+            return http.post(url, headers=dict(headers), content=body).status_code
+
+        client = CarrierClient(
+            FakeDriver(FakeConfig(base_url=server.url)),
+            clock=service.clock.time,
+            sleeper=SleepRecorder(),  # Retry-After is in the fake carrier's clock, not ours
+        )
+        # Fast faults only: a timeout fault would hold the demo for the client's whole timeout.
+        kinds = (Fault.RATE_LIMITED, Fault.UNAVAILABLE, Fault.BAD_GATEWAY)
+        service.set_faults("create_shipment", FaultPlan(rate=0.1, kinds=kinds))
+        steps = HOURS // STEP_HOURS
+        bar_length = shipments + steps + 1
+        bar: Any = (
+            click.progressbar(length=bar_length, label="shipsync demo", file=None)
+            if progress
+            else contextlib.nullcontext()
+        )
+        with bar:
+            for i in range(shipments):
+                scenario = scenarios[i % len(scenarios)]
+                packages = 2 if scenario is Scenario.MULTI_PACKAGE_ONE_LATE else 1
+                shipment = sample_shipment(
+                    shipment_id=f"DEMO-{i + 1:05d}", scenario=scenario.value, packages=packages
+                )
+                result = client.create_shipment(shipment, idempotency_key=f"book-{i}")
+                booked[shipment.shipment_id] = result.tracking_numbers
+                # Estimated at the fake carrier's standard tariff: 5.00 + 2.00/kg per package.
+                quotes[shipment.shipment_id] = (f"{8 * packages}.00", "EUR")
+                if progress:
+                    bar.update(1)
+            service.set_faults("create_shipment", None)
+            if os.environ.get("SHIPSYNC_DEMO_DEBUG"):
+                echo(f"booked in {time.monotonic() - started:.1f}s")
+            for _ in range(steps):
+                service.advance(STEP_HOURS * 3600)
+                for _, status in service.webhooks.deliver(send):
+                    statuses[status] += 1
+                asyncio.run(_drain(dispatcher, log, totals))
+                if progress:
+                    bar.update(1)
+            if os.environ.get("SHIPSYNC_DEMO_DEBUG"):
+                echo(f"stepped in {time.monotonic() - started:.1f}s")
+            for _ in range(10):  # deliveries the receiver deferred (503) come again
+                if not service.webhooks.pending():
+                    break
+                for _, status in service.webhooks.deliver(send):
+                    statuses[status] += 1
+            asyncio.run(_drain(dispatcher, log, totals))
+            replay = asyncio.run(dispatcher.replay())
+            if progress:
+                bar.update(1)
+        truth = {sid: _tracking(client, numbers) for sid, numbers in booked.items()}
+        client.close()
+        http.close()
+
+    pending = log.sync.pending()
+    asyncio.run(log.close())
+    return _summarise(
+        echo=echo,
+        elapsed=time.monotonic() - started,
+        ledger=ledger,
+        truth=truth,
+        statuses=statuses,
+        outcomes=outcomes,
+        totals=totals,
+        replay=(len(replay.succeeded), len(replay.failed)),
+        failed_once=len(failed_once),
+        open_letters=len(letters.list()),
+        pending=pending,
+        odoo=odoo is not None,
+        holds=len(gate.holds()),
+        work=work,
+    )
+
+
+def _tracking(client: Any, numbers: Sequence[str]) -> list[TrackingEvent]:
+    events: list[TrackingEvent] = []
+    for number in numbers:
+        events.extend(client.track(number))
+    return events
+
+
+def _summarise(
+    *,
+    echo: Callable[[str], None],
+    elapsed: float,
+    ledger: _Ledger,
+    truth: Mapping[str, list[TrackingEvent]],
+    statuses: Counter[int],
+    outcomes: Counter[str],
+    totals: Counter[str],
+    replay: tuple[int, int],
+    failed_once: int,
+    open_letters: int,
+    pending: int,
+    odoo: bool,
+    holds: int,
+    work: Path,
+) -> int:
+    db = ledger.db
+    stored: dict[str, list[TrackingEvent]] = {}
+    for shipment_id, body in db.execute("SELECT shipment_id, body FROM tracking"):
+        stored.setdefault(shipment_id, []).append(TrackingEvent.model_validate_json(body))
+    expected_ids = {
+        event_for_tracking(t, source=SOURCE).id
+        for events in truth.values()
+        for t in events
+        if t.milestone is not Milestone.UNKNOWN
+    }
+    stored_ids = {row[0] for row in db.execute("SELECT event_id FROM tracking")}
+    ledger_keys = [row[0] for row in db.execute("SELECT key FROM ledger")]
+    outbox = [json.loads(x) for x in ledger.outbox.read_text().splitlines()]
+    outbox_keys = [x["key"] for x in outbox]
+    picked_up = sum(
+        1 for events in truth.values() for t in events if t.milestone is Milestone.PICKED_UP
+    )
+    accruals = int(db.execute("SELECT count(*) FROM accruals").fetchone()[0])
+    by_state: Counter[str] = Counter()
+    folds_agree = True
+    for shipment_id, events in truth.items():
+        ours = fold(stored.get(shipment_id, []), shipment_id=shipment_id)
+        theirs = fold(events, shipment_id=shipment_id)
+        by_state[ours.status.value] += 1
+        folds_agree &= ours.status == theirs.status
+    checks = [
+        ("no event lost: every carrier event reached the handlers", stored_ids == expected_ids),
+        (
+            "no event applied twice: one execution per event",
+            len(ledger_keys) == len(set(ledger_keys)) == len(expected_ids)
+            and ledger.calls["execution"] == len(expected_ids),
+        ),
+        (
+            "every customer notification sent once (after replay)",
+            len(outbox_keys) == len(set(outbox_keys)) == len(expected_ids),
+        ),
+        ("one accrual per pick-up", accruals == picked_up),
+        ("folded states match the carrier's tracking", folds_agree),
+        ("event log drained", pending == 0),
+        ("no dead letter left open", open_letters == 0),
+    ]
+    echo("")
+    echo(f"shipsync demo: {len(truth)} shipments in {elapsed:.1f} s (work dir {work})")
+    echo("shipments by milestone:")
+    for name, n in sorted(by_state.items(), key=lambda kv: (-kv[1], kv[0])):
+        echo(f"  {name:<22} {n:>5}")
+    echo(f"webhook deliveries received      {sum(statuses.values()):>6}")
+    echo(f"  accepted                       {outcomes['accepted']:>6}")
+    echo(f"  duplicates absorbed            {outcomes['duplicate']:>6}")
+    echo(f"  deferred 503 (sink faults)     {outcomes['deferred']:>6}")
+    echo(f"  rejected                       {outcomes['rejected']:>6}")
+    echo(f"carrier events                   {len(expected_ids):>6}")
+    target = "Odoo" if odoo else "the SQLite ledger"
+    echo(f"{'deliveries to ' + target:<33}{len(ledger_keys):>6}")
+    echo(f"duplicates absorbed by dispatch  {totals['duplicates']:>6}")
+    echo(f"customer notifications (outbox)  {len(outbox_keys):>6}")
+    echo(f"accruals                         {accruals:>6}")
+    echo(f"events dead-lettered             {totals['dead_lettered']:>6}")
+    echo(f"dead letters replayed            {replay[0]:>6}  (failed again: {replay[1]})")
+    echo(f"invoice releases on hold         {holds:>6}")
+    echo("checks:")
+    for text, ok in checks:
+        echo(f"  [{'ok' if ok else 'FAIL'}] {text}")
+    return 0 if all(ok for _, ok in checks) else 1
