@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,7 @@ _MATCHED = _POS[LineClass.MATCHED]
 _UNKNOWN = _POS[LineClass.UNKNOWN_SHIPMENT]
 _ZERO = Decimal(0)
 MAX_PROBLEMS_KEPT = 10_000
+_EXACT = Context(prec=60, rounding=ROUND_HALF_EVEN)
 
 
 def _utc_now() -> datetime:
@@ -204,19 +205,24 @@ class Reconciler:
     # -- public entry points -------------------------------------------------------------------
 
     def run(self, rows: Iterable[InvoiceRow | RowProblem]) -> ReconciliationReport:
-        """Reconcile a stream of rows (one or several invoices) and report."""
+        """Reconcile a stream of rows (one or several invoices) and report.
+
+        Arithmetic runs in a 60-digit decimal context, so sums and tolerance products of any
+        amount the parser accepts are exact.
+        """
         current: _Invoice | None = None
-        for item in rows:
-            if isinstance(item, RowProblem):
-                self._problem(item.message, item.file_line, item.invoice_number)
-                continue
-            if current is None or item.invoice_number != current.number:
-                if current is not None:
-                    self._finish(current)
-                current = self._start(item)
-            self._line(current, item)
-        if current is not None:
-            self._finish(current)
+        with localcontext(_EXACT):
+            for item in rows:
+                if isinstance(item, RowProblem):
+                    self._problem(item.message, item.file_line, item.invoice_number)
+                    continue
+                if current is None or item.invoice_number != current.number:
+                    if current is not None:
+                        self._finish(current)
+                    current = self._start(item)
+                self._line(current, item)
+            if current is not None:
+                self._finish(current)
         return self.report()
 
     def reconcile_invoice(self, invoice: FreightInvoice) -> InvoiceSummary:
