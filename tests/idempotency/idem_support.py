@@ -61,7 +61,7 @@ def memory_harness() -> StoreHarness:
         advance=clock.advance,
         corrupt=lambda store, key: store.corrupt(key),
         store_clock=clock,
-        lease_expiry=lambda store, key: store._records[storage_key(key)].expires_at,
+        lease_expiry=lambda store, key: store._records[key].expires_at,
     )
 
 

@@ -76,6 +76,8 @@ def storage_key(key: str) -> str:
     """Map a caller's key to the string a backend stores (see the module docstring)."""
     if not isinstance(key, str):
         raise TypeError("an idempotency key is a str")
+    if key.isascii() and 0 < len(key) <= MAX_PLAIN_KEY_BYTES and key.isprintable():
+        return "k:" + key  # the common case, without encoding
     if _plain(key):
         return "k:" + key
     return "h:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()

@@ -12,7 +12,7 @@ import attrs
 
 from shipsync.errors import CorruptRecordError, FingerprintMismatchError, StaleTokenError
 
-from ._keys import DEFAULT_NAMESPACE, check_namespace, storage_key
+from ._keys import DEFAULT_NAMESPACE, check_namespace
 from ._protocol import (
     DEFAULT_LEASE,
     DEFAULT_RETENTION,
@@ -40,6 +40,8 @@ class _Record:
 class MemoryStore:
     """A thread-safe store in this process's memory, with the full contract.
 
+    Records are keyed by the caller's key itself (a dict needs no storage-key mapping).
+
     ``clock`` (default ``time.time``) judges leases and retention; tests pass a fake one.
     """
 
@@ -51,8 +53,7 @@ class MemoryStore:
         self._lock = threading.Lock()
 
     def _claim(self, key: str, fingerprint: str, lease: timedelta, now: float) -> BatchOutcome:
-        skey = storage_key(key)
-        rec = self._records.get(skey)
+        rec = self._records.get(key)
         if rec is not None and rec.expires_at > now:
             if rec.state not in ("p", "c"):
                 raise CorruptRecordError("stored idempotency record has an unknown state")
@@ -63,13 +64,13 @@ class MemoryStore:
                 return Completed(key, rec.result)
             return InProgress(key)
         token = next(self._tokens)
-        self._records[skey] = _Record("p", fingerprint, token, now + lease.total_seconds())
+        self._records[key] = _Record("p", fingerprint, token, now + lease.total_seconds())
         return Acquired(key, token)
 
     def _complete(
         self, key: str, token: int, result: bytes, retention: timedelta, now: float
     ) -> bool:
-        rec = self._records.get(storage_key(key))
+        rec = self._records.get(key)
         if rec is None or rec.token != token:
             return False
         if rec.state == "p":
@@ -115,12 +116,11 @@ class MemoryStore:
 
     def release(self, key: str, token: int) -> None:
         """Free ``key`` for a retry; ``StaleTokenError`` if ``token`` no longer holds it."""
-        skey = storage_key(key)
         with self._lock:
-            rec = self._records.get(skey)
+            rec = self._records.get(key)
             if rec is None or rec.token != token or rec.state != "p":
                 raise StaleTokenError(key)
-            del self._records[skey]
+            del self._records[key]
 
     def sweep(self) -> int:
         """Remove expired records; return how many."""
@@ -134,7 +134,7 @@ class MemoryStore:
     def corrupt(self, key: str) -> None:
         """(Testing) make the record of ``key`` undecodable, as a damaged backend would."""
         with self._lock:
-            rec = self._records[storage_key(key)]
+            rec = self._records[key]
             rec.state = "?"
 
 
