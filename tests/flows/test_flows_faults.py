@@ -102,7 +102,7 @@ def _wait_for(
             return
         if not any(w.poll() is None for w in workers):
             break
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise AssertionError(f"only {count()} of {target} effects after {timeout}s")
 
 
@@ -191,11 +191,19 @@ def test_postgres_workers_survive_sigkill_and_cut_connections(
         assert cut is not None
         assert cut[0] > 0
 
+    chunks = _events(f"{run_id}-")
     try:
-        for chunk in _events(f"{run_id}-"):
-            log.publish(chunk)
-            log.publish(chunk)
-        _wait_for(count, TOTAL * HANDLERS, [(6000, kill_one), (15000, cut_connections)], workers)
+        # Publish in three phases so that each fault strikes while events are still coming.
+        for phase, (chunk_range, fault) in enumerate(
+            [(range(4), kill_one), (range(4, 7), cut_connections), (range(7, 10), None)]
+        ):
+            for n in chunk_range:
+                log.publish(chunks[n])
+                log.publish(chunks[n])
+            if fault is not None:
+                _wait_for(count, (phase * 4 + 2) * SHIPMENTS * HANDLERS // 2, [], workers)
+                fault()
+        _wait_for(count, TOTAL * HANDLERS, [], workers)
         deadline = time.monotonic() + 20
         while log.pending() and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -276,19 +284,22 @@ async def test_rabbitmq_workers_survive_sigkill_and_closed_connections(
         thread.start()
         threads.append(thread)
 
+    chunks = _events(f"{run_id}-")
     try:
-        for chunk in _events(f"{run_id}-"):
-            await log.publish(chunk)
-            await log.publish(chunk)
-        await asyncio.to_thread(
-            _wait_for,
-            count,
-            TOTAL * HANDLERS,
-            [(6000, kill_one), (12000, close_connections)],
-            workers,
-        )
-        for thread in threads:
-            thread.join(timeout=60)
+        # Publish in three phases so that each fault strikes while events are still coming.
+        for phase, (chunk_range, fault) in enumerate(
+            [(range(4), kill_one), (range(4, 7), close_connections), (range(7, 10), None)]
+        ):
+            for n in chunk_range:
+                await log.publish(chunks[n])
+                await log.publish(chunks[n])
+            if fault is not None:
+                target = (phase * 4 + 2) * SHIPMENTS * HANDLERS // 2
+                await asyncio.to_thread(_wait_for, count, target, [], workers)
+                fault()
+                for thread in threads:
+                    await asyncio.to_thread(thread.join, 60)
+        await asyncio.to_thread(_wait_for, count, TOTAL * HANDLERS, [], workers)
         assert closed
         assert closed[0] > 0
         assert await log.dead_count() == 0
