@@ -72,3 +72,12 @@ def test_an_unopenable_file_is_unavailable(tmp_path: Path) -> None:
     """A path that cannot be opened is an EventLogUnavailableError, not a raw sqlite3 error."""
     with pytest.raises(EventLogUnavailableError):
         SQLiteEventLog(tmp_path / "missing-dir" / "log.db")
+
+
+def test_logs_are_webhook_sinks(tmp_path: Path) -> None:
+    """The logs have the webhook receiver's sink shapes, so a receiver can hand off to them."""
+    from shipsync.webhooks import AsyncEventSink, EventSink
+
+    with SQLiteEventLog(tmp_path / "log.db") as log:
+        assert isinstance(log, EventSink)
+    assert isinstance(AsyncSQLiteEventLog(tmp_path / "log.db"), AsyncEventSink)
