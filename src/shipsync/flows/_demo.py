@@ -474,6 +474,11 @@ def _summarise(
     echo(f"carrier events                   {len(expected_ids):>6}")
     target = "Odoo" if odoo else "the SQLite ledger"
     echo(f"{'deliveries to ' + target:<33}{len(ledger_keys):>6}")
+    if odoo:
+        unmatched = int(
+            db.execute("SELECT count(*) FROM ledger WHERE status = 'unmatched'").fetchone()[0]
+        )
+        echo(f"{'  no picking has that tracking':<33}{unmatched:>6}")
     echo(f"duplicates absorbed by dispatch  {totals['duplicates']:>6}")
     echo(f"customer notifications (outbox)  {len(outbox_keys):>6}")
     echo(f"accruals                         {accruals:>6}")
