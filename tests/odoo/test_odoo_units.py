@@ -21,7 +21,6 @@ from shipsync.errors import (
     OdooValidationError,
 )
 from shipsync.odoo import (
-    OCA_DELIVERY_STATES,
     OdooFieldMap,
     error_from_fault,
     message_id_for,
@@ -36,7 +35,6 @@ def test_public_names_are_pinned() -> None:
     assert odoo_pkg.__all__ == [
         "CREATE_CHUNK",
         "IN_CHUNK",
-        "OCA_DELIVERY_STATES",
         "SAFE_METHODS",
         "ApplyReport",
         "EnvGateway",
@@ -157,11 +155,12 @@ def test_message_ids_are_short_stable_and_distinct(first: str, second: str) -> N
 
 
 def test_field_map_defaults_follow_odoo_and_oca() -> None:
-    """The defaults name Odoo's delivery fields and OCA delivery_state's values."""
+    """The defaults name Odoo's delivery fields and OCA's delivery_state, mapped canonically."""
     fields = OdooFieldMap()
     assert fields.picking_tracking == "carrier_tracking_ref"
-    assert fields.status_values[Milestone.DELIVERED] == "customer_delivered"
-    assert Milestone.UNKNOWN not in OCA_DELIVERY_STATES
+    assert fields.picking_status == "delivery_state"
+    assert fields.status_values is None
+    assert fields.oca_incident_spelling == "incident"
 
 
 def test_field_map_rejects_names_that_are_not_odoo_identifiers() -> None:

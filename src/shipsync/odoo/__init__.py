@@ -17,7 +17,7 @@ from shipsync.odoo._env import EnvGateway
 from shipsync.odoo._faults import error_from_fault
 from shipsync.odoo._gateway import SAFE_METHODS, OdooGateway, RetryPolicy
 from shipsync.odoo._logistics import OdooLogistics, event_message_id
-from shipsync.odoo._mapping import OCA_DELIVERY_STATES, OdooFieldMap
+from shipsync.odoo._mapping import OdooFieldMap
 from shipsync.odoo._records import (
     ApplyReport,
     PickingRecord,
@@ -30,7 +30,6 @@ from shipsync.odoo._rpc import RpcGateway, parse_server_version
 __all__ = [
     "CREATE_CHUNK",
     "IN_CHUNK",
-    "OCA_DELIVERY_STATES",
     "SAFE_METHODS",
     "ApplyReport",
     "EnvGateway",

@@ -7,12 +7,14 @@ derived from the fact (the carrier's event id, the shipment id, the proof of del
 facts are already in Odoo. Notes are created with ``mail.message`` ``create`` on a list of
 dicts (one request for up to :data:`~shipsync.odoo.CREATE_CHUNK` notes; this sends no
 notification, and the body is escaped here), with the Note subtype so followers such as the
-customer get no e-mail. Pickings are found with one ``search_read`` on the tracking field; a
-status equal for many pickings is one ``write``, different statuses are one ``load`` with
-``.id``. Facts about the server (which fields exist, the subtype id, the user's partner) are
-asked once per instance and cached. Applying N events to M pickings therefore takes at most
-seven requests whatever N and M (plus one per further chunk of 1,000 notes or 5,000 ids, and
-two to validate delivered pickings when asked to).
+customer get no e-mail. Pickings are found with one ``search_read`` on the tracking field,
+which also reads the status each picking holds: the canonical fold of the batch's events is
+checked against it (:mod:`shipsync.odoo._status`) at no extra cost. A status equal for many
+pickings is one ``write``, different statuses are one ``load`` with ``.id``. Facts about the
+server (which fields exist, the subtype id, the user's partner) are asked once per instance and
+cached. Applying N events to M pickings therefore takes at most seven requests whatever N and M
+(plus one per further chunk of 1,000 notes or 5,000 ids, and two to validate delivered pickings
+when asked to).
 """
 
 from __future__ import annotations
@@ -26,12 +28,11 @@ import attrs
 
 from shipsync.canonical import (
     CURRENCY_EXPONENTS,
-    FINAL_MILESTONES,
     FreightInvoice,
-    Milestone,
     Money,
     ProofOfDelivery,
     Shipment,
+    ShipmentStatus,
     TrackingEvent,
 )
 from shipsync.errors import (
@@ -69,6 +70,7 @@ from shipsync.odoo._render import (
     proof_body,
     shipment_body,
 )
+from shipsync.odoo._status import batch_state, decide
 
 __all__ = ["OdooLogistics", "event_message_id"]
 
@@ -484,10 +486,13 @@ class OdooLogistics:
         """Post each event once as a chatter note and move each picking's status forward.
 
         Pickings are found by the events' tracking numbers. An event seen before (in Odoo or
-        earlier in the same batch) is reported as a duplicate and not posted again. A picking's
-        status takes the latest milestone of the batch with a configured value; a final status
-        (delivered, cancelled) is never replaced by a non-final one. With
-        ``validate_on_delivery`` the pickings delivered in this batch are validated too.
+        earlier in the same batch) is reported as a duplicate and not posted again. Each
+        picking's new events are folded with :func:`shipsync.canonical.fold`; events the fold
+        rejects get their note but set no status (``ApplyReport.anomalies``). The folded status
+        is written only when :func:`~shipsync.canonical.can_transition` allows the move from
+        the status the picking holds, so an event older than what Odoo already shows never
+        moves a picking back (``ApplyReport.status_kept``). With ``validate_on_delivery`` the
+        pickings this batch moves to delivered are validated too.
         """
         start = self._gw.round_trips
         f = self._fields
@@ -517,46 +522,40 @@ class OdooLogistics:
                     for k, e in fresh
                 ],
             )
-        latest: dict[int, TrackingEvent] = {}
+        by_picking: dict[int, list[TrackingEvent]] = {}
         for _, event in fresh:
-            if event.milestone not in f.status_values and not (
-                f.validate_on_delivery and event.milestone is Milestone.DELIVERED
-            ):
-                continue
-            picking_id = int(rows[event.tracking_number]["id"])
-            best = latest.get(picking_id)
-            rank = (event.milestone in FINAL_MILESTONES, event.occurred_at)
-            if best is None or rank >= (best.milestone in FINAL_MILESTONES, best.occurred_at):
-                latest[picking_id] = event
+            by_picking.setdefault(int(rows[event.tracking_number]["id"]), []).append(event)
+        states = {pid: batch_state(group) for pid, group in by_picking.items()}
+        anomalies = tuple(a for _, state in sorted(states.items()) for a in state.anomalies)
         row_of = {int(row["id"]): row for row in rows.values()}
-        status_written: dict[int, str] = {}
+        status_field = f.picking_status
         skipped: str | None = None
-        if f.picking_status is None:
+        if status_field is None:
             skipped = "no status field is configured"
-        elif not schema.has(f.picking_model, f.picking_status):
-            skipped = f"Odoo has no field {f.picking_model}.{f.picking_status}"
-        elif latest:
-            final_values = {f.status_values[m] for m in FINAL_MILESTONES if m in f.status_values}
-            final_values -= {v for m, v in f.status_values.items() if m not in FINAL_MILESTONES}
-            for picking_id, event in latest.items():
-                target = f.status_values.get(event.milestone)
-                current = row_of[picking_id].get(f.picking_status) or None
-                if target is None or target == current:
-                    continue
-                if current in final_values and target not in final_values:
-                    continue
-                status_written[picking_id] = target
-            if status_written:
-                self._write_per_record(f.picking_model, f.picking_status, status_written)
+        elif not schema.has(f.picking_model, status_field):
+            skipped = f"Odoo has no field {f.picking_model}.{status_field}"
+            status_field = None
+        status_written: dict[int, str] = {}
+        kept: dict[int, str] = {}
+        delivered: list[int] = []
+        for picking_id, state in sorted(states.items()):
+            if state.status is ShipmentStatus.UNKNOWN:
+                continue  # only rejected or unknown events: nothing to say about the status
+            stored = row_of[picking_id].get(status_field) if status_field else None
+            decision = decide(f, state, stored or None)
+            if not decision.allowed:
+                kept[picking_id] = decision.refusal or ""
+                continue
+            if status_field is not None and decision.value is not None:
+                status_written[picking_id] = decision.value
+            if state.status is ShipmentStatus.DELIVERED:
+                delivered.append(picking_id)
+        if status_written and status_field is not None:
+            self._write_per_record(f.picking_model, status_field, status_written)
         validated: list[int] = []
         refused: dict[int, str] = {}
         if f.validate_on_delivery:
-            candidates = sorted(
-                pid
-                for pid, event in latest.items()
-                if event.milestone is Milestone.DELIVERED
-                and row_of[pid].get("state") not in _DONE_STATES
-            )
+            candidates = [pid for pid in delivered if row_of[pid].get("state") not in _DONE_STATES]
             validated, refused = self._validate(candidates)
         return ApplyReport(
             applied=tuple(e.event_id for _, e in fresh),
@@ -564,6 +563,8 @@ class OdooLogistics:
             unmatched=tuple(unmatched),
             status_written=status_written,
             status_skipped=skipped,
+            status_kept=kept,
+            anomalies=anomalies,
             validated=tuple(validated),
             validation_errors=refused,
             round_trips=self._gw.round_trips - start,

@@ -7,54 +7,40 @@ passes its own :class:`OdooFieldMap`; nothing needs subclassing.
 
 from __future__ import annotations
 
-from types import MappingProxyType
 from typing import Annotated, Any
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from shipsync.canonical import Milestone
+from shipsync.canonical import ShipmentStatus
+from shipsync.canonical.mappings import OcaIncidentSpelling
 from shipsync.errors import ConfigurationError
 
-__all__ = ["OCA_DELIVERY_STATES", "FieldName", "OdooFieldMap"]
+__all__ = ["FieldName", "OdooFieldMap"]
 
 FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)]
 """A technical Odoo field name."""
 
 ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_.]*$", max_length=128)]
 
-OCA_DELIVERY_STATES: MappingProxyType[Milestone, str] = MappingProxyType(
-    {
-        Milestone.LABEL_CREATED: "shipping_recorded_in_carrier",
-        Milestone.PICKED_UP: "in_transit",
-        Milestone.IN_TRANSIT: "in_transit",
-        Milestone.OUT_FOR_DELIVERY: "in_transit",
-        Milestone.DELIVERY_ATTEMPTED: "incidence",
-        Milestone.AVAILABLE_FOR_PICKUP: "warehouse_delivered",
-        Milestone.EXCEPTION: "incidence",
-        Milestone.DELIVERED: "customer_delivered",
-        Milestone.RETURNING_TO_SENDER: "incidence",
-        Milestone.RETURNED: "incidence",
-        Milestone.CANCELLED: "canceled_shipment",
-        Milestone.LOST: "incidence",
-    }
-)
-"""Canonical milestones onto the values of OCA ``delivery_state``'s ``stock.picking`` field.
-
-``UNKNOWN`` has no value: an unknown carrier code never changes the picking's status.
-"""
+StatusValue = Annotated[str, StringConstraints(max_length=200)]
 
 
 class OdooFieldMap(BaseModel):
     """Models and fields the logistics operations read and write.
 
-    Set a field to ``None`` to leave that fact out of Odoo. ``status_values`` maps canonical
-    milestones onto the values of ``picking_status`` (a selection or char field); a milestone
-    without an entry leaves the status alone. When ``picking_status`` names a field the server
-    does not have (the default ``delivery_state`` without OCA's module), the status is skipped
-    and reported, not raised. ``package_tracking`` names a field of ``package_model`` that takes
-    one tracking number per package; without it, a multi-package shipment is written as one
-    joined string on the picking, as Odoo itself does.
+    Set a field to ``None`` to leave that fact out of Odoo. The status written into
+    ``picking_status`` (a selection or char field) is the canonical shipment status of the
+    events, as OCA ``delivery_state`` values by default
+    (:func:`~shipsync.canonical.mappings.oca_delivery_state`, with ``oca_incident_spelling``:
+    ``incident`` for Odoo 16+, ``incidence`` for 15 and earlier). ``status_values`` replaces
+    that mapping with one of your own, from shipment statuses (milestones are accepted as keys)
+    onto your field's values; a status without an entry leaves the field alone. When
+    ``picking_status`` names a field the server does not have (the default ``delivery_state``
+    without OCA's module), the status is skipped and reported, not raised.
+    ``package_tracking`` names a field of ``package_model`` that takes one tracking number per
+    package; without it, a multi-package shipment is written as one joined string on the
+    picking, as Odoo itself does.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -65,9 +51,8 @@ class OdooFieldMap(BaseModel):
     picking_price_currency: FieldName | None = None
     picking_status: FieldName | None = "delivery_state"
     picking_sale_order: FieldName | None = "sale_id"
-    status_values: dict[Milestone, Annotated[str, StringConstraints(max_length=200)]] = Field(
-        default_factory=lambda: dict(OCA_DELIVERY_STATES)
-    )
+    status_values: dict[ShipmentStatus, StatusValue] | None = None
+    oca_incident_spelling: OcaIncidentSpelling = OcaIncidentSpelling.INCIDENT
     package_model: ModelName = "stock.quant.package"
     package_tracking: FieldName | None = None
     tracking_separator: Annotated[str, StringConstraints(min_length=1, max_length=3)] = ","

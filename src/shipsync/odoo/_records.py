@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from shipsync.canonical import Money
+from shipsync.canonical import Anomaly, Money
 
 __all__ = [
     "ApplyReport",
@@ -45,9 +45,12 @@ class ApplyReport(_Record):
     ``applied``: event ids posted now; ``duplicates``: already posted before (or twice in the
     batch); ``unmatched``: no picking carries their tracking number; ``status_written``: picking
     id to the status value written; ``status_skipped``: why no status was written, if so;
-    ``validated``: pickings validated on delivery; ``validation_errors``: Odoo's reason for
-    each delivered picking it refused to validate (the notes and statuses are written all the
-    same); ``round_trips``: requests the call took.
+    ``status_kept``: picking id to why its status was left as it was (the batch's folded status
+    may not follow the one Odoo holds: a stale event); ``anomalies``: the new events the
+    canonical fold did not apply (posted as notes all the same); ``validated``: pickings
+    validated on delivery; ``validation_errors``: Odoo's reason for each delivered picking it
+    refused to validate (the notes and statuses are written all the same); ``round_trips``:
+    requests the call took.
     """
 
     applied: tuple[str, ...] = ()
@@ -55,6 +58,8 @@ class ApplyReport(_Record):
     unmatched: tuple[str, ...] = ()
     status_written: dict[int, str] = {}
     status_skipped: str | None = None
+    status_kept: dict[int, str] = {}
+    anomalies: tuple[Anomaly, ...] = ()
     validated: tuple[int, ...] = ()
     validation_errors: dict[int, str] = {}
     round_trips: int = 0
