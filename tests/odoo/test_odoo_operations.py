@@ -169,6 +169,7 @@ def test_apply_events_posts_one_note_per_event_in_a_bounded_number_of_requests(
     # create: seven, whatever the number of events.
     assert report.round_trips <= 7
     assert report.status_skipped == "Odoo has no field stock.picking.delivery_state"
+    assert report.anomalies == ()
 
     again = logistics.apply_events(events)
     assert again.applied == ()
@@ -252,6 +253,7 @@ def test_status_goes_to_a_configured_field_and_delivery_validates_the_picking(
         pickings[1]: "out_for_delivery",
         pickings[2]: "exception",
     }
+    assert [a.event_id for a in report.anomalies] == [events[2].event_id]
     assert report.validated == (pickings[0],)
     records = logistics.read_pickings(pickings)
     assert [r.status for r in records] == ["delivered", "out_for_delivery", "exception"]
@@ -259,7 +261,116 @@ def test_status_goes_to_a_configured_field_and_delivery_validates_the_picking(
 
     late = logistics.apply_events([_event(tag, refs[0], 9, Milestone.OUT_FOR_DELIVERY)])
     assert late.status_written == {}
+    assert list(late.status_kept) == [pickings[0]]
     assert len(late.applied) == 1
+
+
+def test_a_later_batch_never_moves_a_picking_back_but_a_return_after_delivery_moves_it(
+    gateway: Any, odoo_data: Any
+) -> None:
+    """A depot scan after out-for-delivery and an in-transit scan after delivery, coming in a
+    later batch, leave the statuses alone (their notes are posted); a return after delivery
+    is written."""
+    _status_field(gateway)
+    fields = OdooFieldMap(
+        picking_status="x_shipsync_status",
+        status_values={m: m.value for m in Milestone if m is not Milestone.UNKNOWN},
+    )
+    logistics = OdooLogistics(gateway, fields)
+    tag = odoo_data.tag
+    pickings = odoo_data.pickings(2)
+    refs = _tracking(logistics, pickings, f"G{tag}")
+    first = logistics.apply_events(
+        [
+            _event(tag, refs[0], 1, Milestone.PICKED_UP),
+            _event(tag, refs[0], 2, Milestone.OUT_FOR_DELIVERY),
+            _event(tag, refs[1], 1, Milestone.IN_TRANSIT),
+            _event(tag, refs[1], 2, Milestone.DELIVERED),
+        ]
+    )
+    assert first.status_written == {pickings[0]: "out_for_delivery", pickings[1]: "delivered"}
+    assert first.round_trips <= 7
+
+    stale = logistics.apply_events(
+        [
+            _event(tag, refs[0], 3, Milestone.IN_TRANSIT),  # a depot scan after out for delivery
+            _event(tag, refs[1], 3, Milestone.IN_TRANSIT),  # a late scan after delivery
+        ]
+    )
+    assert len(stale.applied) == 2
+    assert stale.status_written == {}
+    assert stale.status_kept == {
+        pickings[0]: "in_transit may not follow out_for_delivery (stored 'out_for_delivery')",
+        pickings[1]: "in_transit may not follow delivered (stored 'delivered')",
+    }
+    assert stale.round_trips <= 4  # pickings, Message-Ids, create; nothing written
+
+    back = logistics.apply_events([_event(tag, refs[1], 4, Milestone.RETURNING_TO_SENDER)])
+    assert back.status_written == {pickings[1]: "returning_to_sender"}
+    assert back.status_kept == {}
+
+    records = logistics.read_pickings(pickings)
+    assert [r.status for r in records] == ["out_for_delivery", "returning_to_sender"]
+    assert [len(r.message_ids) for r in records] == [3, 4]
+
+
+OCA_SELECTION = [
+    ("shipping_recorded_in_carrier", "Shipping recorded in carrier"),
+    ("in_transit", "In transit"),
+    ("canceled_shipment", "Canceled shipment"),
+    ("incident", "Incident"),
+    ("customer_delivered", "Customer delivered"),
+    ("warehouse_delivered", "Warehouse delivered"),
+    ("no_update", "No more updates from carrier"),
+]
+
+
+def _oca_like_field(gw: Any) -> str:
+    """A selection field with OCA delivery_state's 16.0+ values (OCA's module is not installed)."""
+    name = "x_shipsync_delivery_state"
+    domain = [["model", "=", "stock.picking"], ["name", "=", name]]
+    if not gw.call("ir.model.fields", "search_count", [domain]):
+        [model_id] = gw.call("ir.model", "search", [[["model", "=", "stock.picking"]]])
+        gw.call(
+            "ir.model.fields",
+            "create",
+            [
+                {
+                    "model_id": model_id,
+                    "name": name,
+                    "ttype": "selection",
+                    "field_description": "Delivery state (OCA values)",
+                    "state": "manual",
+                    "selection_ids": [
+                        [0, 0, {"value": value, "name": label, "sequence": n}]
+                        for n, (value, label) in enumerate(OCA_SELECTION)
+                    ],
+                }
+            ],
+        )
+    return name
+
+
+def test_oca_delivery_state_values_follow_the_canonical_mapping_without_regressing(
+    gateway: Any, odoo_data: Any
+) -> None:
+    """OCA values: delivered is kept against a late in-transit scan, a return is an incident."""
+    logistics = OdooLogistics(gateway, OdooFieldMap(picking_status=_oca_like_field(gateway)))
+    tag = odoo_data.tag
+    [picking] = odoo_data.pickings(1)
+    [ref] = _tracking(logistics, [picking], f"O{tag}")
+
+    first = logistics.apply_events(
+        [_event(tag, ref, 1, Milestone.IN_TRANSIT), _event(tag, ref, 2, Milestone.DELIVERED)]
+    )
+    assert first.status_written == {picking: "customer_delivered"}
+    stale = logistics.apply_events([_event(tag, ref, 3, Milestone.IN_TRANSIT)])
+    assert stale.status_written == {}
+    assert list(stale.status_kept) == [picking]
+    back = logistics.apply_events([_event(tag, ref, 4, Milestone.RETURNING_TO_SENDER)])
+    assert back.status_written == {picking: "incident"}
+    [record] = logistics.read_pickings([picking])
+    assert record.status == "incident"
 
 
 def test_proof_of_delivery_is_attached_once(logistics: OdooLogistics, odoo_data: Any) -> None:
