@@ -5,12 +5,15 @@ Run from the repository root (PostgreSQL 5432 and RabbitMQ 5672 on this machine)
     .venv/bin/python bench/flows.py                   # all backends, 10,000 events each
     .venv/bin/python bench/flows.py --events 4000 --backends sqlite
 
-End to end means: the clock starts when the publisher begins publishing (workers are already
-started and connected) and stops when the last worker finished the batch that held the last
-event. In between each event is published durably, received by a worker, and dispatched to three
-handlers, each (event, handler) pair claimed and completed in the idempotency store (SQLite's for
-the SQLite log, PostgreSQL's for the other two). Handlers only count. The publisher runs in this
-process, beside the workers, on the same cores.
+Each event is published durably, received by a worker, and dispatched to three handlers, each
+(event, handler) pair claimed and completed in the idempotency store (SQLite's for the SQLite
+log, PostgreSQL's for the other two); handlers only count. Workers are started and connected
+before the clock starts; it stops when the last worker finished the batch holding the last event.
+
+* end to end: the clock starts when the publisher (this process, one publisher) begins; the
+  workers consume while it publishes. One publisher bounds this figure.
+* backlog: the events are published first; the clock starts when the workers are told to go.
+  This is the dispatch capacity, and what more workers add.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -74,6 +78,7 @@ async def _worker(args: argparse.Namespace) -> None:
     if isinstance(log, RabbitMQEventLog):
         await log.receive(1, timeout=0.01)  # subscribe before the clock starts
     print("ready", flush=True)
+    sys.stdin.readline()  # "go"
     last = [0.0]
 
     def on_batch(report: object) -> None:
@@ -114,7 +119,9 @@ def _setup(backend: str, name: str, tmp: Path) -> tuple[str, str]:
         return POSTGRES_DSN, idem
 
     async def declare() -> None:
-        await RabbitMQEventLog(AMQP_URL, name=name, queues=8).setup()
+        log = RabbitMQEventLog(AMQP_URL, name=name, queues=8)
+        await log.setup()
+        await log.close()
 
     asyncio.run(declare())
     return AMQP_URL, idem
@@ -133,8 +140,42 @@ def _cleanup(backend: str, name: str) -> None:
         asyncio.run(delete())
 
 
-def measure(backend: str, workers: int, n: int, tmp: Path) -> float:
-    """Events per second end to end."""
+def _cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores since boot, from /proc/stat (Linux; else zeros)."""
+    try:
+        fields = [float(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return sum(fields) - idle, sum(fields)
+
+
+class _Sampler:
+    """Samples machine-wide CPU use every 50 ms, to tell how busy the cores were in a window."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), *_cpu()))
+            time.sleep(0.05)
+
+    def busy(self, start: float, end: float) -> float:
+        """Share of all cores busy between ``start`` and ``end`` (0..1)."""
+        self._stop.set()
+        self._thread.join()
+        inside = [x for x in self.samples if start <= x[0] <= end]
+        if len(inside) < 2 or inside[-1][2] == inside[0][2]:
+            return float("nan")
+        return (inside[-1][1] - inside[0][1]) / (inside[-1][2] - inside[0][2])
+
+
+def measure(backend: str, workers: int, n: int, tmp: Path, *, drain: bool) -> tuple[float, float]:
+    """(events per second, share of the cores busy): end to end, or draining a backlog."""
     name = f"bench_flows_{uuid.uuid4().hex[:8]}"
     where, idem = _setup(backend, name, tmp)
     procs = [
@@ -158,6 +199,7 @@ def measure(backend: str, workers: int, n: int, tmp: Path) -> float:
                 "--idle",
                 "2.0",
             ],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -168,8 +210,16 @@ def measure(backend: str, workers: int, n: int, tmp: Path) -> float:
             assert p.stdout is not None
             assert p.stdout.readline().strip() == "ready"
         events = _events(n, name)
+        sampler = _Sampler()
+        if drain:
+            asyncio.run(_publish(backend, name, where, events))
         start = time.time()
-        asyncio.run(_publish(backend, name, where, events))
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        if not drain:
+            asyncio.run(_publish(backend, name, where, events))
         total, end = 0, 0.0
         for p in procs:
             out, _ = p.communicate(timeout=600)
@@ -178,7 +228,7 @@ def measure(backend: str, workers: int, n: int, tmp: Path) -> float:
             end = max(end, float(last))
         if total != n * HANDLERS:
             raise SystemExit(f"{backend}/{workers}: {total} handler calls, wanted {n * HANDLERS}")
-        return n / (end - start)
+        return n / (end - start), sampler.busy(start, end)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -203,12 +253,24 @@ def main() -> None:
         asyncio.run(_worker(args))
         return
     print(f"sync flows: {args.events} events, {HANDLERS} handlers each, on {os.cpu_count()} cores")
-    print(f"{'backend':<10} {'1 worker ev/s':>14} {'4 workers ev/s':>15} {'1->4':>6}")
+    print("end to end: one publisher and the workers run at once; the clock stops at the last")
+    print("event handled. backlog: the events are published first; the workers drain them.")
+    print("cpu: how busy the machine's cores were (all processes) during the run.")
+    print(
+        f"{'backend':<10} {'mode':<11} {'1 worker ev/s':>14} {'cpu':>5} "
+        f"{'4 workers ev/s':>15} {'cpu':>5} {'1->4':>6}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
-            one = measure(backend, 1, args.events, Path(tmp))
-            four = measure(backend, 4, args.events, Path(tmp))
-            print(f"{backend:<10} {one:>14,.0f} {four:>15,.0f} {four / one:>5.2f}x", flush=True)
+            for mode in ("end to end", "backlog"):
+                drain = mode == "backlog"
+                one, cpu1 = measure(backend, 1, args.events, Path(tmp), drain=drain)
+                four, cpu4 = measure(backend, 4, args.events, Path(tmp), drain=drain)
+                print(
+                    f"{backend:<10} {mode:<11} {one:>14,.0f} {cpu1:>5.0%} "
+                    f"{four:>15,.0f} {cpu4:>5.0%} {four / one:>5.2f}x",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
