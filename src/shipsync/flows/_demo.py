@@ -40,7 +40,7 @@ import httpx
 from shipsync.canonical import Event, MilestoneEvent, event_for_tracking
 from shipsync.canonical._state import fold
 from shipsync.canonical._tracking import Milestone, TrackingEvent
-from shipsync.errors import EventLogUnavailableError
+from shipsync.errors import EventLogUnavailableError, MissingDependencyError
 
 from ._deadletters import SQLiteDeadLetters
 from ._dispatcher import Dispatcher, HandlerContext
@@ -240,7 +240,15 @@ def run_demo(
     env: Mapping[str, str] | None = None,
     progress: bool = True,
 ) -> int:
-    """Run the demo; return 0 when every check passed, 1 otherwise."""
+    """Run the demo; return 0 when every check passed, 1 otherwise.
+
+    Needs the ``server`` extra (uvicorn and starlette serve the fake carrier and the receiver).
+    """
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError("shipsync demo", "server") from exc
     # The injected faults are expected: keep their warnings out of the demo's output.
     quiet = logging.NullHandler()
     logger = logging.getLogger("shipsync")
