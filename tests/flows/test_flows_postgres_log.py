@@ -76,6 +76,15 @@ def test_a_cut_connection_is_unavailable_then_reconnects(
     assert pg_log.pending() == 0
 
 
+def test_compact_deletes_only_acknowledged_events(pg_log: PostgresEventLog) -> None:
+    """compact() drops acknowledged events; pending ones stay and positions go on."""
+    pg_log.publish([make_tracking_event("S1", n) for n in range(1, 4)])
+    pg_log.ack(pg_log.receive(2))
+    assert pg_log.compact() == 2
+    pg_log.publish([make_tracking_event("S1", 4)])
+    assert [d.position for d in pg_log.receive(10)] == [3, 4]
+
+
 def test_an_unreachable_server_is_unavailable() -> None:
     """A server that does not answer is an EventLogUnavailableError without the DSN's secret."""
     with pytest.raises(EventLogUnavailableError) as caught:

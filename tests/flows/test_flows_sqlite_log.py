@@ -42,6 +42,18 @@ def test_sync_log_round_trip_and_pending_count(tmp_path: Path) -> None:
         assert log.receive(10) == []
 
 
+def test_compact_deletes_only_acknowledged_events(tmp_path: Path) -> None:
+    """compact() drops acknowledged events; pending ones stay and positions go on."""
+    with SQLiteEventLog(tmp_path / "log.db") as log:
+        log.publish([make_tracking_event("S1", n) for n in range(1, 4)])
+        log.ack(log.receive(2))
+        assert log.compact() == 2
+        assert log.compact() == 0
+        log.publish([make_tracking_event("S1", 4)])
+        got = log.receive(10)
+        assert [d.position for d in got] == [3, 4]
+
+
 def test_ack_never_moves_a_cursor_back(tmp_path: Path) -> None:
     """Acknowledging an older delivery after a newer one keeps the newer cursor."""
     with SQLiteEventLog(tmp_path / "log.db") as log:

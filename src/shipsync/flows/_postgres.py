@@ -326,6 +326,18 @@ class PostgresEventLog:
 
         return self._db.tx(read)
 
+    def compact(self) -> int:
+        """Delete acknowledged events (positions stay as they are); return how many."""
+
+        def write(cur: Any) -> int:
+            cur.execute(
+                f"DELETE FROM {self.table} t USING {self._p} p "
+                "WHERE t.partition = p.partition AND t.pos <= p.cursor"
+            )
+            return int(cur.rowcount)
+
+        return self._db.tx(write)
+
     def drop_tables(self) -> None:
         """Drop this log's tables (tests and benchmarks clean up with it)."""
         self._db.tx(

@@ -246,7 +246,20 @@ class SQLiteEventLog:
 
         self._tx(write)
 
-    # -- inspection --------------------------------------------------------------------------
+    # -- inspection and upkeep ----------------------------------------------------------------
+
+    def compact(self) -> int:
+        """Delete acknowledged events (positions stay as they are); return how many."""
+
+        def write(conn: sqlite3.Connection) -> int:
+            return int(
+                conn.execute(
+                    f"DELETE FROM {self.table} WHERE pos <= (SELECT cursor FROM {self._p} p "
+                    f"WHERE p.partition = {self.table}.partition)"
+                ).rowcount
+            )
+
+        return self._tx(write)
 
     def pending(self) -> int:
         """How many published events are not acknowledged yet."""
