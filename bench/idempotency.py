@@ -381,6 +381,7 @@ def cleanup(backends: list[str], ctx: dict[str, str]) -> None:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
             conn.execute(f"DROP SEQUENCE IF EXISTS {table}_fence")
             conn.execute(f"DROP FUNCTION IF EXISTS {table}_claim")
+            conn.execute(f"DROP FUNCTION IF EXISTS {table}_complete")
     if "redis" in backends:
         import redis
 

@@ -145,6 +145,7 @@ def drop_postgres_table(dsn: str, table: str) -> None:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(f"DROP SEQUENCE IF EXISTS {table}_fence")
         conn.execute(f"DROP FUNCTION IF EXISTS {table}_claim")
+        conn.execute(f"DROP FUNCTION IF EXISTS {table}_complete")
 
 
 @contextmanager

@@ -7,7 +7,8 @@ answers from it, or, when the row's lease or retention has expired by the server
 takes it over with ``UPDATE ... WHERE token = <the token it read> AND expires_at <= now()``
 (compare-and-set) and tries again if it lost that race. Each statement inside the function sees
 rows committed by others just before it, so concurrent claimants settle correctly under READ
-COMMITTED. ``complete`` and ``release`` are single statements that match the token. A batch
+COMMITTED. ``complete`` (a second function, so every update is a primary-key lookup whatever the
+planner thinks of the table) and ``release`` match the token. A batch
 first inserts all its absent keys in one statement and settles only the others one by one. The
 connection runs in autocommit mode, so every call is exactly one round trip.
 """
@@ -133,26 +134,32 @@ BEGIN
     END LOOP;
 END
 $fn$;
+CREATE OR REPLACE FUNCTION {t}_complete(
+    p_ns text, p_keys text[], p_tokens bigint[], p_results bytea[], p_retention float8,
+    p_offset float8
+) RETURNS TABLE (stale text) LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_until timestamptz := now() + make_interval(secs => p_offset + p_retention);
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_keys, 1), 0) LOOP
+        UPDATE {t} x SET state = 'c', result = p_results[i], expires_at = v_until
+        WHERE x.ns = p_ns AND x.key = p_keys[i] AND x.token = p_tokens[i] AND x.state = 'p';
+        IF NOT FOUND THEN
+            -- completing again with the same token is a no-op, anything else is stale
+            PERFORM 1 FROM {t} x
+            WHERE x.ns = p_ns AND x.key = p_keys[i] AND x.token = p_tokens[i]
+                AND x.state = 'c';
+            IF NOT FOUND THEN
+                stale := p_keys[i];
+                RETURN NEXT;
+            END IF;
+        END IF;
+    END LOOP;
+END
+$fn$;
 """
 
-_COMPLETE = """
-WITH u AS (
-    SELECT * FROM unnest(%(keys)s::text[], %(tokens)s::bigint[], %(results)s::bytea[])
-        AS u(key, token, result)
-), done AS (
-    UPDATE {t} x SET state = 'c', result = u.result,
-        expires_at = now() + make_interval(secs => %(offset)s + %(retention)s)
-    FROM u
-    WHERE x.ns = %(ns)s AND x.key = u.key AND x.token = u.token AND x.state = 'p'
-    RETURNING x.key
-)
-SELECT u.key FROM u
-WHERE u.key NOT IN (SELECT key FROM done)
-  AND NOT EXISTS (
-      SELECT 1 FROM {t} x
-      WHERE x.ns = %(ns)s AND x.key = u.key AND x.token = u.token AND x.state = 'c'
-  )
-"""
+_COMPLETE = "SELECT stale FROM {t}_complete(%s, %s::text[], %s::bigint[], %s::bytea[], %s, %s)"
 
 _RELEASE = "DELETE FROM {t} WHERE ns = %s AND key = %s AND token = %s AND state = 'p'"
 _SWEEP = "DELETE FROM {t} WHERE ns = %s AND expires_at <= now() + make_interval(secs => %s)"
@@ -215,15 +222,15 @@ class _PostgresBase:
 
     def _complete_params(
         self, items: Sequence[tuple[str, int, bytes]], retention: timedelta
-    ) -> dict[str, Any]:
-        return {
-            "keys": [storage_key(k) for k, _, _ in items],
-            "tokens": [int(t) for _, t, _ in items],
-            "results": [bytes(r) for _, _, r in items],
-            "ns": self.namespace,
-            "offset": self._offset_s(),
-            "retention": _secs(retention),
-        }
+    ) -> list[Any]:
+        return [
+            self.namespace,
+            [storage_key(k) for k, _, _ in items],
+            [int(t) for _, t, _ in items],
+            [bytes(r) for _, _, r in items],
+            _secs(retention),
+            self._offset_s(),
+        ]
 
     @staticmethod
     def _outcomes(items: Sequence[tuple[str, str]], rows: list[Any]) -> list[BatchOutcome]:
