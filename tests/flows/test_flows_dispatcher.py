@@ -384,3 +384,20 @@ def test_dead_letter_store_filters_gets_and_purges(letters: SQLiteDeadLetters) -
         letters.get(b)
     assert letters.purge(DeadLetterFilter(resolved=None)) == 1
     assert letters.list(DeadLetterFilter(resolved=None)) == []
+
+
+def test_a_dispatcher_serves_several_event_loops_in_turn() -> None:
+    """Async handlers that wait, over many partitions, in two asyncio.run calls: no loop error."""
+    import asyncio
+
+    seen: list[str] = []
+
+    async def slow(event: Event, ctx: HandlerContext) -> None:
+        await asyncio.sleep(0)
+        seen.append(event.id)
+
+    d = Dispatcher(MemoryStore(), concurrency=2)
+    d.subscribe(None, slow, name="slow")
+    for n in (1, 2):
+        asyncio.run(d.dispatch([make_tracking_event(f"S{s}", n) for s in range(6)]))
+    assert len(seen) == 12

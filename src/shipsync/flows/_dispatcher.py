@@ -222,7 +222,7 @@ class Dispatcher:
         self.lease = lease
         self.retry = retry
         self.in_progress_wait = in_progress_wait
-        self._limit = asyncio.Semaphore(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
         self._clock = clock
         self._subs: dict[str, Subscription] = {}
 
@@ -379,8 +379,11 @@ class Dispatcher:
         completions: list[tuple[str, int, bytes]] = []
         give_back: set[int] = set()
 
+        # One semaphore per batch: a dispatcher may serve several event loops in turn.
+        limit = asyncio.Semaphore(self.concurrency)
+
         async def run_partition(items: list[Delivery]) -> None:
-            async with self._limit:
+            async with limit:
                 for index, d in enumerate(items):
                     if d.event is None:
                         report.unreadable += 1
