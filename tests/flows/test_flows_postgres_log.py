@@ -42,7 +42,7 @@ class TestPostgresConformance(EventLogConformance):
         table = _table()
 
         async def open_() -> AsyncEventLog:
-            return AsyncPostgresEventLog(postgres_dsn, table=table, lease=1.5)
+            return AsyncPostgresEventLog(postgres_dsn, table=table, lease=2.5)
 
         yield open_
         _drop(postgres_dsn, table)

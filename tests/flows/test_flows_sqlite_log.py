@@ -20,7 +20,7 @@ class TestSQLiteConformance(EventLogConformance):
     @pytest.fixture
     def open_log(self, tmp_path: Path) -> OpenLog:
         async def open_() -> AsyncEventLog:
-            return AsyncSQLiteEventLog(tmp_path / "log.db", lease=1.5, synchronous="NORMAL")
+            return AsyncSQLiteEventLog(tmp_path / "log.db", lease=2.5, synchronous="NORMAL")
 
         return open_
 

@@ -195,8 +195,10 @@ class Dispatcher:
 
     Args:
         store: the idempotency store (sync or async) that makes each pair take effect once.
-        dead_letters: where failures after the last attempt go (required to dead-letter; without
-            one, a failed pair is released and its partition comes again later).
+        dead_letters: where failures after the last attempt go, and deliveries the catalogue
+            cannot read (under the handler name ``<log>``). Without one, a failed pair is
+            released and its partition comes again later, and unreadable deliveries are only
+            counted (``DispatchReport.unreadable``).
         lease: how long a pair's claim holds before another worker may take it over. Make it
             longer than a handler's worst case including its retries.
         retry: the default retry policy of subscriptions.
