@@ -12,6 +12,7 @@ FLOWS = [
     "AsyncSQLiteEventLog",
     "BatchJob",
     "BatchReport",
+    "BlockingEventLog",
     "Chunk",
     "DeadLetter",
     "DeadLetterFilter",

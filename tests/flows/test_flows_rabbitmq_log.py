@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from shipsync.errors import ConfigurationError, EventLogUnavailableError
-from shipsync.flows import AsyncEventLog, RabbitMQEventLog
+from shipsync.flows import AsyncEventLog, BlockingEventLog, RabbitMQEventLog
 from shipsync.testing.flows import EventLogConformance, OpenLog, drain, make_tracking_event
 
 pytestmark = pytest.mark.services
@@ -59,3 +59,22 @@ def test_log_names_are_checked(name: str) -> None:
     """A log name is a short plain word."""
     with pytest.raises(ConfigurationError):
         RabbitMQEventLog("amqp://localhost/", name=name)
+
+
+def test_a_blocking_face_lets_sync_code_use_the_rabbitmq_log(amqp_url: str) -> None:
+    """BlockingEventLog: a synchronous webhook sink and consumer over the async RabbitMQ log."""
+    from shipsync.webhooks import EventSink
+
+    name = f"flows-test-{uuid.uuid4().hex[:10]}"
+    log = BlockingEventLog(lambda: RabbitMQEventLog(amqp_url, name=name, queues=2))
+    try:
+        assert isinstance(log, EventSink)
+        events = [make_tracking_event("S1", n) for n in (1, 2)]
+        log.publish(events)
+        got = log.receive(10, timeout=5)
+        assert [d.event for d in got] == events
+        log.ack(got)
+        assert log.receive(10, timeout=0.3) == []
+    finally:
+        log._run(log.log.delete())  # type: ignore[attr-defined]
+        log.close()

@@ -41,6 +41,7 @@ from shipsync.flows._policies import (
 from shipsync.flows._postgres import AsyncPostgresEventLog, PostgresDeadLetters, PostgresEventLog
 from shipsync.flows._rabbitmq import RabbitMQEventLog
 from shipsync.flows._sqlite import AsyncSQLiteEventLog, SQLiteEventLog
+from shipsync.flows._threaded import BlockingEventLog
 
 __all__ = [
     "PROGRESS_MILESTONES",
@@ -49,6 +50,7 @@ __all__ = [
     "AsyncSQLiteEventLog",
     "BatchJob",
     "BatchReport",
+    "BlockingEventLog",
     "Chunk",
     "DeadLetter",
     "DeadLetterFilter",
