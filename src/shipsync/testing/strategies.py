@@ -25,8 +25,8 @@ from shipsync.errors import MissingDependencyError
 
 try:
     from hypothesis import strategies as st
-except ImportError as exc:  # pragma: no cover - hypothesis comes with the dev extra
-    raise MissingDependencyError("shipsync.testing.strategies", "dev") from exc
+except ImportError as exc:  # pragma: no cover - hypothesis comes with the testing extra
+    raise MissingDependencyError("shipsync.testing.strategies", "testing") from exc
 
 from shipsync.canonical import (
     COUNTRY_CODES,
