@@ -11,9 +11,10 @@ test. The suite opens several handles to play several consumers, and closes them
                 return AsyncSQLiteEventLog(tmp_path / "log.db", lease=1.0)
             return open_
 
-A backend whose leases expire (SQL) should use a short lease (about a second) in the fixture:
-one test waits for a crashed consumer's deliveries to come back, up to
-:attr:`EventLogConformance.redelivery_timeout` seconds.
+A backend whose leases expire (SQL) should use a short lease (two or three seconds) in the
+fixture: one test waits for a crashed consumer's deliveries to come back, up to
+:attr:`EventLogConformance.redelivery_timeout` seconds. The tests are coroutines: run them with
+pytest-asyncio in auto mode (``asyncio_mode = "auto"``).
 """
 
 from __future__ import annotations
