@@ -8,7 +8,7 @@ test. The suite opens several handles to play several consumers, and closes them
         @pytest.fixture
         def open_log(self, tmp_path):
             async def open_() -> AsyncEventLog:
-                return AsyncSQLiteEventLog(tmp_path / "log.db", lease=1.0)
+                return AsyncSQLiteEventLog(tmp_path / "log.db", lease=2.5)
             return open_
 
 A backend whose leases expire (SQL) should use a short lease (two or three seconds) in the
