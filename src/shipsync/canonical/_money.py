@@ -10,7 +10,7 @@ from Python and from JSON alike.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import total_ordering
 from typing import Annotated, Any, Self
@@ -217,6 +217,45 @@ class Money(CanonicalModel):
     def minor_units(self) -> int:
         """The amount in the currency's minor unit (cents), as an exact integer."""
         return int(self.amount.scaleb(CURRENCY_EXPONENTS[self.currency]))
+
+    def allocate(self, parts: int | Sequence[int]) -> tuple[Self, ...]:
+        """Split exactly into ``parts`` equal shares, or in proportion to integer weights.
+
+        The split is done in minor units: each share is rounded toward zero, and the minor units
+        left over go one at a time to the first shares, so the shares always add back to this
+        amount exactly. A negative amount splits like its absolute value, with the sign kept.
+
+        >>> [str(m) for m in Money.of("10.01", "EUR").allocate(3)]
+        ['3.34 EUR', '3.34 EUR', '3.33 EUR']
+        >>> [str(m) for m in Money.of("10.00", "EUR").allocate([1, 2])]
+        ['3.34 EUR', '6.66 EUR']
+        """
+        if isinstance(parts, int) and not isinstance(parts, bool):
+            if parts < 1:
+                raise InvalidInputError("cannot allocate to fewer than one part")
+            weights: Sequence[int] = (1,) * parts
+        elif isinstance(parts, Sequence) and not isinstance(parts, str | bytes):
+            if not parts:
+                raise InvalidInputError("cannot allocate to an empty list of weights")
+            for weight in parts:
+                if not isinstance(weight, int) or isinstance(weight, bool):
+                    raise InvalidInputError("allocation weights must be integers")
+                if weight < 1:
+                    raise InvalidInputError("allocation weights must be positive")
+            weights = parts
+        else:
+            raise InvalidInputError("allocate takes a number of parts or a sequence of weights")
+        exponent = CURRENCY_EXPONENTS[self.currency]
+        minor = self.minor_units
+        sign = -1 if minor < 0 else 1
+        magnitude = abs(minor)
+        total = sum(weights)
+        shares = [magnitude * weight // total for weight in weights]
+        remainder = magnitude - sum(shares)  # < len(shares): each share lost less than one unit
+        return tuple(
+            self._new(Decimal(sign * (share + (index < remainder))).scaleb(-exponent, _CONTEXT))
+            for index, share in enumerate(shares)
+        )
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
