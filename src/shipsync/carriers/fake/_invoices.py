@@ -1,8 +1,9 @@
 """Freight invoices from the fake carrier, with the discrepancies settlement must catch.
 
-Each billable shipment gets one line per package: the quoted base charge, plus — when the
-shipment asked for it with ``invoice_discrepancies`` or, with ``discrepancy_rate``, at random for
-the seed — one of :data:`DISCREPANCY_KINDS`.
+Each billable shipment gets one line per package: its share of the quoted base charge (split by
+:meth:`~shipsync.canonical.Money.allocate`, leftover cents to the first packages), plus — when
+the shipment asked for it with ``invoice_discrepancies`` or, with ``discrepancy_rate``, at random
+for the seed — one of :data:`DISCREPANCY_KINDS`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
+
+from shipsync.canonical import Money
 
 __all__ = ["DISCREPANCY_KINDS", "InvoiceBook"]
 
@@ -69,14 +72,11 @@ class InvoiceBook:
         return ()
 
     def _lines(self, shipment: _Shipment, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
-        per_package = (shipment.quoted / len(shipment.packages)).quantize(_CENT)
+        # The same split as settlement's: exact, leftover cents to the first packages.
+        shares = Money.of(shipment.quoted, shipment.currency).allocate(len(shipment.packages))
         lines = []
         for index, package in enumerate(shipment.packages):
-            base = (
-                per_package
-                if index
-                else shipment.quoted - per_package * (len(shipment.packages) - 1)
-            )
+            base = shares[index].amount
             charges = [_charge("BASE", base, "Base freight")]
             if index == 0:
                 if "fuel_surcharge" in kinds:
