@@ -171,3 +171,10 @@ async def test_a_failing_notification_never_blocks_execution(tmp_path: Path) -> 
     assert report.dead_lettered == 2
     assert {x.handler for x in letters.list()} == {"notify"}
     letters.close()
+
+
+def test_the_durability_pragma_is_checked(tmp_path: Path) -> None:
+    """synchronous takes SQLite's NORMAL, FULL or EXTRA; anything else is a configuration error."""
+    InvoiceReleaseGate(tmp_path / "p.db", synchronous="NORMAL").close()
+    with pytest.raises(ConfigurationError):
+        InvoiceReleaseGate(tmp_path / "p.db", synchronous="OFF")

@@ -78,6 +78,7 @@ class _Ledger:
     def __init__(self, path: Path, outbox: Path) -> None:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS tracking (event_id TEXT PRIMARY KEY, "
             "shipment_id TEXT NOT NULL, body TEXT NOT NULL)"
@@ -308,13 +309,13 @@ def _run(
         name="fake",
     )
     ledger = _Ledger(work / "ledger.db", work / "outbox.jsonl")
-    letters = SQLiteDeadLetters(events_db)
+    letters = SQLiteDeadLetters(events_db)  # rare writes: the default durability
     dispatcher = Dispatcher(
         SQLiteStore(work / "flows.db", namespace="demo"),
         letters,
         lease=timedelta(seconds=30),
     )
-    gate = InvoiceReleaseGate(work / "ledger.db")
+    gate = InvoiceReleaseGate(work / "ledger.db", synchronous="NORMAL")
     quotes: dict[str, tuple[str, str]] = {}
     failed_once = _handlers(dispatcher, ledger, quotes, odoo, gate)
     log = AsyncSQLiteEventLog(events_db, synchronous="NORMAL")

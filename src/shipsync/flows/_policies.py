@@ -11,6 +11,9 @@ queries the host asks before acting:
 * :class:`StaleFeedMonitor`: a shipment not in a final state whose carrier feed went silent
   longer than ``max_silence`` raises a flag; nothing about the shipment is changed.
 
+``synchronous`` is SQLite's pragma for the policy's file: ``"FULL"`` (default) survives power
+loss, ``"NORMAL"`` only process crashes, and is faster.
+
 The fourth policy, *a notification failure never blocks execution*, is a subscription option:
 ``dispatcher.subscribe(..., blocking=False)`` gives a handler one bounded attempt and sends its
 failure straight to a dead letter, while the other handlers of the event go on.
@@ -77,13 +80,16 @@ def _shipment_of(event: Event) -> str:
 class _Table:
     """A SQLite connection shared by a policy's methods (and threads)."""
 
-    def __init__(self, path: str | PathLike[str], schema: str) -> None:
+    def __init__(self, path: str | PathLike[str], schema: str, synchronous: str) -> None:
+        if synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
+            raise ConfigurationError("synchronous is NORMAL, FULL or EXTRA", path="synchronous")
         self._lock = threading.RLock()
         try:
             self.conn = sqlite3.connect(
                 path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
             self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
             self.conn.execute(schema)
         except sqlite3.Error as exc:
             raise EventLogUnavailableError(f"cannot open the policy table: {exc}") from exc
@@ -136,13 +142,18 @@ class InvoiceReleaseGate:
     """
 
     def __init__(
-        self, path: str | PathLike[str] = ":memory:", *, table: str = "shipsync_invoice_holds"
+        self,
+        path: str | PathLike[str] = ":memory:",
+        *,
+        table: str = "shipsync_invoice_holds",
+        synchronous: str = "FULL",
     ) -> None:
         self.table = t = check_table(table)
         self._db = _Table(
             path,
             f"CREATE TABLE IF NOT EXISTS {t} (shipment_id TEXT PRIMARY KEY, exception_at REAL, "
             "reason TEXT, event_id TEXT, progress_at REAL, resolved_for REAL, resolved_by TEXT)",
+            synchronous,
         )
         self._active = (
             "exception_at IS NOT NULL AND exception_at > coalesce(progress_at, -1) "
@@ -226,13 +237,18 @@ class ProofOfDeliveryCheck:
     """Knows which delivered shipments have proof of delivery; flags those that do not."""
 
     def __init__(
-        self, path: str | PathLike[str] = ":memory:", *, table: str = "shipsync_pod_check"
+        self,
+        path: str | PathLike[str] = ":memory:",
+        *,
+        table: str = "shipsync_pod_check",
+        synchronous: str = "FULL",
     ) -> None:
         self.table = t = check_table(table)
         self._db = _Table(
             path,
             f"CREATE TABLE IF NOT EXISTS {t} (shipment_id TEXT PRIMARY KEY, delivered_at REAL, "
             "pod_at REAL)",
+            synchronous,
         )
 
     def __call__(self, event: Event, ctx: HandlerContext | None = None) -> None:
@@ -300,6 +316,7 @@ class StaleFeedMonitor:
         *,
         max_silence: timedelta = timedelta(hours=48),
         table: str = "shipsync_feed_watch",
+        synchronous: str = "FULL",
     ) -> None:
         if max_silence <= timedelta(0):
             raise ConfigurationError("max_silence must be positive", path="max_silence")
@@ -309,6 +326,7 @@ class StaleFeedMonitor:
             path,
             f"CREATE TABLE IF NOT EXISTS {t} (shipment_id TEXT PRIMARY KEY, "
             "last_heard REAL NOT NULL, milestone TEXT NOT NULL, final INTEGER NOT NULL)",
+            synchronous,
         )
 
     def __call__(self, event: Event, ctx: HandlerContext | None = None) -> None:
