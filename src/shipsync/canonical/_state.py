@@ -38,6 +38,24 @@ equal or higher rank, and every refused move would have gone to an equal or lowe
 one more event into any collection therefore never lowers the rank the package reached. The
 property tests check exactly this.
 
+Folding from a known state (``start=``). A host that keeps only the state, not the events
+(Odoo keeps one status per picking), folds each new batch from the state the earlier batches
+left: ``fold(later, start=fold(earlier))``. The fold then goes on from ``start``'s status and
+base; events already folded into ``start`` (found in its ``applied`` or ``anomalies``) are
+absorbed, and one that reuses such an id with other content is a ``conflicting_duplicate``
+(the version folded first stands: what was applied cannot be taken back). This equals folding
+``earlier | later`` at once in ``status``, ``base_status``, ``reason``, ``last_event_at`` and
+``applied``, and in ``anomalies`` as a collection, whenever, for each package, every new event of
+``later`` comes after every event of ``earlier`` in the fold's order: that is exactly the order
+the fold of all events would have taken. An older event arriving in a later batch is judged
+against the state reached, not slotted into the history; by the rank argument above it still
+never regresses the package. ``PackageState.resume(status, base_status)`` rebuilds a start
+from what a host can store; it has no events, so duplicates of earlier events must be dropped
+by the host (Odoo does, by Message-Id) and the equality above holds for ``status`` and
+``base_status`` (and ``reason`` once a later event applies). A stored ``exception`` without its
+base resumes with base ``unknown``, so any progress may leave it: store the base to keep that
+check.
+
 The shipment state is derived from its packages: all alike gives that status; some but not all
 delivered gives ``partially_delivered``; otherwise an exception anywhere shows, then the least
 advanced package still moving, then the most notable final state (lost, returned, cancelled).
@@ -242,6 +260,37 @@ class PackageState(CanonicalModel):
     applied: tuple[TrackingEvent, ...] = ()
     anomalies: tuple[Anomaly, ...] = ()
 
+    @classmethod
+    def resume(
+        cls,
+        status: Milestone,
+        base_status: Milestone | None = None,
+        *,
+        tracking_number: str,
+    ) -> PackageState:
+        """A state to fold on from, rebuilt from a stored ``status`` (and its ``base_status``).
+
+        ``base_status`` matters only for ``exception``: the milestone the exception branched from,
+        which the next event is checked against. Without it the exception's base is ``unknown``,
+        and any event may leave it. For every other status it is ``status`` itself (pass None or
+        the same value). The state has no events, so it absorbs no duplicates. Raises
+        :class:`~shipsync.errors.InvalidInputError` for a pair the fold can never reach.
+        """
+        base = status if base_status is None and status is not Milestone.EXCEPTION else base_status
+        base = Milestone.UNKNOWN if base is None else base
+        if status is Milestone.EXCEPTION:
+            reachable = base is Milestone.UNKNOWN or (
+                base is not Milestone.EXCEPTION and Milestone.EXCEPTION in TRANSITIONS[base]
+            )
+        else:
+            reachable = base is status
+        if not reachable:
+            raise InvalidInputError(
+                f"a package cannot be {status.value} with base {base.value}",
+                path="base_status",
+            )
+        return cls(tracking_number=tracking_number, status=status, base_status=base)
+
     @property
     def is_final(self) -> bool:
         """True in ``delivered``, ``returned``, ``cancelled`` or ``lost``."""
@@ -362,12 +411,52 @@ _MESSAGES: Mapping[AnomalyReason, str] = {
 }
 
 
-def _fold_sorted(tracking_number: str, events: Sequence[TrackingEvent]) -> PackageState:
+def _folded(state: PackageState) -> list[TrackingEvent]:
+    """Every event already folded into ``state``: applied or reported."""
+    return [*state.applied, *(a.event for a in state.anomalies)]
+
+
+def _absorb(
+    kept: Iterable[TrackingEvent], folded: Iterable[TrackingEvent]
+) -> tuple[list[TrackingEvent], list[Anomaly]]:
+    """Drop events already ``folded`` into a start state; report other content under their ids."""
+    seen: dict[str, list[TrackingEvent]] = {}
+    for event in folded:
+        seen.setdefault(event.event_id, []).append(event)
+    new: list[TrackingEvent] = []
+    anomalies: list[Anomaly] = []
+    for event in kept:
+        before = seen.get(event.event_id)
+        if not before:
+            new.append(event)
+        elif event not in before:
+            anomalies.append(
+                _anomaly(
+                    event,
+                    AnomalyReason.CONFLICTING_DUPLICATE,
+                    f"event id {event.event_id!r} was folded before with different content; "
+                    "the version folded first stands",
+                )
+            )
+    return new, anomalies
+
+
+def _fold_sorted(
+    tracking_number: str, events: Sequence[TrackingEvent], start: PackageState | None = None
+) -> PackageState:
     status = base = Milestone.UNKNOWN
     reason: Reason | None = None
     last: datetime | None = None
     applied: list[TrackingEvent] = []
     anomalies: list[Anomaly] = []
+    if start is not None:
+        status, base, reason, last = (
+            start.status,
+            start.base_status,
+            start.reason,
+            start.last_event_at,
+        )
+        applied, anomalies = list(start.applied), list(start.anomalies)
     for event in events:
         new = event.milestone
         verdict = _judge(status, base, new)
@@ -385,7 +474,7 @@ def _fold_sorted(tracking_number: str, events: Sequence[TrackingEvent]) -> Packa
             base = new
         status = new
         reason = event.reason
-        last = event.occurred_at
+        last = event.occurred_at if last is None else max(last, event.occurred_at)
         applied.append(event)
     return PackageState(
         tracking_number=tracking_number,
@@ -399,16 +488,30 @@ def _fold_sorted(tracking_number: str, events: Sequence[TrackingEvent]) -> Packa
 
 
 def fold_package(
-    events: Iterable[TrackingEvent], *, tracking_number: str | None = None
+    events: Iterable[TrackingEvent],
+    *,
+    tracking_number: str | None = None,
+    start: PackageState | None = None,
 ) -> PackageState:
     """Fold the events of one package into its state.
 
-    ``tracking_number`` defaults to the one all events share; events naming another tracking
-    number are reported as ``wrong_package`` anomalies. Raises
-    :class:`~shipsync.errors.InvalidInputError` when it is not given and the events name none or
-    several.
+    ``tracking_number`` defaults to ``start``'s, else to the one all events share; events naming
+    another tracking number are reported as ``wrong_package`` anomalies. ``start`` is a state to
+    fold on from (an earlier result, or :meth:`PackageState.resume`): see the theory of
+    operation for when ``fold_package(later, start=fold_package(earlier))`` equals folding all
+    events at once. Raises :class:`~shipsync.errors.InvalidInputError` when the tracking number
+    is not given and the events name none or several, or when it is not ``start``'s.
     """
     kept, anomalies = _dedupe(events)
+    if start is not None:
+        if tracking_number is not None and tracking_number != start.tracking_number:
+            raise InvalidInputError(
+                f"start is the state of package {start.tracking_number!r}, not {tracking_number!r}",
+                path="start",
+            )
+        tracking_number = start.tracking_number
+        kept, absorbed = _absorb(kept, _folded(start))
+        anomalies += absorbed
     if tracking_number is None:
         numbers = {event.tracking_number for event in kept}
         if len(numbers) != 1:
@@ -430,9 +533,11 @@ def fold_package(
                     f"the event is for package {event.tracking_number!r}",
                 )
             )
-    state = _fold_sorted(tracking_number, sorted(mine, key=sort_key))
+    state = _fold_sorted(tracking_number, sorted(mine, key=sort_key), start)
     if anomalies:
-        state = state.model_copy(update={"anomalies": (*anomalies, *state.anomalies)})
+        carried = len(start.anomalies) if start is not None else 0
+        ordered = (*state.anomalies[:carried], *anomalies, *state.anomalies[carried:])
+        state = state.model_copy(update={"anomalies": ordered})
     return state
 
 
@@ -462,21 +567,60 @@ def _shipment_status(packages: Sequence[PackageState]) -> tuple[ShipmentStatus, 
     return ShipmentStatus(chosen.value), reason
 
 
+def _seeds(
+    start: ShipmentState | Mapping[str, PackageState] | None,
+) -> tuple[dict[str, PackageState], tuple[Anomaly, ...]]:
+    """The package states to fold on from, and ``start``'s anomalies that belong to no package."""
+    if start is None:
+        return {}, ()
+    if isinstance(start, ShipmentState):
+        own = [a for p in start.packages for a in p.anomalies]
+        return (
+            {p.tracking_number: p for p in start.packages},
+            tuple(a for a in start.anomalies if a not in own),
+        )
+    for number, package in start.items():
+        if package.tracking_number != number:
+            raise InvalidInputError(
+                f"start[{number!r}] is the state of package {package.tracking_number!r}",
+                path=f"start.{number}",
+            )
+    return dict(start), ()
+
+
 def fold(
     events: Iterable[TrackingEvent],
     *,
     shipment_id: str | None = None,
     tracking_numbers: Iterable[str] = (),
+    start: ShipmentState | Mapping[str, PackageState] | None = None,
 ) -> ShipmentState:
     """Fold any collection of tracking events of one shipment into its state.
 
     The result depends only on the set of events: not on their order, not on duplicates.
-    ``shipment_id`` defaults to the one all events share; events of other shipments are reported
-    as ``wrong_shipment`` anomalies. ``tracking_numbers`` names packages that may have no event
-    yet (they count as not delivered). Raises :class:`~shipsync.errors.InvalidInputError` when
-    ``shipment_id`` is not given and the events name several shipments.
+    ``shipment_id`` defaults to ``start``'s, else to the one all events share; events of other
+    shipments are reported as ``wrong_shipment`` anomalies. ``tracking_numbers`` names packages
+    that may have no event yet (they count as not delivered). ``start`` is a state to fold on
+    from: an earlier result, or package states by tracking number (each from
+    :meth:`PackageState.resume`, say); its packages stay in the result. See the theory of
+    operation for when ``fold(later, start=fold(earlier))`` equals ``fold(earlier | later)``.
+    Raises :class:`~shipsync.errors.InvalidInputError` when ``shipment_id`` is not given and
+    the events name several shipments, when it is not ``start``'s, or when a package of
+    ``start`` sits under another tracking number.
     """
     kept, anomalies = _dedupe(events)
+    seeds, carried = _seeds(start)
+    if isinstance(start, ShipmentState) and start.shipment_id is not None:
+        if shipment_id is not None and shipment_id != start.shipment_id:
+            raise InvalidInputError(
+                f"start is the state of shipment {start.shipment_id!r}, not {shipment_id!r}",
+                path="start",
+            )
+        shipment_id = start.shipment_id
+    if start is not None:
+        folded = [e for p in seeds.values() for e in _folded(p)]
+        kept, absorbed = _absorb(kept, [*folded, *(a.event for a in carried)])
+        anomalies += absorbed
     if shipment_id is None:
         ids = {event.shipment_id for event in kept}
         if len(ids) > 1:
@@ -485,6 +629,7 @@ def fold(
             )
         shipment_id = next(iter(ids), None)
     by_package: dict[str, list[TrackingEvent]] = {number: [] for number in tracking_numbers}
+    by_package.update((number, []) for number in seeds if number not in by_package)
     for event in kept:
         if event.shipment_id != shipment_id:
             anomalies.append(
@@ -497,7 +642,7 @@ def fold(
         else:
             by_package.setdefault(event.tracking_number, []).append(event)
     packages = tuple(
-        _fold_sorted(number, sorted(by_package[number], key=sort_key))
+        _fold_sorted(number, sorted(by_package[number], key=sort_key), seeds.get(number))
         for number in sorted(by_package)
     )
     applied = sorted((e for p in packages for e in p.applied), key=sort_key)
@@ -510,5 +655,5 @@ def fold(
         last_event_at=max(times, default=None),
         packages=packages,
         applied=tuple(applied),
-        anomalies=(*anomalies, *(a for p in packages for a in p.anomalies)),
+        anomalies=(*carried, *anomalies, *(a for p in packages for a in p.anomalies)),
     )
