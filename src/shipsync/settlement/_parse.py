@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import operator
 import re
 from collections.abc import Iterable, Iterator
 from datetime import date
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 MAX_TEXT = 200
+_AMOUNTS_KEPT = 1 << 16
 _ZERO = Decimal(0)
 
 
@@ -153,7 +155,15 @@ def _locate(header: list[str], columns: InvoiceColumns) -> _Columns:
 class _InvoiceState:
     """What the reader remembers of the invoice whose rows it is reading."""
 
-    __slots__ = ("currency", "date_text", "invoice_date", "last_line", "number", "supersedes")
+    __slots__ = (
+        "amounts",
+        "currency",
+        "date_text",
+        "invoice_date",
+        "last_line",
+        "number",
+        "supersedes",
+    )
 
     def __init__(
         self,
@@ -169,6 +179,9 @@ class _InvoiceState:
         self.date_text = date_text
         self.supersedes = supersedes
         self.last_line = 0
+        # Amount texts of this currency already read, with their value (non-negative ones only,
+        # so the credit check still runs for every negative amount); bounded.
+        self.amounts: dict[str, Decimal] = {}
 
 
 def iter_invoice_rows(
@@ -179,6 +192,14 @@ def iter_invoice_rows(
     ``lines`` is an iterable of text lines (an open file with ``newline=""``). Raises
     :class:`~shipsync.errors.InvoiceFileError` for an empty file or an unusable header.
     """
+    return _iter_rows(lines, columns, fast=True)
+
+
+def _iter_rows(
+    lines: Iterable[str], columns: InvoiceColumns, *, fast: bool
+) -> Iterator[InvoiceRow | RowProblem]:
+    """:func:`iter_invoice_rows`; ``fast=False`` reads every row the general way (tests compare
+    the two)."""
     iterator = iter(lines)
     try:
         first = next(iterator)
@@ -196,11 +217,11 @@ def iter_invoice_rows(
     except csv.Error as exc:
         raise InvoiceFileError(f"the header row is not valid CSV ({exc})", line=1) from None
     at = _locate(header, columns)
-    yield from _rows(iterator, delimiter, at, columns)
+    yield from _rows(iterator, delimiter, at, columns, fast)
 
 
 def _rows(
-    lines: Iterator[str], delimiter: str, at: _Columns, columns: InvoiceColumns
+    lines: Iterator[str], delimiter: str, at: _Columns, columns: InvoiceColumns, fast: bool
 ) -> Iterator[InvoiceRow | RowProblem]:
     width = at.width
     finished: set[str] = set()
@@ -236,7 +257,22 @@ def _rows(
     )
     new_row = tuple.__new__
     dates: dict[str, date] = {}
+    amount_caches: dict[str, dict[str, Decimal]] = {}
     row_type = InvoiceRow
+    # The five optional text columns in InvoiceRow order; an absent one reads the empty cell
+    # appended to each row on the fast path.
+    texts_of = operator.itemgetter(
+        *(
+            width if index is None else index
+            for index in (
+                at.carrier_shipment_id,
+                at.reference,
+                at.service,
+                at.origin,
+                at.destination,
+            )
+        )
+    )
     while True:
         try:
             text = next(lines)
@@ -259,7 +295,121 @@ def _rows(
                 raise InvoiceFileError("the file is not UTF-8 text", line=line_num + 1) from None
             line_num += reader.line_num - 1
         else:
-            row = text.rstrip("\r\n").split(delimiter)
+            clean = text.rstrip("\r\n")
+            row = clean.split(delimiter)
+            if (
+                fast
+                and state is not None
+                and len(row) == width
+                and row[i_number] == state.number
+                and " " not in clean
+                and clean.isprintable()
+                and (len(clean) <= MAX_TEXT or max(map(len, row)) <= MAX_TEXT)
+            ):
+                # The fast path: a further row of the current invoice whose line is printable,
+                # has no space and no cell longer than MAX_TEXT. Then no cell needs stripping
+                # (a printable line holds no whitespace but the space) and every text cell is a
+                # valid identifier, so only what can still be wrong is checked, in the same
+                # order and with the same messages as the general path below.
+                try:
+                    if row[i_currency] != state.currency:
+                        raise ValueError("currency differs from the invoice's earlier rows")
+                    if row[i_date] != state.date_text:
+                        raise ValueError("invoice date differs from the invoice's earlier rows")
+                    if (
+                        supersedes_index is not None
+                        and (row[supersedes_index] or None) != state.supersedes
+                    ):
+                        raise ValueError("'supersedes' differs from the invoice's earlier rows")
+                    if by_row_number:
+                        line_number = state.last_line + 1
+                    else:
+                        cell = row[line_index]
+                        if not cell.isdigit() or not cell.isascii() or len(cell) > 9:
+                            raise ValueError("line number is not a positive integer")
+                        line_number = int(cell)
+                        if line_number <= state.last_line or line_number < 1:
+                            if line_number < 1:
+                                raise ValueError("line number is not a positive integer")
+                            raise ValueError(
+                                "line number repeats within the invoice"
+                                if line_number == state.last_line
+                                else "line number goes backwards within the invoice"
+                            )
+                    tracking = row[i_tracking]
+                    if not tracking:
+                        raise ValueError("tracking number is empty")
+                    known = state.amounts
+                    charges: list[tuple[ChargeType, Decimal]] = []
+                    total = zero
+                    for index, name, kind in charge_columns:
+                        cell = row[index]
+                        if not cell:
+                            continue
+                        amount = known.get(cell)
+                        if amount is None:
+                            if patterns[state.currency].fullmatch(cell) is None:
+                                raise ValueError(
+                                    f"{name}: not an amount with at most the {state.currency} "
+                                    "minor-unit decimals"
+                                )
+                            amount = Decimal(cell)
+                            if amount < zero:
+                                if kind not in credit_types:
+                                    raise ValueError(
+                                        f"{name}: a negative amount is not allowed for this charge"
+                                    )
+                            else:
+                                if len(known) >= _AMOUNTS_KEPT:
+                                    known.clear()
+                                known[cell] = amount
+                        charges.append((kind, amount))
+                        total += amount
+                    if not charges:
+                        raise ValueError("the line has no charge")
+                    if merge:
+                        merged: dict[ChargeType, Decimal] = {}
+                        for kind, amount in charges:
+                            merged[kind] = merged.get(kind, zero) + amount
+                        charges = list(merged.items())
+                    row.append("")
+                    carrier_id, reference, service, origin, destination = texts_of(row)
+                    ship_date = None
+                    if ship_index is not None:
+                        cell = row[ship_index]
+                        if cell:
+                            ship_date = dates.get(cell)
+                            if ship_date is None:
+                                ship_date = parse_iso_date(cell)
+                                if len(dates) > 10_000:
+                                    dates.clear()
+                                dates[cell] = ship_date
+                    result: InvoiceRow = new_row(
+                        row_type,
+                        (
+                            line_num,
+                            state.number,
+                            state.invoice_date,
+                            state.currency,
+                            line_number,
+                            tracking,
+                            tuple(charges),
+                            total,
+                            carrier_id or None,
+                            reference or None,
+                            ship_date,
+                            service or None,
+                            origin or None,
+                            destination or None,
+                            state.supersedes,
+                        ),
+                    )
+                except ValueError as exc:
+                    yield RowProblem(line_num, str(exc), state.number)
+                    continue
+                state.last_line = line_number
+                yield result
+                continue
         if len(row) != width:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
@@ -290,6 +440,7 @@ def _rows(
                 if state is not None:
                     finished.add(state.number)
                 state = _InvoiceState(number, currency, invoice_date, date_text, supersedes)
+                state.amounts = amount_caches.setdefault(currency, {})
             else:
                 currency = state.currency
                 if row[i_currency].strip() != currency:
@@ -326,7 +477,7 @@ def _rows(
             if len(tracking) > MAX_TEXT or not tracking.isprintable():
                 check_text(tracking, "tracking number")
             pattern = patterns[currency].fullmatch
-            charges: list[tuple[ChargeType, Decimal]] = []
+            charges = []
             total = zero
             for index, name, kind in charge_columns:
                 cell = row[index]
@@ -348,7 +499,7 @@ def _rows(
             if not charges:
                 raise ValueError("the line has no charge")
             if merge:
-                merged: dict[ChargeType, Decimal] = {}
+                merged = {}
                 for kind, amount in charges:
                     merged[kind] = merged.get(kind, zero) + amount
                 charges = list(merged.items())
@@ -373,7 +524,7 @@ def _rows(
                             if len(dates) > 10_000:
                                 dates.clear()
                             dates[cell] = ship_date
-            result: InvoiceRow = new_row(
+            result = new_row(
                 row_type,
                 (
                     line_num,

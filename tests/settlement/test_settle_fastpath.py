@@ -1,0 +1,115 @@
+"""The fast paths read and classify exactly as the general, exact rules do.
+
+The invoice reader takes a shortcut for plain rows (printable, no space, no overlong cell), the
+shipments loader for plain lines, and the in-memory reconciler compares amounts it has seen before
+from a cache. Each test here generates awkward input and checks that the shortcut and the general
+path give the same result, value for value (``repr`` keeps a Decimal's exponent).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shipsync.settlement import FAKE_CARRIER_COLUMNS, InvoiceRow, RowProblem
+from shipsync.settlement._parse import _iter_rows
+
+_HEADER = (
+    "invoice_number,invoice_date,currency,line_number,tracking_number,carrier_shipment_id,"
+    "reference,ship_date,service,origin,destination,base_freight,fuel,address_correction,"
+    "dim_weight_adjustment,other,supersedes"
+)
+
+# Per field: values that are usually fine (drawn nine times in ten) and awkward ones.
+_FIELDS: dict[str, tuple[list[str], list[str]]] = {
+    "invoice": (["INV-1", "INV-1", "INV-2"], [" INV-1", "INV-1 ", "", "INV\x001"]),
+    "date": (["2026-11-20", "2026-11-20", "2026-11-21"], [" 2026-11-20", "20261120", ""]),
+    "currency": (["USD", "USD", "JPY", "BHD"], [" USD", "XXX", "usd", ""]),
+    "tracking": (["1Z1", "1Z2", "1Z3"], ["", " 1Z3", "1Z\x004", "1Z\u00a05", "x" * 201]),
+    "optional": (["", "", "C1", "DE"], ["R 1", " ground", "x\x1f", "y" * 201]),
+    "ship_date": (["", "2026-11-02", "2026-11-02"], [" 2026-11-03", "2026-13-01", "x"]),
+    "amount": (
+        ["", "", "", "5.00", "5.00", "5", "12.5", "-5.00", "-0.00", "0", "0.001"],
+        [" 5.00", "5.00 ", "5.001", "1e3", "1_000", "\u0661\u0662", "+5", ".5", "1" * 19, "abc"],
+    ),
+    "supersedes": (["", "", "INV-0"], [" INV-0", "\x00"]),
+    "line_number": ([], ["02", " 4", "6 ", "0", "-1", "x", "\u0661", "1234567890", ""]),
+}
+
+
+def _field(draw: st.DrawFn, name: str, good: str | None = None) -> str:
+    usual, awkward = _FIELDS[name]
+    if draw(st.integers(0, 9)) or not awkward:
+        return good if good is not None else draw(st.sampled_from(usual))
+    return draw(st.sampled_from(awkward))
+
+
+@st.composite
+def _rows(draw: st.DrawFn) -> str:
+    # Line numbers mostly increase; sometimes they repeat or go back.
+    number = str(draw(st.sampled_from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 3])))
+    cells = [
+        _field(draw, "invoice"),
+        _field(draw, "date"),
+        _field(draw, "currency"),
+        _field(draw, "line_number", number),
+        _field(draw, "tracking"),
+        _field(draw, "optional"),
+        _field(draw, "optional"),
+        _field(draw, "ship_date"),
+        _field(draw, "optional"),
+        _field(draw, "optional"),
+        _field(draw, "optional"),
+        *(_field(draw, "amount") for _ in range(5)),
+        _field(draw, "supersedes"),
+    ]
+    if draw(st.integers(0, 19)) == 0:
+        cells.pop()  # a row with the wrong number of fields
+    return ",".join(cells)
+
+
+@st.composite
+def _invoice_files(draw: st.DrawFn) -> list[str]:
+    rows = draw(st.lists(_rows(), max_size=12))
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    delimiter = draw(st.sampled_from([",", ",", ";"]))
+    text = end.join((_HEADER, *rows)) + end
+    if delimiter != ",":
+        text = text.replace(",", delimiter)
+    return text.splitlines(keepends=True)
+
+
+def _read(lines: list[str], *, fast: bool) -> list[str]:
+    return [repr(item) for item in _iter_rows(lines, FAKE_CARRIER_COLUMNS, fast=fast)]
+
+
+@settings(max_examples=400)
+@given(_invoice_files())
+def test_the_fast_row_reader_agrees_with_the_general_one(lines: list[str]) -> None:
+    """Every row gives the same InvoiceRow or the same RowProblem on both paths."""
+    assert _read(lines, fast=True) == _read(lines, fast=False)
+
+
+def test_repeated_amounts_are_the_same_exact_values() -> None:
+    """An amount read again (from the cache) keeps its exact value, and a negative amount is
+    checked against the credit rule every time, not only the first."""
+    lines = [
+        _HEADER + "\n",
+        "INV-1,2026-11-20,USD,1,1Z1,,,,,,,5.00,,-1.50,,,\n",
+        "INV-1,2026-11-20,USD,2,1Z2,,,,,,,5.00,,-1.50,,,\n",
+        "INV-1,2026-11-20,USD,3,1Z3,,,,,,,5.00,-1.50,,,,\n",
+        "INV-1,2026-11-20,USD,4,1Z4,,,,,,,5,,,,,\n",
+    ]
+    items = list(_iter_rows(lines, FAKE_CARRIER_COLUMNS, fast=True))
+    assert [type(item) for item in items] == [InvoiceRow, InvoiceRow, RowProblem, InvoiceRow]
+    first, second, problem, fourth = items
+    assert isinstance(first, InvoiceRow)
+    assert isinstance(second, InvoiceRow)
+    assert isinstance(fourth, InvoiceRow)
+    assert first.charges == second.charges
+    assert second.total == Decimal("3.50")
+    assert str(fourth.charges[0][1]) == "5"
+    assert isinstance(problem, RowProblem)
+    assert problem.message == "fuel: a negative amount is not allowed for this charge"
