@@ -61,7 +61,8 @@ def memory_harness() -> StoreHarness:
         advance=clock.advance,
         corrupt=lambda store, key: store.corrupt(key),
         store_clock=clock,
-        lease_expiry=lambda store, key: store._records[key].expires_at,
+        # a record is (state, fingerprint, token, expires_at, result)
+        lease_expiry=lambda store, key: store._records[key][3],
     )
 
 

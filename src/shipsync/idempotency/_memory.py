@@ -8,8 +8,6 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
-import attrs
-
 from shipsync.errors import CorruptRecordError, FingerprintMismatchError, StaleTokenError
 
 from ._keys import DEFAULT_NAMESPACE, check_namespace
@@ -28,13 +26,14 @@ from ._protocol import (
 __all__ = ["AsyncMemoryStore", "MemoryStore"]
 
 
-@attrs.define
-class _Record:
-    state: str  # "p" in progress, "c" completed
-    fingerprint: str
-    token: int
-    expires_at: float
-    result: bytes | None = None
+# A record is one immutable tuple, replaced whole on every change (cheaper to build than an
+# object, and a reader never sees half an update): (state, fingerprint, token, expires_at,
+# result), state "p" in progress or "c" completed, result ``None`` until completed.
+_Record = tuple[str, str, int, float, bytes | None]
+
+
+def _seconds_cache(span: timedelta) -> tuple[timedelta, float]:
+    return (span, span.total_seconds())
 
 
 class MemoryStore:
@@ -51,66 +50,107 @@ class MemoryStore:
         self._records: dict[str, _Record] = {}
         self._tokens = itertools.count(1)
         self._lock = threading.Lock()
+        # The last lease and retention seen, with their seconds: callers pass the same timedelta
+        # object every time, so an identity check replaces a ``total_seconds()`` call.
+        self._lease = _seconds_cache(DEFAULT_LEASE)
+        self._retention = _seconds_cache(DEFAULT_RETENTION)
 
-    def _claim(self, key: str, fingerprint: str, lease: timedelta, now: float) -> BatchOutcome:
+    def _lease_seconds(self, lease: timedelta) -> float:
+        cached = self._lease
+        if cached[0] is not lease:
+            self._lease = cached = _seconds_cache(lease)
+        return cached[1]
+
+    def _retention_seconds(self, retention: timedelta) -> float:
+        cached = self._retention
+        if cached[0] is not retention:
+            self._retention = cached = _seconds_cache(retention)
+        return cached[1]
+
+    def _claim(self, key: str, fingerprint: str, seconds: float, now: float) -> BatchOutcome:
+        # The lock is held. ``claim`` inlines this for speed: change both together.
         rec = self._records.get(key)
-        if rec is not None and rec.expires_at > now:
-            if rec.state not in ("p", "c"):
+        if rec is not None and rec[3] > now:
+            state, stored_fingerprint, _token, _expires_at, result = rec
+            if state != "p" and state != "c":
                 raise CorruptRecordError("stored idempotency record has an unknown state")
-            if rec.fingerprint != fingerprint:
+            if stored_fingerprint != fingerprint:
                 return Mismatched(key)
-            if rec.state == "c":
-                assert rec.result is not None
-                return Completed(key, rec.result)
+            if state == "c":
+                assert result is not None
+                return Completed(key, result)
             return InProgress(key)
         token = next(self._tokens)
-        self._records[key] = _Record("p", fingerprint, token, now + lease.total_seconds())
+        self._records[key] = ("p", fingerprint, token, now + seconds, None)
         return Acquired(key, token)
 
-    def _complete(
-        self, key: str, token: int, result: bytes, retention: timedelta, now: float
-    ) -> bool:
+    def _complete(self, key: str, token: int, result: bytes, seconds: float, now: float) -> bool:
+        # The lock is held. ``complete`` inlines this for speed: change both together.
         rec = self._records.get(key)
-        if rec is None or rec.token != token:
+        if rec is None or rec[2] != token:
             return False
-        if rec.state == "p":
-            rec.state = "c"
-            rec.result = bytes(result)
-            rec.expires_at = now + retention.total_seconds()
+        if rec[0] == "p":
+            if type(result) is not bytes:
+                result = bytes(result)
+            self._records[key] = ("c", rec[1], token, now + seconds, result)
         return True
 
     def claim(self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE) -> ClaimOutcome:
         """Claim ``key``; see :class:`~shipsync.idempotency.IdempotencyStore`."""
+        cached = self._lease
+        if cached[0] is not lease:
+            self._lease = cached = _seconds_cache(lease)
         with self._lock:
-            outcome = self._claim(key, fingerprint, lease, self._clock())
-        if isinstance(outcome, Mismatched):
+            now = self._clock()
+            rec = self._records.get(key)
+            if rec is None or rec[3] <= now:  # new or expired: acquire
+                token = next(self._tokens)
+                self._records[key] = ("p", fingerprint, token, now + cached[1], None)
+                return Acquired(key, token)
+            state, stored_fingerprint, _token, _expires_at, result = rec
+        if state != "p" and state != "c":
+            raise CorruptRecordError("stored idempotency record has an unknown state")
+        if stored_fingerprint != fingerprint:
             raise FingerprintMismatchError(key)
-        return outcome
+        if state == "c":
+            assert result is not None
+            return Completed(key, result)
+        return InProgress(key)
 
     def claim_many(
         self, items: Sequence[tuple[str, str]], lease: timedelta = DEFAULT_LEASE
     ) -> list[BatchOutcome]:
         """Claim many ``(key, fingerprint)`` pairs atomically, outcomes in order."""
+        seconds = self._lease_seconds(lease)
         with self._lock:
             now = self._clock()
-            return [self._claim(key, fp, lease, now) for key, fp in items]
+            return [self._claim(key, fp, seconds, now) for key, fp in items]
 
     def complete(
         self, key: str, token: int, result: bytes, retention: timedelta = DEFAULT_RETENTION
     ) -> None:
         """Record ``result``; ``StaleTokenError`` if ``token`` no longer holds ``key``."""
+        cached = self._retention
+        if cached[0] is not retention:
+            self._retention = cached = _seconds_cache(retention)
         with self._lock:
-            ok = self._complete(key, token, result, retention, self._clock())
-        if not ok:
-            raise StaleTokenError(key)
+            rec = self._records.get(key)
+            if rec is not None and rec[2] == token:
+                if rec[0] == "p":
+                    if type(result) is not bytes:
+                        result = bytes(result)
+                    self._records[key] = ("c", rec[1], token, self._clock() + cached[1], result)
+                return
+        raise StaleTokenError(key)
 
     def complete_many(
         self, items: Sequence[tuple[str, int, bytes]], retention: timedelta = DEFAULT_RETENTION
     ) -> None:
         """Complete many triples; the valid ones are recorded even if some tokens are stale."""
+        seconds = self._retention_seconds(retention)
         with self._lock:
             now = self._clock()
-            stale = [k for k, t, r in items if not self._complete(k, t, r, retention, now)]
+            stale = [k for k, t, r in items if not self._complete(k, t, r, seconds, now)]
         if stale:
             raise StaleTokenError(stale[0], keys=stale)
 
@@ -118,7 +158,7 @@ class MemoryStore:
         """Free ``key`` for a retry; ``StaleTokenError`` if ``token`` no longer holds it."""
         with self._lock:
             rec = self._records.get(key)
-            if rec is None or rec.token != token or rec.state != "p":
+            if rec is None or rec[2] != token or rec[0] != "p":
                 raise StaleTokenError(key)
             del self._records[key]
 
@@ -126,7 +166,7 @@ class MemoryStore:
         """Remove expired records; return how many."""
         with self._lock:
             now = self._clock()
-            dead = [k for k, r in self._records.items() if r.expires_at <= now]
+            dead = [k for k, r in self._records.items() if r[3] <= now]
             for k in dead:
                 del self._records[k]
         return len(dead)
@@ -134,8 +174,7 @@ class MemoryStore:
     def corrupt(self, key: str) -> None:
         """(Testing) make the record of ``key`` undecodable, as a damaged backend would."""
         with self._lock:
-            rec = self._records[key]
-            rec.state = "?"
+            self._records[key] = ("?", *self._records[key][1:])
 
 
 class AsyncMemoryStore:
