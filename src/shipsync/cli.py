@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from shipsync._version import __version__
+from shipsync.errors import ShipsyncError
 
 __all__ = ["main"]
 
@@ -80,11 +81,28 @@ def main() -> None:
 @main.command()
 @click.option("--shipments", "-n", default=200, show_default=True, help="Shipments to create.")
 @click.option("--seed", default=7, show_default=True, help="Seed of the fake carrier.")
-def demo(shipments: int, seed: int) -> None:
-    """Run the end-to-end demo and print what happened."""
-    from shipsync._demo import run
+@click.option(
+    "--timeline",
+    is_flag=True,
+    help="Only fold messy event feeds into timelines, in-process (no server, no network).",
+)
+def demo(shipments: int, seed: int, timeline: bool) -> None:
+    """Run the end-to-end demo: fake carrier, signed webhooks, event log, handlers, checks.
 
-    raise SystemExit(run(shipments=shipments, seed=seed, echo=click.echo))
+    The fake carrier serves on a real localhost port; its webhooks arrive duplicated, reordered
+    and now and then refused. Exits 1 if any check (nothing lost, nothing applied twice) fails.
+    """
+    if timeline:
+        from shipsync._demo import run
+
+        raise SystemExit(run(shipments=shipments, seed=seed, echo=click.echo))
+    from shipsync.flows._demo import run_demo
+
+    try:
+        status = run_demo(shipments=shipments, seed=seed, echo=click.echo)
+    except ShipsyncError as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+    raise SystemExit(status)
 
 
 @main.group()

@@ -46,9 +46,9 @@ def test_schema_export_writes_one_schema_per_event_type(tmp_path: Path) -> None:
         assert schema["$id"].startswith("https://")
 
 
-def test_demo_prints_a_timeline_and_passes_its_checks() -> None:
-    """`shipsync demo` folds messy feeds, prints timelines and a summary, and exits 0."""
-    result = CliRunner().invoke(main, ["demo", "--shipments", "30", "--seed", "3"])
+def test_timeline_demo_prints_a_timeline_and_passes_its_checks() -> None:
+    """`shipsync demo --timeline` folds messy feeds, prints timelines and a summary, and exits 0."""
+    result = CliRunner().invoke(main, ["demo", "--timeline", "--shipments", "30", "--seed", "3"])
     assert result.exit_code == 0, result.output
     assert "SHP-00001:" in result.output
     assert "partially_delivered" in result.output
@@ -66,3 +66,12 @@ def test_a_command_that_cannot_load_says_why(monkeypatch: pytest.MonkeyPatch) ->
     result = CliRunner().invoke(main, ["broken"])
     assert result.exit_code == 1
     assert "the 'broken' command cannot load (ModuleNotFoundError" in result.output
+
+
+def test_demo_runs_end_to_end_and_passes_its_checks() -> None:
+    """`shipsync demo` (the README's first command) runs the whole loop and exits 0."""
+    result = CliRunner().invoke(main, ["demo", "--shipments", "8", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    assert "[ok] no event lost" in result.output
+    assert "[ok] no event applied twice" in result.output
+    assert "[FAIL]" not in result.output
