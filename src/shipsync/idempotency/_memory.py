@@ -100,14 +100,21 @@ class MemoryStore:
         cached = self._lease
         if cached[0] is not lease:
             self._lease = cached = _seconds_cache(lease)
-        with self._lock:
+        token = 0  # tokens start at 1
+        lock = self._lock  # acquire/release: cheaper than ``with`` on this hot path
+        lock.acquire()
+        try:
             now = self._clock()
             rec = self._records.get(key)
             if rec is None or rec[3] <= now:  # new or expired: acquire
                 token = next(self._tokens)
                 self._records[key] = ("p", fingerprint, token, now + cached[1], None)
-                return Acquired(key, token)
-            state, stored_fingerprint, _token, _expires_at, result = rec
+        finally:
+            lock.release()
+        if token:
+            return Acquired(key, token)
+        assert rec is not None
+        state, stored_fingerprint, _token, _expires_at, result = rec
         if state != "p" and state != "c":
             raise CorruptRecordError("stored idempotency record has an unknown state")
         if stored_fingerprint != fingerprint:
@@ -133,7 +140,9 @@ class MemoryStore:
         cached = self._retention
         if cached[0] is not retention:
             self._retention = cached = _seconds_cache(retention)
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             rec = self._records.get(key)
             if rec is not None and rec[2] == token:
                 if rec[0] == "p":
@@ -141,6 +150,8 @@ class MemoryStore:
                         result = bytes(result)
                     self._records[key] = ("c", rec[1], token, self._clock() + cached[1], result)
                 return
+        finally:
+            lock.release()
         raise StaleTokenError(key)
 
     def complete_many(
