@@ -9,12 +9,25 @@ path give the same result, value for value (``repr`` keeps a Decimal's exponent)
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shipsync.settlement import FAKE_CARRIER_COLUMNS, InvoiceRow, RowProblem
+from shipsync.canonical import ChargeType
+from shipsync.errors import InvalidInputError
+from shipsync.settlement import (
+    FAKE_CARRIER_COLUMNS,
+    InvoiceRow,
+    MemoryShipmentIndex,
+    RowProblem,
+    classify_charges,
+    load_shipments_csv,
+)
+from shipsync.settlement._index import _load
 from shipsync.settlement._parse import _iter_rows
+from shipsync.settlement._rules import classify_texts
 
 _HEADER = (
     "invoice_number,invoice_date,currency,line_number,tracking_number,carrier_shipment_id,"
@@ -113,3 +126,119 @@ def test_repeated_amounts_are_the_same_exact_values() -> None:
     assert str(fourth.charges[0][1]) == "5"
     assert isinstance(problem, RowProblem)
     assert problem.message == "fuel: a negative amount is not allowed for this charge"
+
+
+_SHIPMENTS_HEADER = (
+    "shipment_id,tracking_number,carrier_shipment_id,reference,carrier,service,origin,"
+    "destination,currency,status,base_freight,fuel,residential"
+)
+_SHIPMENT_FIELDS: dict[str, tuple[list[str], list[str]]] = {
+    "id": (["S1", "S2", "S3"], ["", " S1", "S\x001"]),
+    "tracking": (["1Z1", "1Z2", "1Z3", "1Z4"], ["", " 1Z1", "1Z\x1f5", "t" * 201]),
+    "key": (["", "C1", "C2", "R1"], [" C1", "C\u00a01"]),
+    "text": (["", "fake", "ground", "DE"], ["a b", "\x07", "s" * 201]),
+    "currency": (["USD", "USD", "JPY", "BHD"], ["XXX", " USD", ""]),
+    "status": (["active", "active", "cancelled", ""], ["Active", " active"]),
+    "amount": (
+        ["", "", "5.00", "5.00", "5", "0.001", "-1.50", "-0.00"],
+        [" 5.00", "5.001", "1e3", "abc", "\u0661"],
+    ),
+}
+
+
+@st.composite
+def _shipment_lines(draw: st.DrawFn) -> list[str]:
+    def field(name: str) -> str:
+        usual, awkward = _SHIPMENT_FIELDS[name]
+        return draw(st.sampled_from(usual if draw(st.integers(0, 14)) else awkward))
+
+    rows = []
+    for _ in range(draw(st.integers(0, 10))):
+        cells = [
+            field("id"),
+            field("tracking"),
+            field("key"),
+            field("key"),
+            *(field("text") for _ in range(4)),
+            field("currency"),
+            field("status"),
+            *(field("amount") for _ in range(3)),
+        ]
+        rows.append(",".join(cells))
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    return [line + end for line in (_SHIPMENTS_HEADER, *rows)]
+
+
+def _load_with(lines: list[str], *, fast: bool) -> tuple[object, ...]:
+    index = MemoryShipmentIndex()
+    try:
+        for _ in _load(iter(lines), index, fast=fast):
+            pass
+    except InvalidInputError as exc:
+        return ("error", str(exc))
+    return (index._records, index._by_carrier_id, index._by_reference)
+
+
+@settings(max_examples=300)
+@given(_shipment_lines())
+def test_the_fast_shipments_loader_agrees_with_the_general_one(lines: list[str]) -> None:
+    """Plain lines load into the same records and keys, and the first bad line fails with the
+    same message, on both paths."""
+    assert _load_with(lines, fast=True) == _load_with(lines, fast=False)
+
+
+_KINDS = list(ChargeType)
+_MONEY = st.decimals(min_value=-50, max_value=50, places=2, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300)
+@given(
+    billed=st.dictionaries(st.sampled_from(_KINDS), _MONEY, max_size=4),
+    expected=st.dictionaries(st.sampled_from(_KINDS), _MONEY, max_size=4),
+    absolute=st.sampled_from(["0", "0.05", "1"]),
+    percent=st.sampled_from(["0", "2", "5"]),
+)
+def test_expected_texts_classify_as_the_exact_rules_do(
+    billed: dict[ChargeType, Decimal],
+    expected: dict[ChargeType, Decimal],
+    absolute: str,
+    percent: str,
+) -> None:
+    """Reading the quoted amounts from their texts through a shared cache of parsed values
+    classifies every line exactly as classify_charges does on the Decimals themselves."""
+    table = {kind: (Decimal(absolute), Decimal(percent)) for kind in ChargeType}
+    texts = ["S1", "USD", "", "", "", ""] + [
+        str(expected[kind]) if kind in expected else "" for kind in ChargeType
+    ]
+    while texts and texts[-1] == "":
+        texts.pop()
+    charges = tuple(billed.items())
+    want = classify_charges(charges, expected, table)
+    assert classify_texts(charges, texts, 6, table, _SHARED) == want
+    assert classify_texts(charges, texts, 6, table, _SHARED) == want  # from the cache now
+    assert classify_texts(charges, texts, 6, table) == want
+
+
+_SHARED: dict[str, Decimal] = {}
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ("S2,1Z2,,,fake,,,,JPY,active,5.00,,", "line 3: base_freight: not an amount in JPY"),
+        ("S2,1Z2,,,fake,,,,USD,active,5.001,,", "line 3: base_freight: not an amount in USD"),
+        ("S2,1Z2,,,fake,,,,USD,active,5.00,1e3,", "line 3: fuel: not an amount in USD"),
+    ],
+    ids=["valid-in-usd-not-in-jpy", "too-many-decimals", "exponent"],
+)
+def test_a_shipment_amount_is_checked_against_its_own_currency(
+    tmp_path: Path, second: str, message: str
+) -> None:
+    """An amount seen valid before is valid again only in the same currency; a bad amount stops
+    the load at its line."""
+    path = tmp_path / "shipments.csv"
+    path.write_text(
+        "\n".join([_SHIPMENTS_HEADER, "S1,1Z1,,,fake,,,,USD,active,5.00,1.00,", second]) + "\n"
+    )
+    with pytest.raises(InvalidInputError, match=message):
+        load_shipments_csv(path)

@@ -61,7 +61,7 @@ from shipsync.settlement._report import (
     ReconciliationReport,
     ReportProblem,
 )
-from shipsync.settlement._rules import MatchRules, classify_charges, classify_texts
+from shipsync.settlement._rules import MatchRules, classify_charges, classify_texts, decimal_of
 
 __all__ = ["Reconciler", "reconcile_file", "report_json", "rows_of_invoice"]
 
@@ -72,6 +72,7 @@ _UNKNOWN = _POS[LineClass.UNKNOWN_SHIPMENT]
 _ZERO = Decimal(0)
 MAX_PROBLEMS_KEPT = 10_000
 _EXACT = Context(prec=60, rounding=ROUND_HALF_EVEN)
+_new_tuple = tuple.__new__
 
 
 def _utc_now() -> datetime:
@@ -194,6 +195,7 @@ class Reconciler:
         records: dict[str, str] = index._records if isinstance(index, MemoryShipmentIndex) else {}
         self._records_get = records.get
         self._billed: set[str] = index._billed if isinstance(index, MemoryShipmentIndex) else set()
+        self._decimals: dict[str, Decimal] = {}  # expected amounts' texts, parsed once
         self._problems: list[ReportProblem] = []
         self._problem_count = 0
         self._summaries: list[InvoiceSummary] = []
@@ -211,6 +213,10 @@ class Reconciler:
         amount the parser accepts are exact.
         """
         current: _Invoice | None = None
+        # Without a ledger, a line of the current invoice in its currency goes straight to
+        # _classify (what _line would do, without its checks' cost).
+        direct = self.ledger is None
+        classify = self._classify
         with localcontext(_EXACT):
             for item in rows:
                 if isinstance(item, RowProblem):
@@ -220,7 +226,10 @@ class Reconciler:
                     if current is not None:
                         self._finish(current)
                     current = self._start(item)
-                self._line(current, item)
+                if direct and current.mode == "live" and item.currency == current.tally.currency:
+                    classify(current, item)
+                else:
+                    self._line(current, item)
             if current is not None:
                 self._finish(current)
         return self.report()
@@ -390,15 +399,17 @@ class Reconciler:
                         kind = LineClass.CURRENCY_MISMATCH
                     else:
                         kind, charge_type, difference = classify_texts(
-                            row[6], fields, 6, self._table
+                            row[6], fields, 6, self._table, self._decimals
                         )
                         if charge_type is None:
                             difference = None
                 if self.on_line is not None or self.on_event is not None:
                     expected = _ZERO
+                    decimals = self._decimals
                     for text in fields[6:]:
                         if text:
-                            expected += Decimal(text)
+                            value = decimals.get(text)
+                            expected += decimal_of(text, decimals) if value is None else value
         else:
             expectation = self.index.find(row[5], row[8], row[9])
             if expectation is None:
@@ -433,19 +444,22 @@ class Reconciler:
         if billed < _ZERO:
             tally.credits += 1
         if self.on_line is not None or self.on_event is not None:
-            outcome = LineOutcome(
-                invoice.number,
-                row[4],
-                row[0],
-                row[5],
-                kind,
-                billed,
-                row[3],
-                shipment_id,
-                expected,
-                expected_currency,
-                charge_type,
-                difference,
+            outcome: LineOutcome = _new_tuple(
+                LineOutcome,
+                (
+                    invoice.number,
+                    row[4],
+                    row[0],
+                    row[5],
+                    kind,
+                    billed,
+                    row[3],
+                    shipment_id,
+                    expected,
+                    expected_currency,
+                    charge_type,
+                    difference,
+                ),
             )
             if self.on_line is not None:
                 self.on_line(outcome)

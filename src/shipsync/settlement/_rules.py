@@ -88,6 +88,22 @@ class MatchRules:
         }
 
 
+_DECIMALS_KEPT = 1 << 16
+
+
+def decimal_of(text: str, decimals: dict[str, Decimal]) -> Decimal:
+    """``Decimal(text)``, remembered in ``decimals`` (bounded: cleared when full).
+
+    A Decimal is immutable and ``Decimal(text)`` keeps the text's exponent, so the remembered
+    value is the very value a fresh parse gives.
+    """
+    value = Decimal(text)
+    if len(decimals) >= _DECIMALS_KEPT:
+        decimals.clear()
+    decimals[text] = value
+    return value
+
+
 _ORDER = {kind: i for i, kind in enumerate(ChargeType)}
 _KINDS = tuple(ChargeType)
 _MATCHED: tuple[LineClass, None, Decimal] = (LineClass.MATCHED, None, _ZERO)
@@ -175,12 +191,17 @@ def classify_texts(
     texts: list[str],
     offset: int,
     table: Mapping[ChargeType, tuple[Decimal, Decimal]],
+    decimals: dict[str, Decimal] | None = None,
 ) -> tuple[LineClass, ChargeType | None, Decimal]:
     """:func:`classify_charges` where the quoted amounts are decimal texts, one per charge type
     in ``ChargeType`` order from ``texts[offset]`` on ("" when not quoted, missing at the end).
 
     The shipment index keeps expectations in that form; this reads only the texts it needs.
+    ``decimals`` maps texts to their exact value (a cache the caller fills with
+    :func:`decimal_of`); without it each text is parsed.
     """
+    if decimals is None:
+        decimals = {}
     size_of_texts = len(texts)
     unquoted: ChargeType | None = None
     unquoted_diff = _ZERO
@@ -198,7 +219,9 @@ def classify_texts(
                 unquoted, unquoted_diff = kind, amount
             continue
         seen += 1
-        quoted = Decimal(text)
+        quoted = decimals.get(text)
+        if quoted is None:
+            quoted = decimal_of(text, decimals)
         diff = amount - quoted
         if not diff:
             continue
@@ -225,7 +248,9 @@ def classify_texts(
             kind = _KINDS[i]
             if not text or kind in billed_kinds:
                 continue
-            quoted = Decimal(text)
+            quoted = decimals.get(text)
+            if quoted is None:
+                quoted = decimal_of(text, decimals)
             if not quoted:
                 continue
             absolute, percent = table[kind]
