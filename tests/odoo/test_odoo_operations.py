@@ -373,6 +373,83 @@ def test_oca_delivery_state_values_follow_the_canonical_mapping_without_regressi
     assert record.status == "incident"
 
 
+def _base_field(gw: Any) -> str:
+    """A char field that keeps the milestone beside the status."""
+    name = "x_shipsync_status_base"
+    domain = [["model", "=", "stock.picking"], ["name", "=", name]]
+    if not gw.call("ir.model.fields", "search_count", [domain]):
+        [model_id] = gw.call("ir.model", "search", [[["model", "=", "stock.picking"]]])
+        gw.call(
+            "ir.model.fields",
+            "create",
+            [
+                {
+                    "model_id": model_id,
+                    "name": name,
+                    "ttype": "char",
+                    "field_description": "Shipment status base",
+                    "state": "manual",
+                }
+            ],
+        )
+    return name
+
+
+def test_a_base_field_keeps_what_oca_incident_forgets_in_the_same_requests(
+    gateway: Any, odoo_data: Any
+) -> None:
+    """With a base field beside OCA's values, a return and a delivery attempt are both
+    ``incident`` but fold on differently: a stale in-transit scan after the return is refused,
+    and the base is read and written in the requests the status already takes."""
+    fields = OdooFieldMap(
+        picking_status=_oca_like_field(gateway), picking_status_base=_base_field(gateway)
+    )
+    logistics = OdooLogistics(gateway, fields)
+    tag = odoo_data.tag
+    pickings = odoo_data.pickings(2)
+    refs = _tracking(logistics, pickings, f"B{tag}")
+
+    first = logistics.apply_events(
+        [
+            _event(tag, refs[0], 1, Milestone.IN_TRANSIT),
+            _event(tag, refs[0], 2, Milestone.DELIVERED),
+            _event(tag, refs[0], 3, Milestone.RETURNING_TO_SENDER),
+            _event(tag, refs[1], 1, Milestone.DELIVERY_ATTEMPTED),
+        ]
+    )
+    assert first.status_written == {pickings[0]: "incident", pickings[1]: "incident"}
+    assert first.round_trips <= 7
+
+    def stored() -> list[tuple[str, str]]:
+        rows = gateway.call(
+            "stock.picking",
+            "search_read",
+            [[["id", "in", pickings]]],
+            {"fields": [fields.picking_status, fields.picking_status_base], "order": "id"},
+        )
+        return [(r[fields.picking_status], r[fields.picking_status_base]) for r in rows]
+
+    assert stored() == [("incident", "returning_to_sender"), ("incident", "delivery_attempted")]
+
+    later = logistics.apply_events(
+        [
+            _event(tag, refs[0], 4, Milestone.IN_TRANSIT),  # stale: the package is on its way back
+            _event(tag, refs[1], 2, Milestone.OUT_FOR_DELIVERY),  # a second attempt
+        ]
+    )
+    assert later.status_kept == {
+        pickings[0]: "in_transit may not follow exception (stored 'incident')"
+    }
+    assert later.status_written == {pickings[1]: "in_transit"}
+    assert [a.reason.value for a in later.anomalies] == ["regression"]
+    assert later.round_trips <= 4  # pickings, Message-Ids, create, one write
+    assert stored() == [("incident", "returning_to_sender"), ("in_transit", "out_for_delivery")]
+
+    back = logistics.apply_events([_event(tag, refs[0], 5, Milestone.RETURNED)])
+    assert back.status_written == {pickings[0]: "warehouse_delivered"}
+    assert stored()[0] == ("warehouse_delivered", "returned")
+
+
 def test_proof_of_delivery_is_attached_once(logistics: OdooLogistics, odoo_data: Any) -> None:
     """A proof of delivery becomes one attachment and one note, however often it is recorded."""
     [picking_id] = odoo_data.pickings(1)

@@ -8,8 +8,9 @@ facts are already in Odoo. Notes are created with ``mail.message`` ``create`` on
 dicts (one request for up to :data:`~shipsync.odoo.CREATE_CHUNK` notes; this sends no
 notification, and the body is escaped here), with the Note subtype so followers such as the
 customer get no e-mail. Pickings are found with one ``search_read`` on the tracking field,
-which also reads the status each picking holds: the canonical fold of the batch's events is
-checked against it (:mod:`shipsync.odoo._status`) at no extra cost. A status equal for many
+which also reads the status each picking holds (and its base, when a field keeps it): the
+canonical fold of the batch's events starts from it (:mod:`shipsync.odoo._status`) at no extra
+cost. A status equal for many
 pickings is one ``write``, different statuses are one ``load`` with ``.id``. Facts about the
 server (which fields exist, the subtype id, the user's partner) are asked once per instance and
 cached. Applying N events to M pickings therefore takes at most seven requests whatever N and M
@@ -47,7 +48,6 @@ from shipsync.odoo._batch import (
     CREATE_CHUNK,
     IN_CHUNK,
     chunked,
-    group_by_value,
     message_id_for,
     or_domain,
     split_refs,
@@ -70,7 +70,7 @@ from shipsync.odoo._render import (
     proof_body,
     shipment_body,
 )
-from shipsync.odoo._status import batch_state, decide
+from shipsync.odoo._status import decide
 
 __all__ = ["OdooLogistics", "event_message_id"]
 
@@ -147,6 +147,7 @@ class OdooLogistics:
                 f.picking_carrier_price,
                 f.picking_price_currency,
                 f.picking_status,
+                f.picking_status_base,
                 f.picking_sale_order,
             ],
             f.package_model: ["name", f.package_tracking],
@@ -219,6 +220,7 @@ class OdooLogistics:
             f.picking_carrier_price,
             f.picking_price_currency,
             f.picking_status,
+            f.picking_status_base,
             f.picking_sale_order,
         ):
             if schema.has(f.picking_model, extra) and extra is not None:
@@ -467,18 +469,37 @@ class OdooLogistics:
 
     def _write_per_record(self, model: str, field: str, values: Mapping[int, str]) -> None:
         """Equal values in one ``write`` each when few, else one ``load`` for all."""
-        groups = group_by_value(values)
-        if len(groups) <= 1:
-            for value, ids in groups.items():
-                self._gw.call(model, "write", [ids, {field: value}])
+        self._write_rows(model, {record_id: {field: value} for record_id, value in values.items()})
+
+    def _write_rows(self, model: str, rows: Mapping[int, Mapping[str, str | None]]) -> None:
+        """One ``write`` when every record gets the same values, else one ``load`` for all.
+
+        A None value empties the field. With ``load`` every record gets every column named by
+        any record, so a record without a value for a column keeps the one it holds (read back
+        by the caller) or is emptied: callers pass complete rows.
+        """
+        if not rows:
             return
-        rows = [[str(record_id), value] for record_id, value in sorted(values.items())]
-        result = self._gw.call(model, "load", [[".id", field], rows])
+        groups: dict[tuple[tuple[str, str | None], ...], list[int]] = {}
+        for record_id, values in sorted(rows.items()):
+            groups.setdefault(tuple(sorted(values.items())), []).append(record_id)
+        if len(groups) == 1:
+            [(same, ids)] = groups.items()
+            self._gw.call(
+                model, "write", [ids, {k: v if v is not None else False for k, v in same}]
+            )
+            return
+        columns = sorted({name for row in rows.values() for name in row})
+        table = [
+            [str(record_id), *(row.get(name) or "" for name in columns)]
+            for record_id, row in sorted(rows.items())
+        ]
+        result = self._gw.call(model, "load", [[".id", *columns], table])
         messages = result.get("messages") if isinstance(result, dict) else None
         errors = [m for m in messages or [] if m.get("type") == "error"]
         if errors:
             raise OdooValidationError(
-                f"Odoo refused to write {model}.{field}",
+                f"Odoo refused to write {model}.{', '.join(columns)}",
                 odoo_message="; ".join(str(m.get("message")) for m in errors)[:2000],
             )
 
@@ -487,12 +508,13 @@ class OdooLogistics:
 
         Pickings are found by the events' tracking numbers. An event seen before (in Odoo or
         earlier in the same batch) is reported as a duplicate and not posted again. Each
-        picking's new events are folded with :func:`shipsync.canonical.fold`; events the fold
-        rejects get their note but set no status (``ApplyReport.anomalies``). The folded status
-        is written only when :func:`~shipsync.canonical.can_transition` allows the move from
-        the status the picking holds, so an event older than what Odoo already shows never
-        moves a picking back (``ApplyReport.status_kept``). With ``validate_on_delivery`` the
-        pickings this batch moves to delivered are validated too.
+        picking's new events are folded with :func:`shipsync.canonical.fold`, starting from the
+        status the picking holds (and the base beside it, with ``picking_status_base``); events
+        the fold rejects from there get their note but set no status (``ApplyReport.anomalies``),
+        so an event older than what Odoo already shows never moves a picking back
+        (``ApplyReport.status_kept`` when none of a picking's events applied). With
+        ``validate_on_delivery`` the pickings the batch leaves delivered (moved there, or
+        confirmed by a repeated delivery scan) are validated too.
         """
         start = self._gw.round_trips
         f = self._fields
@@ -525,8 +547,6 @@ class OdooLogistics:
         by_picking: dict[int, list[TrackingEvent]] = {}
         for _, event in fresh:
             by_picking.setdefault(int(rows[event.tracking_number]["id"]), []).append(event)
-        states = {pid: batch_state(group) for pid, group in by_picking.items()}
-        anomalies = tuple(a for _, state in sorted(states.items()) for a in state.anomalies)
         row_of = {int(row["id"]): row for row in rows.values()}
         status_field = f.picking_status
         skipped: str | None = None
@@ -535,23 +555,43 @@ class OdooLogistics:
         elif not schema.has(f.picking_model, status_field):
             skipped = f"Odoo has no field {f.picking_model}.{status_field}"
             status_field = None
+        base_field = f.picking_status_base
+        if status_field is None or not schema.has(f.picking_model, base_field):
+            base_field = None
+        decisions = {
+            pid: decide(
+                f,
+                group,
+                row_of[pid].get(status_field) or None if status_field else None,
+                row_of[pid].get(base_field) or None if base_field else None,
+            )
+            for pid, group in sorted(by_picking.items())
+        }
+        anomalies = tuple(a for _, d in sorted(decisions.items()) for a in d.state.anomalies)
         status_written: dict[int, str] = {}
+        writes: dict[int, dict[str, str | None]] = {}
         kept: dict[int, str] = {}
         delivered: list[int] = []
-        for picking_id, state in sorted(states.items()):
-            if state.status is ShipmentStatus.UNKNOWN:
-                continue  # only rejected or unknown events: nothing to say about the status
-            stored = row_of[picking_id].get(status_field) if status_field else None
-            decision = decide(f, state, stored or None)
+        for picking_id, decision in sorted(decisions.items()):
             if not decision.allowed:
                 kept[picking_id] = decision.refusal or ""
                 continue
-            if status_field is not None and decision.value is not None:
-                status_written[picking_id] = decision.value
-            if state.status is ShipmentStatus.DELIVERED:
+            if decision.status is ShipmentStatus.DELIVERED:
                 delivered.append(picking_id)
-        if status_written and status_field is not None:
-            self._write_per_record(f.picking_model, status_field, status_written)
+            if status_field is None:
+                continue
+            row = row_of[picking_id]
+            values: dict[str, str | None] = {}
+            if decision.value is not None:
+                status_written[picking_id] = values[status_field] = decision.value
+            if base_field is not None and decision.base_changed:
+                values[base_field] = decision.base
+            if values and base_field is not None:  # load writes every column: complete the row
+                values.setdefault(status_field, row.get(status_field) or None)
+                values.setdefault(base_field, row.get(base_field) or None)
+            if values:
+                writes[picking_id] = values
+        self._write_rows(f.picking_model, writes)
         validated: list[int] = []
         refused: dict[int, str] = {}
         if f.validate_on_delivery:

@@ -38,6 +38,11 @@ class OdooFieldMap(BaseModel):
     onto your field's values; a status without an entry leaves the field alone. When
     ``picking_status`` names a field the server does not have (the default ``delivery_state``
     without OCA's module), the status is skipped and reported, not raised.
+    ``picking_status_base`` names a char field that keeps, beside the status, the milestone
+    the picking's fold stands at (for an ``exception``, the milestone it branched from): read in
+    the same request as the status and written in the same one, it lets a later batch fold on
+    exactly where a shared value (OCA's ``incident``) or an exception would forget it. OCA's
+    module has no such field, so it is None by default.
     ``package_tracking`` names a field of ``package_model`` that takes one tracking number per
     package; without it, a multi-package shipment is written as one joined string on the
     picking, as Odoo itself does.
@@ -51,6 +56,7 @@ class OdooFieldMap(BaseModel):
     picking_price_currency: FieldName | None = None
     picking_status: FieldName | None = "delivery_state"
     picking_sale_order: FieldName | None = "sale_id"
+    picking_status_base: FieldName | None = None
     status_values: dict[ShipmentStatus, StatusValue] | None = None
     oca_incident_spelling: OcaIncidentSpelling = OcaIncidentSpelling.INCIDENT
     package_model: ModelName = "stock.quant.package"

@@ -45,9 +45,10 @@ class ApplyReport(_Record):
     ``applied``: event ids posted now; ``duplicates``: already posted before (or twice in the
     batch); ``unmatched``: no picking carries their tracking number; ``status_written``: picking
     id to the status value written; ``status_skipped``: why no status was written, if so;
-    ``status_kept``: picking id to why its status was left as it was (the batch's folded status
-    may not follow the one Odoo holds: a stale event); ``anomalies``: the new events the
-    canonical fold did not apply (posted as notes all the same); ``validated``: pickings
+    ``status_kept``: picking id to why its status was left as it was (folded from the status
+    Odoo holds, none of the picking's new events applied, and the batch alone says otherwise:
+    stale events); ``anomalies``: the new events the canonical fold, from the stored status,
+    did not apply (posted as notes all the same); ``validated``: pickings
     validated on delivery; ``validation_errors``: Odoo's reason for each delivered picking it
     refused to validate (the notes and statuses are written all the same); ``round_trips``:
     requests the call took.

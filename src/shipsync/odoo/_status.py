@@ -1,25 +1,27 @@
-"""Which status a picking moves to: the canonical fold of a batch, gated by what Odoo holds.
+"""Which status a picking moves to: the canonical fold of a batch, from what Odoo holds.
 
 Theory of operation. Odoo keeps one status value per picking and nothing of the history that
-led to it, so :meth:`~shipsync.odoo.OdooLogistics.apply_events` works incrementally:
+led to it, so :meth:`~shipsync.odoo.OdooLogistics.apply_events` folds incrementally:
 
-1. the batch's new events of one picking are folded with :func:`shipsync.canonical.fold` (per
-   shipment, each package through its own state machine); events the fold rejects (stale,
-   illegal, ``unknown``) are anomalies and set no status. When one picking's events name several
+1. the value stored on the picking is read back into a status (:func:`read_status`), and, when
+   ``OdooFieldMap.picking_status_base`` names a field, the milestone stored beside it
+   (:func:`read_start`): the milestone an ``exception`` branched from, or the exact milestone
+   behind a value several statuses share (OCA's ``incident``, ``in_transit``). A value that
+   reads as nothing known (empty, ``no_update``, a value the mapping lacks) starts from nothing;
+2. the batch's new events of the picking are folded with :func:`shipsync.canonical.fold` from
+   that state: each package of the batch resumes (:meth:`~shipsync.canonical.PackageState.resume`)
+   at the stored status and base. Events the fold rejects from there (stale, illegal,
+   ``unknown``) are anomalies and set no status, so an event that comes in a later batch than
+   the events it precedes never moves a picking back. When one picking's events name several
    shipments, the shipment with the latest applied event gives the status;
-2. the value stored on the picking is read back into a status (:func:`read_status`); a value
-   that reads as nothing known (empty, ``no_update``, a value the mapping lacks) lets any status
-   in;
-3. the folded status is written only when it equals the stored one or
-   :func:`~shipsync.canonical.can_transition` allows the move, so an event that comes in a later
-   batch than the events it precedes never moves a picking back. An ``exception`` is checked
-   as the fold checks it, also from the milestone it branched from.
+3. when the fold applied none of the batch's events although the batch alone says something
+   else, the picking keeps its status and the refusal says why.
 
-``partially_delivered`` is not a milestone; for the check it stands where a partially delivered
-shipment is, in the last mile (``out_for_delivery``). A stored value shared by several statuses
-(OCA's ``in_transit`` for every status on the way) reads as the least advanced of them; OCA's
-values are read with :func:`~shipsync.canonical.mappings.read_oca_delivery_state`, so its
-``incident`` reads as ``exception``, which any progress may leave.
+``partially_delivered`` is not a milestone; a picking stored so resumes in the last mile
+(``out_for_delivery``). A stored value shared by several statuses reads as the least advanced
+of them unless the base field says which; OCA's values are read with
+:func:`~shipsync.canonical.mappings.read_oca_delivery_state`, so without a base field its
+``incident`` reads as an ``exception`` whose base is unknown, which any progress may leave.
 """
 
 from __future__ import annotations
@@ -32,16 +34,26 @@ from shipsync.canonical import (
     SORT_RANK,
     Anomaly,
     Milestone,
+    PackageState,
     ShipmentState,
     ShipmentStatus,
     TrackingEvent,
-    can_transition,
     fold,
 )
 from shipsync.canonical.mappings import oca_delivery_state, read_oca_delivery_state
+from shipsync.errors import InvalidInputError
 from shipsync.odoo._mapping import OdooFieldMap
 
-__all__ = ["StatusDecision", "batch_state", "decide", "read_status", "status_value"]
+__all__ = [
+    "Start",
+    "StatusDecision",
+    "base_value",
+    "batch_state",
+    "decide",
+    "read_start",
+    "read_status",
+    "status_value",
+]
 
 
 def _as_milestone(status: ShipmentStatus) -> Milestone:
@@ -81,15 +93,94 @@ def read_status(fields: OdooFieldMap, value: object) -> ShipmentStatus | None:
     return min(candidates, key=_rank) if candidates else None
 
 
-def batch_state(events: Sequence[TrackingEvent]) -> ShipmentState:
-    """The folded state of one picking's events; with several shipments, the latest one's.
+@attrs.frozen
+class Start:
+    """The state a picking's packages resume at: a milestone, and an exception's base."""
+
+    status: Milestone
+    base: Milestone | None = None
+
+    def package(self, tracking_number: str) -> PackageState:
+        """The package state to fold on from."""
+        return PackageState.resume(self.status, self.base, tracking_number=tracking_number)
+
+
+def _milestone(value: object) -> Milestone | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return Milestone(value)
+    except ValueError:
+        return None
+
+
+def read_start(fields: OdooFieldMap, value: object, base: object = None) -> Start | None:
+    """Where the picking's packages resume, from the stored status and base values.
+
+    None when the status tells nothing. A base that names a milestone written as the stored
+    value is that milestone (``incident`` with base ``returning_to_sender`` is a return on its
+    way); for an ``exception`` it is the milestone it branched from. A base that fits neither is
+    ignored.
+    """
+    current = read_status(fields, value)
+    if current is None:
+        return None
+    held = _milestone(base)
+    if held is not None and held is not Milestone.UNKNOWN:
+        if (
+            held is not Milestone.EXCEPTION
+            and status_value(fields, ShipmentStatus(held.value)) == value
+        ):
+            return Start(held)
+        if current is ShipmentStatus.EXCEPTION:
+            try:
+                PackageState.resume(Milestone.EXCEPTION, held, tracking_number="-")
+            except InvalidInputError:
+                pass
+            else:
+                return Start(Milestone.EXCEPTION, held)
+    return Start(_as_milestone(current))
+
+
+def base_value(state: ShipmentState) -> str | None:
+    """The milestone to store beside the status of ``state``, or None for none.
+
+    For an exception, the milestone it branched from (the least advanced of the packages in
+    exception; None when unknown); for ``partially_delivered``, None; else the status itself.
+    """
+    if state.status is ShipmentStatus.PARTIALLY_DELIVERED or state.status is ShipmentStatus.UNKNOWN:
+        return None
+    if state.status is not ShipmentStatus.EXCEPTION:
+        return state.status.value
+    bases = [
+        p.base_status
+        for p in state.packages
+        if p.status is Milestone.EXCEPTION and p.base_status is not Milestone.UNKNOWN
+    ]
+    return min(bases, key=lambda m: SORT_RANK[m]).value if bases else None
+
+
+def batch_state(events: Sequence[TrackingEvent], start: Start | None = None) -> ShipmentState:
+    """The folded state of one picking's events, each package resuming at ``start``; with
+    several shipments, the one with the latest applied event (else the first).
 
     The returned state's ``anomalies`` hold the rejected events of every shipment folded.
     """
     by_shipment: dict[str, list[TrackingEvent]] = {}
     for event in events:
         by_shipment.setdefault(event.shipment_id, []).append(event)
-    states = [fold(group, shipment_id=sid) for sid, group in sorted(by_shipment.items())]
+    states = [
+        fold(
+            group,
+            shipment_id=sid,
+            start=(
+                {e.tracking_number: start.package(e.tracking_number) for e in group}
+                if start is not None
+                else None
+            ),
+        )
+        for sid, group in sorted(by_shipment.items())
+    ]
     if len(states) == 1:
         return states[0]
     moved = [s for s in states if s.last_event_at is not None] or states
@@ -102,57 +193,61 @@ def batch_state(events: Sequence[TrackingEvent]) -> ShipmentState:
 class StatusDecision:
     """What to do with one picking's status.
 
-    ``status`` is the folded status of the batch; ``current`` what the stored value reads as.
-    ``allowed`` is false when the move would go back (``refusal`` says why). ``value`` is the
-    value to write, None when there is nothing to write (refused, unmapped, or already stored).
+    ``state`` is the batch folded from the stored state. ``status`` is the picking's status
+    after the batch: the folded status when the fold applied an event of the batch, the stored
+    one when the batch only repeats it, else None. ``current`` is what the stored value reads
+    as. ``allowed`` is false when the fold applied none of the batch's events and the batch's
+    own status may not follow the stored one (``refusal`` says why). ``value`` is the status
+    value to write, None when there is nothing to write (refused, unmapped, or already stored);
+    ``base`` the milestone to store beside it (None to empty the field), written only when
+    ``base_changed``.
     """
 
-    status: ShipmentStatus
+    state: ShipmentState
+    status: ShipmentStatus | None
     current: ShipmentStatus | None
     allowed: bool
     value: str | None
+    base: str | None = None
+    base_changed: bool = False
     refusal: str | None = None
 
 
-def _targets(state: ShipmentState) -> set[Milestone]:
-    """The milestones a move to ``state`` is checked as: an exception also as its base.
-
-    The fold reaches ``exception`` from where it branched (delivered, returning, exception),
-    so a picking that holds that base may go on to the exception even where the table has no
-    direct edge (``delivered -> exception`` is not one; ``delivered -> returning_to_sender ->
-    exception`` is).
-    """
-    targets = {_as_milestone(state.status)}
-    if state.status is ShipmentStatus.EXCEPTION:
-        targets |= {
-            p.base_status
-            for p in state.packages
-            if p.status is Milestone.EXCEPTION and p.base_status is not Milestone.UNKNOWN
-        }
-    return targets
-
-
-def decide(fields: OdooFieldMap, state: ShipmentState, stored: object) -> StatusDecision:
-    """Whether the folded ``state`` may replace the stored value, and what to write for it."""
-    status = state.status
+def decide(
+    fields: OdooFieldMap,
+    events: Sequence[TrackingEvent],
+    stored: object,
+    stored_base: object = None,
+) -> StatusDecision:
+    """Fold one picking's new ``events`` from its stored status (and base); say what to write."""
     current = read_status(fields, stored)
-    allowed = current is None or current is status
-    if current is not None and not allowed:
-        held = _as_milestone(current)
-        allowed = any(t is held or can_transition(held, t) for t in _targets(state))
-    if not allowed:
+    start = read_start(fields, stored, stored_base)
+    state = batch_state(events, start)
+    if not state.applied:
+        alone = batch_state(events) if start is not None else state
+        if alone.status is ShipmentStatus.UNKNOWN or alone.status is current:
+            status = current if alone.status is current else None
+            return StatusDecision(
+                state=state, status=status, current=current, allowed=True, value=None
+            )
         assert current is not None
         return StatusDecision(
-            status=status,
+            state=state,
+            status=current,
             current=current,
             allowed=False,
             value=None,
-            refusal=f"{status.value} may not follow {current.value} (stored {stored!r})",
+            refusal=f"{alone.status.value} may not follow {current.value} (stored {stored!r})",
         )
-    value = status_value(fields, status)
+    value = status_value(fields, state.status)
+    base = base_value(state)
+    held = stored_base if isinstance(stored_base, str) and stored_base else None
     return StatusDecision(
-        status=status,
+        state=state,
+        status=state.status,
         current=current,
         allowed=True,
         value=value if value != stored else None,
+        base=base,
+        base_changed=value is not None and base != held,
     )
