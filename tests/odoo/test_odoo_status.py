@@ -221,6 +221,7 @@ def test_with_several_shipments_on_one_picking_the_latest_gives_the_status() -> 
         (OCA_BASE, "in_transit", "delivered", Start(M.IN_TRANSIT)),
         (OCA_BASE, "no_update", "delivered", None),
         (IDENTITY_BASE, "exception", "picked_up", Start(M.EXCEPTION, M.PICKED_UP)),
+        (IDENTITY_BASE, "exception", "exception", Start(M.EXCEPTION)),
         (IDENTITY_BASE, "partially_delivered", None, Start(M.OUT_FOR_DELIVERY)),
     ],
     ids=[
@@ -234,6 +235,7 @@ def test_with_several_shipments_on_one_picking_the_latest_gives_the_status() -> 
         "base-of-another-value-is-ignored",
         "nothing-known",
         "identity-exception",
+        "identity-exception-of-exception",
         "partially-delivered-resumes-in-the-last-mile",
     ],
 )

@@ -32,6 +32,7 @@ import attrs
 
 from shipsync.canonical import (
     SORT_RANK,
+    TRANSITIONS,
     Anomaly,
     Milestone,
     PackageState,
@@ -41,7 +42,6 @@ from shipsync.canonical import (
     fold,
 )
 from shipsync.canonical.mappings import oca_delivery_state, read_oca_delivery_state
-from shipsync.errors import InvalidInputError
 from shipsync.odoo._mapping import OdooFieldMap
 
 __all__ = [
@@ -126,19 +126,11 @@ def read_start(fields: OdooFieldMap, value: object, base: object = None) -> Star
     if current is None:
         return None
     held = _milestone(base)
-    if held is not None and held is not Milestone.UNKNOWN:
-        if (
-            held is not Milestone.EXCEPTION
-            and status_value(fields, ShipmentStatus(held.value)) == value
-        ):
+    if held is not None and held not in {Milestone.UNKNOWN, Milestone.EXCEPTION}:
+        if status_value(fields, ShipmentStatus(held.value)) == value:
             return Start(held)
-        if current is ShipmentStatus.EXCEPTION:
-            try:
-                PackageState.resume(Milestone.EXCEPTION, held, tracking_number="-")
-            except InvalidInputError:
-                pass
-            else:
-                return Start(Milestone.EXCEPTION, held)
+        if current is ShipmentStatus.EXCEPTION and Milestone.EXCEPTION in TRANSITIONS[held]:
+            return Start(Milestone.EXCEPTION, held)  # a milestone an exception branches from
     return Start(_as_milestone(current))
 
 
