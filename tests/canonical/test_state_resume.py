@@ -85,7 +85,7 @@ def test_folding_a_later_batch_from_the_earlier_state_equals_folding_all_at_once
     """When every new event of the later batch comes after every event of the earlier one in
     the fold's order (e.g. it all occurred later), the shipment and each package end exactly as
     if all events were folded at once; copies of earlier events in the later batch are absorbed.
-    Anomalies are the same collection (those of the earlier batch come first)."""
+    Anomalies are the same collection, in another order."""
     earlier, later = _split(events, data, copies=True)
     whole = fold(events)
     stepped = fold(later, start=fold(earlier))
