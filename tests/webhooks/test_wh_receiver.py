@@ -23,6 +23,7 @@ from shipsync.errors import (
     PayloadTooLargeError,
     StoreUnavailableError,
     TimestampTooOldError,
+    UnavailableError,
     WebhookPayloadError,
 )
 from shipsync.idempotency import ClaimOutcome, MemoryStore
@@ -279,14 +280,23 @@ def test_sink_down_and_release_failing_still_defers_then_recovers_after_the_leas
     assert len(sink.batches) == 1
 
 
-def test_a_sink_bug_propagates_but_releases_the_claim(
+def test_a_sink_bug_defers_as_unavailable_and_releases_the_claim(
     receiver: WebhookReceiver, sink: ListSink
 ) -> None:
-    """A non-shipsync exception in the sink is re-raised (the host answers 500), claim released."""
-    sink.failure = RuntimeError("bug in the sink")
-    with pytest.raises(RuntimeError):
-        receiver.receive(BODY, signed())
+    """A non-shipsync exception in the sink becomes a 503 UnavailableError (cause chained), and
+    the claim is released so the retry is handed off."""
+    bug = RuntimeError("bug in the sink")
+    sink.failure = bug
+    receipt = receiver.receive(BODY, signed())
+    assert (receipt.outcome, receipt.status, receipt.retry_after) == (
+        ReceiptOutcome.DEFERRED,
+        503,
+        30,
+    )
+    assert type(receipt.error) is UnavailableError
+    assert receipt.error.__cause__ is bug
     assert receiver.receive(BODY, signed()).outcome is ReceiptOutcome.ACCEPTED
+    assert len(sink.batches) == 1
 
 
 def test_store_down_defers_503_without_handing_off(

@@ -25,6 +25,15 @@ from shipsync.webhooks._stripe import StripeScheme
 __all__ = ["webhook"]
 
 _SCHEMES = ("standard", "stripe", "hmac", "github", "easypost")
+# Bounds that keep a typed error (or a usage error) from ever turning into an OverflowError.
+_MAX_TOLERANCE = 10**9  # about 31 years, in seconds
+_MAX_NOW = 10**12  # the first Unix second with 13 digits
+
+
+def _tolerance(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not 0 <= value <= _MAX_TOLERANCE:  # also refuses NaN
+        raise click.BadParameter(f"must be a number of seconds from 0 to {_MAX_TOLERANCE}")
+    return value
 
 
 def _scheme(
@@ -129,8 +138,12 @@ _NOT_SIGNATURE = frozenset({"webhook-id", "webhook-timestamp"})
 @click.option("--signature", required=True, help="The signature header value to check.")
 @click.option("--id", "msg_id", help="Message id (standard).")
 @click.option("--timestamp", type=int, help="Signed Unix seconds (standard).")
-@click.option("--now", type=int, help="Unix seconds to verify at (default: now).")
-@click.option("--tolerance", type=click.FloatRange(min=0), help="Seconds either way [300].")
+@click.option(
+    "--now",
+    type=click.IntRange(0, _MAX_NOW),
+    help="Unix seconds to verify at (default: now).",
+)
+@click.option("--tolerance", type=float, callback=_tolerance, help="Seconds either way [300].")
 @click.option("--algorithm", type=click.Choice(["sha256", "sha512"]), default="sha256")
 @click.option("--encoding", type=click.Choice(["hex", "base64"]), default="hex")
 @click.option("--prefix", default="", help="Text before the digest, e.g. 'sha256=' (hmac).")

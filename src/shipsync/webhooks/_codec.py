@@ -32,6 +32,7 @@ DECIMAL = re.compile(rf"(?:0|[1-9][0-9]{{0,{MAX_TIMESTAMP_DIGITS - 1}}})")
 _HEX = re.compile(r"[0-9a-fA-F]*")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
+_TIMESTAMP_LIMIT = 10**MAX_TIMESTAMP_DIGITS
 
 
 def parse_timestamp(value: str, header: str) -> int:
@@ -86,7 +87,8 @@ def raw_body(body: object) -> bytes:
 def timestamp_seconds(timestamp: datetime | int) -> int:
     """Return Unix seconds for an aware datetime (any timezone) or a non-negative integer.
 
-    Fractions of a second are dropped (floor), as every signer in the wild does.
+    Fractions of a second are dropped (floor), as every signer in the wild does. A time that
+    needs more than ``MAX_TIMESTAMP_DIGITS`` digits is refused: no verifier would read it.
     """
     if isinstance(timestamp, bool):
         raise InvalidInputError(
@@ -95,6 +97,8 @@ def timestamp_seconds(timestamp: datetime | int) -> int:
     if isinstance(timestamp, int):
         if timestamp < 0:
             raise InvalidInputError("timestamp must not be negative", path="timestamp")
+        if timestamp >= _TIMESTAMP_LIMIT:
+            raise InvalidInputError("timestamp is too far in the future", path="timestamp")
         return timestamp
     if isinstance(timestamp, datetime):
         if timestamp.tzinfo is None or timestamp.utcoffset() is None:

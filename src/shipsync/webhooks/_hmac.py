@@ -171,7 +171,9 @@ class HmacSigner:
 
     def signature(self, body: bytes) -> str:
         """Return the header value for ``body``."""
-        raw = self._key.digest(body)
+        if not isinstance(body, bytes | bytearray | memoryview):
+            raise InvalidInputError("the body must be bytes", path="body")
+        raw = self._key.digest(bytes(body))
         if self._scheme.encoding == "hex":
             encoded = raw.hex()
         else:

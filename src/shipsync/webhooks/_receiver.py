@@ -23,6 +23,14 @@ at most once however often it arrives. Per delivery:
    so the answer is still 200; the claim's lease runs out and a later replay would be handed off
    again, which the sink's consumers absorb by event id.
 
+A store or sink that raises something other than a ``ShipsyncError`` (a driver's own
+``ConnectionError``, a bug) is treated like one that is down: the claim is released, the error is
+wrapped in an :class:`~shipsync.errors.UnavailableError` (the original chained as its cause) and
+the answer is 503, so nothing is lost and nothing is handed off twice. A parser that raises a
+foreign exception is a broken driver: :class:`~shipsync.errors.ConfigurationError`, nothing
+claimed. Only a ``BaseException`` that is no ``Exception`` (cancellation, interpreter exit)
+propagates as it is, after the claim is released.
+
 Everything except the store and sink calls is shared by :class:`WebhookReceiver` and
 :class:`AsyncWebhookReceiver`; only those calls are written twice.
 """
@@ -42,11 +50,11 @@ from shipsync.canonical import Event
 from shipsync.errors import (
     ConfigurationError,
     FingerprintMismatchError,
-    IdempotencyError,
     InvalidInputError,
     PayloadTooLargeError,
     RemoteDataError,
     ShipsyncError,
+    UnavailableError,
     WebhookPayloadError,
     WebhookVerificationError,
 )
@@ -58,6 +66,7 @@ from shipsync.idempotency import (
     Completed,
     IdempotencyStore,
 )
+from shipsync.webhooks._codec import raw_body
 from shipsync.webhooks._headers import HeadersInput
 from shipsync.webhooks._parse import (
     ParsedDelivery,
@@ -130,8 +139,13 @@ class Receipt(NamedTuple):
 
     @property
     def reason(self) -> str:
-        """A short text for the response body: the outcome, or the error's class and message."""
-        if self.error is None:
+        """A short text for the response body, safe to send to the sender.
+
+        A rejection names the error's class and message (what was wrong with the delivery). A
+        deferral names only its outcome: its error describes our own store or sink (paths,
+        hosts), which is the host's to log and no business of the sender's.
+        """
+        if self.error is None or self.outcome is ReceiptOutcome.DEFERRED:
             return self.outcome.value
         return f"{type(self.error).__name__}: {self.error}"
 
@@ -153,6 +167,15 @@ def _check_parts(store: object, sink: object, *, asynchronous: bool) -> None:
                 raise ConfigurationError(f"the {what} has no {name}() method", path=what)
             if inspect.iscoroutinefunction(method) != asynchronous:
                 raise ConfigurationError(f"this receiver needs {kind} {what}", path=what)
+
+
+def _foreign(part: str, error: Exception) -> ShipsyncError:
+    """Translate a store's or sink's foreign exception into a typed, retryable error."""
+    if isinstance(error, ShipsyncError):
+        return error
+    wrapped = UnavailableError(f"the {part} failed unexpectedly ({type(error).__name__})")
+    wrapped.__cause__ = error
+    return wrapped
 
 
 def _reject(status: int, error: ShipsyncError, delivery_id: str | None = None) -> Receipt:
@@ -193,6 +216,10 @@ class _ReceiverCore:
 
     def _prepare(self, body: bytes, headers: HeadersInput) -> _Prepared | Receipt:
         # Returns a Receipt (a rejection) or a plain 4-tuple (a plain tuple is no Receipt).
+        # A body that is not bytes (or headers that are not pairs) is the host's mistake, not
+        # the sender's: that InvalidInputError propagates (the sender gets a 5xx and retries).
+        if type(body) is not bytes:
+            body = raw_body(body)
         size = len(body)
         if size > self._max_body_size:
             return _reject(413, PayloadTooLargeError(size, self._max_body_size))
@@ -200,8 +227,6 @@ class _ReceiverCore:
             verified = self._verifier.verify(body, headers)
         except WebhookVerificationError as error:
             return _reject(400, error)
-        # A body that is not bytes, or headers that are not pairs, is the host's mistake, not
-        # the sender's: that InvalidInputError propagates (the sender gets a 5xx and retries).
         try:
             if self._parser is parse_canonical:
                 events, parsed_id = canonical_events(body)
@@ -215,6 +240,14 @@ class _ReceiverCore:
                 wrapped.__cause__ = error
                 error = wrapped
             return _reject(400, error, verified.delivery_id)
+        except ShipsyncError:
+            raise
+        except Exception as error:
+            # The driver's parser broke on an authentic body: our bug, not the sender's. Nothing
+            # is claimed yet; the host answers 5xx and the sender retries once it is fixed.
+            raise ConfigurationError(
+                f"the webhook parser failed with {type(error).__name__}", path="parser"
+            ) from error
         # The fingerprint is what the delivery *says*: its events' ids (each a stable hash of the
         # event's content). A sender's retry of the same events matches even if re-serialised;
         # a reused delivery id carrying other events does not.
@@ -236,12 +269,15 @@ class _ReceiverCore:
 
     @staticmethod
     def _normalise(parsed: ParsedDelivery | Sequence[Event] | Event) -> tuple[_Events, str | None]:
-        if isinstance(parsed, ParsedDelivery):
-            events, parsed_id = parsed.events, parsed.delivery_id
-        elif isinstance(parsed, Event):
-            events, parsed_id = (parsed,), parsed.id
+        result: object = parsed  # a driver's parser may return anything at all
+        if isinstance(result, ParsedDelivery):
+            events, parsed_id = result.events, result.delivery_id
+        elif isinstance(result, Event):
+            events, parsed_id = (result,), result.id
+        elif isinstance(result, Sequence) and not isinstance(result, str | bytes):
+            events, parsed_id = tuple(result), None
         else:
-            events, parsed_id = tuple(parsed), None
+            raise ConfigurationError("the webhook parser returned something other than events")
         for event in events:
             if not isinstance(event, Event):
                 raise ConfigurationError("the webhook parser returned something other than events")
@@ -257,12 +293,16 @@ class _ReceiverCore:
             ReceiptOutcome.DEFERRED, 503, delivery_id=delivery_id, retry_after=self._retry_after
         )
 
-    def _claim_failed(self, delivery_id: str, error: ShipsyncError) -> Receipt:
+    def _claim_failed(self, delivery_id: str, error: Exception) -> Receipt:
         if isinstance(error, FingerprintMismatchError):
             # Same delivery id, other events: the sender reused an id. Never hand it off.
             return _reject(409, error, delivery_id)
         _log.warning("webhook dedupe store failed: %s", type(error).__name__)
-        return self._deferred(delivery_id, error)
+        return self._deferred(delivery_id, _foreign("dedupe store", error))
+
+    def _hand_off_failed(self, delivery_id: str, error: Exception) -> Receipt:
+        _log.warning("webhook sink failed: %s", type(error).__name__)
+        return self._deferred(delivery_id, _foreign("event sink", error))
 
     def _deferred(self, delivery_id: str, error: ShipsyncError) -> Receipt:
         wait = self._retry_after
@@ -321,28 +361,28 @@ class WebhookReceiver(_ReceiverCore):
             return Receipt(ReceiptOutcome.ACCEPTED, 200, events, delivery_id)
         try:
             outcome = self._store.claim(key, fingerprint, self._lease)
-        except ShipsyncError as error:
+        except Exception as error:
             return self._claim_failed(delivery_id, error)
         if not isinstance(outcome, Acquired):
             return self._not_acquired(prepared, outcome)
         try:
             self._sink.publish(events)
-        except BaseException as error:
+        except Exception as error:
             self._release(key, outcome.token)
-            if isinstance(error, ShipsyncError):
-                _log.warning("webhook sink failed: %s", type(error).__name__)
-                return self._deferred(delivery_id, error)
+            return self._hand_off_failed(delivery_id, error)
+        except BaseException:
+            self._release(key, outcome.token)
             raise
         try:
             self._store.complete(key, outcome.token, _RESULT, self._retention)
-        except IdempotencyError as error:
+        except Exception as error:  # the events are stored: still a 200
             _log.warning("webhook handed off but not recorded: %s", type(error).__name__)
         return Receipt(ReceiptOutcome.ACCEPTED, 200, events, delivery_id)
 
     def _release(self, key: str, token: int) -> None:
         try:
             self._store.release(key, token)
-        except ShipsyncError as error:  # the lease will run out instead
+        except Exception as error:  # the lease will run out instead
             _log.warning("webhook claim not released: %s", type(error).__name__)
 
 
@@ -385,26 +425,26 @@ class AsyncWebhookReceiver(_ReceiverCore):
             return Receipt(ReceiptOutcome.ACCEPTED, 200, events, delivery_id)
         try:
             outcome = await self._store.claim(key, fingerprint, self._lease)
-        except ShipsyncError as error:
+        except Exception as error:
             return self._claim_failed(delivery_id, error)
         if not isinstance(outcome, Acquired):
             return self._not_acquired(prepared, outcome)
         try:
             await self._sink.publish(events)
-        except BaseException as error:
+        except Exception as error:
             await self._release(key, outcome.token)
-            if isinstance(error, ShipsyncError):
-                _log.warning("webhook sink failed: %s", type(error).__name__)
-                return self._deferred(delivery_id, error)
+            return self._hand_off_failed(delivery_id, error)
+        except BaseException:
+            await self._release(key, outcome.token)
             raise
         try:
             await self._store.complete(key, outcome.token, _RESULT, self._retention)
-        except IdempotencyError as error:
+        except Exception as error:  # the events are stored: still a 200
             _log.warning("webhook handed off but not recorded: %s", type(error).__name__)
         return Receipt(ReceiptOutcome.ACCEPTED, 200, events, delivery_id)
 
     async def _release(self, key: str, token: int) -> None:
         try:
             await self._store.release(key, token)
-        except ShipsyncError as error:
+        except Exception as error:  # the lease will run out instead
             _log.warning("webhook claim not released: %s", type(error).__name__)

@@ -15,6 +15,7 @@ from typing import NamedTuple, Protocol, TypeAlias, runtime_checkable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from shipsync.errors import WebhookSecretError
 from shipsync.webhooks._headers import HeadersInput
 
 __all__ = [
@@ -101,7 +102,19 @@ class SignatureScheme(Protocol):
 
 
 def as_secret_list(secrets: Secrets) -> list[Secret]:
-    """Return ``secrets`` as a list, treating a lone string, bytes or key as one secret."""
+    """Return ``secrets`` as a list, treating a lone string, bytes or key as one secret.
+
+    Anything else that is not a sequence of those (``None``, a number, a mapping) is a
+    :class:`~shipsync.errors.WebhookSecretError`, named by kind only.
+    """
     if isinstance(secrets, str | bytes | Ed25519PublicKey | Ed25519PrivateKey):
         return [secrets]
-    return list(secrets)
+    given: object = secrets  # a host may pass anything at all
+    if isinstance(given, Sequence):
+        items: list[Secret] = [s for s in given if isinstance(s, _ONE_SECRET)]
+        if len(items) == len(given):
+            return items
+    raise WebhookSecretError("secrets must be a str, bytes or Ed25519 key, or a sequence of them")
+
+
+_ONE_SECRET = (str, bytes, Ed25519PublicKey, Ed25519PrivateKey)

@@ -21,7 +21,10 @@ def hmac_secret(secret: Secret, *, normalize: Literal["NFKD"] | None = None) -> 
     elif isinstance(secret, str):
         if normalize is not None:
             secret = unicodedata.normalize(normalize, secret)
-        key = secret.encode("utf-8")
+        try:
+            key = secret.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, e.g. from a mis-decoded environment
+            raise WebhookSecretError("a webhook secret must be valid Unicode text") from None
     else:
         raise WebhookSecretError("an HMAC secret must be a str or bytes, not a key object")
     if not key:

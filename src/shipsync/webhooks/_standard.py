@@ -75,6 +75,8 @@ _MAX_ENTRY = 512
 _V1 = re.compile(r"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=")
 _ONLY_V1 = re.compile(r"v1,([A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=)")
 _V1A = re.compile(r"[A-Za-z0-9+/]{85}[AQgw]==")
+# Signatures of versions we do not know are skipped, but must still be visible ASCII (no commas).
+_OTHER_VALUE = re.compile(rf"[\x21-\x2b\x2d-\x7e]{{1,{_MAX_ENTRY}}}")
 _match_only_v1 = _ONLY_V1.fullmatch
 _match_msg_id = _MSG_ID.fullmatch
 _match_decimal = DECIMAL.fullmatch
@@ -153,7 +155,7 @@ def generate_secret(kind: str = "whsec", *, size: int = 32) -> str:
     The public key of a ``whsk_`` secret is ``StandardWebhooksScheme.public_key(secret)``.
     """
     if kind == "whsec":
-        if not 24 <= size <= 64:
+        if not isinstance(size, int) or not 24 <= size <= 64:
             raise InvalidInputError("HMAC secrets should be 24 to 64 bytes", path="size")
         return _HMAC_PREFIX + binascii.b2a_base64(token_bytes(size), newline=False).decode()
     if kind == "whsk":
@@ -208,7 +210,12 @@ class StandardWebhooksScheme:
     @staticmethod
     def public_key(secret: str | Ed25519PrivateKey) -> str:
         """Return the ``whpk_…`` public key of a ``whsk_…`` secret key, for the receiver."""
-        key = secret if isinstance(secret, Ed25519PrivateKey) else _private_key(secret)
+        if isinstance(secret, Ed25519PrivateKey):
+            key = secret
+        elif isinstance(secret, str) and secret.startswith(_SECRET_KEY_PREFIX):
+            key = _private_key(secret)
+        else:
+            raise WebhookSecretError("a public key derives from a whsk_… secret key")
         raw = key.public_key().public_bytes_raw()
         return _PUBLIC_PREFIX + binascii.b2a_base64(raw, newline=False).decode("ascii")
 
@@ -252,7 +259,11 @@ class StandardWebhooksVerifier:
                 if _V1A.fullmatch(value) is None:
                     raise MalformedHeaderError(SIGNATURE_HEADER, _bad_signature(value, 64))
                 v1a.append(binascii.a2b_base64(value))
-            elif not comma or not value or _VERSION.fullmatch(version) is None:
+            elif (
+                not comma
+                or _VERSION.fullmatch(version) is None
+                or _OTHER_VALUE.fullmatch(value) is None
+            ):
                 raise MalformedHeaderError(SIGNATURE_HEADER, "entries must be 'version,signature'")
         return v1, v1a
 
@@ -279,11 +290,12 @@ class StandardWebhooksVerifier:
         else:
             v1, v1a = self._entries(header)
         now = self._clock()
-        if now - timestamp > self._tolerance:
+        # Written as "not within" so a clock that returns NaN fails closed instead of open.
+        if not now - timestamp <= self._tolerance:
             raise TimestampTooOldError(
                 "the signed timestamp is older than the tolerance allows", tolerance=self._tolerance
             )
-        if timestamp - now > self._tolerance:
+        if not timestamp - now <= self._tolerance:
             raise TimestampTooNewError(
                 "the signed timestamp is further in the future than the tolerance allows",
                 tolerance=self._tolerance,

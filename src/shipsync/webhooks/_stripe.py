@@ -40,6 +40,8 @@ __all__ = ["StripeScheme", "StripeSigner", "StripeVerifier"]
 
 _KEY = re.compile(r"[a-z][a-z0-9]{0,15}")
 _MAX_ENTRY = 80
+# Values of entries we skip (``v0``, future schemes) must still be visible ASCII.
+_VALUE = re.compile(r"[\x21-\x2b\x2d-\x7e]+")
 
 
 def _check_header_name(value: str) -> None:
@@ -82,6 +84,12 @@ class StripeScheme:
         return StripeSigner(self, as_secret_list(secrets), clock=clock)
 
 
+def _signable(body: object) -> bytes:
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise InvalidInputError("the body must be bytes", path="body")
+    return bytes(body)
+
+
 def _keys(secrets: Sequence[Secret]) -> tuple[HmacKey, ...]:
     if not secrets:
         raise WebhookSecretError("at least one secret is needed")
@@ -112,7 +120,7 @@ class StripeVerifier:
         signatures: list[bytes] = []
         for entry in value.split(","):
             key, equals, item = entry.partition("=")
-            if not equals or not item or _KEY.fullmatch(key) is None:
+            if not equals or _KEY.fullmatch(key) is None or _VALUE.fullmatch(item) is None:
                 raise MalformedHeaderError(header, "entries must be 'key=value'")
             if key == "t":
                 if stamp is not None:
@@ -130,11 +138,12 @@ class StripeVerifier:
         stamp, signatures = self._parse(value)
         timestamp = parse_timestamp(stamp, self._header)
         now = self._clock()
-        if now - timestamp > self._tolerance:
+        # Written as "not within" so a clock that returns NaN fails closed instead of open.
+        if not now - timestamp <= self._tolerance:
             raise TimestampTooOldError(
                 "the signed timestamp is older than the tolerance allows", tolerance=self._tolerance
             )
-        if timestamp - now > self._tolerance:
+        if not timestamp - now <= self._tolerance:
             raise TimestampTooNewError(
                 "the signed timestamp is further in the future than the tolerance allows",
                 tolerance=self._tolerance,
@@ -170,6 +179,7 @@ class StripeSigner:
     def signature(self, timestamp: datetime | int, body: bytes) -> str:
         """Return the header value for ``body`` signed at ``timestamp``."""
         seconds = timestamp_seconds(timestamp)
+        body = _signable(body)
         prefix = f"{seconds}.".encode("ascii")
         signatures = ",".join(f"v1={key.digest_parts(prefix, body).hex()}" for key in self._keys)
         return f"t={seconds},{signatures}"
