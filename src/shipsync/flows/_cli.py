@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -35,19 +36,32 @@ def open_dead_letters(url: str, *, table: str = DEFAULT_TABLE) -> DeadLetterStor
     return SQLiteDeadLetters(path, table=table)
 
 
+def _open(url: str, table: str) -> DeadLetterStore:
+    """Open an existing store: a mistyped SQLite path is an error, not a new empty file."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        path = url.removeprefix("sqlite:///")
+        if not Path(path).is_file():
+            raise click.ClickException(f"no dead letter store at {path!r}")
+    return open_dead_letters(url, table=table)
+
+
 def _load_dispatcher(target: str) -> Dispatcher:
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
         raise click.BadParameter("use module:attribute", param_hint="--app")
     try:
         obj: Any = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise click.BadParameter(f"cannot load {target}: {exc}", param_hint="--app") from exc
+    except Exception as exc:  # the host's module may fail in any way while importing
+        raise click.BadParameter(
+            f"cannot load {target}: {type(exc).__name__}: {exc}", param_hint="--app"
+        ) from exc
     if callable(obj) and not isinstance(obj, Dispatcher | type):
         try:
             obj = obj()
-        except TypeError as exc:
-            raise click.BadParameter(f"cannot call {target}: {exc}", param_hint="--app") from exc
+        except Exception as exc:  # the host's factory may fail in any way
+            raise click.BadParameter(
+                f"cannot call {target}: {type(exc).__name__}: {exc}", param_hint="--app"
+            ) from exc
     if not isinstance(obj, Dispatcher):
         raise click.BadParameter(f"{target} is not a shipsync.flows.Dispatcher", param_hint="--app")
     return obj
@@ -68,6 +82,8 @@ def _filter(
         resolved=resolved,
     )
 
+
+_ID = click.IntRange(min=1, max=2**63 - 1)
 
 _store_option = click.option(
     "--store",
@@ -114,7 +130,7 @@ def dlq() -> None:
     default="open",
     show_default=True,
 )
-@click.option("--limit", default=100, show_default=True)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_(
     store: str,
@@ -128,7 +144,7 @@ def list_(
 ) -> None:
     """List dead letters, oldest first."""
     resolved = {"open": False, "resolved": True, "all": None}[state]
-    letters = open_dead_letters(store, table=table)
+    letters = _open(store, table)
     try:
         found = letters.list(_filter((), handler, event_type, partition, resolved), limit=limit)
     finally:
@@ -146,12 +162,12 @@ def list_(
 
 
 @dlq.command()
-@click.argument("letter_id", type=int)
+@click.argument("letter_id", type=_ID)
 @_store_option
 @_table_option
 def show(letter_id: int, store: str, table: str) -> None:
     """Show one dead letter with its event, as JSON."""
-    letters = open_dead_letters(store, table=table)
+    letters = _open(store, table)
     try:
         letter = letters.get(letter_id)
     finally:
@@ -165,7 +181,7 @@ def show(letter_id: int, store: str, table: str) -> None:
 
 
 @dlq.command()
-@click.argument("letter_ids", type=int, nargs=-1)
+@click.argument("letter_ids", type=_ID, nargs=-1)
 @_store_option
 @_table_option
 @_with_filters
@@ -185,7 +201,7 @@ def replay(
     if not (letter_ids or handler or event_type or partition or everything):
         raise click.UsageError("name letter ids, a filter, or --all")
     dispatcher = _load_dispatcher(app)
-    letters = open_dead_letters(store, table=table)
+    letters = _open(store, table)
     dispatcher.dead_letters = letters
     try:
         report = asyncio.run(
@@ -197,12 +213,16 @@ def replay(
         f"succeeded {len(report.succeeded)}, already done {len(report.already_done)}, "
         f"failed {len(report.failed)}, skipped {len(report.skipped)}"
     )
-    if report.failed:
+    matched = report.succeeded + report.already_done + report.failed + report.skipped
+    missing = sorted(set(letter_ids) - set(matched))
+    if missing:
+        click.echo(f"no open dead letter has id {', '.join(map(str, missing))}", err=True)
+    if report.failed or report.skipped or missing:
         raise SystemExit(1)
 
 
 @dlq.command()
-@click.argument("letter_ids", type=int, nargs=-1)
+@click.argument("letter_ids", type=_ID, nargs=-1)
 @_store_option
 @_table_option
 @_with_filters
@@ -231,7 +251,7 @@ def purge(
     if not yes:
         click.confirm("Delete the matching dead letters for good?", abort=True)
     resolved = {"open": False, "resolved": True, "all": None}[state]
-    letters = open_dead_letters(store, table=table)
+    letters = _open(store, table)
     try:
         count = letters.purge(_filter(letter_ids, handler, event_type, partition, resolved))
     finally:

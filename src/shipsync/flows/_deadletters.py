@@ -18,7 +18,7 @@ import attrs
 
 from shipsync.canonical import Event, EventCatalogue
 from shipsync.canonical._events import default_catalogue
-from shipsync.errors import DeadLetterNotFoundError, EventLogUnavailableError
+from shipsync.errors import DeadLetterNotFoundError, EventLogUnavailableError, InvalidInputError
 
 from ._sqlite import check_table
 
@@ -33,6 +33,7 @@ __all__ = [
 T = TypeVar("T")
 
 MAX_ERROR_CHARS = 2000
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _ts(value: float) -> datetime:
@@ -99,7 +100,8 @@ class DeadLetterFilter:
     """Selects dead letters; unset fields match everything.
 
     ``resolved`` is False (the default) for open letters only, True for resolved ones only and
-    None for both.
+    None for both. Filters come from people (the CLI): ids are 64-bit integers and texts are
+    valid Unicode without NUL, else ``InvalidInputError`` names the field.
     """
 
     ids: Sequence[int] | None = None
@@ -107,6 +109,21 @@ class DeadLetterFilter:
     event_type: str | None = None
     partition: str | None = None
     resolved: bool | None = False
+
+    def __attrs_post_init__(self) -> None:
+        for i in self.ids or ():
+            if isinstance(i, bool) or not isinstance(i, int) or not _INT64_MIN <= i <= _INT64_MAX:
+                raise InvalidInputError("a dead letter id is a 64-bit integer", path="ids")
+        for name in ("handler", "event_type", "partition"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, str) or "\x00" in value:
+                raise InvalidInputError(f"{name} is text without NUL", path=name)
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInputError(f"{name} is not valid Unicode", path=name) from None
 
     def where(self, placeholder: str = "?") -> tuple[str, list[Any]]:
         """A SQL ``WHERE`` clause with its parameters."""
@@ -253,6 +270,8 @@ class SQLiteDeadLetters:
 
     def get(self, letter_id: int) -> DeadLetter:
         """One letter; ``DeadLetterNotFoundError`` if there is none with that id."""
+        if not _INT64_MIN <= int(letter_id) <= _INT64_MAX:
+            raise DeadLetterNotFoundError(f"no dead letter has id {int(letter_id)}")
         row = self._run(
             lambda c: c.execute(
                 f"SELECT {_COLUMNS} FROM {self.table} WHERE id = ?", (int(letter_id),)

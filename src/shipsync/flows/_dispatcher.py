@@ -14,7 +14,13 @@ fingerprint, in one ``claim_many`` round trip:
 * ``Mismatched``: the same event id arrived with other content; that is dead-lettered.
 
 Handlers are isolated: one handler's failure neither stops nor repeats the others. Events of one
-partition are handled in order; partitions of a batch run concurrently. The log is acknowledged
+partition are handled in order; partitions of a batch run concurrently. An async handler call is
+bounded by its subscription's ``timeout`` (by default the dispatcher's lease: past it, another
+worker may take the pair over anyway); a timeout is a failure like any other. A handler that
+raises ``CancelledError`` while its task is not being cancelled has failed (``FlowError``).
+``KeyboardInterrupt``, ``SystemExit`` and a real cancellation stop the batch: the pairs in hand
+are released, the other partitions are cancelled, finished completions are recorded and nothing
+is acknowledged, so every delivery comes again. The log is acknowledged
 only after the completions are recorded, so a crash anywhere repeats at most the pairs whose
 completion was not recorded yet: a handler that must never apply twice, even then, makes its
 effect idempotent with ``ctx.key`` (for instance a unique column), and the fault tests show that
@@ -36,7 +42,13 @@ import attrs
 import tenacity
 
 from shipsync.canonical import Event
-from shipsync.errors import ConfigurationError, ShipsyncError, StaleTokenError, UnavailableError
+from shipsync.errors import (
+    ConfigurationError,
+    FlowError,
+    ShipsyncError,
+    StaleTokenError,
+    UnavailableError,
+)
 from shipsync.idempotency import (
     Acquired,
     AsyncIdempotencyStore,
@@ -91,7 +103,9 @@ class Subscription:
 
     ``event_types`` None takes every type. A ``blocking=False`` subscription (a customer
     notification, say) gets one attempt bounded by ``timeout`` seconds and is dead-lettered at
-    once on failure, so it never holds back the events after it; replay it later.
+    once on failure, so it never holds back the events after it; replay it later. ``timeout``
+    None bounds each call of an async handler by the dispatcher's lease; a sync handler runs on
+    the event loop and cannot be interrupted, so keep it short or make it async.
     """
 
     name: str
@@ -188,6 +202,7 @@ class _Pair:
     fingerprint: str
     outcome: BatchOutcome | None = None
     duplicate_in_batch: bool = False
+    settled: bool = False  # its claim was completed or released
 
 
 class Dispatcher:
@@ -389,6 +404,10 @@ class Dispatcher:
                 for index, d in enumerate(items):
                     if d.event is None:
                         report.unreadable += 1
+                        if self.dead_letters is None:
+                            # Nowhere to keep it: never acknowledge it away.
+                            give_back.update(id(x) for x in items[index:])
+                            return
                         self._record_unreadable(d)
                         continue
                     ok = await self._run_pairs(d, by_delivery.get(id(d), []), report, completions)
@@ -396,8 +415,21 @@ class Dispatcher:
                         give_back.update(id(x) for x in items[index:])
                         return
 
+        tasks = [asyncio.ensure_future(run_partition(items)) for items in partitions.values()]
         try:
-            await asyncio.gather(*(run_partition(items) for items in partitions.values()))
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # One partition was interrupted (or we were cancelled): stop the others too rather
+            # than leave them running unobserved, then record what did finish.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            # Pairs claimed for partitions that never got to them: free them for the redelivery.
+            for pair in fresh:
+                if isinstance(pair.outcome, Acquired) and not pair.settled:
+                    pair.settled = True
+                    await _quietly(self.store.release(pair.key, pair.outcome.token))
+            raise
         finally:
             await self.store.complete_many(completions)
         return report, give_back
@@ -417,13 +449,16 @@ class Dispatcher:
                 continue
             outcome = pair.outcome
             if isinstance(outcome, InProgress):
-                outcome = await self._wait_in_progress(pair)
+                outcome = pair.outcome = await self._wait_in_progress(pair)
                 if isinstance(outcome, InProgress):
                     ok = False  # another worker still holds it: the partition comes again
                     continue
             if isinstance(outcome, Completed):
                 report.duplicates += 1
             elif isinstance(outcome, Mismatched):
+                if self.dead_letters is None:
+                    ok = False  # nowhere to keep it: the partition comes again, never dropped
+                    continue
                 self._record(
                     d, pair.sub.name, "FingerprintMismatch", "same event id, other content", 1
                 )
@@ -436,14 +471,26 @@ class Dispatcher:
                     attempt=1,
                     delivery_attempt=d.attempt,
                 )
-                error, attempts = await self._call(pair.sub, d.event, ctx)
+                try:
+                    error, attempts = await self._call(pair.sub, d.event, ctx)
+                except BaseException:
+                    # Interrupted or cancelled: free the pair at once so the redelivery of
+                    # this unacknowledged event need not wait for the lease to end.
+                    pair.settled = True
+                    await _quietly(self.store.release(pair.key, outcome.token))
+                    raise
                 report.retries += attempts - 1
+                pair.settled = True
                 if error is None:
                     completions.append((pair.key, outcome.token, _DONE))
                     report.effects += 1
                 elif self.dead_letters is not None:
-                    self._record(d, pair.sub.name, type(error).__name__, str(error), attempts)
-                    await self.store.release(pair.key, outcome.token)
+                    try:
+                        self._record(d, pair.sub.name, type(error).__name__, str(error), attempts)
+                    finally:
+                        # Even when the letter cannot be written: the unacknowledged delivery
+                        # comes again and must find the pair free, not held for a lease.
+                        await self.store.release(pair.key, outcome.token)
                     report.dead_lettered += 1
                 else:
                     await self.store.release(pair.key, outcome.token)
@@ -499,12 +546,18 @@ class Dispatcher:
         return None, number
 
     async def _invoke(self, sub: Subscription, event: Event, ctx: HandlerContext) -> None:
-        result = sub.handler(event, ctx)
-        if inspect.isawaitable(result):
-            if sub.timeout is not None:
-                await asyncio.wait_for(result, sub.timeout)
-            else:
-                await result
+        try:
+            result = sub.handler(event, ctx)
+            if inspect.isawaitable(result):
+                timeout = sub.timeout if sub.timeout is not None else self.lease.total_seconds()
+                await asyncio.wait_for(result, timeout)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise
+            raise FlowError(
+                f"handler {sub.name!r} raised CancelledError without being cancelled"
+            ) from exc
 
     def _record(
         self, d: Delivery, handler: str, error_type: str, error: str, attempts: int
@@ -566,7 +619,11 @@ class Dispatcher:
                 ctx = HandlerContext(
                     handler=sub.name, key=key, token=outcome.token, attempt=1, replay=True
                 )
-                error, attempts = await self._call(sub, event, ctx)
+                try:
+                    error, attempts = await self._call(sub, event, ctx)
+                except BaseException:
+                    await _quietly(self.store.release(key, outcome.token))
+                    raise
                 if error is None:
                     await self.store.complete_many([(key, outcome.token, _DONE)])
                     self.dead_letters.mark_replayed(letter.id, resolved=True, at=self._clock())
@@ -582,6 +639,14 @@ class Dispatcher:
             else:
                 out.skipped.append(letter.id)
         return out
+
+
+async def _quietly(work: Awaitable[None]) -> None:
+    """Await ``work``, ignoring its failure (clean-up on the way out of an interruption)."""
+    try:
+        await work
+    except Exception:  # the interruption being handled matters more
+        return
 
 
 def _type_names(event_types: str | type[Event] | Iterable[str | type[Event]]) -> list[str]:
