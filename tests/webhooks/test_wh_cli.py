@@ -171,3 +171,95 @@ def test_sign_standard_without_id_is_an_input_error() -> None:
 def test_usage_errors_exit_2(args: list[str]) -> None:
     """Options that do not apply and missing required options are usage errors."""
     assert _run(*args)[0] == 2
+
+
+def _signed_standard(secret: str = HMAC_SECRET) -> list[str]:
+    _, signature, _ = _run(
+        "sign", "--scheme", "standard", "--secret", secret, "--id", "m1",
+        "--timestamp", str(NOW),
+    )  # fmt: skip
+    return [
+        "verify", "--scheme", "standard", "--secret", HMAC_SECRET, "--id", "m1",
+        "--timestamp", str(NOW), "--now", str(NOW), "--signature", signature.strip(),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"--signature": "v1,"}, "MalformedHeaderError"),
+        ({"--timestamp": "-5"}, "MalformedHeaderError"),
+        ({"--now": str(NOW + 301)}, "TimestampTooOldError"),
+        ({"--now": str(NOW - 301)}, "TimestampTooNewError"),
+        ({"--id": "m 2"}, "MalformedHeaderError"),
+        ({"--secret": "whsk_AAAA"}, "WebhookSecretError"),
+        ({"--secret": OTHER_SECRET}, "NoMatchingSignatureError"),
+    ],
+    ids=["empty-v1", "negative-ts", "too-old", "too-new", "bad-id", "bad-secret", "other-secret"],
+)
+def test_verify_failures_print_exactly_one_line_class_colon_message(
+    change: dict[str, str], error: str
+) -> None:
+    """Exit 1 with a single stderr line '<ErrorClass>: <message>' and nothing on stdout; the
+    line holds neither the secret nor the signature."""
+    args = _signed_standard()
+    signature = args[args.index("--signature") + 1]
+    for option, value in change.items():
+        args[args.index(option) + 1] = value
+    code, out, err = _run(*args)
+    assert (code, out) == (1, "")
+    assert err.endswith("\n")
+    assert err.count("\n") == 1
+    name, _, message = err.rstrip("\n").partition(": ")
+    assert name == error
+    assert message
+    assert HMAC_SECRET[6:] not in err
+    assert signature[3:] not in err
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--tolerance", "inf"],
+        ["--tolerance", "nan"],
+        ["--tolerance", "1e300"],
+        ["--tolerance", "-1"],
+        ["--now", "9" * 40],
+        ["--now", "-1"],
+        ["--timestamp", "1.5"],
+    ],
+    ids=["tolerance-inf", "tolerance-nan", "tolerance-huge", "tolerance-negative", "now-huge",
+         "now-negative", "timestamp-fraction"],
+)  # fmt: skip
+def test_out_of_range_numbers_are_usage_errors_not_crashes(extra: list[str]) -> None:
+    """Numbers no verifier could use exit 2 with click's usage message, never a traceback."""
+    result = CliRunner().invoke(webhook, _signed_standard() + extra, input=BODY)
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.stderr
+
+
+def test_zero_tolerance_accepts_only_the_exact_second() -> None:
+    """--tolerance 0 verifies at the signed second and fails one second later."""
+    args = [*_signed_standard(), "--tolerance", "0"]
+    assert _run(*args)[:2] == (0, "valid\n")
+    args[args.index("--now") + 1] = str(NOW + 1)
+    assert _run(*args)[0] == 1
+
+
+@pytest.mark.parametrize("scheme", ["stripe", "hmac", "github", "easypost"])
+def test_a_secret_that_is_not_unicode_is_a_secret_error(scheme: str) -> None:
+    """A secret with a lone surrogate (undecodable bytes in argv) exits 1 with the secret error."""
+    code, _, err = _run("sign", "--scheme", scheme, "--secret", "s\udcff")
+    assert code == 1
+    assert err.startswith("WebhookSecretError: ")
+
+
+def test_sign_refuses_a_timestamp_no_verifier_could_read() -> None:
+    """A 13-digit timestamp is refused with an InvalidInputError (exit 1)."""
+    code, _, err = _run(
+        "sign", "--scheme", "standard", "--secret", HMAC_SECRET, "--id", "m",
+        "--timestamp", str(10**12),
+    )  # fmt: skip
+    assert code == 1
+    assert err.startswith("InvalidInputError: ")
