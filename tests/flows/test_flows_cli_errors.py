@@ -20,7 +20,9 @@ from shipsync.flows import DeadLetterFilter, NewDeadLetter, SQLiteDeadLetters
 from shipsync.flows._cli import dlq
 
 # Texts people may type, surrogates (undecodable argv bytes) and NUL included.
-ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=12)
+ANY_TEXT = st.text(
+    st.characters(exclude_categories=()) | st.sampled_from(["\x00", "\udcff"]), max_size=12
+)
 TRICKY = ["ledger", "led%", "_edger", "a'b", 'a"b', "x; DROP TABLE t; --", "é", "S1"]
 
 
