@@ -91,3 +91,50 @@ def test_chunk_size_is_checked(tmp_path: Path, size: int) -> None:
     """A chunk size below one is a configuration error."""
     with pytest.raises(ConfigurationError):
         BatchJob("j", tmp_path / "ck.db", chunk_size=size)
+
+
+KILLED_JOB = """
+import os, signal, sys
+from pathlib import Path
+from shipsync.flows import BatchJob
+
+out = Path(sys.argv[2])
+def work(chunk):
+    if chunk.index == int(sys.argv[3]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    with out.open("a") as f:
+        f.write(f"{chunk.index}\\n")
+
+BatchJob("kill", sys.argv[1], chunk_size=10).run(range(60), work)
+"""
+
+
+def test_a_sigkilled_job_resumes_at_the_chunk_it_died_in(tmp_path: Path) -> None:
+    """A process killed with SIGKILL in chunk 2 leaves chunks 0-1 checkpointed; the rerun
+    does chunks 2-5 only."""
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "job.py"
+    script.write_text(KILLED_JOB)
+    out, db = tmp_path / "out.txt", tmp_path / "ck.db"
+    first = subprocess.run([sys.executable, str(script), str(db), str(out), "2"], check=False)
+    assert first.returncode == -signal.SIGKILL
+    assert out.read_text().split() == ["0", "1"]
+    second = subprocess.run([sys.executable, str(script), str(db), str(out), "-1"], check=False)
+    assert second.returncode == 0
+    assert out.read_text().split() == [str(i) for i in range(6)]
+
+
+def test_reset_starts_a_job_over(tmp_path: Path) -> None:
+    """reset() forgets the checkpoints; a closed table is a typed error, not sqlite3's."""
+    from shipsync.errors import EventLogUnavailableError
+
+    job: BatchJob[int] = BatchJob("again", tmp_path / "ck.db", chunk_size=5)
+    job.run(range(12), lambda chunk: None)
+    assert job.reset() == 3
+    assert job.run(range(12), lambda chunk: None).done == 3
+    job.close()
+    with pytest.raises(EventLogUnavailableError):
+        job.reset()

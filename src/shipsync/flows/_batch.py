@@ -167,9 +167,11 @@ class BatchJob(Generic[T]):
     def reset(self) -> int:
         """Forget this job's checkpoints (to run it again from the start); return how many."""
         with self._lock:
-            return int(
-                self._conn.execute(f"DELETE FROM {self.table} WHERE job = ?", (self.name,)).rowcount
-            )
+            try:
+                cursor = self._conn.execute(f"DELETE FROM {self.table} WHERE job = ?", (self.name,))
+            except sqlite3.Error as exc:
+                raise EventLogUnavailableError(f"checkpoint table unavailable: {exc}") from exc
+            return int(cursor.rowcount)
 
     def close(self) -> None:
         """Close the checkpoint table."""
