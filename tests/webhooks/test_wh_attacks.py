@@ -156,6 +156,18 @@ CASES: list[tuple[str, bytes, Callable[[], Headers], type[WebhookVerificationErr
         MalformedHeaderError,
     ),
     (
+        "repeated-id-odd-case-in-dict",
+        BODY,
+        lambda: {**genuine(), "Webhook-Id": "msg_2"},
+        MalformedHeaderError,
+    ),
+    (
+        "repeated-signature-odd-case-in-dict",
+        BODY,
+        lambda: {**genuine(), "WEBHOOK-SIGNATURE": "v1," + _sig()},
+        MalformedHeaderError,
+    ),
+    (
         "repeated-timestamp-upper",
         BODY,
         lambda: [*genuine().items(), ("WEBHOOK-TIMESTAMP", str(NOW))],

@@ -216,6 +216,33 @@ def test_bytes_headers_with_non_latin1_bytes_are_malformed_not_a_crash() -> None
         STANDARD.verifier(HMAC_SECRET, clock=clock_at(NOW)).verify(BODY, headers)
 
 
+@pytest.mark.parametrize(
+    "twin",
+    [
+        {"Webhook-Id": "msg_1"},
+        {b"webhook-timestamp": str(NOW).encode()},
+        {"WEBHOOK-SIGNATURE": SIG},
+    ],
+    ids=["id-odd-case", "timestamp-bytes", "signature-upper"],
+)
+def test_a_dict_holding_a_header_twice_in_two_spellings_is_malformed(twin: dict) -> None:
+    """A plain dict with the same header under two spellings was sent twice: malformed, even
+    when both copies carry the genuine value (the exact-lookup fast path must not hide it)."""
+    with pytest.raises(MalformedHeaderError, match="repeated"):
+        _verify_standard({**_standard(), **twin})
+    value = GITHUB_SCHEME.signer("s").sign(BODY)["X-Hub-Signature-256"]
+    with pytest.raises(MalformedHeaderError, match="repeated"):
+        GITHUB_SCHEME.verifier("s").verify(
+            BODY, {"x-hub-signature-256": value, "X-Hub-Signature-256": value}
+        )
+
+
+def test_a_dict_with_unrelated_headers_besides_the_signed_ones_verifies() -> None:
+    """Other headers in a lower-case dict do not trip the twin check."""
+    headers = {**_standard(), "content-type": "application/json", "x-webhook-id": "other"}
+    assert _verify_standard(headers)
+
+
 STRIPE_MALFORMED = {
     "control-in-v0": "t={t},v0=\x00,v1={s}",
     "non-ascii-in-v0": "t={t},v0=ü,v1={s}",

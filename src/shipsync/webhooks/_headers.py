@@ -4,7 +4,8 @@ Headers arrive as a plain ``dict``, a framework multi-dict (Starlette, Werkzeug)
 ``(name, value)`` pairs as ASGI and WSGI servers give them, with ``str`` or ``bytes`` items.
 Names are matched case-insensitively. A header a scheme reads must appear exactly once: a
 repeated one is malformed, because two values for one signed field cannot both be right. (A plain
-``dict`` whose keys are already lower case is read by exact lookup: it holds one value per name.)
+``dict`` whose keys are already lower case is read by exact lookup, then checked for the same name
+in another case, such as ``Webhook-Id`` beside ``webhook-id``.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, TypeAlias
 
 from shipsync.errors import InvalidInputError, MalformedHeaderError, MissingHeaderError
 
-__all__ = ["HeadersInput", "read_headers"]
+__all__ = ["HeadersInput", "check_case_twins", "read_headers"]
 
 HeadersInput: TypeAlias = (
     Mapping[str, str]
@@ -27,6 +28,20 @@ HeadersInput: TypeAlias = (
 
 def _text(value: str | bytes) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def check_case_twins(headers: dict[Any, Any], names: tuple[str, ...]) -> None:
+    """Raise :class:`MalformedHeaderError` if a dict holding each of ``names`` (lower case) also
+    holds one of them in another case or as bytes: the header was sent twice."""
+    if len(headers) == len(names):
+        return  # every key is one of the names, exactly
+    for key in headers:
+        if key in names:
+            continue
+        if isinstance(key, bytes):
+            key = key.decode("latin-1")
+        if isinstance(key, str) and key.lower() in names:
+            raise MalformedHeaderError(key.lower(), "header is repeated")
 
 
 def read_headers(headers: HeadersInput, names: tuple[str, ...]) -> list[str]:
@@ -46,6 +61,7 @@ def read_headers(headers: HeadersInput, names: tuple[str, ...]) -> list[str]:
             if type(value) is not str:
                 break
         else:
+            check_case_twins(headers, names)
             return values  # type: ignore[return-value]
     items: Any = headers.items() if hasattr(headers, "items") else headers
     found: list[str | None] = [None] * len(names)

@@ -40,7 +40,7 @@ from shipsync.webhooks._codec import (
     raw_body,
     timestamp_seconds,
 )
-from shipsync.webhooks._headers import HeadersInput, read_headers
+from shipsync.webhooks._headers import HeadersInput, check_case_twins, read_headers
 from shipsync.webhooks._hmac_key import HmacKey
 from shipsync.webhooks._scheme import (
     Clock,
@@ -276,6 +276,8 @@ class StandardWebhooksVerifier:
             header = headers.get(SIGNATURE_HEADER)
             if type(msg_id) is not str or type(stamp) is not str or type(header) is not str:
                 msg_id, stamp, header = read_headers(headers, _NAMES)
+            elif len(headers) != 3:
+                check_case_twins(headers, _NAMES)
         else:
             msg_id, stamp, header = read_headers(headers, _NAMES)
         if _match_msg_id(msg_id) is None:
