@@ -13,10 +13,17 @@ the function again. As a context manager it claims a given key and lets the bloc
 
 If the function or block raises (or is cancelled), the key is released so a retry can run. If
 recording the result fails after the side effect ran, ``CompletionFailedError`` says so.
+
+Cancellation. A call to an async store is always awaited to its end, even when the task is
+cancelled meanwhile; the cancellation is raised once the store has answered. So a claim that the
+store granted is released, and a completion is recorded, whenever the cancellation arrives: a
+cancelled call never leaves its key held until the lease ends, and never loses a result whose
+side effect ran. (A store call is bounded by the store's own timeouts.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import inspect
@@ -37,6 +44,7 @@ from shipsync.errors import (
     StoreUnavailableError,
 )
 
+from ._checks import check_fingerprint, check_key, seconds
 from ._codec import decode_result, encode_result
 from ._codec import fingerprint as default_fingerprint
 from ._keys import outbound_key
@@ -62,6 +70,28 @@ _log = logging.getLogger("shipsync.idempotency")
 _outbound: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "shipsync_idempotency_outbound_key", default=None
 )
+# The calls a guard has entered as a context manager, per thread and task (innermost last), so
+# one guard object serves concurrent tasks and nested blocks without mixing up their calls.
+_Entered = tuple["Idempotent", "IdempotentCall", "contextvars.Token[str | None] | None"]
+_entered: contextvars.ContextVar[tuple[_Entered, ...]] = contextvars.ContextVar(
+    "shipsync_idempotency_entered", default=()
+)
+
+
+async def _to_the_end(step: Awaitable[T]) -> tuple[T, bool]:
+    """Await ``step`` to its end even if this task is cancelled meanwhile.
+
+    Returns its result and whether a cancellation arrived (the caller raises it after acting on
+    the result). The step's own exception propagates.
+    """
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            cancelled = True
+    return task.result(), cancelled
 
 
 def current_outbound_key() -> str | None:
@@ -90,7 +120,10 @@ class IdempotentCall:
         self._value: bytes | None = None
 
     def set_result(self, value: object) -> None:
-        """Record ``value`` (JSON-serializable or a pydantic model) as the result to store."""
+        """Record ``value`` (JSON-serializable or a pydantic model) as the result to store.
+
+        ``bytes`` are taken as already-encoded JSON and stored as they are.
+        """
         self._value = value if isinstance(value, bytes) else encode_result(value)
 
     @overload
@@ -120,6 +153,8 @@ class Idempotent:
             raise ConfigurationError(
                 "missing_key is 'fail_closed' or 'fail_open'", path="missing_key"
             )
+        seconds(lease, "lease")
+        seconds(retention, "retention")
         self.store = store
         self.key = key
         self.fingerprint = fingerprint
@@ -128,8 +163,6 @@ class Idempotent:
         self.missing_key = missing_key
         self.namespace = str(getattr(store, "namespace", ""))
         self.is_async_store = inspect.iscoroutinefunction(getattr(store, "claim", None))
-        self._call: IdempotentCall | None = None
-        self._reset: contextvars.Token[str | None] | None = None
 
     # -- shared steps ------------------------------------------------------------------------
 
@@ -141,7 +174,7 @@ class Idempotent:
             call = IdempotentCall(None, self.namespace)
             call.acquired = True
             return call
-        return IdempotentCall(key, self.namespace)
+        return IdempotentCall(check_key(key), self.namespace)
 
     @staticmethod
     def _apply(call: IdempotentCall, outcome: ClaimOutcome) -> None:
@@ -166,7 +199,8 @@ class Idempotent:
         if not call.guarded:
             return
         try:
-            call.set_result(value)
+            # always JSON, also for bytes: a replay decodes what the function returned
+            call._value = encode_result(value)
         except ConfigurationError as exc:
             assert call.key is not None
             # the side effect ran; the key stays held until its lease ends
@@ -205,13 +239,29 @@ class Idempotent:
         except (IdempotencyError, OSError) as exc:
             raise self._completion_failed(call, exc) from exc
 
-    def __enter__(self) -> IdempotentCall:
+    def _block_args(self) -> tuple[str | None, str]:
         key = self.key() if callable(self.key) else self.key
         fp = self.fingerprint() if callable(self.fingerprint) else (self.fingerprint or "")
-        self._call = self._enter(key, fp)
-        if self._call.outbound_key is not None:
-            self._reset = _outbound.set(self._call.outbound_key)
-        return self._call
+        return key, check_fingerprint(fp)
+
+    def _push(self, call: IdempotentCall) -> IdempotentCall:
+        reset = _outbound.set(call.outbound_key) if call.outbound_key is not None else None
+        _entered.set((*_entered.get(), (self, call, reset)))
+        return call
+
+    def _pop(self) -> IdempotentCall | None:
+        stack = _entered.get()
+        for i in range(len(stack) - 1, -1, -1):
+            guard, call, reset = stack[i]
+            if guard is self:
+                _entered.set(stack[:i] + stack[i + 1 :])
+                if reset is not None:
+                    _outbound.reset(reset)
+                return call
+        return None
+
+    def __enter__(self) -> IdempotentCall:
+        return self._push(self._enter(*self._block_args()))
 
     def __exit__(
         self,
@@ -219,25 +269,29 @@ class Idempotent:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        call, self._call = self._call, None
-        if self._reset is not None:
-            _outbound.reset(self._reset)
-            self._reset = None
+        call = self._pop()
         if call is not None:
             self._exit(call, exc_type is not None)
 
     # -- asynchronous ------------------------------------------------------------------------
 
-    async def _claim_async(self, key: str, fp: str) -> ClaimOutcome:
-        if self.is_async_store:
-            return await cast(AsyncIdempotencyStore, self.store).claim(key, fp, self.lease)
-        return cast(IdempotencyStore, self.store).claim(key, fp, self.lease)
-
     async def _aenter(self, key: str | None, fp: str) -> IdempotentCall:
         call = self._new_call(key)
-        if call.guarded:
-            assert call.key is not None
-            self._apply(call, await self._claim_async(call.key, fp))
+        if not call.guarded:
+            return call
+        assert call.key is not None
+        if not self.is_async_store:
+            self._apply(call, cast(IdempotencyStore, self.store).claim(call.key, fp, self.lease))
+            return call
+        store = cast(AsyncIdempotencyStore, self.store)
+        outcome, cancelled = await _to_the_end(store.claim(call.key, fp, self.lease))
+        if cancelled:
+            # cancelled while the store answered: give back a key it granted, then stop
+            if isinstance(outcome, Acquired):
+                call.acquired, call.token = True, outcome.token
+                await self._aexit(call, failed=True)
+            raise asyncio.CancelledError
+        self._apply(call, outcome)
         return call
 
     async def _aexit(self, call: IdempotentCall, failed: bool) -> None:
@@ -245,33 +299,33 @@ class Idempotent:
             return
         assert call.key is not None
         assert call.token is not None
+        cancelled = False
         if failed:
             try:
                 if self.is_async_store:
-                    await cast(AsyncIdempotencyStore, self.store).release(call.key, call.token)
+                    store = cast(AsyncIdempotencyStore, self.store)
+                    _, cancelled = await _to_the_end(store.release(call.key, call.token))
                 else:
                     cast(IdempotencyStore, self.store).release(call.key, call.token)
             except (StaleTokenError, StoreUnavailableError) as exc:
                 _log.warning("could not release an idempotency key: %s", type(exc).__name__)
-            return
-        value = call._value or b"null"
-        try:
-            if self.is_async_store:
-                store = cast(AsyncIdempotencyStore, self.store)
-                await store.complete(call.key, call.token, value, self.retention)
-            else:
-                sync = cast(IdempotencyStore, self.store)
-                sync.complete(call.key, call.token, value, self.retention)
-        except (IdempotencyError, OSError) as exc:
-            raise self._completion_failed(call, exc) from exc
+        else:
+            value = call._value or b"null"
+            try:
+                if self.is_async_store:
+                    store = cast(AsyncIdempotencyStore, self.store)
+                    step = store.complete(call.key, call.token, value, self.retention)
+                    _, cancelled = await _to_the_end(step)
+                else:
+                    sync = cast(IdempotencyStore, self.store)
+                    sync.complete(call.key, call.token, value, self.retention)
+            except (IdempotencyError, OSError) as exc:
+                raise self._completion_failed(call, exc) from exc
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def __aenter__(self) -> IdempotentCall:
-        key = self.key() if callable(self.key) else self.key
-        fp = self.fingerprint() if callable(self.fingerprint) else (self.fingerprint or "")
-        self._call = await self._aenter(key, fp)
-        if self._call.outbound_key is not None:
-            self._reset = _outbound.set(self._call.outbound_key)
-        return self._call
+        return self._push(await self._aenter(*self._block_args()))
 
     async def __aexit__(
         self,
@@ -279,10 +333,7 @@ class Idempotent:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        call, self._call = self._call, None
-        if self._reset is not None:
-            _outbound.reset(self._reset)
-            self._reset = None
+        call = self._pop()
         if call is not None:
             await self._aexit(call, exc_type is not None)
 
@@ -296,7 +347,7 @@ class Idempotent:
             fp = self.fingerprint
         else:
             fp = default_fingerprint(*args, **kwargs) if key else ""
-        return key, fp
+        return key, check_fingerprint(fp)
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
         return_type = _return_type(fn)

@@ -30,6 +30,7 @@ from shipsync.errors import (
     StoreUnavailableError,
 )
 
+from ._checks import check_fingerprint, check_key, check_result, check_token, seconds
 from ._keys import DEFAULT_NAMESPACE, check_namespace, storage_key
 from ._protocol import (
     DEFAULT_LEASE,
@@ -184,11 +185,12 @@ def _check_table(table: str) -> str:
     return table
 
 
-def _secs(delta: timedelta) -> float:
-    secs = delta.total_seconds()
-    if secs <= 0:
-        raise ConfigurationError("a lease or retention must be positive", path="lease")
-    return secs
+def _lock_order(skeys: list[str]) -> list[int]:
+    """Positions of ``skeys`` sorted by key: every batch takes its row locks in one order, so
+    two batches over overlapping keys wait for each other instead of deadlocking."""
+    if len(skeys) < 2:
+        return list(range(len(skeys)))
+    return sorted(range(len(skeys)), key=skeys.__getitem__)  # stable: repeats keep their order
 
 
 class _PostgresBase:
@@ -215,40 +217,54 @@ class _PostgresBase:
     def _offset_s(self) -> float:
         return 0.0 if self._offset is None else float(self._offset())
 
-    def _claim_params(self, items: Sequence[tuple[str, str]], lease: timedelta) -> list[Any]:
-        keys = [storage_key(k) for k, _ in items]
-        fps = [fp for _, fp in items]
-        return [self.namespace, keys, fps, _secs(lease), self._offset_s()]
+    def _claim_params(
+        self, items: Sequence[tuple[str, str]], lease: timedelta
+    ) -> tuple[list[int], list[Any]]:
+        """The claim function's parameters, items in lock order, and that order."""
+        secs = seconds(lease, "lease")
+        keys = [storage_key(check_key(k)) for k, _ in items]
+        fps = [check_fingerprint(fp) for _, fp in items]
+        order = _lock_order(keys)
+        keys, fps = [keys[i] for i in order], [fps[i] for i in order]
+        return order, [self.namespace, keys, fps, secs, self._offset_s()]
 
     def _complete_params(
         self, items: Sequence[tuple[str, int, bytes]], retention: timedelta
     ) -> list[Any]:
+        secs = seconds(retention, "retention")
+        keys = [storage_key(check_key(k)) for k, _, _ in items]
+        tokens = [check_token(t) for _, t, _ in items]
+        results = [check_result(r) for _, _, r in items]
+        order = _lock_order(keys)
         return [
             self.namespace,
-            [storage_key(k) for k, _, _ in items],
-            [int(t) for _, t, _ in items],
-            [bytes(r) for _, _, r in items],
-            _secs(retention),
+            [keys[i] for i in order],
+            [tokens[i] for i in order],
+            [results[i] for i in order],
+            secs,
             self._offset_s(),
         ]
 
     @staticmethod
-    def _outcomes(items: Sequence[tuple[str, str]], rows: list[Any]) -> list[BatchOutcome]:
+    def _outcomes(
+        items: Sequence[tuple[str, str]], order: list[int], rows: list[Any]
+    ) -> list[BatchOutcome]:
         if len(rows) != len(items):
             raise CorruptRecordError("the claim function answered the wrong number of rows")
-        out: list[BatchOutcome] = []
-        for (key, _), (code, token, result) in zip(items, rows, strict=True):
+        out: list[BatchOutcome | None] = [None] * len(items)
+        for pos, (code, token, result) in zip(order, rows, strict=True):
+            key = items[pos][0]
             if code == 0:
-                out.append(Acquired(key, int(token)))
+                out[pos] = Acquired(key, int(token))
             elif code == 1:
-                out.append(InProgress(key))
+                out[pos] = InProgress(key)
             elif code == 2:
-                out.append(Completed(key, bytes(result)))
+                out[pos] = Completed(key, bytes(result))
             elif code == 3:
-                out.append(Mismatched(key))
+                out[pos] = Mismatched(key)
             else:
                 raise CorruptRecordError("stored idempotency record cannot be decoded")
-        return out
+        return [o for o in out if o is not None]
 
     @staticmethod
     def _stale(items: Sequence[tuple[str, int, bytes]], rows: list[Any]) -> list[str]:
@@ -370,8 +386,9 @@ class PostgresStore(_PostgresBase):
     def claim(self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE) -> ClaimOutcome:
         """Claim ``key`` in one round trip; see :class:`~shipsync.idempotency.IdempotencyStore`."""
         items = [(key, fingerprint)]
-        rows, _ = self._exec(self._claim_sql, self._claim_params(items, lease))
-        return _claim_one(key, self._outcomes(items, rows)[0])
+        order, params = self._claim_params(items, lease)
+        rows, _ = self._exec(self._claim_sql, params)
+        return _claim_one(key, self._outcomes(items, order, rows)[0])
 
     def claim_many(
         self, items: Sequence[tuple[str, str]], lease: timedelta = DEFAULT_LEASE
@@ -379,8 +396,9 @@ class PostgresStore(_PostgresBase):
         """Claim many ``(key, fingerprint)`` pairs in one round trip, outcomes in order."""
         if not items:
             return []
-        rows, _ = self._exec(self._claim_sql, self._claim_params(items, lease))
-        return self._outcomes(items, rows)
+        order, params = self._claim_params(items, lease)
+        rows, _ = self._exec(self._claim_sql, params)
+        return self._outcomes(items, order, rows)
 
     def complete(
         self, key: str, token: int, result: bytes, retention: timedelta = DEFAULT_RETENTION
@@ -408,7 +426,7 @@ class PostgresStore(_PostgresBase):
 
     def release(self, key: str, token: int) -> None:
         """Free ``key`` for a retry; ``StaleTokenError`` if ``token`` no longer holds it."""
-        params = [self.namespace, storage_key(key), int(token)]
+        params = [self.namespace, storage_key(check_key(key)), check_token(token)]
         _, count = self._exec(self._release_sql, params, fetch=False)
         if count != 1:
             raise StaleTokenError(key)
@@ -507,8 +525,9 @@ class AsyncPostgresStore(_PostgresBase):
     ) -> ClaimOutcome:
         """See :meth:`PostgresStore.claim`."""
         items = [(key, fingerprint)]
-        rows, _ = await self._exec(self._claim_sql, self._claim_params(items, lease))
-        return _claim_one(key, self._outcomes(items, rows)[0])
+        order, params = self._claim_params(items, lease)
+        rows, _ = await self._exec(self._claim_sql, params)
+        return _claim_one(key, self._outcomes(items, order, rows)[0])
 
     async def claim_many(
         self, items: Sequence[tuple[str, str]], lease: timedelta = DEFAULT_LEASE
@@ -516,8 +535,9 @@ class AsyncPostgresStore(_PostgresBase):
         """See :meth:`PostgresStore.claim_many`."""
         if not items:
             return []
-        rows, _ = await self._exec(self._claim_sql, self._claim_params(items, lease))
-        return self._outcomes(items, rows)
+        order, params = self._claim_params(items, lease)
+        rows, _ = await self._exec(self._claim_sql, params)
+        return self._outcomes(items, order, rows)
 
     async def complete(
         self, key: str, token: int, result: bytes, retention: timedelta = DEFAULT_RETENTION
@@ -541,7 +561,7 @@ class AsyncPostgresStore(_PostgresBase):
 
     async def release(self, key: str, token: int) -> None:
         """See :meth:`PostgresStore.release`."""
-        params = [self.namespace, storage_key(key), int(token)]
+        params = [self.namespace, storage_key(check_key(key)), check_token(token)]
         _, count = await self._exec(self._release_sql, params, fetch=False)
         if count != 1:
             raise StaleTokenError(key)

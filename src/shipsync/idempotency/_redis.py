@@ -30,6 +30,7 @@ from shipsync.errors import (
     StoreUnavailableError,
 )
 
+from ._checks import check_fingerprint, check_key, check_result, check_token, seconds
 from ._keys import DEFAULT_NAMESPACE, check_namespace, storage_key
 from ._protocol import (
     DEFAULT_LEASE,
@@ -190,11 +191,8 @@ def _import_redis() -> Any:
     return redis
 
 
-def _ms(delta: timedelta) -> int:
-    ms = int(delta.total_seconds() * 1000)
-    if ms <= 0:
-        raise ConfigurationError("a lease or retention must be positive", path="lease")
-    return ms
+def _ms(delta: timedelta, what: str) -> int:
+    return int(seconds(delta, what) * 1000)
 
 
 class _RedisBase:
@@ -229,7 +227,7 @@ class _RedisBase:
 
     def record_key(self, key: str) -> str:
         """The Redis key that holds the record of ``key``."""
-        return self._base + storage_key(key)
+        return self._base + storage_key(check_key(key))
 
     def _offset_ms(self) -> int:
         return 0 if self._offset is None else int(self._offset() * 1000)
@@ -239,8 +237,8 @@ class _RedisBase:
     ) -> tuple[list[str], list[Any]]:
         keys = [self.record_key(k) for k, _ in items]
         keys += [self._fence, self._index]
-        args: list[Any] = [_ms(lease), self._offset_ms()]
-        args.extend(fp for _, fp in items)
+        args: list[Any] = [_ms(lease, "lease"), self._offset_ms()]
+        args.extend(check_fingerprint(fp) for _, fp in items)
         return keys, args
 
     def _complete_args(
@@ -248,10 +246,10 @@ class _RedisBase:
     ) -> tuple[list[str], list[Any]]:
         keys = [self.record_key(k) for k, _, _ in items]
         keys.append(self._index)
-        args: list[Any] = [_ms(retention), self._offset_ms()]
+        args: list[Any] = [_ms(retention, "retention"), self._offset_ms()]
         for _, token, result in items:
-            args.append(str(int(token)))
-            args.append(bytes(result))
+            args.append(str(check_token(token)))
+            args.append(check_result(result))
         return keys, args
 
     def _sweep_args(self) -> list[Any]:
@@ -393,7 +391,7 @@ class RedisStore(_RedisBase):
     def release(self, key: str, token: int) -> None:
         """Free ``key`` for a retry; ``StaleTokenError`` if ``token`` no longer holds it."""
         keys = [self.record_key(key), self._index]
-        if not self._call(self._release, keys, [str(int(token))]):
+        if not self._call(self._release, keys, [str(check_token(token))]):
             raise StaleTokenError(key)
 
     def sweep(self) -> int:
@@ -490,7 +488,7 @@ class AsyncRedisStore(_RedisBase):
     async def release(self, key: str, token: int) -> None:
         """See :meth:`RedisStore.release`."""
         keys = [self.record_key(key), self._index]
-        if not await self._call(self._release, keys, [str(int(token))]):
+        if not await self._call(self._release, keys, [str(check_token(token))]):
             raise StaleTokenError(key)
 
     async def sweep(self) -> int:

@@ -30,6 +30,7 @@ from shipsync.errors import (
     StoreUnavailableError,
 )
 
+from ._checks import check_fingerprint, check_key, check_result, check_token, seconds
 from ._keys import DEFAULT_NAMESPACE, check_namespace, storage_key
 from ._protocol import (
     DEFAULT_LEASE,
@@ -155,7 +156,12 @@ class SQLiteStore:
                     raise
                 self._conn.execute("COMMIT")
                 return out
-            except sqlite3.OperationalError as exc:
+            except (
+                sqlite3.OperationalError,
+                sqlite3.ProgrammingError,
+                sqlite3.InterfaceError,
+            ) as exc:
+                # locked past the timeout, unreadable, disk full, or the store was closed
                 raise StoreUnavailableError(f"SQLite store unavailable: {exc}") from exc
             except sqlite3.DatabaseError as exc:
                 raise CorruptRecordError(f"SQLite store is damaged: {exc}") from exc
@@ -186,10 +192,11 @@ class SQLiteStore:
 
     def claim(self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE) -> ClaimOutcome:
         """Claim ``key``; see :class:`~shipsync.idempotency.IdempotencyStore`."""
+        secs = seconds(lease, "lease")
+        check_key(key)
+        check_fingerprint(fingerprint)
         now = self._clock()
-        outcome = self._run(
-            lambda c: self._claim_one(c, key, fingerprint, lease.total_seconds(), now)
-        )
+        outcome = self._run(lambda c: self._claim_one(c, key, fingerprint, secs, now))
         if isinstance(outcome, Mismatched):
             raise FingerprintMismatchError(key)
         return outcome
@@ -198,7 +205,11 @@ class SQLiteStore:
         self, items: Sequence[tuple[str, str]], lease: timedelta = DEFAULT_LEASE
     ) -> list[BatchOutcome]:
         """Claim many ``(key, fingerprint)`` pairs in one transaction, outcomes in order."""
-        now, secs = self._clock(), lease.total_seconds()
+        secs = seconds(lease, "lease")
+        for key, fp in items:
+            check_key(key)
+            check_fingerprint(fp)
+        now = self._clock()
         return self._run(
             lambda c: [self._claim_one(c, k, fp, secs, now) for k, fp in items], batch=True
         )
@@ -207,7 +218,7 @@ class SQLiteStore:
         self, conn: sqlite3.Connection, key: str, token: int, result: bytes, until: float
     ) -> bool:
         ns, skey = self.namespace, storage_key(key)
-        cur = conn.execute(self._sql_complete, (bytes(result), until, token, ns, skey))
+        cur = conn.execute(self._sql_complete, (result, until, token, ns, skey))
         if cur.rowcount == 1:
             return True
         row = conn.execute(self._sql_state, (token, ns, skey)).fetchone()
@@ -221,7 +232,10 @@ class SQLiteStore:
         Completing again with the same token is a no-op. When the store cannot be reached the
         error is ``CompletionFailedError``: the caller's side effect ran and must be reconciled.
         """
-        until = self._clock() + retention.total_seconds()
+        secs = seconds(retention, "retention")
+        check_key(key)
+        token, result = check_token(token), check_result(result)
+        until = self._clock() + secs
         try:
             ok = self._run(lambda c: self._complete_one(c, key, token, result, until))
         except StoreUnavailableError as exc:
@@ -234,10 +248,12 @@ class SQLiteStore:
     ) -> None:
         """Complete many triples in one transaction; valid ones are recorded even if some are
         stale, then ``StaleTokenError`` lists the stale keys."""
-        until = self._clock() + retention.total_seconds()
+        secs = seconds(retention, "retention")
+        checked = [(check_key(k), check_token(t), check_result(r)) for k, t, r in items]
+        until = self._clock() + secs
 
         def run(c: sqlite3.Connection) -> list[str]:
-            return [k for k, t, r in items if not self._complete_one(c, k, t, r, until)]
+            return [k for k, t, r in checked if not self._complete_one(c, k, t, r, until)]
 
         try:
             stale = self._run(run, batch=True)
@@ -249,7 +265,7 @@ class SQLiteStore:
 
     def release(self, key: str, token: int) -> None:
         """Free ``key`` for a retry; ``StaleTokenError`` if ``token`` no longer holds it."""
-        args = (token, self.namespace, storage_key(key))
+        args = (check_token(token), self.namespace, storage_key(check_key(key)))
         cur = self._run(lambda c: c.execute(self._sql_release, args))
         if cur.rowcount != 1:
             raise StaleTokenError(key)

@@ -1,0 +1,432 @@
+"""Trying to break the stores and the guard: odd arguments, racing batches, cancellation at every
+await, connections cut between claim and complete. Every failure is a typed shipsync error."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from idem_support import (
+    CuttableProxy,
+    delete_redis_keys,
+    postgres_harness,
+    redis_harness,
+    sqlite_harness,
+    unique,
+)
+
+from shipsync.errors import (
+    CompletionFailedError,
+    ConfigurationError,
+    StaleTokenError,
+)
+from shipsync.idempotency import (
+    DEFAULT_LEASE,
+    DEFAULT_RETENTION,
+    Acquired,
+    AsyncMemoryStore,
+    Completed,
+    InProgress,
+    MemoryStore,
+    PostgresStore,
+    RedisStore,
+    idempotent,
+)
+from shipsync.testing.idempotency import StoreHarness
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("redis", marks=pytest.mark.services),
+        pytest.param("postgres", marks=pytest.mark.services),
+    ]
+)
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreHarness]:
+    """A harness for each backend that talks to a real engine."""
+    if request.param == "sqlite":
+        with sqlite_harness(tmp_path) as h:
+            yield h
+    elif request.param == "redis":
+        with redis_harness(request.getfixturevalue("redis_url")) as h:
+            yield h
+    else:
+        with postgres_harness(request.getfixturevalue("postgres_dsn")) as h:
+            yield h
+
+
+def _close(store: object) -> None:
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()
+
+
+# -- arguments no backend can store ------------------------------------------------------------
+
+_BAD_SPANS = {
+    "zero": timedelta(0),
+    "negative": timedelta(seconds=-5),
+    "under-a-millisecond": timedelta(microseconds=100),
+    "max": timedelta.max,
+    "a-thousand-years": timedelta(days=365_000),
+}
+
+
+@pytest.mark.parametrize("span", list(_BAD_SPANS.values()), ids=list(_BAD_SPANS))
+def test_leases_and_retentions_out_of_range_are_refused_before_anything_is_written(
+    harness: StoreHarness, span: timedelta
+) -> None:
+    """A lease or retention no backend can represent (a zero lease would let two claimants
+    both win) is a ConfigurationError, and the store is left as it was."""
+    store = harness.make(unique("span"))
+    try:
+        with pytest.raises(ConfigurationError):
+            store.claim("k", "fp", span)
+        with pytest.raises(ConfigurationError):
+            store.claim_many([("k", "fp")], span)
+        held = store.claim("k", "fp")
+        assert isinstance(held, Acquired)
+        with pytest.raises(ConfigurationError):
+            store.complete("k", held.token, b"r", span)
+        with pytest.raises(ConfigurationError):
+            store.complete_many([("k", held.token, b"r")], span)
+        assert store.claim("k", "fp") == InProgress("k")
+        store.complete("k", held.token, b"r", timedelta(days=365 * 99))
+        assert store.claim("k", "fp") == Completed("k", b"r")
+    finally:
+        _close(store)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda s, t: s.claim("k", "nul\x00fp"), id="nul-fingerprint"),
+        pytest.param(lambda s, t: s.claim("k", "lone \udc80"), id="surrogate-fingerprint"),
+        pytest.param(lambda s, t: s.claim(7, "fp"), id="int-key"),
+        pytest.param(lambda s, t: s.claim_many([("k2", "fp"), ("k", "\x00")]), id="batch-nul"),
+        pytest.param(lambda s, t: s.complete("k", t, "text"), id="str-result"),
+        pytest.param(lambda s, t: s.complete("k", t, 10**9), id="int-result"),
+        pytest.param(lambda s, t: s.complete("k", str(t), b"r"), id="str-token"),
+        pytest.param(lambda s, t: s.complete_many([("k", t, None)]), id="batch-none-result"),
+        pytest.param(lambda s, t: s.release(b"k", t), id="bytes-key-release"),
+    ],
+)
+def test_arguments_of_the_wrong_form_are_configuration_errors(
+    harness: StoreHarness, call: Callable[[Any, int], object]
+) -> None:
+    """A fingerprint that cannot be stored as text, a key that is not a str, a result that is not
+    bytes (an int must not become a gigabyte of zeros) or a token that is not an int: a
+    ConfigurationError, never a driver's TypeError, and nothing changes."""
+    store = harness.make(unique("args"))
+    try:
+        held = store.claim("k", "fp")
+        assert isinstance(held, Acquired)
+        with pytest.raises(ConfigurationError):
+            call(store, held.token)
+        assert store.claim("k", "fp") == InProgress("k")
+        assert isinstance(store.claim("k2", "fp"), Acquired)
+        store.complete("k", held.token, b"r")
+        assert store.claim("k", "fp") == Completed("k", b"r")
+    finally:
+        _close(store)
+
+
+def test_any_string_is_a_key_even_empty_or_a_megabyte(harness: StoreHarness) -> None:
+    """The empty key and a 1 MB key are keys like any other (hashed, never truncated)."""
+    store = harness.make(unique("keys"))
+    try:
+        for key in ("", "€" * 350_000, "€" * 349_999 + "x"):
+            held = store.claim(key, "fp")
+            assert isinstance(held, Acquired)
+            store.complete(key, held.token, b"r")
+            assert store.claim(key, "fp") == Completed(key, b"r")
+    finally:
+        _close(store)
+
+
+# -- racing batches ----------------------------------------------------------------------------
+
+
+@pytest.mark.services
+def test_postgres_batches_over_the_same_keys_in_opposite_orders_do_not_deadlock(
+    postgres_dsn: str,
+) -> None:
+    """Four clients claim the same 2,000 keys at once, two in each order: no deadlock error,
+    exactly one winner per key (rows are locked in one order whatever the batch order)."""
+    with postgres_harness(postgres_dsn) as h:
+        ns = unique("dl")
+        clients = [h.make(ns) for _ in range(4)]
+        errors: list[BaseException] = []
+        winners: list[str] = []
+        barrier = threading.Barrier(len(clients))
+
+        def run(client: Any, reverse: bool) -> None:
+            for round_ in range(3):
+                keys = [f"r{round_}-{i}" for i in range(2000)]
+                if reverse:
+                    keys.reverse()
+                barrier.wait()
+                try:
+                    outcomes = client.claim_many([(k, "fp") for k in keys])
+                except Exception as exc:
+                    errors.append(exc)
+                    continue
+                winners.extend(o.key for o in outcomes if isinstance(o, Acquired))
+
+        threads = [
+            threading.Thread(target=run, args=(c, i % 2 == 1)) for i, c in enumerate(clients)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for c in clients:
+            _close(c)
+        assert errors == []
+        assert len(winners) == len(set(winners)) == 3 * 2000
+
+
+# -- the guard: results, shared guards, cancellation at every await ------------------------------
+
+
+def test_a_function_returning_bytes_replays_the_same_bytes() -> None:
+    """bytes returned by a guarded function are stored as JSON like any value, so the replay
+    gives the same bytes back instead of failing to decode them."""
+    store = MemoryStore()
+    runs: list[int] = []
+
+    @idempotent(store, key="k")
+    def work() -> bytes:
+        runs.append(1)
+        return b"label-pdf"
+
+    assert work() == b"label-pdf"
+    assert work() == b"label-pdf"
+    assert runs == [1]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"lease": timedelta(0)},
+        {"lease": timedelta(seconds=-1)},
+        {"retention": timedelta(0)},
+        {"retention": timedelta.max},
+    ],
+    ids=["lease-zero", "lease-negative", "retention-zero", "retention-max"],
+)
+def test_guard_refuses_spans_out_of_range_when_built(kwargs: dict[str, timedelta]) -> None:
+    """idempotent(...) checks its lease and retention at once, whatever the store."""
+    with pytest.raises(ConfigurationError):
+        idempotent(MemoryStore(), key="k", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("key", "fingerprint"),
+    [(lambda: 42, "fp"), (lambda: "k", lambda: 3), (lambda: "k", lambda: "a\x00b")],
+    ids=["int-key", "int-fingerprint", "nul-fingerprint"],
+)
+def test_guard_refuses_derived_keys_and_fingerprints_of_the_wrong_form(
+    key: Callable[[], object], fingerprint: object
+) -> None:
+    """A key function that returns a non-str, or a fingerprint no store can keep, is a
+    ConfigurationError before anything runs."""
+    store = MemoryStore()
+    ran: list[int] = []
+    guard = idempotent(store, key=key, fingerprint=fingerprint)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError), guard:
+        ran.append(1)
+    assert ran == []
+
+
+_delivery: contextvars.ContextVar[str] = contextvars.ContextVar("delivery")
+
+
+async def test_one_guard_serves_concurrent_tasks_without_mixing_their_calls() -> None:
+    """A guard object shared by concurrent `async with` blocks completes each block's own key
+    with that block's own result."""
+    store = MemoryStore()
+    guard = idempotent(AsyncMemoryStore(store), key=lambda: _delivery.get(), fingerprint="fp")
+    inside = [asyncio.Event(), asyncio.Event()]
+    leave = [asyncio.Event(), asyncio.Event()]
+
+    async def handle(i: int) -> None:
+        _delivery.set(f"d{i}")
+        async with guard as call:
+            inside[i].set()
+            await leave[i].wait()
+            call.set_result(f"result {i}")
+
+    tasks = [asyncio.ensure_future(handle(i)) for i in (0, 1)]
+    await inside[0].wait()
+    await inside[1].wait()
+    leave[0].set()
+    await tasks[0]
+    leave[1].set()
+    await tasks[1]
+    assert store.claim("d0", "fp") == Completed("d0", b'"result 0"')
+    assert store.claim("d1", "fp") == Completed("d1", b'"result 1"')
+
+
+def test_nested_blocks_of_one_guard_keep_their_own_outbound_keys() -> None:
+    """Nested `with` blocks of one guard each complete their own key."""
+    store = MemoryStore()
+    keys = iter(["outer", "inner"])
+    guard = idempotent(store, key=lambda: next(keys), fingerprint="fp")
+    with guard as outer:
+        with guard as inner:
+            inner.set_result(2)
+        outer.set_result(1)
+    assert store.claim("outer", "fp") == Completed("outer", b"1")
+    assert store.claim("inner", "fp") == Completed("inner", b"2")
+
+
+class GatedStore:
+    """An async memory store whose chosen method waits for the test to open a gate, either
+    before it does its work (the request is in flight) or after (the answer is in flight)."""
+
+    def __init__(self, store: MemoryStore, method: str, where: str) -> None:
+        self.inner = AsyncMemoryStore(store)
+        self.namespace = store.namespace
+        self.method, self.where = method, where
+        self.reached = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def _step(self, name: str, work: Callable[[], Awaitable[Any]]) -> Any:
+        if name != self.method:
+            return await work()
+        self.reached.set()
+        if self.where == "before":
+            await self.gate.wait()
+        value = await work()
+        if self.where == "after":
+            await self.gate.wait()
+        return value
+
+    async def claim(self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE) -> Any:
+        return await self._step("claim", lambda: self.inner.claim(key, fingerprint, lease))
+
+    async def complete(
+        self, key: str, token: int, result: bytes, retention: timedelta = DEFAULT_RETENTION
+    ) -> None:
+        await self._step("complete", lambda: self.inner.complete(key, token, result, retention))
+
+    async def release(self, key: str, token: int) -> None:
+        await self._step("release", lambda: self.inner.release(key, token))
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.parametrize("method", ["claim", "complete", "release"])
+@pytest.mark.parametrize("form", ["decorator", "async-with"])
+async def test_cancellation_during_a_store_call_leaves_no_key_held(
+    method: str, form: str, where: str
+) -> None:
+    """Cancelled while a store call is in flight (request or answer): a granted claim is
+    released (nothing ran), a completion is recorded (it ran once and replays), a release
+    still frees the key; then the cancellation propagates."""
+    store = MemoryStore()
+    gated = GatedStore(store, method, where)
+    runs: list[str] = []
+
+    async def body() -> str:
+        runs.append("run")
+        if method == "release":
+            raise RuntimeError("handler failed")
+        return "done"
+
+    if form == "decorator":
+        run = idempotent(gated, key="k", fingerprint="fp")(body)  # type: ignore[arg-type]
+    else:
+
+        async def run() -> str:
+            async with idempotent(gated, key="k", fingerprint="fp") as call:  # type: ignore[arg-type]
+                value = await body()
+                call.set_result(value)
+                return value
+
+    task = asyncio.ensure_future(run())
+    await gated.reached.wait()
+    task.cancel()
+    for _ in range(3):
+        await asyncio.sleep(0)  # the cancellation is delivered while the answer is pending
+    gated.gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    after = store.claim("k", "fp")
+    if method == "complete":
+        assert runs == ["run"]
+        assert after == Completed("k", b'"done"')
+    else:
+        assert runs == ([] if method == "claim" else ["run"])
+        assert isinstance(after, Acquired)
+
+
+# -- connections cut between claim and complete ------------------------------------------------
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("redis", marks=pytest.mark.services),
+        pytest.param("postgres", marks=pytest.mark.services),
+    ]
+)
+def cut_store(request: pytest.FixtureRequest) -> Iterator[tuple[Any, CuttableProxy]]:
+    """A store that reaches its server through a proxy the test can cut."""
+    ns = unique("cut")
+    if request.param == "redis":
+        request.getfixturevalue("redis_url")
+        proxy = CuttableProxy(6379)
+        prefix = unique("idemcut")
+        store = RedisStore.from_url(
+            f"redis://127.0.0.1:{proxy.port}/0", namespace=ns, prefix=prefix, timeout=2
+        )
+        yield store, proxy
+        store.close()
+        direct = RedisStore.from_url(request.getfixturevalue("redis_url"))
+        delete_redis_keys(direct.client, prefix)
+        direct.close()
+    else:
+        from idem_support import drop_postgres_table
+
+        dsn = request.getfixturevalue("postgres_dsn")
+        table = unique("idem_cut")
+        PostgresStore(dsn, table=table).close()
+        proxy = CuttableProxy(5432)
+        store = PostgresStore(
+            f"postgresql://postgres@127.0.0.1:{proxy.port}/test",
+            table=table,
+            namespace=ns,
+            setup=False,
+            connect_timeout=2,
+        )
+        yield store, proxy
+        store.close()
+        drop_postgres_table(dsn, table)
+    proxy.close()
+
+
+def test_connection_cut_between_claim_and_complete_is_reconciled_by_retrying_complete(
+    cut_store: tuple[Any, CuttableProxy],
+) -> None:
+    """The link drops after the claim: complete raises CompletionFailedError (not recorded);
+    once the link is back, the same token completes and the key replays; a forged token
+    still cannot."""
+    store, proxy = cut_store
+    held = store.claim("k", "fp")
+    assert isinstance(held, Acquired)
+    proxy.cut()
+    with pytest.raises(CompletionFailedError):
+        store.complete("k", held.token, b"r")
+    proxy.heal()
+    with pytest.raises(StaleTokenError):
+        store.complete("k", held.token + 1, b"forged")
+    assert store.claim("k", "fp") == InProgress("k")
+    store.complete("k", held.token, b"r")
+    store.complete("k", held.token, b"r")  # a lost answer retried: no-op
+    assert store.claim("k", "fp") == Completed("k", b"r")
