@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shipsync.canonical import FreightInvoice, Money
+from shipsync.canonical import CURRENCY_EXPONENTS, FreightInvoice, Money
 from shipsync.errors import OdooResponseError, OdooValidationError
+from shipsync.odoo._answers import record_ids, rows
 from shipsync.odoo._batch import split_refs
 from shipsync.odoo._gateway import OdooGateway
 from shipsync.odoo._records import VendorBillLineRecord, VendorBillRecord
@@ -59,17 +60,20 @@ def bill_values(
 
 def currency_id(gateway: OdooGateway, code: str) -> int:
     """The id of an active Odoo currency, or :class:`~shipsync.errors.OdooValidationError`."""
-    rows = gateway.call(
-        "res.currency",
-        "search_read",
-        [[["name", "=", code]]],
-        {"fields": ["active"], "context": {"active_test": False}},
+    found = rows(
+        gateway.call(
+            "res.currency",
+            "search_read",
+            [[["name", "=", code]]],
+            {"fields": ["active"], "context": {"active_test": False}},
+        ),
+        "res.currency.search_read",
     )
-    if not rows:
+    if not found:
         raise OdooValidationError(f"Odoo has no currency {code}")
-    if not rows[0]["active"]:
+    if found[0].get("active") is not True:
         raise OdooValidationError(f"the currency {code} is not active in Odoo")
-    return int(rows[0]["id"])
+    return int(found[0]["id"])
 
 
 def find_bill(gateway: OdooGateway, invoice_number: str, vendor_id: int) -> int | None:
@@ -79,21 +83,36 @@ def find_bill(gateway: OdooGateway, invoice_number: str, vendor_id: int) -> int 
         ["partner_id", "=", vendor_id],
         ["ref", "=", invoice_number],
     ]
-    ids = gateway.call("account.move", "search", [domain], {"limit": 1, "order": "id"})
-    return int(ids[0]) if ids else None
+    ids = record_ids(
+        gateway.call("account.move", "search", [domain], {"limit": 1, "order": "id"}),
+        "account.move.search",
+    )
+    return ids[0] if ids else None
 
 
 def read_bill(gateway: OdooGateway, bill_id: int, *, created: bool) -> VendorBillRecord:
     """Read a bill and its product lines back as a typed record (two requests)."""
     fields = ["ref", "state", "partner_id", "currency_id", "amount_total", "invoice_origin"]
-    [bill] = gateway.call("account.move", "read", [[bill_id]], {"fields": fields})
-    currency = m2o_name(bill.get("currency_id")) or ""
-    lines = gateway.call(
-        "account.move.line",
-        "search_read",
-        [[["move_id", "=", bill_id], ["display_type", "=", "product"]]],
-        {"fields": ["name", "price_subtotal"], "order": "sequence, id"},
+    bills = rows(
+        gateway.call("account.move", "read", [[bill_id]], {"fields": fields}), "account.move.read"
     )
+    if len(bills) != 1:
+        raise OdooResponseError(f"Odoo answered account.move.read with {len(bills)} bills for 1")
+    [bill] = bills
+    currency = m2o_name(bill.get("currency_id")) or ""
+    lines = rows(
+        gateway.call(
+            "account.move.line",
+            "search_read",
+            [[["move_id", "=", bill_id], ["display_type", "=", "product"]]],
+            {"fields": ["name", "price_subtotal"], "order": "sequence, id"},
+        ),
+        "account.move.line.search_read",
+    )
+    if currency not in CURRENCY_EXPONENTS:
+        raise OdooResponseError(
+            f"Odoo returned a bill in a currency shipsync does not know: {currency!r}"
+        )
     total = money_from_float(bill.get("amount_total"), currency)
     if total is None:
         raise OdooResponseError("Odoo returned a bill without a readable total")

@@ -44,6 +44,7 @@ from shipsync.errors import (
     OdooUserError,
     OdooValidationError,
 )
+from shipsync.odoo._answers import created_ids, is_id, mapping, rows
 from shipsync.odoo._batch import (
     CREATE_CHUNK,
     IN_CHUNK,
@@ -75,6 +76,8 @@ from shipsync.odoo._status import decide
 __all__ = ["OdooLogistics", "event_message_id"]
 
 _FALLBACK_CHUNK = 200
+_ATTACH_BYTES = 32 * 1024 * 1024
+"""Base64 bytes of attachments per ``create`` request (Odoo refuses bodies over 128 MiB)."""
 _DONE_STATES = frozenset({"done", "cancel"})
 
 
@@ -123,13 +126,13 @@ class OdooLogistics:
 
     def require_modules(self, *modules: str) -> None:
         """Raise :class:`~shipsync.errors.OdooModuleMissingError` for a module not installed."""
-        rows = self._gw.call(
+        found = self._gw.call(
             "ir.module.module",
             "search_read",
             [[["name", "in", list(modules)], ["state", "=", "installed"]]],
             {"fields": ["name"]},
         )
-        installed = {row["name"] for row in rows}
+        installed = {row.get("name") for row in rows(found, "ir.module.module.search_read")}
         for module in modules:
             if module not in installed:
                 raise OdooModuleMissingError(module)
@@ -166,7 +169,7 @@ class OdooLogistics:
                 )
             except OdooUserError:  # Odoo 18 says "Object x doesn't exist" as a UserError
                 found = {}
-            present.update((model, name) for name in found)
+            present.update((model, name) for name in mapping(found, f"{model}.fields_get"))
         schema = _Schema(frozenset(present))
         if not schema.has(f.picking_model, "name"):
             if f.picking_model == "stock.picking":
@@ -182,22 +185,31 @@ class OdooLogistics:
     def _subtype(self) -> int:
         if self._subtype_id is None:
             module, name = self._fields.note_subtype.split(".", 1)
-            rows = self._gw.call(
-                "ir.model.data",
-                "search_read",
-                [[["module", "=", module], ["name", "=", name]]],
-                {"fields": ["res_id", "model"], "limit": 1},
+            found = rows(
+                self._gw.call(
+                    "ir.model.data",
+                    "search_read",
+                    [[["module", "=", module], ["name", "=", name]]],
+                    {"fields": ["res_id", "model"], "limit": 1},
+                ),
+                "ir.model.data.search_read",
             )
-            if not rows or rows[0].get("model") != "mail.message.subtype":
+            if not found or found[0].get("model") != "mail.message.subtype":
                 raise OdooError(f"Odoo has no message subtype {self._fields.note_subtype!r}")
-            self._subtype_id = int(rows[0]["res_id"])
+            res_id = found[0].get("res_id")
+            if not is_id(res_id):
+                raise OdooResponseError("Odoo answered ir.model.data.search_read without a res_id")
+            self._subtype_id = int(res_id)
         return self._subtype_id
 
     def _author(self) -> int:
         if self._author_id is None:
             uid = self._gw.uid
-            rows = self._gw.call("res.users", "read", [[uid]], {"fields": ["partner_id"]})
-            partner = m2o_id(rows[0].get("partner_id")) if rows else None
+            users = rows(
+                self._gw.call("res.users", "read", [[uid]], {"fields": ["partner_id"]}),
+                "res.users.read",
+            )
+            partner = m2o_id(users[0].get("partner_id")) if users else None
             if partner is None:
                 raise OdooResponseError("Odoo returned no partner for the current user")
             self._author_id = partner
@@ -205,9 +217,12 @@ class OdooLogistics:
 
     def _currencies(self) -> dict[int, str]:
         if self._company_currency is None:
-            rows = self._gw.call("res.company", "search_read", [[]], {"fields": ["currency_id"]})
+            companies = rows(
+                self._gw.call("res.company", "search_read", [[]], {"fields": ["currency_id"]}),
+                "res.company.search_read",
+            )
             self._company_currency = {
-                int(row["id"]): m2o_name(row.get("currency_id")) or "" for row in rows
+                int(row["id"]): m2o_name(row.get("currency_id")) or "" for row in companies
             }
         return self._company_currency
 
@@ -229,13 +244,14 @@ class OdooLogistics:
 
     def _search_pickings(self, domain: list[Any], *, order: str = "id") -> list[dict[str, Any]]:
         schema = self._schema()
-        rows: list[dict[str, Any]] = self._gw.call(
-            self._fields.picking_model,
+        model = self._fields.picking_model
+        found = self._gw.call(
+            model,
             "search_read",
             [domain],
             {"fields": self._picking_fields(schema), "order": order},
         )
-        return rows
+        return rows(found, f"{model}.search_read")
 
     def _to_record(
         self,
@@ -342,21 +358,28 @@ class OdooLogistics:
     def _pickings_of_packages(self, refs: Sequence[str]) -> dict[int, list[str]]:
         f = self._fields
         assert f.package_tracking is not None
-        packages = self._gw.call(
-            f.package_model,
-            "search_read",
-            [[[f.package_tracking, "in", list(refs)]]],
-            {"fields": [f.package_tracking]},
-        )
-        if not packages:
+        ref_of: dict[int, str] = {}
+        for chunk in chunked(list(refs), IN_CHUNK):
+            packages = self._gw.call(
+                f.package_model,
+                "search_read",
+                [[[f.package_tracking, "in", list(chunk)]]],
+                {"fields": [f.package_tracking]},
+            )
+            for p in rows(packages, f"{f.package_model}.search_read"):
+                if isinstance(p.get(f.package_tracking), str):
+                    ref_of[int(p["id"])] = p[f.package_tracking]
+        if not ref_of:
             return {}
-        ref_of = {int(p["id"]): str(p[f.package_tracking]) for p in packages}
-        lines = self._gw.call(
-            "stock.move.line",
-            "search_read",
-            [[["result_package_id", "in", sorted(ref_of)], ["picking_id", "!=", False]]],
-            {"fields": ["picking_id", "result_package_id"]},
-        )
+        lines: list[dict[str, Any]] = []
+        for chunk_ids in chunked(sorted(ref_of), IN_CHUNK):
+            found = self._gw.call(
+                "stock.move.line",
+                "search_read",
+                [[["result_package_id", "in", list(chunk_ids)], ["picking_id", "!=", False]]],
+                {"fields": ["picking_id", "result_package_id"]},
+            )
+            lines += rows(found, "stock.move.line.search_read")
         result: dict[int, list[str]] = {}
         for line in lines:
             picking = m2o_id(line.get("picking_id"))
@@ -370,25 +393,32 @@ class OdooLogistics:
     def _packages_of(self, picking_ids: Sequence[int]) -> dict[int, dict[int, tuple[str, str]]]:
         """``{picking id: {package id: (package name, stored tracking)}}``."""
         f = self._fields
-        lines = self._gw.call(
-            "stock.move.line",
-            "search_read",
-            [[["picking_id", "in", list(picking_ids)], ["result_package_id", "!=", False]]],
-            {"fields": ["picking_id", "result_package_id"]},
+        lines: list[dict[str, Any]] = []
+        for chunk in chunked(list(picking_ids), IN_CHUNK):
+            found = self._gw.call(
+                "stock.move.line",
+                "search_read",
+                [[["picking_id", "in", list(chunk)], ["result_package_id", "!=", False]]],
+                {"fields": ["picking_id", "result_package_id"]},
+            )
+            lines += rows(found, "stock.move.line.search_read")
+        package_ids = sorted(
+            {pid for line in lines if (pid := m2o_id(line.get("result_package_id")))}
         )
-        package_ids = sorted({pid for line in lines if (pid := m2o_id(line["result_package_id"]))})
         if not package_ids:
             return {}
         tracking = f.package_tracking
         fields = ["name"] + ([tracking] if tracking else [])
-        packages = self._gw.call(f.package_model, "read", [package_ids], {"fields": fields})
-        info = {
-            int(p["id"]): (str(p["name"]), str((p.get(tracking) if tracking else "") or ""))
-            for p in packages
-        }
+        info: dict[int, tuple[str, str]] = {}
+        for chunk in chunked(package_ids, IN_CHUNK):
+            packages = self._gw.call(f.package_model, "read", [list(chunk)], {"fields": fields})
+            for p in rows(packages, f"{f.package_model}.read"):
+                stored = (p.get(tracking) if tracking else "") or ""
+                info[int(p["id"])] = (str(p.get("name") or ""), str(stored))
         result: dict[int, dict[int, tuple[str, str]]] = {}
         for line in lines:
-            picking, package = m2o_id(line["picking_id"]), m2o_id(line["result_package_id"])
+            picking = m2o_id(line.get("picking_id"))
+            package = m2o_id(line.get("result_package_id"))
             if picking is not None and package in info:
                 result.setdefault(picking, {})[package] = info[package]
         return result
@@ -397,25 +427,31 @@ class OdooLogistics:
         """Read back pickings with what shipsync wrote: tracking, price, status, notes."""
         f = self._fields
         ids = sorted(set(picking_ids))
-        rows = self._search_pickings([["id", "in", ids]])
-        if len(rows) != len(ids):
-            missing = sorted(set(ids) - {int(r["id"]) for r in rows})
-            raise OdooMissingError(f"pickings {missing} do not exist")
-        messages = self._gw.call(
-            "mail.message",
-            "search_read",
-            [
-                [
-                    ["model", "=", f.picking_model],
-                    ["res_id", "in", ids],
-                    ["message_id", "=like", "<shipsync.%"],
-                ]
-            ],
-            {"fields": ["res_id", "message_id"], "order": "id"},
-        )
+        found: list[dict[str, Any]] = []
+        for chunk in chunked(ids, IN_CHUNK):
+            found += self._search_pickings([["id", "in", list(chunk)]])
+        if len(found) != len(ids):
+            missing = sorted(set(ids) - {int(r["id"]) for r in found})
+            shown = ", ".join(map(str, missing[:20])) + (", ..." if len(missing) > 20 else "")
+            raise OdooMissingError(f"{len(missing)} picking(s) do not exist: {shown}")
         by_picking: dict[int, list[str]] = {}
-        for message in messages:
-            by_picking.setdefault(int(message["res_id"]), []).append(str(message["message_id"]))
+        for chunk in chunked(ids, IN_CHUNK):
+            messages = self._gw.call(
+                "mail.message",
+                "search_read",
+                [
+                    [
+                        ["model", "=", f.picking_model],
+                        ["res_id", "in", list(chunk)],
+                        ["message_id", "=like", "<shipsync.%"],
+                    ]
+                ],
+                {"fields": ["res_id", "message_id"], "order": "id"},
+            )
+            for message in rows(messages, "mail.message.search_read"):
+                res_id, message_id = message.get("res_id"), message.get("message_id")
+                if is_id(res_id) and isinstance(message_id, str):
+                    by_picking.setdefault(int(res_id), []).append(message_id)
         packages: dict[int, dict[int, tuple[str, str]]] = {}
         if self._schema().has(f.package_model, f.package_tracking):
             packages = self._packages_of(ids)
@@ -427,7 +463,7 @@ class OdooLogistics:
                 },
                 message_ids=by_picking.get(int(row["id"]), ()),
             )
-            for row in rows
+            for row in found
         ]
 
     # --- writing ----------------------------------------------------------------------------
@@ -435,13 +471,15 @@ class OdooLogistics:
     def _existing(self, message_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for chunk in chunked(list(message_ids), IN_CHUNK):
-            rows = self._gw.call(
+            answer = self._gw.call(
                 "mail.message",
                 "search_read",
                 [[["message_id", "in", list(chunk)]]],
                 {"fields": ["message_id"]},
             )
-            found.update(str(row["message_id"]) for row in rows)
+            found.update(
+                str(row.get("message_id")) for row in rows(answer, "mail.message.search_read")
+            )
         return found
 
     def _note(
@@ -464,7 +502,7 @@ class OdooLogistics:
         ids: list[int] = []
         for chunk in chunked(list(values), CREATE_CHUNK):
             created = self._gw.call(model, "create", [list(chunk)])
-            ids.extend(created if isinstance(created, list) else [created])
+            ids.extend(created_ids(created, len(chunk), f"{model}.create"))
         return ids
 
     def _write_per_record(self, model: str, field: str, values: Mapping[int, str]) -> None:
@@ -494,13 +532,18 @@ class OdooLogistics:
             [str(record_id), *(row.get(name) or "" for name in columns)]
             for record_id, row in sorted(rows.items())
         ]
-        result = self._gw.call(model, "load", [[".id", *columns], table])
-        messages = result.get("messages") if isinstance(result, dict) else None
-        errors = [m for m in messages or [] if m.get("type") == "error"]
+        result = mapping(self._gw.call(model, "load", [[".id", *columns], table]), f"{model}.load")
+        messages = result.get("messages")
+        messages = messages if isinstance(messages, list) else []
+        errors = [m for m in messages if not isinstance(m, dict) or m.get("type") == "error"]
+        if not errors and not isinstance(result.get("ids"), list):
+            errors = [{"message": "Odoo wrote nothing and gave no reason"}]
         if errors:
             raise OdooValidationError(
                 f"Odoo refused to write {model}.{', '.join(columns)}",
-                odoo_message="; ".join(str(m.get("message")) for m in errors)[:2000],
+                odoo_message="; ".join(
+                    str(m.get("message") if isinstance(m, dict) else m) for m in errors
+                )[:2000],
             )
 
     def apply_events(self, events: Iterable[TrackingEvent]) -> ApplyReport:
@@ -629,13 +672,13 @@ class OdooLogistics:
             return self._gw.call(model, "button_validate", [ids], {"context": context})
 
         def done() -> list[int]:
-            rows = self._gw.call(
+            answer = self._gw.call(
                 model,
                 "search_read",
                 [[["id", "in", picking_ids], ["state", "=", "done"]]],
                 {"fields": ["state"]},
             )
-            return sorted(int(row["id"]) for row in rows)
+            return sorted(int(row["id"]) for row in rows(answer, f"{model}.search_read"))
 
         with contextlib.suppress(OdooUserError, OdooValidationError):
             validate(picking_ids)
@@ -665,21 +708,28 @@ class OdooLogistics:
         return rows[0]
 
     def _attach(self, picking_id: int, files: Sequence[tuple[str, bytes, str]]) -> list[int]:
-        if not files:
-            return []
-        return self._create_many(
-            "ir.attachment",
-            [
+        """Create the files as attachments, at most :data:`_ATTACH_BYTES` of data a request."""
+        ids: list[int] = []
+        batch: list[dict[str, Any]] = []
+        size = 0
+        for name, data, mimetype in files:
+            encoded = base64.b64encode(data).decode("ascii")
+            if batch and size + len(encoded) > _ATTACH_BYTES:
+                ids += self._create_many("ir.attachment", batch)
+                batch, size = [], 0
+            batch.append(
                 {
                     "name": name,
-                    "datas": base64.b64encode(data).decode("ascii"),
+                    "datas": encoded,
                     "mimetype": mimetype,
                     "res_model": self._fields.picking_model,
                     "res_id": picking_id,
                 }
-                for name, data, mimetype in files
-            ],
-        )
+            )
+            size += len(encoded)
+        if batch:
+            ids += self._create_many("ir.attachment", batch)
+        return ids
 
     def record_shipment(
         self, picking_id: int, shipment: Shipment, *, price: Money | None = None
@@ -817,8 +867,8 @@ class OdooLogistics:
             journal_id=journal_id,
         )
         created = self._gw.call("account.move", "create", [[values]])
-        bill_id = created[0] if isinstance(created, list) else created
-        return read_bill(self._gw, int(bill_id), created=True)
+        [bill_id] = created_ids(created, 1, "account.move.create")
+        return read_bill(self._gw, bill_id, created=True)
 
     def read_vendor_bill(self, invoice_number: str, *, vendor_id: int) -> VendorBillRecord | None:
         """Read back the vendor bill of ``vendor_id`` referenced ``invoice_number``, if any."""

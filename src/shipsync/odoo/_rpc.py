@@ -165,7 +165,7 @@ class RpcGateway:
     @property
     def uid(self) -> int:
         """The id of the logged-in user."""
-        return int(self._odoo.env.uid)
+        return self._uid
 
     def _log_in(self) -> None:
         def login() -> None:
@@ -181,6 +181,10 @@ class RpcGateway:
             raise OdooAuthError(
                 f"Odoo refused the login to database {self._db!r}", odoo_message=exc.odoo_message
             ) from exc
+        uid = getattr(self._odoo.env, "uid", None)
+        if not isinstance(uid, int) or isinstance(uid, bool) or uid <= 0:
+            raise OdooResponseError("Odoo answered the login with something that is not a user id")
+        self._uid = uid
 
     def call(
         self,
@@ -194,7 +198,14 @@ class RpcGateway:
         named = dict(kwargs or {})
 
         def execute() -> Any:
-            return self._odoo.execute_kw(model, method, arguments, named)
+            # odoorpc's connector sends the request; the envelope is read here, because
+            # odoorpc's own reading breaks on an error without ``data`` and on a non-object.
+            params = {
+                "service": "object",
+                "method": "execute_kw",
+                "args": [self._db, self.uid, self._password, model, method, arguments, named],
+            }
+            return _unwrap(self._odoo._connector.proxy_json("/jsonrpc", params), model, method)
 
         try:
             json.dumps([arguments, named])
@@ -216,7 +227,7 @@ class RpcGateway:
                 return send()
             except self._rpc_error as exc:
                 raise self._translate(exc, model, method) from exc
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
                 raise OdooResponseError(
                     f"Odoo answered something unreadable to {model}.{method}"
                 ) from exc
@@ -267,3 +278,31 @@ class RpcGateway:
 
 class _SessionExpired(Exception):
     """The server asked for a new login."""
+
+
+def _unwrap(data: object, model: str, method: str) -> Any:
+    """The ``result`` of a JSON-RPC answer; its ``error`` as our error; anything else refused.
+
+    Odoo puts its exception's class path and text in ``error.data``; a proxy or an older
+    server may send an error without ``data`` (its ``message`` is kept then), and a body that
+    is not a JSON-RPC answer at all is an :class:`~shipsync.errors.OdooResponseError`.
+    """
+    where = f"{model}.{method}"
+    if not isinstance(data, dict):
+        raise OdooResponseError(f"Odoo answered {where} with something that is not JSON-RPC")
+    error = data.get("error")
+    if error:
+        if not isinstance(error, dict):
+            raise OdooResponseError(
+                f"Odoo answered {where} with an unreadable error", odoo_message=str(error)[:200]
+            )
+        details = error.get("data")
+        details = details if isinstance(details, dict) else {}
+        name = str(details.get("name") or "")
+        message = str(details.get("message") or error.get("message") or "")
+        if is_session_expired(name):
+            raise _SessionExpired(message)
+        raise error_from_fault(name, message, model=model, method=method)
+    if "result" not in data:
+        raise OdooResponseError(f"Odoo answered {where} without a result")
+    return data["result"]
