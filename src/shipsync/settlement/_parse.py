@@ -259,6 +259,13 @@ def _rows(
     dates: dict[str, date] = {}
     amount_caches: dict[str, dict[str, Decimal]] = {}
     row_type = InvoiceRow
+    # The current invoice's fields for the fast path (s_number stays None without it).
+    s_number: str | None = None
+    s_currency = s_date_text = ""
+    s_supersedes: str | None = None
+    s_invoice_date = date.min
+    s_pattern = _DATE.fullmatch  # replaced when the first invoice starts
+    known: dict[str, Decimal] = {}
     # The five optional text columns in InvoiceRow order; an absent one reads the empty cell
     # appended to each row on the fast path.
     texts_of = operator.itemgetter(
@@ -298,10 +305,8 @@ def _rows(
             clean = text.rstrip("\r\n")
             row = clean.split(delimiter)
             if (
-                fast
-                and state is not None
-                and len(row) == width
-                and row[i_number] == state.number
+                len(row) == width
+                and row[i_number] == s_number
                 and " " not in clean
                 and clean.isprintable()
                 and (len(clean) <= MAX_TEXT or max(map(len, row)) <= MAX_TEXT)
@@ -311,35 +316,36 @@ def _rows(
                 # (a printable line holds no whitespace but the space) and every text cell is a
                 # valid identifier, so only what can still be wrong is checked, in the same
                 # order and with the same messages as the general path below.
+                assert state is not None
+                last_line = state.last_line
                 try:
-                    if row[i_currency] != state.currency:
+                    if row[i_currency] != s_currency:
                         raise ValueError("currency differs from the invoice's earlier rows")
-                    if row[i_date] != state.date_text:
+                    if row[i_date] != s_date_text:
                         raise ValueError("invoice date differs from the invoice's earlier rows")
                     if (
                         supersedes_index is not None
-                        and (row[supersedes_index] or None) != state.supersedes
+                        and (row[supersedes_index] or None) != s_supersedes
                     ):
                         raise ValueError("'supersedes' differs from the invoice's earlier rows")
                     if by_row_number:
-                        line_number = state.last_line + 1
+                        line_number = last_line + 1
                     else:
                         cell = row[line_index]
                         if not cell.isdigit() or not cell.isascii() or len(cell) > 9:
                             raise ValueError("line number is not a positive integer")
                         line_number = int(cell)
-                        if line_number <= state.last_line or line_number < 1:
+                        if line_number <= last_line or line_number < 1:
                             if line_number < 1:
                                 raise ValueError("line number is not a positive integer")
                             raise ValueError(
                                 "line number repeats within the invoice"
-                                if line_number == state.last_line
+                                if line_number == last_line
                                 else "line number goes backwards within the invoice"
                             )
                     tracking = row[i_tracking]
                     if not tracking:
                         raise ValueError("tracking number is empty")
-                    known = state.amounts
                     charges: list[tuple[ChargeType, Decimal]] = []
                     total = zero
                     for index, name, kind in charge_columns:
@@ -348,9 +354,9 @@ def _rows(
                             continue
                         amount = known.get(cell)
                         if amount is None:
-                            if patterns[state.currency].fullmatch(cell) is None:
+                            if s_pattern(cell) is None:
                                 raise ValueError(
-                                    f"{name}: not an amount with at most the {state.currency} "
+                                    f"{name}: not an amount with at most the {s_currency} "
                                     "minor-unit decimals"
                                 )
                             amount = Decimal(cell)
@@ -388,9 +394,9 @@ def _rows(
                         row_type,
                         (
                             line_num,
-                            state.number,
-                            state.invoice_date,
-                            state.currency,
+                            s_number,
+                            s_invoice_date,
+                            s_currency,
                             line_number,
                             tracking,
                             tuple(charges),
@@ -401,11 +407,11 @@ def _rows(
                             service or None,
                             origin or None,
                             destination or None,
-                            state.supersedes,
+                            s_supersedes,
                         ),
                     )
                 except ValueError as exc:
-                    yield RowProblem(line_num, str(exc), state.number)
+                    yield RowProblem(line_num, str(exc), s_number)
                     continue
                 state.last_line = line_number
                 yield result
@@ -440,7 +446,11 @@ def _rows(
                 if state is not None:
                     finished.add(state.number)
                 state = _InvoiceState(number, currency, invoice_date, date_text, supersedes)
-                state.amounts = amount_caches.setdefault(currency, {})
+                state.amounts = known = amount_caches.setdefault(currency, {})
+                if fast:
+                    s_number = number
+                s_currency, s_date_text, s_supersedes = currency, date_text, supersedes
+                s_invoice_date, s_pattern = invoice_date, patterns[currency].fullmatch
             else:
                 currency = state.currency
                 if row[i_currency].strip() != currency:

@@ -73,6 +73,7 @@ _ZERO = Decimal(0)
 MAX_PROBLEMS_KEPT = 10_000
 _EXACT = Context(prec=60, rounding=ROUND_HALF_EVEN)
 _new_tuple = tuple.__new__
+_QUOTED = 6  # where a MemoryShipmentIndex record's expected amounts start
 
 
 def _utc_now() -> datetime:
@@ -216,7 +217,7 @@ class Reconciler:
         # Without a ledger, a line of the current invoice in its currency goes straight to
         # _classify (what _line would do, without its checks' cost).
         direct = self.ledger is None
-        classify = self._classify
+        classify = self._direct() if direct and self._memory is not None else self._classify
         with localcontext(_EXACT):
             for item in rows:
                 if isinstance(item, RowProblem):
@@ -469,6 +470,127 @@ class Reconciler:
             invoice.since_commit += 1
             if invoice.since_commit >= self.checkpoint_every:
                 self._commit(invoice, "in_progress")
+
+    def _direct(self) -> Callable[[_Invoice, InvoiceRow], None]:
+        """:meth:`_classify` for an in-memory index without a ledger, the hot loop of a large
+        file: what it reads is held in local variables, and a line billing exactly its quoted
+        amounts (the usual case) is matched without the general rules, which it would pass.
+
+        ``test_settle_fastpath`` checks that it agrees with :meth:`_classify` line by line.
+        """
+        memory = self._memory
+        assert memory is not None
+        assert self.ledger is None
+        records_get = self._records_get
+        find_record = memory.find_record
+        billed_set = self._billed
+        mark = billed_set.add
+        table = self._table
+        decimals = self._decimals
+        known = decimals.get
+        on_line = self.on_line
+        on_event = self.on_event
+        per_line = on_line is not None or on_event is not None
+        line_events = self._line_events
+        at_of = {kind: _QUOTED + i for i, kind in enumerate(ChargeType)}
+        counts_at = _POS
+        zero = _ZERO
+        new_outcome = _new_tuple
+        outcome_type = LineOutcome
+        matched = LineClass.MATCHED
+        unknown = LineClass.UNKNOWN_SHIPMENT
+        duplicate = LineClass.DUPLICATE_LINE
+        cancelled = LineClass.BILLED_AFTER_CANCELLATION
+        mismatch = LineClass.CURRENCY_MISMATCH
+
+        def classify(invoice: _Invoice, row: InvoiceRow) -> None:
+            charge_type: ChargeType | None = None
+            difference: Decimal | None = None
+            expected: Decimal | None = None
+            shipment_id: str | None = None
+            expected_currency: str | None = None
+            package = row[5]
+            record = records_get(package)
+            if record is None:
+                found = find_record(package, row[8], row[9])
+                if found is not None:
+                    package, record = found
+            if record is None:
+                kind = unknown
+            else:
+                fields = record.split(_RS)
+                shipment_id = fields[0]
+                expected_currency = fields[1]
+                width = len(fields)
+                quoted = 0
+                if per_line or width > _QUOTED:
+                    expected = zero
+                    for text in fields[_QUOTED:]:
+                        if text:
+                            quoted += 1
+                            value = known(text)
+                            expected += decimal_of(text, decimals) if value is None else value
+                if package in billed_set:
+                    kind = duplicate
+                else:
+                    mark(package)
+                    if width > 2 and fields[2] == "cancelled":
+                        kind = cancelled
+                    elif expected_currency != row[3]:
+                        kind = mismatch
+                    else:
+                        charges = row[6]
+                        simple = quoted == len(charges)
+                        if simple:
+                            for billed_kind, amount in charges:
+                                at = at_of[billed_kind]
+                                text = fields[at] if at < width else ""
+                                if not text or known(text) != amount:
+                                    simple = False  # not simply the quote: the general rules
+                                    break
+                        if simple:
+                            kind = matched
+                        else:
+                            kind, charge_type, difference = classify_texts(
+                                charges, fields, _QUOTED, table, decimals
+                            )
+                            if charge_type is None:
+                                difference = None
+                if not per_line:
+                    expected = None
+            tally = invoice.tally
+            position = counts_at[kind]
+            billed = row[7]
+            tally.counts[position] += 1
+            tally.amounts[position] += billed
+            tally.total += billed
+            tally.last_line = row[4]
+            if billed < zero:
+                tally.credits += 1
+            if per_line:
+                outcome: LineOutcome = new_outcome(
+                    outcome_type,
+                    (
+                        invoice.number,
+                        row[4],
+                        row[0],
+                        row[5],
+                        kind,
+                        billed,
+                        row[3],
+                        shipment_id,
+                        expected,
+                        expected_currency,
+                        charge_type,
+                        difference,
+                    ),
+                )
+                if on_line is not None:
+                    on_line(outcome)
+                if on_event is not None:
+                    line_events(invoice, outcome)
+
+        return classify
 
     def _line_events(self, invoice: _Invoice, outcome: LineOutcome) -> None:
         events, actual = line_events(
