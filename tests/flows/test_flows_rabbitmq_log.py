@@ -16,6 +16,7 @@ pytestmark = pytest.mark.services
 
 class TestRabbitMQConformance(EventLogConformance):
     redelivery_timeout = 5.0
+    parallel_partitions = False  # queues are spread over workers by consumer_index shares
 
     @pytest.fixture
     async def open_log(self, amqp_url: str) -> AsyncIterator[OpenLog]:

@@ -93,6 +93,11 @@ class EventLogConformance:
     redelivery_timeout: float = 15.0
     """Seconds the suite waits for an abandoned delivery to come again."""
 
+    parallel_partitions: bool = True
+    """Whether any second handle receives other partitions while a first one holds a partition.
+    Set False for a log that spreads partitions over workers by configuration instead (RabbitMQ's
+    ``consumer_index`` shares): the test of it is then skipped."""
+
     @pytest.fixture
     async def handles(self, open_log: OpenLog) -> AsyncIterator[OpenLog]:
         """Opens handles through ``open_log`` and closes them after the test."""
@@ -129,6 +134,40 @@ class EventLogConformance:
             assert delivered.partition == event.partitionkey
             assert delivered.attempt == 1
             assert delivered.error is None
+
+    async def test_published_events_outlive_the_publishing_handle(self, handles: OpenLog) -> None:
+        """``publish`` is durable when it returns: after the publisher closed, a new handle
+        receives every event, each partition in order."""
+        publisher = await handles()
+        run = uuid.uuid4().hex[:8]
+        events = [make_tracking_event(f"S{run}-{p}", n) for n in (1, 2, 3) for p in range(3)]
+        await publisher.publish(events)
+        await publisher.close()
+        got = await drain(await handles(), len(events))
+        for p in range(3):
+            assert [d.event.id for d in got if d.event and d.partition == f"S{run}-{p}"] == [
+                e.id for e in events if e.partitionkey == f"S{run}-{p}"
+            ]
+        assert len(got) == len(events)
+
+    async def test_a_held_partition_does_not_hold_up_the_others(self, handles: OpenLog) -> None:
+        """While one consumer holds a partition, another consumer receives the other ones."""
+        if not self.parallel_partitions:
+            pytest.skip("this log spreads partitions over workers by configuration")
+        first, second = await handles(), await handles()
+        run = uuid.uuid4().hex[:8]
+        events = [make_tracking_event(f"S{run}-{p}", 1) for p in range(4)]
+        await first.publish(events)
+        held: list[Delivery] = []
+        deadline = time.monotonic() + 10
+        while not held and time.monotonic() < deadline:
+            held = await first.receive(1, timeout=0.5)
+        assert len(held) == 1
+        rest = await drain(second, 3)
+        assert sorted(d.partition for d in [*held, *rest]) == sorted(
+            e.partitionkey or "" for e in events
+        )
+        await first.ack(held)
 
     async def test_publishing_nothing_is_a_no_op(self, handles: OpenLog) -> None:
         """An empty publish succeeds, and an empty log delivers nothing within the timeout."""
