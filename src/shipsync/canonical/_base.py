@@ -26,6 +26,8 @@ __all__ = [
     "REDACTED",
     "CanonicalModel",
     "Identifier",
+    "KeyIdentifier",
+    "KeyText",
     "PersonalData",
     "PersonalStr",
     "ShortText",
@@ -50,7 +52,12 @@ class PersonalData:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value if value.tzinfo is UTC else value.astimezone(UTC)
+    if value.tzinfo is UTC:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC form
+        raise ValueError("out of range when converted to UTC") from None
 
 
 def _utc_datetime_schema(source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
@@ -58,13 +65,18 @@ def _utc_datetime_schema(source: Any, handler: GetCoreSchemaHandler) -> CoreSche
 
     JSON input with offset 0 (``...Z``, the form we write) is taken by pydantic-core alone; any
     other offset goes through :func:`_to_utc`. Python input always does, so a ``datetime`` in
-    any zone comes out with ``tzinfo=UTC``. Naive or unparsable input fails either way.
+    any zone comes out with ``tzinfo=UTC``. Naive or unparsable input fails either way, and so
+    does a time whose UTC form falls outside years 1 to 9999. JSON must carry an RFC 3339
+    string, as CloudEvents and our schemas say: a number is not read as a Unix timestamp.
     """
     aware = core_schema.no_info_after_validator_function(
         _to_utc, core_schema.datetime_schema(tz_constraint="aware")
     )
+    aware_json = core_schema.no_info_after_validator_function(
+        _to_utc, core_schema.datetime_schema(tz_constraint="aware", strict=True)
+    )
     from_json = core_schema.union_schema(
-        [core_schema.datetime_schema(tz_constraint=0), aware],
+        [core_schema.datetime_schema(tz_constraint=0, strict=True), aware_json],
         mode="left_to_right",
         custom_error_type="datetime_aware",
         custom_error_message="Input should be a timezone-aware datetime",
@@ -86,8 +98,51 @@ UtcDatetime = Annotated[
 ]
 """A timezone-aware datetime, normalised to UTC (offset 0). A naive datetime is rejected."""
 
+# Control characters (C0, DEL, C1) and bidirectional overrides: in an identifier they forge log
+# lines, hide what an id really is, or are refused by the stores ids end up in (NUL in PostgreSQL).
+_NO_CONTROLS = r"^[^\x{0}-\x{1f}\x{7f}-\x{9f}\x{202a}-\x{202e}\x{2066}-\x{2069}]*$"
+
+
+def _key_schema(min_length: int, max_length: int, *, strip: bool) -> CoreSchema:
+    """A bounded string without control (C0, DEL, C1) or bidirectional formatting characters,
+    checked in one pass inside pydantic-core, with one message for every way to fail it."""
+    return core_schema.custom_error_schema(
+        core_schema.str_schema(
+            min_length=min_length,
+            max_length=max_length,
+            strip_whitespace=strip,
+            pattern=_NO_CONTROLS,
+        ),
+        custom_error_type="key_text",
+        custom_error_message=(
+            f"Input should be a string of {min_length} to {max_length} characters"
+            " without control or bidirectional formatting characters"
+        ),
+    )
+
+
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 """An identifier: 1 to 200 characters, surrounding white space removed."""
+
+KeyIdentifier = Annotated[
+    str,
+    GetPydanticSchema(lambda _source, _handler: _key_schema(1, 200, strip=True)),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\u0000-\u001f]+$"}
+    ),
+]
+"""An ``Identifier`` used as a key (an event id): also no control or bidirectional characters.
+
+The check costs about 50 ns a field, so it guards the envelope attributes that stores and logs
+use as keys, not every identifier inside ``data``."""
+
+KeyText = Annotated[
+    str,
+    GetPydanticSchema(lambda _source, _handler: _key_schema(0, 200, strip=False)),
+    WithJsonSchema({"type": "string", "maxLength": 200, "pattern": r"^[^\u0000-\u001f]*$"}),
+]
+"""Like ``ShortText`` (at most 200 characters), without control or bidirectional characters: for
+values used as keys (a subject, a correlation or partition key)."""
 
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=4000)]

@@ -8,8 +8,10 @@ Every event travels in a CloudEvents 1.0 structured-mode JSON envelope::
      "schemaversion": 1, "correlationid": "...", "partitionkey": "SHP-1", "data": {...}}
 
 ``schemaversion``, ``correlationid`` and ``partitionkey`` are CloudEvents extension attributes.
-Unknown extension attributes are kept, never dropped. Each event type is a class whose ``type``
-is a literal, so parsing bytes dispatches on ``type`` in one pass (a pydantic discriminated union).
+Unknown extension attributes are kept, never dropped; as CloudEvents requires, their names are
+lower-case ASCII letters and digits, and their values scalars (a string, an integer, a boolean).
+Each event type is a class whose ``type`` is a literal, so parsing bytes dispatches on ``type``
+in one pass (a pydantic discriminated union).
 
 Versioning: each type pins its current ``schemaversion``. An envelope of an older version fails
 the fast path and is read through the registered upcasters, one version step at a time, into the
@@ -36,7 +38,14 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, core_schema
 
-from shipsync.canonical._base import CanonicalModel, Identifier, ShortText, UtcDatetime
+from shipsync.canonical._base import (
+    CanonicalModel,
+    Identifier,
+    KeyIdentifier,
+    KeyText,
+    UtcDatetime,
+    _key_schema,
+)
 from shipsync.canonical._finance import (
     Accrual,
     Claim,
@@ -112,19 +121,78 @@ def _partition_key_schema(source: Any, handler: GetCoreSchemaHandler) -> CoreSch
         ]
     )
     return core_schema.union_schema(
-        [core_schema.str_schema(max_length=200), from_data],
+        [_key_schema(0, 200, strip=False), from_data],
         mode="left_to_right",
         custom_error_type="partition_key",
-        custom_error_message="Input should be a string of at most 200 characters",
+        custom_error_message=(
+            "Input should be a string of at most 200 characters, without control characters"
+        ),
     )
 
 
 PartitionKey = Annotated[
     str | None,
     GetPydanticSchema(_partition_key_schema),
-    WithJsonSchema({"type": ["string", "null"], "maxLength": 200}),
+    WithJsonSchema(
+        {"type": ["string", "null"], "maxLength": 200, "pattern": r"^[^\u0000-\u001f]*$"}
+    ),
 ]
 """The partition key: the subject (the shipment id) or else the event id when not given."""
+
+
+_EXTENSION_VALUE_SCHEMA = core_schema.custom_error_schema(
+    core_schema.union_schema(
+        [
+            core_schema.bool_schema(strict=True),
+            core_schema.int_schema(strict=True, ge=-(2**31), le=2**31 - 1),
+            core_schema.str_schema(max_length=4000),
+        ],
+        mode="left_to_right",
+    ),
+    custom_error_type="extension_value",
+    custom_error_message=(
+        "an extension attribute must be a string of at most 4000 characters,"
+        " a 32-bit integer or a boolean"
+    ),
+)
+
+_EXTENSION_NAME_PATTERN = r"^[a-z0-9]{1,50}$"
+_EXTENSION_NAME_SCHEMA = core_schema.custom_error_schema(
+    core_schema.str_schema(pattern=_EXTENSION_NAME_PATTERN),
+    custom_error_type="extension_name",
+    custom_error_message="an attribute name must be 1 to 50 lower-case ASCII letters or digits",
+)
+
+_ExtensionName = Annotated[str, GetPydanticSchema(lambda _source, _handler: _EXTENSION_NAME_SCHEMA)]
+"""A CloudEvents attribute name: lower-case ASCII letters and digits (here 1 to 50 of them)."""
+
+_ExtensionValue = Annotated[
+    str | int | bool,
+    GetPydanticSchema(lambda _source, _handler: _EXTENSION_VALUE_SCHEMA),
+    WithJsonSchema(
+        {
+            "type": ["string", "integer", "boolean"],
+            "maxLength": 4000,
+            "minimum": -(2**31),
+            "maximum": 2**31 - 1,
+        }
+    ),
+]
+"""The value of an extension attribute: a CloudEvents scalar (no objects, arrays or floats)."""
+
+
+_VERSION_1_SCHEMA = core_schema.custom_error_schema(
+    core_schema.int_schema(strict=True, ge=1, le=1),
+    custom_error_type="schema_version",
+    custom_error_message="Input should be the integer 1",
+)
+
+_Version1 = Annotated[
+    int,
+    GetPydanticSchema(lambda _source, _handler: _VERSION_1_SCHEMA),
+    WithJsonSchema({"const": 1, "type": "integer"}),
+]
+"""Schema version 1, and only the integer: not ``true`` nor ``1.0``, which a lax literal takes."""
 
 
 class Event(CanonicalModel):
@@ -132,18 +200,21 @@ class Event(CanonicalModel):
 
     model_config = ConfigDict(extra="allow")
 
+    # Extension attributes we do not know, validated inside pydantic-core (no Python call).
+    __pydantic_extra__: dict[_ExtensionName, _ExtensionValue] = Field(init=False)
+
     current_version: ClassVar[int] = 1
 
     specversion: Literal["1.0"] = "1.0"
-    id: Identifier
+    id: KeyIdentifier
     source: Annotated[str, Field(min_length=1, max_length=500)]
     type: str
-    subject: ShortText | None = None
+    subject: KeyText | None = None
     time: UtcDatetime
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: Annotated[str, Field(max_length=500)] | None = None
     schemaversion: int = 1
-    correlationid: ShortText | None = None
+    correlationid: KeyText | None = None
     partitionkey: PartitionKey = Field(default=None, validate_default=True)
     data: Any
 
@@ -213,7 +284,7 @@ class ShipmentCreated(Event):
     """A shipment was booked with a carrier."""
 
     type: Literal["shipment.created"] = "shipment.created"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
     data: Shipment
 
 
@@ -238,7 +309,7 @@ class ShipmentLabelCreated(MilestoneEvent):
 
     milestone = Milestone.LABEL_CREATED
     type: Literal["shipment.label_created"] = "shipment.label_created"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
 
 
 class ShipmentPickedUp(MilestoneEvent):
@@ -246,7 +317,7 @@ class ShipmentPickedUp(MilestoneEvent):
 
     milestone = Milestone.PICKED_UP
     type: Literal["shipment.picked_up"] = "shipment.picked_up"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
 
 
 class ShipmentInTransit(MilestoneEvent):
@@ -254,7 +325,7 @@ class ShipmentInTransit(MilestoneEvent):
 
     milestone = Milestone.IN_TRANSIT
     type: Literal["shipment.in_transit"] = "shipment.in_transit"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
 
 
 class ShipmentOutForDelivery(MilestoneEvent):
@@ -262,7 +333,7 @@ class ShipmentOutForDelivery(MilestoneEvent):
 
     milestone = Milestone.OUT_FOR_DELIVERY
     type: Literal["shipment.out_for_delivery"] = "shipment.out_for_delivery"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
 
 
 class ShipmentDeliveryAttempted(MilestoneEvent):
@@ -270,7 +341,7 @@ class ShipmentDeliveryAttempted(MilestoneEvent):
 
     milestone = Milestone.DELIVERY_ATTEMPTED
     type: Literal["shipment.delivery_attempted"] = "shipment.delivery_attempted"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
 
 
 class ShipmentAvailableForPickup(MilestoneEvent):
@@ -278,7 +349,7 @@ class ShipmentAvailableForPickup(MilestoneEvent):
 
     milestone = Milestone.AVAILABLE_FOR_PICKUP
     type: Literal["shipment.available_for_pickup"] = "shipment.available_for_pickup"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
 
 
 class ShipmentException(MilestoneEvent):
@@ -286,7 +357,7 @@ class ShipmentException(MilestoneEvent):
 
     milestone = Milestone.EXCEPTION
     type: Literal["shipment.exception"] = "shipment.exception"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
 
 
 class ShipmentDelivered(MilestoneEvent):
@@ -294,7 +365,7 @@ class ShipmentDelivered(MilestoneEvent):
 
     milestone = Milestone.DELIVERED
     type: Literal["shipment.delivered"] = "shipment.delivered"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
 
 
 class ShipmentReturningToSender(MilestoneEvent):
@@ -302,7 +373,7 @@ class ShipmentReturningToSender(MilestoneEvent):
 
     milestone = Milestone.RETURNING_TO_SENDER
     type: Literal["shipment.returning_to_sender"] = "shipment.returning_to_sender"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
 
 
 class ShipmentReturned(MilestoneEvent):
@@ -310,7 +381,7 @@ class ShipmentReturned(MilestoneEvent):
 
     milestone = Milestone.RETURNED
     type: Literal["shipment.returned"] = "shipment.returned"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
 
 
 class ShipmentCancelled(MilestoneEvent):
@@ -318,7 +389,7 @@ class ShipmentCancelled(MilestoneEvent):
 
     milestone = Milestone.CANCELLED
     type: Literal["shipment.cancelled"] = "shipment.cancelled"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
 
 
 class ShipmentLost(MilestoneEvent):
@@ -326,14 +397,14 @@ class ShipmentLost(MilestoneEvent):
 
     milestone = Milestone.LOST
     type: Literal["shipment.lost"] = "shipment.lost"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
 
 
 class PodCaptured(Event):
     """Proof of delivery was captured."""
 
     type: Literal["pod.captured"] = "pod.captured"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
     data: ProofOfDelivery
 
 
@@ -352,7 +423,7 @@ class FreightRateQuoted(Event):
     """A carrier quoted a rate for a shipment; reconciliation compares invoices with it."""
 
     type: Literal["freight.rate_quoted"] = "freight.rate_quoted"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
     data: RateQuote
 
 
@@ -360,7 +431,7 @@ class FreightChargeAccrued(Event):
     """A freight cost was accrued (estimate, reversal or actual)."""
 
     type: Literal["freight.charge_accrued"] = "freight.charge_accrued"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
     data: Accrual
 
 
@@ -368,7 +439,7 @@ class FreightInvoiceReceived(Event):
     """A carrier invoice arrived."""
 
     type: Literal["freight.invoice_received"] = "freight.invoice_received"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
     data: FreightInvoice
 
 
@@ -376,7 +447,7 @@ class FreightInvoiceMatched(Event):
     """An invoice line matched its shipment within tolerance."""
 
     type: Literal["freight.invoice_matched"] = "freight.invoice_matched"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
     data: InvoiceMatch
 
 
@@ -384,7 +455,7 @@ class FreightDiscrepancyFound(Event):
     """An invoice line differs from what was expected."""
 
     type: Literal["freight.discrepancy_found"] = "freight.discrepancy_found"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
     data: Discrepancy
 
 
@@ -392,7 +463,7 @@ class SettlementCompleted(Event):
     """An invoice was reconciled; its totals add up."""
 
     type: Literal["settlement.completed"] = "settlement.completed"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
     data: Settlement
 
 
@@ -400,7 +471,7 @@ class ClaimOpened(Event):
     """A claim against a carrier was opened."""
 
     type: Literal["claim.opened"] = "claim.opened"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
     data: Claim
 
 
@@ -408,7 +479,7 @@ class ClaimSettled(Event):
     """A claim was settled."""
 
     type: Literal["claim.settled"] = "claim.settled"
-    schemaversion: Literal[1] = 1
+    schemaversion: _Version1 = 1
     data: Claim
 
 
@@ -546,6 +617,8 @@ class EventCatalogue:
 
     def parse_obj(self, obj: Mapping[str, Any]) -> Event:
         """Like :meth:`parse`, from an already decoded dict."""
+        if not isinstance(obj, Mapping):
+            raise CanonicalValidationError("Event", [("", "an event must be a JSON object")])
         try:
             event: Event = self._union().validate_python(obj)
             return event
@@ -553,9 +626,13 @@ class EventCatalogue:
             return self._recover(dict(obj), exc)
 
     def _slow_path(self, raw: bytes | str, exc: pydantic.ValidationError) -> Event:
+        if not isinstance(raw, bytes | bytearray | str):
+            raise CanonicalValidationError("Event", [("", "an envelope must be bytes or str")])
         try:
             obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except RecursionError:
+            raise CanonicalValidationError("Event", [("", "JSON nested too deeply")]) from None
+        except ValueError:  # includes UnicodeDecodeError and integers of over 4300 digits
             raise CanonicalValidationError("Event", [("", "not valid UTF-8 JSON")]) from None
         if not isinstance(obj, dict):
             raise CanonicalValidationError("Event", [("", "an event must be a JSON object")])
@@ -569,7 +646,12 @@ class EventCatalogue:
         if cls is None:
             raise UnknownEventTypeError(event_type) from None
         version = obj.get("schemaversion", 1)
-        if isinstance(version, str) and version.isdigit():
+        if (
+            isinstance(version, str)
+            and version.isascii()
+            and version.isdigit()
+            and len(version) < 10
+        ):
             # CloudEvents binary mode carries extensions as strings ("schemaversion": "1" after
             # an SDK's binary -> structured round trip); read them as the integer they denote.
             version = int(version)
@@ -587,11 +669,31 @@ class EventCatalogue:
             upcaster = self._upcasters.get((event_type, version))
             if upcaster is None:
                 raise UnsupportedSchemaVersionError(event_type, version)
-            obj = upcaster(dict(obj))
+            obj = _upcast(upcaster, obj, event_type, version)
             version += 1
             obj["schemaversion"] = version
         obj["dataschema"] = f"{DATASCHEMA_BASE}/{event_type}/{current}"
         return cls.model_validate(obj)
+
+
+def _upcast(
+    upcaster: Upcaster, obj: dict[str, Any], event_type: str, version: int
+) -> dict[str, Any]:
+    """Run one upcaster; what it raises on a malformed old envelope becomes our typed error."""
+    try:
+        result = upcaster(dict(obj))
+    except CanonicalValidationError:
+        raise
+    except Exception as exc:  # a host's upcaster meeting input it did not expect
+        raise CanonicalValidationError(
+            event_type,
+            [("", f"the upcaster from schema version {version} failed: {type(exc).__name__}")],
+        ) from exc
+    if not isinstance(result, dict):
+        raise CanonicalValidationError(
+            event_type, [("", f"the upcaster from schema version {version} did not return a dict")]
+        )
+    return result
 
 
 def _make_union(classes: tuple[type[Event], ...]) -> Any:

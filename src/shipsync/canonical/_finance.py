@@ -32,6 +32,10 @@ __all__ = [
 ]
 
 
+_MAX_COUNT = 1_000_000_000
+"""The largest count a model accepts (a quantity, a line number): bounded like every input."""
+
+
 class ChargeType(enum.StrEnum):
     """What a freight charge is for."""
 
@@ -63,7 +67,7 @@ def _total_of(charges: tuple[FreightCharge, ...], currency: str) -> Money:
 class FreightInvoiceLine(CanonicalModel):
     """One invoice line: the charges billed for one package (by tracking number)."""
 
-    line_number: Annotated[int, Field(ge=1)]
+    line_number: Annotated[int, Field(ge=1, le=_MAX_COUNT)]
     tracking_number: Identifier
     charges: Annotated[tuple[FreightCharge, ...], Field(min_length=1, max_length=100)]
     carrier_shipment_id: ShortText | None = None
@@ -153,7 +157,7 @@ class InvoiceMatch(CanonicalModel):
     """An invoice line matched to a shipment within tolerance."""
 
     invoice_number: Identifier
-    line_number: Annotated[int, Field(ge=1)]
+    line_number: Annotated[int, Field(ge=1, le=_MAX_COUNT)]
     tracking_number: Identifier
     shipment_id: Identifier
     billed: Money
@@ -164,7 +168,7 @@ class Discrepancy(CanonicalModel):
     """An invoice line that differs from what was expected, with an explanation for finance."""
 
     invoice_number: Identifier
-    line_number: Annotated[int, Field(ge=1)]
+    line_number: Annotated[int, Field(ge=1, le=_MAX_COUNT)]
     tracking_number: Identifier
     kind: LineClass
     billed: Money
@@ -191,7 +195,7 @@ class Settlement(CanonicalModel):
     matched_total: Money
     disputed_total: Money
     unknown_total: Money
-    line_count: Annotated[int, Field(ge=0)]
+    line_count: Annotated[int, Field(ge=0, le=_MAX_COUNT)]
 
     @model_validator(mode="after")
     def _totals_reconcile(self) -> Self:

@@ -10,7 +10,8 @@ from Python and from JSON alike.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import total_ordering
 from typing import Annotated, Any, Self
@@ -35,6 +36,9 @@ _QUANTA: dict[str, Decimal] = {
 _CONTEXT = Context(prec=38, rounding=ROUND_HALF_EVEN)
 _WIDE = Context(prec=80, rounding=ROUND_HALF_EVEN)  # wide enough never to round a sum of amounts
 _MAX_DIGITS = 24
+_MAX_PLACES = 38
+# What ``Decimal()`` reads, minus its extras (Unicode digits, ``_`` separators, NaN/Infinity).
+_DECIMAL_STRING = re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
 
 
 # A literal of every code, checked inside pydantic-core (one hash lookup, no Python call).
@@ -53,7 +57,9 @@ CurrencyCode = Annotated[
 
 
 def _exact_decimal(value: Any) -> Decimal:
-    """Accept ``Decimal``, ``int`` and decimal strings; refuse floats, booleans and non-finite."""
+    """Accept ``Decimal``, ``int`` and ASCII decimal strings; refuse floats, booleans, non-finite
+    values and values beyond 24 integer digits or 38 decimal places (the bounds keep every later
+    exact computation, such as a unit conversion through a fraction, small)."""
     if isinstance(value, bool | float):
         raise ValueError("floats are not accepted for exact amounts; pass a string or Decimal")
     if isinstance(value, Decimal):
@@ -63,9 +69,11 @@ def _exact_decimal(value: Any) -> Decimal:
     elif isinstance(value, str):
         if len(value) > 64:
             raise ValueError("decimal string too long")
+        if _DECIMAL_STRING.fullmatch(value) is None:
+            raise ValueError("not a decimal number")
         try:
             result = Decimal(value.strip())
-        except InvalidOperation:
+        except InvalidOperation:  # pragma: no cover - the pattern admits only what Decimal reads
             raise ValueError("not a decimal number") from None
     else:
         raise ValueError(f"expected a decimal string, int or Decimal, not {type(value).__name__}")
@@ -73,12 +81,16 @@ def _exact_decimal(value: Any) -> Decimal:
         raise ValueError("amount must be finite")
     if result.adjusted() >= _MAX_DIGITS:
         raise ValueError(f"amount exceeds {_MAX_DIGITS} integer digits")
+    exponent = result.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    if exponent < -_MAX_PLACES:
+        raise ValueError(f"amount has more than {_MAX_PLACES} decimal places")
     return result
 
 
 # JSON strings in plain decimal notation are parsed by pydantic-core alone; anything else (an
 # exponent, a number, a float) goes through ``_exact_decimal``, which accepts or names the fault.
-_PLAIN_DECIMAL = rf"^-?\d{{1,{_MAX_DIGITS}}}(\.\d{{1,38}})?$"
+_PLAIN_DECIMAL = rf"^-?[0-9]{{1,{_MAX_DIGITS}}}(\.[0-9]{{1,{_MAX_PLACES}}})?$"
 
 
 def _fixed_point(value: Decimal) -> str:
@@ -100,6 +112,7 @@ def _exact_decimal_schema(source: Any, handler: GetCoreSchemaHandler) -> CoreSch
         custom_error_type="exact_decimal",
         custom_error_message=(
             f"expected a finite decimal string with at most {_MAX_DIGITS} integer digits"
+            f" and {_MAX_PLACES} decimal places"
             " (floats are not accepted)"
         ),
     )
@@ -135,7 +148,9 @@ class Money(CanonicalModel):
 
     def model_post_init(self, context: Any, /) -> None:
         # Quantising unconditionally is cheaper than checking the exponent (``as_tuple``) first.
-        self.__dict__["amount"] = self.amount.quantize(_QUANTA[self.currency], context=_CONTEXT)
+        amount = self.amount.quantize(_QUANTA[self.currency], context=_CONTEXT)
+        # One zero: "-0.00" would serialise differently from "0.00" and change stable ids.
+        self.__dict__["amount"] = amount if amount else amount.copy_abs()
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -162,6 +177,14 @@ class Money(CanonicalModel):
     def _new(self, amount: Decimal) -> Self:
         return type(self)(amount=amount, currency=self.currency)
 
+    def _exact(self, operation: Callable[[Decimal, Decimal], Decimal], other: Decimal) -> Self:
+        """Apply a ``_WIDE`` operation (exact whatever the thread's decimal context says)."""
+        try:
+            result = operation(self.amount, other)
+        except ArithmeticError:  # decimal's Overflow, InvalidOperation (sNaN) and kin
+            raise InvalidInputError("Money arithmetic result is out of range") from None
+        return self._new(result)
+
     def _same(self, other: object, operation: str) -> Money:
         if not isinstance(other, Money):
             raise InvalidInputError(f"cannot {operation} Money and {type(other).__name__}")
@@ -172,27 +195,33 @@ class Money(CanonicalModel):
     # -- arithmetic -----------------------------------------------------------------------------
 
     def __add__(self, other: Money) -> Self:
-        return self._new(self.amount + self._same(other, "add").amount)
+        return self._exact(_WIDE.add, self._same(other, "add").amount)
 
     def __sub__(self, other: Money) -> Self:
-        return self._new(self.amount - self._same(other, "subtract").amount)
+        return self._exact(_WIDE.subtract, self._same(other, "subtract").amount)
 
     def __neg__(self) -> Self:
-        return self._new(-self.amount)
+        return self._new(self.amount.copy_negate())  # exact: no context, no rounding
 
     def __abs__(self) -> Self:
-        return self._new(abs(self.amount))
+        return self._new(self.amount.copy_abs())
 
     def __mul__(self, factor: Decimal | int) -> Self:
         if isinstance(factor, bool) or not isinstance(factor, Decimal | int):
             raise InvalidInputError("Money can be multiplied by an int or Decimal only")
-        return self._new(self.amount * factor)
+        return self._exact(_WIDE.multiply, Decimal(factor))
 
     __rmul__ = __mul__
 
     def percent(self, rate: Decimal | int) -> Self:
         """``rate`` percent of this amount, rounded half-even to the minor unit."""
-        return self * (Decimal(rate) / 100)
+        if isinstance(rate, bool) or not isinstance(rate, Decimal | int):
+            raise InvalidInputError("a percent rate must be an int or Decimal")
+        try:
+            factor = _WIDE.divide(Decimal(rate), 100)
+        except ArithmeticError:
+            raise InvalidInputError("Money arithmetic result is out of range") from None
+        return self * factor
 
     def __lt__(self, other: Money) -> bool:
         return self.amount < self._same(other, "compare").amount
@@ -216,7 +245,7 @@ class Money(CanonicalModel):
     @property
     def minor_units(self) -> int:
         """The amount in the currency's minor unit (cents), as an exact integer."""
-        return int(self.amount.scaleb(CURRENCY_EXPONENTS[self.currency]))
+        return int(self.amount.scaleb(CURRENCY_EXPONENTS[self.currency], _WIDE))
 
     def allocate(self, parts: int | Sequence[int]) -> tuple[Self, ...]:
         """Split exactly into ``parts`` equal shares, or in proportion to integer weights.

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shipsync.canonical._events import (
+    _EXTENSION_NAME_PATTERN,
     DATASCHEMA_BASE,
     EventCatalogue,
     MilestoneEvent,
@@ -42,6 +43,8 @@ def event_schemas(catalogue: EventCatalogue | None = None) -> dict[str, dict[str
             # The parser checks that data.milestone matches the type; say so in the schema too.
             pinned = {"properties": {"milestone": {"const": cls.milestone.value}}}
             properties["data"] = {"allOf": [properties["data"], pinned]}
+        # CloudEvents attribute names, ours and any extension's: lower-case ASCII alphanumerics.
+        body["propertyNames"] = {"pattern": _EXTENSION_NAME_PATTERN}
         required = body.setdefault("required", [])
         for name in ("type", "schemaversion"):
             if name not in required:

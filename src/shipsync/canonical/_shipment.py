@@ -18,7 +18,7 @@ from shipsync.canonical._base import (
     Text,
     UtcDatetime,
 )
-from shipsync.canonical._finance import FreightCharge
+from shipsync.canonical._finance import _MAX_COUNT, FreightCharge
 from shipsync.canonical._money import Money, _exact_sum
 from shipsync.canonical._parties import Address, CountryCode
 from shipsync.canonical._tracking import Location, Milestone, TrackingEvent
@@ -42,7 +42,7 @@ __all__ = [
 
 MAX_LABEL_BYTES = 10 * 1024 * 1024
 
-HsCode = Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{2}){0,2}$")]
+HsCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}([0-9]{2}){0,2}$")]
 """A Harmonized System code: 6, 8 or 10 digits, no dots."""
 
 
@@ -98,7 +98,7 @@ class Package(CanonicalModel):
     tracking_number: Identifier | None = None
     label: Label | None = None
     status: Milestone = Milestone.UNKNOWN
-    events: tuple[TrackingEvent, ...] = ()
+    events: Annotated[tuple[TrackingEvent, ...], Field(max_length=10_000)] = ()
 
 
 class Commodity(CanonicalModel):
@@ -106,7 +106,7 @@ class Commodity(CanonicalModel):
 
     description: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     hs_code: HsCode | None = None
-    quantity: Annotated[int, Field(gt=0)]
+    quantity: Annotated[int, Field(gt=0, le=_MAX_COUNT)]
     value: Money
     origin_country: CountryCode
     weight: Weight | None = None
@@ -148,7 +148,7 @@ class Rate(CanonicalModel):
     carrier: Identifier
     service: ShortText
     total: Money
-    charges: tuple[FreightCharge, ...] = ()
+    charges: Annotated[tuple[FreightCharge, ...], Field(max_length=100)] = ()
     transit_days: Annotated[int, Field(ge=0, le=365)] | None = None
     estimated_delivery: date | None = None
     quote_id: ShortText | None = None
@@ -172,7 +172,7 @@ class Pickup(CanonicalModel):
     address: Address
     ready_from: UtcDatetime
     ready_until: UtcDatetime
-    tracking_numbers: tuple[Identifier, ...] = ()
+    tracking_numbers: Annotated[tuple[Identifier, ...], Field(max_length=999)] = ()
     instructions: ShortText | None = None
 
     @model_validator(mode="after")

@@ -9,22 +9,25 @@ rounded once, half-even, to ``PLACES`` decimal places; comparisons use the exact
 from __future__ import annotations
 
 import enum
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 from functools import total_ordering
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import GetPydanticSchema, PlainSerializer, WithJsonSchema
-from pydantic_core import core_schema
+from pydantic import GetCoreSchemaHandler, GetPydanticSchema, PlainSerializer, WithJsonSchema
+from pydantic_core import CoreSchema, core_schema
 
 from shipsync.canonical._base import CanonicalModel
-from shipsync.canonical._money import ExactDecimal, _fixed_point
+from shipsync.canonical._money import _MAX_DIGITS, _MAX_PLACES, _exact_decimal, _fixed_point
 from shipsync.errors import InvalidInputError
 
 __all__ = ["PLACES", "Dimensions", "LengthUnit", "NonNegativeDecimal", "Weight", "WeightUnit"]
 
 PLACES = 9
-_QUANTUM = Decimal(1).scaleb(-PLACES)
+_SCALE = 10**PLACES
+# Wide enough for any product of three bounded sides; a result beyond 24 integer digits is then
+# refused by the model it is put in.
+_EXACT = Context(prec=120, rounding=ROUND_HALF_EVEN)
 
 
 class WeightUnit(enum.StrEnum):
@@ -57,18 +60,40 @@ _MILLIMETRES: dict[LengthUnit, Fraction] = {
 }
 
 
-# Checked inside pydantic-core after the exact decimal is parsed: no Python call.
-_NON_NEGATIVE = core_schema.custom_error_schema(
-    core_schema.decimal_schema(ge=Decimal(0)),
-    custom_error_type="non_negative",
-    custom_error_message="must not be negative",
-)
+def _non_negative(value: Any) -> Decimal:
+    result = _exact_decimal(value)
+    if result < 0:
+        raise ValueError("must not be negative")
+    return result if result else result.copy_abs()  # "-0" is zero, written "0"
+
+
+def _non_negative_schema(source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    """Plain unsigned JSON strings are read by pydantic-core alone; anything else (a sign, an
+    exponent, a number) goes through :func:`_non_negative`, which also turns ``-0`` into ``0``."""
+    checked = core_schema.no_info_plain_validator_function(_non_negative)
+    plain = core_schema.chain_schema(
+        [
+            core_schema.str_schema(
+                pattern=rf"^[0-9]{{1,{_MAX_DIGITS}}}(\.[0-9]{{1,{_MAX_PLACES}}})?$"
+            ),
+            core_schema.decimal_schema(allow_inf_nan=False),
+        ]
+    )
+    from_json = core_schema.union_schema(
+        [plain, checked],
+        mode="left_to_right",
+        custom_error_type="non_negative_decimal",
+        custom_error_message=(
+            f"expected a finite, non-negative decimal string with at most {_MAX_DIGITS} integer"
+            " digits (floats are not accepted)"
+        ),
+    )
+    return core_schema.json_or_python_schema(json_schema=from_json, python_schema=checked)
+
 
 NonNegativeDecimal = Annotated[
-    ExactDecimal,
-    GetPydanticSchema(
-        lambda source, handler: core_schema.chain_schema([handler(source), _NON_NEGATIVE])
-    ),
+    Decimal,
+    GetPydanticSchema(_non_negative_schema),
     PlainSerializer(_fixed_point, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$"}),
 ]
@@ -76,8 +101,23 @@ NonNegativeDecimal = Annotated[
 
 
 def _to_decimal(value: Fraction) -> Decimal:
-    exact = Decimal(value.numerator) / Decimal(value.denominator)
-    return exact.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN).normalize()
+    """``value`` rounded once, half-even, to ``PLACES`` places (``round`` of a ``Fraction`` is
+    banker's rounding), exact at any size and whatever the thread's decimal context says."""
+    return Decimal(round(value * _SCALE)).scaleb(-PLACES, _EXACT).normalize(_EXACT)
+
+
+def _weight_unit(unit: WeightUnit | str) -> WeightUnit:
+    try:
+        return WeightUnit(unit)
+    except ValueError:
+        raise InvalidInputError("not a weight unit (kg, g, lb, oz)", path="unit") from None
+
+
+def _length_unit(unit: LengthUnit | str) -> LengthUnit:
+    try:
+        return LengthUnit(unit)
+    except ValueError:
+        raise InvalidInputError("not a length unit (cm, mm, in)", path="unit") from None
 
 
 @total_ordering
@@ -99,7 +139,7 @@ class Weight(CanonicalModel):
 
     def to(self, unit: WeightUnit | str) -> Weight:
         """Convert to ``unit``, rounded once to ``PLACES`` decimal places."""
-        target = WeightUnit(unit)
+        target = _weight_unit(unit)
         if target is self.unit:
             return self
         return Weight(value=_to_decimal(self.grams / _GRAMS[target]), unit=target)
@@ -157,7 +197,7 @@ class Dimensions(CanonicalModel):
 
     def to(self, unit: LengthUnit | str) -> Dimensions:
         """Convert to ``unit``, each side rounded once to ``PLACES`` decimal places."""
-        target = LengthUnit(unit)
+        target = _length_unit(unit)
         if target is self.unit:
             return self
         length, width, height = self._sides(target)
@@ -170,7 +210,7 @@ class Dimensions(CanonicalModel):
 
     def volume(self, unit: LengthUnit | str = LengthUnit.CM) -> Fraction:
         """The exact volume in cubic ``unit``."""
-        length, width, height = self._sides(LengthUnit(unit))
+        length, width, height = self._sides(_length_unit(unit))
         return length * width * height
 
     def volumetric_weight(
@@ -185,10 +225,16 @@ class Dimensions(CanonicalModel):
         ``divisor`` is in cubic ``length_unit`` per ``weight_unit``: 5000 cm³/kg for most express
         carriers, 139 in³/lb for US ground. The result is rounded once to ``PLACES`` places.
         """
-        if isinstance(divisor, bool) or not isinstance(divisor, Decimal | int) or divisor <= 0:
+        if (
+            isinstance(divisor, bool)
+            or not isinstance(divisor, Decimal | int)
+            or (isinstance(divisor, Decimal) and not divisor.is_finite())
+            or divisor <= 0
+        ):
             raise InvalidInputError("divisor must be a positive int or Decimal", path="divisor")
+        target = _weight_unit(weight_unit)
         weight = self.volume(length_unit) / Fraction(divisor)
-        return Weight(value=_to_decimal(weight), unit=WeightUnit(weight_unit))
+        return Weight(value=_to_decimal(weight), unit=target)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Dimensions):
