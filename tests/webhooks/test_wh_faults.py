@@ -7,6 +7,7 @@ Both receivers run every case: the sync one directly, the async one in a fresh e
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -30,7 +31,9 @@ from shipsync.errors import (
 )
 from shipsync.idempotency import ClaimOutcome, MemoryStore
 from shipsync.webhooks import (
+    GITHUB_SCHEME,
     AsyncWebhookReceiver,
+    ParsedDelivery,
     Receipt,
     ReceiptOutcome,
     StandardWebhooksScheme,
@@ -460,3 +463,98 @@ def test_no_schedule_of_faults_loses_or_doubles_a_delivery(ops: list[tuple[int, 
         assert rig.receive(body, msg_id=f"msg_{index}").ok
         count = rig.sink.batches.count([parse_event(body)])
         assert 1 <= count <= 1 + lost_completions[index]
+
+
+async def test_a_request_cancelled_while_recording_still_records_the_hand_off() -> None:
+    """Cancelling the receiving task during completion (the client hung up) lets the completion
+    finish, so the sender's retry is a duplicate rather than a second hand-off."""
+    clock = Clock()
+    sync = FaultyStore(clock)
+    entered, proceed = asyncio.Event(), asyncio.Event()
+
+    class SlowCompleteStore(AsyncFaultyStore):
+        async def complete(self, key: str, token: int, result: bytes, retention: timedelta) -> None:
+            entered.set()
+            await proceed.wait()
+            await super().complete(key, token, result, retention)
+
+    sink = Sink()
+    receiver = AsyncWebhookReceiver(
+        SCHEME.verifier(HMAC_SECRET, clock=clock),
+        store=SlowCompleteStore(sync),
+        sink=AsyncSink(sink),
+    )
+    headers = SCHEME.signer(HMAC_SECRET).sign(BODY, msg_id="msg_cancel", timestamp=NOW)
+    task = asyncio.ensure_future(receiver.receive(BODY, headers))
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    proceed.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    again = await receiver.receive(BODY, headers)
+    assert again.outcome is ReceiptOutcome.DUPLICATE
+    assert len(sink.batches) == 1
+
+
+def test_a_sync_sink_returning_a_coroutine_is_never_acknowledged() -> None:
+    """A 'sync' sink whose publish returns a coroutine stored nothing: 503 with a
+    ConfigurationError (no 'never awaited' warning), never a silent 200."""
+
+    class SneakySink:
+        def publish(self, events: Sequence[Event]) -> Any:
+            async def later() -> None:
+                raise AssertionError("never run")
+
+            return later()
+
+    clock = Clock()
+    receiver = WebhookReceiver(
+        SCHEME.verifier(HMAC_SECRET, clock=clock), store=FaultyStore(clock), sink=SneakySink()
+    )
+    headers = SCHEME.signer(HMAC_SECRET).sign(BODY, msg_id="msg_sneaky", timestamp=NOW)
+    receipt = receiver.receive(BODY, headers)
+    assert (receipt.outcome, receipt.status) == (ReceiptOutcome.DEFERRED, 503)
+    assert type(receipt.error) is ConfigurationError
+
+
+def test_a_sync_sink_returning_a_plain_value_is_acknowledged_once() -> None:
+    """Any non-awaitable return value (a count, a list) is ignored: the events are stored."""
+
+    class CountingSink:
+        def __init__(self) -> None:
+            self.events: list[Event] = []
+
+        def publish(self, events: Sequence[Event]) -> Any:
+            self.events.extend(events)
+            return len(self.events)
+
+    clock = Clock()
+    sink = CountingSink()
+    receiver = WebhookReceiver(
+        SCHEME.verifier(HMAC_SECRET, clock=clock), store=FaultyStore(clock), sink=sink
+    )
+    headers = SCHEME.signer(HMAC_SECRET).sign(BODY, msg_id="msg_count", timestamp=NOW)
+    assert receiver.receive(BODY, headers).outcome is ReceiptOutcome.ACCEPTED
+    assert receiver.receive(BODY, headers).outcome is ReceiptOutcome.DUPLICATE
+    assert len(sink.events) == 1
+
+
+def test_an_empty_parser_id_falls_back_to_the_body_hash() -> None:
+    """A driver naming '' as its event id must not lump unrelated deliveries under one key:
+    two different bodies are both handed off."""
+    clock = Clock()
+    sink = Sink()
+    receiver = WebhookReceiver(
+        GITHUB_SCHEME.verifier("gh"),
+        store=FaultyStore(clock),
+        sink=sink,
+        parser=lambda body: ParsedDelivery((parse_event(body),), ""),
+    )
+    for n in (1, 2):
+        body = event_body("SHP-EMPTY", n)
+        receipt = receiver.receive(body, GITHUB_SCHEME.signer("gh").sign(body))
+        assert receipt.outcome is ReceiptOutcome.ACCEPTED
+        assert receipt.delivery_id == hashlib.sha256(body).hexdigest()
+    assert len(sink.batches) == 2

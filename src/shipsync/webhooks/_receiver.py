@@ -21,7 +21,8 @@ at most once however often it arrives. Per delivery:
 6. **Complete** the claim (kept for ``retention``, three days by default, longer than senders'
    retry schedules) and answer 200. If only this bookkeeping fails, the events are already stored,
    so the answer is still 200; the claim's lease runs out and a later replay would be handed off
-   again, which the sink's consumers absorb by event id.
+   again, which the sink's consumers absorb by event id. The async receiver shields completion
+   (and release) from cancellation, so a client hanging up does not cause that.
 
 A store or sink that raises something other than a ``ShipsyncError`` (a driver's own
 ``ConnectionError``, a bug) is treated like one that is down: the claim is released, the error is
@@ -37,6 +38,7 @@ Everything except the store and sink calls is shared by :class:`WebhookReceiver`
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import inspect
 import logging
@@ -178,6 +180,17 @@ def _foreign(part: str, error: Exception) -> ShipsyncError:
     return wrapped
 
 
+def _refuse_awaitable(result: object) -> None:
+    """A synchronous sink's publish returned an awaitable: nothing was stored yet, and nothing
+    here will await it. (Any other return value is ignored: the events are stored.)"""
+    if inspect.iscoroutine(result):
+        result.close()  # never run: close it rather than leave it to warn
+    raise ConfigurationError(
+        "the sink's publish() returned an awaitable: an async sink needs AsyncWebhookReceiver",
+        path="sink",
+    )
+
+
 def _reject(status: int, error: ShipsyncError, delivery_id: str | None = None) -> Receipt:
     return Receipt(ReceiptOutcome.REJECTED, status, delivery_id=delivery_id, error=error)
 
@@ -259,7 +272,7 @@ class _ReceiverCore:
         if verified.delivery_id is not None:
             delivery_id = verified.delivery_id
             key = f"{self._name}/id/{delivery_id}"
-        elif parsed_id is not None:
+        elif parsed_id:  # an empty id would lump unrelated deliveries together
             delivery_id = parsed_id
             key = f"{self._name}/event/{delivery_id}"
         else:
@@ -366,7 +379,9 @@ class WebhookReceiver(_ReceiverCore):
         if not isinstance(outcome, Acquired):
             return self._not_acquired(prepared, outcome)
         try:
-            self._sink.publish(events)
+            result: object = self._sink.publish(events)  # type: ignore[func-returns-value]
+            if result is not None and inspect.isawaitable(result):
+                _refuse_awaitable(result)
         except Exception as error:
             self._release(key, outcome.token)
             return self._hand_off_failed(delivery_id, error)
@@ -438,13 +453,14 @@ class AsyncWebhookReceiver(_ReceiverCore):
             await self._release(key, outcome.token)
             raise
         try:
-            await self._store.complete(key, outcome.token, _RESULT, self._retention)
+            # Shielded: a cancelled request must not leave a delivery handed off but unrecorded.
+            await asyncio.shield(self._store.complete(key, outcome.token, _RESULT, self._retention))
         except Exception as error:  # the events are stored: still a 200
             _log.warning("webhook handed off but not recorded: %s", type(error).__name__)
         return Receipt(ReceiptOutcome.ACCEPTED, 200, events, delivery_id)
 
     async def _release(self, key: str, token: int) -> None:
         try:
-            await self._store.release(key, token)
+            await asyncio.shield(self._store.release(key, token))
         except Exception as error:  # the lease will run out instead
             _log.warning("webhook claim not released: %s", type(error).__name__)
