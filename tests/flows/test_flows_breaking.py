@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from shipsync.canonical import Event
-from shipsync.errors import EventLogUnavailableError
+from shipsync.errors import ConfigurationError, EventLogUnavailableError
 from shipsync.flows import (
     AsyncSQLiteEventLog,
     DeadLetterFilter,
@@ -349,3 +349,35 @@ async def test_a_purge_during_replay_neither_crashes_nor_loses_a_failure(
     assert left.error == "down"
     again = await d.replay()
     assert len(again.failed) == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"attempts": 0},
+        {"attempts": 2.5},
+        {"initial": -1},
+        {"maximum": float("inf")},
+        {"jitter": float("nan")},
+    ],
+    ids=["no-attempt", "fractional-attempts", "negative-wait", "endless-wait", "nan-jitter"],
+)
+def test_a_nonsensical_retry_policy_is_a_configuration_error(kwargs: dict[str, float]) -> None:
+    """RetryPolicy refuses bad settings with ConfigurationError naming the field."""
+    with pytest.raises(ConfigurationError) as caught:
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    assert caught.value.path == next(iter(kwargs))
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf")])
+def test_a_handler_timeout_is_a_positive_number(timeout: float) -> None:
+    """A timeout that would fail every call (or never end one) is refused at subscribe."""
+    d = Dispatcher(MemoryStore())
+    with pytest.raises(ConfigurationError):
+        d.subscribe(None, lambda e, c: None, name="h", timeout=timeout)
+
+
+def test_a_dispatcher_lease_is_positive() -> None:
+    """A zero lease would let every claim lapse at once (and time every handler out)."""
+    with pytest.raises(ConfigurationError):
+        Dispatcher(MemoryStore(), lease=timedelta(0))

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import attrs
 
-from shipsync.errors import InvalidInputError, RemoteDataError
+from shipsync.errors import ConfigurationError, InvalidInputError, RemoteDataError
 
 __all__ = ["RetryPolicy", "backoff_sleep", "no_backoff"]
 
@@ -31,11 +31,21 @@ class RetryPolicy:
     the same call cannot succeed later) are not retried.
     """
 
-    attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    attempts: int = 5
     initial: float = 0.2
     maximum: float = 30.0
     jitter: float = 0.2
     retry_on: tuple[type[BaseException], ...] = (Exception,)
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
+            raise ConfigurationError("attempts is an integer", path="attempts")
+        if self.attempts < 1:
+            raise ConfigurationError("attempts must be at least 1", path="attempts")
+        for name in ("initial", "maximum", "jitter"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not 0 <= value < float("inf"):
+                raise ConfigurationError(f"{name} is a finite number >= 0", path=name)
 
     def should_retry(self, exc: BaseException) -> bool:
         """Whether ``exc`` is worth another attempt."""

@@ -234,6 +234,8 @@ class Dispatcher:
         concurrency: int = 32,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if lease <= timedelta(0):
+            raise ConfigurationError("the lease must be positive", path="lease")
         self.store = _StoreView(store)
         self.dead_letters = dead_letters
         self.lease = lease
@@ -270,6 +272,8 @@ class Dispatcher:
             raise ConfigurationError("a handler name is non-empty and has no ':'", path="name")
         if label in self._subs:
             raise ConfigurationError(f"a handler named {label!r} is subscribed", path="name")
+        if timeout is not None and not 0 < timeout < float("inf"):
+            raise ConfigurationError("a timeout is a positive number of seconds", path="timeout")
         types = None if event_types is None else frozenset(_type_names(event_types))
         sub = Subscription(
             name=label,
