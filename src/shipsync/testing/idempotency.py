@@ -292,6 +292,20 @@ class _StoreMachine(RuleBasedStateMachine):
         else:
             assert expected, "a stale token completed"
 
+    @rule(helds=st.lists(tokens, max_size=3), result=st.binary(max_size=8))
+    def complete_many(self, helds: list[tuple[str, int]], result: bytes) -> None:
+        stale = {
+            key
+            for key, token in helds
+            if not self.model.complete(key, token, result, RETENTION.total_seconds())
+        }
+        refused: tuple[str, ...] = ()
+        try:
+            self.store.complete_many([(k, t, result) for k, t in helds], RETENTION)
+        except StaleTokenError as exc:
+            refused = exc.keys
+        assert set(refused) == stale, ("stale keys", refused, stale)
+
     @rule(held=tokens)
     def release(self, held: tuple[str, int]) -> None:
         key, token = held
@@ -307,6 +321,12 @@ class _StoreMachine(RuleBasedStateMachine):
     def advance(self, seconds: float) -> None:
         self.harness.advance(seconds)
         self.model.now += seconds
+
+    @rule(seconds=st.sampled_from((1.0, 6.0)))
+    def step_back(self, seconds: float) -> None:
+        """The store's clock is corrected backwards."""
+        self.harness.advance(-seconds)
+        self.model.now -= seconds
 
     @rule()
     def sweep(self) -> None:
@@ -429,6 +449,39 @@ class IdempotencyStoreConformance:
                 await _aclose(c)
         assert sum(isinstance(o, Acquired) for o in outcomes) == 1
 
+    def test_racing_batches_over_overlapping_keys_have_one_winner_per_key(
+        self, idempotency_harness: StoreHarness, namespace: str
+    ) -> None:
+        """Four clients claim overlapping batches at once, two of them in reverse order: no call
+        fails (no deadlock), and every key has exactly one winner."""
+        keys = [f"batch-{i:03d}" for i in range(300)]
+        clients = [idempotency_harness.make(namespace) for _ in range(4)]
+        barrier = threading.Barrier(len(clients))
+        outcomes: list[object] = []
+        failures: list[BaseException] = []
+
+        def race(i: int, client: IdempotencyStore) -> None:
+            mine = keys[i * 50 : i * 50 + 150]
+            if i % 2:
+                mine.reverse()
+            barrier.wait()
+            try:
+                outcomes.extend(client.claim_many([(k, "fp") for k in mine], LEASE))
+            except Exception as exc:  # collected: the assertion below names it
+                failures.append(exc)
+
+        threads = [threading.Thread(target=race, args=(i, c)) for i, c in enumerate(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for c in clients:
+            _close(c)
+        assert failures == []
+        winners = [o.key for o in outcomes if isinstance(o, Acquired)]
+        assert sorted(winners) == keys[:300]
+        assert all(isinstance(o, Acquired | InProgress) for o in outcomes)
+
     # -- completion and replay -----------------------------------------------------------------
 
     def test_replay_returns_the_stored_result_byte_for_byte(self, store: IdempotencyStore) -> None:
@@ -439,6 +492,14 @@ class IdempotencyStoreConformance:
         store.complete("k", held.token, result)
         for _ in range(3):
             assert store.claim("k", "fp") == Completed("k", result)
+
+    def test_multi_megabyte_result_round_trips_whole(self, store: IdempotencyStore) -> None:
+        """A 2 MiB result holding every byte value is stored and replayed whole."""
+        result = bytes(range(256)) * 8192
+        held = store.claim("big", "fp")
+        assert isinstance(held, Acquired)
+        store.complete("big", held.token, result)
+        assert store.claim("big", "fp") == Completed("big", result)
 
     def test_completing_twice_with_one_token_is_a_no_op(self, store: IdempotencyStore) -> None:
         """A retried completion with the same token succeeds and keeps the first result."""
@@ -554,6 +615,27 @@ class IdempotencyStoreConformance:
                 assert store.claim(key, "fp") == Completed(key, b"successor")
             else:
                 assert all(o == Completed(key, b"holder") for o in outcomes)
+
+    def test_store_clock_stepping_back_never_frees_a_key_or_unfences_a_holder(
+        self, idempotency_harness: StoreHarness, store: IdempotencyStore
+    ) -> None:
+        """The store's clock steps back an hour (a clock correction): a held key stays held,
+        tokens still increase after the takeover, and the old holder stays fenced out."""
+        first = store.claim("k", "fp", LEASE)
+        assert isinstance(first, Acquired)
+        idempotency_harness.advance(-3600.0)
+        assert store.claim("k", "fp", LEASE) == InProgress("k")
+        idempotency_harness.advance(3600.0 + LEASE.total_seconds() + 1)
+        second = store.claim("k", "fp", LEASE)
+        assert isinstance(second, Acquired)
+        assert second.token > first.token
+        idempotency_harness.advance(-3600.0)
+        with pytest.raises(StaleTokenError):
+            store.complete("k", first.token, b"old")
+        assert store.claim("k", "fp", LEASE) == InProgress("k")
+        store.complete("k", second.token, b"new")
+        assert store.claim("k", "fp") == Completed("k", b"new")
+        idempotency_harness.advance(3600.0)
 
     def test_leases_are_set_by_the_store_clock(
         self, idempotency_harness: StoreHarness, store: IdempotencyStore
@@ -754,21 +836,32 @@ class IdempotencyStoreConformance:
                 bad.complete_many([("k", 1, b"r")])
             with pytest.raises(StoreUnavailableError):
                 bad.release("k", 1)
+            with pytest.raises(StoreUnavailableError):
+                bad.sweep()
         finally:
             _close(bad)
 
     async def test_async_unavailable_store_fails_closed(
         self, idempotency_harness: StoreHarness
     ) -> None:
-        """The async twin fails the same way when unreachable."""
+        """The async twin fails the same way when unreachable, call by call."""
         if idempotency_harness.make_unavailable_async is None:
             pytest.skip("the harness has no outage mode")
         bad = idempotency_harness.make_unavailable_async(_ns())
         try:
-            with pytest.raises(StoreUnavailableError):
+            with pytest.raises(StoreUnavailableError) as info:
                 await bad.claim("k", "fp")
+            assert info.value.retryable
+            with pytest.raises(StoreUnavailableError):
+                await bad.claim_many([("k", "fp")])
             with pytest.raises(CompletionFailedError):
                 await bad.complete("k", 1, b"r")
+            with pytest.raises(CompletionFailedError):
+                await bad.complete_many([("k", 1, b"r")])
+            with pytest.raises(StoreUnavailableError):
+                await bad.release("k", 1)
+            with pytest.raises(StoreUnavailableError):
+                await bad.sweep()
         finally:
             await _aclose(bad)
 
