@@ -381,3 +381,37 @@ def test_a_dispatcher_lease_is_positive() -> None:
     """A zero lease would let every claim lapse at once (and time every handler out)."""
     with pytest.raises(ConfigurationError):
         Dispatcher(MemoryStore(), lease=timedelta(0))
+
+
+async def test_cancelling_a_running_dispatcher_frees_its_pairs(tmp_path: Path) -> None:
+    """A host cancelling dispatcher.run mid-handler gets CancelledError; the pairs in hand are
+    released and nothing is acked, so the next run handles every event once, at once."""
+    store = MemoryStore()
+    started = asyncio.Event()
+    effects: list[str] = []
+
+    async def slow(event: Event, ctx: HandlerContext) -> None:
+        started.set()
+        if ctx.delivery_attempt == 1:
+            await asyncio.sleep(30)
+        effects.append(event.id)
+
+    def build() -> Dispatcher:
+        d = Dispatcher(store, retry=ONCE, lease=timedelta(seconds=60), in_progress_wait=0.1)
+        d.subscribe(None, slow, name="slow")
+        return d
+
+    log = open_log(tmp_path, lease=0.3)
+    events = [make_tracking_event(f"S{i}", 1) for i in range(3)]
+    await log.publish(events)
+    task = asyncio.create_task(build().run(log))
+    await asyncio.wait_for(started.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert effects == []
+    await asyncio.sleep(0.4)  # the log lease of the cancelled run ends
+    await build().run(log, idle_timeout=0.5)
+    assert sorted(effects) == sorted(e.id for e in events)
+    assert await log.pending() == 0
+    await log.close()
