@@ -137,3 +137,18 @@ def test_purge_deletes_by_filter_after_confirmation(setup: tuple[str, list[str],
     assert "purged 1" in result.output
     result = CliRunner().invoke(dlq, ["purge", "--all", "--store", f"sqlite:///{store}", "--yes"])
     assert "purged 1" in result.output
+
+
+def test_replay_by_filter_takes_only_the_matching_letters(
+    setup: tuple[str, list[str], Path],
+) -> None:
+    """`dlq replay --partition S2` replays that shipment's letter and leaves the other open."""
+    store, ids, out = setup
+    app = "flows_cli_app:build"
+    result = CliRunner().invoke(dlq, ["replay", "--partition", "S2", "--store", store, "--app", app])
+    assert result.exit_code == 0, result.output
+    assert "succeeded 1" in result.output
+    assert out.read_text().split() == [ids[1]]
+    result = CliRunner().invoke(dlq, ["list", "--store", store, "--json"])
+    (line,) = [x for x in result.output.splitlines() if x.startswith("{")]
+    assert json.loads(line)["partition"] == "S1"
