@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[st
     """Two dead letters of handler 'ledger' in a SQLite store, and an app module to replay them."""
     (tmp_path / "flows_cli_app.py").write_text(textwrap.dedent(APP))
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "flows_cli_app", raising=False)  # this test's module
     out = tmp_path / "ledger.txt"
     monkeypatch.setenv("FLOWS_CLI_OUT", str(out))
     monkeypatch.setenv("FLOWS_CLI_IDEM", str(tmp_path / "idem.db"))
@@ -145,7 +147,8 @@ def test_replay_by_filter_takes_only_the_matching_letters(
     """`dlq replay --partition S2` replays that shipment's letter and leaves the other open."""
     store, ids, out = setup
     app = "flows_cli_app:build"
-    result = CliRunner().invoke(dlq, ["replay", "--partition", "S2", "--store", store, "--app", app])
+    args = ["replay", "--partition", "S2", "--store", store, "--app", app]
+    result = CliRunner().invoke(dlq, args)
     assert result.exit_code == 0, result.output
     assert "succeeded 1" in result.output
     assert out.read_text().split() == [ids[1]]
