@@ -430,3 +430,50 @@ def test_connection_cut_between_claim_and_complete_is_reconciled_by_retrying_com
     store.complete("k", held.token, b"r")
     store.complete("k", held.token, b"r")  # a lost answer retried: no-op
     assert store.claim("k", "fp") == Completed("k", b"r")
+
+
+# -- optional extras -----------------------------------------------------------------------------
+
+_WITHOUT_DRIVERS = """
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("redis", "psycopg"):
+            raise ImportError(f"no module named {name}")
+        return None
+
+sys.meta_path.insert(0, Block())
+import shipsync.idempotency as idem
+from shipsync.errors import MissingDependencyError
+
+with idem.SQLiteStore(":memory:") as store:
+    assert isinstance(store.claim("k", "fp"), idem.Acquired)
+for build, extra in [
+    (lambda: idem.AsyncRedisStore.from_url("redis://x"), "redis"),
+    (lambda: idem.AsyncPostgresStore("postgresql://x"), "postgres"),
+    (lambda: idem.RedisStore.from_url("redis://x"), "redis"),
+    (lambda: idem.PostgresStore("postgresql://x"), "postgres"),
+]:
+    try:
+        build()
+    except MissingDependencyError as exc:
+        assert exc.extra == extra, exc.extra
+    else:
+        raise AssertionError("built a store without its driver")
+print("ok")
+"""
+
+
+def test_without_the_drivers_the_package_imports_and_the_stores_name_their_extra() -> None:
+    """With redis and psycopg not installed, shipsync.idempotency still imports and works with
+    SQLite, and every Redis or PostgreSQL store (sync and async) raises MissingDependencyError
+    naming its extra, when it is built."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_DRIVERS], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
