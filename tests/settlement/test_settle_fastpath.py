@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from _settle_helpers import NOW
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,9 +20,14 @@ from shipsync.canonical import ChargeType
 from shipsync.errors import InvalidInputError
 from shipsync.settlement import (
     FAKE_CARRIER_COLUMNS,
+    Expectation,
     InvoiceRow,
+    LineOutcome,
+    MatchRules,
     MemoryShipmentIndex,
+    Reconciler,
     RowProblem,
+    Tolerance,
     classify_charges,
     load_shipments_csv,
 )
@@ -98,7 +104,7 @@ def _read(lines: list[str], *, fast: bool) -> list[str]:
     return [repr(item) for item in _iter_rows(lines, FAKE_CARRIER_COLUMNS, fast=fast)]
 
 
-@settings(max_examples=400)
+@settings(max_examples=300)
 @given(_invoice_files())
 def test_the_fast_row_reader_agrees_with_the_general_one(lines: list[str]) -> None:
     """Every row gives the same InvoiceRow or the same RowProblem on both paths."""
@@ -179,7 +185,7 @@ def _load_with(lines: list[str], *, fast: bool) -> tuple[object, ...]:
     return (index._records, index._by_carrier_id, index._by_reference)
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(_shipment_lines())
 def test_the_fast_shipments_loader_agrees_with_the_general_one(lines: list[str]) -> None:
     """Plain lines load into the same records and keys, and the first bad line fails with the
@@ -242,3 +248,110 @@ def test_a_shipment_amount_is_checked_against_its_own_currency(
     )
     with pytest.raises(InvalidInputError, match=message):
         load_shipments_csv(path)
+
+
+class _ProtocolIndex:
+    """The same packages behind the plain ShipmentIndex protocol, so the reconciler takes its
+    general path (decoded expectations, classify_charges) instead of the in-memory one."""
+
+    def __init__(self, inner: MemoryShipmentIndex) -> None:
+        self.inner = inner
+
+    def get(self, tracking_number: str) -> Expectation | None:
+        return self.inner.get(tracking_number)
+
+    def find(
+        self, tracking_number: str, carrier_shipment_id: str | None, reference: str | None
+    ) -> Expectation | None:
+        return self.inner.find(tracking_number, carrier_shipment_id, reference)
+
+    def mark_billed(self, tracking_number: str) -> bool:
+        return self.inner.mark_billed(tracking_number)
+
+    def unmark_billed(self, tracking_number: str) -> None:
+        self.inner.unmark_billed(tracking_number)
+
+
+_AMOUNT_TEXTS = st.sampled_from(["5.00", "5.0", "5", "5.01", "4.90", "0.00", "10.20", "-1.50"])
+_PACKAGES = [f"P{i}" for i in range(6)]
+
+
+@st.composite
+def _packages(draw: st.DrawFn) -> list[tuple[Expectation, str | None]]:
+    packages = []
+    for tracking in _PACKAGES:
+        charges = draw(
+            st.dictionaries(
+                st.sampled_from([B, F, ChargeType.RESIDENTIAL]), _AMOUNT_TEXTS.map(Decimal)
+            )
+        )
+        expectation = Expectation(
+            f"S-{tracking}",
+            tracking,
+            draw(st.sampled_from(["USD", "USD", "USD", "EUR"])),
+            charges,
+            draw(st.integers(0, 9)) == 0,
+        )
+        packages.append((expectation, draw(st.sampled_from([None, "C1", "C2"]))))
+    return packages
+
+
+@st.composite
+def _lines(draw: st.DrawFn) -> list[InvoiceRow]:
+    rows = []
+    for number in range(1, draw(st.integers(1, 12)) + 1):
+        charges = draw(
+            st.dictionaries(
+                st.sampled_from([B, F, ChargeType.RESIDENTIAL, ChargeType.ADDRESS_CORRECTION]),
+                _AMOUNT_TEXTS.map(Decimal),
+                min_size=1,
+            )
+        )
+        rows.append(
+            InvoiceRow(
+                number + 1,
+                "INV-1",
+                NOW.date(),
+                "USD",
+                number,
+                draw(st.sampled_from([*_PACKAGES, "X1"])),
+                tuple(charges.items()),
+                sum(charges.values(), Decimal(0)),
+                draw(st.sampled_from([None, "C1", "C2"])),
+            )
+        )
+    return rows
+
+
+B, F = ChargeType.BASE_FREIGHT, ChargeType.FUEL
+_RULES = MatchRules(
+    tolerances={B: Tolerance(absolute="0.05", percent="2"), F: Tolerance(absolute="0.10")}
+)
+
+
+def _reconcile(
+    packages: list[tuple[Expectation, str | None]], rows: list[InvoiceRow], *, general: bool
+) -> tuple[list[LineOutcome], object]:
+    index = MemoryShipmentIndex()
+    for expectation, carrier_id in packages:
+        index.add(expectation, carrier_shipment_id=carrier_id)
+    outcomes: list[LineOutcome] = []
+    reconciler = Reconciler(
+        _ProtocolIndex(index) if general else index,
+        carrier="fake",
+        rules=_RULES,
+        on_line=outcomes.append,
+        now=lambda: NOW,
+    )
+    report = reconciler.run(rows)
+    return outcomes, report
+
+
+@settings(max_examples=200)
+@given(_packages(), _lines())
+def test_the_in_memory_reconciler_agrees_with_the_general_path(
+    packages: list[tuple[Expectation, str | None]], rows: list[InvoiceRow]
+) -> None:
+    """Line by line (class, deciding charge, difference, expected amount) and in the report,
+    the in-memory hot loop with its exact-quote shortcut gives what the general path gives."""
+    assert _reconcile(packages, rows, general=False) == _reconcile(packages, rows, general=True)
