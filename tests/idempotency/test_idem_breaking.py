@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 from idem_support import (
     CuttableProxy,
@@ -24,6 +25,7 @@ from idem_support import (
 from shipsync.errors import (
     CompletionFailedError,
     ConfigurationError,
+    FingerprintMismatchError,
     StaleTokenError,
 )
 from shipsync.idempotency import (
@@ -243,6 +245,47 @@ def test_guard_refuses_derived_keys_and_fingerprints_of_the_wrong_form(
     with pytest.raises(ConfigurationError), guard:
         ran.append(1)
     assert ran == []
+
+
+def test_default_fingerprint_binds_arguments_so_an_identical_retry_replays() -> None:
+    """Positional, keyword and defaulted spellings of one call are one payload: the retry
+    replays instead of raising FingerprintMismatchError; another value still mismatches."""
+    store = MemoryStore()
+    runs: list[str] = []
+
+    @idempotent(store, key=lambda shipment, service="ground": f"book:{shipment}")
+    def book(shipment: str, service: str = "ground") -> str:
+        runs.append(shipment)
+        return f"{shipment}/{service}"
+
+    assert book("S-1") == "S-1/ground"
+    assert book(shipment="S-1") == "S-1/ground"
+    assert book("S-1", "ground") == "S-1/ground"
+    assert book("S-1", service="ground") == "S-1/ground"
+    assert runs == ["S-1"]
+    with pytest.raises(FingerprintMismatchError):
+        book("S-1", "air")
+
+
+_late_store = MemoryStore()
+
+
+@idempotent(_late_store, key="late")
+def _late_work() -> _LateModel:
+    return _LateModel(n=1)
+
+
+class _LateModel(pydantic.BaseModel):
+    n: int
+
+
+def test_return_type_defined_after_the_function_is_used_for_replays() -> None:
+    """A return annotation naming a class defined after the decorated function still decodes
+    replays as that class (it is resolved at the first replay, not at decoration)."""
+    assert _late_work() == _LateModel(n=1)
+    replay = _late_work()
+    assert isinstance(replay, _LateModel)
+    assert replay == _LateModel(n=1)
 
 
 _delivery: contextvars.ContextVar[str] = contextvars.ContextVar("delivery")

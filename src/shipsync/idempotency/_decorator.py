@@ -339,28 +339,37 @@ class Idempotent:
 
     # -- decorator ---------------------------------------------------------------------------
 
-    def _derive(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str | None, str]:
+    def _derive(
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        signature: inspect.Signature | None = None,
+    ) -> tuple[str | None, str]:
         key = self.key(*args, **kwargs) if callable(self.key) else self.key
         if callable(self.fingerprint):
             fp = self.fingerprint(*args, **kwargs)
         elif self.fingerprint is not None:
             fp = self.fingerprint
         else:
-            fp = default_fingerprint(*args, **kwargs) if key else ""
+            fp = _payload_fingerprint(signature, args, kwargs) if key else ""
         return key, check_fingerprint(fp)
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
-        return_type = _return_type(fn)
+        return_type = _ReturnType(fn)
+        try:
+            signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):  # a callable without a signature: fingerprint as called
+            signature = None
 
         if inspect.iscoroutinefunction(fn):
             afn = cast(Callable[..., Awaitable[Any]], fn)
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                key, fp = self._derive(args, kwargs)
+                key, fp = self._derive(args, kwargs, signature)
                 call = await self._aenter(key, fp)
                 if call.replayed:
-                    return call.result(return_type)
+                    return call.result(return_type())
                 reset = _outbound.set(call.outbound_key)
                 try:
                     value = await afn(*args, **kwargs)
@@ -377,10 +386,10 @@ class Idempotent:
 
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            key, fp = self._derive(args, kwargs)
+            key, fp = self._derive(args, kwargs, signature)
             call = self._enter(key, fp)
             if call.replayed:
-                return cast(R, call.result(return_type))
+                return cast(R, call.result(return_type()))
             reset = _outbound.set(call.outbound_key)
             try:
                 value = fn(*args, **kwargs)
@@ -396,14 +405,43 @@ class Idempotent:
         return wrapper
 
 
-def _return_type(fn: Callable[..., Any]) -> Any:
-    try:
-        hint = typing.get_type_hints(fn).get("return")
-    except Exception:  # unresolvable annotations: decode plain JSON
-        return None
-    if hint is None or hint is type(None):
-        return None
-    return hint
+class _ReturnType:
+    """The return annotation of a guarded function, the type its replays decode to.
+
+    It is resolved at the first replay, not at decoration, so a forward reference to a class
+    defined after the function resolves; until it resolves, replays decode plain JSON.
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.resolved = False
+        self.hint: Any = None
+
+    def __call__(self) -> Any:
+        if not self.resolved:
+            try:
+                hint = typing.get_type_hints(self.fn).get("return")
+            except Exception:  # not resolvable (yet): decode plain JSON this time
+                return None
+            self.hint = None if hint is None or hint is type(None) else hint
+            self.resolved = True
+        return self.hint
+
+
+def _payload_fingerprint(
+    signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> str:
+    """The default fingerprint: the arguments bound to the function's parameters, defaults
+    applied, so ``f(1)``, ``f(x=1)`` and ``f(1, y=<its default>)`` are one payload."""
+    if signature is not None:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError:
+            pass  # the call itself fails the same way once it runs
+        else:
+            bound.apply_defaults()
+            return default_fingerprint(**bound.arguments)
+    return default_fingerprint(*args, **kwargs)
 
 
 def idempotent(
