@@ -442,3 +442,67 @@ def test_signatures_of_unknown_versions_must_not_match_to_pass() -> None:
     """A header of only well-formed unknown-version entries is no match, not a pass."""
     with pytest.raises(NoMatchingSignatureError):
         _verify_standard(_standard(**{"webhook-signature": "v2,abc v3a,def"}))
+
+
+# --- any single change to a genuine delivery is caught -----------------------------------------
+
+
+def _flip(text: str, index: int, char: str) -> str:
+    index %= len(text)
+    if text[index] == char:
+        char = "A" if char != "A" else "B"
+    return text[:index] + char + text[index + 1 :]
+
+
+@given(
+    body=st.binary(min_size=1, max_size=128),
+    part=st.sampled_from(["body", "webhook-id", "webhook-timestamp", "webhook-signature"]),
+    index=st.integers(0, 10_000),
+    char=st.characters(codec="latin-1"),
+    byte=st.integers(0, 255),
+)
+def test_any_single_change_to_a_genuine_standard_delivery_is_rejected(
+    body: bytes, part: str, index: int, char: str, byte: int
+) -> None:
+    """Changing one byte of the body or one character of any signed header never verifies."""
+    headers = STANDARD.signer(HMAC_SECRET).sign(body, msg_id="msg_1", timestamp=NOW)
+    if part == "body":
+        position = index % len(body)
+        if body[position] == byte:
+            byte ^= 1
+        body = body[:position] + bytes([byte]) + body[position + 1 :]
+    else:
+        headers[part] = _flip(headers[part], index, char)
+    with pytest.raises(WebhookVerificationError):
+        STANDARD.verifier(HMAC_SECRET, clock=clock_at(NOW)).verify(body, headers)
+
+
+@given(
+    body=st.binary(min_size=1, max_size=128),
+    index=st.integers(0, 10_000),
+    char=st.characters(codec="latin-1"),
+    change_body=st.booleans(),
+)
+def test_any_single_change_to_a_genuine_stripe_or_hmac_delivery_is_rejected(
+    body: bytes, index: int, char: str, change_body: bool
+) -> None:
+    """The same for Stripe's header and plain HMAC in hex and base64."""
+    for scheme, secret, is_hex in (
+        (STRIPE, "whsec_s", True),
+        (GITHUB_SCHEME, "gh", True),
+        (HmacScheme(header="X-Sig", encoding="base64", algorithm="sha512"), "k", False),
+    ):
+        headers = scheme.signer(secret).sign(body, timestamp=NOW)  # type: ignore[attr-defined]
+        (name,) = headers
+        tampered = body
+        if change_body:
+            position = index % len(body)
+            tampered = body[:position] + bytes([body[position] ^ 1]) + body[position + 1 :]
+        else:
+            headers[name] = _flip(headers[name], index, char)
+        verifier = scheme.verifier(secret, clock=clock_at(NOW))  # type: ignore[attr-defined]
+        genuine_value = scheme.signer(secret).sign(body, timestamp=NOW)[name]  # type: ignore[attr-defined]
+        if is_hex and headers[name].lower() == genuine_value.lower():
+            continue  # only a letter's case changed: hex is read in either case on purpose
+        with pytest.raises(WebhookVerificationError):
+            verifier.verify(tampered, headers)

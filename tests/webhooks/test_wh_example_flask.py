@@ -79,3 +79,40 @@ def test_app_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     body = event_body("SHP-W", 5)
     client = example.create_app_from_env().test_client()
     assert client.post(URL, data=body, headers=_signed(body)).status_code == 200
+
+
+def test_a_sink_that_breaks_answers_503_then_the_retry_is_stored_once() -> None:
+    """A sink raising a foreign exception makes the endpoint answer 503 + Retry-After with a
+    reason that names no internals; the sender's retry is stored exactly once."""
+    from collections.abc import Sequence
+
+    from shipsync.canonical import Event
+    from shipsync.idempotency import MemoryStore
+    from shipsync.webhooks import WebhookReceiver
+
+    class BrokenOnceSink:
+        def __init__(self) -> None:
+            self.broken = True
+            self.events: list[Event] = []
+
+        def publish(self, events: Sequence[Event]) -> None:
+            if self.broken:
+                self.broken = False
+                raise OSError("disk full at /srv/private/events.db")
+            self.events.extend(events)
+
+    sink = BrokenOnceSink()
+    receiver = WebhookReceiver(
+        SCHEME.verifier(HMAC_SECRET), store=MemoryStore(), sink=sink, retry_after=11
+    )
+    client = example.create_app(receiver).test_client()
+    body = event_body("SHP-FL", 9)
+    down = client.post(URL, data=body, headers=_signed(body, "msg_broken"))
+    assert (down.status_code, down.headers["Retry-After"]) == (503, "11")
+    assert down.get_json()["reason"] == "deferred"
+    assert "/srv/private" not in down.get_data(as_text=True)
+    up = client.post(URL, data=body, headers=_signed(body, "msg_broken"))
+    assert up.status_code == 200
+    again = client.post(URL, data=body, headers=_signed(body, "msg_broken"))
+    assert again.get_json()["outcome"] == "duplicate"
+    assert len(sink.events) == 1

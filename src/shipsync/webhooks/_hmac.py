@@ -146,6 +146,8 @@ class HmacVerifier:
         if self._scheme.encoding == "hex":
             signature = hexdecode_strict(encoded, self._header, length=self._size)
         else:
+            if len(encoded) != 4 * ((self._size + 2) // 3):  # before decoding: bounded work
+                raise MalformedHeaderError(self._header, f"a signature must be {self._size} bytes")
             signature = b64decode_strict(encoded, self._header)
             if len(signature) != self._size:
                 raise MalformedHeaderError(self._header, f"a signature must be {self._size} bytes")
