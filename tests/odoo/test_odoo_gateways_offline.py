@@ -252,14 +252,18 @@ def test_env_gateway_dispatches_like_execute_kw_and_returns_rpc_shapes() -> None
     assert gateway.uid == 2
 
 
-def test_env_gateway_translates_odoo_exceptions_and_leaves_others_alone() -> None:
-    """Odoo's ValidationError becomes ours; a bug in user code is not disguised."""
+def test_env_gateway_translates_every_exception_as_json_rpc_would() -> None:
+    """Odoo's ValidationError becomes ours; any other exception of the method becomes the
+    OdooError JSON-RPC would give for its class path, chained to the original."""
     gateway = EnvGateway(FakeEnv(), version=(18, 0))
     with pytest.raises(OdooValidationError) as caught:
         gateway.call("res.partner", "write", [[1], {"name": ""}])
     assert caught.value.odoo_message == "Contacts require a name"
-    with pytest.raises(RuntimeError):
+    with pytest.raises(OdooError, match=r"RuntimeError in res\.partner\.boom") as bug:
         gateway.call("res.partner", "boom", [[1]])
+    assert type(bug.value) is OdooError
+    assert bug.value.odoo_message == "not an Odoo error"
+    assert isinstance(bug.value.__cause__, RuntimeError)
     with pytest.raises(OdooError):
         gateway.call("no.model", "search", [[]])
     with pytest.raises(OdooError):

@@ -3,8 +3,9 @@
 It dispatches the way Odoo's ``api.call_kw`` does (``@api.model`` methods get the arguments,
 other methods get the records whose ids come first), runs each call inside a savepoint so a
 refused call leaves the caller's transaction usable, brings results to the JSON-RPC shape and
-translates Odoo's exceptions by their class path. It never commits: the host (a controller, a
-cron job) owns the transaction. It imports nothing from Odoo at import time.
+translates every exception the method raises by its class path, as JSON-RPC would report it.
+It never commits: the host (a controller, a cron job) owns the transaction. It imports nothing
+from Odoo at import time.
 """
 
 from __future__ import annotations
@@ -90,10 +91,11 @@ class EnvGateway:
         except Exception as exc:
             if isinstance(exc, OdooError):
                 raise
+            # Whatever the model method raised (Odoo's exceptions, a ValueError for a field
+            # the server lacks, a bug in an addon's override) is what JSON-RPC would report
+            # as the same class path: the same OdooError in process, chained to the original.
             kind = type(exc)
             name = f"{kind.__module__}.{kind.__qualname__}"
-            if not name.startswith(("odoo.", "psycopg2.")):
-                raise
             message = str(exc.args[0]) if exc.args else str(exc)
             raise error_from_fault(name, message, model=model, method=method) from exc
         if api == "model_create" and positional and isinstance(positional[0], Mapping):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from odoo.tests import HttpCase, TransactionCase, tagged
 
 from shipsync.canonical import Milestone, ShipmentDelivered, ShipmentInTransit, TrackingEvent
-from shipsync.errors import OdooMissingError
+from shipsync.errors import OdooError, OdooMissingError
 from shipsync.odoo import EnvGateway, OdooFieldMap, OdooLogistics
 from shipsync.webhooks import StandardWebhooksScheme, generate_secret
 
@@ -90,6 +90,13 @@ class TestEnvGateway(_PickingMixin, TransactionCase):
             gateway.call("res.partner", "write", [[2_000_000_000], {"name": "x"}])
         assert gateway.call("res.partner", "search_count", [[]])
 
+    def test_any_exception_of_odoo_is_an_odoo_error_as_over_rpc(self):
+        gateway = EnvGateway(self.env)
+        with self.assertRaises(OdooError) as caught:  # noqa: PT027 (no pytest inside Odoo)
+            gateway.call("stock.picking", "search", [[["no_such_field", "=", 1]]])
+        assert "no_such_field" in (caught.exception.odoo_message or "")
+        assert gateway.call("stock.picking", "search_count", [[]]) >= 0
+
 
 @tagged("post_install", "-at_install")
 class TestWebhookController(_PickingMixin, HttpCase):
@@ -121,3 +128,24 @@ class TestWebhookController(_PickingMixin, HttpCase):
         forged = dict(headers, **{"webhook-signature": "v1," + "A" * 44})
         refused = self.url_open("/shipsync/webhook", data=body, headers=forged)
         assert refused.status_code == 400
+
+    def test_events_for_unknown_pickings_are_acknowledged_as_unmatched(self):
+        secret = generate_secret()
+        self.env["ir.config_parameter"].sudo().set_param(
+            "shipsync_connector.webhook_secrets", secret
+        )
+        event = ShipmentInTransit.of(
+            _event("NO-SUCH-PICKING", 1, Milestone.IN_TRANSIT), source="urn:test", time=T0
+        )
+        body = b"[" + event.to_json() + b"]"
+        headers = StandardWebhooksScheme().signer(secret).sign(body, msg_id="d-unmatched")
+        headers["Content-Type"] = "application/json"
+        answer = self.url_open("/shipsync/webhook", data=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert "1 unmatched" in answer.text
+
+    def test_without_a_secret_deliveries_are_deferred(self):
+        self.env["ir.config_parameter"].sudo().set_param("shipsync_connector.webhook_secrets", "")
+        answer = self.url_open("/shipsync/webhook", data=b"[]", headers={"webhook-id": "x"})
+        assert answer.status_code == 503
+        assert answer.headers.get("Retry-After")
