@@ -222,3 +222,55 @@ async def test_an_unreachable_async_store_defers_with_503(
     finally:
         await _aclose(store)
     assert (receipt.outcome, receipt.status) == (ReceiptOutcome.DEFERRED, 503)
+
+
+def test_workers_racing_one_delivery_on_a_real_store_hand_it_off_once(
+    backend: dict[str, Callable[[], Any]],
+) -> None:
+    """Four workers (threads, each with its own store connection) receive the same delivery at
+    once: exactly one hand-off, no exception, every other answer deferred or duplicate."""
+    import threading
+
+    gate = threading.Barrier(4)
+    lock = threading.Lock()
+    published: list[Sequence[Event]] = []
+    outcomes: list[ReceiptOutcome] = []
+    errors: list[BaseException] = []
+
+    class SlowSink:
+        def publish(self, events: Sequence[Event]) -> None:
+            threading.Event().wait(0.1)  # hold the claim while the others arrive
+            with lock:
+                published.append(events)
+
+    stores = [backend["sync"]() for _ in range(4)]
+    headers = _headers()
+
+    def work(store: Any) -> None:
+        receiver = WebhookReceiver(SCHEME.verifier(HMAC_SECRET), store=store, sink=SlowSink())
+        gate.wait(10)
+        try:
+            receipt = receiver.receive(BODY, headers)
+            with lock:
+                outcomes.append(receipt.outcome)
+        except BaseException as error:  # pragma: no cover - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(store,)) for store in stores]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        for store in {id(s): s for s in stores}.values():
+            _close(store)
+    assert errors == []
+    assert len(outcomes) == 4
+    assert outcomes.count(ReceiptOutcome.ACCEPTED) == 1
+    assert set(outcomes) <= {
+        ReceiptOutcome.ACCEPTED,
+        ReceiptOutcome.DEFERRED,
+        ReceiptOutcome.DUPLICATE,
+    }
+    assert len(published) == 1
