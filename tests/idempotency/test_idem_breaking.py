@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
@@ -27,6 +28,7 @@ from shipsync.errors import (
     ConfigurationError,
     FingerprintMismatchError,
     StaleTokenError,
+    StoreUnavailableError,
 )
 from shipsync.idempotency import (
     DEFAULT_LEASE,
@@ -38,6 +40,7 @@ from shipsync.idempotency import (
     MemoryStore,
     PostgresStore,
     RedisStore,
+    SQLiteStore,
     idempotent,
 )
 from shipsync.testing.idempotency import StoreHarness
@@ -520,3 +523,86 @@ def test_without_the_drivers_the_package_imports_and_the_stores_name_their_extra
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+# -- SQLite failure modes ----------------------------------------------------------------------
+
+
+def test_a_closed_sqlite_store_is_unavailable_not_corrupt(tmp_path: Path) -> None:
+    """Calls on a closed store are StoreUnavailableError (CompletionFailedError for complete),
+    not 'the store is damaged'."""
+    store = SQLiteStore(tmp_path / "idem.db")
+    held = store.claim("k", "fp")
+    assert isinstance(held, Acquired)
+    store.close()
+    with pytest.raises(StoreUnavailableError):
+        store.claim("k", "fp")
+    with pytest.raises(CompletionFailedError):
+        store.complete("k", held.token, b"r")
+    with pytest.raises(StoreUnavailableError):
+        store.release("k", held.token)
+
+
+def test_a_result_over_sqlites_length_limit_is_a_completion_failure(tmp_path: Path) -> None:
+    """A result SQLite cannot hold is CompletionFailedError (the work ran, nothing recorded),
+    not CorruptRecordError; the key stays held."""
+    store = SQLiteStore(tmp_path / "idem.db")
+    store._conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1000)
+    held = store.claim("k", "fp")
+    assert isinstance(held, Acquired)
+    with pytest.raises(CompletionFailedError):
+        store.complete("k", held.token, b"x" * 5000)
+    assert store.claim("k", "fp") == InProgress("k")
+    store.close()
+
+
+class _BrokenStore:
+    """A sync store whose complete or release fails with an error no store should raise."""
+
+    def __init__(self, failing: str) -> None:
+        self.inner = MemoryStore()
+        self.namespace = self.inner.namespace
+        self.failing = failing
+
+    def claim(self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE) -> Any:
+        return self.inner.claim(key, fingerprint, lease)
+
+    def complete(
+        self, key: str, token: int, result: bytes, retention: timedelta = DEFAULT_RETENTION
+    ) -> None:
+        if self.failing == "complete":
+            raise RuntimeError("driver bug")
+        self.inner.complete(key, token, result, retention)
+
+    def release(self, key: str, token: int) -> None:
+        if self.failing == "release":
+            raise RuntimeError("driver bug")
+        self.inner.release(key, token)
+
+
+def test_any_failure_to_record_after_the_work_is_a_completion_failure() -> None:
+    """Whatever the store raises from complete(), the guard reports CompletionFailedError: the
+    caller must know the side effect ran."""
+    store = _BrokenStore("complete")
+    runs: list[int] = []
+
+    @idempotent(store, key="k", fingerprint="fp")  # type: ignore[arg-type]
+    def work() -> int:
+        runs.append(1)
+        return 1
+
+    with pytest.raises(CompletionFailedError):
+        work()
+    assert runs == [1]
+
+
+def test_a_failing_release_does_not_hide_the_handlers_exception() -> None:
+    """When the handler fails and the release fails too, the handler's exception propagates."""
+    store = _BrokenStore("release")
+
+    @idempotent(store, key="k", fingerprint="fp")  # type: ignore[arg-type]
+    def work() -> int:
+        raise LookupError("the handler's own error")
+
+    with pytest.raises(LookupError):
+        work()

@@ -41,7 +41,6 @@ from shipsync.errors import (
     KeyInProgressError,
     MissingIdempotencyKeyError,
     StaleTokenError,
-    StoreUnavailableError,
 )
 
 from ._checks import check_fingerprint, check_key, seconds
@@ -231,12 +230,12 @@ class Idempotent:
         if failed:
             try:
                 store.release(call.key, call.token)
-            except (StaleTokenError, StoreUnavailableError) as exc:
+            except Exception as exc:  # the work's own exception matters more; the lease ends
                 _log.warning("could not release an idempotency key: %s", type(exc).__name__)
             return
         try:
             store.complete(call.key, call.token, call._value or b"null", self.retention)
-        except (IdempotencyError, OSError) as exc:
+        except Exception as exc:  # whatever failed, the work ran and is not recorded
             raise self._completion_failed(call, exc) from exc
 
     def _block_args(self) -> tuple[str | None, str]:
@@ -256,7 +255,10 @@ class Idempotent:
             if guard is self:
                 _entered.set(stack[:i] + stack[i + 1 :])
                 if reset is not None:
-                    _outbound.reset(reset)
+                    try:
+                        _outbound.reset(reset)
+                    except (ValueError, RuntimeError):  # exited in another context than entered
+                        _outbound.set(None)
                 return call
         return None
 
@@ -307,7 +309,7 @@ class Idempotent:
                     _, cancelled = await _to_the_end(store.release(call.key, call.token))
                 else:
                     cast(IdempotencyStore, self.store).release(call.key, call.token)
-            except (StaleTokenError, StoreUnavailableError) as exc:
+            except Exception as exc:  # the work's own exception matters more; the lease ends
                 _log.warning("could not release an idempotency key: %s", type(exc).__name__)
         else:
             value = call._value or b"null"
@@ -319,7 +321,7 @@ class Idempotent:
                 else:
                     sync = cast(IdempotencyStore, self.store)
                     sync.complete(call.key, call.token, value, self.retention)
-            except (IdempotencyError, OSError) as exc:
+            except Exception as exc:  # whatever failed, the work ran and is not recorded
                 raise self._completion_failed(call, exc) from exc
         if cancelled:
             raise asyncio.CancelledError

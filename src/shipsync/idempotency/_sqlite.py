@@ -160,8 +160,10 @@ class SQLiteStore:
                 sqlite3.OperationalError,
                 sqlite3.ProgrammingError,
                 sqlite3.InterfaceError,
+                sqlite3.DataError,
             ) as exc:
-                # locked past the timeout, unreadable, disk full, or the store was closed
+                # locked past the timeout, unreadable, disk full, the store was closed, or a
+                # value over SQLite's length limit: the store cannot take the call
                 raise StoreUnavailableError(f"SQLite store unavailable: {exc}") from exc
             except sqlite3.DatabaseError as exc:
                 raise CorruptRecordError(f"SQLite store is damaged: {exc}") from exc
