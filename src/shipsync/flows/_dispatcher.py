@@ -212,10 +212,12 @@ class Dispatcher:
         store: the idempotency store (sync or async) that makes each pair take effect once.
         dead_letters: where failures after the last attempt go, and deliveries the catalogue
             cannot read (under the handler name ``<log>``). Without one, a failed pair is
-            released and its partition comes again later, and unreadable deliveries are only
-            counted (``DispatchReport.unreadable``).
-        lease: how long a pair's claim holds before another worker may take it over. Make it
-            longer than a handler's worst case including its retries.
+            released and its partition comes again later; so is the partition of an unreadable
+            delivery (counted in ``DispatchReport.unreadable``) or of a fingerprint mismatch:
+            nothing is acknowledged that was neither handled nor recorded.
+        lease: how long a pair's claim holds before another worker may take it over, and the
+            default bound of each async handler call. Make it longer than a handler's worst
+            case including its retries.
         retry: the default retry policy of subscriptions.
         in_progress_wait: seconds to wait for a pair another worker holds before the partition is
             given back to the log.
