@@ -558,3 +558,29 @@ def test_an_empty_parser_id_falls_back_to_the_body_hash() -> None:
         assert receipt.outcome is ReceiptOutcome.ACCEPTED
         assert receipt.delivery_id == hashlib.sha256(body).hexdigest()
     assert len(sink.batches) == 2
+
+
+@pytest.mark.parametrize(
+    ("hint", "expected"),
+    [
+        (90, 90),
+        (0.2, 30),
+        (30.5, 31),
+        (float("inf"), 30),
+        (float("nan"), 30),
+        (-5, 30),
+        (10**9, 30),
+        ("60", 30),
+    ],
+    ids=["90", "fraction", "rounds-up", "inf", "nan", "negative", "huge", "str"],
+)
+def test_retry_after_hints_from_the_sink_are_bounded(kind: str, hint: Any, expected: int) -> None:
+    """A sink error's retry_after lengthens Retry-After (rounded up) within a day; NaN,
+    infinity, negatives and non-numbers fall back to the receiver's default, never a crash."""
+    rig = Rig(kind)
+    error = EventLogUnavailableError("down")
+    error.retry_after = hint
+    rig.sink.failure = error
+    receipt = rig.receive()
+    assert (receipt.status, receipt.retry_after) == (503, expected)
+    assert receipt.headers == {"Retry-After": str(expected)}

@@ -42,6 +42,7 @@ import asyncio
 import enum
 import inspect
 import logging
+import math
 import re
 from collections.abc import Sequence
 from datetime import timedelta
@@ -91,6 +92,7 @@ __all__ = [
 DEFAULT_MAX_BODY_SIZE: Final = 1024 * 1024
 DEFAULT_DEDUPE_RETENTION: Final = timedelta(days=3)
 DEFAULT_RETRY_AFTER: Final = 30
+_MAX_RETRY_AFTER: Final = 86_400
 
 _log = logging.getLogger("shipsync.webhooks")
 _Events = tuple[Event, ...]
@@ -319,8 +321,11 @@ class _ReceiverCore:
 
     def _deferred(self, delivery_id: str, error: ShipsyncError) -> Receipt:
         wait = self._retry_after
-        if error.retry_after is not None:
-            wait = max(wait, int(error.retry_after + 0.999))
+        hint = error.retry_after
+        # A store's or sink's hint lengthens the wait, within a day; NaN, infinity or a value
+        # of the wrong type (it may come from anywhere) is ignored rather than trusted.
+        if isinstance(hint, int | float) and 0 < hint <= _MAX_RETRY_AFTER:
+            wait = max(wait, math.ceil(hint))
         return Receipt(
             ReceiptOutcome.DEFERRED,
             503,
