@@ -148,9 +148,28 @@ def test_record_shipment_in_another_currency_keeps_the_price_out_of_the_float_fi
 def test_apply_events_posts_one_note_per_event_in_a_bounded_number_of_requests(
     logistics: OdooLogistics, odoo_data: Any
 ) -> None:
-    """Twelve events on three pickings take at most seven requests; applying again posts none."""
+    """Twelve events on three pickings take at most seven requests; applying again posts none.
+
+    The customer follows the pickings, and gets no e-mail: the notes use the Note subtype.
+    """
     tag = odoo_data.tag
-    pickings = odoo_data.pickings(3)
+    customer = odoo_data.partner("Customer", email=f"customer-{tag}@example.com")
+    pickings = odoo_data.pickings(3, partner=customer)
+    logistics.gateway.call(
+        "stock.picking", "message_subscribe", [pickings], {"partner_ids": [customer]}
+    )
+    followers = logistics.gateway.call(
+        "mail.followers",
+        "search_count",
+        [
+            [
+                ["res_model", "=", "stock.picking"],
+                ["res_id", "in", pickings],
+                ["partner_id", "=", customer],
+            ]
+        ],
+    )
+    assert followers == 3
     refs = _tracking(logistics, pickings, f"A{tag}")
     milestones = [
         Milestone.PICKED_UP,
@@ -200,6 +219,10 @@ def test_apply_events_posts_one_note_per_event_in_a_bounded_number_of_requests(
         [[["mail_message_id", "in", [m["id"] for m in messages]]]],
     )
     assert notified == 0
+    queued = gw.call(
+        "mail.mail", "search_count", [[["mail_message_id", "in", [m["id"] for m in messages]]]]
+    )
+    assert queued == 0
 
 
 def _status_field(gw: Any) -> None:

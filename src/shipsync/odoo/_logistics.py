@@ -6,8 +6,9 @@ derived from the fact (the carrier's event id, the shipment id, the proof of del
 ``mail.message.message_id`` is indexed, so one ``search_read`` with an ``in`` domain tells which
 facts are already in Odoo. Notes are created with ``mail.message`` ``create`` on a list of
 dicts (one request for up to :data:`~shipsync.odoo.CREATE_CHUNK` notes; this sends no
-notification, and the body is escaped here), with the Note subtype so followers such as the
-customer get no e-mail. Pickings are found with one ``search_read`` on the tracking field,
+notification whatever the subtype, and the body is escaped here), with the Note subtype so
+the notes stay internal (not shown to portal followers such as the customer). Pickings are
+found with one ``search_read`` on the tracking field,
 which also reads the status each picking holds (and its base, when a field keeps it): the
 canonical fold of the batch's events starts from it (:mod:`shipsync.odoo._status`) at no extra
 cost. A status equal for many

@@ -46,6 +46,9 @@ class OdooFieldMap(BaseModel):
     ``package_tracking`` names a field of ``package_model`` that takes one tracking number per
     package; without it, a multi-package shipment is written as one joined string on the
     picking, as Odoo itself does.
+    ``note_subtype`` is the subtype of the chatter notes: the internal Note by default;
+    ``mail.mt_comment`` makes them public (portal) messages. Notes are created without
+    notification, so no subtype sends e-mail.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
