@@ -590,3 +590,66 @@ def test_every_failure_above_is_a_shipsync_error() -> None:
     for error in (OdooError, OdooMissingError, OdooResponseError, OdooValidationError):
         assert issubclass(error, ShipsyncError)
     assert isinstance(ScriptedOdoo(), OdooGateway)
+
+
+def test_unknown_tracking_numbers_cost_one_fallback_search_per_two_hundred() -> None:
+    """References found nowhere are looked for inside joined values, 200 per ``ilike`` search,
+    then reported unmatched; a joined value (``"A,B"``) is found by that search."""
+    joined = _picking(7, "KNOWN-A,KNOWN-B")
+
+    def search(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        patterns = [leaf[2] for leaf in args[0] if isinstance(leaf, list) and leaf[1] == "ilike"]
+        return [joined] if "KNOWN-B" in patterns else []
+
+    gateway = ScriptedOdoo(stock__picking__search_read=search)
+    events = [_event(f"NOPE{i}") for i in range(450)] + [_event("KNOWN-B")]
+    report = OdooLogistics(gateway).apply_events(events)
+    assert report.applied == ("ev-KNOWN-B-0",)
+    assert len(report.unmatched) == 450
+    assert gateway.count("stock.picking.search_read") == 1 + 3  # exact, then 451 / 200 ilike
+
+
+def test_a_status_write_that_fails_is_written_when_the_call_is_repeated() -> None:
+    """A failed ``load`` leaves the events unposted, so repeating apply_events writes the
+    statuses and posts each note once (posted first, the repeat saw only duplicates and the
+    statuses were never written)."""
+    posted: dict[str, int] = {}
+    loads: list[Any] = []
+
+    def create(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        for values in args[0]:
+            posted[values["message_id"]] = values["res_id"]
+        return list(range(100, 100 + len(args[0])))
+
+    def seen(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        wanted = _domain_values(args, "message_id")
+        return [{"id": n + 1, "message_id": m} for n, m in enumerate(posted) if m in wanted]
+
+    def load(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        loads.append(args)
+        if len(loads) == 1:
+            raise OdooUnavailableError("Odoo could not be reached for stock.picking.load")
+        return {"ids": [1, 2], "messages": []}
+
+    gateway = ScriptedOdoo(
+        stock__picking__fields_get=lambda a, k: {n: {} for n in a[0]},
+        stock__picking__search_read=lambda a, k: [
+            {**_picking(1, "TRK1"), "delivery_state": False},
+            {**_picking(2, "TRK2"), "delivery_state": False},
+        ],
+        mail__message__create=create,
+        mail__message__search_read=seen,
+        stock__picking__load=load,
+    )
+    odoo = OdooLogistics(gateway)
+    events = [_event("TRK1"), _event("TRK2", milestone=Milestone.DELIVERED)]
+    with pytest.raises(OdooUnavailableError):
+        odoo.apply_events(events)
+    assert posted == {}
+    report = odoo.apply_events(events)
+    assert report.status_written == {1: "in_transit", 2: "customer_delivered"}
+    assert len(posted) == 2
+    assert len(loads) == 2
+    again = odoo.apply_events(events)
+    assert len(again.duplicates) == 2
+    assert len(loads) == 2

@@ -580,14 +580,11 @@ class OdooLogistics:
             ((k, e) for k, e in matched.items() if k not in existing),
             key=lambda item: (item[1].occurred_at, item[1].event_id),
         )
-        if fresh:
-            self._create_many(
-                "mail.message",
-                [
-                    self._note(int(rows[e.tracking_number]["id"]), event_body(e), k)
-                    for k, e in fresh
-                ],
-            )
+        # The notes are built first (subtype and author are looked up before anything is
+        # written) and created last: a failure on the way leaves the events without notes, so
+        # repeating the call applies them again. Created first, they would mark the events as
+        # seen and a repeat would never write the status the failed call did not write.
+        notes = [self._note(int(rows[e.tracking_number]["id"]), event_body(e), k) for k, e in fresh]
         by_picking: dict[int, list[TrackingEvent]] = {}
         for _, event in fresh:
             by_picking.setdefault(int(rows[event.tracking_number]["id"]), []).append(event)
@@ -641,6 +638,8 @@ class OdooLogistics:
         if f.validate_on_delivery:
             candidates = [pid for pid in delivered if row_of[pid].get("state") not in _DONE_STATES]
             validated, refused = self._validate(candidates)
+        if notes:
+            self._create_many("mail.message", notes)
         return ApplyReport(
             applied=tuple(e.event_id for _, e in fresh),
             duplicates=tuple(duplicates),
