@@ -23,6 +23,7 @@ from shipsync.canonical import (
     Dimensions,
     Event,
     EventCatalogue,
+    FreightInvoice,
     Label,
     Money,
     Package,
@@ -33,6 +34,7 @@ from shipsync.canonical import (
     TrackingEvent,
     Weight,
     event_for_tracking,
+    event_schemas,
     parse_event,
 )
 from shipsync.canonical import default_catalogue as catalogue
@@ -358,6 +360,24 @@ def test_other_ascii_decimal_notations_are_read_exactly(amount: str) -> None:
     assert money.amount == Decimal(amount.strip()).quantize(Decimal("0.01"))
 
 
+@pytest.mark.parametrize("currency", ["eur", "XXX", "ZZZ", "EU"])
+def test_an_invoice_in_an_unknown_currency_names_its_currency_field(currency: str) -> None:
+    """The invoice's own currency is an ISO 4217 code, refused at ``currency`` otherwise."""
+    with pytest.raises(CanonicalValidationError) as info:
+        FreightInvoice.model_validate(
+            {
+                "invoice_number": "INV-1",
+                "carrier": "fake",
+                "issued_at": "2026-11-26T10:00:00Z",
+                "currency": currency,
+                "lines": [],
+                "total": {"amount": "0", "currency": "EUR"},
+            }
+        )
+    assert [path for path, _ in info.value.errors] == ["currency"]
+    assert "ISO 4217" in str(info.value)
+
+
 # --- money arithmetic --------------------------------------------------------------------------
 
 
@@ -631,3 +651,33 @@ def test_an_upcaster_that_fails_on_malformed_old_input_gives_a_typed_error() -> 
     cat.register_upcaster("shipment.delivered", 1, lambda old: None)  # type: ignore[arg-type,return-value]
     with pytest.raises(CanonicalValidationError, match="did not return a dict"):
         cat.parse(raw)
+
+
+# --- the schemas say the same ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"myext": [1]},
+        {"myext": {"a": 1}},
+        {"myext": 1.5},
+        {"myext": None},
+        {"My-Ext": "v"},
+        {"id": "a\nb"},
+        {"partitionkey": "a\x00b"},
+        {"time": 1700000000},
+        {"schemaversion": True},
+    ],
+    ids=repr,
+)
+def test_the_exported_schema_refuses_what_the_parser_refuses(changes: dict[str, Any]) -> None:
+    """A partner validating with our JSON Schema refuses the same hostile envelopes we do."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = event_schemas()["shipment.delivered"]
+    validator = jsonschema.Draft202012Validator(schema)
+    document = _delivered(**changes)
+    with pytest.raises(TYPED):
+        parse_event(json.dumps(document))
+    assert list(validator.iter_errors(document))
+    assert not list(validator.iter_errors(_delivered(myext="v", other=7, flag=True)))

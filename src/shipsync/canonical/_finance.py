@@ -13,7 +13,7 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 
 from shipsync.canonical._base import CanonicalModel, Identifier, ShortText, Text, UtcDatetime
-from shipsync.canonical._money import Money, _exact_sum
+from shipsync.canonical._money import CurrencyCode, Money, _exact_sum
 
 __all__ = [
     "Accrual",
@@ -93,7 +93,7 @@ class FreightInvoice(CanonicalModel):
     invoice_number: Identifier
     carrier: Identifier
     issued_at: UtcDatetime
-    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    currency: CurrencyCode
     lines: Annotated[tuple[FreightInvoiceLine, ...], Field(max_length=1_000_000)]
     total: Money
     supersedes: ShortText | None = None
