@@ -121,3 +121,65 @@ def book_then_crash(spec: dict[str, Any], carrier_db: str, shipment: str) -> Non
         return receipt  # pragma: no cover
 
     book(shipment)
+
+
+def deliver_through_outage(
+    spec: dict[str, Any], worker: int, deliveries: list[str], effects_db: str, progress: Any
+) -> None:
+    """Like :func:`deliver`, through a link that the parent cuts and restores mid-run.
+
+    A claim that meets the outage (``StoreUnavailableError``: nothing ran) goes back to the
+    queue. A completion that meets it (``CompletionFailedError``: the effect ran) is reconciled
+    by retrying the completion with the same token until the store answers. A claim whose
+    answer was lost in the outage leaves its key held by nobody until the lease ends; when only
+    such keys are left (nothing but ``InProgress`` for a second), the worker stops and leaves
+    them to the parent.
+    """
+    from shipsync.errors import CompletionFailedError, StoreUnavailableError
+
+    store = build_store(spec)
+    queue = collections.deque(deliveries)
+    effects: list[tuple[str, int]] = []
+    replays = unavailable = failed_completions = 0
+    stuck_since: float | None = None
+    while queue:
+        key = queue.popleft()
+        try:
+            outcome = store.claim(key, payload_fingerprint(key), LEASE)
+        except StoreUnavailableError:
+            unavailable += 1
+            queue.append(key)
+            time.sleep(0.005)  # the link is down: wait for it, not for a lease
+            continue
+        if isinstance(outcome, InProgress):
+            queue.append(key)
+            stuck_since = stuck_since or time.monotonic()
+            if time.monotonic() - stuck_since > 1.0:
+                break  # only keys held by nobody are left
+            continue
+        stuck_since = None
+        if isinstance(outcome, Acquired):
+            effects.append((key, worker))  # the side effect
+            while True:
+                try:
+                    store.complete(key, outcome.token, b"1")
+                    break
+                except CompletionFailedError:
+                    failed_completions += 1
+                    time.sleep(0.005)
+        else:
+            assert isinstance(outcome, Completed)
+            replays += 1
+        with progress.get_lock():
+            progress.value += 1
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()
+    conn = sqlite3.connect(effects_db, timeout=60)
+    with conn:
+        conn.executemany("INSERT INTO effects (key, worker) VALUES (?, ?)", effects)
+        conn.execute(
+            "INSERT INTO workers (worker, replays, requeues) VALUES (?, ?, ?)",
+            (worker, replays, unavailable + failed_completions),
+        )
+    conn.close()

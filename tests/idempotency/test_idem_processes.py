@@ -7,6 +7,7 @@ import os
 import random
 import signal
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -283,3 +284,101 @@ def test_outage_mid_run_raises_typed_retryable_errors_and_records_nothing_false(
     assert {f"evt-{i}" for i in range(100)} <= recorded
     assert {f"evt-{i}" for i in range(201, 300)} <= recorded
     assert not recorded & {f"evt-{i}" for i in range(140, 150)}
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("redis", marks=pytest.mark.services),
+        pytest.param("postgres", marks=pytest.mark.services),
+    ],
+)
+def test_outage_under_four_worker_processes_still_gives_each_effect_once(
+    kind: str, mp: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Four processes deliver 600 keys twice each through a link that is cut mid-run and
+    restored: they meet typed errors (claims refused, completions reconciled by retrying with
+    the same token); no effect runs twice, every key recorded as completed had its effect, and
+    a key whose claim answer was lost stays held until its lease ends, then is taken over and
+    runs once."""
+    ns = unique("outproc")
+    proxy = CuttableProxy(6379 if kind == "redis" else 5432)
+    if kind == "redis":
+        request.getfixturevalue("redis_url")
+        prefix = unique("idemoutp")
+        spec = {
+            "kind": "redis",
+            "url": f"redis://127.0.0.1:{proxy.port}/0",
+            "prefix": prefix,
+            "namespace": ns,
+        }
+    else:
+        dsn = request.getfixturevalue("postgres_dsn")
+        table = unique("idem_outp")
+        PostgresStore(dsn, table=table).close()
+        spec = {
+            "kind": "postgres",
+            "dsn": f"postgresql://postgres@127.0.0.1:{proxy.port}/test",
+            "table": table,
+            "namespace": ns,
+        }
+    effects_db = _sqlite(
+        tmp_path / "effects.db",
+        "CREATE TABLE effects (key TEXT NOT NULL, worker INTEGER NOT NULL);"
+        "CREATE TABLE workers (worker INTEGER, replays INTEGER, requeues INTEGER);",
+    )
+    keys = [f"evt-{i}" for i in range(600)]
+    deliveries = keys * 2
+    random.Random(7).shuffle(deliveries)
+    progress = mp.Value("i", 0)
+    procs = [
+        mp.Process(
+            target=idem_workers.deliver_through_outage,
+            args=(spec, w, deliveries[w::4], effects_db, progress),
+        )
+        for w in range(4)
+    ]
+    try:
+        for p in procs:
+            p.start()
+        while progress.value < len(deliveries) // 3 and any(p.is_alive() for p in procs):
+            time.sleep(0.002)
+        proxy.cut()
+        time.sleep(0.3)  # the outage lasts a moment of real time
+        proxy.heal()
+        for p in procs:
+            p.join(timeout=120)
+        assert [p.exitcode for p in procs] == [0] * 4
+
+        conn = sqlite3.connect(effects_db)
+        per_key = dict(conn.execute("SELECT key, COUNT(*) FROM effects GROUP BY key").fetchall())
+        (errors,) = conn.execute("SELECT SUM(requeues) FROM workers").fetchone()
+        conn.close()
+        assert errors > 0, "the outage was not met"
+        assert set(per_key.values()) <= {1}
+        batch = [(k, idem_workers.payload_fingerprint(k)) for k in keys]
+        store = idem_workers.build_store(spec)
+        outcomes = store.claim_many(batch)
+        _close(store)
+        completed = {o.key for o in outcomes if isinstance(o, Completed)}
+        held = {o.key for o in outcomes if isinstance(o, InProgress)}
+        assert completed == set(per_key)
+        assert completed | held == set(keys)
+        assert len(held) <= 10  # only claims whose answer the cut swallowed
+        later = idem_workers.build_store(spec, shift=idem_workers.LEASE.total_seconds() + 5)
+        for key, fp in batch:
+            outcome = later.claim(key, fp)
+            if key in held:
+                assert isinstance(outcome, Acquired)
+                later.complete(key, outcome.token, b"1")
+            else:
+                assert isinstance(outcome, Completed)
+        _close(later)
+    finally:
+        proxy.close()
+        if kind == "redis":
+            direct = RedisStore.from_url(request.getfixturevalue("redis_url"))
+            delete_redis_keys(direct.client, prefix)
+            direct.close()
+        else:
+            drop_postgres_table(request.getfixturevalue("postgres_dsn"), table)
