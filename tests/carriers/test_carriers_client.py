@@ -178,8 +178,11 @@ async def test_lost_answer_to_a_booking_books_once(fake_carrier: FakeCarrier, mo
 
 
 async def test_breaker_opens_then_recovers(fake_carrier: FakeCarrier, mode: str) -> None:
-    """After `threshold` unavailable answers nothing is sent; after the ttl it closes again."""
-    breaker = CircuitBreaker(threshold=3, ttl=0.5)
+    """After `threshold` unavailable answers nothing is sent; after the ttl it closes again.
+
+    The breaker times its ttl on the fake clock, so a slow machine cannot close it early.
+    """
+    breaker = CircuitBreaker(threshold=3, ttl=30, clock=fake_carrier.clock.time)
     client = make(fake_carrier, mode, breaker=breaker, retry=RetryPolicy(attempts=1))
     shipment = fake_carrier.shipment()
     await call(client, "quote_rates", shipment)
@@ -192,8 +195,12 @@ async def test_breaker_opens_then_recovers(fake_carrier: FakeCarrier, mode: str)
         await call(client, "quote_rates", shipment)
     assert fake_carrier.service.requests["quote_rates"] == sent
     assert breaker.state("fake", flavour=mode) == "opened"
-    fake_carrier.advance(seconds=61)
-    time.sleep(0.55)  # purgatory measures its ttl on the real clock
+    fake_carrier.advance(seconds=29)
+    with pytest.raises(CircuitOpenError) as info:
+        await call(client, "quote_rates", shipment)
+    assert info.value.retry_after == pytest.approx(1.0)
+    assert fake_carrier.service.requests["quote_rates"] == sent
+    fake_carrier.advance(seconds=32)  # past the outage and the ttl
     assert await call(client, "quote_rates", shipment)
     assert breaker.state("fake", flavour=mode) == "closed"
 

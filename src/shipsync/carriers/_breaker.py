@@ -5,18 +5,26 @@ This module decides what counts as a failure (only
 :class:`~shipsync.errors.CarrierUnavailableError`: a refused request or a malformed answer says
 nothing about the carrier's health) and turns purgatory's "circuit is open" exception into
 :class:`~shipsync.errors.CircuitOpenError`.
+
+The open period is timed here, on an injectable ``clock``, not by purgatory (which reads
+``time.time()`` itself): purgatory runs with a zero ttl, so the first request it sees after
+opening moves it to half-open, and :meth:`CircuitBreaker.guard` refuses every request until
+``ttl`` seconds of *our* clock have passed since the breaker opened. Tests therefore move a fake
+clock instead of sleeping, and a slow machine cannot close a breaker early.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import purgatory
 from purgatory.domain.model import ExcludeType, OpenedState
 
-from shipsync.errors import CarrierUnavailableError, CircuitOpenError
+from shipsync.errors import CarrierUnavailableError, CircuitOpenError, ConfigurationError
 
 __all__ = ["CircuitBreaker"]
 
@@ -30,21 +38,37 @@ def _not_unavailable(exc: BaseException) -> bool:
 class CircuitBreaker:
     """Opens after ``threshold`` consecutive unavailable answers; tries again after ``ttl`` s.
 
+    ``clock`` (monotonic seconds by default) times the open period; pass a fake clock's
+    ``time`` in tests.
+
     One instance may be shared by several clients of the same carrier. Sync and async clients
     keep separate state (purgatory has one store per flavour).
     """
 
-    def __init__(self, *, threshold: int = 5, ttl: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        threshold: int = 5,
+        ttl: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if threshold < 1 or not 0 <= ttl < float("inf"):
+            raise ConfigurationError(
+                "a circuit breaker needs threshold >= 1 and a finite ttl >= 0", path="breaker"
+            )
         self.threshold = threshold
         self.ttl = ttl
+        self.clock = clock
         exclude: ExcludeType = [(BaseException, _not_unavailable)]
         self._sync = purgatory.SyncCircuitBreakerFactory(
-            default_threshold=threshold, default_ttl=ttl, exclude=exclude
+            default_threshold=threshold, default_ttl=0.0, exclude=exclude
         )
         self._async = purgatory.AsyncCircuitBreakerFactory(
-            default_threshold=threshold, default_ttl=ttl, exclude=exclude
+            default_threshold=threshold, default_ttl=0.0, exclude=exclude
         )
         self._states: dict[tuple[str, str], str] = {}
+        self._opened_at: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
         self.transitions: list[tuple[str, str, str]] = []
         self._sync.add_listener(self._listener("sync"))
         self._async.add_listener(self._listener("async"))
@@ -53,7 +77,10 @@ class CircuitBreaker:
         def hook(name: str, event_name: str, event: object) -> None:
             if event_name == "state_changed":
                 state = str(getattr(event, "state", "closed"))
-                self._states[(flavour, name)] = state
+                with self._lock:
+                    self._states[(flavour, name)] = state
+                    if state == "opened":
+                        self._opened_at[(flavour, name)] = self.clock()
                 self.transitions.append((flavour, name, state))
                 _log.warning(
                     "circuit breaker %s for carrier %s",
@@ -68,20 +95,33 @@ class CircuitBreaker:
         """``"closed"``, ``"opened"`` or ``"half-opened"`` for ``carrier`` (sync or async)."""
         return self._states.get((flavour, carrier), "closed")
 
+    def _refuse(self, flavour: str, carrier: str, operation: str) -> None:
+        """Raise while ``carrier``'s breaker is open and its ttl has not run out on our clock."""
+        key = (flavour, carrier)
+        if self._states.get(key) != "opened":
+            return
+        remaining = self._opened_at.get(key, float("-inf")) + self.ttl - self.clock()
+        if remaining > 0:
+            raise self._open_error(carrier, operation, remaining)
+
+    def _open_error(self, carrier: str, operation: str, retry_after: float) -> CircuitOpenError:
+        return CircuitOpenError(
+            "circuit breaker is open; request not sent",
+            carrier=carrier,
+            operation=operation,
+            code="circuit_open",
+            retry_after=retry_after,
+        )
+
     @contextlib.contextmanager
     def guard(self, carrier: str, operation: str) -> Iterator[None]:
         """Run the block under ``carrier``'s breaker (sync)."""
+        self._refuse("sync", carrier, operation)
         breaker = self._sync.get_breaker(carrier)
         try:
             breaker.__enter__()
         except OpenedState as exc:
-            raise CircuitOpenError(
-                "circuit breaker is open; request not sent",
-                carrier=carrier,
-                operation=operation,
-                code="circuit_open",
-                retry_after=self.ttl,
-            ) from exc
+            raise self._open_error(carrier, operation, self.ttl) from exc
         try:
             yield
         except BaseException as exc:
@@ -92,17 +132,12 @@ class CircuitBreaker:
     @contextlib.asynccontextmanager
     async def aguard(self, carrier: str, operation: str) -> AsyncIterator[None]:
         """Run the block under ``carrier``'s breaker (async)."""
+        self._refuse("async", carrier, operation)
         breaker = await self._async.get_breaker(carrier)
         try:
             await breaker.__aenter__()
         except OpenedState as exc:
-            raise CircuitOpenError(
-                "circuit breaker is open; request not sent",
-                carrier=carrier,
-                operation=operation,
-                code="circuit_open",
-                retry_after=self.ttl,
-            ) from exc
+            raise self._open_error(carrier, operation, self.ttl) from exc
         try:
             yield
         except BaseException as exc:

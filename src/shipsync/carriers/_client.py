@@ -76,6 +76,9 @@ _log = logging.getLogger("shipsync.carriers")
 _PARSE_FAILURES: tuple[type[Exception], ...] = (*PARSE_ERRORS, InvalidInputError)
 _TOKEN_FAILURES: tuple[type[Exception], ...] = (*_PARSE_FAILURES, CarrierResponseError)
 
+#: Default cap on one response body; a bigger answer is a ``CarrierResponseError``.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
 
 def _new_key() -> str:
     return uuid.uuid4().hex
@@ -88,6 +91,8 @@ class BaseCarrierClient:
     ``breaker`` may be shared by several clients of one carrier; ``rate_limit`` caps requests per
     second; ``sleeper`` defaults to the testing switch of :func:`~shipsync.carriers.no_sleep`;
     ``clock`` gives POSIX seconds for token expiry, Retry-After dates and ``received_at``.
+    ``max_response_bytes`` bounds one response body (read as a stream, so a gigantic answer is
+    refused without being held in memory).
     """
 
     _owns_http = True
@@ -103,8 +108,10 @@ class BaseCarrierClient:
         sleeper: Sleeper | None = None,
         clock: Callable[[], float] = time.time,
         timeout: float | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.driver = driver
+        self.max_response_bytes = max_response_bytes
         self.carrier = driver.info.name
         self.base_url = (base_url or driver.config.base_url).rstrip("/")
         self.retry = retry or RetryPolicy()
@@ -148,6 +155,26 @@ class BaseCarrierClient:
         elif not self._owns_http:
             args["timeout"] = self.timeout
         return args
+
+    def _too_large(self, operation: str) -> CarrierResponseError:
+        return CarrierResponseError(
+            f"response body exceeds {self.max_response_bytes} bytes",
+            carrier=self.carrier,
+            operation=operation,
+            code="response_too_large",
+        )
+
+    def _check_declared_size(self, raw: httpx.Response, operation: str) -> None:
+        declared = raw.headers.get("content-length", "")
+        if (
+            declared.isascii()
+            and declared.isdigit()
+            and (len(declared) > 18 or int(declared) > self.max_response_bytes)
+        ):
+            raise self._too_large(operation)
+
+    def _response(self, raw: httpx.Response, chunks: list[bytes]) -> CarrierResponse:
+        return CarrierResponse(raw.status_code, tuple(raw.headers.multi_items()), b"".join(chunks))
 
     def _needs_token(self, request: CarrierRequest) -> bool:
         return (
@@ -304,14 +331,11 @@ class CarrierClient(BaseCarrierClient):
         try:
             with self.breaker.guard(self.carrier, operation):
                 try:
-                    raw = self.http.request(**self._httpx_args(request))
+                    response = self._fetch(request, operation)
                 except httpx.HTTPError as exc:
                     raise error_for_transport(
                         exc, carrier=self.carrier, operation=operation
                     ) from exc
-                response = CarrierResponse(
-                    raw.status_code, tuple(raw.headers.multi_items()), raw.content
-                )
                 self._check_status(response, operation)
         except BaseException as exc:
             if debug:
@@ -320,6 +344,22 @@ class CarrierClient(BaseCarrierClient):
         if debug:
             self._log_attempt(request, operation, response, None, started)
         return response
+
+    def _fetch(self, request: CarrierRequest, operation: str) -> CarrierResponse:
+        """Send once and read the body as a stream, up to ``max_response_bytes``."""
+        raw = self.http.send(self.http.build_request(**self._httpx_args(request)), stream=True)
+        try:
+            self._check_declared_size(raw, operation)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in raw.iter_bytes():
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise self._too_large(operation)
+                chunks.append(chunk)
+        finally:
+            raw.close()
+        return self._response(raw, chunks)
 
     def _send_retrying(self, request: CarrierRequest, operation: str) -> CarrierResponse:
         """One attempt; on a retryable failure, tenacity takes over from that first outcome."""
@@ -509,14 +549,11 @@ class AsyncCarrierClient(BaseCarrierClient):
         try:
             async with self.breaker.aguard(self.carrier, operation):
                 try:
-                    raw = await self.http.request(**self._httpx_args(request))
+                    response = await self._fetch(request, operation)
                 except httpx.HTTPError as exc:
                     raise error_for_transport(
                         exc, carrier=self.carrier, operation=operation
                     ) from exc
-                response = CarrierResponse(
-                    raw.status_code, tuple(raw.headers.multi_items()), raw.content
-                )
                 self._check_status(response, operation)
         except BaseException as exc:
             if debug:
@@ -525,6 +562,23 @@ class AsyncCarrierClient(BaseCarrierClient):
         if debug:
             self._log_attempt(request, operation, response, None, started)
         return response
+
+    async def _fetch(self, request: CarrierRequest, operation: str) -> CarrierResponse:
+        """Send once and read the body as a stream, up to ``max_response_bytes``."""
+        built = self.http.build_request(**self._httpx_args(request))
+        raw = await self.http.send(built, stream=True)
+        try:
+            self._check_declared_size(raw, operation)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in raw.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise self._too_large(operation)
+                chunks.append(chunk)
+        finally:
+            await raw.aclose()
+        return self._response(raw, chunks)
 
     async def _send_retrying(self, request: CarrierRequest, operation: str) -> CarrierResponse:
         """One attempt; on a retryable failure, tenacity takes over from that first outcome."""

@@ -125,5 +125,5 @@ class CarrierResponse:
         """The body decoded as JSON; a body that is not JSON is a :class:`CarrierResponseError`."""
         try:
             return json.loads(self.content)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise CarrierResponseError("response body is not valid JSON") from exc

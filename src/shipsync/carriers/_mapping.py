@@ -24,6 +24,7 @@ from shipsync.errors import (
 )
 
 __all__ = [
+    "MAX_RETRY_AFTER",
     "RETRYABLE_STATUSES",
     "error_for_response",
     "error_for_transport",
@@ -41,14 +42,20 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
     ValueError,  # also JSON, base64, Unicode and pydantic validation errors
     AttributeError,
     ArithmeticError,  # decimal.InvalidOperation
+    RecursionError,  # absurdly nested JSON
 )
+
+#: The longest wait a ``Retry-After`` can ask for (about 31 years): bigger values, and dates
+#: further out, read as this, so the number stays finite before any policy caps it.
+MAX_RETRY_AFTER = 1e9
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta seconds or an HTTP date).
 
-    ``now`` is the current POSIX time. A malformed value gives ``None``; a date in the past
-    gives ``0.0``.
+    ``now`` is the current POSIX time. A malformed value (negative, fractional, exponent,
+    non-ASCII digits) gives ``None``; a date in the past gives ``0.0``; anything beyond
+    :data:`MAX_RETRY_AFTER` reads as that bound.
     """
     if value is None:
         return None
@@ -56,12 +63,15 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not text:
         return None
     if text.isascii() and text.isdigit():
-        return float(int(text))
+        # Never int() a long string (Python refuses > 4300 digits; float() overflows earlier).
+        return MAX_RETRY_AFTER if len(text) > 10 else min(float(int(text)), MAX_RETRY_AFTER)
+    if len(text) > 200:
+        return None
     try:
         when = email.utils.parsedate_to_datetime(text)
         if when.tzinfo is None:
             return None
-        return max(0.0, when.timestamp() - now)
+        return min(max(0.0, when.timestamp() - now), MAX_RETRY_AFTER)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, cast
 
@@ -35,6 +36,7 @@ from shipsync.errors import (
 __all__ = ["ENTRY_POINT_GROUP", "DriverEntry", "DriverRegistry", "EntryPointLike"]
 
 ENTRY_POINT_GROUP = "shipsync.carriers"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _log = logging.getLogger("shipsync.carriers")
 
 
@@ -70,6 +72,16 @@ def _origin(entry_point: EntryPointLike) -> tuple[str, str | None]:
     if dist is not None:
         return str(dist.name), str(dist.version)
     return entry_point.value.split(":", 1)[0].split(".", 1)[0], None
+
+
+#: What a plugin may throw at us and still not stop discovery: ``sys.exit()`` at import time is
+#: a broken plugin, not a reason to end the host process. ``KeyboardInterrupt`` still propagates.
+_PLUGIN_FAILURES = (Exception, SystemExit)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 100 else f"{text[:97]}..."
 
 
 def _describe(exc: BaseException) -> str:
@@ -118,7 +130,7 @@ class DriverRegistry:
         package, version = _origin(entry_point)
         try:
             plugin = entry_point.load()
-        except Exception as exc:
+        except _PLUGIN_FAILURES as exc:
             self._record(
                 DriverLoadError(
                     f"plugin {entry_point.name!r} of {package!r} failed to import: "
@@ -153,8 +165,11 @@ class DriverRegistry:
             if impl.plugin_name != plugin_name:
                 continue
             try:
-                drivers = list(cast("Iterable[object]", impl.function()))
-            except Exception as exc:
+                result = impl.function()
+                if result is None or isinstance(result, type | str | bytes | Mapping):
+                    raise TypeError(f"returned {_short(result)}, not a list of Driver classes")
+                drivers = list(cast("Iterable[object]", result))
+            except _PLUGIN_FAILURES as exc:
                 self._record(
                     DriverLoadError(
                         f"plugin {plugin_name!r} raised while loading: {_describe(exc)}",
@@ -168,13 +183,16 @@ class DriverRegistry:
                 self._add_checked(driver, package=package, version=version)
 
     def _add_checked(self, driver: object, *, package: str, version: str | None) -> None:
-        info = getattr(driver, "info", None)
+        try:
+            info = getattr(driver, "info", None)
+        except _PLUGIN_FAILURES:
+            info = None
         if not (isinstance(driver, type) and issubclass(driver, Driver)) or not isinstance(
             info, DriverInfo
         ):
             self._record(
                 DriverLoadError(
-                    f"package {package!r} returned {driver!r}, which is not a Driver "
+                    f"package {package!r} returned {_short(driver)}, which is not a Driver "
                     "subclass with a DriverInfo",
                     package=package,
                 )
@@ -196,10 +214,16 @@ class DriverRegistry:
     ) -> DriverEntry:
         """Add ``driver``; a taken name or an incompatible API version raises a typed error."""
         info = driver.info
-        if not is_compatible_api_version(info.api_version):
+        if not isinstance(info.name, str) or not _NAME.fullmatch(info.name):
+            raise DriverLoadError(
+                f"package {package!r} declares the driver name {_short(info.name)}; a name is "
+                "1-64 letters, digits, '.', '_' or '-'",
+                package=package,
+            )
+        if not isinstance(info.api_version, str) or not is_compatible_api_version(info.api_version):
             raise IncompatibleDriverError(
                 f"driver {info.name!r} of {package!r} declares driver API "
-                f"{info.api_version!r}; this shipsync speaks {DRIVER_API_VERSION!r}",
+                f"{_short(info.api_version)}; this shipsync speaks {DRIVER_API_VERSION!r}",
                 package=package,
                 carrier=info.name,
             )

@@ -81,13 +81,15 @@ class FakeCarrier:
     """A fake carrier service plus factories for drivers and clients wired to it in-process.
 
     Clients share one :class:`~shipsync.carriers.CircuitBreaker` and one
-    :class:`~shipsync.carriers.SleepRecorder` (``sleeps``), so nothing really sleeps.
+    :class:`~shipsync.carriers.SleepRecorder` (``sleeps``), so nothing really sleeps. The breaker
+    times its open period on the fake clock: :meth:`advance` past its ttl lets requests through
+    again, and a slow machine never closes it early.
     """
 
     def __init__(self, service: FakeCarrierService | None = None, *, seed: int = 0) -> None:
         self.service = service or FakeCarrierService(seed=seed)
         self.sleeps = SleepRecorder()
-        self.breaker = CircuitBreaker(threshold=5, ttl=30.0)
+        self.breaker = CircuitBreaker(threshold=5, ttl=30.0, clock=self.service.clock.time)
         self._ids = itertools.count(1)
         self._clients: list[CarrierClient] = []
         self._async_clients: list[AsyncCarrierClient] = []

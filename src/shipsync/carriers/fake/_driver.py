@@ -6,6 +6,7 @@ import base64
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import SecretStr
 
@@ -111,6 +112,15 @@ def shipment_json(shipment: Shipment) -> dict[str, Any]:
         "recipient": address_json(shipment.recipient),
         "packages": packages,
     }
+
+
+def _segment(value: str) -> str:
+    """``value`` as one URL path segment: a ``/``, ``?`` or ``..`` in an id cannot re-route."""
+    return quote(value, safe="") if value not in (".", "..") else value.replace(".", "%2E")
+
+
+#: Invoice pages followed at most in one call; a carrier that never ends is a typed error.
+MAX_INVOICE_PAGES = 10_000
 
 
 def _money(data: Mapping[str, Any]) -> Money:
@@ -253,7 +263,9 @@ class FakeDriver(Driver):
 
     def cancel_shipment(self, carrier_shipment_id: str) -> Flow[None]:
         """``POST /v1/shipments/{id}/cancel``."""
-        response = yield CarrierRequest("POST", f"/v1/shipments/{carrier_shipment_id}/cancel")
+        response = yield CarrierRequest(
+            "POST", f"/v1/shipments/{_segment(carrier_shipment_id)}/cancel"
+        )
         if response.json().get("status") != "cancelled":
             raise CarrierResponseError("the carrier did not confirm the cancellation")
 
@@ -282,7 +294,7 @@ class FakeDriver(Driver):
 
     def cancel_pickup(self, confirmation_number: str) -> Flow[None]:
         """``DELETE /v1/pickups/{number}``."""
-        yield CarrierRequest("DELETE", f"/v1/pickups/{confirmation_number}")
+        yield CarrierRequest("DELETE", f"/v1/pickups/{_segment(confirmation_number)}")
 
     def _event(
         self, item: Mapping[str, Any], shipment_id: str, received_at: datetime
@@ -315,7 +327,7 @@ class FakeDriver(Driver):
 
     def track(self, tracking_number: str, *, received_at: datetime) -> Flow[list[TrackingEvent]]:
         """``GET /v1/tracking/{tracking_number}``."""
-        response = yield CarrierRequest("GET", f"/v1/tracking/{tracking_number}")
+        response = yield CarrierRequest("GET", f"/v1/tracking/{_segment(tracking_number)}")
         data = response.json()
         shipment_id = str(data["reference"])
         return [self._event(item, shipment_id, received_at) for item in data["events"]]
@@ -362,14 +374,22 @@ class FakeDriver(Driver):
         """``GET /v1/invoices``, following ``next_cursor`` until the last page."""
         invoices: list[FreightInvoice] = []
         cursor: str | None = "0"
+        seen: set[str] = set()
         while cursor is not None:
+            if cursor in seen or len(seen) >= MAX_INVOICE_PAGES:
+                raise CarrierResponseError(
+                    "invoice pagination does not end (a cursor repeated or too many pages)",
+                    code="endless_pagination",
+                )
+            seen.add(cursor)
             params = [("cursor", cursor), ("limit", "20")]
             if since is not None:
                 params.append(("since", since.isoformat()))
             response = yield CarrierRequest("GET", "/v1/invoices", params=tuple(params))
             data = response.json()
             invoices.extend(self._invoice(item) for item in data["invoices"])
-            cursor = data.get("next_cursor")
+            following = data.get("next_cursor")
+            cursor = None if following is None else str(following)
         return invoices
 
     def create_return(
