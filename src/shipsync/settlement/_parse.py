@@ -100,6 +100,10 @@ def check_text(text: str, what: str) -> str:
     return text
 
 
+class _Unsure(ValueError):
+    """Raised on the fast path when a row needs the general path's look."""
+
+
 class _Columns(NamedTuple):
     width: int
     invoice_number: int
@@ -266,8 +270,9 @@ def _rows(
     s_invoice_date = date.min
     s_pattern = _DATE.fullmatch  # replaced when the first invoice starts
     known: dict[str, Decimal] = {}
-    # The five optional text columns in InvoiceRow order; an absent one reads the empty cell
-    # appended to each row on the fast path.
+    # The five optional text columns in InvoiceRow order; an absent one reads an empty cell
+    # appended to the row on the fast path (``pad``).
+    pad = None in (at.carrier_shipment_id, at.reference, at.service, at.origin, at.destination)
     texts_of = operator.itemgetter(
         *(
             width if index is None else index
@@ -308,63 +313,61 @@ def _rows(
                 len(row) == width
                 and row[i_number] == s_number
                 and " " not in clean
-                and clean.isprintable()
                 and (len(clean) <= MAX_TEXT or max(map(len, row)) <= MAX_TEXT)
             ):
-                # The fast path: a further row of the current invoice whose line is printable,
-                # has no space and no cell longer than MAX_TEXT. Then no cell needs stripping
-                # (a printable line holds no whitespace but the space) and every text cell is a
-                # valid identifier, so only what can still be wrong is checked, in the same
-                # order and with the same messages as the general path below.
+                # The fast path, for a further row of the current invoice with no space and no
+                # cell longer than MAX_TEXT. It accepts only a row it can show is good without
+                # stripping: every cell equal to the invoice's, or matching its strict pattern,
+                # or an amount read before, and the text cells printable (which also rules out
+                # any whitespace). At the first doubt it gives the row to the general path below,
+                # which reads it from scratch and words any problem; so the fast path never
+                # rejects a row, and what it accepts is what the general path would accept.
                 assert state is not None
                 last_line = state.last_line
                 try:
-                    if row[i_currency] != s_currency:
-                        raise ValueError("currency differs from the invoice's earlier rows")
-                    if row[i_date] != s_date_text:
-                        raise ValueError("invoice date differs from the invoice's earlier rows")
                     if (
-                        supersedes_index is not None
-                        and (row[supersedes_index] or None) != s_supersedes
+                        row[i_currency] != s_currency
+                        or row[i_date] != s_date_text
+                        or (
+                            supersedes_index is not None
+                            and (row[supersedes_index] or None) != s_supersedes
+                        )
                     ):
-                        raise ValueError("'supersedes' differs from the invoice's earlier rows")
+                        raise _Unsure
                     if by_row_number:
                         line_number = last_line + 1
                     else:
                         cell = row[line_index]
                         if not cell.isdigit() or not cell.isascii() or len(cell) > 9:
-                            raise ValueError("line number is not a positive integer")
+                            raise _Unsure
                         line_number = int(cell)
                         if line_number <= last_line or line_number < 1:
-                            if line_number < 1:
-                                raise ValueError("line number is not a positive integer")
-                            raise ValueError(
-                                "line number repeats within the invoice"
-                                if line_number == last_line
-                                else "line number goes backwards within the invoice"
-                            )
+                            raise _Unsure
                     tracking = row[i_tracking]
-                    if not tracking:
-                        raise ValueError("tracking number is empty")
+                    if pad:
+                        row.append("")
+                    carrier_id, reference, service, origin, destination = texts_of(row)
+                    if (
+                        not tracking
+                        or not (
+                            tracking + carrier_id + reference + service + origin + destination
+                        ).isprintable()
+                    ):
+                        raise _Unsure
                     charges: list[tuple[ChargeType, Decimal]] = []
                     total = zero
-                    for index, name, kind in charge_columns:
+                    for index, _, kind in charge_columns:
                         cell = row[index]
                         if not cell:
                             continue
                         amount = known.get(cell)
                         if amount is None:
                             if s_pattern(cell) is None:
-                                raise ValueError(
-                                    f"{name}: not an amount with at most the {s_currency} "
-                                    "minor-unit decimals"
-                                )
+                                raise _Unsure
                             amount = Decimal(cell)
                             if amount < zero:
                                 if kind not in credit_types:
-                                    raise ValueError(
-                                        f"{name}: a negative amount is not allowed for this charge"
-                                    )
+                                    raise _Unsure
                             else:
                                 if len(known) >= _AMOUNTS_KEPT:
                                     known.clear()
@@ -372,25 +375,29 @@ def _rows(
                         charges.append((kind, amount))
                         total += amount
                     if not charges:
-                        raise ValueError("the line has no charge")
+                        raise _Unsure
                     if merge:
                         merged: dict[ChargeType, Decimal] = {}
                         for kind, amount in charges:
                             merged[kind] = merged.get(kind, zero) + amount
                         charges = list(merged.items())
-                    row.append("")
-                    carrier_id, reference, service, origin, destination = texts_of(row)
                     ship_date = None
                     if ship_index is not None:
                         cell = row[ship_index]
                         if cell:
                             ship_date = dates.get(cell)
                             if ship_date is None:
-                                ship_date = parse_iso_date(cell)
+                                if _DATE.fullmatch(cell) is None:
+                                    raise _Unsure
+                                ship_date = date.fromisoformat(cell)  # may raise ValueError
                                 if len(dates) > 10_000:
                                     dates.clear()
                                 dates[cell] = ship_date
-                    result: InvoiceRow = new_row(
+                except ValueError:  # _Unsure is one
+                    del row[width:]
+                else:
+                    state.last_line = line_number
+                    yield new_row(
                         row_type,
                         (
                             line_num,
@@ -410,12 +417,7 @@ def _rows(
                             s_supersedes,
                         ),
                     )
-                except ValueError as exc:
-                    yield RowProblem(line_num, str(exc), s_number)
                     continue
-                state.last_line = line_number
-                yield result
-                continue
         if len(row) != width:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
