@@ -590,6 +590,14 @@ def test_extension_scalars_are_kept(value: Any) -> None:
     assert parse_event(event.to_json()) == event
 
 
+def test_redacted_keeps_extension_attributes() -> None:
+    """``redacted()`` of an event keeps its extension attributes (a traceparent to log)."""
+    event = parse_event(json.dumps(_delivered(traceparent="00-abc-01", hops=3)))
+    redacted = event.redacted()
+    assert (redacted["traceparent"], redacted["hops"]) == ("00-abc-01", 3)
+    assert redacted["data"]["carrier_code"] == "D1"
+
+
 @pytest.mark.parametrize("name", ["My-Ext", "UPPER", "with space", "é", "x" * 51, "a.b"])
 def test_extension_names_must_be_lower_case_alphanumerics(name: str) -> None:
     """CloudEvents attribute names are a-z and 0-9: anything else is refused, by name."""

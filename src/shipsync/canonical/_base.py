@@ -296,6 +296,8 @@ def _redact(value: Any) -> Any:
                 out[name] = REDACTED
             else:
                 out[name] = _redact(item)
+        # Extension attributes of an event (scalars, never personal data) are kept as well.
+        out.update(value.__pydantic_extra__ or {})
         return out
     if isinstance(value, list | tuple):
         return [_redact(item) for item in value]
