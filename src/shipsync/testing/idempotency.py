@@ -346,9 +346,14 @@ class _StoreMachine(RuleBasedStateMachine):
 
 
 def _race_takeover(
-    store: IdempotencyStore, clients: list[IdempotencyStore], key: str, token: int
+    store: IdempotencyStore,
+    clients: list[IdempotencyStore],
+    key: str,
+    token: int,
+    release: bool = False,
 ) -> tuple[list[object], list[bool]]:
-    """Claim ``key`` from every client while ``store`` completes it with ``token``, at once."""
+    """Claim ``key`` from every client while ``store`` completes (or releases) it with
+    ``token``, at once."""
     barrier = threading.Barrier(len(clients) + 1)
     outcomes: list[object] = []
     completed: list[bool] = []
@@ -360,7 +365,10 @@ def _race_takeover(
     def completer() -> None:
         barrier.wait()
         try:
-            store.complete(key, token, b"holder")
+            if release:
+                store.release(key, token)
+            else:
+                store.complete(key, token, b"holder")
             completed.append(True)
         except StaleTokenError:
             completed.append(False)
@@ -636,6 +644,27 @@ class IdempotencyStoreConformance:
         store.complete("k", second.token, b"new")
         assert store.claim("k", "fp") == Completed("k", b"new")
         idempotency_harness.advance(3600.0)
+
+    def test_takeover_race_with_a_releasing_holder(
+        self, idempotency_harness: StoreHarness, store: IdempotencyStore, namespace: str
+    ) -> None:
+        """A holder releasing while others take over its expired lease: whichever comes first,
+        exactly one claimant holds the key afterwards, and its record is untouched."""
+        for round_ in range(5):
+            key = f"release-race-{round_}"
+            held = store.claim(key, "fp", LEASE)
+            assert isinstance(held, Acquired)
+            idempotency_harness.advance(LEASE.total_seconds() + 1)
+            clients = [idempotency_harness.make(namespace) for _ in range(4)]
+            outcomes, _released = _race_takeover(store, clients, key, held.token, release=True)
+            winners = [o for o in outcomes if isinstance(o, Acquired)]
+            assert len(winners) == 1, outcomes
+            assert all(o == InProgress(key) for o in outcomes if o is not winners[0])
+            with pytest.raises(StaleTokenError):
+                store.release(key, held.token)
+            assert store.claim(key, "fp", LEASE) == InProgress(key)
+            store.complete(key, winners[0].token, b"successor")
+            assert store.claim(key, "fp") == Completed(key, b"successor")
 
     def test_leases_are_set_by_the_store_clock(
         self, idempotency_harness: StoreHarness, store: IdempotencyStore
