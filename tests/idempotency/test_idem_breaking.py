@@ -606,3 +606,18 @@ def test_a_failing_release_does_not_hide_the_handlers_exception() -> None:
 
     with pytest.raises(LookupError):
         work()
+
+
+@pytest.mark.parametrize("bad", ["", "with space", "x" * 121, "tab\t", "ключ"], ids=repr)
+def test_every_store_refuses_a_malformed_namespace(bad: str, tmp_path: Path) -> None:
+    """An empty, too long or non-ASCII namespace (use namespace(...) to build one from any
+    parts) is a ConfigurationError when the store is built, before any connection."""
+    builders: list[Callable[[], object]] = [
+        lambda: MemoryStore(namespace=bad),
+        lambda: SQLiteStore(tmp_path / "idem.db", namespace=bad),
+        lambda: PostgresStore("postgresql://unused", namespace=bad, setup=False),
+        lambda: RedisStore.from_url("redis://127.0.0.1:1/0", namespace=bad),
+    ]
+    for build in builders:
+        with pytest.raises(ConfigurationError):
+            build()
