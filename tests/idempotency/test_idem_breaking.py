@@ -621,3 +621,35 @@ def test_every_store_refuses_a_malformed_namespace(bad: str, tmp_path: Path) -> 
     for build in builders:
         with pytest.raises(ConfigurationError):
             build()
+
+
+@pytest.mark.parametrize("form", ["with", "async-with"])
+async def test_a_block_result_with_no_json_form_keeps_the_key_held(form: str) -> None:
+    """set_result() with a value that has no JSON form: the block ends in
+    CompletionFailedError and the key stays held (the work ran), instead of raising inside the
+    block, which would release the key for a second execution."""
+    store = MemoryStore()
+    effects: list[int] = []
+
+    async def block() -> None:
+        if form == "with":
+            with idempotent(store, key="k", fingerprint="fp") as call:
+                effects.append(1)
+                call.set_result(object())
+        else:
+            async with idempotent(AsyncMemoryStore(store), key="k", fingerprint="fp") as call:
+                effects.append(1)
+                call.set_result(object())
+
+    with pytest.raises(CompletionFailedError):
+        await block()
+    assert effects == [1]
+    assert store.claim("k", "fp") == InProgress("k")
+
+
+def test_an_empty_bytes_result_is_stored_as_it_is() -> None:
+    """set_result(b"") stores empty bytes, not JSON null."""
+    store = MemoryStore()
+    with idempotent(store, key="k", fingerprint="fp") as call:
+        call.set_result(b"")
+    assert store.claim("k", "fp") == Completed("k", b"")

@@ -117,13 +117,32 @@ class IdempotentCall:
         self.stored: bytes | None = None
         self.outbound_key = outbound_key(namespace, key) if key is not None else None
         self._value: bytes | None = None
+        self._unstorable: ConfigurationError | None = None
 
     def set_result(self, value: object) -> None:
         """Record ``value`` (JSON-serializable or a pydantic model) as the result to store.
 
-        ``bytes`` are taken as already-encoded JSON and stored as they are.
+        ``bytes`` are taken as already-encoded JSON and stored as they are. A value with no JSON
+        form makes the block end in ``CompletionFailedError`` with the key still held, as the
+        work has run; it does not raise here, where the block's failure would release the key
+        for a re-run.
         """
-        self._value = value if isinstance(value, bytes) else encode_result(value)
+        if isinstance(value, bytes):
+            self._value, self._unstorable = value, None
+            return
+        try:
+            self._value, self._unstorable = encode_result(value), None
+        except ConfigurationError as exc:
+            self._value, self._unstorable = None, exc
+
+    def _stored_value(self) -> bytes:
+        """The bytes to complete with (JSON ``null`` when no result was set)."""
+        if self._unstorable is not None:
+            assert self.key is not None
+            raise CompletionFailedError(
+                self.key, "the result cannot be stored as JSON"
+            ) from self._unstorable
+        return self._value if self._value is not None else b"null"
 
     @overload
     def result(self, type_: type[T]) -> T: ...
@@ -233,8 +252,9 @@ class Idempotent:
             except Exception as exc:  # the work's own exception matters more; the lease ends
                 _log.warning("could not release an idempotency key: %s", type(exc).__name__)
             return
+        value = call._stored_value()
         try:
-            store.complete(call.key, call.token, call._value or b"null", self.retention)
+            store.complete(call.key, call.token, value, self.retention)
         except Exception as exc:  # whatever failed, the work ran and is not recorded
             raise self._completion_failed(call, exc) from exc
 
@@ -312,7 +332,7 @@ class Idempotent:
             except Exception as exc:  # the work's own exception matters more; the lease ends
                 _log.warning("could not release an idempotency key: %s", type(exc).__name__)
         else:
-            value = call._value or b"null"
+            value = call._stored_value()
             try:
                 if self.is_async_store:
                     store = cast(AsyncIdempotencyStore, self.store)
