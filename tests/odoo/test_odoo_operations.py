@@ -21,11 +21,12 @@ from shipsync.canonical import (
     Parcel,
     ProofOfDelivery,
     Shipment,
+    ShipmentStatus,
     TrackingEvent,
     Weight,
     WeightUnit,
 )
-from shipsync.errors import OdooModuleMissingError
+from shipsync.errors import OdooModuleMissingError, OdooValidationError
 from shipsync.odoo import OdooFieldMap, OdooLogistics, event_message_id
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -637,3 +638,70 @@ def test_a_picking_odoo_refuses_to_validate_is_reported_and_the_others_are_valid
     states = {r.id: r.state for r in logistics.read_pickings([available, empty])}
     assert states[available] == "done"
     assert states[empty] != "done"
+
+
+def test_a_value_odoo_refuses_in_load_is_an_error_with_its_message_and_a_repeat_recovers(
+    gateway: Any, odoo_data: Any
+) -> None:
+    """Odoo's ``load`` reports a bad value in its messages instead of raising: that becomes an
+    OdooValidationError with Odoo's text, nothing is posted, and the corrected call applies all.
+    """
+    exists = gateway.call(
+        "ir.model.fields",
+        "search_count",
+        [[["model", "=", "stock.picking"], ["name", "=", "x_shipsync_choice"]]],
+    )
+    if not exists:
+        [model_id] = gateway.call("ir.model", "search", [[["model", "=", "stock.picking"]]])
+        choices = [("in_transit", "In transit"), ("delivered", "Delivered")]
+        gateway.call(
+            "ir.model.fields",
+            "create",
+            [
+                {
+                    "model_id": model_id,
+                    "name": "x_shipsync_choice",
+                    "ttype": "selection",
+                    "field_description": "Shipment choice",
+                    "state": "manual",
+                    "selection_ids": [
+                        [0, 0, {"value": value, "name": name, "sequence": n}]
+                        for n, (value, name) in enumerate(choices)
+                    ],
+                }
+            ],
+        )
+    tag = odoo_data.tag
+    pickings = odoo_data.pickings(2)
+    refs = _tracking(OdooLogistics(gateway), pickings, f"L{tag}")
+    events = [
+        _event(tag, refs[0], 1, Milestone.IN_TRANSIT),
+        _event(tag, refs[1], 1, Milestone.DELIVERED),
+    ]
+    wrong = OdooFieldMap(
+        picking_status="x_shipsync_choice",
+        status_values={
+            ShipmentStatus.IN_TRANSIT: "in_transit",
+            ShipmentStatus.DELIVERED: "handed_over",
+        },
+    )
+    with pytest.raises(OdooValidationError) as caught:
+        OdooLogistics(gateway, wrong).apply_events(events)
+    assert "handed_over" in (caught.value.odoo_message or "")
+    unposted = OdooLogistics(gateway).read_pickings(pickings)
+    assert [r.message_ids for r in unposted] == [(), ()]
+    right = OdooLogistics(
+        gateway,
+        OdooFieldMap(
+            picking_status="x_shipsync_choice",
+            status_values={
+                ShipmentStatus.IN_TRANSIT: "in_transit",
+                ShipmentStatus.DELIVERED: "delivered",
+            },
+        ),
+    )
+    report = right.apply_events(events)
+    assert len(report.applied) == 2
+    assert report.status_written == {pickings[0]: "in_transit", pickings[1]: "delivered"}
+    stored = gateway.call("stock.picking", "read", [pickings], {"fields": ["x_shipsync_choice"]})
+    assert [row["x_shipsync_choice"] for row in stored] == ["in_transit", "delivered"]
