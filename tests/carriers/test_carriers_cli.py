@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import socket
 import subprocess
 import sys
 import time
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from shipsync.carriers._cli import carriers, fake_carrier
@@ -69,3 +71,37 @@ def test_fake_carrier_serve_answers_http() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_carriers_list_reports_broken_installed_plugins(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An installed plugin that fails to import or raises is listed as an error; the rest load."""
+    dist = tmp_path / "shipsync_carrier_broken-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: shipsync-carrier-broken\nVersion: 0.1\n"
+    )
+    (dist / "entry_points.txt").write_text(
+        "[shipsync.carriers]\n"
+        "ghost = shipsync_carrier_broken_missing_module_zz:plugin\n"
+        "bomb = shipsync_carrier_broken_bomb_zz\n"
+    )
+    (tmp_path / "shipsync_carrier_broken_bomb_zz.py").write_text(
+        "raise RuntimeError('boom while importing')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(carriers, ["list", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert "fake" in [d["name"] for d in data["drivers"]]
+    broken = sorted(
+        (e["carrier"], e["kind"])
+        for e in data["errors"]
+        if e["package"] == "shipsync-carrier-broken"
+    )
+    assert broken == [("bomb", "DriverLoadError"), ("ghost", "DriverLoadError")]
+    ours = [e for e in data["errors"] if e["package"] == "shipsync-carrier-broken"]
+    assert all("shipsync-carrier-broken" in e["message"] for e in ours)
+    strict = CliRunner().invoke(carriers, ["list", "--strict"])
+    assert strict.exit_code == 1

@@ -35,6 +35,7 @@ from shipsync.carriers import (
 from shipsync.carriers.fake import FakeCarrierService, FakeDriver
 from shipsync.errors import (
     CarrierError,
+    CarrierRequestError,
     CarrierResponseError,
     CarrierUnavailableError,
     CircuitOpenError,
@@ -425,3 +426,24 @@ def test_plugins_returning_odd_things_are_load_errors_and_hide_nothing() -> None
         assert isinstance(error, DriverLoadError)
         assert (error.package or "") in str(error)
         assert len(str(error)) < 400
+
+
+class BuggyDriver(FakeDriver):
+    """A driver whose request building breaks (a KeyError in its own code)."""
+
+    def track(self, tracking_number: str, *, received_at: datetime) -> Any:
+        raise KeyError("oops")
+        yield  # pragma: no cover - makes this a generator
+
+
+async def test_a_driver_that_cannot_build_its_request_is_a_typed_request_error(mode: str) -> None:
+    """A driver bug before anything is sent is "we sent something bad", never a bare KeyError."""
+    sent: dict[str, int] = {}
+    transport = httpx.MockTransport(token_then(fixed(200, b"{}"), sent))
+    kwargs: dict[str, Any] = {"transport": transport, "sleeper": SleepRecorder()}
+    client: Any = (CarrierClient if mode == "sync" else AsyncCarrierClient)(BuggyDriver(), **kwargs)
+    with pytest.raises(CarrierRequestError) as info:
+        await call(client, "track", "FK1")
+    assert info.value.code == "driver_error"
+    assert isinstance(info.value.__cause__, KeyError)
+    assert sent == {}

@@ -63,10 +63,12 @@ from shipsync.carriers._retry import RetryPolicy, is_retryable
 from shipsync.carriers._sleep import Sleeper, default_sleeper
 from shipsync.errors import (
     CarrierError,
+    CarrierRequestError,
     CarrierResponseError,
     CarrierUnavailableError,
     ConfigurationError,
     InvalidInputError,
+    ShipsyncError,
 )
 
 __all__ = ["AsyncCarrierClient", "BaseCarrierClient", "CarrierClient"]
@@ -261,6 +263,20 @@ class BaseCarrierClient:
         except _PARSE_FAILURES as exc:
             raise response_error(exc, carrier=self.carrier, operation=operation) from exc
 
+    def _start(self, flow: Flow[T], operation: str) -> CarrierRequest:
+        """The flow's first request: a driver that fails to build it is "we sent bad data"."""
+        try:
+            return next(flow)
+        except (StopIteration, ShipsyncError):
+            raise
+        except Exception as exc:
+            raise CarrierRequestError(
+                f"the driver could not build the request ({type(exc).__name__})",
+                carrier=self.carrier,
+                operation=operation,
+                code="driver_error",
+            ) from exc
+
     def _final_error(self, response: CarrierResponse, request: CarrierRequest) -> bool:
         return not response.ok and response.status not in request.accept
 
@@ -416,7 +432,7 @@ class CarrierClient(BaseCarrierClient):
     def run(self, flow: Flow[T], operation: str) -> T:
         """Drive ``flow`` to its end and return its result."""
         try:
-            request = next(flow)
+            request = self._start(flow, operation)
             while True:
                 response = self._send(request, operation)
                 request = self._advance(flow, response, operation)
@@ -638,7 +654,7 @@ class AsyncCarrierClient(BaseCarrierClient):
     async def run(self, flow: Flow[T], operation: str) -> T:
         """Drive ``flow`` to its end and return its result."""
         try:
-            request = next(flow)
+            request = self._start(flow, operation)
             while True:
                 response = await self._send(request, operation)
                 request = self._advance(flow, response, operation)
