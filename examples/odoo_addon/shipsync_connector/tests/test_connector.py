@@ -4,13 +4,15 @@ Run with ``odoo-bin -d <db> -u shipsync_connector --test-enable --test-tags /shi
 --stop-after-init`` (add ``--http-port`` if a server already listens on 8069).
 """
 
+import importlib.util
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from odoo.tests import HttpCase, TransactionCase, tagged
 
 from shipsync.canonical import Milestone, ShipmentDelivered, ShipmentInTransit, TrackingEvent
-from shipsync.errors import OdooError, OdooMissingError
-from shipsync.odoo import EnvGateway, OdooFieldMap, OdooLogistics
+from shipsync.errors import OdooAuthError, OdooError, OdooMissingError
+from shipsync.odoo import EnvGateway, OdooFieldMap, OdooLogistics, RpcGateway
 from shipsync.webhooks import StandardWebhooksScheme, generate_secret
 
 T0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
@@ -138,7 +140,9 @@ class TestWebhookController(_PickingMixin, HttpCase):
             _event("NO-SUCH-PICKING", 1, Milestone.IN_TRANSIT), source="urn:test", time=T0
         )
         body = b"[" + event.to_json() + b"]"
-        headers = StandardWebhooksScheme().signer(secret).sign(body, msg_id="d-unmatched")
+        # The delivery store outlives the test's rolled-back transaction: a fresh delivery id.
+        msg_id = f"d-unmatched-{uuid.uuid4()}"
+        headers = StandardWebhooksScheme().signer(secret).sign(body, msg_id=msg_id)
         headers["Content-Type"] = "application/json"
         answer = self.url_open("/shipsync/webhook", data=body, headers=headers)
         assert answer.status_code == 200, answer.text
@@ -149,3 +153,24 @@ class TestWebhookController(_PickingMixin, HttpCase):
         answer = self.url_open("/shipsync/webhook", data=b"[]", headers={"webhook-id": "x"})
         assert answer.status_code == 503
         assert answer.headers.get("Retry-After")
+
+
+@tagged("post_install", "-at_install")
+class TestRpcGatewayApiKey(HttpCase):
+    def test_the_rpc_gateway_logs_in_with_an_api_key_and_refuses_a_wrong_one(self):
+        if importlib.util.find_spec("odoorpc") is None:
+            self.skipTest("odoorpc is not installed (pip install 'shipsync[odoo]')")
+        admin = self.env.ref("base.user_admin")
+        expires = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)  # Odoo's naive UTC
+        key = (
+            self.env["res.users.apikeys"]
+            .with_user(admin)
+            .sudo()
+            ._generate(None, "shipsync test", expires)
+        )
+        gateway = RpcGateway(self.base_url(), self.env.cr.dbname, admin.login, key)
+        assert gateway.server_version[0] == 18
+        assert gateway.uid == admin.id
+        assert gateway.call("res.partner", "search_count", [[["id", "=", admin.partner_id.id]]])
+        with self.assertRaises(OdooAuthError):  # noqa: PT027 (no pytest inside Odoo)
+            RpcGateway(self.base_url(), self.env.cr.dbname, admin.login, key[:-1] + "x")
