@@ -70,9 +70,7 @@ DECLARE
     v_until timestamptz := v_now + make_interval(secs => p_lease);
     r record;
     tries int;
-    pos int;
-    new_keys text[];
-    new_tokens bigint[];
+    new_tokens jsonb;
 BEGIN
     -- fast path: insert every absent key of the batch in one statement
     WITH ins AS (
@@ -83,13 +81,16 @@ BEGIN
         ON CONFLICT (ns, key) DO NOTHING
         RETURNING x.key, x.token
     )
-    SELECT array_agg(ins.key), array_agg(ins.token) INTO new_keys, new_tokens FROM ins;
+    SELECT jsonb_object_agg(ins.key, ins.token) INTO new_tokens FROM ins;
     FOR i IN 1 .. coalesce(array_length(p_keys, 1), 0) LOOP
-        pos := array_position(new_keys, p_keys[i]);
-        IF pos IS NOT NULL THEN
-            new_keys[pos] := NULL;  -- a repeated key in the batch takes the slow path
-            code := 0; tok := new_tokens[pos]; res := NULL; RETURN NEXT;
-            CONTINUE;
+        -- the caller sends the keys sorted, so a key repeated in the batch follows itself: only
+        -- its first occurrence takes the token the fast path inserted, the others the slow path
+        IF new_tokens IS NOT NULL AND (i = 1 OR p_keys[i] <> p_keys[i - 1]) THEN
+            tok := (new_tokens ->> p_keys[i])::bigint;
+            IF tok IS NOT NULL THEN
+                code := 0; res := NULL; RETURN NEXT;
+                CONTINUE;
+            END IF;
         END IF;
         tries := 0;
         LOOP
@@ -187,7 +188,8 @@ def _check_table(table: str) -> str:
 
 def _lock_order(skeys: list[str]) -> list[int]:
     """Positions of ``skeys`` sorted by key: every batch takes its row locks in one order, so
-    two batches over overlapping keys wait for each other instead of deadlocking."""
+    two batches over overlapping keys wait for each other instead of deadlocking. (The claim
+    function relies on this order too: a key repeated in a batch must follow itself.)"""
     if len(skeys) < 2:
         return list(range(len(skeys)))
     return sorted(range(len(skeys)), key=skeys.__getitem__)  # stable: repeats keep their order
