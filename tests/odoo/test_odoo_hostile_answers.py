@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shipsync.canonical import (
     Address,
@@ -44,6 +46,8 @@ from shipsync.errors import (
     ShipsyncError,
 )
 from shipsync.odoo import IN_CHUNK, OdooGateway, OdooLogistics, RetryPolicy, RpcGateway
+from shipsync.odoo._answers import rows
+from shipsync.odoo._rpc import _SessionExpired, _unwrap
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -653,3 +657,41 @@ def test_a_status_write_that_fails_is_written_when_the_call_is_repeated() -> Non
     again = odoo.apply_events(events)
     assert len(again.duplicates) == 2
     assert len(loads) == 2
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["result", "error", "data", "name", "message", "id", "x"]),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(JSON)
+def test_any_json_answer_is_the_result_or_an_odoo_error(answer: Any) -> None:
+    """Whatever JSON comes back, reading the envelope gives the result or raises an OdooError
+    (never a TypeError or KeyError, never a silent None for a missing result)."""
+    try:
+        result = _unwrap(answer, "res.partner", "read")
+    except (OdooError, _SessionExpired):
+        return
+    assert isinstance(answer, dict)
+    assert not answer.get("error")
+    assert "result" in answer
+    assert result is answer["result"]
+
+
+@given(JSON)
+def test_any_json_answer_to_a_search_is_records_or_a_response_error(answer: Any) -> None:
+    """The shape checks accept exactly lists of objects with a positive integer id."""
+    try:
+        found = rows(answer, "x.search_read")
+    except OdooResponseError:
+        return
+    assert all(isinstance(r, dict) and type(r["id"]) is int and r["id"] > 0 for r in found)
