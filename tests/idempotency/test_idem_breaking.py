@@ -653,3 +653,46 @@ def test_an_empty_bytes_result_is_stored_as_it_is() -> None:
     with idempotent(store, key="k", fingerprint="fp") as call:
         call.set_result(b"")
     assert store.claim("k", "fp") == Completed("k", b"")
+
+
+# -- fingerprints of equal payloads ------------------------------------------------------------
+
+_FINGERPRINT_A_SET = (
+    "from shipsync.idempotency import fingerprint;"
+    "print(fingerprint({'parcel-1', 'parcel-2', 'parcel-3', 'parcel-4'}, tags=frozenset('xyz')))"
+)
+
+
+def test_a_set_argument_fingerprints_the_same_in_every_process() -> None:
+    """A set's order changes with the process's hash seed; its fingerprint does not, so an
+    identical retry handled by another worker process replays instead of mismatching."""
+    import os
+    import subprocess
+    import sys
+
+    prints = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", _FINGERPRINT_A_SET],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+        prints.add(done.stdout.strip())
+    assert len(prints) == 1
+
+
+def test_equal_mappings_fingerprint_the_same_whatever_their_order() -> None:
+    """Two equal dicts (keys inserted in another order, nested too) are one payload; a string
+    with a lone surrogate fingerprints instead of failing."""
+    from shipsync.idempotency import fingerprint
+
+    a = {"to": {"city": "Lyon", "zip": "69001"}, "parcels": [1, 2]}
+    b = {"parcels": [1, 2], "to": {"zip": "69001", "city": "Lyon"}}
+    assert a == b
+    assert fingerprint(a) == fingerprint(b)
+    assert fingerprint(a) != fingerprint({**a, "parcels": [2, 1]})
+    assert fingerprint("x\udc80") != fingerprint("x\udc81")

@@ -8,6 +8,7 @@ does not decode is a :class:`~shipsync.errors.CorruptRecordError`, never a bare 
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any, TypeVar, overload
 
 import pydantic
@@ -50,16 +51,31 @@ def decode_result(data: bytes, type_: type[T] | None = None) -> T | Any:
         raise CorruptRecordError(f"stored result does not decode as {kind}") from exc
 
 
+def _ordered(value: object) -> object:
+    """``value`` with every set made a list in a fixed order (a set's iteration order changes
+    from one process to the next), looking into plain dicts, lists and tuples."""
+    if isinstance(value, set | frozenset):
+        items = [_ordered(v) for v in value]
+        return sorted(items, key=pydantic_core.to_json)
+    if isinstance(value, dict):
+        return {k: _ordered(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_ordered(v) for v in value]
+    return value
+
+
 def fingerprint(*args: object, **kwargs: object) -> str:
     """A stable fingerprint (SHA-256 hex) of JSON-serializable arguments.
 
-    Raises ``ConfigurationError`` when an argument cannot be serialized; pass an explicit
-    fingerprint function for such payloads.
+    Equal arguments give the same fingerprint in every process: mapping keys are sorted and
+    sets put in a fixed order before hashing. Raises ``ConfigurationError`` when an argument
+    cannot be serialized; pass an explicit fingerprint function for such payloads.
     """
     try:
-        data = pydantic_core.to_json([list(args), dict(sorted(kwargs.items()))])
+        plain = pydantic_core.to_jsonable_python([_ordered(list(args)), _ordered(kwargs)])
+        text = json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as exc:
         raise ConfigurationError(
             "arguments cannot be fingerprinted as JSON; pass fingerprint=", path="fingerprint"
         ) from exc
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
