@@ -39,6 +39,7 @@ from shipsync.errors import (
     CarrierResponseError,
     CarrierUnavailableError,
     CircuitOpenError,
+    ConfigurationError,
     DriverLoadError,
 )
 from shipsync.testing.fake_carrier import FakeCarrier, sample_address, sample_shipment
@@ -447,3 +448,88 @@ async def test_a_driver_that_cannot_build_its_request_is_a_typed_request_error(m
     assert info.value.code == "driver_error"
     assert isinstance(info.value.__cause__, KeyError)
     assert sent == {}
+
+
+async def test_lost_answers_to_pickups_and_returns_book_once(mode: str) -> None:
+    """Every create carries an idempotency key: lost answers on pickups and returns book once."""
+    from shipsync.carriers.fake import Fault, FaultPlan
+
+    fake = FakeCarrier()
+    client: Any = fake.client() if mode == "sync" else fake.async_client()
+    booked = await call(client, "create_shipment", fake.shipment())
+    lost = FaultPlan(rate=1.0, kinds=[Fault.TIMEOUT], after_share=1.0, limit=2)
+    fake.service.set_faults("schedule_pickup", lost)
+    fake.service.set_faults("create_return", lost)
+    start = fake.clock.now() + timedelta(hours=1)
+    request = PickupRequest(booked.shipper, start, start + timedelta(hours=3))
+    pickup = await call(client, "schedule_pickup", request)
+    returned = await call(client, "create_return", booked)
+    assert fake.service.requests["schedule_pickup"] == 3
+    assert fake.service.requests["create_return"] == 3
+    assert list(fake.service.pickups) == [pickup.confirmation_number]
+    assert len(fake.service.returns) == 1
+    assert returned.tracking_number
+    if mode == "async":
+        await client.aclose()
+
+
+async def test_concurrent_401s_refresh_the_token_once() -> None:
+    """Thirty tasks whose token was revoked at once fetch one new token, not one each."""
+    fake = FakeCarrier()
+    inner = fake.service.mock_transport()
+
+    sent = [0]
+
+    async def interleaving(request: httpx.Request) -> httpx.Response:
+        sent[0] += 1
+        for _ in range(sent[0] % 7):  # answers arrive staggered, as over a network
+            await asyncio.sleep(0)
+        return inner.handle_request(request)
+
+    client = AsyncCarrierClient(
+        fake.driver(),
+        transport=httpx.MockTransport(interleaving),
+        sleeper=fake.sleeps,
+        breaker=fake.breaker,
+        clock=fake.clock.time,
+    )
+    shipment = fake.shipment()
+    await client.quote_rates(shipment)
+    fake.service.expire_tokens()
+    results = await asyncio.gather(*(client.quote_rates(shipment) for _ in range(30)))
+    assert all(results)
+    assert fake.service.requests["token"] == 2
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: RateLimit(float("nan")),
+        lambda: RateLimit(float("inf")),
+        lambda: RateLimit(0),
+        lambda: RateLimit(5, burst=0),
+        lambda: RetryPolicy(attempts=0),
+        lambda: RetryPolicy(max_retry_after=float("nan")),
+        lambda: RetryPolicy(multiplier=-1),
+        lambda: RetryPolicy(jitter=float("inf")),
+        lambda: CircuitBreaker(threshold=0),
+        lambda: CircuitBreaker(ttl=float("nan")),
+    ],
+    ids=[
+        "rate-nan",
+        "rate-inf",
+        "rate-zero",
+        "burst-zero",
+        "attempts-zero",
+        "retry-after-nan",
+        "negative-multiplier",
+        "jitter-inf",
+        "threshold-zero",
+        "ttl-nan",
+    ],
+)
+def test_nonsense_settings_are_configuration_errors(build: Callable[[], object]) -> None:
+    """A NaN rate once made the client sleep(NaN); settings are checked when made, typed."""
+    with pytest.raises(ConfigurationError):
+        build()

@@ -37,7 +37,13 @@ class TokenCache:
         self._expires_at = now + token.expires_in
         self.fetches += 1
 
-    def invalidate(self) -> None:
-        """Forget the token (the carrier refused it)."""
+    def invalidate(self, refused: AccessToken | None = None) -> None:
+        """Forget the token (the carrier refused it).
+
+        With ``refused``, only that token is forgotten: a request that was sent with an older
+        token and answered 401 late must not throw away the fresh one another task just fetched.
+        """
+        if refused is not None and self._token is not refused:
+            return
         self._token = None
         self._expires_at = 0.0

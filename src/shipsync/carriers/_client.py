@@ -405,7 +405,7 @@ class CarrierClient(BaseCarrierClient):
             authorized = self._authorize(request, token)
         response = self._send_retrying(authorized, operation)
         if response.status == 401 and token is not None:
-            self.tokens.invalidate()
+            self.tokens.invalidate(token)
             authorized = self._authorize(request, self._token())
             response = self._send_retrying(authorized, operation)
         if self._final_error(response, request):
@@ -625,7 +625,7 @@ class AsyncCarrierClient(BaseCarrierClient):
             authorized = self._authorize(request, token)
         response = await self._send_retrying(authorized, operation)
         if response.status == 401 and token is not None:
-            self.tokens.invalidate()
+            self.tokens.invalidate(token)
             authorized = self._authorize(request, await self._token())
             response = await self._send_retrying(authorized, operation)
         if self._final_error(response, request):

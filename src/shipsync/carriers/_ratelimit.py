@@ -7,9 +7,12 @@ polls the clock again, a recording sleeper in tests cannot make it spin.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
+
+from shipsync.errors import ConfigurationError
 
 __all__ = ["RateLimit"]
 
@@ -20,8 +23,10 @@ class RateLimit:
     def __init__(
         self, rate: float, *, burst: int = 1, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be > 0 and burst >= 1")
+        if not 0 < rate < math.inf or not isinstance(burst, int) or burst < 1:
+            raise ConfigurationError(
+                "a rate limit needs a finite rate > 0 and an integer burst >= 1", path="rate_limit"
+            )
         self.rate = rate
         self.burst = burst
         self._interval = 1.0 / rate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,7 @@ import attrs
 import tenacity
 
 from shipsync.carriers._sleep import Sleeper
-from shipsync.errors import CarrierUnavailableError, CircuitOpenError
+from shipsync.errors import CarrierUnavailableError, CircuitOpenError, ConfigurationError
 
 __all__ = ["RetryPolicy", "is_retryable"]
 
@@ -37,6 +38,16 @@ class RetryPolicy:
     max_backoff: float = 30.0
     jitter: float = 0.5
     max_retry_after: float = 60.0
+
+    def __attrs_post_init__(self) -> None:
+        times = (self.multiplier, self.max_backoff, self.jitter, self.max_retry_after)
+        if not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ConfigurationError("retry attempts must be an integer >= 1", path="attempts")
+        if not all(0 <= t < math.inf for t in times):
+            raise ConfigurationError(
+                "retry multiplier, max_backoff, jitter and max_retry_after must be finite and >= 0",
+                path="retry",
+            )
 
     def _wait(self) -> Callable[[tenacity.RetryCallState], float]:
         backoff = tenacity.wait_exponential_jitter(
