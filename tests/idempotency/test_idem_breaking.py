@@ -696,3 +696,27 @@ def test_equal_mappings_fingerprint_the_same_whatever_their_order() -> None:
     assert fingerprint(a) == fingerprint(b)
     assert fingerprint(a) != fingerprint({**a, "parcels": [2, 1]})
     assert fingerprint("x\udc80") != fingerprint("x\udc81")
+
+
+class _NotValidatable:
+    """A plain class: pydantic has no validator for it."""
+
+    def __init__(self, a: int) -> None:
+        self.a = a
+
+
+def test_a_return_annotation_pydantic_cannot_validate_is_a_configuration_error() -> None:
+    """A replay whose return annotation pydantic cannot validate (a plain class) raises
+    ConfigurationError, not pydantic's own exception; the function still runs only once."""
+    store = MemoryStore()
+    runs: list[int] = []
+
+    @idempotent(store, key="k")
+    def work() -> _NotValidatable:
+        runs.append(1)
+        return {"a": 1}  # type: ignore[return-value]
+
+    assert work() == {"a": 1}
+    with pytest.raises(ConfigurationError):
+        work()
+    assert runs == [1]

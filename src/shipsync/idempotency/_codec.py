@@ -7,6 +7,7 @@ does not decode is a :class:`~shipsync.errors.CorruptRecordError`, never a bare 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any, TypeVar, overload
@@ -40,15 +41,35 @@ def decode_result(data: bytes, type_: None = None) -> Any: ...
 def decode_result(data: bytes, type_: type[T] | None = None) -> T | Any:
     """Decode stored JSON ``data``, validated as ``type_`` when given.
 
-    Raises ``CorruptRecordError`` when the bytes are not JSON or do not fit ``type_``.
+    Raises ``CorruptRecordError`` when the bytes are not JSON or do not fit ``type_``, and
+    ``ConfigurationError`` when ``type_`` is not a type pydantic can validate.
     """
     try:
         if type_ is None:
             return pydantic_core.from_json(data)
-        return pydantic.TypeAdapter(type_).validate_json(data)
+        return _adapter(type_).validate_json(data)
     except (pydantic.ValidationError, ValueError) as exc:
         kind = getattr(type_, "__name__", "JSON")
         raise CorruptRecordError(f"stored result does not decode as {kind}") from exc
+
+
+def _adapter(type_: Any) -> pydantic.TypeAdapter[Any]:
+    """A (cached) validator for ``type_``; ``ConfigurationError`` if pydantic has none."""
+    try:
+        try:
+            return _cached_adapter(type_)
+        except TypeError:  # an unhashable type (say, with a list in Annotated): no cache
+            return pydantic.TypeAdapter(type_)
+    except (pydantic.PydanticUserError, TypeError) as exc:
+        name = getattr(type_, "__name__", repr(type_))
+        raise ConfigurationError(
+            f"results cannot be decoded as {name}: pydantic cannot validate it", path="type"
+        ) from exc
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_adapter(type_: Any) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(type_)
 
 
 def _ordered(value: object) -> object:
