@@ -246,8 +246,12 @@ async def test_ids_cannot_reroute_requests(mode: str) -> None:
         pytest.param(fixed(503, HTML), id="token-503"),
         pytest.param(fixed(200, b"<html>"), id="token-html"),
         pytest.param(fixed(200, b'{"token_type": "Bearer"}'), id="token-missing"),
-        pytest.param(fixed(200, b'{"access_token": "x", "expires_in": null}'), id="null-expiry"),
         pytest.param(fixed(200, b'["access_token"]'), id="token-list"),
+        pytest.param(fixed(200, b'{"access_token": "x", "expires_in": NaN}'), id="nan-expiry"),
+        pytest.param(fixed(200, b'{"access_token": "x", "expires_in": -5}'), id="negative"),
+        pytest.param(fixed(200, b'{"access_token": "x", "expires_in": 1e999}'), id="inf-expiry"),
+        pytest.param(fixed(200, b'{"access_token": null}'), id="null-token"),
+        pytest.param(fixed(200, b'{"access_token": ""}'), id="empty-token"),
     ],
 )
 async def test_a_failing_token_endpoint_is_typed(mode: str, answer: Handler) -> None:

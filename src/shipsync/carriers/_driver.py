@@ -15,6 +15,7 @@ opens a socket and never reads a clock: times it needs are passed in.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, ClassVar, TypeAlias, TypeVar
@@ -35,7 +36,7 @@ from shipsync.canonical import (
 from shipsync.carriers._auth import AccessToken
 from shipsync.carriers._capabilities import Capability
 from shipsync.carriers._http import CarrierRequest, CarrierResponse
-from shipsync.errors import UnsupportedOperationError
+from shipsync.errors import CarrierResponseError, UnsupportedOperationError
 from shipsync.webhooks import SignatureScheme
 
 __all__ = [
@@ -170,12 +171,21 @@ class Driver:
         return None
 
     def parse_token(self, response: CarrierResponse) -> AccessToken:
-        """Read the token endpoint's answer."""
+        """Read the token endpoint's answer (no ``expires_in`` means an hour)."""
         data = response.json()
+        expires_in = data.get("expires_in")
+        lifetime = 3600.0 if expires_in is None else float(expires_in)
+        if not 0 <= lifetime < math.inf:  # NaN, negative, infinite: a token we cannot time
+            raise CarrierResponseError(
+                "the token endpoint sent an impossible expires_in", code="invalid_token"
+            )
+        value = data["access_token"]
+        if not isinstance(value, str) or not value:
+            raise CarrierResponseError("the token endpoint sent no access_token", code="no_token")
         return AccessToken(
-            value=str(data["access_token"]),
-            expires_in=float(data.get("expires_in", 3600)),
-            token_type=str(data.get("token_type", "Bearer")),
+            value=value,
+            expires_in=lifetime,
+            token_type=str(data.get("token_type") or "Bearer"),
         )
 
     def parse_error(self, response: CarrierResponse) -> tuple[str | None, str | None]:

@@ -6,6 +6,7 @@ import base64
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import SecretStr
 
@@ -166,7 +167,7 @@ class ExampleDriver(Driver):
 
     def cancel_shipment(self, carrier_shipment_id: str) -> Flow[None]:
         """``POST /v1/shipments/{id}/cancel``."""
-        yield CarrierRequest("POST", f"/v1/shipments/{carrier_shipment_id}/cancel")
+        yield CarrierRequest("POST", f"/v1/shipments/{quote(carrier_shipment_id, safe='')}/cancel")
 
     def _event(
         self, item: Mapping[str, Any], shipment_id: str, received_at: datetime
@@ -190,6 +191,6 @@ class ExampleDriver(Driver):
 
     def track(self, tracking_number: str, *, received_at: datetime) -> Flow[list[TrackingEvent]]:
         """``GET /v1/tracking/{number}``."""
-        response = yield CarrierRequest("GET", f"/v1/tracking/{tracking_number}")
+        response = yield CarrierRequest("GET", f"/v1/tracking/{quote(tracking_number, safe='')}")
         data = response.json()
         return [self._event(e, str(data["reference"]), received_at) for e in data["events"]]
