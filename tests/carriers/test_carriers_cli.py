@@ -105,3 +105,23 @@ def test_carriers_list_reports_broken_installed_plugins(
     assert all("shipsync-carrier-broken" in e["message"] for e in ours)
     strict = CliRunner().invoke(carriers, ["list", "--strict"])
     assert strict.exit_code == 1
+
+
+def test_a_host_test_suite_gets_the_fixtures_through_pytest11(tmp_path: pathlib.Path) -> None:
+    """A project with no conftest uses ``fake_carrier`` just by having shipsync installed."""
+    (tmp_path / "test_host.py").write_text(
+        "def test_book(fake_carrier):\n"
+        "    booked = fake_carrier.client().create_shipment(fake_carrier.shipment())\n"
+        "    assert booked.tracking_numbers\n"
+        "    assert fake_carrier.service.shipment_count() == 1\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
