@@ -104,7 +104,8 @@ class StoreHarness:
         make: a sync store in the given namespace. Every call is a new client of the same
             backend (the suite races clients against each other).
         make_async: an async store in the given namespace, on the same backend.
-        advance: move the store's clock forward by that many seconds.
+        advance: move the store's clock by that many seconds (forward; a negative number moves
+            it back, as a clock correction would).
         corrupt: damage the stored record of ``key`` in a store's namespace, as a faulty writer
             would (``(store, key)``); ``None`` skips the corruption test.
         make_unavailable: a sync store in the namespace that cannot reach its backend; ``None``
