@@ -223,11 +223,13 @@ class Reconciler:
                 if isinstance(item, RowProblem):
                     self._problem(item.message, item.file_line, item.invoice_number)
                     continue
-                if current is None or item.invoice_number != current.number:
+                # item[1] is the invoice number, item[3] the currency (by index: this runs for
+                # every line)
+                if current is None or item[1] != current.number:
                     if current is not None:
                         self._finish(current)
                     current = self._start(item)
-                if direct and current.mode == "live" and item.currency == current.tally.currency:
+                if direct and current.mode == "live" and item[3] == current.tally.currency:
                     classify(current, item)
                 else:
                     self._line(current, item)
