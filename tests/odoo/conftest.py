@@ -130,6 +130,9 @@ def cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
         (CASSETTES / f"{name}.yaml").unlink(missing_ok=True)
     with _recorder().use_cassette(f"{name}.yaml") as active:
         yield active
+        if not LIVE:  # a request the code no longer sends is a change to notice, not to ignore
+            unplayed = len(active.data) - active.play_count
+            assert active.all_played, f"{unplayed} recorded request(s) were not sent"
 
 
 def connect() -> RpcGateway:

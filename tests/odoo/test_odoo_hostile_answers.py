@@ -695,3 +695,29 @@ def test_any_json_answer_to_a_search_is_records_or_a_response_error(answer: Any)
     except OdooResponseError:
         return
     assert all(isinstance(r, dict) and type(r["id"]) is int and r["id"] > 0 for r in found)
+
+
+def test_a_shipment_whose_write_fails_attaches_no_label_and_a_repeat_records_it_once() -> None:
+    """The picking is written before the labels are attached: a refused write leaves no
+    orphan label, and the repeated call attaches each label once."""
+    writes: list[Any] = []
+
+    def write(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        writes.append(args)
+        if len(writes) == 1:
+            raise OdooUnavailableError("Odoo could not be reached for stock.picking.write")
+        return True
+
+    gateway = ScriptedOdoo(
+        stock__picking__search_read=lambda a, k: [_picking(1)], stock__picking__write=write
+    )
+    odoo = OdooLogistics(gateway)
+    shipment = _shipment([b"%PDF-1", b"%PDF-2"])
+    with pytest.raises(OdooUnavailableError):
+        odoo.record_shipment(1, shipment)
+    assert gateway.count("ir.attachment.create") == 0
+    recorded = odoo.record_shipment(1, shipment)
+    assert len(recorded.attachment_ids) == 2
+    assert gateway.count("ir.attachment.create") == 1
+    [(_, note_args, _)] = [c for c in gateway.calls if c[0] == "mail.message.create"]
+    assert note_args[0][0]["attachment_ids"] == [[6, 0, [200, 201]]]

@@ -791,15 +791,18 @@ class OdooLogistics:
             for p in shipment.packages
             if p.label is not None
         ]
-        attachment_ids = self._attach(picking_id, labels)
+        # Writes first (repeating them is harmless), then the labels, then the note that marks
+        # the shipment as recorded: a call that fails before the note is repeated in full, and
+        # only a failure between the labels and the note leaves labels a repeat attaches again.
+        note = self._note(picking_id, shipment_body(shipment, refs, price), key)
         if per_package and f.package_tracking:
             self._write_per_record(f.package_model, f.package_tracking, per_package)
         if values:
             self._gw.call(f.picking_model, "write", [[picking_id], values])
-        body = shipment_body(shipment, refs, price)
-        [message_id] = self._create_many(
-            "mail.message", [self._note(picking_id, body, key, attachment_ids)]
-        )
+        attachment_ids = self._attach(picking_id, labels)
+        if attachment_ids:
+            note["attachment_ids"] = [[6, 0, list(attachment_ids)]]
+        [message_id] = self._create_many("mail.message", [note])
         return RecordedDocument(
             picking_id=picking_id,
             message_id=message_id,
