@@ -537,3 +537,45 @@ def test_nonsense_settings_are_configuration_errors(build: Callable[[], object])
     """A NaN rate once made the client sleep(NaN); settings are checked when made, typed."""
     with pytest.raises(ConfigurationError):
         build()
+
+
+async def test_after_the_ttl_one_trial_request_goes_out_not_the_whole_burst() -> None:
+    """Twenty concurrent calls after the ttl: one reaches the still-down carrier, the rest wait."""
+    fake = FakeCarrier()
+    fake.breaker = CircuitBreaker(threshold=2, ttl=30, clock=fake.clock.time)
+    inner = fake.service.mock_transport()
+
+    async def interleaving(request: httpx.Request) -> httpx.Response:
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return inner.handle_request(request)
+
+    client = AsyncCarrierClient(
+        fake.driver(),
+        transport=httpx.MockTransport(interleaving),
+        sleeper=fake.sleeps,
+        breaker=fake.breaker,
+        clock=fake.clock.time,
+        retry=RetryPolicy(attempts=1),
+    )
+    shipment = fake.shipment()
+    await client.quote_rates(shipment)
+    fake.service.outage("quote_rates", seconds=45)
+    for _ in range(2):
+        with pytest.raises(CarrierUnavailableError):
+            await client.quote_rates(shipment)
+    assert fake.breaker.state("fake", flavour="async") == "opened"
+    sent = fake.service.requests["quote_rates"]
+    fake.advance(seconds=31)  # ttl over, carrier still down
+    burst = await asyncio.gather(
+        *(client.quote_rates(shipment) for _ in range(20)), return_exceptions=True
+    )
+    assert fake.service.requests["quote_rates"] == sent + 1
+    assert sum(isinstance(r, CircuitOpenError) for r in burst) == 19
+    assert fake.breaker.state("fake", flavour="async") == "opened"
+    fake.advance(seconds=31)  # outage over, ttl over again: the trial succeeds and closes it
+    assert await client.quote_rates(shipment)
+    assert fake.breaker.state("fake", flavour="async") == "closed"
+    burst = await asyncio.gather(*(client.quote_rates(shipment) for _ in range(20)))
+    assert all(burst)
+    await client.aclose()

@@ -11,6 +11,11 @@ The open period is timed here, on an injectable ``clock``, not by purgatory (whi
 opening moves it to half-open, and :meth:`CircuitBreaker.guard` refuses every request until
 ``ttl`` seconds of *our* clock have passed since the breaker opened. Tests therefore move a fake
 clock instead of sleeping, and a slow machine cannot close a breaker early.
+
+After the ttl exactly one request is admitted as the trial; while it is in flight every other
+request is refused as if the breaker were still open (purgatory alone would let a whole burst of
+concurrent requests through to a carrier that may still be down). The trial's outcome closes
+the breaker or opens it for another ttl.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ class CircuitBreaker:
         )
         self._states: dict[tuple[str, str], str] = {}
         self._opened_at: dict[tuple[str, str], float] = {}
+        self._trials: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self.transitions: list[tuple[str, str, str]] = []
         self._sync.add_listener(self._listener("sync"))
@@ -95,14 +101,22 @@ class CircuitBreaker:
         """``"closed"``, ``"opened"`` or ``"half-opened"`` for ``carrier`` (sync or async)."""
         return self._states.get((flavour, carrier), "closed")
 
-    def _refuse(self, flavour: str, carrier: str, operation: str) -> None:
-        """Raise while ``carrier``'s breaker is open and its ttl has not run out on our clock."""
+    def _admit(self, flavour: str, carrier: str, operation: str) -> bool:
+        """Raise while the breaker is open or a trial is running; True for the one trial."""
         key = (flavour, carrier)
-        if self._states.get(key) != "opened":
-            return
-        remaining = self._opened_at.get(key, float("-inf")) + self.ttl - self.clock()
-        if remaining > 0:
-            raise self._open_error(carrier, operation, remaining)
+        with self._lock:
+            state = self._states.get(key, "closed")
+            if state == "closed":
+                return False
+            remaining = self._opened_at.get(key, float("-inf")) + self.ttl - self.clock()
+            if key in self._trials or (state == "opened" and remaining > 0):
+                raise self._open_error(carrier, operation, max(0.0, remaining))
+            self._trials.add(key)
+            return True
+
+    def _end_trial(self, flavour: str, carrier: str) -> None:
+        with self._lock:
+            self._trials.discard((flavour, carrier))
 
     def _open_error(self, carrier: str, operation: str, retry_after: float) -> CircuitOpenError:
         return CircuitOpenError(
@@ -116,31 +130,39 @@ class CircuitBreaker:
     @contextlib.contextmanager
     def guard(self, carrier: str, operation: str) -> Iterator[None]:
         """Run the block under ``carrier``'s breaker (sync)."""
-        self._refuse("sync", carrier, operation)
-        breaker = self._sync.get_breaker(carrier)
+        trial = self._admit("sync", carrier, operation)
         try:
-            breaker.__enter__()
-        except OpenedState as exc:
-            raise self._open_error(carrier, operation, self.ttl) from exc
-        try:
-            yield
-        except BaseException as exc:
-            breaker.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        breaker.__exit__(None, None, None)
+            breaker = self._sync.get_breaker(carrier)
+            try:
+                breaker.__enter__()
+            except OpenedState as exc:
+                raise self._open_error(carrier, operation, self.ttl) from exc
+            try:
+                yield
+            except BaseException as exc:
+                breaker.__exit__(type(exc), exc, exc.__traceback__)
+                raise
+            breaker.__exit__(None, None, None)
+        finally:
+            if trial:
+                self._end_trial("sync", carrier)
 
     @contextlib.asynccontextmanager
     async def aguard(self, carrier: str, operation: str) -> AsyncIterator[None]:
         """Run the block under ``carrier``'s breaker (async)."""
-        self._refuse("async", carrier, operation)
-        breaker = await self._async.get_breaker(carrier)
+        trial = self._admit("async", carrier, operation)
         try:
-            await breaker.__aenter__()
-        except OpenedState as exc:
-            raise self._open_error(carrier, operation, self.ttl) from exc
-        try:
-            yield
-        except BaseException as exc:
-            await breaker.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        await breaker.__aexit__(None, None, None)
+            breaker = await self._async.get_breaker(carrier)
+            try:
+                await breaker.__aenter__()
+            except OpenedState as exc:
+                raise self._open_error(carrier, operation, self.ttl) from exc
+            try:
+                yield
+            except BaseException as exc:
+                await breaker.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
+            await breaker.__aexit__(None, None, None)
+        finally:
+            if trial:
+                self._end_trial("async", carrier)
