@@ -579,3 +579,32 @@ async def test_after_the_ttl_one_trial_request_goes_out_not_the_whole_burst() ->
     burst = await asyncio.gather(*(client.quote_rates(shipment) for _ in range(20)))
     assert all(burst)
     await client.aclose()
+
+
+class YieldsJunk(FakeDriver):
+    """A driver whose flow yields a dict where a request belongs."""
+
+    def track(self, tracking_number: str, *, received_at: datetime) -> Any:
+        yield {"method": "GET", "path": f"/v1/tracking/{tracking_number}"}
+
+
+class NotAFlow(FakeDriver):
+    """A driver that returns a list instead of a generator."""
+
+    def track(self, tracking_number: str, *, received_at: datetime) -> Any:
+        return []
+
+
+@pytest.mark.parametrize("driver", [YieldsJunk, NotAFlow], ids=["yields-dict", "returns-list"])
+async def test_a_driver_that_breaks_the_flow_contract_is_a_typed_error(
+    mode: str, driver: type[FakeDriver]
+) -> None:
+    """A flow that yields junk or is no generator at all fails typed, sending nothing."""
+    sent: dict[str, int] = {}
+    transport = httpx.MockTransport(token_then(fixed(200, b"{}"), sent))
+    kwargs: dict[str, Any] = {"transport": transport, "sleeper": SleepRecorder()}
+    client: Any = (CarrierClient if mode == "sync" else AsyncCarrierClient)(driver(), **kwargs)
+    with pytest.raises(CarrierRequestError) as info:
+        await call(client, "track", "FK1")
+    assert info.value.code == "driver_error"
+    assert sent == {}

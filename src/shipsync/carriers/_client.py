@@ -263,19 +263,34 @@ class BaseCarrierClient:
         except _PARSE_FAILURES as exc:
             raise response_error(exc, carrier=self.carrier, operation=operation) from exc
 
+    def _driver_error(self, operation: str, what: str) -> CarrierRequestError:
+        return CarrierRequestError(
+            f"the driver could not build the request ({what})",
+            carrier=self.carrier,
+            operation=operation,
+            code="driver_error",
+        )
+
     def _start(self, flow: Flow[T], operation: str) -> CarrierRequest:
         """The flow's first request: a driver that fails to build it is "we sent bad data"."""
         try:
-            return next(flow)
+            return self._request(next(flow), operation)
         except (StopIteration, ShipsyncError):
             raise
         except Exception as exc:
-            raise CarrierRequestError(
-                f"the driver could not build the request ({type(exc).__name__})",
-                carrier=self.carrier,
-                operation=operation,
-                code="driver_error",
-            ) from exc
+            raise self._driver_error(operation, type(exc).__name__) from exc
+
+    def _request(self, value: object, operation: str) -> CarrierRequest:
+        """``value`` if the flow yielded a :class:`CarrierRequest`, else a driver error."""
+        if not isinstance(value, CarrierRequest):
+            raise self._driver_error(operation, f"it yielded a {type(value).__name__}")
+        return value
+
+    @staticmethod
+    def _close(flow: object) -> None:
+        close = getattr(flow, "close", None)
+        if callable(close):
+            close()
 
     def _final_error(self, response: CarrierResponse, request: CarrierRequest) -> bool:
         return not response.ok and response.status not in request.accept
@@ -435,12 +450,12 @@ class CarrierClient(BaseCarrierClient):
             request = self._start(flow, operation)
             while True:
                 response = self._send(request, operation)
-                request = self._advance(flow, response, operation)
+                request = self._request(self._advance(flow, response, operation), operation)
         except StopIteration as stop:
             result: T = stop.value
             return result
         finally:
-            flow.close()
+            self._close(flow)
 
     # -- operations -----------------------------------------------------------------------------
 
@@ -657,12 +672,12 @@ class AsyncCarrierClient(BaseCarrierClient):
             request = self._start(flow, operation)
             while True:
                 response = await self._send(request, operation)
-                request = self._advance(flow, response, operation)
+                request = self._request(self._advance(flow, response, operation), operation)
         except StopIteration as stop:
             result: T = stop.value
             return result
         finally:
-            flow.close()
+            self._close(flow)
 
     # -- operations -----------------------------------------------------------------------------
 
