@@ -705,3 +705,44 @@ def test_a_value_odoo_refuses_in_load_is_an_error_with_its_message_and_a_repeat_
     assert report.status_written == {pickings[0]: "in_transit", pickings[1]: "delivered"}
     stored = gateway.call("stock.picking", "read", [pickings], {"fields": ["x_shipsync_choice"]})
     assert [row["x_shipsync_choice"] for row in stored] == ["in_transit", "delivered"]
+
+
+def test_non_ascii_numbers_names_and_texts_are_stored_and_read_back_unchanged(
+    logistics: OdooLogistics, odoo_data: Any
+) -> None:
+    """Accents, CJK and emoji go through Odoo intact: found by number, escaped in the note."""
+    tag = odoo_data.tag
+    customer = odoo_data.partner("Zoë Müller 東京")
+    [picking] = odoo_data.pickings(1, partner=customer)
+    ref = f"TRK-Zürich-東京-{tag}"
+    logistics.gateway.call("stock.picking", "write", [[picking], {"carrier_tracking_ref": ref}])
+    event = _event(tag, ref, 1, Milestone.IN_TRANSIT).model_copy(
+        update={"carrier_description": "Remis à <b>Müller</b> 📦"}
+    )
+    report = logistics.apply_events([event])
+    assert report.applied == (event.event_id,)
+    [found] = logistics.find_pickings_by_tracking([ref]).values()
+    assert found.id == picking
+    assert found.tracking_numbers == (ref,)
+    proof = ProofOfDelivery(
+        shipment_id=f"shp-{ref}",
+        tracking_number=ref,
+        delivered_at=T0 + timedelta(days=1),
+        signed_by="Zoë Müller",
+        notes="Déposé chez le voisin 🏠",
+    )
+    logistics.record_proof_of_delivery(picking, proof, document=b"%PDF", filename="preuve-é.pdf")
+    [record] = logistics.read_pickings([picking])
+    messages = logistics.gateway.call(
+        "mail.message",
+        "search_read",
+        [[["message_id", "in", list(record.message_ids)]]],
+        {"fields": ["body", "attachment_ids"], "order": "id"},
+    )
+    assert "Remis à &lt;b&gt;Müller&lt;/b&gt; 📦" in messages[0]["body"]
+    assert "Zoë Müller" in messages[1]["body"]
+    assert "Déposé chez le voisin 🏠" in messages[1]["body"]
+    [attachment] = logistics.gateway.call(
+        "ir.attachment", "read", [messages[1]["attachment_ids"]], {"fields": ["name"]}
+    )
+    assert attachment["name"] == "preuve-é.pdf"
