@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,16 +59,20 @@ class BrokenOdoo(BaseHTTPRequestHandler):
     """Connects like Odoo 18, then answers every model call with ``answer`` (raw bytes)."""
 
     answer: ClassVar[tuple[int, bytes]] = (200, b"")
+    delay: ClassVar[float] = 0.0
     uid: ClassVar[Any] = 7
 
     def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting
+            pass
 
     def do_POST(self) -> None:
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -80,6 +85,7 @@ class BrokenOdoo(BaseHTTPRequestHandler):
         elif params.get("method") == "execute":  # res.users.context_get while logging in
             result = {"lang": "en_US"}
         else:
+            time.sleep(self.delay)
             self._send(*self.answer)
             return
         self._send(200, json.dumps({"jsonrpc": "2.0", "id": 1, "result": result}).encode())
@@ -721,3 +727,20 @@ def test_a_shipment_whose_write_fails_attaches_no_label_and_a_repeat_records_it_
     assert gateway.count("ir.attachment.create") == 1
     [(_, note_args, _)] = [c for c in gateway.calls if c[0] == "mail.message.create"]
     assert note_args[0][0]["attachment_ids"] == [[6, 0, [200, 201]]]
+
+
+def test_a_server_that_does_not_answer_in_time_is_unavailable_and_a_create_is_not_repeated(
+    broken_odoo: tuple[str, type[BrokenOdoo]],
+) -> None:
+    """A timeout leaves the outcome unknown: a read is tried again, a create is not."""
+    url, handler = broken_odoo
+    gateway = RpcGateway(url, "db", "bot", "pw", timeout=0.2, retry=RetryPolicy(initial=0))
+    handler.delay = 0.5
+    handler.answer = (200, _rpc({"result": 5}))
+    started = gateway.round_trips
+    with pytest.raises(OdooUnavailableError):
+        gateway.call("res.partner", "create", [{"name": "x"}])
+    assert gateway.round_trips - started == 1
+    with pytest.raises(OdooUnavailableError):
+        gateway.call("res.partner", "search", [[]])
+    assert gateway.round_trips - started == 1 + 3
