@@ -744,3 +744,27 @@ def test_a_server_that_does_not_answer_in_time_is_unavailable_and_a_create_is_no
     with pytest.raises(OdooUnavailableError):
         gateway.call("res.partner", "search", [[]])
     assert gateway.round_trips - started == 1 + 3
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "sent"),
+    [
+        pytest.param(413, OdooError, 1, id="body-too-large-not-retried"),
+        pytest.param(404, OdooError, 1, id="wrong-path-not-retried"),
+        pytest.param(401, OdooAuthError, 1, id="proxy-authentication"),
+        pytest.param(429, OdooUnavailableError, 3, id="too-many-requests-retried-even-a-create"),
+        pytest.param(500, OdooUnavailableError, 1, id="server-error-create-not-retried"),
+    ],
+)
+def test_http_errors_are_typed_and_retried_only_when_sending_again_can_help(
+    broken_odoo: tuple[str, type[BrokenOdoo]], status: int, error: type[OdooError], sent: int
+) -> None:
+    """4xx will not change by retrying; 429 was refused before any work; a 500 may have run."""
+    url, handler = broken_odoo
+    gateway = RpcGateway(url, "db", "bot", "pw", retry=RetryPolicy(initial=0, maximum=0))
+    handler.answer = (status, b"<html>nope</html>")
+    started = gateway.round_trips
+    with pytest.raises(error) as caught:
+        gateway.call("ir.attachment", "create", [[{"name": "label.pdf"}]])
+    assert type(caught.value) is error
+    assert gateway.round_trips - started == sent

@@ -93,6 +93,8 @@ class _MaybeSent(Exception):
 
 def _classify(exc: BaseException) -> type[Exception] | None:
     if isinstance(exc, urllib.error.HTTPError):
+        if exc.code == 429:  # refused before any work: safe to send again
+            return _NotSent
         return _MaybeSent if exc.code in _RETRYABLE_HTTP else None
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, ConnectionRefusedError | socket.gaierror):
@@ -236,7 +238,7 @@ class RpcGateway:
                     exc.close()  # the error holds the response; free its socket now
                 kind = _classify(exc)
                 if kind is None:
-                    raise OdooUnavailableError(f"Odoo failed {model}.{method}: {exc}") from exc
+                    raise _http_error(exc, model, method) from exc
                 raise kind(str(exc)) from exc
 
         def retryable(exc: BaseException) -> bool:
@@ -278,6 +280,22 @@ class RpcGateway:
 
 class _SessionExpired(Exception):
     """The server asked for a new login."""
+
+
+def _http_error(exc: BaseException, model: str, method: str) -> OdooError:
+    """The error for a transport failure that is not worth a retry.
+
+    A 4xx answer (a proxy's authentication, a body over the size limit, a wrong path) will not
+    change by sending again: 401 is an :class:`~shipsync.errors.OdooAuthError`, the others an
+    :class:`~shipsync.errors.OdooError`. Anything else (a 500, an odd socket error) may pass:
+    :class:`~shipsync.errors.OdooUnavailableError`.
+    """
+    where = f"{model}.{method}" if model else "connecting"
+    if isinstance(exc, urllib.error.HTTPError) and 400 <= exc.code < 500:
+        if exc.code == 401:
+            return OdooAuthError(f"Odoo (or a proxy in front of it) asked to authenticate: {where}")
+        return OdooError(f"Odoo answered HTTP {exc.code} to {where}")
+    return OdooUnavailableError(f"Odoo failed {where}: {exc}")
 
 
 def _unwrap(data: object, model: str, method: str) -> Any:
