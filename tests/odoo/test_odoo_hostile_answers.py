@@ -38,6 +38,7 @@ from shipsync.canonical import (
     WeightUnit,
 )
 from shipsync.errors import (
+    ConfigurationError,
     OdooAuthError,
     OdooError,
     OdooMissingError,
@@ -768,3 +769,13 @@ def test_http_errors_are_typed_and_retried_only_when_sending_again_can_help(
         gateway.call("ir.attachment", "create", [[{"name": "label.pdf"}]])
     assert type(caught.value) is error
     assert gateway.round_trips - started == sent
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://erp.example.com", "erp.example.com", "https://erp.example.com/odoo", "http://h/?db=x"],
+)
+def test_an_url_that_is_not_a_server_root_is_a_configuration_error(url: str) -> None:
+    """A path would be dropped silently by odoorpc: refused before any request."""
+    with pytest.raises(ConfigurationError):
+        RpcGateway(url, "db", "bot", "pw")

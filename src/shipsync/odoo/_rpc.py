@@ -128,6 +128,13 @@ class RpcGateway:
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ConfigurationError("Odoo url must look like http(s)://host[:port]", path="url")
+        if parts.path.strip("/") or parts.query or parts.fragment:
+            # odoorpc builds every URL from host and port: a path would be dropped silently.
+            raise ConfigurationError(
+                "Odoo url must be the server's root (http(s)://host[:port]); "
+                "Odoo served under a path is not supported",
+                path="url",
+            )
         self._url = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         self._db = db
         self._login = login
