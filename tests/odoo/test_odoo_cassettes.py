@@ -65,17 +65,19 @@ def test_a_cassette_holds_no_credentials_cookies_or_sessions(path: Path) -> None
 
 
 @pytest.mark.skipif(
-    not all(os.environ.get(k) for k in ("ODOO_DB", "ODOO_PASSWORD")), reason="live mode only"
+    not all(os.environ.get(k) for k in ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_PASSWORD")),
+    reason="live mode only",
 )
 @pytest.mark.parametrize("path", CASSETTES, ids=lambda p: p.stem[:60])
 def test_a_cassette_does_not_contain_the_live_database_or_password(path: Path) -> None:
     """Recording against a live server leaves its database name and password out.
 
     A password that is also the login or a common word (``admin``) cannot be told apart from
-    Odoo's own text, so only a quoted JSON value of at least eight characters is looked for.
+    Odoo's own text, so only a quoted JSON value of at least eight characters is looked for;
+    the database name is looked for as a quoted value too.
     """
     text = path.read_text(encoding="utf-8")
     password = os.environ["ODOO_PASSWORD"]
     if len(password) >= 8 and password != os.environ.get("ODOO_USER"):
         assert json.dumps(password) not in text
-    assert os.environ["ODOO_DB"] not in text
+    assert json.dumps(os.environ["ODOO_DB"]) not in text  # as a value, not inside a word
