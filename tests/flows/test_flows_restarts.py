@@ -5,9 +5,9 @@ servers. Here each backend gets a private server of its own (``_private_servers.
 throw-away PostgreSQL cluster and a throw-away RabbitMQ node on free ports of 127.0.0.1, which
 the test stops and starts while four worker processes consume and a publisher publishes.
 
-The shape is issue 7's, scaled to the time budget: 2,000 events for 200 shipments, each event
-published twice, four worker processes, three handlers recording their effects in a SQLite file
-keyed on the idempotency key. The busiest worker is SIGKILLed mid-run; later the server is
+The shape is issue 7's: 10,000 events for 1,000 shipments, each event published twice, four
+worker processes, three handlers recording their effects in a SQLite file keyed on the
+idempotency key. The busiest worker is SIGKILLed mid-run; later the server is
 stopped while the workers hold batches and the publisher is publishing, and started again once
 the publisher has seen the outage. In the end every (event, handler) took effect exactly once,
 none was lost, each shipment's effects were applied in publish order, and every worker that was
@@ -31,7 +31,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -45,19 +47,32 @@ from _private_servers import (
 )
 
 from shipsync.canonical import Event
-from shipsync.errors import EventLogUnavailableError
-from shipsync.flows import BlockingEventLog, PostgresEventLog, RabbitMQEventLog
+from shipsync.errors import CompletionFailedError, EventLogUnavailableError
+from shipsync.flows import (
+    AsyncSQLiteEventLog,
+    BlockingEventLog,
+    Dispatcher,
+    HandlerContext,
+    PostgresEventLog,
+    RabbitMQEventLog,
+    RetryPolicy,
+)
 from shipsync.idempotency import PostgresStore
 from shipsync.testing.flows import make_tracking_event
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 WORKER = str(Path(__file__).with_name("_flows_worker.py"))
-SHIPMENTS, PER_SHIPMENT, HANDLERS, WORKERS = 200, 10, 3, 4
+SHIPMENTS, PER_SHIPMENT, HANDLERS, WORKERS = 1000, 10, 3, 4
 TOTAL = SHIPMENTS * PER_SHIPMENT
 CHUNK_EFFECTS = SHIPMENTS * HANDLERS  # the effects of one chunk (every shipment's n-th event)
 KILL_AT, OUTAGE_AT = 4, 7  # the publisher pauses before these chunks for the faults
 WAIT = 45.0  # seconds any one wait may take before the test fails with what it saw
+# /work/notes/restarts-found.md #1: a store outage while a batch's completions are recorded ends
+# Dispatcher.run with this error. Until the dispatcher waits it out, a worker that dies of it is
+# started again (as a supervisor would) and the test, once every other property is checked,
+# ends as an xfail naming the weakness. Remove this with the fix.
+KNOWN_WEAKNESS_1 = "CompletionFailedError: side effect for key"
 
 
 def _server_failed(what: str, exc: ServerFailedError) -> None:
@@ -178,27 +193,45 @@ class Effects:
         )
 
 
+def _n(event: Event) -> int:
+    """The position n of a tracking event made by ``make_tracking_event(shipment, n)``."""
+    data: Any = event.data
+    return int(str(data.event_id).rsplit("-", 1)[1])
+
+
 def _flags(**options: object) -> list[str]:
     """``_flows_worker.py`` arguments: ``effects_db="x"`` gives ``--effects-db x``."""
     return [a for k, v in options.items() for a in (f"--{k.replace('_', '-')}", str(v))]
 
 
 class Workers:
-    """Four worker processes (``_flows_worker.py``) and the log of what they wrote to stderr."""
+    """Four worker processes (``_flows_worker.py``), each writing its stderr to its own file.
 
-    def __init__(self, args: Callable[[int], list[str]], log: Path) -> None:
-        self.log = log
+    ``supervise()`` plays the process supervisor for the known weakness only: a worker that
+    died of it is started again (counted in ``revived``); any other death fails the test.
+    """
+
+    def __init__(self, args: Callable[[int], list[str]], logs: Path) -> None:
+        self._args = args
+        self._logs = logs
         self.procs: list[subprocess.Popen[bytes]] = []
-        with log.open("ab") as err:
-            for i in range(WORKERS):
-                self.procs.append(
-                    subprocess.Popen(
-                        [sys.executable, WORKER, *args(i)],
-                        stdout=subprocess.PIPE,
-                        stderr=err,
-                        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                    )
-                )
+        self._stderr: dict[int, Path] = {}  # pid -> its stderr file
+        self.killed: subprocess.Popen[bytes] | None = None
+        self.revived = 0
+        for i in range(WORKERS):
+            self.procs.append(self._spawn(i))
+
+    def _spawn(self, i: int) -> subprocess.Popen[bytes]:
+        path = self._logs / f"worker-{i}-{len(self._stderr)}.log"
+        with path.open("wb") as err:
+            proc = subprocess.Popen(
+                [sys.executable, WORKER, *self._args(i)],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        self._stderr[proc.pid] = path
+        return proc
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs]
@@ -220,16 +253,27 @@ class Workers:
                     break
 
     def kill(self, pid: int) -> subprocess.Popen[bytes]:
+        """SIGKILL the worker with ``pid``; it stays dead."""
         (proc,) = [p for p in self.procs if p.pid == pid]
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
+        self.killed = proc
         return proc
 
-    def alive(self) -> list[subprocess.Popen[bytes]]:
-        return [p for p in self.procs if p.poll() is None]
+    def supervise(self) -> None:
+        """Fail on a worker that died (other than the killed one), unless of the known weakness."""
+        for i, proc in enumerate(self.procs):
+            if proc is self.killed or proc.poll() is None:
+                continue
+            text = self._stderr[proc.pid].read_text(errors="replace")
+            if KNOWN_WEAKNESS_1 not in text:
+                raise AssertionError(f"a worker died (exit {proc.returncode}):\n{text[-3000:]}")
+            self._close(proc)
+            self.procs[i] = self._spawn(i)
+            self.revived += 1
 
     def tail(self) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        text = "".join(p.read_text(errors="replace") for p in self._stderr.values())
         return f"\nworkers' stderr (tail):\n{text[-3000:]}" if text.strip() else ""
 
     def stop(self) -> None:
@@ -237,9 +281,13 @@ class Workers:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
         for proc in self.procs:
-            proc.wait(timeout=10)
-            if proc.stdout is not None:
-                proc.stdout.close()
+            self._close(proc)
+
+    @staticmethod
+    def _close(proc: subprocess.Popen[bytes]) -> None:
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 class Publisher(threading.Thread):
@@ -280,7 +328,7 @@ class Publisher(threading.Thread):
             try:
                 self._publish(chunk)
                 return
-            except (EventLogUnavailableError, TimeoutError) as exc:
+            except EventLogUnavailableError as exc:
                 # A publish that failed may have been stored all the same: publishing the chunk
                 # again only adds duplicates, which the workers absorb.
                 self.failures.append(type(exc).__name__)
@@ -296,8 +344,7 @@ def _wait_effects(
     """Wait until ``target`` effects are applied; fail early when every worker is gone."""
     deadline = time.monotonic() + WAIT
     while (now := effects.count()) < target:
-        if not workers.alive():
-            raise AssertionError(f"every worker is gone at {now}/{target} effects{workers.tail()}")
+        workers.supervise()
         if publisher is not None and publisher.error is not None:
             raise AssertionError(f"the publisher failed: {publisher.error!r}")
         if time.monotonic() >= deadline:
@@ -312,8 +359,12 @@ def _run_faults(
     publisher: Publisher,
     stop_server: Callable[[], None],
     start_server: Callable[[], None],
-) -> None:
-    """SIGKILL the busiest worker mid-run, then stop and start the server mid-run; drain."""
+) -> bool:
+    """SIGKILL the busiest worker mid-run, then stop and start the server mid-run; drain.
+
+    Returns whether every worker that was not killed survived; False when one died of the known
+    weakness (restarts-found.md #1) and was started again; any other death fails the test.
+    """
     workers.wait_ready()
     publisher.start()
 
@@ -347,9 +398,9 @@ def _run_faults(
     assert publisher.error is None, repr(publisher.error)
     assert not publisher.is_alive()
     _wait_effects(effects, TOTAL * HANDLERS, workers)
+    workers.supervise()
     assert killed.returncode == -signal.SIGKILL
-    survivors = [p for p in workers.procs if p is not killed]
-    assert all(p.poll() is None for p in survivors), f"a worker died{workers.tail()}"
+    return workers.revived == 0
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
@@ -371,11 +422,11 @@ def test_postgres_log_survives_a_server_restart_and_a_killed_worker(
         lambda i: _flags(
             backend="pg", dsn=pg.dsn, table=run_id, effects="fx", effects_db=effects.path
         ),
-        tmp_path / "workers.log",
+        tmp_path,
     )
     publisher = Publisher(log.publish, _chunks(f"{run_id}-"))
     try:
-        _run_faults(
+        survived = _run_faults(
             effects,
             workers,
             publisher,
@@ -391,6 +442,107 @@ def test_postgres_log_survives_a_server_restart_and_a_killed_worker(
         if not pg.running():  # the test failed during the outage: the next test needs it
             pg.start_server()
     effects.check(kills=1, outages=1)
+    if not survived:
+        pytest.xfail(
+            f"restarts-found.md #1: {workers.revived} worker(s) died of CompletionFailedError in "
+            "the outage and were started again; nothing was lost or doubled"
+        )
+
+
+class CountingStore:
+    """A PostgreSQL store that counts the completions that failed (it delegates the rest)."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self.failed_completions = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def complete_many(self, items: Sequence[tuple[str, int, bytes]]) -> None:
+        try:
+            self._store.complete_many(items)
+        except CompletionFailedError:
+            self.failed_completions += 1
+            raise
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=CompletionFailedError,
+    reason="restarts-found.md #1: Dispatcher.run waits out UnavailableError only; a store that "
+    "goes down while a batch's completions are recorded raises CompletionFailedError, which "
+    "ends run() (the worker process exits)",
+)
+async def test_a_store_restart_while_completions_are_recorded_is_waited_out(
+    private_postgres: PrivatePostgres, tmp_path: Path
+) -> None:
+    """The idempotency store's server stops while a batch's handlers run, so recording their
+    completions fails: run() waits the outage out like any other and finishes once the server
+    is back, every (event, handler) taking effect once and in order."""
+    pg = private_postgres
+    run_id = f"rs_{uuid.uuid4().hex[:10]}"
+    log = AsyncSQLiteEventLog(tmp_path / "log.db", table="ev", lease=1.0)
+    store = CountingStore(PostgresStore(pg.dsn, namespace=run_id, table=f"{run_id}_idem"))
+    dispatcher = Dispatcher(
+        store,
+        lease=timedelta(seconds=1),
+        retry=RetryPolicy(attempts=2, initial=0.01, maximum=0.01, jitter=0.0),
+        in_progress_wait=2.0,
+    )
+    applied: dict[str, tuple[str, int]] = {}  # key -> (partition, n), first application
+    order: list[str] = []
+    runs: list[str] = []
+    stopped = threading.Event()
+
+    def handler(event: Event, ctx: HandlerContext) -> None:
+        if not stopped.is_set():
+            stopped.set()
+            pg.stop_server("fast")  # mid-batch: this batch's completions cannot be recorded
+        runs.append(ctx.key)
+        if ctx.key not in applied:
+            applied[ctx.key] = (str(event.partitionkey), _n(event))
+            order.append(ctx.key)
+
+    for name in ("odoo", "finance"):
+        dispatcher.subscribe(None, handler, name=name)
+    events = [make_tracking_event(f"{run_id}-{s}", n) for n in range(1, 6) for s in range(4)]
+    await log.publish(events)
+    await log.publish(events)
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(log, batch_size=10, stop=stop))
+    try:
+        deadline = time.monotonic() + WAIT
+        while store.failed_completions == 0 and not task.done():
+            assert time.monotonic() < deadline, "the outage never reached the completions"
+            await asyncio.sleep(0.02)
+        await asyncio.to_thread(pg.start_server)
+        while len(applied) < len(events) * 2 or await log.pending():
+            if task.done():
+                task.result()  # raises what ended run()
+            assert time.monotonic() < deadline, f"{len(applied)} of {len(events) * 2} effects"
+            await asyncio.sleep(0.02)
+        stop.set()
+        report = await asyncio.wait_for(task, WAIT)
+    finally:
+        stop.set()
+        if not pg.running():
+            await asyncio.to_thread(pg.start_server)
+        if not task.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, WAIT)
+        await log.close()
+        store.close()
+    assert report.outages >= 1
+    assert store.failed_completions >= 1
+    assert set(applied) == {f"{h}:{e.id}" for h in ("odoo", "finance") for e in events}
+    firsts: dict[tuple[str, str], list[int]] = {}
+    for key in order:
+        partition, n = applied[key]
+        firsts.setdefault((key.split(":")[0], partition), []).append(n)
+    assert all(ns == [1, 2, 3, 4, 5] for ns in firsts.values())
+    # Only the pairs of the batch whose completions failed run again (10 events, 2 handlers).
+    assert len(events) * 2 <= len(runs) <= len(events) * 2 + 10 * 2
 
 
 # --- RabbitMQ ----------------------------------------------------------------------------------
@@ -428,11 +580,11 @@ def test_rabbitmq_log_survives_a_broker_restart_and_a_killed_worker(
             index=i,
             workers=WORKERS,
         ),
-        tmp_path / "workers.log",
+        tmp_path,
     )
     publisher = Publisher(log.publish, _chunks(f"{run_id}-"))
     try:
-        _run_faults(effects, workers, publisher, mq.stop_app, mq.start_app)
+        assert _run_faults(effects, workers, publisher, mq.stop_app, mq.start_app)
         assert asyncio.run(_dead_count(mq.url, run_id)) == 0
     finally:
         workers.stop()
