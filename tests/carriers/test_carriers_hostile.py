@@ -608,3 +608,54 @@ async def test_a_driver_that_breaks_the_flow_contract_is_a_typed_error(
         await call(client, "track", "FK1")
     assert info.value.code == "driver_error"
     assert sent == {}
+
+
+async def test_a_cancelled_trial_neither_closes_nor_counts() -> None:
+    """Cancelling the half-open trial does not close the breaker; the next call is the trial."""
+    fake = FakeCarrier()
+    fake.breaker = CircuitBreaker(threshold=1, ttl=30, clock=fake.clock.time)
+    inner = fake.service.mock_transport()
+    hold = asyncio.Event()
+    reached = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/rates" and not hold.is_set():
+            reached.set()
+            await asyncio.Event().wait()  # never answers; the caller gets cancelled
+        return inner.handle_request(request)
+
+    client = AsyncCarrierClient(
+        fake.driver(),
+        transport=httpx.MockTransport(slow),
+        sleeper=fake.sleeps,
+        breaker=fake.breaker,
+        clock=fake.clock.time,
+        retry=RetryPolicy(attempts=1),
+    )
+    shipment = fake.shipment()
+    hold.set()
+    await client.quote_rates(shipment)
+    fake.service.outage("quote_rates", seconds=10)
+    with pytest.raises(CarrierUnavailableError):
+        await client.quote_rates(shipment)
+    assert fake.breaker.state("fake", flavour="async") == "opened"
+    fake.advance(seconds=31)
+    hold.clear()
+    trial = asyncio.ensure_future(client.quote_rates(shipment))
+    await reached.wait()
+    trial.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+    assert fake.breaker.state("fake", flavour="async") != "closed"
+    hold.set()
+    fake.service.outage("quote_rates", seconds=100)  # still down: the next call is the trial
+    with pytest.raises(CarrierUnavailableError) as info:
+        await client.quote_rates(shipment)
+    assert not isinstance(info.value, CircuitOpenError)
+    assert fake.breaker.state("fake", flavour="async") == "opened"
+    with pytest.raises(CircuitOpenError):
+        await client.quote_rates(shipment)
+    fake.advance(seconds=200)
+    assert await client.quote_rates(shipment)
+    assert fake.breaker.state("fake", flavour="async") == "closed"
+    await client.aclose()

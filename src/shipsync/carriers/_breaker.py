@@ -139,9 +139,11 @@ class CircuitBreaker:
                 raise self._open_error(carrier, operation, self.ttl) from exc
             try:
                 yield
-            except BaseException as exc:
+            except Exception as exc:
                 breaker.__exit__(type(exc), exc, exc.__traceback__)
                 raise
+            # A cancelled or interrupted call (BaseException) says nothing either way: it
+            # neither counts as a failure nor closes a half-open breaker.
             breaker.__exit__(None, None, None)
         finally:
             if trial:
@@ -159,9 +161,11 @@ class CircuitBreaker:
                 raise self._open_error(carrier, operation, self.ttl) from exc
             try:
                 yield
-            except BaseException as exc:
+            except Exception as exc:
                 await breaker.__aexit__(type(exc), exc, exc.__traceback__)
                 raise
+            # A cancelled call (BaseException) says nothing either way: it neither counts as a
+            # failure nor closes a half-open breaker.
             await breaker.__aexit__(None, None, None)
         finally:
             if trial:
