@@ -13,6 +13,10 @@ the publisher has seen the outage. In the end every (event, handler) took effect
 none was lost, each shipment's effects were applied in publish order, and every worker that was
 not killed is still running (it reconnected by itself).
 
+A third test reproduces in-process, deterministically, the one weakness these restarts found
+(/work/notes/restarts-found.md #1): the idempotency store's server going away while a batch's
+completions are recorded ends ``Dispatcher.run``.
+
 Without the server binaries the tests skip; with them, a server that will not start fails the
 test under ``SHIPSYNC_REQUIRE_SERVICES=1`` and skips it otherwise.
 """
