@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from shipsync.errors import CorruptRecordError, FingerprintMismatchError, StaleTokenError
 
+from ._checks import check_result
+from ._checks import seconds as _span_seconds
 from ._keys import DEFAULT_NAMESPACE, check_namespace
 from ._protocol import (
     DEFAULT_LEASE,
@@ -32,8 +34,8 @@ __all__ = ["AsyncMemoryStore", "MemoryStore"]
 _Record = tuple[str, str, int, float, bytes | None]
 
 
-def _seconds_cache(span: timedelta) -> tuple[timedelta, float]:
-    return (span, span.total_seconds())
+def _seconds_cache(span: timedelta, what: str = "lease") -> tuple[timedelta, float]:
+    return (span, _span_seconds(span, what))  # checked on a cache miss only
 
 
 class MemoryStore:
@@ -64,7 +66,7 @@ class MemoryStore:
     def _retention_seconds(self, retention: timedelta) -> float:
         cached = self._retention
         if cached[0] is not retention:
-            self._retention = cached = _seconds_cache(retention)
+            self._retention = cached = _seconds_cache(retention, "retention")
         return cached[1]
 
     def _claim(self, key: str, fingerprint: str, seconds: float, now: float) -> BatchOutcome:
@@ -139,7 +141,7 @@ class MemoryStore:
         """Record ``result``; ``StaleTokenError`` if ``token`` no longer holds ``key``."""
         cached = self._retention
         if cached[0] is not retention:
-            self._retention = cached = _seconds_cache(retention)
+            self._retention = cached = _seconds_cache(retention, "retention")
         lock = self._lock
         lock.acquire()
         try:
@@ -147,7 +149,7 @@ class MemoryStore:
             if rec is not None and rec[2] == token:
                 if rec[0] == "p":
                     if type(result) is not bytes:
-                        result = bytes(result)
+                        result = check_result(result)
                     self._records[key] = ("c", rec[1], token, self._clock() + cached[1], result)
                 return
         finally:
@@ -159,6 +161,7 @@ class MemoryStore:
     ) -> None:
         """Complete many triples; the valid ones are recorded even if some tokens are stale."""
         seconds = self._retention_seconds(retention)
+        items = [(k, t, r if type(r) is bytes else check_result(r)) for k, t, r in items]
         with self._lock:
             now = self._clock()
             stale = [k for k, t, r in items if not self._complete(k, t, r, seconds, now)]

@@ -46,6 +46,7 @@ from hypothesis.stateful import (
 
 from shipsync.errors import (
     CompletionFailedError,
+    ConfigurationError,
     CorruptRecordError,
     FingerprintMismatchError,
     KeyInProgressError,
@@ -686,6 +687,28 @@ class IdempotencyStoreConformance:
         assert isinstance(fresh, Acquired)
         assert expiry(store, "k2") >= recorded + 100.0 - 0.01
 
+    @pytest.mark.parametrize(
+        "span",
+        [timedelta(0), timedelta(seconds=-1), timedelta(microseconds=10), timedelta.max],
+        ids=["zero", "negative", "under-a-millisecond", "max"],
+    )
+    def test_leases_and_retentions_out_of_range_are_configuration_errors(
+        self, store: IdempotencyStore, span: timedelta
+    ) -> None:
+        """A lease or retention outside 1 ms to 100 years is a ConfigurationError before
+        anything changes (a zero lease would let two claimants win)."""
+        with pytest.raises(ConfigurationError):
+            store.claim("k", "fp", span)
+        with pytest.raises(ConfigurationError):
+            store.claim_many([("k", "fp")], span)
+        held = store.claim("k", "fp", LEASE)
+        assert isinstance(held, Acquired)
+        with pytest.raises(ConfigurationError):
+            store.complete("k", held.token, b"r", span)
+        with pytest.raises(ConfigurationError):
+            store.complete_many([("k", held.token, b"r")], span)
+        assert store.claim("k", "fp", LEASE) == InProgress("k")
+
     # -- retention and sweeping ----------------------------------------------------------------
 
     def test_completed_records_expire_after_retention(
@@ -796,6 +819,24 @@ class IdempotencyStoreConformance:
         idempotency_harness.corrupt(store, "k")
         with pytest.raises(CorruptRecordError):
             store.claim("k", "fp")
+
+    def test_results_that_are_not_bytes_are_configuration_errors(
+        self, store: IdempotencyStore
+    ) -> None:
+        """complete() takes bytes: a str or an int (which must not become that many zero bytes)
+        is a ConfigurationError, in a batch before any item is recorded."""
+        held = store.claim("k", "fp")
+        other = store.claim("k2", "fp")
+        assert isinstance(held, Acquired)
+        assert isinstance(other, Acquired)
+        with pytest.raises(ConfigurationError):
+            store.complete("k", held.token, "text")  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError):
+            store.complete_many([("k2", other.token, b"ok"), ("k", held.token, 10**9)])  # type: ignore[list-item]
+        assert store.claim("k", "fp") == InProgress("k")
+        assert store.claim("k2", "fp") == InProgress("k2")
+        store.complete("k", held.token, b"r")
+        assert store.claim("k", "fp") == Completed("k", b"r")
 
     def test_undecodable_result_is_a_typed_error(self, store: IdempotencyStore) -> None:
         """Stored bytes that are not valid JSON for the type raise CorruptRecordError."""
