@@ -13,9 +13,9 @@ the publisher has seen the outage. In the end every (event, handler) took effect
 none was lost, each shipment's effects were applied in publish order, and every worker that was
 not killed is still running (it reconnected by itself).
 
-A third test reproduces in-process, deterministically, the one weakness these restarts found
-(/work/notes/restarts-found.md #1): the idempotency store's server going away while a batch's
-completions are recorded ends ``Dispatcher.run``.
+A third test pins, in-process and deterministically, the one weakness these restarts found
+(fixed): the idempotency store's server going away while a batch's completions were being
+recorded ended ``Dispatcher.run``, so the worker process exited.
 
 Without the server binaries the tests skip; with them, a server that will not start fails the
 test under ``SHIPSYNC_REQUIRE_SERVICES=1`` and skips it otherwise.
@@ -72,11 +72,6 @@ TOTAL = SHIPMENTS * PER_SHIPMENT
 CHUNK_EFFECTS = SHIPMENTS * HANDLERS  # the effects of one chunk (every shipment's n-th event)
 KILL_AT, OUTAGE_AT = 4, 7  # the publisher pauses before these chunks for the faults
 WAIT = 45.0  # seconds any one wait may take before the test fails with what it saw
-# /work/notes/restarts-found.md #1: a store outage while a batch's completions are recorded ends
-# Dispatcher.run with this error. Until the dispatcher waits it out, a worker that dies of it is
-# started again (as a supervisor would) and the test, once every other property is checked,
-# ends as an xfail naming the weakness. Remove this with the fix.
-KNOWN_WEAKNESS_1 = "CompletionFailedError: side effect for key"
 
 
 def _server_failed(what: str, exc: ServerFailedError) -> None:
@@ -209,11 +204,7 @@ def _flags(**options: object) -> list[str]:
 
 
 class Workers:
-    """Four worker processes (``_flows_worker.py``), each writing its stderr to its own file.
-
-    ``supervise()`` plays the process supervisor for the known weakness only: a worker that
-    died of it is started again (counted in ``revived``); any other death fails the test.
-    """
+    """Four worker processes (``_flows_worker.py``), each writing its stderr to its own file."""
 
     def __init__(self, args: Callable[[int], list[str]], logs: Path) -> None:
         self._args = args
@@ -221,7 +212,6 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
         self._stderr: dict[int, Path] = {}  # pid -> its stderr file
         self.killed: subprocess.Popen[bytes] | None = None
-        self.revived = 0
         for i in range(WORKERS):
             self.procs.append(self._spawn(i))
 
@@ -264,17 +254,12 @@ class Workers:
         self.killed = proc
         return proc
 
-    def supervise(self) -> None:
-        """Fail on a worker that died (other than the killed one), unless of the known weakness."""
-        for i, proc in enumerate(self.procs):
-            if proc is self.killed or proc.poll() is None:
-                continue
-            text = self._stderr[proc.pid].read_text(errors="replace")
-            if KNOWN_WEAKNESS_1 not in text:
+    def check_alive(self) -> None:
+        """Fail if a worker other than the killed one has died: each must survive the outage."""
+        for proc in self.procs:
+            if proc is not self.killed and proc.poll() is not None:
+                text = self._stderr[proc.pid].read_text(errors="replace")
                 raise AssertionError(f"a worker died (exit {proc.returncode}):\n{text[-3000:]}")
-            self._close(proc)
-            self.procs[i] = self._spawn(i)
-            self.revived += 1
 
     def tail(self) -> str:
         text = "".join(p.read_text(errors="replace") for p in self._stderr.values())
@@ -348,7 +333,7 @@ def _wait_effects(
     """Wait until ``target`` effects are applied; fail early when every worker is gone."""
     deadline = time.monotonic() + WAIT
     while (now := effects.count()) < target:
-        workers.supervise()
+        workers.check_alive()
         if publisher is not None and publisher.error is not None:
             raise AssertionError(f"the publisher failed: {publisher.error!r}")
         if time.monotonic() >= deadline:
@@ -363,12 +348,8 @@ def _run_faults(
     publisher: Publisher,
     stop_server: Callable[[], None],
     start_server: Callable[[], None],
-) -> bool:
-    """SIGKILL the busiest worker mid-run, then stop and start the server mid-run; drain.
-
-    Returns whether every worker that was not killed survived; False when one died of the known
-    weakness (restarts-found.md #1) and was started again; any other death fails the test.
-    """
+) -> None:
+    """SIGKILL the busiest worker mid-run, then stop and start the server mid-run; drain."""
     workers.wait_ready()
     publisher.start()
 
@@ -402,9 +383,8 @@ def _run_faults(
     assert publisher.error is None, repr(publisher.error)
     assert not publisher.is_alive()
     _wait_effects(effects, TOTAL * HANDLERS, workers)
-    workers.supervise()
+    workers.check_alive()
     assert killed.returncode == -signal.SIGKILL
-    return workers.revived == 0
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
@@ -430,7 +410,7 @@ def test_postgres_log_survives_a_server_restart_and_a_killed_worker(
     )
     publisher = Publisher(log.publish, _chunks(f"{run_id}-"))
     try:
-        survived = _run_faults(
+        _run_faults(
             effects,
             workers,
             publisher,
@@ -446,11 +426,6 @@ def test_postgres_log_survives_a_server_restart_and_a_killed_worker(
         if not pg.running():  # the test failed during the outage: the next test needs it
             pg.start_server()
     effects.check(kills=1, outages=1)
-    if not survived:
-        pytest.xfail(
-            f"restarts-found.md #1: {workers.revived} worker(s) died of CompletionFailedError in "
-            "the outage and were started again; nothing was lost or doubled"
-        )
 
 
 class CountingStore:
@@ -471,13 +446,6 @@ class CountingStore:
             raise
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CompletionFailedError,
-    reason="restarts-found.md #1: Dispatcher.run waits out UnavailableError only; a store that "
-    "goes down while a batch's completions are recorded raises CompletionFailedError, which "
-    "ends run() (the worker process exits)",
-)
 async def test_a_store_restart_while_completions_are_recorded_is_waited_out(
     private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
@@ -588,7 +556,7 @@ def test_rabbitmq_log_survives_a_broker_restart_and_a_killed_worker(
     )
     publisher = Publisher(log.publish, _chunks(f"{run_id}-"))
     try:
-        assert _run_faults(effects, workers, publisher, mq.stop_app, mq.start_app)
+        _run_faults(effects, workers, publisher, mq.stop_app, mq.start_app)
         assert asyncio.run(_dead_count(mq.url, run_id)) == 0
     finally:
         workers.stop()

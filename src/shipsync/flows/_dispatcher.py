@@ -43,6 +43,7 @@ import tenacity
 
 from shipsync.canonical import Event
 from shipsync.errors import (
+    CompletionFailedError,
     ConfigurationError,
     FlowError,
     ShipsyncError,
@@ -345,9 +346,11 @@ class Dispatcher:
     ) -> DispatchReport:
         """Receive and handle until ``stop`` is set or nothing came for ``idle_timeout`` s.
 
-        Outages of the log or the store (``UnavailableError``) are waited out with a growing
-        pause and counted in ``outages``; nothing is lost, since unacknowledged deliveries come
-        again.
+        Outages of the log or the store (``UnavailableError``, and ``CompletionFailedError``
+        when the store went away while a batch's completions were recorded) are waited out
+        with a growing pause and counted in ``outages``; nothing is lost, since unacknowledged
+        deliveries come again (a pair whose completion was lost runs again once its claim's
+        lease ends: ``ctx.key`` makes that harmless).
         """
         total = DispatchReport()
         idle_since = time.monotonic()
@@ -361,7 +364,7 @@ class Dispatcher:
                     continue
                 idle_since = time.monotonic()
                 report = await self.handle(log, deliveries)
-            except UnavailableError:
+            except (UnavailableError, CompletionFailedError):
                 # The log or the store is down: what was received comes again once its lease
                 # ends or its connection is gone. Wait, growing the pause, and go on.
                 total.outages += 1
