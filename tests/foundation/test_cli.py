@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 import shipsync
 from shipsync.canonical import default_catalogue
-from shipsync.cli import _LAZY_COMMANDS, _LazyGroup, main
+from shipsync.cli import main
+from shipsync.cli._main import _LAZY_COMMANDS, _LazyGroup
 
 
 def test_version_prints_the_package_version() -> None:
