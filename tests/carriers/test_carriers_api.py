@@ -60,6 +60,7 @@ def test_fake_all() -> None:
         "ENDPOINTS",
         "MILESTONES",
         "REASONS",
+        "RETRY_DELAYS",
         "SCENARIOS",
         "STATUS_DESCRIPTIONS",
         "TRANSIENT",

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from shipsync.canonical._tracking import Milestone
-from shipsync.flows._demo import _Ledger, _summarise, run_demo
+from shipsync.cli._demo import _Ledger, _summarise, run_demo
 from shipsync.testing.flows import make_tracking_event
 
 

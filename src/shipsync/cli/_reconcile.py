@@ -7,21 +7,15 @@ import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from shipsync.canonical import ChargeType, Event, LineClass
-from shipsync.errors import ShipsyncError
-from shipsync.settlement._columns import columns_for
-from shipsync.settlement._index import load_shipments_csv
-from shipsync.settlement._ledger import SettlementLedger
-from shipsync.settlement._parse import iter_invoice_rows, open_invoice_file
-from shipsync.settlement._reconcile import Reconciler
-from shipsync.settlement._report import InvoiceStatus, LineOutcome, ReconciliationReport
-from shipsync.settlement._rules import MatchRules, Tolerance
+if TYPE_CHECKING:
+    from shipsync.canonical import Event
+    from shipsync.settlement import LineOutcome, MatchRules, ReconciliationReport
 
-__all__ = ["reconcile_command"]
+__all__ = ["reconcile_command", "summary_table"]
 
 _LINE_FIELDS = [
     "invoice_number",
@@ -41,6 +35,10 @@ _SHOWN_PROBLEMS = 20
 
 
 def _parse_tolerances(values: tuple[str, ...]) -> MatchRules:
+    from shipsync.canonical import ChargeType
+    from shipsync.errors import ShipsyncError
+    from shipsync.settlement import MatchRules, Tolerance
+
     tolerances: dict[ChargeType, Tolerance] = {}
     for value in values:
         name, sep, spec = value.partition("=")
@@ -65,6 +63,8 @@ def _progress_lines(handle: IO[str], bar: Any) -> Iterator[str]:
 
 
 def _cell(value: object) -> str:
+    from shipsync.canonical import ChargeType, LineClass
+
     if value is None:
         return ""
     if isinstance(value, LineClass | ChargeType):
@@ -124,6 +124,16 @@ def reconcile_command(
     currency mismatch); the summary totals back to each invoice. Malformed rows are reported
     with their line numbers and do not stop the run.
     """
+    from shipsync.errors import ShipsyncError
+    from shipsync.settlement import (
+        Reconciler,
+        SettlementLedger,
+        columns_for,
+        iter_invoice_rows,
+        load_shipments_csv,
+        open_invoice_file,
+    )
+
     if report_path is not None and report_path.suffix.lower() not in (".json", ".csv"):
         raise click.BadParameter("the report must end in .json or .csv", param_hint="--report")
     rules = _parse_tolerances(tolerances)
@@ -175,6 +185,9 @@ def reconcile_command(
 
 def summary_table(report: ReconciliationReport) -> str:
     """The summary the CLI prints: lines and amounts per class, invoices, the total check."""
+    from shipsync.canonical import LineClass
+    from shipsync.settlement import InvoiceStatus
+
     out: list[str] = []
     for summary in report.invoices:
         note = f"  ({summary.note})" if summary.note else ""

@@ -13,6 +13,10 @@
 4. The summary counts shipments by milestone, deliveries, duplicates absorbed and dead letters,
    and checks against the carrier's own tracking API that no event was lost or applied twice.
    The exit status is 1 when a check fails.
+
+The work directory (event log, dead letters, ledger, outbox) is a temporary one, deleted at the end,
+unless ``--keep`` or ``--work-dir DIR`` keeps it; the closing lines then say how to look inside.
+The timeline variant (``--timeline``) lives in :mod:`shipsync.cli._timeline_demo`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import socket
 import sqlite3
 import tempfile
@@ -32,22 +37,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import httpx
 
-from shipsync.canonical import Event, MilestoneEvent, event_for_tracking
-from shipsync.canonical._state import fold
-from shipsync.canonical._tracking import Milestone, TrackingEvent
-from shipsync.errors import EventLogUnavailableError, MissingDependencyError
+if TYPE_CHECKING:
+    from shipsync.canonical import Event, TrackingEvent
+    from shipsync.flows import AsyncSQLiteEventLog, Dispatcher, InvoiceReleaseGate, SQLiteEventLog
 
-from ._deadletters import SQLiteDeadLetters
-from ._dispatcher import Dispatcher, HandlerContext
-from ._policies import InvoiceReleaseGate
-from ._sqlite import AsyncSQLiteEventLog, SQLiteEventLog
-
-__all__ = ["run_demo"]
+__all__ = ["demo", "run_demo"]
 
 SOURCE = "shipsync/fake"
 STEP_HOURS = 8
@@ -65,6 +63,8 @@ class _FlakySink:
         self.failures = 0
 
     def publish(self, events: Sequence[Event]) -> None:
+        from shipsync.errors import EventLogUnavailableError
+
         self.calls += 1
         if self.every and self.calls % self.every == 0:
             self.failures += 1
@@ -160,6 +160,9 @@ def _handlers(
     gate: InvoiceReleaseGate,
 ) -> set[str]:
     """Subscribe the demo's handlers; return the ids of events the notifier fails on once."""
+    from shipsync.canonical import MilestoneEvent
+    from shipsync.flows import HandlerContext
+
     failed_once: set[str] = set()
     db = ledger.db
 
@@ -245,6 +248,8 @@ def run_demo(
 
     Needs the ``server`` extra (uvicorn and starlette serve the fake carrier and the receiver).
     """
+    from shipsync.errors import MissingDependencyError
+
     try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
@@ -275,8 +280,11 @@ def _run(
     env: Mapping[str, str],
     progress: bool,
 ) -> int:
+    import httpx
+
     from shipsync.carriers import CarrierClient, SleepRecorder
     from shipsync.carriers.fake import (
+        RETRY_DELAYS,
         FakeCarrierService,
         FakeConfig,
         FakeDriver,
@@ -284,6 +292,13 @@ def _run(
         FaultPlan,
         Scenario,
         run_server,
+    )
+    from shipsync.flows import (
+        AsyncSQLiteEventLog,
+        Dispatcher,
+        InvoiceReleaseGate,
+        SQLiteDeadLetters,
+        SQLiteEventLog,
     )
     from shipsync.idempotency import SQLiteStore
     from shipsync.testing.fake_carrier import sample_shipment
@@ -302,7 +317,7 @@ def _run(
     sink = _FlakySink(SQLiteEventLog(events_db, synchronous="NORMAL"), every=23)
     driver = FakeDriver(FakeConfig())
     receiver = WebhookReceiver(
-        StandardWebhooksScheme().verifier(secret, clock=service.clock.time),
+        StandardWebhooksScheme().verifier(secret),  # the carrier signs on real time
         store=SQLiteStore(work / "dedupe.db", namespace="webhooks"),
         sink=sink,
         parser=tracking_parser(driver.parse_webhook, source=SOURCE, clock=service.clock.time),
@@ -372,9 +387,10 @@ def _run(
                     bar.update(1)
             if os.environ.get("SHIPSYNC_DEMO_DEBUG"):
                 echo(f"stepped in {time.monotonic() - started:.1f}s")
-            for _ in range(10):  # deliveries the receiver deferred (503) come again
+            for delay in RETRY_DELAYS:  # deliveries the receiver deferred (503) come again
                 if not service.webhooks.pending():
                     break
+                service.advance(delay)
                 for _, status in service.webhooks.deliver(send):
                     statuses[status] += 1
             asyncio.run(_drain(dispatcher, log, totals))
@@ -429,6 +445,8 @@ def _summarise(
     holds: int,
     work: Path,
 ) -> int:
+    from shipsync.canonical import Milestone, TrackingEvent, event_for_tracking, fold
+
     db = ledger.db
     stored: dict[str, list[TrackingEvent]] = {}
     for shipment_id, body in db.execute("SELECT shipment_id, body FROM tracking"):
@@ -471,7 +489,7 @@ def _summarise(
         ("no dead letter left open", open_letters == 0),
     ]
     echo("")
-    echo(f"shipsync demo: {len(truth)} shipments in {elapsed:.1f} s (work dir {work})")
+    echo(f"shipsync demo: {len(truth)} shipments in {elapsed:.1f} s")
     echo("shipments by milestone:")
     for name, n in sorted(by_state.items(), key=lambda kv: (-kv[1], kv[0])):
         echo(f"  {name:<22} {n:>5}")
@@ -498,3 +516,61 @@ def _summarise(
     for text, ok in checks:
         echo(f"  [{'ok' if ok else 'FAIL'}] {text}")
     return 0 if all(ok for _, ok in checks) else 1
+
+
+@click.command()
+@click.option(
+    "--shipments",
+    "-n",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=1, max=100_000),
+    help="Shipments to create.",
+)
+@click.option("--seed", default=7, show_default=True, help="Seed of the fake carrier.")
+@click.option(
+    "--timeline",
+    is_flag=True,
+    help="Only fold messy event feeds into timelines, in-process (no server, no network).",
+)
+@click.option("--keep", is_flag=True, help="Keep the work directory and say where it is.")
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Work in DIR (created if needed) and keep it.",
+)
+def demo(shipments: int, seed: int, timeline: bool, keep: bool, work_dir: Path | None) -> None:
+    """Run the end-to-end demo: fake carrier, signed webhooks, event log, handlers, checks.
+
+    The fake carrier serves on a real localhost port; its webhooks arrive duplicated, reordered
+    and now and then refused. Exits 1 if any check (nothing lost, nothing applied twice) fails.
+    """
+    if timeline:
+        from shipsync.cli._timeline_demo import run
+
+        raise SystemExit(run(shipments=shipments, seed=seed, echo=click.echo))
+    from shipsync.errors import ShipsyncError
+
+    if keep and work_dir is None:
+        work_dir = Path(tempfile.mkdtemp(prefix="shipsync-demo-"))
+    try:
+        status = run_demo(shipments=shipments, seed=seed, echo=click.echo, workdir=work_dir)
+    except ShipsyncError as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+    if work_dir is None:
+        click.echo("(the work directory is deleted; --keep or --work-dir DIR keeps it)")
+    else:
+        _inspect_hint(work_dir.resolve())
+    raise SystemExit(status)
+
+
+def _inspect_hint(work: Path) -> None:
+    store = shlex.quote(str(work / "events.db"))
+    ledger = shlex.quote(str(work / "ledger.db"))
+    click.echo(f"work directory kept: {work}")
+    click.echo(f"  dead letters:  shipsync dlq list --store {store} --state all")
+    click.echo(
+        f"  ledger:        sqlite3 {ledger} "
+        "'SELECT milestone, count(*) FROM ledger GROUP BY milestone'"
+    )
+    click.echo(f"  outbox:        {work / 'outbox.jsonl'}")
