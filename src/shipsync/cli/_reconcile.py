@@ -170,7 +170,7 @@ def reconcile_command(
         ):
             report = reconciler.run(iter_invoice_rows(_progress_lines(handle, bar), columns))
     except ShipsyncError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(str(exc) + _delimiter_note(exc, invoice, carrier)) from None
     finally:
         if ledger is not None:
             ledger.close()
@@ -181,6 +181,35 @@ def reconcile_command(
     if report_path is not None and report_path.suffix.lower() == ".json":
         report_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     click.echo(summary_table(report))
+    if report.line_count == 0 and report.problem_count:
+        raise SystemExit(1)  # nothing in the file could be reconciled
+
+
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _delimiter_note(error: Exception, invoice: Path, carrier: str) -> str:
+    """For a header without the mapping's columns: which delimiter split it, into how many cells."""
+    from shipsync.errors import InvoiceFileError, ShipsyncError
+    from shipsync.settlement import columns_for
+
+    if not isinstance(error, InvoiceFileError) or error.line != 1:
+        return ""
+    if "required column" not in str(error):
+        return ""
+    try:
+        with invoice.open(encoding="utf-8-sig", newline="") as handle:
+            header = handle.readline().rstrip("\r\n")
+        delimiter = columns_for(carrier).detect_delimiter(header)
+    except (OSError, UnicodeDecodeError, ShipsyncError):
+        return ""
+    name = _DELIMITER_NAMES.get(delimiter, repr(delimiter))
+    cells = len(header.split(delimiter))
+    tried = ", ".join(_DELIMITER_NAMES.values())
+    return (
+        f" (the header was read with the {name} delimiter, which splits it into {cells} "
+        f"cell(s); delimiters tried: {tried})"
+    )
 
 
 def summary_table(report: ReconciliationReport) -> str:
@@ -223,6 +252,10 @@ def summary_table(report: ReconciliationReport) -> str:
             count = report.line_count if attr == "total" else ""
             out.append(f"{label:<26} {count!s:>10} " + " ".join(f"{a:>16,}" for a in sums))
         out.append("check: matched + disputed + unknown = invoice total, to the cent: OK")
+    if not report.invoices and report.problem_count:
+        out.append(
+            f"nothing reconciled: all {report.problem_count} row(s) of the file have a problem"
+        )
     if report.problem_count:
         out.append("")
         out.append(f"{report.problem_count} row(s) not reconciled:")

@@ -60,7 +60,7 @@ from shipsync.carriers import (
     SleepRecorder,
     is_compatible_api_version,
 )
-from shipsync.errors import CarrierError, UnsupportedOperationError
+from shipsync.errors import CarrierError, InvalidInputError, UnsupportedOperationError
 from shipsync.testing.fake_carrier import sample_address, sample_shipment
 
 __all__ = [
@@ -107,22 +107,59 @@ class Recording:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, name: str = "") -> Recording:
-        """Read the JSON form (``body`` may be a string or any JSON value)."""
+        """Read the JSON form (``body`` may be a string or any JSON value).
+
+        The form is an object: ``operation`` (a :class:`~shipsync.carriers.Capability` value),
+        ``responses`` (a list of objects with ``status`` (int, default 200), ``headers`` (an
+        object of strings) and ``body``), and optional ``name``, ``args`` (an object),
+        ``expect`` (``"ok"``, ``"error"`` or ``"unknown_status"``) and ``raw_code``. Any other
+        shape is an :class:`~shipsync.errors.InvalidInputError` whose ``path`` names the field.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidInputError("a recording must be a JSON object", path=name or "recording")
+        items = data.get("responses")
+        if not isinstance(items, list):
+            raise InvalidInputError("must be a list of responses", path="responses")
         responses = []
-        for item in data["responses"]:
+        for index, item in enumerate(items):
+            where = f"responses.{index}"
+            if not isinstance(item, Mapping):
+                raise InvalidInputError("a response must be an object", path=where)
             body = item.get("body", b"")
             if not isinstance(body, str | bytes):
                 body = json.dumps(body)
             raw = body.encode() if isinstance(body, str) else body
-            headers = tuple((str(k), str(v)) for k, v in dict(item.get("headers", {})).items())
-            responses.append((int(item.get("status", 200)), headers, raw))
+            headers = item.get("headers", {})
+            if not isinstance(headers, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+            ):
+                raise InvalidInputError("must be an object of strings", path=f"{where}.headers")
+            status = item.get("status", 200)
+            if type(status) is not int or not 100 <= status <= 599:
+                raise InvalidInputError("must be an HTTP status code", path=f"{where}.status")
+            responses.append((status, tuple(headers.items()), raw))
+        operation = data.get("operation")
+        if operation not in {c.value for c in Capability}:
+            raise InvalidInputError(
+                f"must be one of {', '.join(sorted(c.value for c in Capability))}",
+                path="operation",
+            )
+        args = data.get("args", {})
+        if not isinstance(args, Mapping):
+            raise InvalidInputError("must be an object", path="args")
+        expect = data.get("expect", "ok")
+        if expect not in ("ok", "error", "unknown_status"):
+            raise InvalidInputError("must be ok, error or unknown_status", path="expect")
+        raw_code = data.get("raw_code")
+        if raw_code is not None and not isinstance(raw_code, str):
+            raise InvalidInputError("must be a string", path="raw_code")
         return cls(
-            operation=data["operation"],
+            operation=operation,
             responses=tuple(responses),
             name=str(data.get("name", name)),
-            args=dict(data.get("args", {})),
-            expect=str(data.get("expect", "ok")),
-            raw_code=data.get("raw_code"),
+            args=dict(args),
+            expect=expect,
+            raw_code=raw_code,
         )
 
 
@@ -132,7 +169,10 @@ def load_recordings(path: str | Path) -> list[Recording]:
     files = sorted(root.glob("*.json")) if root.is_dir() else [root]
     recordings = []
     for file in files:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InvalidInputError(f"not a JSON recording file: {exc}", path=str(file)) from None
         items = data if isinstance(data, list) else [data]
         for index, item in enumerate(items):
             recordings.append(Recording.from_json(item, name=f"{file.stem}[{index}]"))
