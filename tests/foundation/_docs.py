@@ -66,7 +66,9 @@ def python_blocks() -> list[Block]:
 
 def shell_blocks() -> list[Block]:
     """The shell blocks of every page."""
-    return [b for page in PAGES for b in blocks(page) if b.lang in ("bash", "console", "sh", "shell")]
+    return [
+        b for page in PAGES for b in blocks(page) if b.lang in ("bash", "console", "sh", "shell")
+    ]
 
 
 def prose(page: Path) -> str:

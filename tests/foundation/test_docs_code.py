@@ -29,7 +29,9 @@ MAX_NOT_RUN = 15  # "a few": raising this needs a reason in the review
 
 
 def _run(block: Block, namespace: dict[str, Any]) -> None:
-    code = compile(block.text, block.where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    code = compile(
+        block.text, block.where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+    )
     if code.co_flags & inspect.CO_COROUTINE:
         asyncio.run(eval(code, namespace))
     else:
