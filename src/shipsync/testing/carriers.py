@@ -139,7 +139,7 @@ class Recording:
                 raise InvalidInputError("must be an HTTP status code", path=f"{where}.status")
             responses.append((status, tuple(headers.items()), raw))
         operation = data.get("operation")
-        if operation not in {c.value for c in Capability}:
+        if not isinstance(operation, str) or operation not in {c.value for c in Capability}:
             raise InvalidInputError(
                 f"must be one of {', '.join(sorted(c.value for c in Capability))}",
                 path="operation",
@@ -148,7 +148,7 @@ class Recording:
         if not isinstance(args, Mapping):
             raise InvalidInputError("must be an object", path="args")
         expect = data.get("expect", "ok")
-        if expect not in ("ok", "error", "unknown_status"):
+        if not isinstance(expect, str) or expect not in ("ok", "error", "unknown_status"):
             raise InvalidInputError("must be ok, error or unknown_status", path="expect")
         raw_code = data.get("raw_code")
         if raw_code is not None and not isinstance(raw_code, str):
