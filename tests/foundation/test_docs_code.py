@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _docs import PAGES, ROOT, Block, blocks, python_blocks
+from _docs import PAGES, ROOT, Block, blocks, prose, python_blocks
 
 _BY_PAGE: dict[Path, list[Block]] = defaultdict(list)
 for _block in python_blocks():
@@ -119,6 +119,51 @@ def test_every_name_imported_by_a_block_exists() -> None:
                         if not _resolve(f"{node.module}.{alias.name}"):
                             missing.append(f"{block.where}: {node.module}.{alias.name}")
     assert missing == []
+
+
+_PUBLIC = (
+    "shipsync.canonical", "shipsync.errors", "shipsync.webhooks", "shipsync.idempotency",
+    "shipsync.carriers", "shipsync.carriers.fake", "shipsync.odoo", "shipsync.flows",
+    "shipsync.settlement", "shipsync.testing.carriers", "shipsync.testing.settlement",
+    "shipsync.testing.fake_carrier",
+)  # fmt: skip
+
+
+def _exported() -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = defaultdict(list)
+    for name in _PUBLIC:
+        module = importlib.import_module(name)
+        for attribute in module.__all__:
+            found[attribute].append(getattr(module, attribute))
+    return found
+
+
+def _parameters(obj: Any) -> set[str] | None:
+    """Parameter names of a callable, or None when any keyword goes (or it has no signature)."""
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return None
+    return set(signature.parameters)
+
+
+def test_every_call_written_in_the_prose_names_real_parameters() -> None:
+    """`Name(a, b=...)` in the prose uses parameter names that exported ``Name`` has
+    (``RowProblem(line, reason)`` against ``(file_line, message)`` fails here)."""
+    exported = _exported()
+    wrong = []
+    for page in PAGES:
+        for match in re.finditer(r"`([A-Za-z_]\w*)\(([^`()]*)\)`", prose(page)):
+            candidates = [_parameters(obj) for obj in exported.get(match.group(1), [])]
+            if not candidates or any(c is None for c in candidates):
+                continue
+            names = [a.split("=")[0].strip() for a in match.group(2).split(",")]
+            names = [n for n in names if re.fullmatch(r"[a-z_]\w*", n)]
+            if not any(set(names) <= c for c in candidates if c is not None):
+                wrong.append(f"{page.relative_to(ROOT)}: {match.group(0)}")
+    assert wrong == []
 
 
 def test_the_docs_checks_see_the_pages() -> None:
