@@ -42,6 +42,7 @@ from shipsync.cli._demo_host import SOURCE, Ledger, subscribe_handlers, summaris
 
 if TYPE_CHECKING:
     from shipsync.canonical import Event, TrackingEvent
+    from shipsync.carriers import CarrierClient
     from shipsync.flows import AsyncSQLiteEventLog, Dispatcher, SQLiteEventLog
 
 __all__ = ["demo", "run_demo"]
@@ -192,7 +193,6 @@ def _run(
         FakeDriver,
         Fault,
         FaultPlan,
-        Scenario,
         run_server,
     )
     from shipsync.flows import (
@@ -203,7 +203,6 @@ def _run(
         SQLiteEventLog,
     )
     from shipsync.idempotency import SQLiteStore
-    from shipsync.testing.fake_carrier import sample_shipment
     from shipsync.webhooks import (
         StandardWebhooksScheme,
         WebhookReceiver,
@@ -239,8 +238,6 @@ def _run(
     statuses: Counter[int] = Counter()
     outcomes: Counter[str] = Counter()
     totals: Counter[str] = Counter()
-    booked: dict[str, tuple[str, ...]] = {}
-    scenarios = list(Scenario)
 
     with run_server(service) as server, _serve_receiver(receiver, outcomes) as hook_url:
         service.webhooks.configure(url=hook_url, secret=secret, duplicates=0.25, reorder=True)
@@ -265,25 +262,13 @@ def _run(
             else contextlib.nullcontext()
         )
         with bar:
-            for i in range(shipments):
-                scenario = scenarios[i % len(scenarios)]
-                packages = 2 if scenario is Scenario.MULTI_PACKAGE_ONE_LATE else 1
-                shipment = sample_shipment(
-                    shipment_id=f"DEMO-{i + 1:05d}", scenario=scenario.value, packages=packages
-                )
-                result = client.create_shipment(shipment, idempotency_key=f"book-{i}")
-                booked[shipment.shipment_id] = result.tracking_numbers
-                # Estimated at the fake carrier's standard tariff: 5.00 + 2.00/kg per package.
-                quotes[shipment.shipment_id] = (f"{8 * packages}.00", "EUR")
-                if progress:
-                    bar.update(1)
+            booked = _book(client, shipments, quotes, bar.update if progress else None)
             service.set_faults("create_shipment", None)
             if os.environ.get("SHIPSYNC_DEMO_DEBUG"):
                 echo(f"booked in {time.monotonic() - started:.1f}s")
             for _ in range(steps):
                 service.advance(STEP_HOURS * 3600)
-                for _, status in service.webhooks.deliver(send):
-                    statuses[status] += 1
+                statuses.update(status for _, status in service.webhooks.deliver(send))
                 asyncio.run(_drain(dispatcher, log, totals))
                 if progress:
                     bar.update(1)
@@ -293,8 +278,7 @@ def _run(
                 if not service.webhooks.pending():
                     break
                 service.advance(delay)
-                for _, status in service.webhooks.deliver(send):
-                    statuses[status] += 1
+                statuses.update(status for _, status in service.webhooks.deliver(send))
             asyncio.run(_drain(dispatcher, log, totals))
             replay = asyncio.run(dispatcher.replay())
             if progress:
@@ -321,6 +305,33 @@ def _run(
         holds=len(gate.holds()),
         work=work,
     )
+
+
+def _book(
+    client: CarrierClient,
+    shipments: int,
+    quotes: dict[str, tuple[str, str]],
+    advance: Callable[[int], None] | None,
+) -> dict[str, tuple[str, ...]]:
+    """Book ``shipments`` across the fake carrier's scenarios; note each one's quote."""
+    from shipsync.carriers.fake import Scenario
+    from shipsync.testing.fake_carrier import sample_shipment
+
+    scenarios = list(Scenario)
+    booked: dict[str, tuple[str, ...]] = {}
+    for i in range(shipments):
+        scenario = scenarios[i % len(scenarios)]
+        packages = 2 if scenario is Scenario.MULTI_PACKAGE_ONE_LATE else 1
+        shipment = sample_shipment(
+            shipment_id=f"DEMO-{i + 1:05d}", scenario=scenario.value, packages=packages
+        )
+        result = client.create_shipment(shipment, idempotency_key=f"book-{i}")
+        booked[shipment.shipment_id] = result.tracking_numbers
+        # Estimated at the fake carrier's standard tariff: 5.00 + 2.00/kg per package.
+        quotes[shipment.shipment_id] = (f"{8 * packages}.00", "EUR")
+        if advance is not None:
+            advance(1)
+    return booked
 
 
 def _tracking(client: Any, numbers: Sequence[str]) -> list[TrackingEvent]:
