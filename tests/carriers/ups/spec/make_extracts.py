@@ -21,30 +21,47 @@ REPOSITORY = "UPS-API/api-documentation"
 #: (upstream file, extract name, operations the driver calls)
 APIS = [
     ("OAuthClientCredentials.yaml", "oauth", [("POST", "/security/v1/oauth/token")]),
-    ("AddressValidation.yaml", "address_validation",
-     [("POST", "/addressvalidation/{version}/{requestoption}")]),
+    (
+        "AddressValidation.yaml",
+        "address_validation",
+        [("POST", "/addressvalidation/{version}/{requestoption}")],
+    ),
     ("Rating.yaml", "rating", [("POST", "/rating/{version}/{requestoption}")]),
-    ("Shipping.yaml", "shipping", [
-        ("POST", "/shipments/{version}/ship"),
-        ("DELETE", "/shipments/{version}/void/cancel/{shipmentidentificationnumber}"),
-    ]),
-    ("Pickup.yaml", "pickup", [
-        ("POST", "/pickupcreation/{version}/pickup"),
-        ("DELETE", "/shipments/{version}/pickup/{CancelBy}"),
-    ]),
+    (
+        "Shipping.yaml",
+        "shipping",
+        [
+            ("POST", "/shipments/{version}/ship"),
+            ("DELETE", "/shipments/{version}/void/cancel/{shipmentidentificationnumber}"),
+        ],
+    ),
+    (
+        "Pickup.yaml",
+        "pickup",
+        [
+            ("POST", "/pickupcreation/{version}/pickup"),
+            ("DELETE", "/shipments/{version}/pickup/{CancelBy}"),
+        ],
+    ),
     ("Tracking.yaml", "tracking", [("GET", "/track/v1/details/{inquiryNumber}")]),
     ("UPSTrackAlert.yaml", "track_alert", [("POST", "/subscription/{type}/package")]),
 ]
 #: Defects that make an upstream file unreadable, fixed before parsing.
 TEXT_CORRECTIONS = {
-    "Shipping.yaml": [Correction.text("\t", "    ", reason="stray TABs make the file invalid YAML")],
-    "Tracking.yaml": [Correction.text("\t", "    ", reason="a stray TAB makes the file invalid YAML")],
+    "Shipping.yaml": [
+        Correction.text("\t", "    ", reason="stray TABs make the file invalid YAML")
+    ],
+    "Tracking.yaml": [
+        Correction.text("\t", "    ", reason="a stray TAB makes the file invalid YAML")
+    ],
 }
 
 
 def main(checkout: Path) -> None:
     commit = subprocess.run(
-        ["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
+        ["git", "-C", str(checkout), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout.strip()
     here = Path(__file__).parent
