@@ -1,0 +1,56 @@
+"""Produce the replay cassettes offline, from answers written after UPS's response schemas.
+
+    python tests/carriers/ups/make_cassettes.py
+
+Runs each sandbox story under vcrpy in record mode, with the client's transport answering from
+``ups_cases`` instead of UPS (no network), so the cassettes hold the exact requests the driver
+sends and schema-shaped answers. They are not recordings of UPS: set the ``UPS_*`` variables and
+run the sandbox tests to record real ones.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from sandbox import CIE_TRACKING_NUMBER, STORIES, recorder
+from ups_cases import (
+    NOW,
+    PICKUP_RESPONSE,
+    client_for,
+    driver,
+    rate_response,
+    ship_response,
+    track_response,
+    void_response,
+    xav_response,
+)
+
+
+def main() -> None:
+    tracking = track_response()
+    package = tracking["trackResponse"]["shipment"][0]["package"][0]
+    package["trackingNumber"] = CIE_TRACKING_NUMBER
+    tracking["trackResponse"]["shipment"][0]["inquiryNumber"] = CIE_TRACKING_NUMBER
+    routes = {
+        "/api/addressvalidation/v2/3": xav_response("valid"),
+        "/api/rating/v2409/Shoptimeintransit": rate_response(),
+        "/api/shipments/v2409/ship": ship_response(2),
+        "/api/shipments/v2409/void/cancel/1ZA1B2C30012345678": void_response(),
+        "/api/pickupcreation/v2409/pickup": PICKUP_RESPONSE,
+        f"/api/track/v1/details/{CIE_TRACKING_NUMBER}": tracking,
+    }
+    record = recorder("all")
+    for name, story in STORIES.items():
+        client = client_for(routes, driver=driver())
+        client.clock = lambda: NOW.timestamp()
+        with record.use_cassette(name):
+            story(client)
+        client.close()
+        print("wrote", name)
+
+
+if __name__ == "__main__":
+    main()
