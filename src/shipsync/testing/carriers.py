@@ -99,8 +99,9 @@ class Recording:
     ``responses`` are ``(status, headers, body)`` in the order the flow sends its requests (the
     token request excluded: the kit supplies a token). ``args`` override the kit's sample inputs
     (``tracking_number``, ``carrier_shipment_id``, ``confirmation_number``, ``shipment`` and
-    ``address`` (validation and pickups) as JSON). ``expect`` is ``"ok"``, ``"error"`` (a typed ``CarrierError``) or ``"unknown_status"``
-    (the result holds an UNKNOWN event whose ``carrier_code`` contains ``raw_code``). For
+    ``address`` (validation and pickups) as JSON). ``expect`` is ``"ok"``, ``"error"`` (a typed
+    ``CarrierError``) or ``"unknown_status"`` (the result holds an UNKNOWN event whose
+    ``carrier_code`` contains ``raw_code``). For
     ``parse_webhook`` the first response's body is the webhook body.
     """
 
@@ -305,9 +306,7 @@ def _call(client: CarrierClient, recording: Recording) -> Any:
         return client.cancel_shipment(str(args.get("carrier_shipment_id", "X1")))
     if op is Capability.SCHEDULE_PICKUP:
         start = datetime(2026, 1, 5, 9, tzinfo=UTC)
-        address = (
-            Address.model_validate(args["address"]) if "address" in args else sample_address()
-        )
+        address = Address.model_validate(args["address"]) if "address" in args else sample_address()
         request = PickupRequest(address, start, start + timedelta(hours=4))
         return client.schedule_pickup(request, idempotency_key="conformance-key")
     if op is Capability.CANCEL_PICKUP:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import ups_cases
 from sandbox import CIE_TRACKING_NUMBER, STORIES, recorder
 from ups_cases import (
     NOW,
@@ -50,6 +51,21 @@ def main() -> None:
             story(client)
         client.close()
         print("wrote", name)
+    # The cassette examples/ups_to_odoo.py replays: rate, book two packages, track the first.
+    example = Path(__file__).parents[3] / "examples" / "ups_to_odoo" / "ups.yaml"
+    example.unlink(missing_ok=True)
+    routes["/api/track/v1/details/1ZA1B2C30012345678"] = track_response()
+    client = client_for(routes, driver=driver())
+    client.clock = lambda: NOW.timestamp()
+    shipment = ups_cases.shipment(parcels=(ups_cases.parcel(), ups_cases.parcel("2.5")))
+    with recorder("all").use_cassette(str(example)):
+        client.quote_rates(shipment)
+        booked = client.create_shipment(
+            shipment, label_format=ups_cases.LabelFormat.ZPL, idempotency_key="S00003-1"
+        )
+        client.track(booked.tracking_numbers[0])
+    client.close()
+    print("wrote", example)
 
 
 if __name__ == "__main__":
