@@ -203,10 +203,11 @@ class UpsDriver(Driver):
         return {"transId": trans_id, "transactionSrc": self.config.transaction_source}
 
     def _post(self, path: str, payload: Any, *, seed: str | None = None) -> CarrierRequest:
-        body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
-        return CarrierRequest.json(
-            "POST", path, payload, headers=self._headers(seed or f"POST {path} {body}")
-        )
+        request = CarrierRequest.json("POST", path, payload)
+        key = seed if seed is not None else f"POST {path} " + request.content.decode()
+        for name, value in self._headers(key).items():
+            request = request.with_header(name, value)
+        return request
 
     def token_request(self) -> CarrierRequest:
         """``POST /security/v1/oauth/token`` with HTTP Basic (``client_secret_basic``)."""
