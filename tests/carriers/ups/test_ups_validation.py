@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from ups_cases import (
     CONFIG,
     CUSTOMS,
@@ -189,7 +193,6 @@ def test_environments_pick_the_documented_base_urls() -> None:
 
 def test_weights_and_dimensions_are_converted_exactly_and_rounded_up() -> None:
     """2.5 kg from the US is 5.6 lb (5.5116 up), 30 cm is 12 in (11.81 up); never less."""
-    import json
 
     case = shipment(
         parcels=(
@@ -212,3 +215,51 @@ def test_an_address_carries_no_personal_data_into_errors() -> None:
         client_for({}).create_shipment(case, label_format=LabelFormat.PDF)
     assert "Müller" not in str(info.value)
     assert isinstance(NO_PHONE, Address)
+
+
+@given(
+    st.decimals(min_value="0.001", max_value="60", places=3),
+    st.sampled_from(["kg", "g", "lb", "oz"]),
+    st.decimals(min_value="1", max_value="80", places=2),
+    st.sampled_from(["cm", "mm", "in"]),
+    st.sampled_from(["US", "CA"]),
+)
+def test_declared_weight_and_size_are_the_exact_ceiling(
+    value: Decimal, unit: str, side: Decimal, length_unit: str, origin: str
+) -> None:
+    """UPS gets the exact value rounded up to its step: never less, less than one step more."""
+    from fractions import Fraction
+
+    grams = {
+        "kg": Fraction(1000),
+        "g": Fraction(1),
+        "lb": Fraction("453.59237"),
+        "oz": Fraction("453.59237") / 16,
+    }
+    mm = {"cm": Fraction(10), "mm": Fraction(1), "in": Fraction("25.4")}
+    case = shipment(
+        parcels=(
+            Parcel(
+                weight=Weight.of(value, unit),
+                dimensions=Dimensions.of(side, side, side, length_unit),
+            ),
+        )
+    ).model_copy(update={"shipper": SHIPPER.model_copy(update={"country": origin})})
+    refused: list[str | None] = []
+    try:
+        request = next(UpsDriver(CONFIG).quote_rates(case.model_copy(update={"customs": CUSTOMS})))
+    except CarrierRequestError as error:  # over a limit: refused, naming the parcel
+        refused.append(error.path)
+    if refused:
+        assert str(refused[0]).startswith("packages.0.parcel")
+        return
+    package = json.loads(request.content)["RateRequest"]["Shipment"]["Package"][0]
+    weight_unit = package["PackageWeight"]["UnitOfMeasurement"]["Code"]
+    assert weight_unit == ("LBS" if origin == "US" else "KGS")
+    exact = Fraction(value) * grams[unit] / (grams["lb"] if weight_unit == "LBS" else grams["kg"])
+    sent = Fraction(package["PackageWeight"]["Weight"])
+    assert exact <= sent < exact + Fraction(1, 10) or sent == Fraction(1, 10)
+    length_code = package["Dimensions"]["UnitOfMeasurement"]["Code"]
+    exact_side = Fraction(side) * mm[length_unit] / (mm["in"] if length_code == "IN" else mm["cm"])
+    sent_side = Fraction(package["Dimensions"]["Length"])
+    assert exact_side <= sent_side < exact_side + 1 or sent_side == 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
@@ -26,6 +26,7 @@ from shipsync.canonical import (
     Shipment,
     ShipmentOptions,
     SignatureOption,
+    WeightUnit,
 )
 from shipsync.carriers.ups._mapping import (
     DOMESTIC_ONLY,
@@ -171,16 +172,35 @@ def check_lane(shipment: Shipment, operation: str) -> None:
         )
 
 
-def _up(value: Fraction, places: int) -> str:
-    scaled = Decimal(value.numerator) / Decimal(value.denominator)
-    quantum = Decimal(1).scaleb(-places)
-    result = scaled.quantize(quantum, rounding=ROUND_CEILING)
+def _up(value: Fraction | Decimal, places: int) -> str:
+    """``value`` rounded up to ``places`` decimals (at least one unit of the last place).
+
+    A ``Fraction`` is divided out at 60 significant digits before rounding *up*: the parcel's
+    bounded decimals make any true excess over a step boundary far larger than that precision,
+    so the ceiling is the exact value's ceiling.
+    """
+    if isinstance(value, Fraction):
+        with localcontext() as context:
+            context.prec = 60
+            value = Decimal(value.numerator) / Decimal(value.denominator)
+    quantum = _QUANTA[places]
+    result = value.quantize(quantum, rounding=ROUND_CEILING)
     return format(max(result, quantum), "f")
 
 
+#: The same unit needs no conversion: the canonical Decimal is already exact.
+_SAME_WEIGHT = {"LBS": WeightUnit.LB, "KGS": WeightUnit.KG}
+_SAME_LENGTH = {"IN": LengthUnit.IN, "CM": LengthUnit.CM}
+_QUANTA = {0: Decimal(1), 1: Decimal("0.1")}
+
+
 def _weight(parcel: Parcel, unit: str, path: str, operation: str) -> str:
-    exact = parcel.weight.grams / _GRAMS_PER[unit]
-    if exact > Fraction(LIMITS.max_weight[unit]):
+    exact: Fraction | Decimal
+    if parcel.weight.unit is _SAME_WEIGHT[unit]:
+        exact = parcel.weight.value
+    else:
+        exact = parcel.weight.grams / _GRAMS_PER[unit]
+    if exact > LIMITS.max_weight[unit]:
         raise refuse(
             f"UPS takes at most {LIMITS.max_weight[unit]} {unit} per package", path, operation
         )
@@ -191,13 +211,16 @@ def _dimensions(parcel: Parcel, unit: str, path: str, operation: str) -> list[st
     dims = parcel.dimensions
     if dims is None:
         return None
-    factor = _MM[dims.unit] / _MM_PER[unit]
-    exact = [Fraction(dims.length) * factor, Fraction(dims.width) * factor]
-    exact.append(Fraction(dims.height) * factor)
-    sides = sorted(exact, reverse=True)
-    if sides[0] > Fraction(LIMITS.max_length[unit]):
+    exact: list[Fraction] | list[Decimal]
+    if dims.unit is _SAME_LENGTH[unit]:
+        exact = [dims.length, dims.width, dims.height]
+    else:
+        factor = _MM[dims.unit] / _MM_PER[unit]
+        exact = [Fraction(side) * factor for side in (dims.length, dims.width, dims.height)]
+    sides: list[Any] = sorted(exact, reverse=True)
+    if sides[0] > LIMITS.max_length[unit]:
         raise refuse(f"UPS takes at most {LIMITS.max_length[unit]} {unit} length", path, operation)
-    if sides[0] + 2 * (sides[1] + sides[2]) > Fraction(LIMITS.max_length_plus_girth[unit]):
+    if sides[0] + 2 * (sides[1] + sides[2]) > LIMITS.max_length_plus_girth[unit]:
         raise refuse(
             f"UPS takes at most {LIMITS.max_length_plus_girth[unit]} {unit} length plus girth",
             path,
