@@ -13,11 +13,10 @@ from typing import Any
 
 import attrs
 
-from shipsync.canonical import ChargeType, LabelFormat, Milestone, Reason
+from shipsync.canonical import LabelFormat, Milestone, Reason
 
 __all__ = [
     "ADDRESS_CLASSIFICATION",
-    "CHARGE_TYPES",
     "DOMESTIC_ONLY",
     "LABELS",
     "LIMITS",
@@ -103,8 +102,6 @@ UNSERVED_COUNTRIES: frozenset[str] = frozenset(_limits["unserved_countries"])
 SIGNATURE_CODES: dict[str, str] = dict(_limits["signature"])
 #: UPS AddressClassification code -> residential (``None``: UPS could not classify).
 ADDRESS_CLASSIFICATION: dict[str, bool | None] = dict(_limits["address_classification"])
-#: UPS itemized charge code -> canonical charge type (anything else is ``ACCESSORIAL``).
-CHARGE_TYPES: dict[str, ChargeType] = {k: ChargeType(v) for k, v in _limits["charges"].items()}
 
 
 def status_for(status_type: str, code: str) -> Status | None:
