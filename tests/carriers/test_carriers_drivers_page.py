@@ -30,3 +30,14 @@ def test_the_page_lists_each_driver_and_its_capabilities() -> None:
     assert cells == expected
     assert "## `fake`: Fake Carrier" in page
     assert "`ups-track-alert`" in page
+
+
+def test_the_command_prints_the_page_the_docs_hold() -> None:
+    """`shipsync carriers list --markdown` prints docs/carriers/drivers.md byte for byte."""
+    from click.testing import CliRunner
+
+    from shipsync.cli import main
+
+    result = CliRunner().invoke(main, ["carriers", "list", "--markdown"])
+    assert result.exit_code == 0, result.output
+    assert result.output == PAGE.read_text(encoding="utf-8")

@@ -20,11 +20,19 @@ def carriers() -> None:
 
 @carriers.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--markdown",
+    is_flag=True,
+    help="Print the built-in drivers page (docs/carriers/drivers.md) instead of a table.",
+)
 @click.option("--strict", is_flag=True, help="Exit with status 1 when a plugin failed to load.")
-def list_drivers(as_json: bool, strict: bool) -> None:
+def list_drivers(as_json: bool, markdown: bool, strict: bool) -> None:
     """List every installed driver with its package, version and capabilities, and load errors."""
-    from shipsync.carriers import DriverRegistry
+    from shipsync.carriers import DriverRegistry, drivers_markdown
 
+    if markdown:
+        click.echo(drivers_markdown(), nl=False)
+        return
     registry = DriverRegistry.discover()
     drivers: list[dict[str, Any]] = [
         {
