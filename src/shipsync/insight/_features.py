@@ -67,8 +67,9 @@ _DELAY_REASONS = frozenset(
     {Reason.DELAYED, Reason.WEATHER, Reason.MIS_SORT, Reason.CARRIER_RELATED, Reason.ACCIDENT}
 )
 _CUSTOMS_REASONS = frozenset({Reason.CUSTOMS_HOLD, Reason.MISSING_DOCUMENTS})
-_SCANNED_STAGES = frozenset(
+_STAGES = frozenset(
     {
+        Milestone.LABEL_CREATED,
         Milestone.PICKED_UP,
         Milestone.IN_TRANSIT,
         Milestone.OUT_FOR_DELIVERY,
@@ -167,6 +168,7 @@ class FeatureState:
         "delay_exception",
         "exceptions",
         "facilities",
+        "facility_at",
         "lane_dwell",
         "lane_transit",
         "last_facility",
@@ -175,6 +177,7 @@ class FeatureState:
         "pickup",
         "profile",
         "stage",
+        "stage_at",
     )
 
     def __init__(self, profile: ShipmentProfile, lanes: LaneStats) -> None:
@@ -184,7 +187,9 @@ class FeatureState:
         self.pickup: datetime | None = None
         self.last_scan: datetime | None = None
         self.last_facility = ""
+        self.facility_at: datetime | None = None
         self.stage = Milestone.LABEL_CREATED
+        self.stage_at: datetime | None = None
         self.exceptions = 0
         self.attempts = 0
         self.delay_exception = 0.0
@@ -202,13 +207,21 @@ class FeatureState:
     def observe(
         self, milestone: Milestone, reason: Reason, at: datetime, facility: str | None = None
     ) -> None:
-        """Take one scan. Scans may arrive out of order; an older scan never moves time back."""
-        if self.last_scan is None or at >= self.last_scan:
+        """Take one scan. Scans may arrive in any order: the state is the same for the same set.
+
+        Time, stage and facility are those of the latest scan (ties broken by value, so the
+        arrival order never matters); an older scan only adds to the counts.
+        """
+        if self.last_scan is None or at > self.last_scan:
             self.last_scan = at
-            if milestone in _SCANNED_STAGES or milestone is Milestone.LABEL_CREATED:
-                self.stage = milestone
-            if facility:
-                self.last_facility = facility
+        if milestone in _STAGES and (
+            self.stage_at is None or (at, milestone) > (self.stage_at, self.stage)
+        ):
+            self.stage, self.stage_at = milestone, at
+        if facility and (
+            self.facility_at is None or (at, facility) > (self.facility_at, self.last_facility)
+        ):
+            self.last_facility, self.facility_at = facility, at
         if milestone is Milestone.PICKED_UP and (self.pickup is None or at < self.pickup):
             self.pickup = at
         if facility:

@@ -103,6 +103,8 @@ class RiskScorer:
         self.source = source
         self.max_shipments = max_shipments
         self._open: OrderedDict[str, _Open] = OrderedDict()
+        # Shipments that reached a final milestone: late duplicates must not reopen them.
+        self._closed: OrderedDict[str, None] = OrderedDict()
         self._model_id = model.to_json()["sha256"][:12]
 
     def __len__(self) -> int:
@@ -133,6 +135,8 @@ class RiskScorer:
         """
         if isinstance(event, ShipmentCreated):
             profile = profile_of(event)
+            if profile.shipment_id in self._closed:
+                return []
             entry = self._open.get(profile.shipment_id)
             if entry is None:
                 self._entry(profile.shipment_id, profile)
@@ -148,8 +152,13 @@ class RiskScorer:
             return []
         tracking = event.data
         shipment_id = tracking.shipment_id
+        if shipment_id in self._closed:
+            return []
         if tracking.milestone in _CLOSED:
             self._open.pop(shipment_id, None)
+            self._closed[shipment_id] = None
+            if len(self._closed) > self.max_shipments:
+                self._closed.popitem(last=False)
             return []
         entry = self._entry(shipment_id, None)
         if event.id not in entry.seen:

@@ -158,9 +158,7 @@ def _train(
     lanes = fit_lanes(histories)
     rows = list(snapshots(histories, lanes, per_shipment=per_shipment, seed=seed))
     if not rows:
-        raise InsightError(
-            "no finished shipment history with a promised delivery time to train on"
-        )
+        raise InsightError("no finished shipment history with a promised delivery time to train on")
     counts: dict[str, int] = {}
     for row in rows:
         for name in row.features:
