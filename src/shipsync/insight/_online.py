@@ -165,7 +165,8 @@ class RiskScorer:
             entry.seen.add(event.id)
             scan = scan_of(event)
             entry.state.observe(scan.milestone, scan.reason, scan.at, scan.facility)
-        prediction = self.model.predict(entry.state, tracking.occurred_at)
+        # Explanations cost twice the scoring: compute them only for the alerts that need them.
+        prediction = self.model.predict(entry.state, tracking.occurred_at, explain=0)
         alerts = self._alerts(entry, prediction)
         if confirm:
             self.confirm(alerts)
@@ -226,7 +227,9 @@ class RiskScorer:
             predicted_delivery=prediction.predicted_delivery,
             predicted_earliest=interval[0] if interval else None,
             predicted_latest=interval[1] if interval else None,
-            reasons=tuple(e.text for e in prediction.explanations),
+            reasons=tuple(
+                e.text for e in self.model.explain(state.features(prediction.at), state, top=3)
+            ),
             missing=prediction.missing,
             model=self._model_id,
         )
