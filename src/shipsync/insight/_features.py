@@ -311,11 +311,11 @@ def describe_feature(name: str, value: float, state: FeatureState | None = None)
         case "slack_days":
             if value < 0:
                 return f"promised date passed {-value * 24:.0f} h ago"
-            return f"{value * 24:.0f} h left before the promised date"
+            return f"only {value * 24:.0f} h left before the promised date"
         case "slack_vs_expected_days":
             if value < 0:
                 return f"the lane's usual pace ends {-value * 24:.0f} h after the promise"
-            return f"{value * 24:.0f} h of margin at the lane's usual pace"
+            return f"only {value * 24:.0f} h of margin at the lane's usual pace"
         case "exceptions":
             return f"{value:.0f} exception scan(s) so far"
         case "attempts":
@@ -338,8 +338,18 @@ def describe_feature(name: str, value: float, state: FeatureState | None = None)
             return "the recipient address is incomplete"
         case "packages":
             return f"{value:.0f} package(s)"
+        case "lane_median_days":
+            return f"a lane whose usual transit is {value:.1f} days"
+        case "value_band":
+            return f"declared value band {value:.0f} of 3"
+        case "pickup_hour" | "promise_known" | "picked_up":
+            return f"{name.replace('_', ' ')} {value:g}"
         case _:
-            if "=" in name:
-                kind, _, what = name.partition("=")
+            kind, _, what = name.partition("=")
+            if kind == "stage":
+                return f"currently {what.replace('_', ' ')}"
+            if kind == "facility":
+                return f"last seen at {what}"
+            if what:
                 return f"{kind} {what}"
             return f"{name} = {value:g}"
