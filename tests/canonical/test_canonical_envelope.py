@@ -59,6 +59,8 @@ ISSUE_TYPES = {
     "settlement.completed",
     "claim.opened",
     "claim.settled",
+    "shipment.delay_predicted",
+    "shipment.exception_predicted",
 }
 
 
@@ -85,9 +87,9 @@ def _delivered_json(**changes: Any) -> dict[str, Any]:
 
 
 def test_the_catalogue_holds_every_type_of_the_issue() -> None:
-    """The default catalogue has the 22 types the issue lists, each its own class."""
+    """The catalogue has the 22 lifecycle types and 2 prediction types, each its own class."""
     assert set(default_catalogue.types) == ISSUE_TYPES
-    assert len(set(default_catalogue.types.values())) == 22
+    assert len(set(default_catalogue.types.values())) == 24
     for name, cls in default_catalogue.types.items():
         assert cls.event_type() == name
 

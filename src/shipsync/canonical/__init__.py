@@ -26,9 +26,11 @@ from shipsync.canonical._events import (
     ShipmentAvailableForPickup,
     ShipmentCancelled,
     ShipmentCreated,
+    ShipmentDelayPredicted,
     ShipmentDelivered,
     ShipmentDeliveryAttempted,
     ShipmentException,
+    ShipmentExceptionPredicted,
     ShipmentInTransit,
     ShipmentLabelCreated,
     ShipmentLost,
@@ -58,6 +60,7 @@ from shipsync.canonical._finance import (
 )
 from shipsync.canonical._money import CURRENCY_EXPONENTS, CurrencyCode, ExactDecimal, Money
 from shipsync.canonical._parties import COUNTRY_CODES, Address, Contact, CountryCode
+from shipsync.canonical._predictions import RiskAssessment, RiskKind, RiskLevel
 from shipsync.canonical._schemas import JSON_SCHEMA_DIALECT, event_schemas, export_schemas
 from shipsync.canonical._shipment import (
     Commodity,
@@ -161,15 +164,20 @@ __all__ = [
     "RateQuote",
     "Reason",
     "ReturnShipment",
+    "RiskAssessment",
+    "RiskKind",
+    "RiskLevel",
     "Settlement",
     "SettlementCompleted",
     "Shipment",
     "ShipmentAvailableForPickup",
     "ShipmentCancelled",
     "ShipmentCreated",
+    "ShipmentDelayPredicted",
     "ShipmentDelivered",
     "ShipmentDeliveryAttempted",
     "ShipmentException",
+    "ShipmentExceptionPredicted",
     "ShipmentInTransit",
     "ShipmentLabelCreated",
     "ShipmentLost",

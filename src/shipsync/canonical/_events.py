@@ -54,6 +54,7 @@ from shipsync.canonical._finance import (
     InvoiceMatch,
     Settlement,
 )
+from shipsync.canonical._predictions import RiskAssessment
 from shipsync.canonical._shipment import ProofOfDelivery, Rate, Shipment
 from shipsync.canonical._tracking import Milestone, TrackingEvent
 from shipsync.errors import (
@@ -82,9 +83,11 @@ __all__ = [
     "ShipmentAvailableForPickup",
     "ShipmentCancelled",
     "ShipmentCreated",
+    "ShipmentDelayPredicted",
     "ShipmentDelivered",
     "ShipmentDeliveryAttempted",
     "ShipmentException",
+    "ShipmentExceptionPredicted",
     "ShipmentInTransit",
     "ShipmentLabelCreated",
     "ShipmentLost",
@@ -483,6 +486,25 @@ class ClaimSettled(Event):
     data: Claim
 
 
+# --- predictions -----------------------------------------------------------------------------
+
+
+class ShipmentDelayPredicted(Event):
+    """A model judges a late delivery likely; emitted once per shipment and risk level."""
+
+    type: Literal["shipment.delay_predicted"] = "shipment.delay_predicted"
+    schemaversion: _Version1 = 1
+    data: RiskAssessment
+
+
+class ShipmentExceptionPredicted(Event):
+    """A model judges an ending in an exception class likely; once per shipment and level."""
+
+    type: Literal["shipment.exception_predicted"] = "shipment.exception_predicted"
+    schemaversion: _Version1 = 1
+    data: RiskAssessment
+
+
 _BUILTIN: tuple[type[Event], ...] = (
     ShipmentCreated,
     ShipmentLabelCreated,
@@ -506,6 +528,8 @@ _BUILTIN: tuple[type[Event], ...] = (
     SettlementCompleted,
     ClaimOpened,
     ClaimSettled,
+    ShipmentDelayPredicted,
+    ShipmentExceptionPredicted,
 )
 
 AnyEvent = Annotated[
@@ -530,7 +554,9 @@ AnyEvent = Annotated[
     | FreightDiscrepancyFound
     | SettlementCompleted
     | ClaimOpened
-    | ClaimSettled,
+    | ClaimSettled
+    | ShipmentDelayPredicted
+    | ShipmentExceptionPredicted,
     Field(discriminator="type"),
 ]
 """Any event of the built-in catalogue, discriminated on ``type``."""

@@ -154,6 +154,10 @@ class Shipment(CanonicalModel):
     customs: Customs | None = None
     created_at: UtcDatetime | None = None
     options: ShipmentOptions | None = None
+    #: When the customer was promised delivery (the end of the promised window), when known.
+    promised_delivery: UtcDatetime | None = None
+    #: The value declared for the whole shipment (insurance, risk bands), when known.
+    declared_value: Money | None = None
 
     @property
     def tracking_numbers(self) -> tuple[str, ...]:

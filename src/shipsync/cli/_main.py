@@ -42,6 +42,7 @@ __all__ = ["main"]
 # name -> "module:attribute" of a click command or group in another module of this package.
 _LAZY_COMMANDS: dict[str, str] = {
     # "name": "shipsync.cli._topic:object",  (one line per command, kept sorted by name)
+    "insight": "shipsync.cli._insight:insight",
 }
 
 
