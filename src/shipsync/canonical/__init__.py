@@ -56,6 +56,7 @@ from shipsync.canonical._finance import (
     LineClass,
     Settlement,
 )
+from shipsync.canonical._manifest import Manifest, ManifestDocument, ManifestFormat
 from shipsync.canonical._money import CURRENCY_EXPONENTS, CurrencyCode, ExactDecimal, Money
 from shipsync.canonical._parties import COUNTRY_CODES, Address, Contact, CountryCode
 from shipsync.canonical._schemas import JSON_SCHEMA_DIALECT, event_schemas, export_schemas
@@ -145,6 +146,9 @@ __all__ = [
     "LengthUnit",
     "LineClass",
     "Location",
+    "Manifest",
+    "ManifestDocument",
+    "ManifestFormat",
     "Milestone",
     "MilestoneEvent",
     "Money",

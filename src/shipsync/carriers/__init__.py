@@ -19,6 +19,7 @@ from shipsync.carriers._driver import (
     Driver,
     DriverInfo,
     Flow,
+    ManifestRequest,
     PickupRequest,
     is_compatible_api_version,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "DriverInfo",
     "DriverRegistry",
     "Flow",
+    "ManifestRequest",
     "PickupRequest",
     "RateLimit",
     "RateShopResult",

@@ -27,6 +27,7 @@ from shipsync.canonical import (
     Address,
     FreightInvoice,
     LabelFormat,
+    Manifest,
     Pickup,
     Rate,
     ReturnShipment,
@@ -46,6 +47,7 @@ __all__ = [
     "Driver",
     "DriverInfo",
     "Flow",
+    "ManifestRequest",
     "PickupRequest",
     "is_compatible_api_version",
 ]
@@ -132,6 +134,19 @@ class PickupRequest:
     ready_until: datetime
     tracking_numbers: tuple[str, ...] = ()
     instructions: str | None = None
+
+
+@attrs.frozen
+class ManifestRequest:
+    """Close a day: the shipments handed over on ``ship_date`` (all of them when none are named).
+
+    ``carrier_shipment_ids`` are the carrier's ids of the shipments (labels) to include;
+    ``account`` picks one of several carrier accounts where the carrier has them.
+    """
+
+    ship_date: date
+    carrier_shipment_ids: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    account: str | None = None
 
 
 class Driver:
@@ -242,3 +257,7 @@ class Driver:
     ) -> Flow[ReturnShipment]:
         """Book a return of ``shipment`` to its shipper."""
         raise self._unsupported(Capability.CREATE_RETURN)
+
+    def create_manifest(self, request: ManifestRequest) -> Flow[Manifest]:
+        """Create the end-of-day manifest of the shipments handed over (with its document)."""
+        raise self._unsupported(Capability.CREATE_MANIFEST)

@@ -41,6 +41,7 @@ from pydantic import BaseModel, SecretStr
 from shipsync.canonical import (
     Address,
     FreightInvoice,
+    Manifest,
     Milestone,
     Pickup,
     Rate,
@@ -55,6 +56,7 @@ from shipsync.carriers import (
     CarrierClient,
     CarrierConfig,
     Driver,
+    ManifestRequest,
     PickupRequest,
     RetryPolicy,
     SleepRecorder,
@@ -83,6 +85,7 @@ _RESULT_TYPES: dict[Capability, Any] = {
     Capability.PARSE_WEBHOOK: TrackingEvent,
     Capability.FETCH_INVOICES: FreightInvoice,
     Capability.CREATE_RETURN: ReturnShipment,
+    Capability.CREATE_MANIFEST: Manifest,
 }
 
 
@@ -310,6 +313,11 @@ def _call(client: CarrierClient, recording: Recording) -> Any:
     if op is Capability.FETCH_INVOICES:
         since = date.fromisoformat(args["since"]) if "since" in args else None
         return client.fetch_invoices(since=since)
+    if op is Capability.CREATE_MANIFEST:
+        ids = tuple(str(i) for i in args.get("carrier_shipment_ids", ()))
+        return client.create_manifest(
+            ManifestRequest(date.fromisoformat(args.get("ship_date", "2026-01-05")), ids)
+        )
     return client.create_return(_shipment(args, booked=True), idempotency_key="conformance-key")
 
 
