@@ -546,8 +546,8 @@ class CarrierClient(BaseCarrierClient):
         )
         return self.run(flow, "create_return")
 
-    def create_manifest(self, request: ManifestRequest) -> Manifest:
-        """Create the end-of-day manifest (the carrier's close) with its document."""
+    def create_manifest(self, request: ManifestRequest) -> list[Manifest]:
+        """Create the end-of-day manifests (the carrier's close) with their documents."""
         self._check(Capability.CREATE_MANIFEST)
         return self.run(self.driver.create_manifest(request), "create_manifest")
 
@@ -769,7 +769,7 @@ class AsyncCarrierClient(BaseCarrierClient):
         )
         return await self.run(flow, "create_return")
 
-    async def create_manifest(self, request: ManifestRequest) -> Manifest:
-        """Create the end-of-day manifest (the carrier's close) with its document."""
+    async def create_manifest(self, request: ManifestRequest) -> list[Manifest]:
+        """Create the end-of-day manifests (the carrier's close) with their documents."""
         self._check(Capability.CREATE_MANIFEST)
         return await self.run(self.driver.create_manifest(request), "create_manifest")

@@ -258,6 +258,7 @@ class Driver:
         """Book a return of ``shipment`` to its shipper."""
         raise self._unsupported(Capability.CREATE_RETURN)
 
-    def create_manifest(self, request: ManifestRequest) -> Flow[Manifest]:
-        """Create the end-of-day manifest of the shipments handed over (with its document)."""
+    def create_manifest(self, request: ManifestRequest) -> Flow[list[Manifest]]:
+        """Create the end-of-day manifests of the shipments handed over, with their documents
+        (an aggregator returns one per carrier account)."""
         raise self._unsupported(Capability.CREATE_MANIFEST)

@@ -45,7 +45,7 @@ from shipsync.errors import (
 )
 from shipsync.webhooks._codec import DECIMAL, b64decode_strict, raw_body, timestamp_seconds
 from shipsync.webhooks._headers import HeadersInput, read_headers
-from shipsync.webhooks._scheme import Clock, VerifiedDelivery, system_clock
+from shipsync.webhooks._scheme import Clock, Secrets, VerifiedDelivery, system_clock
 
 __all__ = [
     "MIN_RSA_BITS",
@@ -58,6 +58,7 @@ __all__ = [
     "RsaSha256Verifier",
     "StaticRsaKeys",
     "rsa_public_key",
+    "shared_jwks_source",
 ]
 
 #: Where ShipEngine publishes the public keys of its webhook signatures.
@@ -333,8 +334,42 @@ def _check_header_name(value: str, field: str) -> None:
         raise InvalidInputError(f"{field} must be an HTTP header name", path=field)
 
 
-RsaKeysInput: TypeAlias = RsaKeySource | Mapping[str, RsaPublicKeyInput]
-"""A key source, or a mapping of key id to public key (read as :class:`StaticRsaKeys`)."""
+RsaKeysInput: TypeAlias = RsaKeySource | Mapping[str, RsaPublicKeyInput] | Secrets
+"""A key source; a mapping of key id to public key (read as :class:`StaticRsaKeys`); or text: a
+JWKS URL (one shared :class:`JwksKeySource` per URL, so its refetch bound holds however many
+verifiers are built) or a JWKS JSON document (static keys)."""
+
+_SHARED_SOURCES: dict[str, JwksKeySource] = {}
+_SHARED_LOCK = threading.Lock()
+_MAX_SHARED_SOURCES = 64
+
+
+def shared_jwks_source(url: str) -> JwksKeySource:
+    """The process-wide :class:`JwksKeySource` of ``url`` (created on first use)."""
+    with _SHARED_LOCK:
+        source = _SHARED_SOURCES.get(url)
+        if source is None:
+            if len(_SHARED_SOURCES) >= _MAX_SHARED_SOURCES:
+                raise WebhookSecretError("too many distinct JWKS URLs in one process")
+            source = _SHARED_SOURCES[url] = JwksKeySource(url)
+        return source
+
+
+def _key_source(keys: object) -> RsaKeySource:
+    if isinstance(keys, bytes):
+        keys = keys.decode("utf-8", "replace")
+    if isinstance(keys, str):
+        text = keys.strip()
+        if text.startswith(("https://", "http://")):
+            return shared_jwks_source(text)
+        if text.startswith("{"):
+            return StaticRsaKeys.from_jwks(text)
+        raise WebhookSecretError("an RSA key text must be a JWKS URL or a JWKS JSON document")
+    if isinstance(keys, Mapping):
+        return StaticRsaKeys(keys)
+    if isinstance(keys, RsaKeySource):
+        return keys
+    raise WebhookSecretError("keys must be a key source, a mapping of key id to key, or a JWKS")
 
 
 @attrs.frozen
@@ -365,7 +400,7 @@ class RsaSha256Scheme:
 
     def signer(
         self,
-        secrets: rsa.RSAPrivateKey | str | bytes,
+        secrets: rsa.RSAPrivateKey | Secrets,
         *,
         clock: Clock = system_clock,
         key_id: str = "key-1",
@@ -384,12 +419,7 @@ class RsaSha256Verifier:
     __slots__ = ("_clock", "_headers", "_keys", "_name", "_tolerance")
 
     def __init__(self, scheme: RsaSha256Scheme, keys: RsaKeysInput, *, clock: Clock) -> None:
-        if isinstance(keys, RsaKeySource) and not isinstance(keys, Mapping):
-            self._keys: RsaKeySource = keys
-        elif isinstance(keys, Mapping):
-            self._keys = StaticRsaKeys(keys)
-        else:
-            raise WebhookSecretError("keys must be a key source or a mapping of key id to key")
+        self._keys = _key_source(keys)
         self._headers = (
             scheme.key_id_header.lower(),
             scheme.signature_header.lower(),
@@ -447,7 +477,7 @@ class RsaSha256Signer:
     def __init__(
         self,
         scheme: RsaSha256Scheme,
-        secret: rsa.RSAPrivateKey | str | bytes,
+        secret: rsa.RSAPrivateKey | Secrets,
         *,
         clock: Clock,
         key_id: str,
@@ -462,7 +492,7 @@ class RsaSha256Signer:
             if not isinstance(loaded, rsa.RSAPrivateKey):
                 raise WebhookSecretError("the PEM key is not an RSA private key")
             secret = loaded
-        if not isinstance(secret, rsa.RSAPrivateKey):
+        if not isinstance(secret, rsa.RSAPrivateKey):  # an Ed25519 key, a list, anything
             raise WebhookSecretError("an RSA private key or its PEM is needed to sign")
         _check_size(secret.public_key())
         self._key = secret
