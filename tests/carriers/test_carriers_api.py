@@ -6,6 +6,7 @@ import shipsync.carriers
 import shipsync.carriers.fake
 import shipsync.testing.carriers
 import shipsync.testing.fake_carrier
+import shipsync.testing.openapi
 
 
 def test_carriers_all() -> None:
@@ -95,8 +96,18 @@ def test_testing_modules_all() -> None:
         "DriverConformance",
         "Recording",
         "check_driver",
+        "check_spec",
+        "check_spec_recording",
         "load_recordings",
         "recordings_from_cassette",
+    ]
+    assert shipsync.testing.openapi.__all__ == [
+        "Correction",
+        "OpenAPISpec",
+        "SpecViolation",
+        "check_request",
+        "extract",
+        "load_document",
     ]
 
 

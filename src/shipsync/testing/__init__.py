@@ -6,6 +6,8 @@ cheap and works in projects that do not install hypothesis.
 - :mod:`shipsync.testing.fake_carrier`: ``FakeCarrier`` (in-process) and ``FakeCarrierServer``
   (real HTTP on a free local port), plus sample addresses and shipments.
 - :mod:`shipsync.testing.carriers`: the driver conformance kit a carrier vendor points at a driver.
+- :mod:`shipsync.testing.openapi`: the kit's spec check: a carrier's OpenAPI document, corrected,
+  checks every request a driver builds (needs the ``testing`` extra's jsonschema and pyyaml).
 - :mod:`shipsync.testing.idempotency`: the idempotency store conformance suite.
 - :mod:`shipsync.testing.flows`: the event log conformance suite.
 - :mod:`shipsync.testing.strategies`: hypothesis strategies for the canonical model.

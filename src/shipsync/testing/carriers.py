@@ -11,6 +11,8 @@ recorded responses of your carrier (from a sandbox, or cassettes), and pytest ru
 
 The checks: the metadata is complete; every declared capability is implemented and every other
 one raises :class:`~shipsync.errors.UnsupportedOperationError` before sending anything; every
+recording parses into canonical data; with ``specs`` (see :mod:`shipsync.testing.openapi`) every
+request the driver sends during the run matches the carrier's OpenAPI document, strictly; every
 recording parses into canonical data (or, for recorded failures, a typed
 :class:`~shipsync.errors.CarrierError`); broken variants of every recorded answer (truncated,
 fields missing or of the wrong type) fail with a typed error, never a ``KeyError``; an unknown
@@ -55,6 +57,7 @@ from shipsync.carriers import (
     Capability,
     CarrierClient,
     CarrierConfig,
+    CarrierRequest,
     Driver,
     ManifestRequest,
     PickupRequest,
@@ -64,11 +67,14 @@ from shipsync.carriers import (
 )
 from shipsync.errors import CarrierError, UnsupportedOperationError
 from shipsync.testing.fake_carrier import sample_address, sample_shipment
+from shipsync.testing.openapi import OpenAPISpec, check_request
 
 __all__ = [
     "DriverConformance",
     "Recording",
     "check_driver",
+    "check_spec",
+    "check_spec_recording",
     "load_recordings",
     "recordings_from_cassette",
 ]
@@ -325,8 +331,58 @@ def _flatten(result: Any) -> list[Any]:
     return list(result) if isinstance(result, list) else [result]
 
 
-def check_recording(driver: Driver, recording: Recording) -> list[str]:
-    """Replay one recording through the client boundary and check what comes out."""
+def _sent(request: httpx.Request, base_url: str) -> CarrierRequest:
+    """The request as the driver built it: its path relative to the configured base URL."""
+    base_path = urlsplit(base_url).path.rstrip("/")
+    path = request.url.path
+    if base_path and path.startswith(base_path):
+        path = path[len(base_path) :]
+    return CarrierRequest(
+        request.method,
+        path,
+        headers=tuple(request.headers.multi_items()),
+        content=request.content,
+        params=tuple(request.url.params.multi_items()),
+    )
+
+
+def check_spec(
+    driver: Driver, requests: Sequence[httpx.Request], specs: Sequence[OpenAPISpec]
+) -> list[str]:
+    """Problems of the sent ``requests`` against the carrier's OpenAPI ``specs`` (none given: no
+    check)."""
+    problems: list[str] = []
+    if not specs:
+        return problems
+    for request in requests:
+        problems += check_request(_sent(request, driver.config.base_url), specs)
+    return problems
+
+
+def check_spec_recording(
+    driver: Driver, recording: Recording, specs: Sequence[OpenAPISpec]
+) -> list[str]:
+    """Replay ``recording`` and check only the requests it sent against ``specs``."""
+    if not specs or recording.operation not in driver.info.capabilities:
+        return []
+    label = recording.name or recording.operation.value
+    replay = _Replay(recording.responses)
+    client = _replay_client(driver, replay)
+    try:
+        with no_network(), contextlib.suppress(Exception):
+            _call(client, recording)
+    finally:
+        client.close()
+    return [f"{label}: {p}" for p in check_spec(driver, replay.requests, specs)]
+
+
+def check_recording(
+    driver: Driver, recording: Recording, specs: Sequence[OpenAPISpec] = ()
+) -> list[str]:
+    """Replay one recording through the client boundary and check what comes out.
+
+    With ``specs``, every request the flow sent must also match the carrier's OpenAPI document.
+    """
     label = recording.name or recording.operation.value
     if recording.operation not in driver.info.capabilities:
         return [f"{label}: recording for undeclared capability {recording.operation.value}"]
@@ -336,16 +392,17 @@ def check_recording(driver: Driver, recording: Recording) -> list[str]:
         with no_network():
             result = _call(client, recording)
     except CarrierError as exc:
+        spec_problems = [f"{label}: {p}" for p in check_spec(driver, replay.requests, specs)]
         if recording.expect == "error":
-            return []
-        return [f"{label}: raised {type(exc).__name__}: {exc}"]
+            return spec_problems
+        return [*spec_problems, f"{label}: raised {type(exc).__name__}: {exc}"]
     except Exception as exc:
         return [f"{label}: leaked {type(exc).__name__} instead of a typed CarrierError: {exc}"]
     finally:
         client.close()
+    problems = [f"{label}: {p}" for p in check_spec(driver, replay.requests, specs)]
     if recording.expect == "error":
-        return [f"{label}: expected a typed CarrierError, got a result"]
-    problems = []
+        return [*problems, f"{label}: expected a typed CarrierError, got a result"]
     expected = _RESULT_TYPES[recording.operation]
     for item in _flatten(result):
         if not isinstance(item, expected):
@@ -524,11 +581,17 @@ def no_network() -> Iterator[None]:
         socket.create_connection = original_create
 
 
-def check_driver(driver: Driver, recordings: Sequence[Recording] = ()) -> list[str]:
-    """Every problem the kit finds with ``driver`` (empty: it conforms)."""
+def check_driver(
+    driver: Driver, recordings: Sequence[Recording] = (), specs: Sequence[OpenAPISpec] = ()
+) -> list[str]:
+    """Every problem the kit finds with ``driver`` (empty: it conforms).
+
+    ``specs`` are the carrier's OpenAPI documents: every request sent while replaying the
+    recordings must match one of their operations, strictly.
+    """
     problems = check_metadata(driver) + check_capabilities(driver) + check_undeclared(driver)
     for recording in recordings:
-        problems += check_recording(driver, recording)
+        problems += check_recording(driver, recording, specs)
         problems += check_mutations(driver, recording)
         problems += check_deterministic(driver, recording)
     return problems
@@ -538,11 +601,14 @@ class DriverConformance:
     """Subclass with ``driver`` and ``recordings`` set; pytest collects the checks below.
 
     ``require_unknown_status`` (default on when ``track`` or ``parse_webhook`` is declared)
-    demands at least one ``expect="unknown_status"`` recording.
+    demands at least one ``expect="unknown_status"`` recording. ``specs`` (OpenAPI documents
+    loaded with :class:`shipsync.testing.openapi.OpenAPISpec`) turn on the spec check: every
+    request the driver sends during the run must match the carrier's published API.
     """
 
     driver: ClassVar[Driver]
     recordings: ClassVar[Sequence[Recording]] = ()
+    specs: ClassVar[Sequence[OpenAPISpec]] = ()
     require_unknown_status: ClassVar[bool | None] = None
 
     def test_metadata_is_complete(self) -> None:
@@ -561,6 +627,13 @@ class DriverConformance:
         """Each recording gives canonical values, or a typed error when it records a failure."""
         assert self.recordings, "give the kit some recordings"
         problems = [p for r in self.recordings for p in check_recording(self.driver, r)]
+        assert problems == []
+
+    def test_requests_match_the_spec(self) -> None:
+        """Every request sent while replaying the recordings matches the OpenAPI document."""
+        problems = [
+            p for r in self.recordings for p in check_spec_recording(self.driver, r, self.specs)
+        ]
         assert problems == []
 
     def test_broken_answers_fail_typed(self) -> None:
