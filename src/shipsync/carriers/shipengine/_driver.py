@@ -69,12 +69,7 @@ from shipsync.carriers.shipengine._mapping import (
     WEBHOOK_RESOURCE_TYPES,
     WEIGHT_UNITS,
 )
-from shipsync.errors import (
-    CarrierRequestError,
-    CarrierResponseError,
-    ConfigurationError,
-    InvalidInputError,
-)
+from shipsync.errors import CarrierRequestError, CarrierResponseError, ConfigurationError
 from shipsync.webhooks import SHIPENGINE_SCHEME
 
 __all__ = ["SPEC_VERSION", "ShipEngineConfig", "ShipEngineDriver"]
@@ -125,6 +120,13 @@ def _list(value: object, what: str) -> list[Any]:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _code(value: object) -> str | None:
+    """A postal code: documented examples send some unquoted, so integers are read as text."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    return _text(value)
 
 
 def _money(data: Mapping[str, Any]) -> Money:
@@ -203,7 +205,7 @@ class ShipEngineDriver(Driver):
         accounts = self.config.carrier_ids
         if not colon:
             if len(accounts) != 1:
-                raise InvalidInputError(
+                raise _bad_input(
                     "service must be '<carrier_code>:<service_code>' unless exactly one carrier "
                     "account is configured",
                     path="service",
@@ -215,7 +217,7 @@ class ShipEngineDriver(Driver):
                 f"no carrier_id is configured for carrier code {code!r}", path="carrier_ids"
             )
         if not service_code:
-            raise InvalidInputError("the service code is empty", path="service")
+            raise _bad_input("the service code is empty", path="service")
         return code, accounts[code], service_code
 
     @staticmethod
@@ -225,20 +227,20 @@ class ShipEngineDriver(Driver):
         contact = address.contact or Contact()
         phone = contact.phone
         if phone_required and not phone:
-            raise InvalidInputError(
+            raise _bad_input(
                 "ShipEngine needs a phone number on the ship-from address",
                 path="shipper.contact.phone",
             )
         data: dict[str, Any] = {
             "name": address.name or contact.name or address.company or "",
-            "phone": phone or "",
+            "phone": phone,
             "company_name": address.company,
             "address_line1": lines[0] or "",
             "address_line2": lines[1],
             "address_line3": lines[2],
             "city_locality": address.city or "",
-            "state_province": address.state or "",
-            "postal_code": address.postal_code or "",
+            "state_province": address.state,
+            "postal_code": address.postal_code,
             "country_code": address.country,
             "address_residential_indicator": {True: "yes", False: "no", None: "unknown"}[
                 address.residential
@@ -277,7 +279,7 @@ class ShipEngineDriver(Driver):
         data: dict[str, Any] = {
             "external_shipment_id": shipment.shipment_id[:50],
             "ship_to": self.address_json(shipment.recipient),
-            "ship_from": self.address_json(shipment.shipper),
+            "ship_from": self.address_json(shipment.shipper, phone_required=True),
             "packages": packages,
         }
         if shipment.customs is not None:
@@ -311,7 +313,7 @@ class ShipEngineDriver(Driver):
         return {
             "contents": contents if contents in known else "other",
             "non_delivery": "return_to_sender",
-            "terms_of_trade_code": customs.incoterm.value,
+            "terms_of_trade_code": customs.incoterm.value.lower(),
             "customs_items": items,
         }
 
@@ -347,6 +349,8 @@ class ShipEngineDriver(Driver):
         href = download["href"]
         if not isinstance(href, str) or not href:
             raise CarrierResponseError("the label has no download", code="unexpected_response")
+        if href.startswith("http://"):  # documented links say http: never send the key in clear
+            href = "https://" + href.removeprefix("http://")
         if href.startswith("https://"):
             response = yield self._request("GET", href)
             return response.content
@@ -421,7 +425,7 @@ class ShipEngineDriver(Driver):
         location = Location(
             city=_text(item.get("city_locality")),
             state=_text(item.get("state_province")),
-            postal_code=_text(item.get("postal_code")),
+            postal_code=_code(item.get("postal_code")),
             country=country.upper() if country else None,
         )
         return TrackingEvent(
@@ -571,7 +575,7 @@ class ShipEngineDriver(Driver):
     ) -> Flow[ReturnShipment]:
         """``POST /v1/labels/{label_id}/return`` for the booked shipment's label."""
         if shipment.carrier_shipment_id is None:
-            raise InvalidInputError(
+            raise _bad_input(
                 "a return needs the booked shipment's label id", path="carrier_shipment_id"
             )
         payload = {**self._label_options(label_format), "rma_number": idempotency_key[:50]}
@@ -600,7 +604,7 @@ class ShipEngineDriver(Driver):
             path = f"/v1/labels/{_segment(tracking_number)}/track"
             response = yield self._request("GET", path)
         else:
-            raise InvalidInputError(
+            raise _bad_input(
                 "track needs '<carrier_code>:<tracking number>' or a label id",
                 path="tracking_number",
             )
@@ -611,12 +615,12 @@ class ShipEngineDriver(Driver):
         contact = request.address.contact or Contact()
         for field in ("name", "email", "phone"):
             if not getattr(contact, field):
-                raise InvalidInputError(
+                raise _bad_input(
                     f"ShipEngine needs the pickup contact's {field}",
                     path=f"address.contact.{field}",
                 )
         if not request.tracking_numbers:
-            raise InvalidInputError(
+            raise _bad_input(
                 "name the label ids to collect in tracking_numbers", path="tracking_numbers"
             )
         payload: dict[str, Any] = {
@@ -727,6 +731,13 @@ class ShipEngineDriver(Driver):
         if not WEBHOOK_RESOURCE_TYPES[kind] or data.get("data") is None:
             return []
         return self._events(_mapping(data["data"], "data"), received_at)
+
+
+def _bad_input(message: str, *, path: str) -> CarrierRequestError:
+    """Our data cannot make a valid request: refused before anything is sent, naming the field."""
+    error = CarrierRequestError(message, carrier=NAME, code="invalid_input")
+    error.path = path
+    return error
 
 
 #: The amounts of a ShipEngine rate, which add up to its price.
