@@ -96,6 +96,10 @@ def _strings(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(v) for v in values)
 
 
+def _reasons(items: Iterable[tuple[Capability | str, str]]) -> tuple[tuple[Capability, str], ...]:
+    return tuple((Capability(capability), str(reason)) for capability, reason in items)
+
+
 def _formats(values: Iterable[LabelFormat | str]) -> frozenset[LabelFormat]:
     return frozenset(LabelFormat(v) for v in values)
 
@@ -112,6 +116,11 @@ class DriverInfo:
     label_formats: frozenset[LabelFormat] = attrs.field(default=(), converter=_formats)
     signature_scheme: str | None = None
     description: str = ""
+    #: Why an operation is not offered, by capability (``cancel_shipment``: "DHL has none").
+    #: The unsupported error of that operation carries the reason.
+    unsupported_reasons: tuple[tuple[Capability, str], ...] = attrs.field(
+        default=(), converter=_reasons
+    )
 
 
 @attrs.frozen
@@ -172,8 +181,9 @@ class Driver:
         return f"<{type(self).__name__} {self.info.name!r}>"
 
     def _unsupported(self, capability: Capability) -> UnsupportedOperationError:
+        reason = dict(self.info.unsupported_reasons).get(capability)
         return UnsupportedOperationError(
-            f"the driver does not support {capability.value}",
+            f"the driver does not support {capability.value}" + (f": {reason}" if reason else ""),
             carrier=self.info.name,
             operation=capability.value,
             code="unsupported",
