@@ -308,9 +308,7 @@ def _call(client: CarrierClient, recording: Recording) -> Any:
         return client.cancel_shipment(str(args.get("carrier_shipment_id", "X1")))
     if op is Capability.SCHEDULE_PICKUP:
         start = datetime(2026, 1, 5, 9, tzinfo=UTC)
-        address = (
-            Address.model_validate(args["address"]) if "address" in args else sample_address()
-        )
+        address = Address.model_validate(args["address"]) if "address" in args else sample_address()
         numbers = tuple(str(n) for n in args.get("tracking_numbers", ()))
         request = PickupRequest(address, start, start + timedelta(hours=4), numbers)
         return client.schedule_pickup(request, idempotency_key="conformance-key")
