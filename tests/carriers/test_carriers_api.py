@@ -40,6 +40,7 @@ def test_carriers_all() -> None:
         "Sleeper",
         "TokenCache",
         "ashop_rates",
+        "drivers_markdown",
         "hookimpl",
         "hookspec",
         "is_compatible_api_version",

@@ -41,6 +41,8 @@ __all__ = [
     "Rate",
     "ReturnShipment",
     "Shipment",
+    "ShipmentOptions",
+    "SignatureOption",
 ]
 
 MAX_LABEL_BYTES = 10 * 1024 * 1024
@@ -55,6 +57,22 @@ class LabelFormat(enum.StrEnum):
     PDF = "pdf"
     ZPL = "zpl"
     PNG = "png"
+    EPL = "epl"
+
+
+class SignatureOption(enum.StrEnum):
+    """Who must sign for a delivery."""
+
+    NONE = "none"
+    SIGNATURE = "signature"
+    ADULT_SIGNATURE = "adult_signature"
+
+
+class ShipmentOptions(CanonicalModel):
+    """Delivery options a shipper asks the carrier for (drivers refuse the ones they lack)."""
+
+    signature: SignatureOption = SignatureOption.NONE
+    saturday_delivery: bool = False
 
 
 class Incoterm(enum.StrEnum):
@@ -167,6 +185,7 @@ class Shipment(CanonicalModel):
     customs: Customs | None = None
     created_at: UtcDatetime | None = None
     ship_date: date | None = None
+    options: ShipmentOptions | None = None
 
     @property
     def tracking_numbers(self) -> tuple[str, ...]:

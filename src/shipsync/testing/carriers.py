@@ -101,9 +101,10 @@ class Recording:
 
     ``responses`` are ``(status, headers, body)`` in the order the flow sends its requests (the
     token request excluded: the kit supplies a token). ``args`` override the kit's sample inputs
-    (``tracking_number``, ``carrier_shipment_id``, ``confirmation_number``, ``shipment`` as
-    JSON). ``expect`` is ``"ok"``, ``"error"`` (a typed ``CarrierError``) or ``"unknown_status"``
-    (the result holds an UNKNOWN event whose ``carrier_code`` contains ``raw_code``). For
+    (``tracking_number``, ``carrier_shipment_id``, ``confirmation_number``, ``shipment`` and
+    ``address`` (validation and pickups) as JSON). ``expect`` is ``"ok"``, ``"error"`` (a typed
+    ``CarrierError``) or ``"unknown_status"`` (the result holds an UNKNOWN event whose
+    ``carrier_code`` contains ``raw_code``). For
     ``parse_webhook`` the first response's body is the webhook body.
     """
 

@@ -411,6 +411,11 @@ class OpenAPISpec:
         for error in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
             where = "/".join(str(p) for p in error.absolute_path) or "(root)"
             problems.append(f"{where}: {error.message[:300]}")
+            # oneOf/anyOf: say why each alternative failed, deepest first.
+            context = sorted(error.context or (), key=lambda e: -len(e.absolute_path))
+            for sub in context[:3]:
+                inner = "/".join(str(p) for p in sub.absolute_path) or "(root)"
+                problems.append(f"  {inner}: {sub.message[:300]}")
         return problems
 
     def _check_operation(
