@@ -62,6 +62,7 @@ CANONICAL_ALL = [
     "LineClass",
     "Location",
     "Manifest",
+    "ManifestCreated",
     "ManifestDocument",
     "ManifestFormat",
     "Milestone",

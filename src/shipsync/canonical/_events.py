@@ -54,6 +54,7 @@ from shipsync.canonical._finance import (
     InvoiceMatch,
     Settlement,
 )
+from shipsync.canonical._manifest import Manifest
 from shipsync.canonical._shipment import ProofOfDelivery, Rate, Shipment
 from shipsync.canonical._tracking import Milestone, TrackingEvent
 from shipsync.errors import (
@@ -75,6 +76,7 @@ __all__ = [
     "FreightInvoiceMatched",
     "FreightInvoiceReceived",
     "FreightRateQuoted",
+    "ManifestCreated",
     "MilestoneEvent",
     "PodCaptured",
     "RateQuote",
@@ -267,7 +269,7 @@ class Event(CanonicalModel):
 
 
 def _shipment_id_of(data: Any) -> str | None:
-    value = getattr(data, "shipment_id", None)
+    value = getattr(data, "shipment_id", None) or getattr(data, "manifest_id", None)
     return value if isinstance(value, str) else None
 
 
@@ -408,6 +410,14 @@ class PodCaptured(Event):
     data: ProofOfDelivery
 
 
+class ManifestCreated(Event):
+    """A carrier closed a day: the manifest of the shipments handed over (subject: its id)."""
+
+    type: Literal["manifest.created"] = "manifest.created"
+    schemaversion: _Version1 = 1
+    data: Manifest
+
+
 # --- money -------------------------------------------------------------------------------------
 
 
@@ -506,6 +516,7 @@ _BUILTIN: tuple[type[Event], ...] = (
     SettlementCompleted,
     ClaimOpened,
     ClaimSettled,
+    ManifestCreated,
 )
 
 AnyEvent = Annotated[
@@ -530,7 +541,8 @@ AnyEvent = Annotated[
     | FreightDiscrepancyFound
     | SettlementCompleted
     | ClaimOpened
-    | ClaimSettled,
+    | ClaimSettled
+    | ManifestCreated,
     Field(discriminator="type"),
 ]
 """Any event of the built-in catalogue, discriminated on ``type``."""

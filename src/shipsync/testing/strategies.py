@@ -55,6 +55,10 @@ from shipsync.canonical import (
     LengthUnit,
     LineClass,
     Location,
+    Manifest,
+    ManifestCreated,
+    ManifestDocument,
+    ManifestFormat,
     Milestone,
     MilestoneEvent,
     Money,
@@ -94,6 +98,7 @@ __all__ = [
     "identifiers",
     "invoice_matches",
     "locations",
+    "manifests",
     "milestone_events",
     "milestones",
     "money",
@@ -603,6 +608,24 @@ def proofs_of_delivery() -> st.SearchStrategy[ProofOfDelivery]:
     )
 
 
+def manifests() -> st.SearchStrategy[Manifest]:
+    """End-of-day manifests, with or without their document."""
+    return st.builds(
+        Manifest,
+        carrier=identifiers(max_size=12),
+        manifest_id=identifiers(),
+        ship_date=utc_datetimes().map(lambda moment: moment.date()),
+        carrier_shipment_ids=st.lists(identifiers(), max_size=3).map(tuple),
+        document=st.none()
+        | st.builds(
+            ManifestDocument,
+            format=st.sampled_from(ManifestFormat),
+            data=st.binary(min_size=1, max_size=64),
+        ),
+        pending=st.booleans(),
+    )
+
+
 _DATA: dict[str, tuple[type[Event], st.SearchStrategy[object]]] = {}
 
 
@@ -620,6 +643,7 @@ def _data_strategies() -> dict[str, tuple[type[Event], st.SearchStrategy[object]
                 "settlement.completed": (SettlementCompleted, settlements()),
                 "claim.opened": (ClaimOpened, claims(settled=False)),
                 "claim.settled": (ClaimSettled, claims(settled=True)),
+                "manifest.created": (ManifestCreated, manifests()),
             }
         )
     return _DATA
