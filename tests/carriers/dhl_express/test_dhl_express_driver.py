@@ -407,3 +407,22 @@ def test_sandbox_rerecords() -> None:  # pragma: no cover - needs the network an
     with CarrierClient(driver, transport=httpx.MockTransport(record)) as client:
         client.quote_rates(_shipment(ship_date=date.today() + timedelta(days=1)))
     (CASSETTES / "sandbox.json").write_text(json.dumps(recorded, indent=1))
+
+
+def test_a_pickup_can_be_booked_with_the_shipment() -> None:
+    """With pickup_with_shipment the shipment asks DHL's courier, and the body still validates."""
+    driver = DhlExpressDriver({**CONFIG, "pickup_with_shipment": True})
+    request = next(
+        driver.create_shipment(_shipment(), label_format=LabelFormat.ZPL, idempotency_key="k")
+    )
+    body = json.loads(request.content)
+    assert body["pickup"] == {"isRequested": True}
+    assert body["outputImageProperties"]["encodingFormat"] == "zpl"
+    assert load_spec().check(request) == []
+
+
+def test_a_shipment_without_a_date_is_refused_naming_the_field() -> None:
+    """DHL needs the planned shipping date; the driver reads no clock, so it asks for one."""
+    with pytest.raises(CarrierRequestError) as caught:
+        next(DhlExpressDriver(CONFIG).quote_rates(_shipment(ship_date=None, created_at=None)))
+    assert caught.value.path == "ship_date"

@@ -329,3 +329,43 @@ def test_sandbox_rerecords() -> None:  # pragma: no cover - needs the network an
     with CarrierClient(driver, transport=httpx.MockTransport(record)) as client:
         assert client.quote_rates(_shipment(service="rates"))
     (CASSETTES / "sandbox.json").write_text(json.dumps(recorded, indent=1))
+
+
+def test_multi_package_labels_follow_the_packages() -> None:
+    """Two packages: each gets its own tracking number and label from its own download."""
+    parcel = _shipment().packages[0].parcel
+    shipment = _shipment(packages=(_shipment().packages[0], _shipment().packages[0]))
+    label = json.loads(_recording("label-inline").responses[0][2])
+    pdf = label["label_download"]["href"]
+    label["packages"] = [
+        {"tracking_number": "1ZA", "label_download": {"href": pdf}},
+        {"tracking_number": "1ZB", "label_download": {"href": pdf}},
+    ]
+    seen: list[httpx.Request] = []
+    with _client([httpx.Response(200, json=label)], seen) as client:
+        booked = client.create_shipment(shipment)
+    assert booked.tracking_numbers == ("1ZA", "1ZB")
+    assert all(p.label is not None for p in booked.packages)
+    assert len(json.loads(seen[0].content)["shipment"]["packages"]) == 2
+    assert booked.packages[1].parcel == parcel
+
+
+async def test_the_async_client_creates_manifests_too() -> None:
+    """AsyncCarrierClient.create_manifest drives the same flow as the sync client."""
+    from shipsync.carriers import AsyncCarrierClient
+
+    body = _recording("manifest-request-in-progress").responses[0][2]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body)
+
+    client = AsyncCarrierClient(
+        ShipEngineDriver(CONFIG),
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(attempts=1),
+        sleeper=SleepRecorder(),
+    )
+    async with client:
+        (manifest,) = await client.create_manifest(ManifestRequest(date(2026, 1, 5), ["se-1"]))
+    assert manifest.pending
+    assert manifest.carrier_shipment_ids == ("se-1",)
