@@ -35,6 +35,7 @@ from shipsync.canonical import (
     Weight,
 )
 from shipsync.carriers import (
+    AsyncCarrierClient,
     Capability,
     CarrierClient,
     CarrierRequest,
@@ -352,8 +353,6 @@ def test_multi_package_labels_follow_the_packages() -> None:
 
 async def test_the_async_client_creates_manifests_too() -> None:
     """AsyncCarrierClient.create_manifest drives the same flow as the sync client."""
-    from shipsync.carriers import AsyncCarrierClient
-
     body = _recording("manifest-request-in-progress").responses[0][2]
 
     async def handler(request: httpx.Request) -> httpx.Response:
