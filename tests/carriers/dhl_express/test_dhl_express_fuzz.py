@@ -47,16 +47,20 @@ def _with_event(field: str, value: Any) -> dict[str, Any]:
 def test_any_tracking_answer_gives_utc_events_or_a_typed_error(body: Any) -> None:
     """Through the client boundary, a tracking answer of any shape is events in UTC or a
     CarrierError, never another exception."""
-    client = CarrierClient(
-        DhlExpressDriver({"api_key": "k", "api_secret": "s", "account_number": "1"}),
-        transport=httpx.MockTransport(lambda request: httpx.Response(200, json=body)),
-        retry=RetryPolicy(attempts=1),
-        sleeper=SleepRecorder(),
-        clock=datetime(2026, 1, 5, tzinfo=UTC).timestamp,
-    )
-    with client:
-        try:
-            events = client.track("1234567890")
-        except CarrierError:
-            return
+    _ANSWER[:] = [body]
+    try:
+        events = _CLIENT.track("1234567890")
+    except CarrierError:
+        return
     assert all(e.occurred_at.utcoffset() is not None for e in events)
+
+
+_ANSWER: list[Any] = []
+_CLIENT = CarrierClient(
+    DhlExpressDriver({"api_key": "k", "api_secret": "s", "account_number": "1"}),
+    transport=httpx.MockTransport(lambda request: httpx.Response(200, json=_ANSWER[0])),
+    retry=RetryPolicy(attempts=1),
+    sleeper=SleepRecorder(),
+    clock=datetime(2026, 1, 5, tzinfo=UTC).timestamp,
+)
+"""One client for every example (building one per example would dominate the run time)."""
