@@ -332,3 +332,19 @@ def test_mangled_answers_fail_typed(operation: str, data: st.DataObject) -> None
     }
     with contextlib.suppress(CarrierError):
         calls[operation]()
+
+
+async def test_the_async_client_drives_the_same_flows() -> None:
+    """The same sans-IO driver books through AsyncCarrierClient."""
+    from shipsync.carriers import AsyncCarrierClient
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth/token"):
+            return httpx.Response(200, json=TOKEN_RESPONSE)
+        return httpx.Response(200, json=ship_response(2))
+
+    async with AsyncCarrierClient(driver(), transport=httpx.MockTransport(handle)) as client:
+        booked = await client.create_shipment(
+            shipment(parcels=(parcel(), parcel("1"))), label_format=LabelFormat.EPL
+        )
+    assert len(booked.tracking_numbers) == 2

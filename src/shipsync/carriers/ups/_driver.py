@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -26,7 +25,6 @@ from shipsync.canonical import (
     FreightCharge,
     Label,
     LabelFormat,
-    Location,
     Milestone,
     Money,
     Package,
@@ -203,10 +201,11 @@ class UpsDriver(Driver):
         return {"transId": trans_id, "transactionSrc": self.config.transaction_source}
 
     def _post(self, path: str, payload: Any, *, seed: str | None = None) -> CarrierRequest:
-        body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
-        return CarrierRequest.json(
-            "POST", path, payload, headers=self._headers(seed or f"POST {path} {body}")
-        )
+        request = CarrierRequest.json("POST", path, payload)
+        key = seed if seed is not None else f"POST {path} " + request.content.decode()
+        for name, value in self._headers(key).items():
+            request = request.with_header(name, value)
+        return request
 
     def token_request(self) -> CarrierRequest:
         """``POST /security/v1/oauth/token`` with HTTP Basic (``client_secret_basic``)."""
@@ -692,25 +691,22 @@ class UpsDriver(Driver):
         raw = f"{status_type}/{code}"
         where = None
         if location:
-            where = Location(
-                city=location.get("city") or None,
-                state=location.get("state") or None,
-                postal_code=location.get("postal_code") or None,
-                country=location.get("country") or None,
-                facility=location.get("facility") or None,
-            )
-        return TrackingEvent(
-            event_id=f"ups:{tracking_number}:{occurred_at:%Y%m%dT%H%M%S}:{raw}",
-            shipment_id=shipment_id,
-            tracking_number=tracking_number,
-            carrier=self.info.name,
-            milestone=status.milestone if status else Milestone.UNKNOWN,
-            reason=status.reason if status else Reason.UNKNOWN,
-            occurred_at=occurred_at,
-            recorded_at=received_at,
-            carrier_code=raw,
-            carrier_description=description,
-            location=where,
+            where = {key: value or None for key, value in location.items()}
+        # One validation of a plain dict: pydantic builds the nested Location in its core.
+        return TrackingEvent.model_validate(
+            {
+                "event_id": f"ups:{tracking_number}:{occurred_at:%Y%m%dT%H%M%S}:{raw}",
+                "shipment_id": shipment_id,
+                "tracking_number": tracking_number,
+                "carrier": self.info.name,
+                "milestone": status.milestone if status else Milestone.UNKNOWN,
+                "reason": status.reason if status else Reason.UNKNOWN,
+                "occurred_at": occurred_at,
+                "recorded_at": received_at,
+                "carrier_code": raw,
+                "carrier_description": description,
+                "location": where,
+            }
         )
 
     def track(self, tracking_number: str, *, received_at: datetime) -> Flow[list[TrackingEvent]]:
