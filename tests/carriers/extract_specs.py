@@ -30,6 +30,8 @@ SHIPENGINE_OPERATIONS = [
     ("POST", "/v1/pickups"),
     ("DELETE", "/v1/pickups/{pickup_id}"),
     ("POST", "/v1/manifests"),
+    ("POST", "/v1/batches"),
+    ("POST", "/v1/batches/{batch_id}/process/labels"),
 ]
 DHL_OPERATIONS = [
     ("POST", "/rates"),

@@ -86,6 +86,14 @@ CORRECTIONS: list[Correction] = [
         ["shipment"],
         reason="oneOf branch must require its alternative to be distinguishable",
     ),
+    # POST /v1/batches: a oneOf of "create" and "create and process" bodies, neither requiring
+    # anything, so a body of rate ids matches both and the oneOf fails. Intent: processing
+    # labels at creation is what tells the second apart.
+    Correction.set(
+        f"{S}/create_and_process_batch_request_body/required",
+        ["process_labels"],
+        reason="oneOf branches must be distinguishable: process_labels marks this one",
+    ),
     # A shipment rated before it exists has no shipment_id yet, and the carriers are chosen by
     # rate_options.carrier_ids, not carrier_id/service_code.
     Correction.set(

@@ -368,3 +368,28 @@ async def test_the_async_client_creates_manifests_too() -> None:
         (manifest,) = await client.create_manifest(ManifestRequest(date(2026, 1, 5), ["se-1"]))
     assert manifest.pending
     assert manifest.carrier_shipment_ids == ("se-1",)
+
+
+def test_batches_buy_quoted_rates_together() -> None:
+    """A batch of rate ids is created and processed with requests the corrected document
+    accepts (its oneOf of create bodies is the same defect as the rates one)."""
+    created = {
+        "batch_id": "se-1013119",
+        "status": "open",
+        "count": 2,
+        "label_layout": "4x6",
+        "label_format": "pdf",
+    }
+    seen: list[httpx.Request] = []
+    answers = [httpx.Response(200, json=created), httpx.Response(204)]
+    with _client(answers, seen) as client:
+        driver = client.driver
+        batch = client.run(driver.create_batch(["se-1", "se-2"]), "create_shipment")  # type: ignore[attr-defined]
+        flow = driver.process_batch(batch.batch_id, ship_date=date(2026, 1, 6))  # type: ignore[attr-defined]
+        client.run(flow, "create_shipment")
+    assert (batch.batch_id, batch.status, batch.count) == ("se-1013119", "open", 2)
+    assert [r.url.path for r in seen] == ["/v1/batches", "/v1/batches/se-1013119/process/labels"]
+    for request in seen:
+        assert load_spec().check(_as_carrier_request(request)) == []
+    raw = OpenAPISpec.load(SPEC_FILE, name="uncorrected")
+    assert raw.check(_as_carrier_request(seen[0])) != []

@@ -20,12 +20,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+import attrs
 from pydantic import Field
 
 from shipsync.canonical import (
@@ -72,7 +73,7 @@ from shipsync.carriers.shipengine._mapping import (
 from shipsync.errors import CarrierRequestError, CarrierResponseError, ConfigurationError
 from shipsync.webhooks import SHIPENGINE_SCHEME
 
-__all__ = ["SPEC_VERSION", "ShipEngineConfig", "ShipEngineDriver"]
+__all__ = ["SPEC_VERSION", "ShipEngineBatch", "ShipEngineConfig", "ShipEngineDriver"]
 
 #: The version of ``ShipEngine/shipengine-openapi``'s openapi.yaml this driver was built from.
 SPEC_VERSION = "1.1.202604070904"
@@ -91,6 +92,16 @@ class ShipEngineConfig(CarrierConfig):
     carrier_ids: dict[str, str] = Field(default_factory=dict)
     warehouse_id: str | None = None
     label_layout: str = "4x6"
+
+
+@attrs.frozen
+class ShipEngineBatch:
+    """A ShipEngine batch: many labels bought in one go (its ``API_BATCH`` webhook says when
+    they are ready; ``status`` is ShipEngine's, such as ``open`` or ``completed``)."""
+
+    batch_id: str
+    status: str
+    count: int
 
 
 def _number(value: Decimal) -> int | float:
@@ -720,6 +731,38 @@ class ShipEngineDriver(Driver):
         if not manifests:
             raise CarrierResponseError("ShipEngine created no manifest", code="no_manifest")
         return manifests
+
+    def create_batch(
+        self, rate_ids: Sequence[str], *, notes: str | None = None
+    ) -> Flow[ShipEngineBatch]:
+        """``POST /v1/batches`` of quoted rates (``Rate.quote_id``), to be bought together."""
+        if not rate_ids:
+            raise _bad_input("a batch needs at least one rate id", path="rate_ids")
+        payload: dict[str, Any] = {"rate_ids": list(rate_ids)}
+        if notes:
+            payload["batch_notes"] = notes
+        response = yield self._request("POST", "/v1/batches", payload)
+        data = _mapping(_loads(response), "batch")
+        count = data.get("count")
+        return ShipEngineBatch(
+            batch_id=str(data["batch_id"]),
+            status=str(data["status"]),
+            count=count if isinstance(count, int) and not isinstance(count, bool) else 0,
+        )
+
+    def process_batch(
+        self, batch_id: str, *, ship_date: date, label_format: LabelFormat = LabelFormat.PDF
+    ) -> Flow[None]:
+        """``POST /v1/batches/{batch_id}/process/labels``: buy the batch's labels (204)."""
+        payload = {
+            "ship_date": f"{ship_date.isoformat()}T00:00:00Z",
+            "label_layout": self.config.label_layout,
+            "label_format": LABEL_FORMATS[label_format],
+        }
+        path = f"/v1/batches/{_segment(batch_id)}/process/labels"
+        response = yield self._request("POST", path, payload)
+        if response.status != 204 and response.content.strip():
+            _mapping(_loads(response), "batch processing")
 
     def parse_webhook(self, body: bytes, *, received_at: datetime) -> list[TrackingEvent]:
         """A verified webhook body: ``API_TRACK`` gives tracking events; batch, rate and other
