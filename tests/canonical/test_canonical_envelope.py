@@ -59,9 +59,13 @@ ISSUE_TYPES = {
     "settlement.completed",
     "claim.opened",
     "claim.settled",
-    "shipment.delay_predicted",
-    "shipment.exception_predicted",
 }
+ADDED_TYPES = {
+    "shipment.delay_predicted",  # insight
+    "shipment.exception_predicted",  # insight
+    "manifest.created",  # the end-of-day close of the manifest capability
+}
+"""Types added after the first catalogue, by the issue that needed them."""
 
 
 def _tracking(milestone: Milestone = Milestone.DELIVERED) -> TrackingEvent:
@@ -87,9 +91,9 @@ def _delivered_json(**changes: Any) -> dict[str, Any]:
 
 
 def test_the_catalogue_holds_every_type_of_the_issue() -> None:
-    """The catalogue has the 22 lifecycle types and 2 prediction types, each its own class."""
-    assert set(default_catalogue.types) == ISSUE_TYPES
-    assert len(set(default_catalogue.types.values())) == 24
+    """The catalogue: the 22 types of the first issue and those added since, each its own class."""
+    assert set(default_catalogue.types) == ISSUE_TYPES | ADDED_TYPES
+    assert len(set(default_catalogue.types.values())) == len(ISSUE_TYPES | ADDED_TYPES)
     for name, cls in default_catalogue.types.items():
         assert cls.event_type() == name
 

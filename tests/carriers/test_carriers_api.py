@@ -31,6 +31,7 @@ def test_carriers_all() -> None:
         "DriverInfo",
         "DriverRegistry",
         "Flow",
+        "ManifestRequest",
         "PickupRequest",
         "RateLimit",
         "RateShopResult",

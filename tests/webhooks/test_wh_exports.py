@@ -40,6 +40,17 @@ EXPECTED = [
     "parse_canonical",
     "tracking_parser",
 ]
+EXPECTED += [
+    "SHIPENGINE_JWKS_URL",
+    "SHIPENGINE_SCHEME",
+    "JwksKeySource",
+    "RsaKeySource",
+    "RsaSha256Scheme",
+    "RsaSha256Signer",
+    "RsaSha256Verifier",
+    "StaticRsaKeys",
+    "rsa_public_key",
+]
 
 
 def test_all_is_pinned() -> None:

@@ -19,6 +19,7 @@ from shipsync.canonical._events import (
     FreightInvoiceMatched,
     FreightInvoiceReceived,
     FreightRateQuoted,
+    ManifestCreated,
     MilestoneEvent,
     PodCaptured,
     RateQuote,
@@ -58,6 +59,7 @@ from shipsync.canonical._finance import (
     LineClass,
     Settlement,
 )
+from shipsync.canonical._manifest import Manifest, ManifestDocument, ManifestFormat
 from shipsync.canonical._money import CURRENCY_EXPONENTS, CurrencyCode, ExactDecimal, Money
 from shipsync.canonical._parties import COUNTRY_CODES, Address, Contact, CountryCode
 from shipsync.canonical._predictions import RiskAssessment, RiskKind, RiskLevel
@@ -65,6 +67,9 @@ from shipsync.canonical._schemas import JSON_SCHEMA_DIALECT, event_schemas, expo
 from shipsync.canonical._shipment import (
     Commodity,
     Customs,
+    CustomsDocument,
+    CustomsDocumentKind,
+    DeliveryDocument,
     HsCode,
     Incoterm,
     Label,
@@ -128,6 +133,9 @@ __all__ = [
     "CountryCode",
     "CurrencyCode",
     "Customs",
+    "CustomsDocument",
+    "CustomsDocumentKind",
+    "DeliveryDocument",
     "Dimensions",
     "Discrepancy",
     "DiscrepancyKind",
@@ -150,6 +158,10 @@ __all__ = [
     "LengthUnit",
     "LineClass",
     "Location",
+    "Manifest",
+    "ManifestCreated",
+    "ManifestDocument",
+    "ManifestFormat",
     "Milestone",
     "MilestoneEvent",
     "Money",

@@ -55,6 +55,7 @@ from shipsync.canonical._finance import (
     Settlement,
 )
 from shipsync.canonical._predictions import RiskAssessment
+from shipsync.canonical._manifest import Manifest
 from shipsync.canonical._shipment import ProofOfDelivery, Rate, Shipment
 from shipsync.canonical._tracking import Milestone, TrackingEvent
 from shipsync.errors import (
@@ -76,6 +77,7 @@ __all__ = [
     "FreightInvoiceMatched",
     "FreightInvoiceReceived",
     "FreightRateQuoted",
+    "ManifestCreated",
     "MilestoneEvent",
     "PodCaptured",
     "RateQuote",
@@ -270,7 +272,7 @@ class Event(CanonicalModel):
 
 
 def _shipment_id_of(data: Any) -> str | None:
-    value = getattr(data, "shipment_id", None)
+    value = getattr(data, "shipment_id", None) or getattr(data, "manifest_id", None)
     return value if isinstance(value, str) else None
 
 
@@ -411,6 +413,14 @@ class PodCaptured(Event):
     data: ProofOfDelivery
 
 
+class ManifestCreated(Event):
+    """A carrier closed a day: the manifest of the shipments handed over (subject: its id)."""
+
+    type: Literal["manifest.created"] = "manifest.created"
+    schemaversion: _Version1 = 1
+    data: Manifest
+
+
 # --- money -------------------------------------------------------------------------------------
 
 
@@ -530,6 +540,7 @@ _BUILTIN: tuple[type[Event], ...] = (
     ClaimSettled,
     ShipmentDelayPredicted,
     ShipmentExceptionPredicted,
+    ManifestCreated,
 )
 
 AnyEvent = Annotated[
@@ -556,7 +567,8 @@ AnyEvent = Annotated[
     | ClaimOpened
     | ClaimSettled
     | ShipmentDelayPredicted
-    | ShipmentExceptionPredicted,
+    | ShipmentExceptionPredicted
+    | ManifestCreated,
     Field(discriminator="type"),
 ]
 """Any event of the built-in catalogue, discriminated on ``type``."""

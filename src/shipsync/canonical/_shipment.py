@@ -27,6 +27,9 @@ from shipsync.canonical._units import Dimensions, Weight
 __all__ = [
     "Commodity",
     "Customs",
+    "CustomsDocument",
+    "CustomsDocumentKind",
+    "DeliveryDocument",
     "HsCode",
     "Incoterm",
     "Label",
@@ -130,13 +133,41 @@ class Commodity(CanonicalModel):
     weight: Weight | None = None
 
 
+class CustomsDocumentKind(enum.StrEnum):
+    """Kinds of customs document a shipper uploads with a shipment (paperless trade)."""
+
+    COMMERCIAL_INVOICE = "commercial_invoice"
+    PROFORMA_INVOICE = "proforma_invoice"
+    CERTIFICATE_OF_ORIGIN = "certificate_of_origin"
+    OTHER = "other"
+
+
+class CustomsDocument(CanonicalModel):
+    """A customs document as a file (PDF or an image) sent with the shipment."""
+
+    kind: CustomsDocumentKind
+    format: Annotated[str, StringConstraints(pattern=r"^(pdf|png|jpeg|tiff|gif)$")] = "pdf"
+    data: Annotated[bytes, Field(min_length=1, max_length=MAX_LABEL_BYTES)]
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, (f"<{len(value)} bytes>" if name == "data" else value)
+
+
 class Customs(CanonicalModel):
-    """What customs needs to clear an international shipment."""
+    """What customs needs to clear an international shipment.
+
+    ``Commodity.value`` is the value of the whole line (all its units). ``documents`` are files
+    uploaded with the shipment (paperless trade: the commercial invoice, certificates).
+    """
 
     incoterm: Incoterm
     commodities: Annotated[tuple[Commodity, ...], Field(min_length=1, max_length=999)]
     contents: ShortText = "merchandise"
     invoice_number: ShortText | None = None
+    invoice_date: date | None = None
+    export_reason: ShortText | None = None
+    documents: Annotated[tuple[CustomsDocument, ...], Field(max_length=20)] = ()
 
 
 class Shipment(CanonicalModel):
@@ -153,6 +184,7 @@ class Shipment(CanonicalModel):
     packages: Annotated[tuple[Package, ...], Field(min_length=1, max_length=999)]
     customs: Customs | None = None
     created_at: UtcDatetime | None = None
+    ship_date: date | None = None
     options: ShipmentOptions | None = None
     #: When the customer was promised delivery (the end of the promised window), when known.
     promised_delivery: UtcDatetime | None = None
@@ -205,6 +237,19 @@ class Pickup(CanonicalModel):
         return self
 
 
+class DeliveryDocument(CanonicalModel):
+    """A proof-of-delivery file (signature sheet, photo); ``tracking_number`` names the piece
+    when the carrier gives one per piece."""
+
+    format: Annotated[str, StringConstraints(pattern=r"^(pdf|png|jpeg|gif|tiff)$")] = "pdf"
+    data: Annotated[bytes, Field(min_length=1, max_length=MAX_LABEL_BYTES)]
+    tracking_number: Identifier | None = None
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, (f"<{len(value)} bytes>" if name == "data" else value)
+
+
 class ProofOfDelivery(CanonicalModel):
     """Evidence that a package was delivered."""
 
@@ -216,6 +261,7 @@ class ProofOfDelivery(CanonicalModel):
     photo_reference: ShortText | None = None
     signature_reference: ShortText | None = None
     notes: Text = ""
+    documents: Annotated[tuple[DeliveryDocument, ...], Field(max_length=999)] = ()
 
 
 class ReturnShipment(CanonicalModel):

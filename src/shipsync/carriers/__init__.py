@@ -20,6 +20,7 @@ from shipsync.carriers._driver import (
     Driver,
     DriverInfo,
     Flow,
+    ManifestRequest,
     PickupRequest,
     is_compatible_api_version,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "DriverInfo",
     "DriverRegistry",
     "Flow",
+    "ManifestRequest",
     "PickupRequest",
     "RateLimit",
     "RateShopResult",

@@ -20,3 +20,4 @@ class Capability(enum.StrEnum):
     PARSE_WEBHOOK = "parse_webhook"
     FETCH_INVOICES = "fetch_invoices"
     CREATE_RETURN = "create_return"
+    CREATE_MANIFEST = "create_manifest"

@@ -39,6 +39,7 @@ from shipsync.canonical import (
     Address,
     FreightInvoice,
     LabelFormat,
+    Manifest,
     Pickup,
     Rate,
     ReturnShipment,
@@ -48,7 +49,13 @@ from shipsync.canonical import (
 from shipsync.carriers._auth import AccessToken, TokenCache
 from shipsync.carriers._breaker import CircuitBreaker
 from shipsync.carriers._capabilities import Capability
-from shipsync.carriers._driver import AddressValidation, Driver, Flow, PickupRequest
+from shipsync.carriers._driver import (
+    AddressValidation,
+    Driver,
+    Flow,
+    ManifestRequest,
+    PickupRequest,
+)
 from shipsync.carriers._http import CarrierRequest, CarrierResponse
 from shipsync.carriers._mapping import (
     PARSE_ERRORS,
@@ -539,6 +546,11 @@ class CarrierClient(BaseCarrierClient):
         )
         return self.run(flow, "create_return")
 
+    def create_manifest(self, request: ManifestRequest) -> list[Manifest]:
+        """Create the end-of-day manifests (the carrier's close) with their documents."""
+        self._check(Capability.CREATE_MANIFEST)
+        return self.run(self.driver.create_manifest(request), "create_manifest")
+
 
 class AsyncCarrierClient(BaseCarrierClient):
     """Drives a driver's flows over an ``httpx.AsyncClient``; same behaviour as the sync client."""
@@ -756,3 +768,8 @@ class AsyncCarrierClient(BaseCarrierClient):
             reason=reason,
         )
         return await self.run(flow, "create_return")
+
+    async def create_manifest(self, request: ManifestRequest) -> list[Manifest]:
+        """Create the end-of-day manifests (the carrier's close) with their documents."""
+        self._check(Capability.CREATE_MANIFEST)
+        return await self.run(self.driver.create_manifest(request), "create_manifest")

@@ -47,4 +47,6 @@ def drivers_markdown(entries: Iterable[DriverEntry] | None = None) -> str:
         formats = ", ".join(f"`{f.value}`" for f in sorted(info.label_formats)) or "none"
         lines.append(f"- Label formats: {formats}")
         lines.append(f"- Webhook authentication: `{info.signature_scheme or 'none'}`")
+        for capability, reason in info.unsupported_reasons:
+            lines.append(f"- Not offered, `{capability.value}`: {reason}")
     return "\n".join(lines) + "\n"

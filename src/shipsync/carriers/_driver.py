@@ -27,6 +27,7 @@ from shipsync.canonical import (
     Address,
     FreightInvoice,
     LabelFormat,
+    Manifest,
     Pickup,
     Rate,
     ReturnShipment,
@@ -46,6 +47,7 @@ __all__ = [
     "Driver",
     "DriverInfo",
     "Flow",
+    "ManifestRequest",
     "PickupRequest",
     "is_compatible_api_version",
 ]
@@ -94,6 +96,10 @@ def _strings(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(v) for v in values)
 
 
+def _reasons(items: Iterable[tuple[Capability | str, str]]) -> tuple[tuple[Capability, str], ...]:
+    return tuple((Capability(capability), str(reason)) for capability, reason in items)
+
+
 def _formats(values: Iterable[LabelFormat | str]) -> frozenset[LabelFormat]:
     return frozenset(LabelFormat(v) for v in values)
 
@@ -110,6 +116,11 @@ class DriverInfo:
     label_formats: frozenset[LabelFormat] = attrs.field(default=(), converter=_formats)
     signature_scheme: str | None = None
     description: str = ""
+    #: Why an operation is not offered, by capability (``cancel_shipment``: "DHL has none").
+    #: The unsupported error of that operation carries the reason.
+    unsupported_reasons: tuple[tuple[Capability, str], ...] = attrs.field(
+        default=(), converter=_reasons
+    )
 
 
 @attrs.frozen
@@ -132,6 +143,19 @@ class PickupRequest:
     ready_until: datetime
     tracking_numbers: tuple[str, ...] = ()
     instructions: str | None = None
+
+
+@attrs.frozen
+class ManifestRequest:
+    """Close a day: the shipments handed over on ``ship_date`` (all of them when none are named).
+
+    ``carrier_shipment_ids`` are the carrier's ids of the shipments (labels) to include;
+    ``account`` picks one of several carrier accounts where the carrier has them.
+    """
+
+    ship_date: date
+    carrier_shipment_ids: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    account: str | None = None
 
 
 class Driver:
@@ -157,8 +181,9 @@ class Driver:
         return f"<{type(self).__name__} {self.info.name!r}>"
 
     def _unsupported(self, capability: Capability) -> UnsupportedOperationError:
+        reason = dict(self.info.unsupported_reasons).get(capability)
         return UnsupportedOperationError(
-            f"the driver does not support {capability.value}",
+            f"the driver does not support {capability.value}" + (f": {reason}" if reason else ""),
             carrier=self.info.name,
             operation=capability.value,
             code="unsupported",
@@ -242,3 +267,8 @@ class Driver:
     ) -> Flow[ReturnShipment]:
         """Book a return of ``shipment`` to its shipper."""
         raise self._unsupported(Capability.CREATE_RETURN)
+
+    def create_manifest(self, request: ManifestRequest) -> Flow[list[Manifest]]:
+        """Create the end-of-day manifests of the shipments handed over, with their documents
+        (an aggregator returns one per carrier account)."""
+        raise self._unsupported(Capability.CREATE_MANIFEST)

@@ -43,6 +43,7 @@ from pydantic import BaseModel, SecretStr
 from shipsync.canonical import (
     Address,
     FreightInvoice,
+    Manifest,
     Milestone,
     Pickup,
     Rate,
@@ -58,6 +59,7 @@ from shipsync.carriers import (
     CarrierConfig,
     CarrierRequest,
     Driver,
+    ManifestRequest,
     PickupRequest,
     RetryPolicy,
     SleepRecorder,
@@ -89,6 +91,7 @@ _RESULT_TYPES: dict[Capability, Any] = {
     Capability.PARSE_WEBHOOK: TrackingEvent,
     Capability.FETCH_INVOICES: FreightInvoice,
     Capability.CREATE_RETURN: ReturnShipment,
+    Capability.CREATE_MANIFEST: Manifest,
 }
 
 
@@ -347,7 +350,8 @@ def _call(client: CarrierClient, recording: Recording) -> Any:
     if op is Capability.SCHEDULE_PICKUP:
         start = datetime(2026, 1, 5, 9, tzinfo=UTC)
         address = Address.model_validate(args["address"]) if "address" in args else sample_address()
-        request = PickupRequest(address, start, start + timedelta(hours=4))
+        numbers = tuple(str(n) for n in args.get("tracking_numbers", ()))
+        request = PickupRequest(address, start, start + timedelta(hours=4), numbers)
         return client.schedule_pickup(request, idempotency_key="conformance-key")
     if op is Capability.CANCEL_PICKUP:
         return client.cancel_pickup(str(args.get("confirmation_number", "PU1")))
@@ -358,6 +362,11 @@ def _call(client: CarrierClient, recording: Recording) -> Any:
     if op is Capability.FETCH_INVOICES:
         since = date.fromisoformat(args["since"]) if "since" in args else None
         return client.fetch_invoices(since=since)
+    if op is Capability.CREATE_MANIFEST:
+        ids = tuple(str(i) for i in args.get("carrier_shipment_ids", ()))
+        return client.create_manifest(
+            ManifestRequest(date.fromisoformat(args.get("ship_date", "2026-01-05")), ids)
+        )
     return client.create_return(_shipment(args, booked=True), idempotency_key="conformance-key")
 
 

@@ -55,6 +55,10 @@ from shipsync.canonical import (
     LengthUnit,
     LineClass,
     Location,
+    Manifest,
+    ManifestCreated,
+    ManifestDocument,
+    ManifestFormat,
     Milestone,
     MilestoneEvent,
     Money,
@@ -99,6 +103,7 @@ __all__ = [
     "identifiers",
     "invoice_matches",
     "locations",
+    "manifests",
     "milestone_events",
     "milestones",
     "money",
@@ -629,6 +634,24 @@ def risk_assessments() -> st.SearchStrategy[RiskAssessment]:
     )
 
 
+def manifests() -> st.SearchStrategy[Manifest]:
+    """End-of-day manifests, with or without their document."""
+    return st.builds(
+        Manifest,
+        carrier=identifiers(max_size=12),
+        manifest_id=identifiers(),
+        ship_date=utc_datetimes().map(lambda moment: moment.date()),
+        carrier_shipment_ids=st.lists(identifiers(), max_size=3).map(tuple),
+        document=st.none()
+        | st.builds(
+            ManifestDocument,
+            format=st.sampled_from(ManifestFormat),
+            data=st.binary(min_size=1, max_size=64),
+        ),
+        pending=st.booleans(),
+    )
+
+
 _DATA: dict[str, tuple[type[Event], st.SearchStrategy[object]]] = {}
 
 
@@ -648,6 +671,7 @@ def _data_strategies() -> dict[str, tuple[type[Event], st.SearchStrategy[object]
                 "claim.settled": (ClaimSettled, claims(settled=True)),
                 "shipment.delay_predicted": (ShipmentDelayPredicted, risk_assessments()),
                 "shipment.exception_predicted": (ShipmentExceptionPredicted, risk_assessments()),
+                "manifest.created": (ManifestCreated, manifests()),
             }
         )
     return _DATA

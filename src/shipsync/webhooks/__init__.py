@@ -32,6 +32,17 @@ from shipsync.webhooks._receiver import (
     ReceiptOutcome,
     WebhookReceiver,
 )
+from shipsync.webhooks._rsa import (
+    SHIPENGINE_JWKS_URL,
+    SHIPENGINE_SCHEME,
+    JwksKeySource,
+    RsaKeySource,
+    RsaSha256Scheme,
+    RsaSha256Signer,
+    RsaSha256Verifier,
+    StaticRsaKeys,
+    rsa_public_key,
+)
 from shipsync.webhooks._scheme import (
     Clock,
     Secret,
@@ -83,4 +94,15 @@ __all__ = [
     "generate_secret",
     "parse_canonical",
     "tracking_parser",
+]
+__all__ += [
+    "SHIPENGINE_JWKS_URL",
+    "SHIPENGINE_SCHEME",
+    "JwksKeySource",
+    "RsaKeySource",
+    "RsaSha256Scheme",
+    "RsaSha256Signer",
+    "RsaSha256Verifier",
+    "StaticRsaKeys",
+    "rsa_public_key",
 ]

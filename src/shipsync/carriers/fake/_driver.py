@@ -147,7 +147,7 @@ class FakeDriver(Driver):
         name="fake",
         display_name="Fake Carrier",
         api_version=DRIVER_API_VERSION,
-        capabilities=frozenset(Capability),
+        capabilities=frozenset(Capability) - {Capability.CREATE_MANIFEST},
         services=("economy", "standard", "express"),
         label_formats=frozenset({LabelFormat.PDF, LabelFormat.ZPL, LabelFormat.PNG}),
         signature_scheme="standard-webhooks",

@@ -1,0 +1,53 @@
+"""Typical calls of the ShipEngine and DHL Express drivers, the RSA scheme and manifests,
+type-checked (``mypy --strict``) but never run."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import assert_type
+
+from shipsync.canonical import Manifest, ProofOfDelivery, Rate, Shipment
+from shipsync.carriers import AsyncCarrierClient, CarrierClient, ManifestRequest
+from shipsync.carriers.dhl_express import DhlExpressDriver, check_customs
+from shipsync.carriers.shipengine import ShipEngineDriver
+from shipsync.webhooks import (
+    SHIPENGINE_SCHEME,
+    JwksKeySource,
+    RsaSha256Verifier,
+    StaticRsaKeys,
+    VerifiedDelivery,
+)
+
+
+def shipengine(shipment: Shipment) -> None:
+    driver = ShipEngineDriver({"api_key": "TEST_x", "carrier_ids": {"ups": "se-1"}})
+    with CarrierClient(driver) as client:
+        rates = client.quote_rates(shipment)
+        assert_type(rates, list[Rate])
+        booked = client.run(driver.label_from_rate(shipment, "se-9"), "create_shipment")
+        assert_type(booked, Shipment)
+        manifests = client.create_manifest(ManifestRequest(date(2026, 1, 5)))
+        assert_type(manifests, list[Manifest])
+
+
+async def manifests() -> None:
+    async with AsyncCarrierClient(ShipEngineDriver({"api_key": "TEST_x"})) as client:
+        done = await client.create_manifest(ManifestRequest(date(2026, 1, 5), ["se-1"]))
+        assert_type(done, list[Manifest])
+
+
+def dhl(shipment: Shipment) -> None:
+    driver = DhlExpressDriver({"api_key": "k", "api_secret": "s", "account_number": "1"})
+    check_customs(shipment)
+    with CarrierClient(driver) as client:
+        assert_type(client.run(driver.landed_cost(shipment), "quote_rates"), Rate)
+        pod = client.run(driver.proof_of_delivery("123", received_at=datetime.now(UTC)), "track")
+        assert_type(pod, ProofOfDelivery)
+
+
+def webhooks(body: bytes, headers: dict[str, str]) -> None:
+    source = JwksKeySource(refresh_interval=timedelta(minutes=5))
+    verifier = SHIPENGINE_SCHEME.verifier(source)
+    assert_type(verifier, RsaSha256Verifier)
+    assert_type(verifier.verify(body, headers), VerifiedDelivery)
+    SHIPENGINE_SCHEME.verifier(StaticRsaKeys.from_jwks('{"keys": []}'))
