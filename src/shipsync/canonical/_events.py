@@ -54,8 +54,8 @@ from shipsync.canonical._finance import (
     InvoiceMatch,
     Settlement,
 )
-from shipsync.canonical._predictions import RiskAssessment
 from shipsync.canonical._manifest import Manifest
+from shipsync.canonical._predictions import RiskAssessment
 from shipsync.canonical._shipment import ProofOfDelivery, Rate, Shipment
 from shipsync.canonical._tracking import Milestone, TrackingEvent
 from shipsync.errors import (
