@@ -130,7 +130,7 @@ def test_a_saved_model_loads_and_predicts_the_same(model: RiskModel, tmp_path: P
     state.observe(Milestone.PICKED_UP, Reason.NORMAL, T0, "LYS")
     now = T0 + timedelta(hours=30)
     assert again.predict(state, now) == model.predict(state, now)
-    assert json.loads(path.read_text())["format"] == "shipsync.insight.model"
+    assert json.loads(path.read_text())["format"] == "shipsync/insight-model"
 
 
 @pytest.mark.parametrize(

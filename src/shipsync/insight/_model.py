@@ -42,7 +42,7 @@ __all__ = [
     "RiskModel",
 ]
 
-FORMAT = "shipsync.insight.model"
+FORMAT = "shipsync/insight-model"
 VERSION = 1
 OUTCOMES: tuple[str, ...] = ("delivered", "failed_attempt", "returned", "lost")
 
