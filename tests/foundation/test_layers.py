@@ -41,10 +41,17 @@ LAYERS: dict[str, int] = {
 }
 SEPARATE = {frozenset({"carriers", "odoo"})}
 # Third-party modules only some parts of the package may import.
+# The ``server`` extra's modules: the ASGI apps a host mounts (fake carrier, UPS Track Alert's
+# token endpoint, the control tower).
+SERVER_MODULES = (
+    "shipsync.carriers.fake._app",
+    "shipsync.carriers.ups.app",
+    "shipsync.monitor.web",
+)
 ONLY: dict[str, tuple[str, ...]] = {
     "click": ("shipsync.cli",),
-    "starlette": ("shipsync.cli", "shipsync.carriers.fake._app", "shipsync.testing"),
-    "uvicorn": ("shipsync.cli", "shipsync.carriers.fake._app", "shipsync.testing"),
+    "starlette": ("shipsync.cli", *SERVER_MODULES, "shipsync.testing"),
+    "uvicorn": ("shipsync.cli", *SERVER_MODULES, "shipsync.testing"),
     "fastapi": ("shipsync.cli", "shipsync.testing"),
 }
 
