@@ -41,7 +41,6 @@ def test_carriers_all() -> None:
         "hookimpl",
         "hookspec",
         "is_compatible_api_version",
-        "no_sleep",
         "parse_retry_after",
         "redact_headers",
         "redact_json",

@@ -18,9 +18,9 @@ from shipsync.flows import (
     HandlerContext,
     RetryPolicy,
     SQLiteDeadLetters,
-    no_backoff,
 )
 from shipsync.idempotency import AsyncMemoryStore, MemoryStore
+from shipsync.retry import set_testing
 from shipsync.testing.flows import make_tracking_event
 
 FAST = RetryPolicy(attempts=3, initial=0.5, maximum=4.0, jitter=0.0)
@@ -72,14 +72,14 @@ async def test_a_failing_handler_neither_stops_nor_repeats_the_others(
     d.subscribe(None, failing, name="failing")
     d.subscribe(None, lambda e, ctx: ok_calls.append(e.id), name="ok")
     event = make_tracking_event("S1", 1)
-    with no_backoff() as sleeps:
+    with set_testing() as waits:
         report = await d.dispatch([event])
         await d.dispatch([event])
     assert ok_calls == [event.id]
     assert failing_calls == [1, 2, 3, 1, 2, 3]
     assert report.dead_lettered == 1
     assert report.retries == 2
-    assert len(sleeps) == 4
+    assert len(waits.sleeps) == 4
     (letter,) = letters.list()
     assert letter.handler == "failing"
     assert letter.event_id == event.id
@@ -105,10 +105,10 @@ async def test_retries_back_off_and_a_later_success_writes_no_dead_letter(
 
     d = make(letters)
     d.subscribe(ShipmentInTransit, flaky)
-    with no_backoff() as sleeps:
+    with set_testing() as waits:
         report = await d.dispatch([make_tracking_event("S1", 1)])
     assert attempts == [1, 2, 3]
-    assert sleeps == [0.5, 1.0]
+    assert waits.sleeps == [0.5, 1.0]
     assert report.effects == 1
     assert letters.list() == []
 
@@ -123,10 +123,10 @@ async def test_permanent_errors_are_not_retried(letters: SQLiteDeadLetters) -> N
 
     d = make(letters)
     d.subscribe(None, refuses, name="refuses")
-    with no_backoff() as sleeps:
+    with set_testing() as waits:
         await d.dispatch([make_tracking_event("S1", 1)])
     assert calls == [1]
-    assert sleeps == []
+    assert waits.sleeps == []
     assert [x.attempts for x in letters.list()] == [1]
 
 
@@ -145,7 +145,7 @@ async def test_replay_applies_once_and_resolves(letters: SQLiteDeadLetters) -> N
     d = make(letters)
     d.subscribe(None, handler, name="h")
     events = [make_tracking_event("S1", n) for n in (1, 2)]
-    with no_backoff():
+    with set_testing():
         await d.dispatch(events)
     assert len(letters.list()) == 2
     broken = False
@@ -180,7 +180,7 @@ async def test_replay_of_something_handled_meanwhile_does_not_run_it(
     d = make(letters)
     d.subscribe(None, handler, name="h")
     event = make_tracking_event("S1", 1)
-    with no_backoff():
+    with set_testing():
         await d.dispatch([event])
         fail = False
         await d.dispatch([event])
@@ -198,7 +198,7 @@ async def test_replay_failing_again_keeps_the_letter_open(letters: SQLiteDeadLet
         raise Boom("still down")
 
     d.subscribe(None, handler, name="h")
-    with no_backoff():
+    with set_testing():
         await d.dispatch([make_tracking_event("S1", 1)])
         report = await d.replay()
     (letter,) = letters.list()
@@ -211,7 +211,7 @@ async def test_replay_skips_letters_of_unknown_handlers(letters: SQLiteDeadLette
     """A letter whose handler is not subscribed any more is skipped, not lost."""
     d = make(letters)
     d.subscribe(None, lambda e, c: (_ for _ in ()).throw(Boom("x")), name="gone")
-    with no_backoff():
+    with set_testing():
         await d.dispatch([make_tracking_event("S1", 1)])
     other = make(letters)
     report = await other.replay()
@@ -238,10 +238,10 @@ async def test_non_blocking_handlers_fail_fast_to_a_dead_letter(
     d = make(letters)
     d.subscribe(None, notify, name="notify", blocking=False)
     d.subscribe(None, lambda e, ctx: order.append("odoo"), name="odoo")
-    with no_backoff() as sleeps:
+    with set_testing() as waits:
         report = await d.dispatch([make_tracking_event("S1", 1)])
     assert order == ["notify", "odoo"]
-    assert sleeps == []
+    assert waits.sleeps == []
     assert report.dead_lettered == 1
     assert [x.handler for x in letters.list()] == ["notify"]
 

@@ -28,9 +28,8 @@ from shipsync.carriers._mapping import RETRYABLE_STATUSES, parse_retry_after
 from shipsync.carriers._ratelimit import RateLimit
 from shipsync.carriers._redact import redact_headers, redact_json, redact_url
 from shipsync.carriers._registry import ENTRY_POINT_GROUP, DriverEntry, DriverRegistry
-from shipsync.carriers._retry import RetryPolicy
 from shipsync.carriers._shopping import CarrierFailure, RateShopResult, ashop_rates, shop_rates
-from shipsync.carriers._sleep import Sleeper, SleepRecorder, no_sleep
+from shipsync.retry import RetryPolicy, Sleeper, SleepRecorder
 
 __all__ = [
     "DRIVER_API_VERSION",
@@ -63,7 +62,6 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "is_compatible_api_version",
-    "no_sleep",
     "parse_retry_after",
     "redact_headers",
     "redact_json",

@@ -6,7 +6,6 @@ dispatcher fans each event out to its handlers, each (event, handler) pair takin
 through an idempotency store, with per-handler retry and dead letters.
 """
 
-from shipsync.flows._backoff import RetryPolicy, no_backoff
 from shipsync.flows._batch import BatchJob, BatchReport, Chunk
 from shipsync.flows._deadletters import (
     DeadLetter,
@@ -42,6 +41,7 @@ from shipsync.flows._postgres import AsyncPostgresEventLog, PostgresDeadLetters,
 from shipsync.flows._rabbitmq import RabbitMQEventLog
 from shipsync.flows._sqlite import AsyncSQLiteEventLog, SQLiteEventLog
 from shipsync.flows._threaded import BlockingEventLog
+from shipsync.retry import RetryPolicy
 
 __all__ = [
     "PROGRESS_MILESTONES",
@@ -75,7 +75,6 @@ __all__ = [
     "SQLiteEventLog",
     "StaleFeedMonitor",
     "Subscription",
-    "no_backoff",
     "partition_of",
     "partition_slot",
 ]

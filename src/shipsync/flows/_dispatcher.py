@@ -32,20 +32,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
-import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, TypeAlias
 
 import attrs
-import tenacity
 
 from shipsync.canonical import Event
 from shipsync.errors import (
     CompletionFailedError,
     ConfigurationError,
     FlowError,
+    InvalidInputError,
+    RemoteDataError,
     ShipsyncError,
     StaleTokenError,
     UnavailableError,
@@ -59,8 +59,8 @@ from shipsync.idempotency import (
     InProgress,
     Mismatched,
 )
+from shipsync.retry import RetryPolicy
 
-from ._backoff import RetryPolicy, backoff_sleep
 from ._deadletters import DeadLetterFilter, DeadLetterStore, NewDeadLetter
 from ._log import AsyncEventLog, Delivery, partition_of
 
@@ -74,6 +74,15 @@ __all__ = [
 ]
 
 _DONE = b"1"
+
+#: The retry policy of subscriptions unless told otherwise: five tries, 0.2 s doubling up to 30 s.
+DEFAULT_RETRY = RetryPolicy(attempts=5, initial=0.2, maximum=30.0, jitter=0.2)
+_ONCE = RetryPolicy(attempts=1)
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """Everything but shipsync's permanent errors: the same call cannot succeed later."""
+    return not isinstance(exc, InvalidInputError | RemoteDataError)
 
 
 @attrs.frozen
@@ -232,7 +241,7 @@ class Dispatcher:
         dead_letters: DeadLetterStore | None = None,
         *,
         lease: timedelta = timedelta(seconds=60),
-        retry: RetryPolicy = RetryPolicy(),  # noqa: B008
+        retry: RetryPolicy = DEFAULT_RETRY,
         in_progress_wait: float = 5.0,
         concurrency: int = 32,
         clock: Callable[[], float] = time.time,
@@ -520,39 +529,20 @@ class Dispatcher:
         self, sub: Subscription, event: Event, ctx: HandlerContext
     ) -> tuple[BaseException | None, int]:
         """Run a handler with its retry policy; return the last error (None: success)."""
-        if not sub.blocking:
-            try:
-                await self._invoke(sub, event, ctx)
-            except Exception as exc:
-                return exc, 1
-            return None, 1
-        # The first attempt runs without tenacity's machinery: most calls succeed at once.
+        policy = sub.retry if sub.blocking else _ONCE
+        tried = 0
+
+        async def attempt(number: int) -> None:
+            nonlocal tried
+            tried = number
+            this = ctx if number == 1 else attrs.evolve(ctx, attempt=number)
+            await self._invoke(sub, event, this)
+
         try:
-            await self._invoke(sub, event, ctx)
+            await policy.acall(attempt, retry_if=_worth_retrying)
         except Exception as exc:
-            if sub.retry.attempts == 1 or not sub.retry.should_retry(exc):
-                return exc, 1
-        else:
-            return None, 1
-        policy = sub.retry
-        await backoff_sleep(min(policy.initial, policy.maximum) + random.uniform(0, policy.jitter))
-        retrying = tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(policy.attempts - 1),
-            wait=tenacity.wait_exponential(multiplier=policy.initial * 2, max=policy.maximum)
-            + tenacity.wait_random(0, policy.jitter),
-            retry=tenacity.retry_if_exception(policy.should_retry),
-            sleep=backoff_sleep,
-            reraise=True,
-        )
-        number = 1
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    number = attempt.retry_state.attempt_number + 1
-                    await self._invoke(sub, event, attrs.evolve(ctx, attempt=number))
-        except Exception as exc:
-            return exc, number
-        return None, number
+            return exc, tried
+        return None, tried
 
     async def _invoke(self, sub: Subscription, event: Event, ctx: HandlerContext) -> None:
         try:

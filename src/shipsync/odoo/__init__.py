@@ -15,7 +15,7 @@ Field and model names are configuration (:class:`OdooFieldMap`); errors are
 from shipsync.odoo._batch import CREATE_CHUNK, IN_CHUNK, message_id_for
 from shipsync.odoo._env import EnvGateway
 from shipsync.odoo._faults import error_from_fault
-from shipsync.odoo._gateway import SAFE_METHODS, OdooGateway, RetryPolicy
+from shipsync.odoo._gateway import SAFE_METHODS, OdooGateway
 from shipsync.odoo._logistics import OdooLogistics, event_message_id
 from shipsync.odoo._mapping import OdooFieldMap
 from shipsync.odoo._records import (
@@ -26,6 +26,7 @@ from shipsync.odoo._records import (
     VendorBillRecord,
 )
 from shipsync.odoo._rpc import RpcGateway, parse_server_version
+from shipsync.retry import RetryPolicy
 
 __all__ = [
     "CREATE_CHUNK",
