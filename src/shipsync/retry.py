@@ -85,8 +85,9 @@ class RetryPolicy:
     def wait_after(self, exc: BaseException | None, retry: int) -> float:
         """The wait before retry ``retry`` after ``exc``: its ``retry_after``, else backoff."""
         retry_after = getattr(exc, "retry_after", None)
-        usable = isinstance(retry_after, int | float) and not isinstance(retry_after, bool)
-        if usable and retry_after == retry_after:  # a number, not NaN
+        if isinstance(retry_after, bool) or not isinstance(retry_after, int | float):
+            return self.backoff(retry)
+        if retry_after == retry_after:  # not NaN
             return float(min(max(retry_after, 0.0), self.max_retry_after))
         return self.backoff(retry)
 
