@@ -18,7 +18,6 @@ instead of waiting for it::
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
 import time
@@ -197,6 +196,8 @@ class Sleeper:
 
     async def asleep(self, seconds: float) -> None:
         """Suspend the task for ``seconds``."""
+        import asyncio
+
         await asyncio.sleep(seconds)
 
 
@@ -218,6 +219,8 @@ class SleepRecorder(Sleeper):
     async def asleep(self, seconds: float) -> None:
         """Record ``seconds`` and return at once (still yielding to the event loop)."""
         self.sleeps.append(seconds)
+        import asyncio
+
         await asyncio.sleep(0)
 
     def __enter__(self) -> SleepRecorder:

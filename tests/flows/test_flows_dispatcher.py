@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import threading
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,10 +18,13 @@ from shipsync.errors import ConfigurationError, DeadLetterNotFoundError, Invalid
 from shipsync.flows import (
     AsyncSQLiteEventLog,
     DeadLetterFilter,
+    Delivery,
     Dispatcher,
     HandlerContext,
+    NewDeadLetter,
     RetryPolicy,
     SQLiteDeadLetters,
+    partition_of,
 )
 from shipsync.idempotency import AsyncMemoryStore, MemoryStore
 from shipsync.retry import set_testing
@@ -401,3 +408,81 @@ def test_a_dispatcher_serves_several_event_loops_in_turn() -> None:
     for n in (1, 2):
         asyncio.run(d.dispatch([make_tracking_event(f"S{s}", n) for s in range(6)]))
     assert len(seen) == 12
+
+
+class GatedLetters:
+    """A dead letter store whose writes wait until the event loop opens a gate."""
+
+    def __init__(self, inner: SQLiteDeadLetters, gate: threading.Event) -> None:
+        self.inner = inner
+        self.gate = gate
+
+    def record(self, letter: NewDeadLetter) -> int:
+        if not self.gate.wait(5):
+            raise AssertionError("the event loop was blocked while a dead letter was written")
+        return self.inner.record(letter)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_writing_a_dead_letter_never_blocks_the_event_loop(
+    letters: SQLiteDeadLetters,
+) -> None:
+    """While a slow store writes a dead letter, other coroutines on the loop keep running."""
+    gate = threading.Event()
+    d = Dispatcher(MemoryStore(), GatedLetters(letters, gate), retry=RetryPolicy(attempts=1))  # type: ignore[arg-type]
+
+    def failing(event: Event, ctx: HandlerContext) -> None:
+        raise Boom("down")
+
+    d.subscribe(None, failing, name="failing")
+
+    async def open_gate() -> None:
+        await asyncio.sleep(0.05)
+        gate.set()
+
+    report, _ = await asyncio.gather(d.dispatch([make_tracking_event("S1", 1)]), open_gate())
+    assert report.dead_lettered == 1
+    assert [x.handler for x in letters.list()] == ["failing"]
+
+
+class RecordingLog:
+    """The two calls Dispatcher.handle makes on a log, recorded."""
+
+    def __init__(self) -> None:
+        self.acked: list[str] = []
+        self.released: list[str] = []
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        self.acked += [d.event.id for d in deliveries if d.event is not None]
+
+    async def release(self, deliveries: Sequence[Delivery], *, delay: float = 0.0) -> None:
+        self.released += [d.event.id for d in deliveries if d.event is not None]
+
+
+async def test_a_partition_stops_at_a_delivery_that_must_come_again_others_go_on() -> None:
+    """Without dead letters, a failing delivery and the later ones of its partition are given
+    back in order, while another partition's deliveries are acknowledged."""
+    d = Dispatcher(MemoryStore(), None, retry=RetryPolicy(attempts=1))
+
+    def picky(event: Event, ctx: HandlerContext) -> None:
+        if event.id == failing.id:
+            raise Boom("not now")
+
+    d.subscribe(None, picky, name="picky")
+    failing, other, later = (
+        make_tracking_event("S1", 1),
+        make_tracking_event("S2", 1),
+        make_tracking_event("S1", 2),
+    )
+    deliveries = [
+        Delivery(partition=partition_of(e), position=i, body=b"", event=e)
+        for i, e in enumerate([failing, other, later])
+    ]
+    log = RecordingLog()
+    report = await d.handle(log, deliveries)  # type: ignore[arg-type]
+    assert log.acked == [other.id]
+    assert log.released == [failing.id, later.id]
+    assert report.released == 2
+    assert report.effects == 1

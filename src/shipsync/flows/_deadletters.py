@@ -16,8 +16,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from shipsync.canonical import Event, EventCatalogue
-from shipsync.canonical._events import default_catalogue
+from shipsync.canonical import Event, EventCatalogue, default_catalogue
 from shipsync.errors import DeadLetterNotFoundError, EventLogUnavailableError, InvalidInputError
 
 from ._sqlite import check_table

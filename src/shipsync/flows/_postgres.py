@@ -21,8 +21,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from shipsync.canonical import Event, EventCatalogue
-from shipsync.canonical._events import default_catalogue
+from shipsync.canonical import Event, EventCatalogue, default_catalogue
 from shipsync.errors import (
     ConfigurationError,
     DeadLetterNotFoundError,

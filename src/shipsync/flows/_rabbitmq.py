@@ -31,8 +31,7 @@ from typing import Any
 
 import attrs
 
-from shipsync.canonical import Event, EventCatalogue
-from shipsync.canonical._events import default_catalogue
+from shipsync.canonical import Event, EventCatalogue, default_catalogue
 from shipsync.errors import ConfigurationError, EventLogUnavailableError, MissingDependencyError
 
 from ._log import Delivery, decode_delivery, partition_of, partition_slot

@@ -10,6 +10,11 @@ parse, dedupe through an idempotency store, hand off to an :class:`EventSink`) a
 :class:`Receipt` carrying the HTTP status to answer.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shipsync._lazy import lazy, publish
 from shipsync.webhooks._headers import HeadersInput
 from shipsync.webhooks._hmac import (
     EASYPOST_SCHEME,
@@ -17,20 +22,6 @@ from shipsync.webhooks._hmac import (
     HmacScheme,
     HmacSigner,
     HmacVerifier,
-)
-from shipsync.webhooks._parse import (
-    ParsedDelivery,
-    WebhookParser,
-    parse_canonical,
-    tracking_parser,
-)
-from shipsync.webhooks._receiver import (
-    DEFAULT_DEDUPE_RETENTION,
-    DEFAULT_MAX_BODY_SIZE,
-    AsyncWebhookReceiver,
-    Receipt,
-    ReceiptOutcome,
-    WebhookReceiver,
 )
 from shipsync.webhooks._scheme import (
     Clock,
@@ -41,7 +32,6 @@ from shipsync.webhooks._scheme import (
     WebhookSigner,
     WebhookVerifier,
 )
-from shipsync.webhooks._sink import AsyncEventSink, EventSink
 from shipsync.webhooks._standard import (
     StandardWebhooksScheme,
     StandardWebhooksSigner,
@@ -49,6 +39,23 @@ from shipsync.webhooks._standard import (
     generate_secret,
 )
 from shipsync.webhooks._stripe import StripeScheme, StripeSigner, StripeVerifier
+
+if TYPE_CHECKING:
+    from shipsync.webhooks._parse import (
+        ParsedDelivery,
+        WebhookParser,
+        parse_canonical,
+        tracking_parser,
+    )
+    from shipsync.webhooks._receiver import (
+        DEFAULT_DEDUPE_RETENTION,
+        DEFAULT_MAX_BODY_SIZE,
+        AsyncWebhookReceiver,
+        Receipt,
+        ReceiptOutcome,
+        WebhookReceiver,
+    )
+    from shipsync.webhooks._sink import AsyncEventSink, EventSink
 
 __all__ = [
     "DEFAULT_DEDUPE_RETENTION",
@@ -84,3 +91,6 @@ __all__ = [
     "parse_canonical",
     "tracking_parser",
 ]
+
+__getattr__, __dir__ = lazy(__name__, __file__)
+publish(__name__, __all__, globals())
