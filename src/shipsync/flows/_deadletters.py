@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
+from shipsync._closing import Closing
 from shipsync.canonical import Event, EventCatalogue, default_catalogue
 from shipsync.errors import DeadLetterNotFoundError, EventLogUnavailableError, InvalidInputError
 
@@ -205,7 +206,7 @@ def row_to_letter(row: Sequence[Any]) -> DeadLetter:
     )
 
 
-class SQLiteDeadLetters:
+class SQLiteDeadLetters(Closing):
     """Dead letters in a SQLite file (the event log's file is a fine place)."""
 
     def __init__(

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from shipsync._closing import Closing
 from shipsync.canonical import Event, EventCatalogue, default_catalogue
 from shipsync.errors import (
     ConfigurationError,
@@ -376,7 +377,7 @@ class AsyncPostgresEventLog(ThreadedAsyncLog):
         return self.sync.pending()
 
 
-class PostgresDeadLetters:
+class PostgresDeadLetters(Closing):
     """Dead letters in PostgreSQL."""
 
     def __init__(
