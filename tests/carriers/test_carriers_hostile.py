@@ -30,8 +30,8 @@ from shipsync.carriers import (
     RetryPolicy,
     SleepRecorder,
     hookimpl,
-    parse_retry_after,
 )
+from shipsync.carriers._mapping import parse_retry_after
 from shipsync.carriers.fake import FakeCarrierService, FakeDriver
 from shipsync.errors import (
     CarrierError,

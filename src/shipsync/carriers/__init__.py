@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from shipsync._lazy import lazy, publish
-from shipsync.retry import RetryPolicy, Sleeper, SleepRecorder
+from shipsync.retry import RetryPolicy, SleepRecorder
 
 if TYPE_CHECKING:
-    from shipsync.carriers._auth import AccessToken, TokenCache
+    from shipsync.carriers._auth import AccessToken
     from shipsync.carriers._breaker import CircuitBreaker
     from shipsync.carriers._capabilities import Capability
-    from shipsync.carriers._client import AsyncCarrierClient, BaseCarrierClient, CarrierClient
+    from shipsync.carriers._client import AsyncCarrierClient, CarrierClient
     from shipsync.carriers._driver import (
         DRIVER_API_VERSION,
         AddressValidation,
@@ -30,22 +30,18 @@ if TYPE_CHECKING:
         PickupRequest,
         is_compatible_api_version,
     )
-    from shipsync.carriers._hookspecs import hookimpl, hookspec
+    from shipsync.carriers._hookspecs import hookimpl
     from shipsync.carriers._http import CarrierRequest, CarrierResponse
-    from shipsync.carriers._mapping import RETRYABLE_STATUSES, parse_retry_after
     from shipsync.carriers._ratelimit import RateLimit
-    from shipsync.carriers._redact import redact_headers, redact_json, redact_url
     from shipsync.carriers._registry import ENTRY_POINT_GROUP, DriverEntry, DriverRegistry
     from shipsync.carriers._shopping import CarrierFailure, RateShopResult, ashop_rates, shop_rates
 
 __all__ = [
     "DRIVER_API_VERSION",
     "ENTRY_POINT_GROUP",
-    "RETRYABLE_STATUSES",
     "AccessToken",
     "AddressValidation",
     "AsyncCarrierClient",
-    "BaseCarrierClient",
     "Capability",
     "CarrierClient",
     "CarrierConfig",
@@ -63,16 +59,9 @@ __all__ = [
     "RateShopResult",
     "RetryPolicy",
     "SleepRecorder",
-    "Sleeper",
-    "TokenCache",
     "ashop_rates",
     "hookimpl",
-    "hookspec",
     "is_compatible_api_version",
-    "parse_retry_after",
-    "redact_headers",
-    "redact_json",
-    "redact_url",
     "shop_rates",
 ]
 

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
         idempotent,
     )
     from ._keys import (
-        DEFAULT_NAMESPACE,
-        MAX_PLAIN_KEY_BYTES,
         key_from_parts,
         namespace,
         outbound_key,
@@ -50,9 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_LEASE",
-    "DEFAULT_NAMESPACE",
     "DEFAULT_RETENTION",
-    "MAX_PLAIN_KEY_BYTES",
     "Acquired",
     "AsyncIdempotencyStore",
     "AsyncMemoryStore",

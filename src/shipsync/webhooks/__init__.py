@@ -20,8 +20,6 @@ from shipsync.webhooks._hmac import (
     EASYPOST_SCHEME,
     GITHUB_SCHEME,
     HmacScheme,
-    HmacSigner,
-    HmacVerifier,
 )
 from shipsync.webhooks._scheme import (
     Clock,
@@ -34,11 +32,9 @@ from shipsync.webhooks._scheme import (
 )
 from shipsync.webhooks._standard import (
     StandardWebhooksScheme,
-    StandardWebhooksSigner,
-    StandardWebhooksVerifier,
     generate_secret,
 )
-from shipsync.webhooks._stripe import StripeScheme, StripeSigner, StripeVerifier
+from shipsync.webhooks._stripe import StripeScheme
 
 if TYPE_CHECKING:
     from shipsync.webhooks._parse import (
@@ -68,8 +64,6 @@ __all__ = [
     "EventSink",
     "HeadersInput",
     "HmacScheme",
-    "HmacSigner",
-    "HmacVerifier",
     "ParsedDelivery",
     "Receipt",
     "ReceiptOutcome",
@@ -77,11 +71,7 @@ __all__ = [
     "Secrets",
     "SignatureScheme",
     "StandardWebhooksScheme",
-    "StandardWebhooksSigner",
-    "StandardWebhooksVerifier",
     "StripeScheme",
-    "StripeSigner",
-    "StripeVerifier",
     "VerifiedDelivery",
     "WebhookParser",
     "WebhookReceiver",
