@@ -20,6 +20,7 @@ EXPECTED = [
     "ParsedDelivery",
     "Receipt",
     "ReceiptOutcome",
+    "ReceiverOptions",
     "Secret",
     "Secrets",
     "SignatureScheme",

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         AsyncWebhookReceiver,
         Receipt,
         ReceiptOutcome,
+        ReceiverOptions,
         WebhookReceiver,
     )
     from shipsync.webhooks._sink import AsyncEventSink, EventSink
@@ -67,6 +68,7 @@ __all__ = [
     "ParsedDelivery",
     "Receipt",
     "ReceiptOutcome",
+    "ReceiverOptions",
     "Secret",
     "Secrets",
     "SignatureScheme",

@@ -88,6 +88,7 @@ __all__ = [
     "AsyncWebhookReceiver",
     "Receipt",
     "ReceiptOutcome",
+    "ReceiverOptions",
     "WebhookReceiver",
 ]
 
