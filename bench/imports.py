@@ -8,6 +8,9 @@ inflates less than wall time), beside a bare ``python -c pass`` floor measured i
 and how many ``shipsync`` modules and modules in all the import loaded. ``--src`` puts another
 source tree first on ``sys.path`` (for a before/after comparison against a checkout of main).
 
+The "first use" rows import a name, which loads what a lazy package deferred: the honest cost
+of actually using the package.
+
 Targets (issue 18): ``import shipsync.canonical`` <= 120 ms, ``import shipsync.carriers``
 <= 200 ms, ``shipsync --help`` <= 250 ms wall. ``python -X importtime -c "import X"`` shows
 where the time goes.
@@ -30,6 +33,8 @@ ROWS = [
     ("import shipsync.canonical", "import shipsync.canonical"),
     ("import shipsync.webhooks", "import shipsync.webhooks"),
     ("import shipsync.carriers", "import shipsync.carriers"),
+    ("first use: canonical.Shipment", "from shipsync.canonical import Shipment"),
+    ("first use: CarrierClient", "from shipsync.carriers import CarrierClient"),
     ("import shipsync.idempotency", "import shipsync.idempotency"),
     ("import shipsync.flows", "import shipsync.flows"),
     (
