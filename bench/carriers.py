@@ -13,6 +13,13 @@ Both sides talk to the same in-process fake carrier (``FakeCarrierService`` behi
   (the ``shipsync.carriers`` logger at INFO: per-attempt DEBUG records are skipped), the status
   boundary and parsing into canonical ``Shipment`` / ``TrackingEvent`` values.
 
+A fourth kind of line, **driver alone**, runs only the driver's sans-IO work for the same call
+(build the request from the canonical value, parse the recorded answer into canonical models),
+no client and no HTTP: ``shipsync - driver alone`` is what the client machinery (token cache,
+retry policy, breaker, rate limit, logging, size limit, error mapping) adds to a bare call, and
+the last column's second figure, ``(shipsync - driver) / bare``, is that machinery's cost
+relative to the bare call.
+
 A third line, **reference**, is the issue's yardstick: a bare client whose handler parses a
 550-byte JSON request and returns 1 KiB of JSON. The two sides run alternately in batches of
 ``--calls`` calls, ``--rounds`` batches each; a batch is timed in CPU time of this process
@@ -27,13 +34,16 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import platform
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 
+from shipsync.canonical import LabelFormat
 from shipsync.carriers import (
     AsyncCarrierClient,
     CarrierClient,
@@ -147,6 +157,40 @@ def run(calls: int, rounds: int) -> list[tuple[str, str, float, float]]:
         for _ in range(n):
             client.track(number)
 
+    from datetime import UTC, datetime
+
+    recorded_create = client._send(
+        client._start(
+            client.driver.create_shipment(
+                shipment, label_format=LabelFormat.PDF, idempotency_key="k"
+            ),
+            "create_shipment",
+        ),
+        "create_shipment",
+    )
+    recorded_track = client._send(
+        client._start(client.driver.track(number, received_at=datetime.now(UTC)), "track"), "track"
+    )
+
+    def drive(flow: Any, response: Any) -> None:
+        next(flow)
+        try:
+            flow.send(response)
+        except StopIteration:
+            return
+        raise SystemExit("the driver asked for a second request")
+
+    def driver_create(n: int) -> None:
+        for i in range(n):
+            flow = client.driver.create_shipment(
+                shipment, label_format=LabelFormat.PDF, idempotency_key=f"d{i}"
+            )
+            drive(flow, recorded_create)
+
+    def driver_track(n: int) -> None:
+        for _ in range(n):
+            drive(client.driver.track(number, received_at=datetime.now(UTC)), recorded_track)
+
     def ref(n: int) -> None:
         for _ in range(n):
             reference.post(
@@ -161,6 +205,10 @@ def run(calls: int, rounds: int) -> list[tuple[str, str, float, float]]:
         bare_rate, ours_rate = interleaved(rounds, calls, b, o)
         rows.append((op, "sync bare httpx", bare_rate, 0.0))
         rows.append((op, "sync shipsync", ours_rate, 0.0))
+    driver_rates = {
+        op: interleaved(rounds, calls, fn, fn)[0]
+        for op, fn in (("create_shipment", driver_create), ("track", driver_track))
+    }
 
     async def async_rows() -> None:
         aclient = AsyncCarrierClient(
@@ -214,6 +262,9 @@ def run(calls: int, rounds: int) -> list[tuple[str, str, float, float]]:
     for i, (op, side, rate, _) in enumerate(rows):
         ratio = rows[i - 1][2] / rate if side.endswith("shipsync") else 0.0
         out.append((op, side, rate, ratio))
+        if side.endswith("shipsync"):
+            machinery = (1 / rate - 1 / driver_rates[op]) * rows[i - 1][2]
+            out.append((op, "  driver alone", driver_rates[op], machinery))
     return out
 
 
@@ -227,9 +278,12 @@ def main(argv: list[str] | None = None) -> None:
         f"python {platform.python_version()} on {platform.machine()}, "
         f"{args.rounds} alternating batches of {args.calls} calls per side, best batch"
     )
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"{'operation':<16} {'client':<18} {'calls/s':>9} {'us/call':>9} {'cost vs bare':>13}")
     for op, side, rate, ratio in rows:
         shown = f"{ratio:.2f}x" if ratio else ""
+        if side.strip() == "driver alone":
+            shown = f"(-driver) {ratio:.2f}x"
         print(f"{op:<16} {side:<18} {rate:>9,.0f} {1e6 / rate:>9.1f} {shown:>13}")
     sys.stdout.flush()
 

@@ -17,7 +17,6 @@ from shipsync.carriers import (
     DriverInfo,
     RateLimit,
     RetryPolicy,
-    no_sleep,
 )
 from shipsync.carriers.fake import FakeDriver, Fault, FaultPlan
 from shipsync.errors import (
@@ -28,6 +27,7 @@ from shipsync.errors import (
     CircuitOpenError,
     UnsupportedOperationError,
 )
+from shipsync.retry import set_testing
 from shipsync.testing.fake_carrier import FakeCarrier
 
 
@@ -97,7 +97,7 @@ async def test_retry_after_http_date_is_capped(fake_carrier: FakeCarrier, mode: 
 async def test_backoff_grows_without_retry_after(fake_carrier: FakeCarrier, mode: str) -> None:
     """Without Retry-After the waits follow exponential backoff with bounded jitter."""
     fake_carrier.service.set_faults("quote_rates", FaultPlan(rate=1.0, kinds=[Fault.UNAVAILABLE]))
-    policy = RetryPolicy(attempts=4, multiplier=1.0, jitter=0.5, max_backoff=30)
+    policy = RetryPolicy(attempts=4, initial=1.0, jitter=0.5, maximum=30)
     client = make(fake_carrier, mode, retry=policy)
     with pytest.raises(CarrierUnavailableError):
         await call(client, "quote_rates", fake_carrier.shipment())
@@ -266,7 +266,7 @@ async def test_undeclared_capability_is_unsupported(fake_carrier: FakeCarrier, m
     assert sum(fake_carrier.service.requests.values()) == 0
 
 
-def test_no_sleep_switch_records_instead_of_sleeping(fake_carrier: FakeCarrier) -> None:
+def test_testing_switch_records_instead_of_sleeping(fake_carrier: FakeCarrier) -> None:
     """Clients without their own sleeper obey the global testing switch."""
     fake_carrier.service.set_faults(
         "quote_rates", FaultPlan(rate=1.0, kinds=[Fault.RATE_LIMITED], retry_after=30, limit=1)
@@ -275,9 +275,9 @@ def test_no_sleep_switch_records_instead_of_sleeping(fake_carrier: FakeCarrier) 
 
     client = CarrierClient(fake_carrier.driver(), transport=fake_carrier.service.mock_transport())
     started = time.monotonic()
-    with no_sleep() as sleeps:
+    with set_testing() as waits:
         client.quote_rates(fake_carrier.shipment())
-    assert sleeps.sleeps == [30.0]
+    assert waits.sleeps == [30.0]
     assert time.monotonic() - started < 10
     client.close()
 

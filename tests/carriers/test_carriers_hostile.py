@@ -30,8 +30,8 @@ from shipsync.carriers import (
     RetryPolicy,
     SleepRecorder,
     hookimpl,
-    parse_retry_after,
 )
+from shipsync.carriers._mapping import parse_retry_after
 from shipsync.carriers.fake import FakeCarrierService, FakeDriver
 from shipsync.errors import (
     CarrierError,
@@ -515,7 +515,7 @@ async def test_concurrent_401s_refresh_the_token_once() -> None:
         lambda: RateLimit(5, burst=0),
         lambda: RetryPolicy(attempts=0),
         lambda: RetryPolicy(max_retry_after=float("nan")),
-        lambda: RetryPolicy(multiplier=-1),
+        lambda: RetryPolicy(initial=-1),
         lambda: RetryPolicy(jitter=float("inf")),
         lambda: CircuitBreaker(threshold=0),
         lambda: CircuitBreaker(ttl=float("nan")),
@@ -527,7 +527,7 @@ async def test_concurrent_401s_refresh_the_token_once() -> None:
         "burst-zero",
         "attempts-zero",
         "retry-after-nan",
-        "negative-multiplier",
+        "negative-initial",
         "jitter-inf",
         "threshold-zero",
         "ttl-nan",

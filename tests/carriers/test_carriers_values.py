@@ -16,13 +16,10 @@ from shipsync.carriers import (
     CarrierResponse,
     RateLimit,
     ashop_rates,
-    parse_retry_after,
-    redact_headers,
-    redact_json,
-    redact_url,
     shop_rates,
 )
-from shipsync.carriers._mapping import error_for_response
+from shipsync.carriers._mapping import error_for_response, parse_retry_after
+from shipsync.carriers._redact import redact_headers, redact_json, redact_url
 from shipsync.errors import (
     CarrierAuthError,
     CarrierError,

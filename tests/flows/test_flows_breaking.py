@@ -25,9 +25,9 @@ from shipsync.flows import (
     NewDeadLetter,
     RetryPolicy,
     SQLiteDeadLetters,
-    no_backoff,
 )
 from shipsync.idempotency import MemoryStore
+from shipsync.retry import set_testing
 from shipsync.testing.flows import make_tracking_event
 
 ONCE = RetryPolicy(attempts=1)
@@ -81,7 +81,7 @@ async def test_a_handler_raising_cancelled_error_on_its_own_is_a_failure(
 
     d.subscribe(None, async_cancels, name="a")
     d.subscribe(None, sync_cancels, name="s")
-    with no_backoff():
+    with set_testing():
         report = await d.dispatch([make_tracking_event("S1", 1)])
     assert report.dead_lettered == 2
     assert sorted(calls) == ["async", "async", "sync", "sync"]

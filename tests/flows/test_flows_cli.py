@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from shipsync.cli import main
-from shipsync.flows import Dispatcher, RetryPolicy, SQLiteDeadLetters, no_backoff
+from shipsync.flows import Dispatcher, RetryPolicy, SQLiteDeadLetters
 from shipsync.idempotency import SQLiteStore
+from shipsync.retry import set_testing
 from shipsync.testing.flows import make_tracking_event
 
 APP = """
@@ -58,7 +59,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[st
 
     d.subscribe(None, broken, name="ledger")
     events = [make_tracking_event("S1", 1), make_tracking_event("S2", 1)]
-    with no_backoff():
+    with set_testing():
         asyncio.run(d.dispatch(events))
     letters.close()
     return store, [e.id for e in events], out

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import threading
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,13 +18,16 @@ from shipsync.errors import ConfigurationError, DeadLetterNotFoundError, Invalid
 from shipsync.flows import (
     AsyncSQLiteEventLog,
     DeadLetterFilter,
+    Delivery,
     Dispatcher,
     HandlerContext,
+    NewDeadLetter,
     RetryPolicy,
     SQLiteDeadLetters,
-    no_backoff,
+    partition_of,
 )
 from shipsync.idempotency import AsyncMemoryStore, MemoryStore
+from shipsync.retry import set_testing
 from shipsync.testing.flows import make_tracking_event
 
 FAST = RetryPolicy(attempts=3, initial=0.5, maximum=4.0, jitter=0.0)
@@ -72,14 +79,14 @@ async def test_a_failing_handler_neither_stops_nor_repeats_the_others(
     d.subscribe(None, failing, name="failing")
     d.subscribe(None, lambda e, ctx: ok_calls.append(e.id), name="ok")
     event = make_tracking_event("S1", 1)
-    with no_backoff() as sleeps:
+    with set_testing() as waits:
         report = await d.dispatch([event])
         await d.dispatch([event])
     assert ok_calls == [event.id]
     assert failing_calls == [1, 2, 3, 1, 2, 3]
     assert report.dead_lettered == 1
     assert report.retries == 2
-    assert len(sleeps) == 4
+    assert len(waits.sleeps) == 4
     (letter,) = letters.list()
     assert letter.handler == "failing"
     assert letter.event_id == event.id
@@ -105,10 +112,10 @@ async def test_retries_back_off_and_a_later_success_writes_no_dead_letter(
 
     d = make(letters)
     d.subscribe(ShipmentInTransit, flaky)
-    with no_backoff() as sleeps:
+    with set_testing() as waits:
         report = await d.dispatch([make_tracking_event("S1", 1)])
     assert attempts == [1, 2, 3]
-    assert sleeps == [0.5, 1.0]
+    assert waits.sleeps == [0.5, 1.0]
     assert report.effects == 1
     assert letters.list() == []
 
@@ -123,10 +130,10 @@ async def test_permanent_errors_are_not_retried(letters: SQLiteDeadLetters) -> N
 
     d = make(letters)
     d.subscribe(None, refuses, name="refuses")
-    with no_backoff() as sleeps:
+    with set_testing() as waits:
         await d.dispatch([make_tracking_event("S1", 1)])
     assert calls == [1]
-    assert sleeps == []
+    assert waits.sleeps == []
     assert [x.attempts for x in letters.list()] == [1]
 
 
@@ -145,7 +152,7 @@ async def test_replay_applies_once_and_resolves(letters: SQLiteDeadLetters) -> N
     d = make(letters)
     d.subscribe(None, handler, name="h")
     events = [make_tracking_event("S1", n) for n in (1, 2)]
-    with no_backoff():
+    with set_testing():
         await d.dispatch(events)
     assert len(letters.list()) == 2
     broken = False
@@ -180,7 +187,7 @@ async def test_replay_of_something_handled_meanwhile_does_not_run_it(
     d = make(letters)
     d.subscribe(None, handler, name="h")
     event = make_tracking_event("S1", 1)
-    with no_backoff():
+    with set_testing():
         await d.dispatch([event])
         fail = False
         await d.dispatch([event])
@@ -198,7 +205,7 @@ async def test_replay_failing_again_keeps_the_letter_open(letters: SQLiteDeadLet
         raise Boom("still down")
 
     d.subscribe(None, handler, name="h")
-    with no_backoff():
+    with set_testing():
         await d.dispatch([make_tracking_event("S1", 1)])
         report = await d.replay()
     (letter,) = letters.list()
@@ -211,7 +218,7 @@ async def test_replay_skips_letters_of_unknown_handlers(letters: SQLiteDeadLette
     """A letter whose handler is not subscribed any more is skipped, not lost."""
     d = make(letters)
     d.subscribe(None, lambda e, c: (_ for _ in ()).throw(Boom("x")), name="gone")
-    with no_backoff():
+    with set_testing():
         await d.dispatch([make_tracking_event("S1", 1)])
     other = make(letters)
     report = await other.replay()
@@ -238,10 +245,10 @@ async def test_non_blocking_handlers_fail_fast_to_a_dead_letter(
     d = make(letters)
     d.subscribe(None, notify, name="notify", blocking=False)
     d.subscribe(None, lambda e, ctx: order.append("odoo"), name="odoo")
-    with no_backoff() as sleeps:
+    with set_testing() as waits:
         report = await d.dispatch([make_tracking_event("S1", 1)])
     assert order == ["notify", "odoo"]
-    assert sleeps == []
+    assert waits.sleeps == []
     assert report.dead_lettered == 1
     assert [x.handler for x in letters.list()] == ["notify"]
 
@@ -401,3 +408,81 @@ def test_a_dispatcher_serves_several_event_loops_in_turn() -> None:
     for n in (1, 2):
         asyncio.run(d.dispatch([make_tracking_event(f"S{s}", n) for s in range(6)]))
     assert len(seen) == 12
+
+
+class GatedLetters:
+    """A dead letter store whose writes wait until the event loop opens a gate."""
+
+    def __init__(self, inner: SQLiteDeadLetters, gate: threading.Event) -> None:
+        self.inner = inner
+        self.gate = gate
+
+    def record(self, letter: NewDeadLetter) -> int:
+        if not self.gate.wait(5):
+            raise AssertionError("the event loop was blocked while a dead letter was written")
+        return self.inner.record(letter)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_writing_a_dead_letter_never_blocks_the_event_loop(
+    letters: SQLiteDeadLetters,
+) -> None:
+    """While a slow store writes a dead letter, other coroutines on the loop keep running."""
+    gate = threading.Event()
+    d = Dispatcher(MemoryStore(), GatedLetters(letters, gate), retry=RetryPolicy(attempts=1))  # type: ignore[arg-type]
+
+    def failing(event: Event, ctx: HandlerContext) -> None:
+        raise Boom("down")
+
+    d.subscribe(None, failing, name="failing")
+
+    async def open_gate() -> None:
+        await asyncio.sleep(0.05)
+        gate.set()
+
+    report, _ = await asyncio.gather(d.dispatch([make_tracking_event("S1", 1)]), open_gate())
+    assert report.dead_lettered == 1
+    assert [x.handler for x in letters.list()] == ["failing"]
+
+
+class RecordingLog:
+    """The two calls Dispatcher.handle makes on a log, recorded."""
+
+    def __init__(self) -> None:
+        self.acked: list[str] = []
+        self.released: list[str] = []
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        self.acked += [d.event.id for d in deliveries if d.event is not None]
+
+    async def release(self, deliveries: Sequence[Delivery], *, delay: float = 0.0) -> None:
+        self.released += [d.event.id for d in deliveries if d.event is not None]
+
+
+async def test_a_partition_stops_at_a_delivery_that_must_come_again_others_go_on() -> None:
+    """Without dead letters, a failing delivery and the later ones of its partition are given
+    back in order, while another partition's deliveries are acknowledged."""
+    d = Dispatcher(MemoryStore(), None, retry=RetryPolicy(attempts=1))
+
+    def picky(event: Event, ctx: HandlerContext) -> None:
+        if event.id == failing.id:
+            raise Boom("not now")
+
+    d.subscribe(None, picky, name="picky")
+    failing, other, later = (
+        make_tracking_event("S1", 1),
+        make_tracking_event("S2", 1),
+        make_tracking_event("S1", 2),
+    )
+    deliveries = [
+        Delivery(partition=partition_of(e), position=i, body=b"", event=e)
+        for i, e in enumerate([failing, other, later])
+    ]
+    log = RecordingLog()
+    report = await d.handle(log, deliveries)  # type: ignore[arg-type]
+    assert log.acked == [other.id]
+    assert log.released == [failing.id, later.id]
+    assert report.released == 2
+    assert report.effects == 1

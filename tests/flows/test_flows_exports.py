@@ -37,7 +37,6 @@ FLOWS = [
     "SQLiteEventLog",
     "StaleFeedMonitor",
     "Subscription",
-    "no_backoff",
     "partition_of",
     "partition_slot",
 ]

@@ -20,9 +20,9 @@ from shipsync.flows import (
     ProofOfDeliveryCheck,
     SQLiteDeadLetters,
     StaleFeedMonitor,
-    no_backoff,
 )
 from shipsync.idempotency import MemoryStore
+from shipsync.retry import set_testing
 from shipsync.testing.flows import make_tracking_event
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -163,11 +163,11 @@ async def test_a_failing_notification_never_blocks_execution(tmp_path: Path) -> 
     d.subscribe(None, lambda e, ctx: odoo.append(e.id), name="odoo")
     d.subscribe(None, gate, name="invoice-gate")
     events = [at(1, Milestone.EXCEPTION), at(2, Milestone.DELIVERED)]
-    with no_backoff() as sleeps:
+    with set_testing() as waits:
         report = await d.dispatch(events)
     assert odoo == [e.id for e in events]
     assert gate.may_release("S1")
-    assert sleeps == []
+    assert waits.sleeps == []
     assert report.dead_lettered == 2
     assert {x.handler for x in letters.list()} == {"notify"}
     letters.close()

@@ -407,7 +407,8 @@ def test_dlq_refuses_a_database_that_is_not_a_dead_letter_store(tmp_path: Path) 
 
 
 def _dead_letters(tmp_path: Path, attempts: int = 3) -> Path:
-    from shipsync.flows import Dispatcher, RetryPolicy, SQLiteDeadLetters, no_backoff
+    from shipsync.flows import Dispatcher, RetryPolicy, SQLiteDeadLetters
+    from shipsync.retry import set_testing
     from shipsync.idempotency import SQLiteStore
     from shipsync.testing.flows import make_tracking_event
 
@@ -425,7 +426,7 @@ def _dead_letters(tmp_path: Path, attempts: int = 3) -> Path:
         raise RuntimeError("down")
 
     dispatcher.subscribe(None, broken, name="ledger")
-    with no_backoff():
+    with set_testing():
         asyncio.run(dispatcher.dispatch([make_tracking_event("S1", 1)]))
     letters.close()
     return store

@@ -10,9 +10,7 @@ def test_idempotency_exports_are_pinned() -> None:
     """Adding or removing a public name is a deliberate change to this list."""
     assert shipsync.idempotency.__all__ == [
         "DEFAULT_LEASE",
-        "DEFAULT_NAMESPACE",
         "DEFAULT_RETENTION",
-        "MAX_PLAIN_KEY_BYTES",
         "Acquired",
         "AsyncIdempotencyStore",
         "AsyncMemoryStore",

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from shipsync.errors import ConfigurationError, CorruptRecordError
 from shipsync.idempotency import (
-    MAX_PLAIN_KEY_BYTES,
     decode_result,
     encode_result,
     fingerprint,
@@ -20,6 +19,7 @@ from shipsync.idempotency import (
     outbound_key,
     storage_key,
 )
+from shipsync.idempotency._keys import MAX_PLAIN_KEY_BYTES
 
 any_text = st.text(st.characters(codec=None, min_codepoint=0), max_size=400)
 

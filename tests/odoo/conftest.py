@@ -23,6 +23,8 @@ import vcr
 
 from shipsync.odoo import OdooLogistics, RetryPolicy, RpcGateway
 
+NO_WAIT = RetryPolicy(attempts=3, initial=0, jitter=0)  # retries without sleeping
+
 CASSETTES = Path(__file__).parent / "cassettes"
 TAG_FILE = CASSETTES / "run_tag.txt"
 LIVE = all(os.environ.get(k) for k in ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_PASSWORD"))
@@ -143,10 +145,14 @@ def connect() -> RpcGateway:
             os.environ["ODOO_DB"],
             os.environ["ODOO_USER"],
             os.environ["ODOO_PASSWORD"],
-            retry=RetryPolicy(initial=0, maximum=0),
+            retry=NO_WAIT,
         )
     return RpcGateway(
-        REPLAY_URL, "odoo-db", "odoo-user", "odoo-password", retry=RetryPolicy(initial=0, maximum=0)
+        REPLAY_URL,
+        "odoo-db",
+        "odoo-user",
+        "odoo-password",
+        retry=NO_WAIT,
     )
 
 

@@ -16,6 +16,8 @@ from shipsync.errors import (
 )
 from shipsync.odoo import OdooGateway, RetryPolicy, RpcGateway
 
+NO_WAIT = RetryPolicy(attempts=3, initial=0, jitter=0)  # retries without sleeping
+
 
 def test_connecting_detects_the_version_and_takes_three_requests(gateway: RpcGateway) -> None:
     """Connecting reads the server version and logs in: three requests, no more."""
@@ -34,7 +36,7 @@ def test_a_wrong_password_is_an_auth_error(
     """Odoo answers ``false`` to a wrong password; the gateway raises OdooAuthError."""
     url, db = target
     with pytest.raises(OdooAuthError) as caught:
-        RpcGateway(url, db, login, "certainly-wrong", retry=RetryPolicy(initial=0, maximum=0))
+        RpcGateway(url, db, login, "certainly-wrong", retry=NO_WAIT)
     assert "certainly-wrong" not in str(caught.value)
 
 
@@ -127,5 +129,11 @@ def test_an_unknown_database_is_an_auth_error(
     """Logging in to a database that does not exist raises OdooAuthError with Odoo's text."""
     url, _ = target
     with pytest.raises(OdooAuthError) as caught:
-        RpcGateway(url, "no_such_db_shipsync", login, "x", retry=RetryPolicy(initial=0, maximum=0))
+        RpcGateway(
+            url,
+            "no_such_db_shipsync",
+            login,
+            "x",
+            retry=NO_WAIT,
+        )
     assert caught.value.odoo_message

@@ -22,7 +22,7 @@ from shipsync.errors import (
 )
 from shipsync.odoo import EnvGateway, OdooGateway, RetryPolicy, RpcGateway
 
-NO_WAIT = RetryPolicy(attempts=3, initial=0, maximum=0)
+NO_WAIT = RetryPolicy(attempts=3, initial=0, jitter=0)
 
 
 class FakeOdoo(BaseHTTPRequestHandler):

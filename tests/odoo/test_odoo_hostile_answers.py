@@ -51,6 +51,8 @@ from shipsync.odoo import IN_CHUNK, OdooGateway, OdooLogistics, RetryPolicy, Rpc
 from shipsync.odoo._answers import rows
 from shipsync.odoo._rpc import _SessionExpired, _unwrap
 
+NO_WAIT = RetryPolicy(attempts=3, initial=0, jitter=0)  # retries without sleeping
+
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 # --- the RPC gateway against broken HTTP answers ---------------------------------------------
@@ -174,7 +176,7 @@ def test_a_broken_answer_is_a_typed_error_never_a_crash_or_a_silent_none(
 ) -> None:
     """Each broken body raises the named OdooError (with Odoo's text when it sent one)."""
     url, handler = broken_odoo
-    gateway = RpcGateway(url, "db", "bot", "pw", retry=RetryPolicy(attempts=2, initial=0))
+    gateway = RpcGateway(url, "db", "bot", "pw", retry=RetryPolicy(attempts=2, initial=0, jitter=0))
     handler.answer = answer
     with pytest.raises(error) as caught:
         gateway.call("res.partner", "search_read", [[]])
@@ -735,7 +737,7 @@ def test_a_server_that_does_not_answer_in_time_is_unavailable_and_a_create_is_no
 ) -> None:
     """A timeout leaves the outcome unknown: a read is tried again, a create is not."""
     url, handler = broken_odoo
-    gateway = RpcGateway(url, "db", "bot", "pw", timeout=0.2, retry=RetryPolicy(initial=0))
+    gateway = RpcGateway(url, "db", "bot", "pw", timeout=0.2, retry=NO_WAIT)
     handler.delay = 0.5
     handler.answer = (200, _rpc({"result": 5}))
     started = gateway.round_trips
@@ -762,7 +764,7 @@ def test_http_errors_are_typed_and_retried_only_when_sending_again_can_help(
 ) -> None:
     """4xx will not change by retrying; 429 was refused before any work; a 500 may have run."""
     url, handler = broken_odoo
-    gateway = RpcGateway(url, "db", "bot", "pw", retry=RetryPolicy(initial=0, maximum=0))
+    gateway = RpcGateway(url, "db", "bot", "pw", retry=NO_WAIT)
     handler.answer = (status, b"<html>nope</html>")
     started = gateway.round_trips
     with pytest.raises(error) as caught:

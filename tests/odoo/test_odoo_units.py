@@ -22,12 +22,11 @@ from shipsync.errors import (
 )
 from shipsync.odoo import (
     OdooFieldMap,
-    error_from_fault,
-    message_id_for,
-    parse_server_version,
 )
-from shipsync.odoo._batch import chunked, group_by_value, or_domain, split_refs
+from shipsync.odoo._batch import chunked, group_by_value, message_id_for, or_domain, split_refs
+from shipsync.odoo._faults import error_from_fault
 from shipsync.odoo._render import event_body, m2o_id, m2o_name, money_from_float
+from shipsync.odoo._rpc import parse_server_version
 
 
 def test_public_names_are_pinned() -> None:
@@ -47,10 +46,7 @@ def test_public_names_are_pinned() -> None:
         "RpcGateway",
         "VendorBillLineRecord",
         "VendorBillRecord",
-        "error_from_fault",
         "event_message_id",
-        "message_id_for",
-        "parse_server_version",
     ]
 
 

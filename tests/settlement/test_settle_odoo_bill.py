@@ -101,7 +101,7 @@ def _tag() -> str:
 
 
 def _gateway() -> RpcGateway:
-    retry = RetryPolicy(initial=0, maximum=0)
+    retry = RetryPolicy(attempts=3, initial=0, jitter=0)
     if LIVE:
         return RpcGateway(
             os.environ["ODOO_URL"],

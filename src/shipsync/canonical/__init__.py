@@ -5,106 +5,113 @@ personal data redacted, shipments and packages, tracking milestones, freight fin
 CloudEvents envelope with its typed catalogue, and the shipment state fold.
 """
 
-from shipsync.canonical._base import REDACTED, CanonicalModel, PersonalData, UtcDatetime
-from shipsync.canonical._events import (
-    DATASCHEMA_BASE,
-    MILESTONE_EVENT_TYPES,
-    AnyEvent,
-    ClaimOpened,
-    ClaimSettled,
-    Event,
-    EventCatalogue,
-    FreightChargeAccrued,
-    FreightDiscrepancyFound,
-    FreightInvoiceMatched,
-    FreightInvoiceReceived,
-    FreightRateQuoted,
-    ManifestCreated,
-    MilestoneEvent,
-    PodCaptured,
-    RateQuote,
-    SettlementCompleted,
-    ShipmentAvailableForPickup,
-    ShipmentCancelled,
-    ShipmentCreated,
-    ShipmentDelayPredicted,
-    ShipmentDelivered,
-    ShipmentDeliveryAttempted,
-    ShipmentException,
-    ShipmentExceptionPredicted,
-    ShipmentInTransit,
-    ShipmentLabelCreated,
-    ShipmentLost,
-    ShipmentOutForDelivery,
-    ShipmentPickedUp,
-    ShipmentReturned,
-    ShipmentReturningToSender,
-    Upcaster,
-    default_catalogue,
-    event_for_tracking,
-    parse_event,
-)
-from shipsync.canonical._finance import (
-    Accrual,
-    AccrualKind,
-    ChargeType,
-    Claim,
-    ClaimStatus,
-    Discrepancy,
-    DiscrepancyKind,
-    FreightCharge,
-    FreightInvoice,
-    FreightInvoiceLine,
-    InvoiceMatch,
-    LineClass,
-    Settlement,
-)
-from shipsync.canonical._manifest import Manifest, ManifestDocument, ManifestFormat
-from shipsync.canonical._money import CURRENCY_EXPONENTS, CurrencyCode, ExactDecimal, Money
-from shipsync.canonical._parties import COUNTRY_CODES, Address, Contact, CountryCode
-from shipsync.canonical._predictions import RiskAssessment, RiskKind, RiskLevel
-from shipsync.canonical._schemas import JSON_SCHEMA_DIALECT, event_schemas, export_schemas
-from shipsync.canonical._shipment import (
-    Commodity,
-    Customs,
-    CustomsDocument,
-    CustomsDocumentKind,
-    DeliveryDocument,
-    HsCode,
-    Incoterm,
-    Label,
-    LabelFormat,
-    Package,
-    Parcel,
-    Pickup,
-    ProofOfDelivery,
-    Rate,
-    ReturnShipment,
-    Shipment,
-    ShipmentOptions,
-    SignatureOption,
-)
-from shipsync.canonical._state import (
-    SORT_RANK,
-    TRANSITIONS,
-    Anomaly,
-    AnomalyReason,
-    PackageState,
-    ShipmentState,
-    ShipmentStatus,
-    can_transition,
-    fold,
-    fold_package,
-    sort_key,
-)
-from shipsync.canonical._tracking import (
-    FINAL_MILESTONES,
-    Location,
-    Milestone,
-    Reason,
-    TrackingEvent,
-)
-from shipsync.canonical._units import Dimensions, LengthUnit, Weight, WeightUnit
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shipsync._lazy import lazy, publish
+
+if TYPE_CHECKING:
+    from shipsync.canonical._base import REDACTED, CanonicalModel, PersonalData, UtcDatetime
+    from shipsync.canonical._events import (
+        DATASCHEMA_BASE,
+        MILESTONE_EVENT_TYPES,
+        AnyEvent,
+        ClaimOpened,
+        ClaimSettled,
+        Event,
+        EventCatalogue,
+        FreightChargeAccrued,
+        FreightDiscrepancyFound,
+        FreightInvoiceMatched,
+        FreightInvoiceReceived,
+        FreightRateQuoted,
+        ManifestCreated,
+        MilestoneEvent,
+        PodCaptured,
+        RateQuote,
+        SettlementCompleted,
+        ShipmentAvailableForPickup,
+        ShipmentCancelled,
+        ShipmentCreated,
+        ShipmentDelayPredicted,
+        ShipmentDelivered,
+        ShipmentDeliveryAttempted,
+        ShipmentException,
+        ShipmentExceptionPredicted,
+        ShipmentInTransit,
+        ShipmentLabelCreated,
+        ShipmentLost,
+        ShipmentOutForDelivery,
+        ShipmentPickedUp,
+        ShipmentReturned,
+        ShipmentReturningToSender,
+        Upcaster,
+        default_catalogue,
+        event_for_tracking,
+        parse_event,
+    )
+    from shipsync.canonical._finance import (
+        Accrual,
+        AccrualKind,
+        ChargeType,
+        Claim,
+        ClaimStatus,
+        Discrepancy,
+        DiscrepancyKind,
+        FreightCharge,
+        FreightInvoice,
+        FreightInvoiceLine,
+        InvoiceMatch,
+        LineClass,
+        Settlement,
+    )
+    from shipsync.canonical._manifest import Manifest, ManifestDocument, ManifestFormat
+    from shipsync.canonical._money import CURRENCY_EXPONENTS, CurrencyCode, ExactDecimal, Money
+    from shipsync.canonical._parties import COUNTRY_CODES, Address, Contact, CountryCode
+    from shipsync.canonical._predictions import RiskAssessment, RiskKind, RiskLevel
+    from shipsync.canonical._schemas import JSON_SCHEMA_DIALECT, event_schemas, export_schemas
+    from shipsync.canonical._shipment import (
+        Commodity,
+        Customs,
+        CustomsDocument,
+        CustomsDocumentKind,
+        DeliveryDocument,
+        HsCode,
+        Incoterm,
+        Label,
+        LabelFormat,
+        Package,
+        Parcel,
+        Pickup,
+        ProofOfDelivery,
+        Rate,
+        ReturnShipment,
+        Shipment,
+        ShipmentOptions,
+        SignatureOption,
+    )
+    from shipsync.canonical._state import (
+        SORT_RANK,
+        TRANSITIONS,
+        Anomaly,
+        AnomalyReason,
+        PackageState,
+        ShipmentState,
+        ShipmentStatus,
+        can_transition,
+        fold,
+        fold_package,
+        sort_key,
+    )
+    from shipsync.canonical._tracking import (
+        FINAL_MILESTONES,
+        Location,
+        Milestone,
+        Reason,
+        TrackingEvent,
+    )
+    from shipsync.canonical._units import Dimensions, LengthUnit, Weight, WeightUnit
 
 __all__ = [
     "COUNTRY_CODES",
@@ -216,3 +223,6 @@ __all__ = [
     "parse_event",
     "sort_key",
 ]
+
+__getattr__, __dir__ = lazy(__name__, __file__)
+publish(__name__, __all__, globals())

@@ -211,6 +211,7 @@ class CanonicalModel(BaseModel, metaclass=_CanonicalMeta):
         use_enum_values=False,
         validate_default=False,
         cache_strings="keys",
+        defer_build=True,
     )
 
     __personal_fields__: ClassVar[frozenset[str]] = frozenset()

@@ -16,19 +16,15 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import total_ordering
 from typing import Annotated, Any, Self
 
-from iso4217 import Currency
 from pydantic import GetCoreSchemaHandler, GetPydanticSchema, PlainSerializer, WithJsonSchema
 from pydantic_core import CoreSchema, core_schema
 
 from shipsync.canonical._base import CanonicalModel
+from shipsync.canonical._codes import CURRENCY_EXPONENTS
 from shipsync.errors import CurrencyMismatchError, InvalidInputError
 
 __all__ = ["CURRENCY_EXPONENTS", "CurrencyCode", "ExactDecimal", "Money"]
 
-CURRENCY_EXPONENTS: dict[str, int] = {
-    currency.code: currency.exponent for currency in Currency if currency.exponent is not None
-}
-"""ISO 4217 currencies that have a minor unit, with its number of decimal places."""
 
 _QUANTA: dict[str, Decimal] = {
     code: Decimal(1).scaleb(-e) for code, e in CURRENCY_EXPONENTS.items()

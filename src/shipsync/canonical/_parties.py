@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import pycountry
 from pydantic import Field, GetPydanticSchema, WithJsonSchema
 from pydantic_core import core_schema
 
 from shipsync.canonical._base import CanonicalModel, PersonalData, PersonalStr, ShortText
+from shipsync.canonical._codes import COUNTRY_CODES
 
 __all__ = ["COUNTRY_CODES", "Address", "Contact", "CountryCode"]
-
-COUNTRY_CODES: frozenset[str] = frozenset(country.alpha_2 for country in pycountry.countries)
-"""ISO 3166-1 alpha-2 codes."""
 
 
 # A literal of every code, checked inside pydantic-core (one hash lookup, no Python call).

@@ -8,40 +8,42 @@ limit, OAuth2 token caching and redacted structured logs. :class:`DriverRegistry
 drivers installed through the ``shipsync.carriers`` entry-point group.
 """
 
-from shipsync.carriers._auth import AccessToken, TokenCache
-from shipsync.carriers._breaker import CircuitBreaker
-from shipsync.carriers._capabilities import Capability
-from shipsync.carriers._client import AsyncCarrierClient, BaseCarrierClient, CarrierClient
-from shipsync.carriers._docs import drivers_markdown
-from shipsync.carriers._driver import (
-    DRIVER_API_VERSION,
-    AddressValidation,
-    CarrierConfig,
-    Driver,
-    DriverInfo,
-    Flow,
-    ManifestRequest,
-    PickupRequest,
-    is_compatible_api_version,
-)
-from shipsync.carriers._hookspecs import hookimpl, hookspec
-from shipsync.carriers._http import CarrierRequest, CarrierResponse
-from shipsync.carriers._mapping import RETRYABLE_STATUSES, parse_retry_after
-from shipsync.carriers._ratelimit import RateLimit
-from shipsync.carriers._redact import redact_headers, redact_json, redact_url
-from shipsync.carriers._registry import ENTRY_POINT_GROUP, DriverEntry, DriverRegistry
-from shipsync.carriers._retry import RetryPolicy
-from shipsync.carriers._shopping import CarrierFailure, RateShopResult, ashop_rates, shop_rates
-from shipsync.carriers._sleep import Sleeper, SleepRecorder, no_sleep
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shipsync._lazy import lazy, publish
+from shipsync.retry import RetryPolicy, SleepRecorder
+
+if TYPE_CHECKING:
+    from shipsync.carriers._auth import AccessToken
+    from shipsync.carriers._breaker import CircuitBreaker
+    from shipsync.carriers._capabilities import Capability
+    from shipsync.carriers._client import AsyncCarrierClient, CarrierClient
+    from shipsync.carriers._docs import drivers_markdown
+    from shipsync.carriers._driver import (
+        DRIVER_API_VERSION,
+        AddressValidation,
+        CarrierConfig,
+        Driver,
+        DriverInfo,
+        Flow,
+        ManifestRequest,
+        PickupRequest,
+        is_compatible_api_version,
+    )
+    from shipsync.carriers._hookspecs import hookimpl
+    from shipsync.carriers._http import CarrierRequest, CarrierResponse
+    from shipsync.carriers._ratelimit import RateLimit
+    from shipsync.carriers._registry import ENTRY_POINT_GROUP, DriverEntry, DriverRegistry
+    from shipsync.carriers._shopping import CarrierFailure, RateShopResult, ashop_rates, shop_rates
 
 __all__ = [
     "DRIVER_API_VERSION",
     "ENTRY_POINT_GROUP",
-    "RETRYABLE_STATUSES",
     "AccessToken",
     "AddressValidation",
     "AsyncCarrierClient",
-    "BaseCarrierClient",
     "Capability",
     "CarrierClient",
     "CarrierConfig",
@@ -60,17 +62,12 @@ __all__ = [
     "RateShopResult",
     "RetryPolicy",
     "SleepRecorder",
-    "Sleeper",
-    "TokenCache",
     "ashop_rates",
     "drivers_markdown",
     "hookimpl",
-    "hookspec",
     "is_compatible_api_version",
-    "no_sleep",
-    "parse_retry_after",
-    "redact_headers",
-    "redact_json",
-    "redact_url",
     "shop_rates",
 ]
+
+__getattr__, __dir__ = lazy(__name__, __file__)
+publish(__name__, __all__, globals())

@@ -12,6 +12,12 @@ opening moves it to half-open, and :meth:`CircuitBreaker.guard` refuses every re
 ``ttl`` seconds of *our* clock have passed since the breaker opened. Tests therefore move a fake
 clock instead of sleeping, and a slow machine cannot close a breaker early.
 
+A closed breaker that has seen no failure since its last success does not consult purgatory
+for a request that succeeds (purgatory's closed state does nothing then); a failure is handed
+to purgatory as it would have been, and from then on every request goes through purgatory
+until a success finds the breaker closed again. This keeps the per-call cost of a healthy
+carrier to one dictionary lookup.
+
 After the ttl exactly one request is admitted as the trial; while it is in flight every other
 request is refused as if the breaker were still open (purgatory alone would let a whole burst of
 concurrent requests through to a carrier that may still be down). The trial's outcome closes
@@ -25,11 +31,12 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-
-import purgatory
-from purgatory.domain.model import ExcludeType, OpenedState
+from typing import TYPE_CHECKING
 
 from shipsync.errors import CarrierUnavailableError, CircuitOpenError, ConfigurationError
+
+if TYPE_CHECKING:
+    from purgatory.domain.model import ExcludeType
 
 __all__ = ["CircuitBreaker"]
 
@@ -64,6 +71,8 @@ class CircuitBreaker:
         self.threshold = threshold
         self.ttl = ttl
         self.clock = clock
+        import purgatory  # here, not at import: purgatory loads the redis client with it
+
         exclude: ExcludeType = [(BaseException, _not_unavailable)]
         self._sync = purgatory.SyncCircuitBreakerFactory(
             default_threshold=threshold, default_ttl=0.0, exclude=exclude
@@ -74,6 +83,8 @@ class CircuitBreaker:
         self._states: dict[tuple[str, str], str] = {}
         self._opened_at: dict[tuple[str, str], float] = {}
         self._trials: set[tuple[str, str]] = set()
+        # Keys with a failure since their last success: those go through purgatory.
+        self._dirty: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self.transitions: list[tuple[str, str, str]] = []
         self._sync.add_listener(self._listener("sync"))
@@ -127,9 +138,43 @@ class CircuitBreaker:
             retry_after=retry_after,
         )
 
+    def _healthy(self, key: tuple[str, str]) -> bool:
+        """Closed with no failure since the last success: purgatory has nothing to track."""
+        return key not in self._dirty and self._states.get(key, "closed") == "closed"
+
+    def _settled(self, key: tuple[str, str]) -> None:
+        """A success went through purgatory: a closed breaker is healthy again."""
+        with self._lock:
+            if self._states.get(key, "closed") == "closed":
+                self._dirty.discard(key)
+
+    def _fail_sync(self, carrier: str, exc: Exception) -> None:
+        """Hand a failure seen on the fast path to purgatory, exactly as the guard would."""
+        with self._lock:
+            self._dirty.add(("sync", carrier))
+        breaker = self._sync.get_breaker(carrier)
+        breaker.__enter__()  # closed: no effect
+        breaker.__exit__(type(exc), exc, exc.__traceback__)
+
+    async def _fail_async(self, carrier: str, exc: Exception) -> None:
+        with self._lock:
+            self._dirty.add(("async", carrier))
+        breaker = await self._async.get_breaker(carrier)
+        await breaker.__aenter__()
+        await breaker.__aexit__(type(exc), exc, exc.__traceback__)
+
     @contextlib.contextmanager
     def guard(self, carrier: str, operation: str) -> Iterator[None]:
         """Run the block under ``carrier``'s breaker (sync)."""
+        if self._healthy(("sync", carrier)):
+            try:
+                yield
+            except Exception as exc:
+                self._fail_sync(carrier, exc)
+                raise
+            return
+        from purgatory.domain.model import OpenedState
+
         trial = self._admit("sync", carrier, operation)
         try:
             breaker = self._sync.get_breaker(carrier)
@@ -145,6 +190,7 @@ class CircuitBreaker:
             # A cancelled or interrupted call (BaseException) says nothing either way: it
             # neither counts as a failure nor closes a half-open breaker.
             breaker.__exit__(None, None, None)
+            self._settled(("sync", carrier))
         finally:
             if trial:
                 self._end_trial("sync", carrier)
@@ -152,6 +198,15 @@ class CircuitBreaker:
     @contextlib.asynccontextmanager
     async def aguard(self, carrier: str, operation: str) -> AsyncIterator[None]:
         """Run the block under ``carrier``'s breaker (async)."""
+        if self._healthy(("async", carrier)):
+            try:
+                yield
+            except Exception as exc:
+                await self._fail_async(carrier, exc)
+                raise
+            return
+        from purgatory.domain.model import OpenedState
+
         trial = self._admit("async", carrier, operation)
         try:
             breaker = await self._async.get_breaker(carrier)
@@ -167,6 +222,7 @@ class CircuitBreaker:
             # A cancelled call (BaseException) says nothing either way: it neither counts as a
             # failure nor closes a half-open breaker.
             await breaker.__aexit__(None, None, None)
+            self._settled(("async", carrier))
         finally:
             if trial:
                 self._end_trial("async", carrier)

@@ -7,8 +7,9 @@ through, in order,
 
 1. the bearer token (fetched with the driver's token request and cached until shortly before it
    expires; a 401 drops it and the request is sent once more with a fresh one),
-2. the retry loop: a first attempt, and after a retryable failure tenacity (which sees that
-   first outcome as its own first attempt), which for each attempt
+2. the retry loop (:meth:`shipsync.retry.RetryPolicy.call`: a first attempt, and after a
+   retryable failure tenacity, which sees that first outcome as its own first attempt), which
+   for each attempt
 3. waits for the client-side rate limit,
 4. enters the carrier's circuit breaker (an open breaker raises ``CircuitOpenError``, nothing is
    sent) and
@@ -66,17 +67,17 @@ from shipsync.carriers._mapping import (
 )
 from shipsync.carriers._ratelimit import RateLimit
 from shipsync.carriers._redact import redact_headers, redact_url
-from shipsync.carriers._retry import RetryPolicy, is_retryable
-from shipsync.carriers._sleep import Sleeper, default_sleeper
 from shipsync.errors import (
     CarrierError,
     CarrierRequestError,
     CarrierResponseError,
     CarrierUnavailableError,
+    CircuitOpenError,
     ConfigurationError,
     InvalidInputError,
     ShipsyncError,
 )
+from shipsync.retry import RetryPolicy, Sleeper, current_sleeper
 
 __all__ = ["AsyncCarrierClient", "BaseCarrierClient", "CarrierClient"]
 
@@ -93,12 +94,21 @@ def _new_key() -> str:
     return uuid.uuid4().hex
 
 
+def is_retryable(exc: BaseException) -> bool:
+    """Whether ``exc`` is worth another attempt: an unavailable carrier, never an open breaker."""
+    return (
+        isinstance(exc, CarrierUnavailableError)
+        and exc.retryable
+        and not isinstance(exc, CircuitOpenError)
+    )
+
+
 class BaseCarrierClient:
     """Everything the two clients share: configuration, request building, error mapping, logs.
 
     ``transport`` is handed to httpx (``httpx.MockTransport`` runs a fake carrier in-process).
     ``breaker`` may be shared by several clients of one carrier; ``rate_limit`` caps requests per
-    second; ``sleeper`` defaults to the testing switch of :func:`~shipsync.carriers.no_sleep`;
+    second; ``sleeper`` defaults to the testing switch of :func:`shipsync.retry.set_testing`;
     ``clock`` gives POSIX seconds for token expiry, Retry-After dates and ``received_at``.
     ``max_response_bytes`` bounds one response body (read as a stream, so a gigantic answer is
     refused without being held in memory).
@@ -135,7 +145,7 @@ class BaseCarrierClient:
     @property
     def sleeper(self) -> Sleeper:
         """The sleeper in force (the testing switch's recorder unless one was given)."""
-        return self._sleeper if self._sleeper is not None else default_sleeper()
+        return self._sleeper if self._sleeper is not None else current_sleeper()
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -236,22 +246,19 @@ class BaseCarrierClient:
             extra={"shipsync": record},
         )
 
-    def _log_retry(self, state: Any) -> None:
-        outcome = state.outcome
-        exc = outcome.exception() if outcome is not None else None
-        sleep = state.next_action.sleep if state.next_action is not None else None
+    def _log_retry(self, attempt: int, exc: BaseException, sleep: float) -> None:
         _log.warning(
             "retrying %s after %s (attempt %s, sleeping %.3fs)",
             self.carrier,
             type(exc).__name__,
-            state.attempt_number,
-            sleep or 0.0,
+            attempt,
+            sleep,
             extra={
                 "shipsync": {
                     "carrier": self.carrier,
                     "operation": getattr(exc, "operation", None),
                     "code": getattr(exc, "code", None),
-                    "attempt": state.attempt_number,
+                    "attempt": attempt,
                     "sleep": sleep,
                 }
             },
@@ -400,24 +407,13 @@ class CarrierClient(BaseCarrierClient):
         return self._response(raw, chunks)
 
     def _send_retrying(self, request: CarrierRequest, operation: str) -> CarrierResponse:
-        """One attempt; on a retryable failure, tenacity takes over from that first outcome."""
-        try:
-            return self._send_once(request, operation)
-        except CarrierUnavailableError as exc:
-            if not is_retryable(exc) or self.retry.attempts <= 1:
-                raise
-            first: CarrierUnavailableError | None = exc
-
-        def attempt(request: CarrierRequest, operation: str) -> CarrierResponse:
-            nonlocal first
-            if first is not None:
-                replayed, first = first, None
-                raise replayed
-            return self._send_once(request, operation)
-
-        retrying = self.retry.retrying(self.sleeper)
-        retrying.before_sleep = self._log_retry
-        return retrying(attempt, request, operation)
+        """Send with the retry policy (its first attempt costs one ``try``)."""
+        return self.retry.call(
+            lambda _attempt: self._send_once(request, operation),
+            retry_if=is_retryable,
+            sleeper=self.sleeper,
+            before_sleep=self._log_retry,
+        )
 
     def _send(self, request: CarrierRequest, operation: str) -> CarrierResponse:
         authorized = request
@@ -624,25 +620,13 @@ class AsyncCarrierClient(BaseCarrierClient):
         return self._response(raw, chunks)
 
     async def _send_retrying(self, request: CarrierRequest, operation: str) -> CarrierResponse:
-        """One attempt; on a retryable failure, tenacity takes over from that first outcome."""
-        try:
-            return await self._send_once(request, operation)
-        except CarrierUnavailableError as exc:
-            if not is_retryable(exc) or self.retry.attempts <= 1:
-                raise
-            first: CarrierUnavailableError | None = exc
-
-        async def attempt(request: CarrierRequest, operation: str) -> CarrierResponse:
-            nonlocal first
-            if first is not None:
-                replayed, first = first, None
-                raise replayed
-            return await self._send_once(request, operation)
-
-        retrying = self.retry.async_retrying(self.sleeper)
-        retrying.before_sleep = self._log_retry
-        response: CarrierResponse = await retrying(attempt, request, operation)
-        return response
+        """Send with the retry policy (its first attempt costs one ``try``)."""
+        return await self.retry.acall(
+            lambda _attempt: self._send_once(request, operation),
+            retry_if=is_retryable,
+            sleeper=self.sleeper,
+            before_sleep=self._log_retry,
+        )
 
     async def _send(self, request: CarrierRequest, operation: str) -> CarrierResponse:
         authorized = request

@@ -6,42 +6,53 @@ dispatcher fans each event out to its handlers, each (event, handler) pair takin
 through an idempotency store, with per-handler retry and dead letters.
 """
 
-from shipsync.flows._backoff import RetryPolicy, no_backoff
-from shipsync.flows._batch import BatchJob, BatchReport, Chunk
-from shipsync.flows._deadletters import (
-    DeadLetter,
-    DeadLetterFilter,
-    DeadLetterStore,
-    NewDeadLetter,
-    SQLiteDeadLetters,
-)
-from shipsync.flows._dispatcher import (
-    Dispatcher,
-    DispatchReport,
-    Handler,
-    HandlerContext,
-    ReplayReport,
-    Subscription,
-)
-from shipsync.flows._log import (
-    AsyncEventLog,
-    Delivery,
-    EventLog,
-    partition_of,
-    partition_slot,
-)
-from shipsync.flows._policies import (
-    PROGRESS_MILESTONES,
-    Flag,
-    InvoiceHold,
-    InvoiceReleaseGate,
-    ProofOfDeliveryCheck,
-    StaleFeedMonitor,
-)
-from shipsync.flows._postgres import AsyncPostgresEventLog, PostgresDeadLetters, PostgresEventLog
-from shipsync.flows._rabbitmq import RabbitMQEventLog
-from shipsync.flows._sqlite import AsyncSQLiteEventLog, SQLiteEventLog
-from shipsync.flows._threaded import BlockingEventLog
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shipsync._lazy import lazy, publish
+from shipsync.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from shipsync.flows._batch import BatchJob, BatchReport, Chunk
+    from shipsync.flows._deadletters import (
+        DeadLetter,
+        DeadLetterFilter,
+        DeadLetterStore,
+        NewDeadLetter,
+        SQLiteDeadLetters,
+    )
+    from shipsync.flows._dispatcher import (
+        Dispatcher,
+        DispatchReport,
+        Handler,
+        HandlerContext,
+        ReplayReport,
+        Subscription,
+    )
+    from shipsync.flows._log import (
+        AsyncEventLog,
+        Delivery,
+        EventLog,
+        partition_of,
+        partition_slot,
+    )
+    from shipsync.flows._policies import (
+        PROGRESS_MILESTONES,
+        Flag,
+        InvoiceHold,
+        InvoiceReleaseGate,
+        ProofOfDeliveryCheck,
+        StaleFeedMonitor,
+    )
+    from shipsync.flows._postgres import (
+        AsyncPostgresEventLog,
+        PostgresDeadLetters,
+        PostgresEventLog,
+    )
+    from shipsync.flows._rabbitmq import RabbitMQEventLog
+    from shipsync.flows._sqlite import AsyncSQLiteEventLog, SQLiteEventLog
+    from shipsync.flows._threaded import BlockingEventLog
 
 __all__ = [
     "PROGRESS_MILESTONES",
@@ -75,7 +86,9 @@ __all__ = [
     "SQLiteEventLog",
     "StaleFeedMonitor",
     "Subscription",
-    "no_backoff",
     "partition_of",
     "partition_slot",
 ]
+
+__getattr__, __dir__ = lazy(__name__, __file__)
+publish(__name__, __all__, globals())

@@ -16,8 +16,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from shipsync.canonical import Event, EventCatalogue
-from shipsync.canonical._events import default_catalogue
+from shipsync._closing import Closing
+from shipsync.canonical import Event, EventCatalogue, default_catalogue
 from shipsync.errors import DeadLetterNotFoundError, EventLogUnavailableError, InvalidInputError
 
 from ._sqlite import check_table
@@ -217,7 +217,7 @@ def first_failure(letter: NewDeadLetter) -> float:
     return letter.failed_at if first is None else min(first, letter.failed_at)
 
 
-class SQLiteDeadLetters:
+class SQLiteDeadLetters(Closing):
     """Dead letters in a SQLite file (the event log's file is a fine place)."""
 
     def __init__(

@@ -13,6 +13,11 @@ fingerprint, in one ``claim_many`` round trip:
   the log to come again later.
 * ``Mismatched``: the same event id arrived with other content; that is dead-lettered.
 
+Each partition of a batch is handled by its own task into its own ``_Partition`` (counts,
+completions to record, how many deliveries it handled); the batch adds them up at the end, so
+no task writes into another's state. Dead letters are written on a worker thread
+(``asyncio.to_thread``): a dead letter store on PostgreSQL or SQLite never blocks the loop.
+
 Handlers are isolated: one handler's failure neither stops nor repeats the others. Events of one
 partition are handled in order; partitions of a batch run concurrently. An async handler call is
 bounded by its subscription's ``timeout`` (by default the dispatcher's lease: past it, another
@@ -32,20 +37,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
-import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import Any, TypeAlias
+from typing import TypeAlias, cast
 
 import attrs
-import tenacity
 
 from shipsync.canonical import Event
 from shipsync.errors import (
     CompletionFailedError,
     ConfigurationError,
     FlowError,
+    InvalidInputError,
+    RemoteDataError,
     ShipsyncError,
     StaleTokenError,
     UnavailableError,
@@ -59,8 +64,8 @@ from shipsync.idempotency import (
     InProgress,
     Mismatched,
 )
+from shipsync.retry import RetryPolicy
 
-from ._backoff import RetryPolicy, backoff_sleep
 from ._deadletters import DeadLetterFilter, DeadLetterStore, NewDeadLetter
 from ._log import AsyncEventLog, Delivery, partition_of
 
@@ -74,6 +79,15 @@ __all__ = [
 ]
 
 _DONE = b"1"
+
+#: The retry policy of subscriptions unless told otherwise: five tries, 0.2 s doubling up to 30 s.
+DEFAULT_RETRY = RetryPolicy(attempts=5, initial=0.2, maximum=30.0, jitter=0.2)
+_ONCE = RetryPolicy(attempts=1)
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """Everything but shipsync's permanent errors: the same call cannot succeed later."""
+    return not isinstance(exc, InvalidInputError | RemoteDataError)
 
 
 @attrs.frozen
@@ -150,60 +164,140 @@ class ReplayReport:
     skipped: list[int] = attrs.Factory(list)
 
 
-class _StoreView:
-    """One async face over a sync or an async idempotency store."""
+class _Store:
+    """The store calls the dispatcher makes, as coroutines, over a sync or an async store.
 
-    def __init__(self, store: IdempotencyStore | AsyncIdempotencyStore) -> None:
-        self._store = store
-        self._async = inspect.iscoroutinefunction(store.claim)
+    :meth:`for_store` picks the twin once; the shared rules (a stale token means a successor
+    owns the key: record the rest, skip that one) live here.
+    """
 
-    async def _call(self, name: str, *args: Any) -> Any:
-        result = getattr(self._store, name)(*args)
-        if self._async:
-            result = await result
-        return result
+    @staticmethod
+    def for_store(store: IdempotencyStore | AsyncIdempotencyStore) -> _Store:
+        if inspect.iscoroutinefunction(store.claim):
+            return _AsyncStore(cast(AsyncIdempotencyStore, store))
+        return _SyncStore(cast(IdempotencyStore, store))
 
-    async def claim_many(self, items: Sequence[tuple[str, str]], lease: timedelta) -> list[Any]:
-        if not items:
-            return []
-        out: list[BatchOutcome] = await self._call("claim_many", items, lease)
-        return out
+    async def _claim_many(
+        self, items: Sequence[tuple[str, str]], lease: timedelta
+    ) -> list[BatchOutcome]:
+        raise NotImplementedError
+
+    async def _complete_many(self, items: Sequence[tuple[str, int, bytes]]) -> None:
+        raise NotImplementedError
+
+    async def _complete(self, key: str, token: int, result: bytes) -> None:
+        raise NotImplementedError
+
+    async def _release(self, key: str, token: int) -> None:
+        raise NotImplementedError
+
+    async def claim_many(
+        self, items: Sequence[tuple[str, str]], lease: timedelta
+    ) -> list[BatchOutcome]:
+        return await self._claim_many(items, lease) if items else []
 
     async def claim(self, key: str, fingerprint: str, lease: timedelta) -> BatchOutcome:
-        (out,) = await self.claim_many([(key, fingerprint)], lease)
-        return out  # type: ignore[no-any-return]
+        (out,) = await self._claim_many([(key, fingerprint)], lease)
+        return out
 
     async def complete_many(self, items: Sequence[tuple[str, int, bytes]]) -> None:
         if not items:
             return
         try:
-            await self._call("complete_many", items)
+            await self._complete_many(items)
         except StaleTokenError as exc:
             # Some leases ran out under us; their successors own those keys. Record the rest.
             stale = set(exc.keys)
-            for item in items:
-                if item[0] not in stale:
+            for key, token, result in items:
+                if key not in stale:
                     try:
-                        await self._call("complete", *item)
+                        await self._complete(key, token, result)
                     except StaleTokenError:
                         continue
 
     async def release(self, key: str, token: int) -> None:
         try:
-            await self._call("release", key, token)
+            await self._release(key, token)
         except StaleTokenError:
             return
 
 
+class _SyncStore(_Store):
+    def __init__(self, store: IdempotencyStore) -> None:
+        self._store = store
+
+    async def _claim_many(
+        self, items: Sequence[tuple[str, str]], lease: timedelta
+    ) -> list[BatchOutcome]:
+        return self._store.claim_many(items, lease)
+
+    async def _complete_many(self, items: Sequence[tuple[str, int, bytes]]) -> None:
+        self._store.complete_many(items)
+
+    async def _complete(self, key: str, token: int, result: bytes) -> None:
+        self._store.complete(key, token, result)
+
+    async def _release(self, key: str, token: int) -> None:
+        self._store.release(key, token)
+
+
+class _AsyncStore(_Store):
+    def __init__(self, store: AsyncIdempotencyStore) -> None:
+        self._store = store
+
+    async def _claim_many(
+        self, items: Sequence[tuple[str, str]], lease: timedelta
+    ) -> list[BatchOutcome]:
+        return await self._store.claim_many(items, lease)
+
+    async def _complete_many(self, items: Sequence[tuple[str, int, bytes]]) -> None:
+        await self._store.complete_many(items)
+
+    async def _complete(self, key: str, token: int, result: bytes) -> None:
+        await self._store.complete(key, token, result)
+
+    async def _release(self, key: str, token: int) -> None:
+        await self._store.release(key, token)
+
+
 @attrs.define
 class _Pair:
-    delivery: Delivery
+    """One (event, handler) of a batch: its key, and its claim's outcome once claimed."""
+
     sub: Subscription
     key: str
     fingerprint: str
     outcome: BatchOutcome | None = None
     duplicate_in_batch: bool = False
     settled: bool = False  # its claim was completed or released
+
+
+@attrs.define
+class _Item:
+    """A delivery of the batch, its place in the batch, and its (event, handler) pairs."""
+
+    index: int
+    delivery: Delivery
+    pairs: list[_Pair]
+
+
+@attrs.define
+class _Partition:
+    """One partition's deliveries in order, and what handling them did.
+
+    Each partition's task writes only into its own object: its counts, the completions to
+    record, and how many of its deliveries were handled (those are acknowledged; the ones after
+    them are given back to the log to come again, in order).
+    """
+
+    items: list[_Item]
+    report: DispatchReport = attrs.Factory(DispatchReport)
+    completions: list[tuple[str, int, bytes]] = attrs.Factory(list)
+    handled: int = 0
+
+    @property
+    def given_back(self) -> list[_Item]:
+        return self.items[self.handled :]
 
 
 class Dispatcher:
@@ -232,14 +326,14 @@ class Dispatcher:
         dead_letters: DeadLetterStore | None = None,
         *,
         lease: timedelta = timedelta(seconds=60),
-        retry: RetryPolicy = RetryPolicy(),  # noqa: B008
+        retry: RetryPolicy = DEFAULT_RETRY,
         in_progress_wait: float = 5.0,
         concurrency: int = 32,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if lease <= timedelta(0):
             raise ConfigurationError("the lease must be positive", path="lease")
-        self.store = _StoreView(store)
+        self.store = _Store.for_store(store)
         self.dead_letters = dead_letters
         self.lease = lease
         self.retry = retry
@@ -325,13 +419,15 @@ class Dispatcher:
 
     async def handle(self, log: AsyncEventLog, deliveries: Sequence[Delivery]) -> DispatchReport:
         """Handle deliveries received from ``log``, then ack them (or give them back)."""
-        report, give_back = await self._handle(deliveries)
-        done = [d for d in deliveries if id(d) not in give_back]
-        back = [d for d in deliveries if id(d) in give_back]
+        report, back = await self._handle(deliveries)
+        given_back = {item.index for item in back}
+        done = [d for i, d in enumerate(deliveries) if i not in given_back]
         if done:
             await log.ack(done)
         if back:
-            await log.release(back, delay=min(1.0, self.lease.total_seconds()))
+            await log.release(
+                [item.delivery for item in back], delay=min(1.0, self.lease.total_seconds())
+            )
             report.released += len(back)
         return report
 
@@ -378,53 +474,23 @@ class Dispatcher:
                 on_batch(report)
         return total
 
-    async def _handle(self, deliveries: Sequence[Delivery]) -> tuple[DispatchReport, set[int]]:
-        report = DispatchReport(events=len(deliveries))
-        pairs: list[_Pair] = []
-        seen: set[str] = set()
-        for d in deliveries:
-            if d.event is None:
-                continue
-            fp = _fingerprint(d.event, d.body)
-            for sub in self._subs.values():
-                if sub.wants(d.event.type):
-                    key = f"{sub.name}:{d.event.id}"
-                    pair = _Pair(d, sub, key, fp, duplicate_in_batch=key in seen)
-                    seen.add(key)
-                    pairs.append(pair)
-        fresh = [p for p in pairs if not p.duplicate_in_batch]
+    async def _handle(self, deliveries: Sequence[Delivery]) -> tuple[DispatchReport, list[_Item]]:
+        """Claim every pair of the batch, run the partitions, record completions.
+
+        Returns the batch's report and the deliveries to give back, in batch order.
+        """
+        items = self._pairs(deliveries)
+        fresh = [p for item in items for p in item.pairs if not p.duplicate_in_batch]
         outcomes = await self.store.claim_many([(p.key, p.fingerprint) for p in fresh], self.lease)
         for pair, outcome in zip(fresh, outcomes, strict=True):
             pair.outcome = outcome
-        by_delivery: dict[int, list[_Pair]] = {}
-        for pair in pairs:
-            by_delivery.setdefault(id(pair.delivery), []).append(pair)
-        partitions: dict[str, list[Delivery]] = {}
-        for d in deliveries:
-            partitions.setdefault(d.partition, []).append(d)
-        completions: list[tuple[str, int, bytes]] = []
-        give_back: set[int] = set()
-
+        by_partition: dict[str, list[_Item]] = {}
+        for item in items:
+            by_partition.setdefault(item.delivery.partition, []).append(item)
+        partitions = [_Partition(part) for part in by_partition.values()]
         # One semaphore per batch: a dispatcher may serve several event loops in turn.
         limit = asyncio.Semaphore(self.concurrency)
-
-        async def run_partition(items: list[Delivery]) -> None:
-            async with limit:
-                for index, d in enumerate(items):
-                    if d.event is None:
-                        report.unreadable += 1
-                        if self.dead_letters is None:
-                            # Nowhere to keep it: never acknowledge it away.
-                            give_back.update(id(x) for x in items[index:])
-                            return
-                        self._record_unreadable(d)
-                        continue
-                    ok = await self._run_pairs(d, by_delivery.get(id(d), []), report, completions)
-                    if not ok:
-                        give_back.update(id(x) for x in items[index:])
-                        return
-
-        tasks = [asyncio.ensure_future(run_partition(items)) for items in partitions.values()]
+        tasks = [asyncio.ensure_future(self._run_partition(p, limit)) for p in partitions]
         try:
             await asyncio.gather(*tasks)
         except BaseException:
@@ -440,74 +506,106 @@ class Dispatcher:
                     await _quietly(self.store.release(pair.key, pair.outcome.token))
             raise
         finally:
-            await self.store.complete_many(completions)
-        return report, give_back
+            await self.store.complete_many([c for p in partitions for c in p.completions])
+        report = DispatchReport(events=len(deliveries))
+        for partition in partitions:
+            report.add(partition.report)
+        back = sorted((i for p in partitions for i in p.given_back), key=lambda i: i.index)
+        return report, back
 
-    async def _run_pairs(
-        self,
-        d: Delivery,
-        pairs: list[_Pair],
-        report: DispatchReport,
-        completions: list[tuple[str, int, bytes]],
-    ) -> bool:
+    def _pairs(self, deliveries: Sequence[Delivery]) -> list[_Item]:
+        """Each delivery with its (event, handler) pairs; a key twice in the batch is marked."""
+        items: list[_Item] = []
+        seen: set[str] = set()
+        for index, d in enumerate(deliveries):
+            pairs: list[_Pair] = []
+            if d.event is not None:
+                fp = _fingerprint(d.event, d.body)
+                for sub in self._subs.values():
+                    if sub.wants(d.event.type):
+                        key = f"{sub.name}:{d.event.id}"
+                        pairs.append(_Pair(sub, key, fp, duplicate_in_batch=key in seen))
+                        seen.add(key)
+            items.append(_Item(index, d, pairs))
+        return items
+
+    async def _run_partition(self, partition: _Partition, limit: asyncio.Semaphore) -> None:
+        """Handle a partition's deliveries in order; stop at the first that must come again."""
+        async with limit:
+            for item in partition.items:
+                d = item.delivery
+                if d.event is None:
+                    partition.report.unreadable += 1
+                    if self.dead_letters is None:
+                        return  # nowhere to keep it: never acknowledge it away
+                    await self._record_unreadable(d)
+                elif not await self._run_pairs(d, item.pairs, partition):
+                    return
+                partition.handled += 1
+
+    async def _run_pairs(self, d: Delivery, pairs: list[_Pair], partition: _Partition) -> bool:
+        """Run one delivery's pairs; False when the delivery must come again."""
         assert d.event is not None
+        report = partition.report
         ok = True
         for pair in pairs:
             if pair.duplicate_in_batch:
                 report.duplicates += 1
                 continue
-            outcome = pair.outcome
-            if isinstance(outcome, InProgress):
-                outcome = pair.outcome = await self._wait_in_progress(pair)
-                if isinstance(outcome, InProgress):
+            if isinstance(pair.outcome, InProgress):
+                pair.outcome = await self._wait_in_progress(pair)
+            match pair.outcome:
+                case InProgress():
                     ok = False  # another worker still holds it: the partition comes again
-                    continue
-            if isinstance(outcome, Completed):
-                report.duplicates += 1
-            elif isinstance(outcome, Mismatched):
-                if self.dead_letters is None:
+                case Completed():
+                    report.duplicates += 1
+                case Mismatched() if self.dead_letters is None:
                     ok = False  # nowhere to keep it: the partition comes again, never dropped
-                    continue
-                self._record(
-                    d, pair.sub.name, "FingerprintMismatch", "same event id, other content", 1
-                )
-                report.dead_lettered += 1
-            elif isinstance(outcome, Acquired):
-                ctx = HandlerContext(
-                    handler=pair.sub.name,
-                    key=pair.key,
-                    token=outcome.token,
-                    attempt=1,
-                    delivery_attempt=d.attempt,
-                )
-                began = self._clock()  # the first failure's time, if it comes to a dead letter
-                try:
-                    error, attempts = await self._call(pair.sub, d.event, ctx)
-                except BaseException:
-                    # Interrupted or cancelled: free the pair at once so the redelivery of
-                    # this unacknowledged event need not wait for the lease to end.
-                    pair.settled = True
-                    await _quietly(self.store.release(pair.key, outcome.token))
-                    raise
-                report.retries += attempts - 1
-                pair.settled = True
-                if error is None:
-                    completions.append((pair.key, outcome.token, _DONE))
-                    report.effects += 1
-                elif self.dead_letters is not None:
-                    try:
-                        self._record(
-                            d, pair.sub.name, type(error).__name__, str(error), attempts, began
-                        )
-                    finally:
-                        # Even when the letter cannot be written: the unacknowledged delivery
-                        # comes again and must find the pair free, not held for a lease.
-                        await self.store.release(pair.key, outcome.token)
+                case Mismatched():
+                    await self._record(
+                        d, pair.sub.name, "FingerprintMismatch", "same event id, other content", 1
+                    )
                     report.dead_lettered += 1
-                else:
-                    await self.store.release(pair.key, outcome.token)
-                    ok = False
+                case Acquired(token=token):
+                    ok = await self._run_acquired(d, pair, token, partition) and ok
         return ok
+
+    async def _run_acquired(
+        self, d: Delivery, pair: _Pair, token: int, partition: _Partition
+    ) -> bool:
+        """Run a claimed pair's handler; complete, dead-letter or release it."""
+        assert d.event is not None
+        ctx = HandlerContext(
+            handler=pair.sub.name, key=pair.key, token=token, attempt=1, delivery_attempt=d.attempt
+        )
+        began = self._clock()  # the first failure's time, if it comes to a dead letter
+        try:
+            error, attempts = await self._call(pair.sub, d.event, ctx)
+        except BaseException:
+            # Interrupted or cancelled: free the pair at once so the redelivery of this
+            # unacknowledged event need not wait for the lease to end.
+            pair.settled = True
+            await _quietly(self.store.release(pair.key, token))
+            raise
+        partition.report.retries += attempts - 1
+        pair.settled = True
+        if error is None:
+            partition.completions.append((pair.key, token, _DONE))
+            partition.report.effects += 1
+            return True
+        if self.dead_letters is None:
+            await self.store.release(pair.key, token)
+            return False
+        try:
+            await self._record(
+                d, pair.sub.name, type(error).__name__, str(error), attempts, began
+            )
+        finally:
+            # Even when the letter cannot be written: the unacknowledged delivery comes again
+            # and must find the pair free, not held for a lease.
+            await self.store.release(pair.key, token)
+        partition.report.dead_lettered += 1
+        return True
 
     async def _wait_in_progress(self, pair: _Pair) -> BatchOutcome:
         deadline = time.monotonic() + self.in_progress_wait
@@ -523,39 +621,20 @@ class Dispatcher:
         self, sub: Subscription, event: Event, ctx: HandlerContext
     ) -> tuple[BaseException | None, int]:
         """Run a handler with its retry policy; return the last error (None: success)."""
-        if not sub.blocking:
-            try:
-                await self._invoke(sub, event, ctx)
-            except Exception as exc:
-                return exc, 1
-            return None, 1
-        # The first attempt runs without tenacity's machinery: most calls succeed at once.
+        policy = sub.retry if sub.blocking else _ONCE
+        tried = 0
+
+        async def attempt(number: int) -> None:
+            nonlocal tried
+            tried = number
+            this = ctx if number == 1 else attrs.evolve(ctx, attempt=number)
+            await self._invoke(sub, event, this)
+
         try:
-            await self._invoke(sub, event, ctx)
+            await policy.acall(attempt, retry_if=_worth_retrying)
         except Exception as exc:
-            if sub.retry.attempts == 1 or not sub.retry.should_retry(exc):
-                return exc, 1
-        else:
-            return None, 1
-        policy = sub.retry
-        await backoff_sleep(min(policy.initial, policy.maximum) + random.uniform(0, policy.jitter))
-        retrying = tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(policy.attempts - 1),
-            wait=tenacity.wait_exponential(multiplier=policy.initial * 2, max=policy.maximum)
-            + tenacity.wait_random(0, policy.jitter),
-            retry=tenacity.retry_if_exception(policy.should_retry),
-            sleep=backoff_sleep,
-            reraise=True,
-        )
-        number = 1
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    number = attempt.retry_state.attempt_number + 1
-                    await self._invoke(sub, event, attrs.evolve(ctx, attempt=number))
-        except Exception as exc:
-            return exc, number
-        return None, number
+            return exc, tried
+        return None, tried
 
     async def _invoke(self, sub: Subscription, event: Event, ctx: HandlerContext) -> None:
         try:
@@ -571,7 +650,7 @@ class Dispatcher:
                 f"handler {sub.name!r} raised CancelledError without being cancelled"
             ) from exc
 
-    def _record(
+    async def _record(
         self,
         d: Delivery,
         handler: str,
@@ -580,26 +659,26 @@ class Dispatcher:
         attempts: int,
         first_failed_at: float | None = None,
     ) -> None:
+        """Write a dead letter on a worker thread: a database store never blocks the loop."""
         if self.dead_letters is None:
             return
         event = d.event
-        self.dead_letters.record(
-            NewDeadLetter(
-                event_id=event.id if event else f"{d.partition}@{d.position}",
-                event_type=event.type if event else "<unreadable>",
-                partition=d.partition,
-                handler=handler,
-                body=d.body or (event.to_json() if event else b""),
-                error_type=error_type,
-                error=error,
-                attempts=attempts,
-                failed_at=self._clock(),
-                first_failed_at=first_failed_at,
-            )
+        letter = NewDeadLetter(
+            event_id=event.id if event else f"{d.partition}@{d.position}",
+            event_type=event.type if event else "<unreadable>",
+            partition=d.partition,
+            handler=handler,
+            body=d.body or (event.to_json() if event else b""),
+            error_type=error_type,
+            error=error,
+            attempts=attempts,
+            failed_at=self._clock(),
+            first_failed_at=first_failed_at,
         )
+        await asyncio.to_thread(self.dead_letters.record, letter)
 
-    def _record_unreadable(self, d: Delivery) -> None:
-        self._record(d, "<log>", "UnreadableEvent", d.error or "unreadable", d.attempt)
+    async def _record_unreadable(self, d: Delivery) -> None:
+        await self._record(d, "<log>", "UnreadableEvent", d.error or "unreadable", d.attempt)
 
     # -- replay ------------------------------------------------------------------------------
 
@@ -617,8 +696,10 @@ class Dispatcher:
         """
         if self.dead_letters is None:
             raise ConfigurationError("replay needs a dead letter store", path="dead_letters")
+        letters = self.dead_letters
         out = ReplayReport()
-        for letter in self.dead_letters.list(where or DeadLetterFilter(), limit=limit):
+        listed = await asyncio.to_thread(letters.list, where or DeadLetterFilter(), limit=limit)
+        for letter in listed:
             sub = self._subs.get(letter.handler)
             try:
                 event = letter.event()
@@ -632,7 +713,7 @@ class Dispatcher:
             outcome = await self.store.claim(key, _fingerprint(event, letter.body), self.lease)
             now = self._clock()
             if isinstance(outcome, Completed):
-                self.dead_letters.mark_replayed(letter.id, resolved=True, at=now)
+                await asyncio.to_thread(letters.mark_replayed, letter.id, resolved=True, at=now)
                 out.already_done.append(letter.id)
             elif isinstance(outcome, Acquired):
                 ctx = HandlerContext(
@@ -646,15 +727,21 @@ class Dispatcher:
                     raise
                 if error is None:
                     await self.store.complete_many([(key, outcome.token, _DONE)])
-                    self.dead_letters.mark_replayed(letter.id, resolved=True, at=self._clock())
+                    await asyncio.to_thread(
+                        letters.mark_replayed, letter.id, resolved=True, at=self._clock()
+                    )
                     out.succeeded.append(letter.id)
                 else:
                     d = Delivery(
                         partition=letter.partition, position=0, body=letter.body, event=event
                     )
-                    self._record(d, sub.name, type(error).__name__, str(error), attempts, began)
+                    await self._record(
+                        d, sub.name, type(error).__name__, str(error), attempts, began
+                    )
                     await self.store.release(key, outcome.token)
-                    self.dead_letters.mark_replayed(letter.id, resolved=False, at=self._clock())
+                    await asyncio.to_thread(
+                        letters.mark_replayed, letter.id, resolved=False, at=self._clock()
+                    )
                     out.failed.append(letter.id)
             else:
                 out.skipped.append(letter.id)

@@ -33,8 +33,7 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 
-from shipsync.canonical import Event, MilestoneEvent, PodCaptured
-from shipsync.canonical._tracking import FINAL_MILESTONES, Milestone
+from shipsync.canonical import FINAL_MILESTONES, Event, Milestone, MilestoneEvent, PodCaptured
 from shipsync.errors import ConfigurationError, EventLogUnavailableError
 
 from ._dispatcher import HandlerContext

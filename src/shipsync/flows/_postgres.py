@@ -21,8 +21,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from shipsync.canonical import Event, EventCatalogue
-from shipsync.canonical._events import default_catalogue
+from shipsync._closing import Closing
+from shipsync.canonical import Event, EventCatalogue, default_catalogue
 from shipsync.errors import (
     ConfigurationError,
     DeadLetterNotFoundError,
@@ -378,7 +378,7 @@ class AsyncPostgresEventLog(ThreadedAsyncLog):
         return self.sync.pending()
 
 
-class PostgresDeadLetters:
+class PostgresDeadLetters(Closing):
     """Dead letters in PostgreSQL."""
 
     def __init__(

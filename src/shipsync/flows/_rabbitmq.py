@@ -31,8 +31,8 @@ from typing import Any
 
 import attrs
 
-from shipsync.canonical import Event, EventCatalogue
-from shipsync.canonical._events import default_catalogue
+from shipsync._closing import AsyncClosing
+from shipsync.canonical import Event, EventCatalogue, default_catalogue
 from shipsync.errors import ConfigurationError, EventLogUnavailableError, MissingDependencyError
 
 from ._log import Delivery, decode_delivery, partition_of, partition_slot
@@ -68,7 +68,7 @@ def _check_name(name: str) -> str:
     return name
 
 
-class RabbitMQEventLog:
+class RabbitMQEventLog(AsyncClosing):
     """An event log on RabbitMQ. Each instance holds one connection; open one per worker.
 
     Args:

@@ -22,8 +22,7 @@ from collections.abc import Callable, Sequence
 from os import PathLike
 from typing import TypeVar
 
-from shipsync.canonical import Event, EventCatalogue
-from shipsync.canonical._events import default_catalogue
+from shipsync.canonical import Event, EventCatalogue, default_catalogue
 from shipsync.errors import ConfigurationError, EventLogUnavailableError
 
 from ._log import Delivery, decode_delivery, partition_of

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
+from shipsync._closing import AsyncClosing, Closing
 from shipsync.canonical import Event
 
 from ._log import AsyncEventLog, Delivery, EventLog
@@ -19,7 +20,7 @@ T = TypeVar("T")
 _POLL = 0.02
 
 
-class ThreadedAsyncLog:
+class ThreadedAsyncLog(AsyncClosing):
     """Runs a synchronous :class:`EventLog`'s calls in a thread; ``receive`` polls without blocking.
 
     The loop keeps running while the database works, so one process may run several consumers.
@@ -55,7 +56,7 @@ class ThreadedAsyncLog:
         await asyncio.to_thread(self.sync.close)
 
 
-class BlockingEventLog:
+class BlockingEventLog(Closing):
     """A synchronous face for an asyncio event log (RabbitMQ, say), for WSGI hosts and scripts.
 
     The async log lives on its own event loop in a daemon thread; each call blocks until that

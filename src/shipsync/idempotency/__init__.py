@@ -9,45 +9,46 @@ PostgreSQL need the ``redis`` and ``postgres`` extras; without them the store's 
 
 from __future__ import annotations
 
-from ._codec import decode_result, encode_result, fingerprint
-from ._decorator import (
-    Idempotent,
-    IdempotentCall,
-    MissingKeyPolicy,
-    current_outbound_key,
-    idempotent,
-)
-from ._keys import (
-    DEFAULT_NAMESPACE,
-    MAX_PLAIN_KEY_BYTES,
-    key_from_parts,
-    namespace,
-    outbound_key,
-    storage_key,
-)
-from ._memory import AsyncMemoryStore, MemoryStore
-from ._postgres import AsyncPostgresStore, PostgresStore
-from ._protocol import (
-    DEFAULT_LEASE,
-    DEFAULT_RETENTION,
-    Acquired,
-    AsyncIdempotencyStore,
-    BatchOutcome,
-    ClaimOutcome,
-    Clock,
-    Completed,
-    IdempotencyStore,
-    InProgress,
-    Mismatched,
-)
-from ._redis import AsyncRedisStore, RedisStore
-from ._sqlite import AsyncSQLiteStore, SQLiteStore
+from typing import TYPE_CHECKING
+
+from shipsync._lazy import lazy, publish
+
+if TYPE_CHECKING:
+    from ._codec import decode_result, encode_result, fingerprint
+    from ._decorator import (
+        Idempotent,
+        IdempotentCall,
+        MissingKeyPolicy,
+        current_outbound_key,
+        idempotent,
+    )
+    from ._keys import (
+        key_from_parts,
+        namespace,
+        outbound_key,
+        storage_key,
+    )
+    from ._memory import AsyncMemoryStore, MemoryStore
+    from ._postgres import AsyncPostgresStore, PostgresStore
+    from ._protocol import (
+        DEFAULT_LEASE,
+        DEFAULT_RETENTION,
+        Acquired,
+        AsyncIdempotencyStore,
+        BatchOutcome,
+        ClaimOutcome,
+        Clock,
+        Completed,
+        IdempotencyStore,
+        InProgress,
+        Mismatched,
+    )
+    from ._redis import AsyncRedisStore, RedisStore
+    from ._sqlite import AsyncSQLiteStore, SQLiteStore
 
 __all__ = [
     "DEFAULT_LEASE",
-    "DEFAULT_NAMESPACE",
     "DEFAULT_RETENTION",
-    "MAX_PLAIN_KEY_BYTES",
     "Acquired",
     "AsyncIdempotencyStore",
     "AsyncMemoryStore",
@@ -78,3 +79,6 @@ __all__ = [
     "outbound_key",
     "storage_key",
 ]
+
+__getattr__, __dir__ = lazy(__name__, __file__)
+publish(__name__, __all__, globals())

@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
+from shipsync._closing import AsyncClosing, Closing
 from shipsync.errors import CorruptRecordError, FingerprintMismatchError, StaleTokenError
 
 from ._checks import check_result
@@ -38,13 +39,16 @@ def _seconds_cache(span: timedelta, what: str = "lease") -> tuple[timedelta, flo
     return (span, _span_seconds(span, what))  # checked on a cache miss only
 
 
-class MemoryStore:
+class MemoryStore(Closing):
     """A thread-safe store in this process's memory, with the full contract.
 
     Records are keyed by the caller's key itself (a dict needs no storage-key mapping).
 
     ``clock`` (default ``time.time``) judges leases and retention; tests pass a fake one.
     """
+
+    def close(self) -> None:
+        """Nothing to release (the keys live in this object); here for ``with`` blocks."""
 
     def __init__(self, *, namespace: str = DEFAULT_NAMESPACE, clock: Clock = time.time) -> None:
         self.namespace = check_namespace(namespace)
@@ -191,8 +195,11 @@ class MemoryStore:
             self._records[key] = ("?", *self._records[key][1:])
 
 
-class AsyncMemoryStore:
+class AsyncMemoryStore(AsyncClosing):
     """The asynchronous twin of :class:`MemoryStore`; ``backend`` shares another's state."""
+
+    async def close(self) -> None:
+        """Nothing to release (the keys live in this object); here for ``async with``."""
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from shipsync._closing import AsyncClosing
 from shipsync.errors import (
     CompletionFailedError,
     ConfigurationError,
@@ -367,6 +368,14 @@ class PostgresStore(_PostgresBase):
             except Exception as exc:
                 self._translate(exc)
 
+    @classmethod
+    def from_url(cls, conninfo: str, **kwargs: Any) -> PostgresStore:
+        """A store for ``conninfo`` (``postgresql://...`` or a libpq string), as the constructor.
+
+        The same name as :meth:`RedisStore.from_url`, so every networked store is made alike.
+        """
+        return cls(conninfo, **kwargs)
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
@@ -446,7 +455,7 @@ class PostgresStore(_PostgresBase):
         return max(count, 0)
 
 
-class AsyncPostgresStore(_PostgresBase):
+class AsyncPostgresStore(_PostgresBase, AsyncClosing):
     """The asynchronous twin of :class:`PostgresStore` (psycopg's ``AsyncConnection``).
 
     Call ``await store.setup()`` once (or use :meth:`open`) before the first claim.
@@ -470,11 +479,19 @@ class AsyncPostgresStore(_PostgresBase):
         self._alock: Any = None
 
     @classmethod
-    async def open(cls, conninfo: str, **kwargs: Any) -> AsyncPostgresStore:
-        """Create a store and run :meth:`setup`."""
+    async def from_url(cls, conninfo: str, **kwargs: Any) -> AsyncPostgresStore:
+        """Create a store for ``conninfo`` (a URL or libpq string) and run :meth:`setup`.
+
+        The same name as :meth:`AsyncRedisStore.from_url`; ``open`` is its older alias.
+        """
         store = cls(conninfo, **kwargs)
         await store.setup()
         return store
+
+    @classmethod
+    async def open(cls, conninfo: str, **kwargs: Any) -> AsyncPostgresStore:
+        """The older name of :meth:`from_url`."""
+        return await cls.from_url(conninfo, **kwargs)
 
     def _lock(self) -> Any:
         if self._alock is None:

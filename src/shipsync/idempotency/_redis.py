@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from shipsync._closing import AsyncClosing
 from shipsync.errors import (
     CompletionFailedError,
     ConfigurationError,
@@ -411,7 +412,7 @@ class RedisStore(_RedisBase):
                 return removed
 
 
-class AsyncRedisStore(_RedisBase):
+class AsyncRedisStore(_RedisBase, AsyncClosing):
     """The asynchronous twin of :class:`RedisStore`, over a ``redis.asyncio.Redis`` client."""
 
     def __init__(

@@ -21,6 +21,7 @@ from datetime import timedelta
 from os import PathLike
 from typing import Any, TypeVar
 
+from shipsync._closing import AsyncClosing
 from shipsync.errors import (
     CompletionFailedError,
     ConfigurationError,
@@ -308,7 +309,7 @@ def _checked(rec: Any) -> tuple[int, str, str, float, bytes]:
     return token, state, fp, float(expires_at), result if isinstance(result, bytes) else b""
 
 
-class AsyncSQLiteStore:
+class AsyncSQLiteStore(AsyncClosing):
     """The asynchronous twin of :class:`SQLiteStore`; each call runs in a worker thread.
 
     Pass ``backend`` to share one :class:`SQLiteStore`, or the same arguments to open one.

@@ -12,10 +12,9 @@ Field and model names are configuration (:class:`OdooFieldMap`); errors are
 :class:`~shipsync.errors.OdooError` subclasses carrying Odoo's own message.
 """
 
-from shipsync.odoo._batch import CREATE_CHUNK, IN_CHUNK, message_id_for
+from shipsync.odoo._batch import CREATE_CHUNK, IN_CHUNK
 from shipsync.odoo._env import EnvGateway
-from shipsync.odoo._faults import error_from_fault
-from shipsync.odoo._gateway import SAFE_METHODS, OdooGateway, RetryPolicy
+from shipsync.odoo._gateway import SAFE_METHODS, OdooGateway
 from shipsync.odoo._logistics import OdooLogistics, event_message_id
 from shipsync.odoo._mapping import OdooFieldMap
 from shipsync.odoo._records import (
@@ -25,7 +24,8 @@ from shipsync.odoo._records import (
     VendorBillLineRecord,
     VendorBillRecord,
 )
-from shipsync.odoo._rpc import RpcGateway, parse_server_version
+from shipsync.odoo._rpc import RpcGateway
+from shipsync.retry import RetryPolicy
 
 __all__ = [
     "CREATE_CHUNK",
@@ -42,8 +42,5 @@ __all__ = [
     "RpcGateway",
     "VendorBillLineRecord",
     "VendorBillRecord",
-    "error_from_fault",
     "event_message_id",
-    "message_id_for",
-    "parse_server_version",
 ]

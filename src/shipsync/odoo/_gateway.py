@@ -20,9 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-import attrs
-
-__all__ = ["SAFE_METHODS", "OdooGateway", "RetryPolicy"]
+__all__ = ["SAFE_METHODS", "OdooGateway"]
 
 SAFE_METHODS: frozenset[str] = frozenset(
     {
@@ -73,16 +71,3 @@ class OdooGateway(Protocol):
     ) -> Any:
         """Run ``model.method(*args, **kwargs)`` as ``execute_kw`` does; return the result."""
         ...
-
-
-@attrs.frozen
-class RetryPolicy:
-    """How transient transport failures are retried (tenacity, exponential backoff with jitter).
-
-    ``attempts`` counts the first try; ``initial`` and ``maximum`` bound the wait in seconds.
-    Tests pass ``RetryPolicy(initial=0, maximum=0)`` to retry without sleeping.
-    """
-
-    attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
-    initial: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
-    maximum: float = attrs.field(default=8.0, validator=attrs.validators.ge(0))

@@ -11,7 +11,8 @@ reached Odoo: every method is retried. A timeout, reset or 502/503/504 leaves th
 unknown: only :data:`~shipsync.odoo.SAFE_METHODS` are retried, because sending ``create``
 twice would create twice (shipsync's operations are idempotent as a whole, so a caller may
 repeat the whole operation instead). Database conflicts that Odoo reports are retried the same
-way. Retries use tenacity with exponential backoff and jitter; when they run out the caller
+way. Retries follow a :class:`~shipsync.retry.RetryPolicy` (tenacity, exponential backoff with
+jitter, waits silenced by :func:`shipsync.retry.set_testing`); when they run out the caller
 gets :class:`~shipsync.errors.OdooUnavailableError`.
 """
 
@@ -29,8 +30,6 @@ from http.cookiejar import CookieJar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import tenacity
-
 from shipsync.errors import (
     ConfigurationError,
     InvalidInputError,
@@ -41,7 +40,8 @@ from shipsync.errors import (
     OdooUnavailableError,
 )
 from shipsync.odoo._faults import error_from_fault, is_session_expired
-from shipsync.odoo._gateway import SAFE_METHODS, RetryPolicy
+from shipsync.odoo._gateway import SAFE_METHODS
+from shipsync.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["RpcGateway", "parse_server_version"]
 
 _RETRYABLE_HTTP = frozenset({502, 503, 504})
+
+#: How :class:`RpcGateway` retries unless told otherwise: three tries, 0.5 s doubling up to 8 s.
+DEFAULT_RETRY = RetryPolicy(attempts=3, initial=0.5, maximum=8.0, jitter=0.5)
 
 
 def _odoorpc() -> ModuleType:
@@ -154,7 +157,7 @@ class RpcGateway:
         self._db = db
         self._login = login
         self._password = password
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or DEFAULT_RETRY
         self._counter = _Counter()
         odoorpc = _odoorpc()
         self._rpc_error: type[Exception] = odoorpc.error.RPCError
@@ -275,15 +278,8 @@ class RpcGateway:
                 return safe
             return isinstance(exc, OdooUnavailableError) and safe
 
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self._retry.attempts),
-            wait=tenacity.wait_exponential(multiplier=self._retry.initial, max=self._retry.maximum)
-            + tenacity.wait_random(0, self._retry.initial),
-            retry=tenacity.retry_if_exception(retryable),
-            reraise=True,
-        )
         try:
-            return retrying(attempt)
+            return self._retry.call(lambda _attempt: attempt(), retry_if=retryable)
         except (_NotSent, _MaybeSent) as exc:
             where = f" {model}.{method}" if model else ""
             raise OdooUnavailableError(

@@ -10,27 +10,16 @@ parse, dedupe through an idempotency store, hand off to an :class:`EventSink`) a
 :class:`Receipt` carrying the HTTP status to answer.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shipsync._lazy import lazy, publish
 from shipsync.webhooks._headers import HeadersInput
 from shipsync.webhooks._hmac import (
     EASYPOST_SCHEME,
     GITHUB_SCHEME,
     HmacScheme,
-    HmacSigner,
-    HmacVerifier,
-)
-from shipsync.webhooks._parse import (
-    ParsedDelivery,
-    WebhookParser,
-    parse_canonical,
-    tracking_parser,
-)
-from shipsync.webhooks._receiver import (
-    DEFAULT_DEDUPE_RETENTION,
-    DEFAULT_MAX_BODY_SIZE,
-    AsyncWebhookReceiver,
-    Receipt,
-    ReceiptOutcome,
-    WebhookReceiver,
 )
 from shipsync.webhooks._rsa import (
     SHIPENGINE_JWKS_URL,
@@ -52,14 +41,29 @@ from shipsync.webhooks._scheme import (
     WebhookSigner,
     WebhookVerifier,
 )
-from shipsync.webhooks._sink import AsyncEventSink, EventSink
 from shipsync.webhooks._standard import (
     StandardWebhooksScheme,
-    StandardWebhooksSigner,
-    StandardWebhooksVerifier,
     generate_secret,
 )
-from shipsync.webhooks._stripe import StripeScheme, StripeSigner, StripeVerifier
+from shipsync.webhooks._stripe import StripeScheme
+
+if TYPE_CHECKING:
+    from shipsync.webhooks._parse import (
+        ParsedDelivery,
+        WebhookParser,
+        parse_canonical,
+        tracking_parser,
+    )
+    from shipsync.webhooks._receiver import (
+        DEFAULT_DEDUPE_RETENTION,
+        DEFAULT_MAX_BODY_SIZE,
+        AsyncWebhookReceiver,
+        Receipt,
+        ReceiptOutcome,
+        ReceiverOptions,
+        WebhookReceiver,
+    )
+    from shipsync.webhooks._sink import AsyncEventSink, EventSink
 
 __all__ = [
     "DEFAULT_DEDUPE_RETENTION",
@@ -72,20 +76,15 @@ __all__ = [
     "EventSink",
     "HeadersInput",
     "HmacScheme",
-    "HmacSigner",
-    "HmacVerifier",
     "ParsedDelivery",
     "Receipt",
     "ReceiptOutcome",
+    "ReceiverOptions",
     "Secret",
     "Secrets",
     "SignatureScheme",
     "StandardWebhooksScheme",
-    "StandardWebhooksSigner",
-    "StandardWebhooksVerifier",
     "StripeScheme",
-    "StripeSigner",
-    "StripeVerifier",
     "VerifiedDelivery",
     "WebhookParser",
     "WebhookReceiver",
@@ -106,3 +105,6 @@ __all__ += [
     "StaticRsaKeys",
     "rsa_public_key",
 ]
+
+__getattr__, __dir__ = lazy(__name__, __file__)
+publish(__name__, __all__, globals())

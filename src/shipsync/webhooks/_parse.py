@@ -81,16 +81,10 @@ def parse_canonical(body: bytes) -> ParsedDelivery:
     anything that is not valid UTF-8 JSON of known, valid events; the cause (naming the field
     path, never the value) is chained.
     """
-    events, delivery_id = canonical_events(body)
-    return ParsedDelivery(events, delivery_id)
-
-
-def canonical_events(body: bytes) -> tuple[tuple[Event, ...], str | None]:
-    """:func:`parse_canonical` without the wrapper object (the receiver's fast path)."""
     try:
         first = body[:1]
         if first == b"[" or (first.isspace() and body.lstrip()[:1] == b"["):
-            return _parse_batch(body), None
+            return ParsedDelivery(_parse_batch(body))
         event = default_catalogue.parse(body)
     except WebhookPayloadError:
         raise
@@ -98,7 +92,7 @@ def canonical_events(body: bytes) -> tuple[tuple[Event, ...], str | None]:
         raise WebhookPayloadError(f"the body is not a valid event: {error}") from error
     except (RecursionError, ValueError) as error:
         raise WebhookPayloadError("the body is not a valid event: unreadable JSON") from error
-    return (event,), event.id
+    return ParsedDelivery((event,), event.id)
 
 
 def _parse_batch(body: bytes) -> tuple[Event, ...]:

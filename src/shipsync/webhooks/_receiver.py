@@ -47,7 +47,10 @@ import re
 from collections.abc import Sequence
 from datetime import timedelta
 from hashlib import sha256
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypedDict
+
+import attrs
+from typing_extensions import Unpack
 
 from shipsync.canonical import Event
 from shipsync.errors import (
@@ -74,7 +77,6 @@ from shipsync.webhooks._headers import HeadersInput
 from shipsync.webhooks._parse import (
     ParsedDelivery,
     WebhookParser,
-    canonical_events,
     parse_canonical,
 )
 from shipsync.webhooks._scheme import WebhookVerifier
@@ -86,6 +88,7 @@ __all__ = [
     "AsyncWebhookReceiver",
     "Receipt",
     "ReceiptOutcome",
+    "ReceiverOptions",
     "WebhookReceiver",
 ]
 
@@ -154,8 +157,40 @@ class Receipt(NamedTuple):
         return f"{type(self.error).__name__}: {self.error}"
 
 
-_Prepared = tuple[str, str, str, tuple[Event, ...]]
-"""A verified, parsed delivery ready for dedupe: key, fingerprint, delivery id, events."""
+@attrs.frozen
+class _Prepared:
+    """A delivery that passed the limit, its signature and its parser: ready for dedupe."""
+
+    key: str
+    fingerprint: str
+    delivery_id: str
+    events: tuple[Event, ...]
+
+
+class _Rejected(Exception):
+    """Raised by ``_prepare`` with the 4xx receipt of a delivery that goes no further."""
+
+    def __init__(self, receipt: Receipt) -> None:
+        super().__init__(receipt.outcome)
+        self.receipt = receipt
+
+
+class ReceiverOptions(TypedDict, total=False):
+    """The settings both receivers share, declared once (all optional keywords).
+
+    ``parser`` is the carrier driver's (default: shipsync's own envelopes); ``name`` separates
+    this endpoint's delivery ids from other endpoints' in a shared store; ``max_body_size``
+    bounds a body in bytes; ``lease`` is how long a claim holds while the sink stores the
+    events; ``retention`` how long a delivery id is remembered; ``retry_after`` the seconds a
+    deferral asks the sender to wait.
+    """
+
+    parser: WebhookParser
+    name: str
+    max_body_size: int
+    lease: timedelta
+    retention: timedelta
+    retry_after: int
 
 
 def _check_parts(store: object, sink: object, *, asynchronous: bool) -> None:
@@ -193,24 +228,23 @@ def _refuse_awaitable(result: object) -> None:
     )
 
 
-def _reject(status: int, error: ShipsyncError, delivery_id: str | None = None) -> Receipt:
-    return Receipt(ReceiptOutcome.REJECTED, status, delivery_id=delivery_id, error=error)
+def _reject(status: int, error: ShipsyncError, delivery_id: str | None = None) -> _Rejected:
+    return _Rejected(Receipt(ReceiptOutcome.REJECTED, status, delivery_id=delivery_id, error=error))
 
 
 class _ReceiverCore:
     """Everything a receiver does that needs no store or sink I/O."""
 
-    def __init__(
-        self,
-        verifier: WebhookVerifier,
-        *,
-        parser: WebhookParser = parse_canonical,
-        name: str = "webhooks",
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        lease: timedelta = DEFAULT_LEASE,
-        retention: timedelta = DEFAULT_DEDUPE_RETENTION,
-        retry_after: int = DEFAULT_RETRY_AFTER,
-    ) -> None:
+    def __init__(self, verifier: WebhookVerifier, options: ReceiverOptions) -> None:
+        parser = options.get("parser", parse_canonical)
+        name = options.get("name", "webhooks")
+        max_body_size = options.get("max_body_size", DEFAULT_MAX_BODY_SIZE)
+        lease = options.get("lease", DEFAULT_LEASE)
+        retention = options.get("retention", DEFAULT_DEDUPE_RETENTION)
+        retry_after = options.get("retry_after", DEFAULT_RETRY_AFTER)
+        unknown = set(options) - set(ReceiverOptions.__annotations__)
+        if unknown:
+            raise TypeError(f"unexpected receiver option {sorted(unknown)[0]!r}")
         if not isinstance(max_body_size, int) or max_body_size < 1:
             raise ConfigurationError("max_body_size must be a positive int", path="max_body_size")
         if not isinstance(retention, timedelta) or retention < timedelta(hours=1):
@@ -229,24 +263,21 @@ class _ReceiverCore:
         self._retention = retention
         self._retry_after = retry_after
 
-    def _prepare(self, body: bytes, headers: HeadersInput) -> _Prepared | Receipt:
-        # Returns a Receipt (a rejection) or a plain 4-tuple (a plain tuple is no Receipt).
-        # A body that is not bytes (or headers that are not pairs) is the host's mistake, not
-        # the sender's: that InvalidInputError propagates (the sender gets a 5xx and retries).
+    def _prepare(self, body: bytes, headers: HeadersInput) -> _Prepared:
+        # Raises _Rejected with the receipt of a delivery that goes no further. A body that is
+        # not bytes (or headers that are not pairs) is the host's mistake, not the sender's:
+        # that InvalidInputError propagates (the sender gets a 5xx and retries).
         if type(body) is not bytes:
             body = raw_body(body)
         size = len(body)
         if size > self._max_body_size:
-            return _reject(413, PayloadTooLargeError(size, self._max_body_size))
+            raise _reject(413, PayloadTooLargeError(size, self._max_body_size))
         try:
             verified = self._verifier.verify(body, headers)
         except WebhookVerificationError as error:
-            return _reject(400, error)
+            raise _reject(400, error) from None
         try:
-            if self._parser is parse_canonical:
-                events, parsed_id = canonical_events(body)
-            else:
-                events, parsed_id = self._normalise(self._parser(body))
+            events, parsed_id = self._normalise(self._parser(body))
         except ConfigurationError:
             raise
         except (InvalidInputError, RemoteDataError) as error:
@@ -254,7 +285,7 @@ class _ReceiverCore:
                 wrapped = WebhookPayloadError(f"the body is not valid: {error}")
                 wrapped.__cause__ = error
                 error = wrapped
-            return _reject(400, error, verified.delivery_id)
+            raise _reject(400, error, verified.delivery_id) from None
         except ShipsyncError:
             raise
         except Exception as error:
@@ -280,7 +311,7 @@ class _ReceiverCore:
         else:
             delivery_id = sha256(body).hexdigest()
             key = f"{self._name}/sha256/{delivery_id}"
-        return key, fingerprint, delivery_id, events
+        return _Prepared(key, fingerprint, delivery_id, events)
 
     @staticmethod
     def _normalise(parsed: ParsedDelivery | Sequence[Event] | Event) -> tuple[_Events, str | None]:
@@ -301,17 +332,19 @@ class _ReceiverCore:
         return events, parsed_id
 
     def _not_acquired(self, prepared: _Prepared, outcome: ClaimOutcome) -> Receipt:
-        _key, _fingerprint, delivery_id, events = prepared
         if isinstance(outcome, Completed):
-            return Receipt(ReceiptOutcome.DUPLICATE, 200, events, delivery_id)
+            return Receipt(ReceiptOutcome.DUPLICATE, 200, prepared.events, prepared.delivery_id)
         return Receipt(
-            ReceiptOutcome.DEFERRED, 503, delivery_id=delivery_id, retry_after=self._retry_after
+            ReceiptOutcome.DEFERRED,
+            503,
+            delivery_id=prepared.delivery_id,
+            retry_after=self._retry_after,
         )
 
     def _claim_failed(self, delivery_id: str, error: Exception) -> Receipt:
         if isinstance(error, FingerprintMismatchError):
             # Same delivery id, other events: the sender reused an id. Never hand it off.
-            return _reject(409, error, delivery_id)
+            return _reject(409, error, delivery_id).receipt
         _log.warning("webhook dedupe store failed: %s", type(error).__name__)
         return self._deferred(delivery_id, _foreign("dedupe store", error))
 
@@ -349,36 +382,24 @@ class WebhookReceiver(_ReceiverCore):
         *,
         store: IdempotencyStore,
         sink: EventSink,
-        parser: WebhookParser = parse_canonical,
-        name: str = "webhooks",
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        lease: timedelta = DEFAULT_LEASE,
-        retention: timedelta = DEFAULT_DEDUPE_RETENTION,
-        retry_after: int = DEFAULT_RETRY_AFTER,
+        **options: Unpack[ReceiverOptions],
     ) -> None:
-        super().__init__(
-            verifier,
-            parser=parser,
-            name=name,
-            max_body_size=max_body_size,
-            lease=lease,
-            retention=retention,
-            retry_after=retry_after,
-        )
+        super().__init__(verifier, options)
         _check_parts(store, sink, asynchronous=False)
         self._store = store
         self._sink = sink
 
     def receive(self, body: bytes, headers: HeadersInput) -> Receipt:
         """Process one delivery and return the receipt whose status the host should answer."""
-        prepared = self._prepare(body, headers)
-        if isinstance(prepared, Receipt):
-            return prepared
-        key, fingerprint, delivery_id, events = prepared
+        try:
+            prepared = self._prepare(body, headers)
+        except _Rejected as rejected:
+            return rejected.receipt
+        key, delivery_id, events = prepared.key, prepared.delivery_id, prepared.events
         if not events:
             return Receipt(ReceiptOutcome.ACCEPTED, 200, events, delivery_id)
         try:
-            outcome = self._store.claim(key, fingerprint, self._lease)
+            outcome = self._store.claim(key, prepared.fingerprint, self._lease)
         except Exception as error:
             return self._claim_failed(delivery_id, error)
         if not isinstance(outcome, Acquired):
@@ -415,36 +436,24 @@ class AsyncWebhookReceiver(_ReceiverCore):
         *,
         store: AsyncIdempotencyStore,
         sink: AsyncEventSink,
-        parser: WebhookParser = parse_canonical,
-        name: str = "webhooks",
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        lease: timedelta = DEFAULT_LEASE,
-        retention: timedelta = DEFAULT_DEDUPE_RETENTION,
-        retry_after: int = DEFAULT_RETRY_AFTER,
+        **options: Unpack[ReceiverOptions],
     ) -> None:
-        super().__init__(
-            verifier,
-            parser=parser,
-            name=name,
-            max_body_size=max_body_size,
-            lease=lease,
-            retention=retention,
-            retry_after=retry_after,
-        )
+        super().__init__(verifier, options)
         _check_parts(store, sink, asynchronous=True)
         self._store = store
         self._sink = sink
 
     async def receive(self, body: bytes, headers: HeadersInput) -> Receipt:
         """Process one delivery and return the receipt whose status the host should answer."""
-        prepared = self._prepare(body, headers)
-        if isinstance(prepared, Receipt):
-            return prepared
-        key, fingerprint, delivery_id, events = prepared
+        try:
+            prepared = self._prepare(body, headers)
+        except _Rejected as rejected:
+            return rejected.receipt
+        key, delivery_id, events = prepared.key, prepared.delivery_id, prepared.events
         if not events:
             return Receipt(ReceiptOutcome.ACCEPTED, 200, events, delivery_id)
         try:
-            outcome = await self._store.claim(key, fingerprint, self._lease)
+            outcome = await self._store.claim(key, prepared.fingerprint, self._lease)
         except Exception as error:
             return self._claim_failed(delivery_id, error)
         if not isinstance(outcome, Acquired):
