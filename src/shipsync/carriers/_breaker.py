@@ -30,6 +30,7 @@ import purgatory
 from purgatory.domain.model import ExcludeType, OpenedState
 
 from shipsync.errors import CarrierUnavailableError, CircuitOpenError, ConfigurationError
+from shipsync.telemetry import _hooks as _telemetry
 
 __all__ = ["CircuitBreaker"]
 
@@ -88,6 +89,7 @@ class CircuitBreaker:
                     if state == "opened":
                         self._opened_at[(flavour, name)] = self.clock()
                 self.transitions.append((flavour, name, state))
+                _telemetry.record_breaker_change(name, state)  # telemetry
                 _log.warning(
                     "circuit breaker %s for carrier %s",
                     state,

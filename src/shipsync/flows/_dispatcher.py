@@ -59,6 +59,7 @@ from shipsync.idempotency import (
     InProgress,
     Mismatched,
 )
+from shipsync.telemetry import _hooks as _telemetry  # telemetry call sites: marked '# telemetry'
 
 from ._backoff import RetryPolicy, backoff_sleep
 from ._deadletters import DeadLetterFilter, DeadLetterStore, NewDeadLetter
@@ -247,6 +248,7 @@ class Dispatcher:
         self.concurrency = max(1, concurrency)
         self._clock = clock
         self._subs: dict[str, Subscription] = {}
+        _telemetry.watch_dead_letters(dead_letters)  # telemetry
 
     # -- subscriptions -----------------------------------------------------------------------
 
@@ -378,6 +380,7 @@ class Dispatcher:
                 on_batch(report)
         return total
 
+    @_telemetry.traced_dispatch  # telemetry
     async def _handle(self, deliveries: Sequence[Delivery]) -> tuple[DispatchReport, set[int]]:
         report = DispatchReport(events=len(deliveries))
         pairs: list[_Pair] = []
@@ -516,6 +519,7 @@ class Dispatcher:
                 return outcome
         return outcome
 
+    @_telemetry.traced_handler  # telemetry
     async def _call(
         self, sub: Subscription, event: Event, ctx: HandlerContext
     ) -> tuple[BaseException | None, int]:
@@ -568,6 +572,7 @@ class Dispatcher:
                 f"handler {sub.name!r} raised CancelledError without being cancelled"
             ) from exc
 
+    @_telemetry.traced_dead_letter  # telemetry
     def _record(
         self, d: Delivery, handler: str, error_type: str, error: str, attempts: int
     ) -> None:
@@ -593,6 +598,7 @@ class Dispatcher:
 
     # -- replay ------------------------------------------------------------------------------
 
+    @_telemetry.traced_replay  # telemetry
     async def replay(
         self,
         where: DeadLetterFilter | None = None,
@@ -667,4 +673,4 @@ def _type_names(event_types: str | type[Event] | Iterable[str | type[Event]]) ->
 
 def _fingerprint(event: Event, body: bytes = b"") -> str:
     """SHA-256 of the event's JSON (the stored body when there is one: the same bytes)."""
-    return hashlib.sha256(body or event.to_json()).hexdigest()
+    return hashlib.sha256(_telemetry.without_trace_context(body or event.to_json())).hexdigest()

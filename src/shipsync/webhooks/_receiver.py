@@ -69,6 +69,7 @@ from shipsync.idempotency import (
     Completed,
     IdempotencyStore,
 )
+from shipsync.telemetry import _hooks as _telemetry
 from shipsync.webhooks._codec import raw_body
 from shipsync.webhooks._headers import HeadersInput
 from shipsync.webhooks._parse import (
@@ -369,6 +370,7 @@ class WebhookReceiver(_ReceiverCore):
         self._store = store
         self._sink = sink
 
+    @_telemetry.traced_receive  # telemetry
     def receive(self, body: bytes, headers: HeadersInput) -> Receipt:
         """Process one delivery and return the receipt whose status the host should answer."""
         prepared = self._prepare(body, headers)
@@ -435,6 +437,7 @@ class AsyncWebhookReceiver(_ReceiverCore):
         self._store = store
         self._sink = sink
 
+    @_telemetry.traced_receive  # telemetry
     async def receive(self, body: bytes, headers: HeadersInput) -> Receipt:
         """Process one delivery and return the receipt whose status the host should answer."""
         prepared = self._prepare(body, headers)
