@@ -344,6 +344,7 @@ def traced_replay(fn: F) -> F:
 
 
 _watched: WeakSet[Any] = WeakSet()
+_registered: list[bool] = []
 
 
 def watch_dead_letters(store: Any) -> None:
@@ -351,20 +352,24 @@ def watch_dead_letters(store: Any) -> None:
     if store is None:
         return
     try:
-        first = not _watched
         _watched.add(store)
     except TypeError:  # not weak-referenceable: not watched
         return
-    if first:
+    if not _registered:
+        _registered.append(True)
         add_dead_letter_source(_open_letters)
 
 
 def _open_letters() -> list[tuple[int, dict[str, str]]]:
-    out = []
+    counts: dict[str, int] = {}
     for store in list(_watched):
-        count = len(store.list(limit=100_000))
-        out.append((count, {"shipsync.store": type(store).__name__}))
-    return out
+        try:
+            count = len(store.list(limit=100_000))
+        except Exception:  # closed or unreachable: it reports nothing this time
+            continue
+        name = type(store).__name__
+        counts[name] = counts.get(name, 0) + count
+    return [(count, {"shipsync.store": name}) for name, count in counts.items()]
 
 
 # -- the webhook receiver ----------------------------------------------------------------------
