@@ -59,6 +59,7 @@ ISSUE_TYPES = {
     "settlement.completed",
     "claim.opened",
     "claim.settled",
+    "sla.breached",
 }
 
 
@@ -85,9 +86,9 @@ def _delivered_json(**changes: Any) -> dict[str, Any]:
 
 
 def test_the_catalogue_holds_every_type_of_the_issue() -> None:
-    """The default catalogue has the 22 types the issue lists, each its own class."""
+    """The default catalogue has the 23 types the issues list, each its own class."""
     assert set(default_catalogue.types) == ISSUE_TYPES
-    assert len(set(default_catalogue.types.values())) == 22
+    assert len(set(default_catalogue.types.values())) == 23
     for name, cls in default_catalogue.types.items():
         assert cls.event_type() == name
 

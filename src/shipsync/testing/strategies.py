@@ -69,6 +69,9 @@ from shipsync.canonical import (
     SettlementCompleted,
     Shipment,
     ShipmentCreated,
+    ShipmentSlaBreached,
+    SlaBreach,
+    SlaKind,
     TrackingEvent,
     Weight,
     WeightUnit,
@@ -603,6 +606,20 @@ def proofs_of_delivery() -> st.SearchStrategy[ProofOfDelivery]:
     )
 
 
+def sla_breaches() -> st.SearchStrategy[SlaBreach]:
+    """Service level breaches the monitor raises."""
+    return st.builds(
+        SlaBreach,
+        shipment_id=identifiers().map(lambda s: f"S{s}"),
+        kind=st.sampled_from(SlaKind),
+        status=st.sampled_from(["label_created", "picked_up", "in_transit", "delivered"]),
+        since=utc_datetimes(),
+        detected_at=utc_datetimes(),
+        threshold_seconds=st.integers(0, 30 * 86400),
+        carrier=st.none() | identifiers(),
+    )
+
+
 _DATA: dict[str, tuple[type[Event], st.SearchStrategy[object]]] = {}
 
 
@@ -620,6 +637,7 @@ def _data_strategies() -> dict[str, tuple[type[Event], st.SearchStrategy[object]
                 "settlement.completed": (SettlementCompleted, settlements()),
                 "claim.opened": (ClaimOpened, claims(settled=False)),
                 "claim.settled": (ClaimSettled, claims(settled=True)),
+                "sla.breached": (ShipmentSlaBreached, sla_breaches()),
             }
         )
     return _DATA
