@@ -148,7 +148,10 @@ def test_webhook_deliveries_get_one_span_each_parenting_the_send(
     hooks = otel.spans("webhook fake")
     assert Counter(_attrs(s)["shipsync.webhook.outcome"] for s in hooks) == flow.outcomes
     hook_ids = {s.context.span_id for s in hooks}
-    assert all(s.parent is not None and s.parent.span_id in hook_ids for s in otel.spans("send "))
+    sends = otel.spans("send ")
+    (bookings,) = [s for s in sends if s.parent is None]  # the shipment.created batch
+    assert _attrs(bookings)["messaging.batch.message_count"] == flow.shipments
+    assert all(s.parent.span_id in hook_ids for s in sends if s.parent is not None)
 
 
 def test_dead_letters_and_replay_are_settle_spans(flow: SampleFlow, otel: Otel) -> None:

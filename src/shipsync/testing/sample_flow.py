@@ -23,7 +23,7 @@ from datetime import timedelta
 from os import PathLike
 from pathlib import Path
 
-from shipsync.canonical import Event
+from shipsync.canonical import Event, ShipmentCreated
 from shipsync.carriers import CarrierClient, SleepRecorder
 from shipsync.carriers.fake import FakeCarrierService, FakeConfig, FakeDriver, Scenario
 from shipsync.flows import (
@@ -128,8 +128,9 @@ class SampleFlow:
         return receipt.status
 
     def book(self) -> None:
-        """Book the shipments at the fake carrier (through the carrier client)."""
+        """Book the shipments at the fake carrier and publish their ``shipment.created`` events."""
         scenarios = list(Scenario)
+        created: list[Event] = []
         for i in range(self.shipments):
             scenario = scenarios[i % len(scenarios)]
             packages = 2 if scenario is Scenario.MULTI_PACKAGE_ONE_LATE else 1
@@ -138,6 +139,8 @@ class SampleFlow:
             )
             result = self.client.create_shipment(shipment, idempotency_key=f"book-{i}")
             self.booked[shipment.shipment_id] = result.tracking_numbers
+            created.append(ShipmentCreated.of(result, source=SOURCE, time=self.service.clock.now()))
+        self.log.publish(created)
 
     def step(self, hours: float) -> None:
         """Move the carrier's clock, deliver its webhooks and dispatch what arrived."""
