@@ -26,6 +26,7 @@ _LAZY_COMMANDS: dict[str, str] = {
     "dlq": "shipsync.flows._cli:dlq",
     "fake-carrier": "shipsync.carriers._cli:fake_carrier",
     "reconcile": "shipsync.settlement._cli:reconcile",
+    "status": "shipsync.cli._status:status",
     "webhook": "shipsync.webhooks._cli:webhook",
 }
 

@@ -69,7 +69,7 @@ class SlaPolicy(BaseModel):
         except ValidationError as exc:
             first = exc.errors()[0]
             path = ".".join(str(p) for p in first["loc"]) or "policy"
-            raise ConfigurationError(f"SLA policy: {first['msg']}", path=path) from None
+            raise ConfigurationError(f"SLA policy {path}: {first['msg']}", path=path) from None
 
     @classmethod
     def from_file(cls, path: str | Path) -> SlaPolicy:
