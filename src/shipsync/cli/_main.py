@@ -23,6 +23,7 @@ __all__ = ["main"]
 # name -> "module:attribute" of a click command or group, imported on first use.
 _LAZY_COMMANDS: dict[str, str] = {
     "carriers": "shipsync.carriers._cli:carriers",
+    "control-tower": "shipsync.cli._tower:control_tower",
     "dlq": "shipsync.flows._cli:dlq",
     "fake-carrier": "shipsync.carriers._cli:fake_carrier",
     "reconcile": "shipsync.settlement._cli:reconcile",

@@ -6,6 +6,7 @@ service level breaches into ``sla.breached`` events. The control tower (``server
 :mod:`shipsync.monitor.web`. See ``docs/monitor.md``.
 """
 
+from shipsync.monitor._health import CarrierHealth, CarrierHealthRow
 from shipsync.monitor._monitor import BREACH_SOURCE, BreachSink, Monitor
 from shipsync.monitor._policy import SlaPolicy
 from shipsync.monitor._store import (
@@ -27,6 +28,8 @@ __all__ = [
     "BREACH_SOURCE",
     "LAG_BUCKETS",
     "BreachSink",
+    "CarrierHealth",
+    "CarrierHealthRow",
     "DeadLetterSummary",
     "Indicators",
     "LagSummary",

@@ -18,10 +18,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from os import PathLike
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from shipsync.canonical import Event, ShipmentCreated
 from shipsync.carriers import CarrierClient, SleepRecorder
@@ -59,6 +62,7 @@ class SampleFlow:
         seed: the fake carrier's seed.
         duplicates: share of webhook deliveries the carrier sends twice.
         fail_one_in: the notifier fails once for one event in this many (0: never).
+        event_hooks: httpx event hooks of the carrier client's HTTP client (carrier health).
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class SampleFlow:
         seed: int = 1,
         duplicates: float = 0.25,
         fail_one_in: int = 7,
+        event_hooks: Mapping[str, list[Callable[[Any], Any]]] | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +81,9 @@ class SampleFlow:
         self.service = FakeCarrierService(seed=seed)
         self.client = CarrierClient(
             FakeDriver(FakeConfig()),
-            transport=self.service.mock_transport(),
+            http=httpx.Client(
+                transport=self.service.mock_transport(), event_hooks=dict(event_hooks or {})
+            ),
             clock=self.service.clock.time,
             sleeper=SleepRecorder(),
         )
@@ -178,5 +185,6 @@ class SampleFlow:
     def close(self) -> None:
         """Close the client, the log and the dead letter store."""
         self.client.close()
+        self.client.http.close()
         self.log.close()
         self.dead_letters.close()
