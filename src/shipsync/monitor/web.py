@@ -52,7 +52,14 @@ try:
 except ImportError as exc:  # pragma: no cover - the server extra
     raise MissingDependencyError("the control tower", "server") from exc
 
-__all__ = ["RunningTower", "TowerAuth", "create_app", "serve", "serve_in_background"]
+__all__ = [
+    "RunningTower",
+    "TowerAuth",
+    "control_tower_for",
+    "create_app",
+    "serve",
+    "serve_in_background",
+]
 
 _HERE = Path(__file__).parent
 _PAGE = 50
@@ -474,3 +481,38 @@ def serve_in_background(
         yield running
     finally:
         running.stop()
+
+
+@contextlib.contextmanager
+def control_tower_for(
+    dispatcher: Any,
+    *,
+    store: MonitorStore,
+    dead_letters: Any = None,
+    sink: Any = None,
+    policy: SlaPolicy | None = None,
+    clock: Callable[[], float] = time.time,
+    health: CarrierHealth | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> Iterator[tuple[Any, RunningTower]]:
+    """Subscribe a monitor to ``dispatcher`` and serve the control tower while the block runs.
+
+    Yields the :class:`~shipsync.monitor.Monitor` (call its ``check`` now and then to raise
+    breaches into ``sink``) and the running tower (its ``url``). Replay from the page goes through
+    ``dispatcher``. This is the one call ``shipsync demo --control-tower`` needs.
+    """
+    from ._monitor import Monitor
+
+    monitor = Monitor(store, policy, sink=sink, dead_letters=dead_letters, clock=clock)
+    dispatcher.subscribe(None, monitor, name="monitor")
+    app = create_app(
+        store,
+        dead_letters=dead_letters,
+        dispatcher=dispatcher,
+        policy=policy,
+        clock=clock,
+        health=health,
+    )
+    with serve_in_background(app, host=host, port=port) as running:
+        yield monitor, running
