@@ -446,6 +446,7 @@ class Dispatcher:
             await self.store.complete_many(completions)
         return report, give_back
 
+    @_telemetry.traced_delivery  # telemetry
     async def _run_pairs(
         self,
         d: Delivery,

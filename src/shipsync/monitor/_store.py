@@ -222,6 +222,14 @@ class Timeline:
     state: ShipmentState
 
 
+_SLA_ORDER = {
+    SlaKind.LABEL_WAIT: "created_at",
+    SlaKind.STALE_FEED: "last_event_at",
+    SlaKind.LATE_DELIVERY: "out_for_delivery_at",
+    SlaKind.MISSING_POD: "delivered_at",
+}
+"""Lists filtered by a service level come oldest first (by the time the level is measured from)."""
+
 _SHIP_COLUMNS = (
     "shipment_id, carrier, status, reason, created_at, last_event_at, delivered_at, pod_at, "
     "promised_at, anomalies"
@@ -756,22 +764,28 @@ class MonitorStore:
         limit: int = 50,
         offset: int = 0,
     ) -> list[ShipmentRow]:
-        """Shipments, filtered by status or by a service level breached (or at risk)."""
+        """Shipments, filtered by status or by a service level breached (or at risk).
+
+        Unfiltered lists are in shipment id order; filtered ones oldest first (last carrier
+        event, or the time the service level is measured from), so an index gives the order.
+        """
         clauses: list[str] = []
         params: list[Any] = []
+        order = "shipment_id"
         if status is not None:
             clauses.append("status = ?")
             params.append(status)
+            order = "last_event_at"
         if sla is not None:
-            clause, more = self._where(
-                sla, policy or SlaPolicy(), time.time() if now is None else now, at_risk
-            )
+            at = time.time() if now is None else now
+            clause, more = self._where(sla, policy or SlaPolicy(), at, at_risk)
             clauses.append(clause)
             params.extend(more)
+            order = _SLA_ORDER[sla]
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._db.rows(
             f"SELECT {_SHIP_COLUMNS} FROM monitor_shipments {where} "
-            "ORDER BY shipment_id LIMIT ? OFFSET ?",
+            f"ORDER BY {order} LIMIT ? OFFSET ?",
             [*params, _limit(limit), max(0, int(offset))],
         )
         return [_ship(r) for r in rows]

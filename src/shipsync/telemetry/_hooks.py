@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ __all__ = [
     "traced_carrier_attempt",
     "traced_carrier_run",
     "traced_dead_letter",
+    "traced_delivery",
     "traced_dispatch",
     "traced_handler",
     "traced_odoo_call",
@@ -87,7 +89,6 @@ def _event_attributes(event: Any) -> dict[str, Any]:
         "cloudevents.event_id": event.id,
         "cloudevents.event_source": event.source,
         "cloudevents.event_type": event.type,
-        "cloudevents.event_spec_version": event.specversion,
     }
     if event.subject is not None:
         attributes["cloudevents.event_subject"] = event.subject
@@ -141,14 +142,21 @@ def _creation_link(event: Any) -> Any:
     return Link(context)
 
 
+_OWN_TRACE = re.compile(rb',"traceparent":"[0-9a-f-]{55}"(,"tracestate":"[^"\\]*")?(?=}$)')
+
+
 def without_trace_context(body: bytes) -> bytes:
     """``body`` without its ``traceparent``/``tracestate`` members (the same bytes when none).
 
     Two publications of one event differ only in their trace context; an idempotency
-    fingerprint taken over this stays the same for both.
+    fingerprint taken over this stays the same for both. The members shipsync itself adds
+    (last in the envelope) are cut from the bytes; anything else is decoded and encoded again.
     """
     if b'"traceparent"' not in body and b'"tracestate"' not in body:
         return body
+    cut = _OWN_TRACE.sub(b"", body, count=1)
+    if b'"traceparent"' not in cut and b'"tracestate"' not in cut:
+        return cut
     import json
 
     try:
@@ -159,7 +167,7 @@ def without_trace_context(body: bytes) -> bytes:
         return body
     for key in _TRACE_KEYS:
         obj.pop(key, None)
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 # -- event logs --------------------------------------------------------------------------------
@@ -218,8 +226,47 @@ def traced_publish(fn: F) -> F:
 # -- the dispatcher ----------------------------------------------------------------------------
 
 
+def _process_span(h: Handles, event: Any, **extra: Any) -> Any:
+    attributes = _messaging(h, "process", "process", "process")
+    attributes.update(_event_attributes(event))
+    attributes.update(extra)
+    link = _creation_link(event)
+    return h.tracer.start_as_current_span(
+        f"process {event.type}",
+        kind=_span_kind("CONSUMER"),
+        attributes=attributes,
+        links=[link] if link is not None else None,
+    )
+
+
+def traced_delivery(fn: F) -> F:
+    """Wrap ``Dispatcher._run_pairs(d, pairs, ...)``: one CONSUMER ``process`` span per event.
+
+    The span covers every handler's run on the event; a handler that fails adds a
+    ``handler failed`` span event and marks the span as an error.
+    """
+
+    @functools.wraps(fn)
+    async def run_pairs(self: Any, delivery: Any, pairs: Any, *args: Any) -> Any:
+        h = handles()
+        event = delivery.event
+        if h.tracer is None or event is None:
+            return await fn(self, delivery, pairs, *args)
+        with _process_span(
+            h,
+            event,
+            **{"shipsync.handlers": len(pairs), "shipsync.delivery_attempt": delivery.attempt},
+        ):
+            return await fn(self, delivery, pairs, *args)
+
+    return cast(F, run_pairs)
+
+
 def traced_handler(fn: F) -> F:
-    """Wrap ``Dispatcher._call(sub, event, ctx)``: one CONSUMER ``process`` span per run."""
+    """Wrap ``Dispatcher._call(sub, event, ctx)``: handler duration and failures.
+
+    A replayed run gets its own CONSUMER ``process`` span (a replay is not inside a delivery's).
+    """
 
     @functools.wraps(fn)
     async def call(self: Any, sub: Any, event: Any, ctx: Any) -> Any:
@@ -228,19 +275,15 @@ def traced_handler(fn: F) -> F:
             return await fn(self, sub, event, ctx)
         started = time.perf_counter()
         span_cm: Any = None
-        if h.tracer is not None:
-            attributes = _messaging(h, "process", "process", "process")
-            attributes.update(_event_attributes(event))
-            attributes["messaging.consumer.group.name"] = sub.name
-            attributes["shipsync.handler"] = sub.name
-            attributes["shipsync.replay"] = bool(ctx.replay)
-            attributes["shipsync.delivery_attempt"] = int(ctx.delivery_attempt)
-            link = _creation_link(event)
-            span_cm = h.tracer.start_as_current_span(
-                f"process {sub.name}",
-                kind=_span_kind("CONSUMER"),
-                attributes=attributes,
-                links=[link] if link is not None else None,
+        if h.tracer is not None and ctx.replay:
+            span_cm = _process_span(
+                h,
+                event,
+                **{
+                    "messaging.consumer.group.name": sub.name,
+                    "shipsync.handler": sub.name,
+                    "shipsync.replay": True,
+                },
             )
         span = span_cm.__enter__() if span_cm is not None else None
         error: BaseException | None = None
@@ -254,8 +297,21 @@ def traced_handler(fn: F) -> F:
                 if error is not None:
                     _status_error(span, error)
                 span_cm.__exit__(None, None, None)
+            elif error is not None and h.tracer is not None:
+                from opentelemetry.trace import get_current_span
+
+                current = get_current_span()
+                current.add_event(
+                    "handler failed",
+                    {
+                        "shipsync.handler": sub.name,
+                        "error.type": type(error).__name__,
+                        "shipsync.attempts": attempts,
+                    },
+                )
+                _status_error(current, error)
             if h.instruments is not None:
-                labels = {"messaging.consumer.group.name": sub.name, "shipsync.handler": sub.name}
+                labels = {"messaging.consumer.group.name": sub.name}
                 if error is not None:
                     labels["error.type"] = type(error).__name__
                     h.instruments.handler_failures.add(1, labels)
