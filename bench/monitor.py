@@ -7,7 +7,8 @@ Run: ``python bench/monitor.py [--shipments 1000000] [--dsn postgresql://...]``.
    the dispatcher handler does (each in its own transaction, with the canonical fold); events/s.
 2. *Tiles*: the store's shipment table is then filled in bulk to ``--shipments`` shipments with a
    realistic spread of statuses and times (1 % booked, 2 % exceptions, 60 % delivered, a third of
-   those without proof of delivery, ...), with the status counts, a lag histogram, 10,000
+   those without proof of delivery, ...; shipments still under way were booked in the last four
+   days, finished ones over the last thirty), with the status counts, a lag histogram, 10,000
    invoices and 20,000 disputes to match. The bulk rows are written straight into the store's
    tables (applying five million events one by one would take the better part of an hour here);
    the tiles read only these tables, never the event rows. Each tile query then runs ``--repeat``
@@ -49,6 +50,18 @@ STATUSES = [
     ("cancelled", 0.03),
     ("lost", 0.01),
 ]
+_OPEN = {
+    BOOKED,
+    "label_created",
+    "picked_up",
+    "in_transit",
+    "out_for_delivery",
+    "delivery_attempted",
+    "available_for_pickup",
+    "exception",
+    "returning_to_sender",
+}
+
 STORY = (
     Milestone.LABEL_CREATED,
     Milestone.PICKED_UP,
@@ -86,8 +99,12 @@ def _rows(count: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:
     weights = [w for _, w in STATUSES]
     for i in range(count):
         status = rng.choices(names, weights)[0]
-        created = NOW - rng.uniform(0, 30 * 86400)
-        last = min(NOW, created + rng.uniform(0, 5 * 86400))
+        if status in _OPEN:  # shipments still on their way were booked in the last few days
+            created = NOW - rng.uniform(0, 4 * 86400)
+            last = min(NOW, created + rng.uniform(0, 2 * 86400))
+        else:
+            created = NOW - rng.uniform(0, 30 * 86400)
+            last = min(NOW, created + rng.uniform(0, 5 * 86400))
         delivered = last if status == "delivered" else None
         pod = delivered + rng.uniform(0, 7200) if delivered and rng.random() < 0.66 else None
         ofd = last if status in ("out_for_delivery", "delivery_attempted", "delivered") else None

@@ -284,3 +284,42 @@ def test_bad_policies_and_limits_are_typed_errors(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError):
         store.shipments(limit=0)
     store.close()
+
+
+def test_the_public_surface_is_pinned() -> None:
+    """``shipsync.monitor`` and ``shipsync.telemetry`` export exactly these names."""
+    import shipsync.monitor
+    import shipsync.telemetry
+
+    assert shipsync.monitor.__all__ == [
+        "BOOKED",
+        "BREACH_SOURCE",
+        "LAG_BUCKETS",
+        "BreachSink",
+        "CarrierHealth",
+        "CarrierHealthRow",
+        "DeadLetterSummary",
+        "Indicators",
+        "LagSummary",
+        "Monitor",
+        "MonitorStore",
+        "ShipmentRow",
+        "SlaCount",
+        "SlaPolicy",
+        "Timeline",
+        "TimelineEntry",
+        "dead_letter_summary",
+    ]
+    assert shipsync.telemetry.__all__ == [
+        "SCOPE",
+        "SYSTEM",
+        "ShipsyncInstrumentor",
+        "available",
+        "configure",
+        "enabled",
+        "set_enabled",
+        "without_trace_context",
+    ]
+    for module in (shipsync.monitor, shipsync.telemetry):
+        for name in module.__all__:
+            assert getattr(module, name) is not None

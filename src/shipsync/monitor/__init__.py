@@ -9,18 +9,15 @@ service level breaches into ``sla.breached`` events. The control tower (``server
 from shipsync.monitor._health import CarrierHealth, CarrierHealthRow
 from shipsync.monitor._monitor import BREACH_SOURCE, BreachSink, Monitor
 from shipsync.monitor._policy import SlaPolicy
-from shipsync.monitor._store import (
-    BOOKED,
-    LAG_BUCKETS,
+from shipsync.monitor._store import BOOKED, LAG_BUCKETS, MonitorStore, dead_letter_summary
+from shipsync.monitor._values import (
     DeadLetterSummary,
     Indicators,
     LagSummary,
-    MonitorStore,
     ShipmentRow,
     SlaCount,
     Timeline,
     TimelineEntry,
-    dead_letter_summary,
 )
 
 __all__ = [

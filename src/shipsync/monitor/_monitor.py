@@ -10,7 +10,8 @@ from typing import Any, Protocol
 from shipsync.canonical import Event, ShipmentSlaBreached, SlaBreach
 
 from ._policy import SlaPolicy
-from ._store import Indicators, MonitorStore
+from ._store import MonitorStore
+from ._values import Indicators
 
 __all__ = ["BREACH_SOURCE", "BreachSink", "Monitor"]
 

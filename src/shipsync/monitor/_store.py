@@ -20,44 +20,35 @@ scans the events.
 from __future__ import annotations
 
 import bisect
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from os import PathLike
-from typing import Any, TypeVar
-
-import attrs
+from typing import Any
 
 from shipsync.canonical import (
     Event,
     MilestoneEvent,
-    ShipmentState,
     SlaKind,
     TrackingEvent,
     fold,
 )
-from shipsync.errors import InvalidInputError, UnavailableError
+from shipsync.errors import InvalidInputError
 
+from ._db import Db
 from ._policy import SlaPolicy
+from ._values import (
+    DeadLetterSummary,
+    Indicators,
+    LagSummary,
+    ShipmentRow,
+    SlaCount,
+    Timeline,
+    TimelineEntry,
+)
 
-__all__ = [
-    "BOOKED",
-    "LAG_BUCKETS",
-    "DeadLetterSummary",
-    "Indicators",
-    "LagSummary",
-    "MonitorStore",
-    "ShipmentRow",
-    "SlaCount",
-    "Timeline",
-    "TimelineEntry",
-    "dead_letter_summary",
-]
-
-T = TypeVar("T")
+__all__ = ["BOOKED", "LAG_BUCKETS", "MonitorStore", "dead_letter_summary"]
 
 BOOKED = "booked"
 """The status of a shipment booked with no tracking event yet (not a canonical milestone)."""
@@ -110,118 +101,6 @@ def _ts(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
-@attrs.frozen
-class SlaCount:
-    """How many shipments breached one kind of service level, and how many are at risk."""
-
-    kind: SlaKind
-    breached: int
-    at_risk: int
-    threshold: timedelta
-
-
-@attrs.frozen
-class LagSummary:
-    """Event lag of one source: estimated percentiles (bucket upper bounds) and the count."""
-
-    source: str
-    count: int
-    p50: float
-    p95: float
-
-
-@attrs.frozen
-class DeadLetterSummary:
-    """Open dead letters and the age of the oldest (None when there is none)."""
-
-    open: int
-    oldest_age: float | None
-
-
-@attrs.frozen
-class Indicators:
-    """Every tile at one moment (``shipsync status`` prints this; the control tower shows it)."""
-
-    at: datetime
-    shipments: int
-    by_status: dict[str, int]
-    sla: tuple[SlaCount, ...]
-    exceptions_by_age: tuple[tuple[str, int], ...]
-    invoices_pending: int
-    disputes_open: int
-    disputed_amounts: dict[str, Decimal]
-    dead_letters: DeadLetterSummary | None
-    lag: tuple[LagSummary, ...]
-
-    def as_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (amounts as strings, durations in seconds)."""
-        return {
-            "at": self.at.isoformat(),
-            "shipments": self.shipments,
-            "by_status": dict(sorted(self.by_status.items())),
-            "sla": {
-                s.kind.value: {
-                    "breached": s.breached,
-                    "at_risk": s.at_risk,
-                    "threshold_seconds": int(s.threshold.total_seconds()),
-                }
-                for s in self.sla
-            },
-            "exceptions_by_age": dict(self.exceptions_by_age),
-            "invoices_pending": self.invoices_pending,
-            "disputes_open": self.disputes_open,
-            "disputed_amounts": {k: str(v) for k, v in sorted(self.disputed_amounts.items())},
-            "dead_letters": None
-            if self.dead_letters is None
-            else {
-                "open": self.dead_letters.open,
-                "oldest_age_seconds": self.dead_letters.oldest_age,
-            },
-            "lag": {
-                lag.source: {"count": lag.count, "p50_seconds": lag.p50, "p95_seconds": lag.p95}
-                for lag in self.lag
-            },
-        }
-
-
-@attrs.frozen
-class ShipmentRow:
-    """One shipment as the monitor sees it."""
-
-    shipment_id: str
-    carrier: str | None
-    status: str
-    reason: str | None
-    created_at: datetime | None
-    last_event_at: datetime | None
-    delivered_at: datetime | None
-    pod_at: datetime | None
-    promised_at: datetime | None
-    anomalies: int
-
-
-@attrs.frozen
-class TimelineEntry:
-    """One event of a shipment's timeline, with the carrier's own code."""
-
-    event_id: str
-    type: str
-    source: str
-    occurred_at: datetime
-    handled_at: datetime
-    carrier_code: str | None
-    tracking: TrackingEvent | None
-
-
-@attrs.frozen
-class Timeline:
-    """A shipment, every event the monitor saw for it, and the fold's decisions."""
-
-    shipment: ShipmentRow
-    entries: tuple[TimelineEntry, ...]
-    state: ShipmentState
-
-
 _SLA_ORDER = {
     SlaKind.LABEL_WAIT: "created_at",
     SlaKind.STALE_FEED: "last_event_at",
@@ -251,91 +130,6 @@ def _ship(row: Sequence[Any]) -> ShipmentRow:
     )
 
 
-class _Db:
-    """One connection (SQLite or psycopg); SQL is written with ``?`` placeholders."""
-
-    def __init__(self, target: str | PathLike[str]) -> None:
-        self._lock = threading.RLock()
-        text = str(target)
-        self.postgres = text.startswith(("postgresql://", "postgres://"))
-        try:
-            if self.postgres:
-                try:
-                    import psycopg
-                except ImportError as exc:  # pragma: no cover - the postgres extra
-                    from shipsync.errors import MissingDependencyError
-
-                    raise MissingDependencyError("a PostgreSQL monitor store", "postgres") from exc
-                self._conn: Any = psycopg.connect(text, autocommit=True, connect_timeout=10)
-            else:
-                self._conn = sqlite3.connect(
-                    target, timeout=30, isolation_level=None, check_same_thread=False
-                )
-                self._conn.execute("PRAGMA journal_mode = WAL")
-                self._conn.execute("PRAGMA synchronous = NORMAL")
-        except (sqlite3.Error, OSError) as exc:
-            raise UnavailableError(f"monitor store: {type(exc).__name__}: {exc}") from exc
-        except Exception as exc:
-            if type(exc).__module__.startswith("psycopg"):
-                raise UnavailableError(f"monitor store: {type(exc).__name__}") from exc
-            raise
-
-    def sql(self, text: str) -> str:
-        return text.replace("?", "%s") if self.postgres else text
-
-    def tx(self, fn: Callable[[Callable[[str, Sequence[Any]], Any]], T]) -> T:
-        """Run ``fn(execute)`` in one transaction; ``execute(sql, params)`` returns a cursor."""
-        with self._lock:
-            try:
-                if self.postgres:
-                    with self._conn.transaction(), self._conn.cursor() as cur:
-
-                        def pg(text: str, params: Sequence[Any] = ()) -> Any:
-                            cur.execute(self.sql(text), tuple(params))
-                            return cur
-
-                        return fn(pg)
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-
-                    def lite(text: str, params: Sequence[Any] = ()) -> Any:
-                        return self._conn.execute(text, tuple(params))
-
-                    result = fn(lite)
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
-                return result
-            except sqlite3.Error as exc:
-                raise UnavailableError(f"monitor store: {type(exc).__name__}: {exc}") from exc
-            except Exception as exc:
-                if type(exc).__module__.startswith("psycopg"):
-                    raise UnavailableError(
-                        f"monitor store: {type(exc).__name__}: {str(exc)[:200]}"
-                    ) from exc
-                raise
-
-    def rows(self, text: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
-            try:
-                if self.postgres:
-                    with self._conn.cursor() as cur:
-                        cur.execute(self.sql(text), tuple(params))
-                        return list(cur.fetchall())
-                return list(self._conn.execute(text, tuple(params)).fetchall())
-            except sqlite3.Error as exc:
-                raise UnavailableError(f"monitor store: {type(exc).__name__}: {exc}") from exc
-            except Exception as exc:
-                if type(exc).__module__.startswith("psycopg"):
-                    raise UnavailableError(f"monitor store: {type(exc).__name__}") from exc
-                raise
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
 class MonitorStore:
     """The indicators' store, on SQLite (a path) or PostgreSQL (a ``postgresql://`` DSN).
 
@@ -344,7 +138,7 @@ class MonitorStore:
     """
 
     def __init__(self, target: str | PathLike[str]) -> None:
-        self._db = _Db(target)
+        self._db = Db(target)
         real, integer = ("DOUBLE PRECISION", "BIGINT") if self._db.postgres else ("REAL", "INTEGER")
 
         def create(execute: Callable[[str, Sequence[Any]], Any]) -> None:
