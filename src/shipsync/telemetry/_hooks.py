@@ -105,41 +105,61 @@ def _lag(event: Any, now: float) -> float | None:
 # -- trace context on events -------------------------------------------------------------------
 
 
-def _stamp(events: Sequence[Any]) -> list[Any]:
-    """The events with the current span's context as their ``traceparent`` (kept when present)."""
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
-    carrier: dict[str, str] = {}
-    TraceContextTextMapPropagator().inject(carrier)
-    if "traceparent" not in carrier:
+
+def _stamp(events: Sequence[Any]) -> list[Any]:
+    """The events with the current span's context as their ``traceparent`` (kept when present).
+
+    The W3C Trace Context form, as the CloudEvents distributed tracing extension asks.
+    """
+    from opentelemetry.trace import get_current_span
+
+    context = get_current_span().get_span_context()
+    if not context.is_valid:
         return list(events)
+    carrier = {
+        "traceparent": f"00-{context.trace_id:032x}-{context.span_id:016x}-"
+        f"{int(context.trace_flags):02x}"
+    }
+    state = context.trace_state.to_header() if context.trace_state else ""
+    if state:
+        carrier["tracestate"] = state
     out = []
     for event in events:
         extra = event.model_extra or {}
-        if "traceparent" in extra:
-            out.append(event)
-        else:
-            out.append(event.model_copy(update=carrier))
+        out.append(event if "traceparent" in extra else event.model_copy(update=carrier))
     return out
 
 
 def _creation_link(event: Any) -> Any:
-    """A link to the context ``event`` was created in, or None."""
+    """A link to the context ``event`` was created in (its ``traceparent``), or None."""
     extra = getattr(event, "model_extra", None) or {}
     traceparent = extra.get("traceparent")
     if not isinstance(traceparent, str):
         return None
-    from opentelemetry.trace import Link, get_current_span
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-    carrier = {"traceparent": traceparent}
-    state = extra.get("tracestate")
-    if isinstance(state, str):
-        carrier["tracestate"] = state
-    context = get_current_span(TraceContextTextMapPropagator().extract(carrier)).get_span_context()
-    if not context.is_valid:
+    found = _TRACEPARENT.fullmatch(traceparent)
+    if found is None:
         return None
-    return Link(context)
+    from opentelemetry.trace import Link, SpanContext, TraceFlags, TraceState
+
+    trace_id, span_id = int(found[1], 16), int(found[2], 16)
+    if not trace_id or not span_id:
+        return None
+    state = extra.get("tracestate")
+    try:
+        trace_state = TraceState.from_header([state]) if isinstance(state, str) else None
+    except Exception:  # a malformed tracestate from elsewhere: link without it
+        trace_state = None
+    return Link(
+        SpanContext(
+            trace_id,
+            span_id,
+            is_remote=True,
+            trace_flags=TraceFlags(int(found[3], 16)),
+            trace_state=trace_state,
+        )
+    )
 
 
 _OWN_TRACE = re.compile(rb',"traceparent":"[0-9a-f-]{55}"(,"tracestate":"[^"\\]*")?(?=}$)')
