@@ -323,3 +323,41 @@ def test_the_public_surface_is_pinned() -> None:
     for module in (shipsync.monitor, shipsync.telemetry):
         for name in module.__all__:
             assert getattr(module, name) is not None
+
+
+def test_two_workers_applying_one_shipment_at_once_agree_with_the_fold(
+    store: MonitorStore, tmp_path: Path
+) -> None:
+    """Two connections applying one shipment's events concurrently end at the full fold."""
+    import threading
+
+    target = tmp_path / "monitor.db" if not store.postgres else store._db_target
+    other = MonitorStore(target)
+    story = [
+        _track("RACE", milestone, hours, n)
+        for n, (milestone, hours) in enumerate(
+            [
+                (Milestone.LABEL_CREATED, 0),
+                (Milestone.PICKED_UP, 2),
+                (Milestone.IN_TRANSIT, 5),
+                (Milestone.IN_TRANSIT, 9),
+                (Milestone.OUT_FOR_DELIVERY, 20),
+                (Milestone.DELIVERED, 24),
+            ]
+        )
+    ]
+    halves = [(store, story[0::2]), (other, story[1::2])]
+    threads = [
+        threading.Thread(target=lambda s=s, part=part: [s.apply(e) for e in part])
+        for s, part in halves
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other.close()
+    row = store.shipment("RACE")
+    assert row is not None
+    assert row.status == "delivered"
+    assert row.last_event_at == T0 + timedelta(hours=24)
+    assert store.status_counts() == {"delivered": 1}

@@ -139,6 +139,7 @@ class MonitorStore:
 
     def __init__(self, target: str | PathLike[str]) -> None:
         self._db = Db(target)
+        self._db_target = target
         real, integer = ("DOUBLE PRECISION", "BIGINT") if self._db.postgres else ("REAL", "INTEGER")
 
         def create(execute: Callable[[str, Sequence[Any]], Any]) -> None:
@@ -334,16 +335,20 @@ class MonitorStore:
         occurred: float,
     ) -> None:
         self._ensure(execute, shipment_id, tracking.carrier)
+        # Lock the shipment's row first (PostgreSQL; SQLite's write lock covers the database), so
+        # two workers applying events of one shipment fold one after the other, each seeing the
+        # other's events.
+        lock = " FOR UPDATE" if self._db.postgres else ""
+        old = execute(
+            f"SELECT status, exception_since FROM monitor_shipments WHERE shipment_id = ?{lock}",
+            (shipment_id,),
+        ).fetchone()
         bodies = execute(
             "SELECT body FROM monitor_events WHERE shipment_id = ? AND body IS NOT NULL",
             (shipment_id,),
         ).fetchall()
         events = [TrackingEvent.model_validate_json(b[0]) for b in bodies]
         state = fold(events, shipment_id=shipment_id)
-        old = execute(
-            "SELECT status, exception_since FROM monitor_shipments WHERE shipment_id = ?",
-            (shipment_id,),
-        ).fetchone()
         status = state.status.value
         since = old[1]
         if status == "exception":
