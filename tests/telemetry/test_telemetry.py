@@ -316,3 +316,24 @@ def test_the_instrumentor_is_an_entry_point_that_turns_telemetry_off_and_on(otel
     )
     assert handles().active
     assert instrumentor.instrumentation_dependencies() == []
+
+
+def test_odoo_operations_get_a_span_with_round_trips_and_records(otel: Otel) -> None:
+    """An Odoo operation's span carries the round trips and the records its report names."""
+    from shipsync.odoo import ApplyReport
+    from shipsync.telemetry._hooks import traced_odoo_operation
+
+    class Logistics:
+        @traced_odoo_operation
+        def apply_events(self, events: list[str]) -> ApplyReport:
+            return ApplyReport(
+                applied=tuple(events), unmatched=("x",), status_written={7: "done"}, round_trips=3
+            )
+
+    Logistics().apply_events(["a", "b"])
+    (span,) = otel.spans("odoo apply_events")
+    a = _attrs(span)
+    assert a["shipsync.odoo.round_trips"] == 3
+    assert a["shipsync.odoo.applied"] == 2
+    assert a["shipsync.odoo.unmatched"] == 1
+    assert a["shipsync.odoo.status_written"] == 1

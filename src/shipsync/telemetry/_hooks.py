@@ -41,6 +41,7 @@ __all__ = [
     "traced_dispatch",
     "traced_handler",
     "traced_odoo_call",
+    "traced_odoo_operation",
     "traced_publish",
     "traced_receive",
     "traced_reconciliation",
@@ -714,6 +715,35 @@ def traced_odoo_call(fn: F) -> F:
             return result
 
     return cast(F, call)
+
+
+_TOUCHED = ("applied", "status_written", "validated", "duplicates", "unmatched")
+
+
+def traced_odoo_operation(fn: F) -> F:
+    """Wrap an ``OdooLogistics`` operation: one span with its round trips and records touched."""
+
+    @functools.wraps(fn)
+    def operation(*args: Any, **kwargs: Any) -> Any:
+        h = handles()
+        if h.tracer is None:
+            return fn(*args, **kwargs)
+        with h.tracer.start_as_current_span(
+            f"odoo {fn.__name__}",
+            kind=_span_kind("INTERNAL"),
+            attributes={"shipsync.odoo.operation": fn.__name__},
+        ) as span:
+            result = fn(*args, **kwargs)
+            trips = getattr(result, "round_trips", None)
+            if isinstance(trips, int):
+                span.set_attribute("shipsync.odoo.round_trips", trips)
+            for name in _TOUCHED:
+                value = getattr(result, name, None)
+                if isinstance(value, tuple | dict):
+                    span.set_attribute(f"shipsync.odoo.{name}", len(value))
+            return result
+
+    return cast(F, operation)
 
 
 def traced_reconciliation(fn: F) -> F:
