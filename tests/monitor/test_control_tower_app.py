@@ -107,3 +107,15 @@ def test_a_tower_refuses_to_serve_beyond_loopback_without_auth(store: MonitorSto
     with pytest.raises(ConfigurationError), serve_in_background(create_app(store), host="0.0.0.0"):
         pass
     store.close()
+
+
+async def test_a_store_that_went_away_is_a_503_page(tmp_path: Path) -> None:
+    """When the store fails, pages answer 503 naming the error class, not a stack trace."""
+    store = MonitorStore(tmp_path / "m.db")
+    app = create_app(store)
+    store.close()  # every query now fails inside the store
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://tower") as client:
+        answer = await client.get("/")
+    assert answer.status_code == 503
+    assert "UnavailableError" in answer.text

@@ -361,3 +361,44 @@ def test_two_workers_applying_one_shipment_at_once_agree_with_the_fold(
     assert row.status == "delivered"
     assert row.last_event_at == T0 + timedelta(hours=24)
     assert store.status_counts() == {"delivered": 1}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(
+    data=st.dictionaries(
+        st.sampled_from(
+            [
+                "label_wait",
+                "stale_feed",
+                "missing_pod",
+                "late_delivery_grace",
+                "at_risk",
+                "exception_buckets",
+                "surprise",
+            ]
+        ),
+        json_values,
+        max_size=4,
+    )
+)
+def test_any_policy_document_gives_a_policy_or_a_configuration_error(
+    data: dict[str, object],
+) -> None:
+    """A policy file's content, whatever it is, loads or raises ``ConfigurationError``."""
+    path: str | None = None
+    try:
+        policy = SlaPolicy.from_mapping(data)
+    except ConfigurationError as exc:
+        path = exc.path
+    else:
+        assert all(policy.threshold(kind).total_seconds() > 0 for kind in SlaKind)
+        return
+    assert path

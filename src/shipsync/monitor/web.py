@@ -406,7 +406,16 @@ def create_app(
         Route("/disputes", disputes),
         Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(_Guard, auth=auth)])
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        # A store that went away (or refused a query): say so, never a stack trace.
+        return page("error.html", 503, message=f"unavailable: {type(exc).__name__}")
+
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(_Guard, auth=auth)],
+        exception_handlers={ShipsyncError: unavailable},
+    )
 
 
 def _check_bind(host: str, auth: TowerAuth | None) -> None:
