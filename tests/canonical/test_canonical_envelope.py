@@ -64,6 +64,7 @@ ADDED_TYPES = {
     "shipment.delay_predicted",  # insight
     "shipment.exception_predicted",  # insight
     "manifest.created",  # the end-of-day close of the manifest capability
+    "sla.breached",  # monitor: a service level breached
 }
 """Types added after the first catalogue, by the issue that needed them."""
 

@@ -408,8 +408,8 @@ def test_dlq_refuses_a_database_that_is_not_a_dead_letter_store(tmp_path: Path) 
 
 def _dead_letters(tmp_path: Path, attempts: int = 3) -> Path:
     from shipsync.flows import Dispatcher, RetryPolicy, SQLiteDeadLetters
-    from shipsync.retry import set_testing
     from shipsync.idempotency import SQLiteStore
+    from shipsync.retry import set_testing
     from shipsync.testing.flows import make_tracking_event
 
     ticks = iter(range(1_800_000_000, 1_900_000_000))

@@ -20,6 +20,7 @@ current shape; a version with no upcaster path is an ``UnsupportedSchemaVersionE
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import uuid
@@ -97,6 +98,9 @@ __all__ = [
     "ShipmentPickedUp",
     "ShipmentReturned",
     "ShipmentReturningToSender",
+    "ShipmentSlaBreached",
+    "SlaBreach",
+    "SlaKind",
     "Upcaster",
     "default_catalogue",
     "event_for_tracking",
@@ -515,6 +519,42 @@ class ShipmentExceptionPredicted(Event):
     data: RiskAssessment
 
 
+# --- monitoring --------------------------------------------------------------------------------
+
+
+class SlaKind(enum.StrEnum):
+    """Which service level a shipment breached (the monitor's policies name them)."""
+
+    LABEL_WAIT = "label_wait"
+    """Booked, and no label after the policy's minutes."""
+    STALE_FEED = "stale_feed"
+    """Picked up, and no carrier scan for the policy's hours (the last known state is kept)."""
+    LATE_DELIVERY = "late_delivery"
+    """Out for delivery past the promised date."""
+    MISSING_POD = "missing_pod"
+    """Delivered without proof of delivery after the policy's hours."""
+
+
+class SlaBreach(CanonicalModel):
+    """A shipment breached a service level: what, since when, and the threshold it passed."""
+
+    shipment_id: Identifier
+    kind: SlaKind
+    status: Annotated[str, Field(min_length=1, max_length=40)]
+    since: UtcDatetime
+    detected_at: UtcDatetime
+    threshold_seconds: Annotated[int, Field(ge=0, le=10 * 365 * 86400)]
+    carrier: Identifier | None = None
+
+
+class ShipmentSlaBreached(Event):
+    """A shipment breached a service level; the monitor raises it, flows may notify people."""
+
+    type: Literal["sla.breached"] = "sla.breached"
+    schemaversion: _Version1 = 1
+    data: SlaBreach
+
+
 _BUILTIN: tuple[type[Event], ...] = (
     ShipmentCreated,
     ShipmentLabelCreated,
@@ -541,6 +581,7 @@ _BUILTIN: tuple[type[Event], ...] = (
     ShipmentDelayPredicted,
     ShipmentExceptionPredicted,
     ManifestCreated,
+    ShipmentSlaBreached,
 )
 
 AnyEvent = Annotated[
@@ -568,7 +609,8 @@ AnyEvent = Annotated[
     | ClaimSettled
     | ShipmentDelayPredicted
     | ShipmentExceptionPredicted
-    | ManifestCreated,
+    | ManifestCreated
+    | ShipmentSlaBreached,
     Field(discriminator="type"),
 ]
 """Any event of the built-in catalogue, discriminated on ``type``."""

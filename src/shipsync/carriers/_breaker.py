@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING
 
 from shipsync.errors import CarrierUnavailableError, CircuitOpenError, ConfigurationError
+from shipsync.telemetry import _hooks as _telemetry
 
 if TYPE_CHECKING:
     from purgatory.domain.model import ExcludeType
@@ -99,6 +100,7 @@ class CircuitBreaker:
                     if state == "opened":
                         self._opened_at[(flavour, name)] = self.clock()
                 self.transitions.append((flavour, name, state))
+                _telemetry.record_breaker_change(name, state)  # telemetry
                 _log.warning(
                     "circuit breaker %s for carrier %s",
                     state,

@@ -78,6 +78,7 @@ from shipsync.errors import (
     ShipsyncError,
 )
 from shipsync.retry import RetryPolicy, Sleeper, current_sleeper
+from shipsync.telemetry import _hooks as _telemetry
 
 __all__ = ["AsyncCarrierClient", "BaseCarrierClient", "CarrierClient"]
 
@@ -365,6 +366,7 @@ class CarrierClient(BaseCarrierClient):
 
     # -- the send loop --------------------------------------------------------------------------
 
+    @_telemetry.traced_carrier_attempt  # telemetry
     def _send_once(self, request: CarrierRequest, operation: str) -> CarrierResponse:
         if self.rate_limit is not None:
             wait = self.rate_limit.reserve()
@@ -447,6 +449,7 @@ class CarrierClient(BaseCarrierClient):
             self.tokens.put(token, self.clock())
             return token
 
+    @_telemetry.traced_carrier_run  # telemetry
     def run(self, flow: Flow[T], operation: str) -> T:
         """Drive ``flow`` to its end and return its result."""
         try:
@@ -577,6 +580,7 @@ class AsyncCarrierClient(BaseCarrierClient):
 
     # -- the send loop --------------------------------------------------------------------------
 
+    @_telemetry.traced_carrier_attempt  # telemetry
     async def _send_once(self, request: CarrierRequest, operation: str) -> CarrierResponse:
         if self.rate_limit is not None:
             wait = self.rate_limit.reserve()
@@ -662,6 +666,7 @@ class AsyncCarrierClient(BaseCarrierClient):
             self.tokens.put(token, self.clock())
             return token
 
+    @_telemetry.traced_carrier_run  # telemetry
     async def run(self, flow: Flow[T], operation: str) -> T:
         """Drive ``flow`` to its end and return its result."""
         try:

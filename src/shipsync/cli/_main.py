@@ -42,7 +42,9 @@ __all__ = ["main"]
 # name -> "module:attribute" of a click command or group in another module of this package.
 _LAZY_COMMANDS: dict[str, str] = {
     # "name": "shipsync.cli._topic:object",  (one line per command, kept sorted by name)
+    "control-tower": "shipsync.cli._tower:control_tower",
     "insight": "shipsync.cli._insight:insight",
+    "status": "shipsync.cli._status:status",
 }
 
 

@@ -65,6 +65,7 @@ from shipsync.idempotency import (
     Mismatched,
 )
 from shipsync.retry import RetryPolicy
+from shipsync.telemetry import _hooks as _telemetry  # telemetry call sites: marked '# telemetry'
 
 from ._deadletters import DeadLetterFilter, DeadLetterStore, NewDeadLetter
 from ._log import AsyncEventLog, Delivery, partition_of
@@ -341,6 +342,7 @@ class Dispatcher:
         self.concurrency = max(1, concurrency)
         self._clock = clock
         self._subs: dict[str, Subscription] = {}
+        _telemetry.watch_dead_letters(dead_letters)  # telemetry
 
     # -- subscriptions -----------------------------------------------------------------------
 
@@ -474,6 +476,7 @@ class Dispatcher:
                 on_batch(report)
         return total
 
+    @_telemetry.traced_dispatch  # telemetry
     async def _handle(self, deliveries: Sequence[Delivery]) -> tuple[DispatchReport, list[_Item]]:
         """Claim every pair of the batch, run the partitions, record completions.
 
@@ -543,6 +546,7 @@ class Dispatcher:
                     return
                 partition.handled += 1
 
+    @_telemetry.traced_delivery  # telemetry
     async def _run_pairs(self, d: Delivery, pairs: list[_Pair], partition: _Partition) -> bool:
         """Run one delivery's pairs; False when the delivery must come again."""
         assert d.event is not None
@@ -597,9 +601,7 @@ class Dispatcher:
             await self.store.release(pair.key, token)
             return False
         try:
-            await self._record(
-                d, pair.sub.name, type(error).__name__, str(error), attempts, began
-            )
+            await self._record(d, pair.sub.name, type(error).__name__, str(error), attempts, began)
         finally:
             # Even when the letter cannot be written: the unacknowledged delivery comes again
             # and must find the pair free, not held for a lease.
@@ -617,6 +619,7 @@ class Dispatcher:
                 return outcome
         return outcome
 
+    @_telemetry.traced_handler  # telemetry
     async def _call(
         self, sub: Subscription, event: Event, ctx: HandlerContext
     ) -> tuple[BaseException | None, int]:
@@ -650,6 +653,7 @@ class Dispatcher:
                 f"handler {sub.name!r} raised CancelledError without being cancelled"
             ) from exc
 
+    @_telemetry.traced_dead_letter  # telemetry
     async def _record(
         self,
         d: Delivery,
@@ -682,6 +686,7 @@ class Dispatcher:
 
     # -- replay ------------------------------------------------------------------------------
 
+    @_telemetry.traced_replay  # telemetry
     async def replay(
         self,
         where: DeadLetterFilter | None = None,
@@ -765,4 +770,4 @@ def _type_names(event_types: str | type[Event] | Iterable[str | type[Event]]) ->
 
 def _fingerprint(event: Event, body: bytes = b"") -> str:
     """SHA-256 of the event's JSON (the stored body when there is one: the same bytes)."""
-    return hashlib.sha256(body or event.to_json()).hexdigest()
+    return hashlib.sha256(_telemetry.without_trace_context(body or event.to_json())).hexdigest()

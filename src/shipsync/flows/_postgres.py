@@ -29,6 +29,7 @@ from shipsync.errors import (
     EventLogUnavailableError,
     MissingDependencyError,
 )
+from shipsync.telemetry import _hooks as _telemetry
 
 from ._deadletters import (
     _COLUMNS,
@@ -183,6 +184,7 @@ class PostgresEventLog:
         """The server process id of this log's connection, if open."""
         return self._db.backend_pid()
 
+    @_telemetry.traced_publish  # telemetry
     def publish(self, events: Sequence[Event]) -> None:
         """Append ``events`` in one transaction; durable when this returns."""
         if not events:

@@ -34,6 +34,7 @@ import attrs
 from shipsync._closing import AsyncClosing
 from shipsync.canonical import Event, EventCatalogue, default_catalogue
 from shipsync.errors import ConfigurationError, EventLogUnavailableError, MissingDependencyError
+from shipsync.telemetry import _hooks as _telemetry
 
 from ._log import Delivery, decode_delivery, partition_of, partition_slot
 
@@ -219,6 +220,7 @@ class RabbitMQEventLog(AsyncClosing):
 
     # -- the contract ------------------------------------------------------------------------
 
+    @_telemetry.traced_publish  # telemetry
     async def publish(self, events: Sequence[Event]) -> None:
         """Publish persistent messages and wait for the broker's confirms.
 

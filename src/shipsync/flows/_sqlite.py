@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from shipsync.canonical import Event, EventCatalogue, default_catalogue
 from shipsync.errors import ConfigurationError, EventLogUnavailableError
+from shipsync.telemetry import _hooks as _telemetry
 
 from ._log import Delivery, decode_delivery, partition_of
 from ._threaded import ThreadedAsyncLog
@@ -151,6 +152,7 @@ class SQLiteEventLog:
 
     # -- the contract ------------------------------------------------------------------------
 
+    @_telemetry.traced_publish  # telemetry
     def publish(self, events: Sequence[Event]) -> None:
         """Append ``events`` in one transaction; durable when this returns."""
         if not events:

@@ -74,6 +74,7 @@ from shipsync.odoo._render import (
     shipment_body,
 )
 from shipsync.odoo._status import decide
+from shipsync.telemetry import _hooks as _telemetry
 
 __all__ = ["OdooLogistics", "event_message_id"]
 
@@ -575,6 +576,7 @@ class OdooLogistics:
                 )[:2000],
             )
 
+    @_telemetry.traced_odoo_operation  # telemetry
     def apply_events(self, events: Iterable[TrackingEvent]) -> ApplyReport:
         """Post each event once as a chatter note and move each picking's status forward.
 
@@ -759,6 +761,7 @@ class OdooLogistics:
             ids += self._create_many("ir.attachment", batch)
         return ids
 
+    @_telemetry.traced_odoo_operation  # telemetry
     def record_shipment(
         self, picking_id: int, shipment: Shipment, *, price: Money | None = None
     ) -> RecordedDocument:
@@ -839,6 +842,7 @@ class OdooLogistics:
             round_trips=self._gw.round_trips - start,
         )
 
+    @_telemetry.traced_odoo_operation  # telemetry
     def record_proof_of_delivery(
         self,
         picking_id: int,

@@ -42,6 +42,7 @@ from shipsync.errors import (
 from shipsync.odoo._faults import error_from_fault, is_session_expired
 from shipsync.odoo._gateway import SAFE_METHODS
 from shipsync.retry import RetryPolicy
+from shipsync.telemetry import _hooks as _telemetry
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -213,6 +214,7 @@ class RpcGateway:
             raise OdooResponseError("Odoo answered the login with something that is not a user id")
         self._uid = uid
 
+    @_telemetry.traced_odoo_call  # telemetry
     def call(
         self,
         model: str,

@@ -62,6 +62,7 @@ from shipsync.settlement._report import (
     ReportProblem,
 )
 from shipsync.settlement._rules import MatchRules, classify_charges, classify_texts, decimal_of
+from shipsync.telemetry import _hooks as _telemetry
 
 __all__ = ["Reconciler", "reconcile_file", "report_json", "rows_of_invoice"]
 
@@ -207,6 +208,7 @@ class Reconciler:
 
     # -- public entry points -------------------------------------------------------------------
 
+    @_telemetry.traced_reconciliation  # telemetry
     def run(self, rows: Iterable[InvoiceRow | RowProblem]) -> ReconciliationReport:
         """Reconcile a stream of rows (one or several invoices) and report.
 

@@ -78,6 +78,9 @@ from shipsync.canonical import (
     ShipmentCreated,
     ShipmentDelayPredicted,
     ShipmentExceptionPredicted,
+    ShipmentSlaBreached,
+    SlaBreach,
+    SlaKind,
     TrackingEvent,
     Weight,
     WeightUnit,
@@ -652,6 +655,20 @@ def manifests() -> st.SearchStrategy[Manifest]:
     )
 
 
+def sla_breaches() -> st.SearchStrategy[SlaBreach]:
+    """Service level breaches the monitor raises."""
+    return st.builds(
+        SlaBreach,
+        shipment_id=identifiers().map(lambda s: f"S{s}"),
+        kind=st.sampled_from(SlaKind),
+        status=st.sampled_from(["label_created", "picked_up", "in_transit", "delivered"]),
+        since=utc_datetimes(),
+        detected_at=utc_datetimes(),
+        threshold_seconds=st.integers(0, 30 * 86400),
+        carrier=st.none() | identifiers(),
+    )
+
+
 _DATA: dict[str, tuple[type[Event], st.SearchStrategy[object]]] = {}
 
 
@@ -672,6 +689,7 @@ def _data_strategies() -> dict[str, tuple[type[Event], st.SearchStrategy[object]
                 "shipment.delay_predicted": (ShipmentDelayPredicted, risk_assessments()),
                 "shipment.exception_predicted": (ShipmentExceptionPredicted, risk_assessments()),
                 "manifest.created": (ManifestCreated, manifests()),
+                "sla.breached": (ShipmentSlaBreached, sla_breaches()),
             }
         )
     return _DATA

@@ -26,6 +26,7 @@ from shipsync.canonical import (
     event_for_tracking,
 )
 from shipsync.errors import ShipsyncError, WebhookPayloadError
+from shipsync.telemetry import _hooks as _telemetry
 
 __all__ = ["ParsedDelivery", "WebhookParser", "parse_canonical", "tracking_parser"]
 
@@ -67,6 +68,7 @@ def tracking_parser(
         for tracking in parse_webhook(body, received_at=received_at):
             if tracking.milestone not in MILESTONE_EVENT_TYPES:
                 _log.warning("webhook tracking event with an unknown milestone not published")
+                _telemetry.record_unmapped_code(source, tracking.carrier_code)  # telemetry
                 continue
             events.append(event_for_tracking(tracking, source=source))
         return tuple(events)

@@ -72,6 +72,7 @@ from shipsync.idempotency import (
     Completed,
     IdempotencyStore,
 )
+from shipsync.telemetry import _hooks as _telemetry
 from shipsync.webhooks._codec import raw_body
 from shipsync.webhooks._headers import HeadersInput
 from shipsync.webhooks._parse import (
@@ -389,6 +390,7 @@ class WebhookReceiver(_ReceiverCore):
         self._store = store
         self._sink = sink
 
+    @_telemetry.traced_receive  # telemetry
     def receive(self, body: bytes, headers: HeadersInput) -> Receipt:
         """Process one delivery and return the receipt whose status the host should answer."""
         try:
@@ -443,6 +445,7 @@ class AsyncWebhookReceiver(_ReceiverCore):
         self._store = store
         self._sink = sink
 
+    @_telemetry.traced_receive  # telemetry
     async def receive(self, body: bytes, headers: HeadersInput) -> Receipt:
         """Process one delivery and return the receipt whose status the host should answer."""
         try:

@@ -1,0 +1,805 @@
+"""The call sites shipsync's own modules use: decorators and one-line recorders.
+
+Every hook starts with :func:`~shipsync.telemetry._core.handles`; when no SDK is configured it
+returns at once and the wrapped call runs as if undecorated. The span shapes follow the
+OpenTelemetry messaging conventions:
+
+* publishing to an event log is a PRODUCER span ``send {log}``; its context is the *creation
+  context* of the events and travels on each event as the CloudEvents distributed-tracing
+  extension ``traceparent`` (and ``tracestate``);
+* a handler's run on one event is a CONSUMER span ``process {handler}`` *linked* to that creation
+  context (the trace of the request that is running now stays the parent);
+* writing a dead letter and replaying dead letters are ``settle`` spans.
+
+Hooks read what they need by attribute (``self.carrier``, ``event.id``): telemetry sits at the
+bottom of the layers and imports no other shipsync package but ``canonical``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar, cast
+from weakref import WeakSet
+
+from ._core import Handles, add_dead_letter_source, handles
+
+__all__ = [
+    "SYSTEM",
+    "record_breaker_change",
+    "record_unmapped_code",
+    "traced_carrier_attempt",
+    "traced_carrier_run",
+    "traced_dead_letter",
+    "traced_delivery",
+    "traced_dispatch",
+    "traced_handler",
+    "traced_odoo_call",
+    "traced_odoo_operation",
+    "traced_publish",
+    "traced_receive",
+    "traced_reconciliation",
+    "traced_replay",
+    "watch_dead_letters",
+    "without_trace_context",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SYSTEM = "shipsync"
+"""``messaging.system`` of shipsync's event logs."""
+
+_TRACE_KEYS = ("traceparent", "tracestate")
+
+
+def _span_kind(name: str) -> Any:
+    from opentelemetry.trace import SpanKind
+
+    return getattr(SpanKind, name)
+
+
+def _status_error(span: Any, error: BaseException | str) -> None:
+    from opentelemetry.trace import Status, StatusCode
+
+    kind = error if isinstance(error, str) else type(error).__name__
+    span.set_attribute("error.type", kind)
+    span.set_status(Status(StatusCode.ERROR, kind))
+
+
+def _messaging(h: Handles, op_type: str, op_name: str, old: str) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "messaging.system": SYSTEM,
+        "messaging.operation.type": op_type,
+        "messaging.operation.name": op_name,
+    }
+    if h.messaging_dup:
+        # The names before the conventions' 1.26 rename, for dashboards built on them.
+        attributes["messaging.operation"] = old
+    return attributes
+
+
+def _event_attributes(event: Any) -> dict[str, Any]:
+    attributes = {
+        "messaging.message.id": event.id,
+        "cloudevents.event_id": event.id,
+        "cloudevents.event_source": event.source,
+        "cloudevents.event_type": event.type,
+    }
+    if event.subject is not None:
+        attributes["cloudevents.event_subject"] = event.subject
+    return attributes
+
+
+def _lag(event: Any, now: float) -> float | None:
+    at = getattr(event, "time", None)
+    if not isinstance(at, datetime):
+        return None
+    return max(0.0, now - at.timestamp())
+
+
+# -- trace context on events -------------------------------------------------------------------
+
+
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
+
+def _stamp(events: Sequence[Any]) -> list[Any]:
+    """The events with the current span's context as their ``traceparent`` (kept when present).
+
+    The W3C Trace Context form, as the CloudEvents distributed tracing extension asks.
+    """
+    from opentelemetry.trace import get_current_span
+
+    context = get_current_span().get_span_context()
+    if not context.is_valid:
+        return list(events)
+    carrier = {
+        "traceparent": f"00-{context.trace_id:032x}-{context.span_id:016x}-"
+        f"{int(context.trace_flags):02x}"
+    }
+    state = context.trace_state.to_header() if context.trace_state else ""
+    if state:
+        carrier["tracestate"] = state
+    out = []
+    for event in events:
+        extra = event.model_extra or {}
+        out.append(event if "traceparent" in extra else event.model_copy(update=carrier))
+    return out
+
+
+def _creation_link(event: Any) -> Any:
+    """A link to the context ``event`` was created in (its ``traceparent``), or None."""
+    extra = getattr(event, "model_extra", None) or {}
+    traceparent = extra.get("traceparent")
+    if not isinstance(traceparent, str):
+        return None
+    found = _TRACEPARENT.fullmatch(traceparent)
+    if found is None:
+        return None
+    from opentelemetry.trace import Link, SpanContext, TraceFlags, TraceState
+
+    trace_id, span_id = int(found[1], 16), int(found[2], 16)
+    if not trace_id or not span_id:
+        return None
+    state = extra.get("tracestate")
+    try:
+        trace_state = TraceState.from_header([state]) if isinstance(state, str) else None
+    except Exception:  # a malformed tracestate from elsewhere: link without it
+        trace_state = None
+    return Link(
+        SpanContext(
+            trace_id,
+            span_id,
+            is_remote=True,
+            trace_flags=TraceFlags(int(found[3], 16)),
+            trace_state=trace_state,
+        )
+    )
+
+
+_OWN_TRACE = re.compile(rb',"traceparent":"[0-9a-f-]{55}"(,"tracestate":"[^"\\]*")?(?=}$)')
+
+
+def without_trace_context(body: bytes) -> bytes:
+    """``body`` without its ``traceparent``/``tracestate`` members (the same bytes when none).
+
+    Two publications of one event differ only in their trace context; an idempotency
+    fingerprint taken over this stays the same for both. The members shipsync itself adds
+    (last in the envelope) are cut from the bytes; anything else is decoded and encoded again.
+    """
+    if b'"traceparent"' not in body and b'"tracestate"' not in body:
+        return body
+    cut = _OWN_TRACE.sub(b"", body, count=1)
+    if b'"traceparent"' not in cut and b'"tracestate"' not in cut:
+        return cut
+    import json
+
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(obj, dict):
+        return body
+    for key in _TRACE_KEYS:
+        obj.pop(key, None)
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# -- event logs --------------------------------------------------------------------------------
+
+
+def _destination(log: Any) -> str:
+    return str(getattr(log, "table", None) or getattr(log, "queue", None) or type(log).__name__)
+
+
+@contextmanager
+def _producer(h: Handles, log: Any, events: Sequence[Any]) -> Iterator[list[Any]]:
+    destination = _destination(log)
+    attributes = _messaging(h, "send", "send", "publish")
+    attributes["messaging.destination.name"] = destination
+    attributes["messaging.batch.message_count"] = len(events)
+    if len(events) == 1:
+        attributes.update(_event_attributes(events[0]))
+    if h.instruments is not None:
+        h.instruments.sent_messages.add(
+            len(events), {"messaging.system": SYSTEM, "messaging.destination.name": destination}
+        )
+    if h.tracer is None:
+        yield list(events)
+        return
+    with h.tracer.start_as_current_span(
+        f"send {destination}", kind=_span_kind("PRODUCER"), attributes=attributes
+    ):
+        yield _stamp(events)
+
+
+def traced_publish(fn: F) -> F:
+    """Wrap an event log's ``publish(events)``: a ``send`` span whose context the events carry."""
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def apublish(self: Any, events: Sequence[Any]) -> Any:
+            h = handles()
+            if not h.active or not events:
+                return await fn(self, events)
+            with _producer(h, self, events) as stamped:
+                return await fn(self, stamped)
+
+        return cast(F, apublish)
+
+    @functools.wraps(fn)
+    def publish(self: Any, events: Sequence[Any]) -> Any:
+        h = handles()
+        if not h.active or not events:
+            return fn(self, events)
+        with _producer(h, self, events) as stamped:
+            return fn(self, stamped)
+
+    return cast(F, publish)
+
+
+# -- the dispatcher ----------------------------------------------------------------------------
+
+
+def _process_span(h: Handles, event: Any, **extra: Any) -> Any:
+    attributes = _messaging(h, "process", "process", "process")
+    attributes.update(_event_attributes(event))
+    attributes.update(extra)
+    link = _creation_link(event)
+    return h.tracer.start_as_current_span(
+        f"process {event.type}",
+        kind=_span_kind("CONSUMER"),
+        attributes=attributes,
+        links=[link] if link is not None else None,
+    )
+
+
+def traced_delivery(fn: F) -> F:
+    """Wrap ``Dispatcher._run_pairs(d, pairs, ...)``: one CONSUMER ``process`` span per event.
+
+    The span covers every handler's run on the event; a handler that fails adds a
+    ``handler failed`` span event and marks the span as an error.
+    """
+
+    @functools.wraps(fn)
+    async def run_pairs(self: Any, delivery: Any, pairs: Any, *args: Any) -> Any:
+        h = handles()
+        event = delivery.event
+        if h.tracer is None or event is None:
+            return await fn(self, delivery, pairs, *args)
+        with _process_span(
+            h,
+            event,
+            **{"shipsync.handlers": len(pairs), "shipsync.delivery_attempt": delivery.attempt},
+        ):
+            return await fn(self, delivery, pairs, *args)
+
+    return cast(F, run_pairs)
+
+
+def traced_handler(fn: F) -> F:
+    """Wrap ``Dispatcher._call(sub, event, ctx)``: handler duration and failures.
+
+    A replayed run gets its own CONSUMER ``process`` span (a replay is not inside a delivery's).
+    """
+
+    @functools.wraps(fn)
+    async def call(self: Any, sub: Any, event: Any, ctx: Any) -> Any:
+        h = handles()
+        if not h.active:
+            return await fn(self, sub, event, ctx)
+        started = time.perf_counter()
+        span_cm: Any = None
+        if h.tracer is not None and ctx.replay:
+            span_cm = _process_span(
+                h,
+                event,
+                **{
+                    "messaging.consumer.group.name": sub.name,
+                    "shipsync.handler": sub.name,
+                    "shipsync.replay": True,
+                },
+            )
+        span = span_cm.__enter__() if span_cm is not None else None
+        error: BaseException | None = None
+        attempts = 0
+        try:
+            error, attempts = await fn(self, sub, event, ctx)
+            return error, attempts
+        finally:
+            if span is not None:
+                span.set_attribute("shipsync.attempts", attempts)
+                if error is not None:
+                    _status_error(span, error)
+                span_cm.__exit__(None, None, None)
+            elif error is not None and h.tracer is not None:
+                from opentelemetry.trace import get_current_span
+
+                current = get_current_span()
+                current.add_event(
+                    "handler failed",
+                    {
+                        "shipsync.handler": sub.name,
+                        "error.type": type(error).__name__,
+                        "shipsync.attempts": attempts,
+                    },
+                )
+                _status_error(current, error)
+            if h.instruments is not None:
+                labels = {"messaging.consumer.group.name": sub.name}
+                if error is not None:
+                    labels["error.type"] = type(error).__name__
+                    h.instruments.handler_failures.add(1, labels)
+                h.instruments.handler_duration.record(time.perf_counter() - started, labels)
+
+    return cast(F, call)
+
+
+def traced_dispatch(fn: F) -> F:
+    """Wrap ``Dispatcher._handle(deliveries)``: duplicates absorbed and handled-event lag."""
+
+    @functools.wraps(fn)
+    async def handle(self: Any, deliveries: Sequence[Any]) -> Any:
+        result = await fn(self, deliveries)
+        h = handles()
+        if h.instruments is None:
+            return result
+        report = result[0]
+        if report.duplicates:
+            h.instruments.duplicates.add(report.duplicates, {"shipsync.stage": "dispatch"})
+        now = time.time()
+        for delivery in deliveries:
+            event = delivery.event
+            if event is not None:
+                lag = _lag(event, now)
+                if lag is not None:
+                    h.instruments.event_lag.record(
+                        lag, {"shipsync.stage": "handled", "cloudevents.event_source": event.source}
+                    )
+        return result
+
+    return cast(F, handle)
+
+
+def traced_dead_letter(fn: F) -> F:
+    """Wrap ``Dispatcher._record(d, handler, error_type, error, attempts)``: a ``settle`` span.
+
+    The dispatcher writes dead letters on a worker thread, so ``_record`` is a coroutine
+    function; the span covers the whole write.
+    """
+
+    def settle_span(h: Handles, args: tuple[Any, ...]) -> Any:
+        _self, delivery, handler, error_type = args[0], args[1], args[2], args[3]
+        if h.instruments is not None:
+            h.instruments.dead_lettered.add(
+                1, {"shipsync.handler": str(handler), "error.type": str(error_type)}
+            )
+        if h.tracer is None:
+            return None
+        attributes = _messaging(h, "settle", "dead_letter", "settle")
+        event = getattr(delivery, "event", None)
+        if event is not None:
+            attributes.update(_event_attributes(event))
+        attributes["shipsync.handler"] = str(handler)
+        attributes["error.type"] = str(error_type)
+        link = _creation_link(event) if event is not None else None
+        return h.tracer.start_as_current_span(
+            f"settle {handler}",
+            kind=_span_kind("CLIENT"),
+            attributes=attributes,
+            links=[link] if link is not None else None,
+        )
+
+    @functools.wraps(fn)
+    async def record(*args: Any, **kwargs: Any) -> Any:
+        h = handles()
+        if not h.active:
+            return await fn(*args, **kwargs)
+        span = settle_span(h, args)
+        if span is None:
+            return await fn(*args, **kwargs)
+        with span:
+            return await fn(*args, **kwargs)
+
+    return cast(F, record)
+
+
+def traced_replay(fn: F) -> F:
+    """Wrap ``Dispatcher.replay``: one ``settle`` span with the replay's counts."""
+
+    @functools.wraps(fn)
+    async def replay(*args: Any, **kwargs: Any) -> Any:
+        h = handles()
+        if h.tracer is None:
+            return await fn(*args, **kwargs)
+        attributes = _messaging(h, "settle", "replay", "settle")
+        with h.tracer.start_as_current_span(
+            "settle replay", kind=_span_kind("CLIENT"), attributes=attributes
+        ) as span:
+            result = await fn(*args, **kwargs)
+            for name in ("succeeded", "already_done", "failed", "skipped"):
+                span.set_attribute(f"shipsync.replay.{name}", len(getattr(result, name, ())))
+            return result
+
+    return cast(F, replay)
+
+
+_watched: WeakSet[Any] = WeakSet()
+_registered: list[bool] = []
+
+
+def watch_dead_letters(store: Any) -> None:
+    """Report ``store``'s open letters on the ``shipsync.dead_letters.open`` gauge (weakly held)."""
+    if store is None:
+        return
+    try:
+        _watched.add(store)
+    except TypeError:  # not weak-referenceable: not watched
+        return
+    if not _registered:
+        _registered.append(True)
+        add_dead_letter_source(_open_letters)
+
+
+def _open_letters() -> list[tuple[int, dict[str, str]]]:
+    counts: dict[str, int] = {}
+    for store in list(_watched):
+        try:
+            count = len(store.list(limit=100_000))
+        except Exception:  # closed or unreachable: it reports nothing this time
+            continue
+        name = type(store).__name__
+        counts[name] = counts.get(name, 0) + count
+    return [(count, {"shipsync.store": name}) for name, count in counts.items()]
+
+
+# -- the webhook receiver ----------------------------------------------------------------------
+
+
+def _receipt_span(h: Handles, receiver: Any) -> Any:
+    if h.tracer is None:
+        return None
+    name = str(getattr(receiver, "_name", None) or getattr(receiver, "name", "webhooks"))
+    return h.tracer.start_as_current_span(
+        f"webhook {name}",
+        kind=_span_kind("INTERNAL"),
+        attributes={"shipsync.webhook.endpoint": name},
+    )
+
+
+def _after_receipt(h: Handles, receiver: Any, span: Any, receipt: Any) -> None:
+    outcome = str(receipt.outcome.value)
+    if span is not None:
+        span.set_attribute("shipsync.webhook.outcome", outcome)
+        span.set_attribute("http.response.status_code", int(receipt.status))
+        span.set_attribute("shipsync.webhook.events", len(receipt.events))
+        if receipt.delivery_id is not None:
+            span.set_attribute("shipsync.webhook.delivery_id", receipt.delivery_id)
+        if receipt.error is not None:
+            _status_error(span, receipt.error)
+    if h.instruments is not None:
+        name = str(getattr(receiver, "_name", None) or "webhooks")
+        labels = {"shipsync.webhook.endpoint": name, "shipsync.webhook.outcome": outcome}
+        h.instruments.deliveries.add(1, labels)
+        if outcome == "duplicate":
+            h.instruments.duplicates.add(1, {"shipsync.stage": "webhook"})
+        if outcome == "accepted":
+            now = time.time()
+            for event in receipt.events:
+                lag = _lag(event, now)
+                if lag is not None:
+                    h.instruments.event_lag.record(
+                        lag,
+                        {"shipsync.stage": "received", "cloudevents.event_source": event.source},
+                    )
+
+
+def traced_receive(fn: F) -> F:
+    """Wrap a webhook receiver's ``receive(body, headers)``: one span per delivery."""
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def areceive(self: Any, body: bytes, headers: Any) -> Any:
+            h = handles()
+            if not h.active:
+                return await fn(self, body, headers)
+            cm = _receipt_span(h, self)
+            span = cm.__enter__() if cm is not None else None
+            try:
+                receipt = await fn(self, body, headers)
+                _after_receipt(h, self, span, receipt)
+                return receipt
+            finally:
+                if cm is not None:
+                    cm.__exit__(None, None, None)
+
+        return cast(F, areceive)
+
+    @functools.wraps(fn)
+    def receive(self: Any, body: bytes, headers: Any) -> Any:
+        h = handles()
+        if not h.active:
+            return fn(self, body, headers)
+        cm = _receipt_span(h, self)
+        span = cm.__enter__() if cm is not None else None
+        try:
+            receipt = fn(self, body, headers)
+            _after_receipt(h, self, span, receipt)
+            return receipt
+        finally:
+            if cm is not None:
+                cm.__exit__(None, None, None)
+
+    return cast(F, receive)
+
+
+def record_unmapped_code(source: str, carrier_code: str) -> None:
+    """Count a carrier tracking code that maps to no canonical milestone."""
+    h = handles()
+    if h.instruments is not None:
+        h.instruments.unmapped_codes.add(
+            1, {"cloudevents.event_source": source, "shipsync.carrier.code": carrier_code[:64]}
+        )
+
+
+# -- carriers ----------------------------------------------------------------------------------
+
+_attempts: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "shipsync_carrier_attempts", default=None
+)
+
+
+def _breaker_state(client: Any) -> str:
+    breaker = getattr(client, "breaker", None)
+    state = getattr(breaker, "state", None)
+    if state is None:
+        return "closed"
+    try:
+        return str(state(client.carrier))
+    except Exception:
+        return "unknown"
+
+
+@contextmanager
+def _operation(h: Handles, client: Any, operation: str) -> Iterator[None]:
+    """Count the attempts of one carrier operation; span it when tracing."""
+    counter = [0]
+    token = _attempts.set(counter)
+    try:
+        if h.tracer is None:
+            yield
+            return
+        carrier = str(client.carrier)
+        with h.tracer.start_as_current_span(
+            f"{carrier} {operation}",
+            kind=_span_kind("INTERNAL"),
+            attributes={"shipsync.carrier": carrier, "shipsync.carrier.operation": operation},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                yield
+            except BaseException as exc:
+                _status_error(span, exc)
+                raise
+            finally:
+                span.set_attribute("shipsync.carrier.attempts", counter[0])
+                span.set_attribute("shipsync.carrier.breaker_state", _breaker_state(client))
+    finally:
+        _attempts.reset(token)
+
+
+def traced_carrier_run(fn: F) -> F:
+    """Wrap ``CarrierClient.run(flow, operation)``: one logical span per carrier operation."""
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def arun(self: Any, flow: Any, operation: str) -> Any:
+            h = handles()
+            if not h.active:
+                return await fn(self, flow, operation)
+            with _operation(h, self, operation):
+                return await fn(self, flow, operation)
+
+        return cast(F, arun)
+
+    @functools.wraps(fn)
+    def run(self: Any, flow: Any, operation: str) -> Any:
+        h = handles()
+        if not h.active:
+            return fn(self, flow, operation)
+        with _operation(h, self, operation):
+            return fn(self, flow, operation)
+
+    return cast(F, run)
+
+
+def _attempt_done(
+    h: Handles, client: Any, operation: str, started: float, response: Any, error: Any
+) -> None:
+    counter = _attempts.get()
+    if counter is not None:
+        counter[0] += 1
+        if counter[0] > 1 and h.instruments is not None:
+            h.instruments.carrier_resends.add(
+                1,
+                {"shipsync.carrier": str(client.carrier), "shipsync.carrier.operation": operation},
+            )
+    if h.instruments is None:
+        return
+    labels: dict[str, Any] = {
+        "shipsync.carrier": str(client.carrier),
+        "shipsync.carrier.operation": operation,
+    }
+    status = getattr(response, "status", None) or getattr(error, "status", None)
+    if isinstance(status, int):
+        labels["http.response.status_code"] = status
+    if error is not None:
+        labels["error.type"] = type(error).__name__
+    h.instruments.carrier_duration.record(time.perf_counter() - started, labels)
+
+
+def traced_carrier_attempt(fn: F) -> F:
+    """Wrap ``CarrierClient._send_once(request, operation)``: count and time each attempt."""
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def asend(self: Any, request: Any, operation: str) -> Any:
+            h = handles()
+            if not h.active:
+                return await fn(self, request, operation)
+            started = time.perf_counter()
+            try:
+                response = await fn(self, request, operation)
+            except Exception as exc:
+                _attempt_done(h, self, operation, started, None, exc)
+                raise
+            _attempt_done(h, self, operation, started, response, None)
+            return response
+
+        return cast(F, asend)
+
+    @functools.wraps(fn)
+    def send(self: Any, request: Any, operation: str) -> Any:
+        h = handles()
+        if not h.active:
+            return fn(self, request, operation)
+        started = time.perf_counter()
+        try:
+            response = fn(self, request, operation)
+        except Exception as exc:
+            _attempt_done(h, self, operation, started, None, exc)
+            raise
+        _attempt_done(h, self, operation, started, response, None)
+        return response
+
+    return cast(F, send)
+
+
+def record_breaker_change(carrier: str, state: str) -> None:
+    """Count a circuit breaker's change of state and note it on the current span."""
+    h = handles()
+    if h.instruments is not None:
+        h.instruments.breaker_changes.add(
+            1, {"shipsync.carrier": carrier, "shipsync.carrier.breaker_state": state}
+        )
+    if h.tracer is not None:
+        from opentelemetry.trace import get_current_span
+
+        get_current_span().add_event(
+            "breaker state changed",
+            {"shipsync.carrier": carrier, "shipsync.carrier.breaker_state": state},
+        )
+
+
+# -- Odoo and settlement -----------------------------------------------------------------------
+
+
+def traced_odoo_call(fn: F) -> F:
+    """Wrap ``RpcGateway.call(model, method, ...)``: one CLIENT span and one round trip counted."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        h = handles()
+        if not h.active:
+            return fn(*args, **kwargs)
+        model = str(args[1] if len(args) > 1 else kwargs.get("model"))
+        method = str(args[2] if len(args) > 2 else kwargs.get("method"))
+        labels = {"rpc.system": "jsonrpc", "rpc.service": model, "rpc.method": method}
+        if h.instruments is not None:
+            h.instruments.odoo_round_trips.add(1, labels)
+        if h.tracer is None:
+            return fn(*args, **kwargs)
+        with h.tracer.start_as_current_span(
+            f"odoo {model}/{method}", kind=_span_kind("CLIENT"), attributes=labels
+        ) as span:
+            result = fn(*args, **kwargs)
+            if isinstance(result, list):
+                span.set_attribute("shipsync.odoo.records", len(result))
+            return result
+
+    return cast(F, call)
+
+
+_TOUCHED = ("applied", "status_written", "validated", "duplicates", "unmatched")
+
+
+def traced_odoo_operation(fn: F) -> F:
+    """Wrap an ``OdooLogistics`` operation: one span with its round trips and records touched."""
+
+    @functools.wraps(fn)
+    def operation(*args: Any, **kwargs: Any) -> Any:
+        h = handles()
+        if h.tracer is None:
+            return fn(*args, **kwargs)
+        with h.tracer.start_as_current_span(
+            f"odoo {fn.__name__}",
+            kind=_span_kind("INTERNAL"),
+            attributes={"shipsync.odoo.operation": fn.__name__},
+        ) as span:
+            result = fn(*args, **kwargs)
+            trips = getattr(result, "round_trips", None)
+            if isinstance(trips, int):
+                span.set_attribute("shipsync.odoo.round_trips", trips)
+            for name in _TOUCHED:
+                value = getattr(result, name, None)
+                if isinstance(value, tuple | dict):
+                    span.set_attribute(f"shipsync.odoo.{name}", len(value))
+            return result
+
+    return cast(F, operation)
+
+
+def traced_reconciliation(fn: F) -> F:
+    """Wrap ``Reconciler.run(rows)``: a span per run, lines counted by class."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        h = handles()
+        if not h.active:
+            return fn(*args, **kwargs)
+        reconciler: Any = args[0]
+        before = len(reconciler.report().invoices)
+        carrier = str(getattr(reconciler, "carrier", "unknown"))
+        cm = (
+            h.tracer.start_as_current_span(
+                f"reconcile {carrier}",
+                kind=_span_kind("INTERNAL"),
+                attributes={"shipsync.carrier": carrier},
+            )
+            if h.tracer is not None
+            else None
+        )
+        span = cm.__enter__() if cm is not None else None
+        try:
+            report: Any = fn(*args, **kwargs)
+            new = report.invoices[before:]
+            lines: dict[str, int] = {}
+            for summary in new:
+                if str(getattr(summary.status, "value", summary.status)) != "settled":
+                    continue
+                for kind, total in summary.classes.items():
+                    name = str(getattr(kind, "value", kind))
+                    lines[name] = lines.get(name, 0) + int(total.lines)
+            if span is not None:
+                span.set_attribute("shipsync.reconciliation.invoices", len(new))
+                span.set_attribute("shipsync.reconciliation.problems", len(report.problems))
+                for name, count in lines.items():
+                    span.set_attribute(f"shipsync.reconciliation.lines.{name}", count)
+            if h.instruments is not None:
+                for name, count in lines.items():
+                    h.instruments.reconciliation_lines.add(
+                        count, {"shipsync.carrier": carrier, "shipsync.line_class": name}
+                    )
+            return report
+        finally:
+            if cm is not None:
+                cm.__exit__(None, None, None)
+
+    return cast(F, run)
