@@ -496,7 +496,7 @@ def _rows(
                 if not cell:
                     continue
                 if pattern(cell) is None:
-                    cell = cell.strip()
+                    cell = cell.strip(" ")  # ASCII spaces only: no Unicode space is guessed
                     if not cell:
                         continue
                     if pattern(cell) is None:
