@@ -247,7 +247,9 @@ class Reconciler:
         self._table = self.rules.table()
         self._per_line = on_line is not None or on_event is not None
         self._find, self._bill = _package_finder(index)
-        self._decided: dict[str, tuple[LineClass, ChargeType | None, Decimal | None]] = {}
+        self._decided: dict[
+            tuple[str | None, str], tuple[LineClass, ChargeType | None, Decimal | None]
+        ] = {}
         self._quotes: dict[str, tuple[dict[ChargeType, Decimal], Decimal]] = {}
         self._classify = self._classifier()
         self._problems: list[ReportProblem] = []
@@ -431,6 +433,10 @@ class Reconciler:
         """
         find = self._find
         bill = self._bill
+        memory = self.index if type(self.index) is MemoryShipmentIndex else None
+        records: dict[str, str] = memory._records if memory is not None else {}
+        get_record = records.get
+        decided = self._decided
         rules = self._rules
         expected_of = self._expected
         ledger = self.ledger
@@ -452,19 +458,25 @@ class Reconciler:
             expected: Decimal | None = None
             shipment_id: str | None = None
             expected_currency: str | None = None
-            found = find(row[5], row[8], row[9])
-            if found is None:
+            package = row[5]
+            record = get_record(package)  # an in-memory index's package, found directly
+            if record is None:
+                found = find(package, row[8], row[9])
+                if found is not None:
+                    package, record = found
+            if record is None:
                 kind = _UNKNOWN_SHIPMENT
             else:
-                package, record = found
                 fields = record.split(sep, QUOTED_AT)
                 shipment_id = fields[0]
                 expected_currency = fields[1]
                 quoted = fields[QUOTED_AT]
-                if bill(package, record):
+                if shipment_id[0] == BILLED_MARK if memory is not None else bill(package, record):
                     kind = _DUPLICATE
                     shipment_id = shipment_id.removeprefix(BILLED_MARK)
                 else:
+                    if memory is not None:
+                        records[package] = BILLED_MARK + record
                     if ledger is not None:
                         invoice.billed.append(package)
                     if fields[2] == "cancelled":
@@ -472,7 +484,11 @@ class Reconciler:
                     elif expected_currency != row[3]:
                         kind = _MISMATCH
                     else:
-                        kind, charge_type, difference = rules(row[6], quoted)
+                        charges = row[6]
+                        known = decided.get((getattr(charges, "key", None), quoted))
+                        if known is None:
+                            known = rules(charges, quoted)
+                        kind, charge_type, difference = known
                 if per_line:
                     expected = expected_of(quoted)[1]
             tally = invoice.tally
@@ -520,8 +536,7 @@ class Reconciler:
         remembered by the texts when the reader gave the charges' text (``BilledCharges``)."""
         key = getattr(charges, "key", None)
         if key is not None:
-            key = f"{key}\x1d{quoted}"
-            known = self._decided.get(key)
+            known = self._decided.get((key, quoted))
             if known is not None:
                 return known
         kind, charge_type, difference = classify_charges(
@@ -531,7 +546,7 @@ class Reconciler:
         if key is not None:
             if len(self._decided) >= _KEPT:
                 self._decided.clear()
-            self._decided[key] = decided
+            self._decided[(key, quoted)] = decided
         return decided
 
     def _expected(self, quoted: str) -> tuple[dict[ChargeType, Decimal], Decimal]:
