@@ -31,10 +31,8 @@ from shipsync.settlement import (
     classify_charges,
     load_shipments_csv,
 )
-from shipsync.settlement._index import _load
-from shipsync.settlement._parse import _iter_rows
-from shipsync.settlement._index import encode_record
-from shipsync.settlement._parse import BilledCharges
+from shipsync.settlement._index import _load, encode_record
+from shipsync.settlement._parse import BilledCharges, _iter_rows
 
 _HEADER = (
     "invoice_number,invoice_date,currency,line_number,tracking_number,carrier_shipment_id,"

@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 MAX_TEXT = 200
-_AMOUNTS_KEPT = 1 << 16
+_AMOUNTS_KEPT = 1 << 14  # distinct charge texts remembered per currency (about 10 MB when full)
 _ZERO = Decimal(0)
 
 

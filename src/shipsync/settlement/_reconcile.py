@@ -76,7 +76,7 @@ _ZERO = Decimal(0)
 MAX_PROBLEMS_KEPT = 10_000
 _EXACT = Context(prec=60, rounding=ROUND_HALF_EVEN)
 _new_tuple = tuple.__new__
-_KEPT = 1 << 16  # entries per memo of the hot loop
+_KEPT = 1 << 14  # entries per memo of the hot loop (a few MB each when full)
 _CHARGE_ORDER = tuple(ChargeType)
 _UNKNOWN_SHIPMENT = LineClass.UNKNOWN_SHIPMENT
 _DUPLICATE = LineClass.DUPLICATE_LINE
