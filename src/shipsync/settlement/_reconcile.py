@@ -271,8 +271,10 @@ class Reconciler:
         current: _Invoice | None = None
         # Without a ledger, a live line of the current invoice in its currency goes straight to
         # _classify (what _line would do, without its checks' cost).
+        # (Without a ledger an invoice is always live.)
         direct = self.ledger is None
         classify = self._classify
+        number = currency = None
         with localcontext(_EXACT):
             for item in rows:
                 if isinstance(item, RowProblem):
@@ -280,11 +282,12 @@ class Reconciler:
                     continue
                 # item[1] is the invoice number, item[3] the currency (by index: this runs for
                 # every line)
-                if current is None or item[1] != current.number:
+                if item[1] != number or current is None:
                     if current is not None:
                         self._finish(current)
                     current = self._start(item)
-                if direct and current.mode == "live" and item[3] == current.tally.currency:
+                    number, currency = current.number, current.tally.currency
+                if direct and item[3] == currency:
                     classify(current, item)
                 else:
                     self._line(current, item)
@@ -437,6 +440,7 @@ class Reconciler:
         records: dict[str, str] = memory._records if memory is not None else {}
         get_record = records.get
         decided = self._decided
+        quotes_get = self._quotes.get
         rules = self._rules
         expected_of = self._expected
         ledger = self.ledger
@@ -490,7 +494,8 @@ class Reconciler:
                             known = rules(charges, quoted)
                         kind, charge_type, difference = known
                 if per_line:
-                    expected = expected_of(quoted)[1]
+                    known_quote = quotes_get(quoted)
+                    expected = (known_quote or expected_of(quoted))[1]
             tally = invoice.tally
             position = positions[kind]
             billed = row[7]
