@@ -31,9 +31,8 @@ from shipsync.settlement import (
     classify_charges,
     load_shipments_csv,
 )
-from shipsync.settlement._index import _load
-from shipsync.settlement._parse import _iter_rows
-from shipsync.settlement._rules import classify_texts
+from shipsync.settlement._index import _load, encode_record
+from shipsync.settlement._parse import BilledCharges, _iter_rows
 
 _HEADER = (
     "invoice_number,invoice_date,currency,line_number,tracking_number,carrier_shipment_id,"
@@ -182,7 +181,7 @@ def _load_with(lines: list[str], *, fast: bool) -> tuple[object, ...]:
             pass
     except InvalidInputError as exc:
         return ("error", str(exc))
-    return (index._records, index._by_carrier_id, index._by_reference)
+    return (index._records, index._trackings, index._keys)
 
 
 @settings(max_examples=200)
@@ -204,28 +203,32 @@ _MONEY = st.decimals(min_value=-50, max_value=50, places=2, allow_nan=False, all
     absolute=st.sampled_from(["0", "0.05", "1"]),
     percent=st.sampled_from(["0", "2", "5"]),
 )
-def test_expected_texts_classify_as_the_exact_rules_do(
+def test_remembered_classifications_are_the_exact_rules(
     billed: dict[ChargeType, Decimal],
     expected: dict[ChargeType, Decimal],
     absolute: str,
     percent: str,
 ) -> None:
-    """Reading the quoted amounts from their texts through a shared cache of parsed values
-    classifies every line exactly as classify_charges does on the Decimals themselves."""
-    table = {kind: (Decimal(absolute), Decimal(percent)) for kind in ChargeType}
-    texts = ["S1", "USD", "", "", "", ""] + [
-        str(expected[kind]) if kind in expected else "" for kind in ChargeType
-    ]
-    while texts and texts[-1] == "":
-        texts.pop()
+    """The reconciler's memo (keyed by the billed and quoted texts) decides every line exactly
+    as classify_charges does on the Decimals themselves, the first time and from the memo."""
+    rules = MatchRules(default=Tolerance(absolute=absolute, percent=percent))
+    table = rules.table()
     charges = tuple(billed.items())
     want = classify_charges(charges, expected, table)
-    assert classify_texts(charges, texts, 6, table, _SHARED) == want
-    assert classify_texts(charges, texts, 6, table, _SHARED) == want  # from the cache now
-    assert classify_texts(charges, texts, 6, table) == want
+    want = (want[0], want[1], None if want[1] is None else want[2])
+    keyed = BilledCharges(charges)
+    keyed.key = repr(charges)
+    keyed.total = sum(billed.values(), Decimal(0))
+    quoted = encode_record(Expectation("S1", "1Z1", "USD", expected)).split("\x1f", 8)[8]
+    reconciler = _SHARED.setdefault(
+        (absolute, percent), Reconciler(MemoryShipmentIndex(), carrier="fake", rules=rules)
+    )
+    assert reconciler._rules(keyed, quoted) == want
+    assert reconciler._rules(keyed, quoted) == want  # from the memo now
+    assert reconciler._rules(charges, quoted) == want  # no key: not remembered
 
 
-_SHARED: dict[str, Decimal] = {}
+_SHARED: dict[tuple[str, str], Reconciler] = {}
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 from pathlib import Path
 
@@ -313,3 +314,42 @@ def test_an_unterminated_quote_is_a_reported_row(tmp_path: Path) -> None:
     items = _read(write(tmp_path, text))
     assert isinstance(items[0], InvoiceRow)
     assert "not valid CSV" in _problems(items)[0][1]
+
+
+_WHITESPACE = [c for c in map(chr, range(0x3000 + 1)) if c.isspace() and c not in "\r\n"]
+
+
+@given(
+    amount=st.decimals(min_value=-999, max_value=999, places=2).map(str),
+    before=st.text(alphabet=_WHITESPACE, max_size=3),
+    after=st.text(alphabet=_WHITESPACE, max_size=3),
+    second_row=st.booleans(),
+)
+def test_an_amount_may_be_padded_with_ascii_spaces_only(
+    amount: str, before: str, after: str, second_row: bool
+) -> None:
+    """An amount padded only with ASCII spaces reads as the bare amount; any other padding
+    (a Unicode space, a tab, a line separator) makes the row a reported problem, on the first
+    row of an invoice and on a later one alike."""
+    cell = before + amount + after
+    rows = [line(1, "1Z1", "5.00")] if second_row else []
+    rows.append(line(len(rows) + 1, "1Z2", "5.00", other=cell))
+    text = invoice_csv(*rows)
+    items = list(iter_invoice_rows(io.StringIO(text, newline=""), FAKE_CARRIER_COLUMNS))
+    item = items[-1]
+    if set(before + after) <= {" "}:
+        assert isinstance(item, InvoiceRow)
+        assert dict(item.charges)[ChargeType.OTHER] == Decimal(amount)
+    else:
+        assert isinstance(item, RowProblem)
+        assert item.message == "other: not an amount with at most the USD minor-unit decimals"
+
+
+def test_an_amount_padded_with_unicode_spaces_is_reported() -> None:
+    """The issue's own example: a no-break space before and an em space after are refused."""
+    text = invoice_csv(line(1, "1Z1", "\u00a05.00\u2003"), line(2, "1Z2", " 5.00 "))
+    items = list(iter_invoice_rows(io.StringIO(text, newline=""), FAKE_CARRIER_COLUMNS))
+    assert isinstance(items[0], RowProblem)
+    assert items[0].file_line == 2
+    assert isinstance(items[1], InvoiceRow)
+    assert items[1].charges == ((ChargeType.BASE_FREIGHT, Decimal("5.00")),)

@@ -109,11 +109,18 @@ if trim then
   -- now and then, drop index entries of records Redis has long expired on its own
   redis.call('ZREMRANGEBYSCORE', index, '-inf', now - TRIM_MS)
 end
-return out
+RETURN
 """
     )
     .replace("GRACE_MS", str(_GRACE_MS))
     .replace("TRIM_MS", str(_TRIM_MS))
+)
+_CLAIM_MANY = _CLAIM.replace("RETURN", "return out")
+# The same for one key, answering with one value instead of a list (less to encode and parse):
+# the token (an integer > 0) when acquired, the result (a string) when completed, -1 in progress,
+# -3 fingerprint mismatch, -4 corrupt record.
+_CLAIM_ONE = _CLAIM.replace(
+    "RETURN", "if out[1] == 0 or out[1] == 2 then return out[2] end\nreturn -out[1]"
 )
 
 # KEYS: record keys..., expiry index. ARGV: retention ms, clock offset ms, then token, result
@@ -142,9 +149,11 @@ for i = 1, #KEYS - 1 do
   end
   out[#out + 1] = ok
 end
-return out
+RETURN
 """
 ).replace("GRACE_MS", str(_GRACE_MS))
+_COMPLETE_MANY = _COMPLETE.replace("RETURN", "return out")
+_COMPLETE_ONE = _COMPLETE.replace("RETURN", "return out[1]")  # one key: its flag alone
 
 # KEYS: record key, expiry index. ARGV: token. Returns 1 released, 0 stale.
 _RELEASE = """
@@ -221,10 +230,61 @@ class _RedisBase:
         self._base = f"{prefix}:{{{self.namespace}}}:"
         self._fence = f"{prefix}:{{{self.namespace}}}#fence"
         self._index = f"{prefix}:{{{self.namespace}}}#expiry"
-        self._claim = client.register_script(_CLAIM)
-        self._complete = client.register_script(_COMPLETE)
+        self._claim = client.register_script(_CLAIM_MANY)
+        self._claim_one = client.register_script(_CLAIM_ONE)
+        self._complete = client.register_script(_COMPLETE_MANY)
+        self._complete_one = client.register_script(_COMPLETE_ONE)
         self._release = client.register_script(_RELEASE)
         self._sweep = client.register_script(_SWEEP)
+        self._no_script = self._redis.exceptions.NoScriptError
+        self._spans: dict[tuple[timedelta, str], int] = {}
+
+    def _span_ms(self, span: timedelta, what: str) -> int:
+        """``span`` in milliseconds, checked once per distinct value."""
+        if type(span) is not timedelta:
+            return _ms(span, what)
+        known = self._spans.get((span, what))
+        if known is None:
+            known = _ms(span, what)
+            if len(self._spans) < 64:
+                self._spans[(span, what)] = known
+        return known
+
+    def _claim_one_args(
+        self, key: str, fingerprint: str, lease: timedelta
+    ) -> tuple[list[str], list[Any]]:
+        keys = [self._base + storage_key(check_key(key)), self._fence, self._index]
+        return keys, [
+            self._span_ms(lease, "lease"),
+            self._offset_ms(),
+            check_fingerprint(fingerprint),
+        ]
+
+    def _complete_one_args(
+        self, key: str, token: int, result: bytes, retention: timedelta
+    ) -> tuple[list[str], list[Any]]:
+        keys = [self._base + storage_key(check_key(key)), self._index]
+        args = [
+            self._span_ms(retention, "retention"),
+            self._offset_ms(),
+            str(check_token(token)),
+            check_result(result),
+        ]
+        return keys, args
+
+    @staticmethod
+    def _claimed(key: str, raw: Any) -> ClaimOutcome:
+        """The outcome of a one-key claim from its one-value answer (see ``_CLAIM_ONE``)."""
+        if type(raw) is int:
+            if raw > 0:
+                return Acquired(key, raw)
+            if raw == -1:
+                return InProgress(key)
+            if raw == -3:
+                raise FingerprintMismatchError(key)
+        elif isinstance(raw, bytes):
+            return Completed(key, raw)
+        raise CorruptRecordError("stored idempotency record cannot be decoded")
 
     def record_key(self, key: str) -> str:
         """The Redis key that holds the record of ``key``."""
@@ -238,7 +298,7 @@ class _RedisBase:
     ) -> tuple[list[str], list[Any]]:
         keys = [self.record_key(k) for k, _ in items]
         keys += [self._fence, self._index]
-        args: list[Any] = [_ms(lease, "lease"), self._offset_ms()]
+        args: list[Any] = [self._span_ms(lease, "lease"), self._offset_ms()]
         args.extend(check_fingerprint(fp) for _, fp in items)
         return keys, args
 
@@ -247,7 +307,7 @@ class _RedisBase:
     ) -> tuple[list[str], list[Any]]:
         keys = [self.record_key(k) for k, _, _ in items]
         keys.append(self._index)
-        args: list[Any] = [_ms(retention, "retention"), self._offset_ms()]
+        args: list[Any] = [self._span_ms(retention, "retention"), self._offset_ms()]
         for _, token, result in items:
             args.append(str(check_token(token)))
             args.append(check_result(result))
@@ -284,12 +344,6 @@ class _RedisBase:
         if isinstance(exc, errors.RedisError):
             raise StoreUnavailableError(f"Redis store unavailable: {type(exc).__name__}") from exc
         raise exc
-
-
-def _claim_one(key: str, outcome: BatchOutcome) -> ClaimOutcome:
-    if isinstance(outcome, Mismatched):
-        raise FingerprintMismatchError(key)
-    return outcome
 
 
 class RedisStore(_RedisBase):
@@ -345,16 +399,21 @@ class RedisStore(_RedisBase):
         self.close()
 
     def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        # EVALSHA through execute_command: redis-py's Script.__call__ costs a fifth of a call's
+        # client CPU. A server that lost its scripts (restart, SCRIPT FLUSH) gets them through
+        # Script, which loads and runs them.
         try:
-            return script(keys=keys, args=args)
+            try:
+                return self.client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            except self._no_script:
+                return script(keys=keys, args=args)
         except Exception as exc:
             self._translate(exc)
 
     def claim(self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE) -> ClaimOutcome:
         """Claim ``key`` in one round trip; see :class:`~shipsync.idempotency.IdempotencyStore`."""
-        items = [(key, fingerprint)]
-        raw = self._call(self._claim, *self._claim_args(items, lease))
-        return _claim_one(key, self._outcomes(items, raw)[0])
+        raw = self._call(self._claim_one, *self._claim_one_args(key, fingerprint, lease))
+        return self._claimed(key, raw)
 
     def claim_many(
         self, items: Sequence[tuple[str, str]], lease: timedelta = DEFAULT_LEASE
@@ -373,7 +432,13 @@ class RedisStore(_RedisBase):
         Raises ``CompletionFailedError`` (``retryable=True``) when Redis cannot be reached: retry
         the completion with the same token (completing twice with one token is a no-op).
         """
-        self.complete_many([(key, token, result)], retention)
+        call = self._complete_one_args(key, token, result, retention)
+        try:
+            recorded = self._call(self._complete_one, *call)
+        except StoreUnavailableError as exc:
+            raise CompletionFailedError(key, "the Redis store is unavailable") from exc
+        if not recorded:
+            raise StaleTokenError(key)
 
     def complete_many(
         self, items: Sequence[tuple[str, int, bytes]], retention: timedelta = DEFAULT_RETENTION
@@ -447,7 +512,12 @@ class AsyncRedisStore(_RedisBase, AsyncClosing):
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         try:
-            return await script(keys=keys, args=args)
+            try:
+                return await self.client.execute_command(
+                    "EVALSHA", script.sha, len(keys), *keys, *args
+                )
+            except self._no_script:
+                return await script(keys=keys, args=args)
         except Exception as exc:
             self._translate(exc)
 
@@ -455,9 +525,8 @@ class AsyncRedisStore(_RedisBase, AsyncClosing):
         self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE
     ) -> ClaimOutcome:
         """See :meth:`RedisStore.claim`."""
-        items = [(key, fingerprint)]
-        raw = await self._call(self._claim, *self._claim_args(items, lease))
-        return _claim_one(key, self._outcomes(items, raw)[0])
+        raw = await self._call(self._claim_one, *self._claim_one_args(key, fingerprint, lease))
+        return self._claimed(key, raw)
 
     async def claim_many(
         self, items: Sequence[tuple[str, str]], lease: timedelta = DEFAULT_LEASE
@@ -472,7 +541,13 @@ class AsyncRedisStore(_RedisBase, AsyncClosing):
         self, key: str, token: int, result: bytes, retention: timedelta = DEFAULT_RETENTION
     ) -> None:
         """See :meth:`RedisStore.complete`."""
-        await self.complete_many([(key, token, result)], retention)
+        call = self._complete_one_args(key, token, result, retention)
+        try:
+            recorded = await self._call(self._complete_one, *call)
+        except StoreUnavailableError as exc:
+            raise CompletionFailedError(key, "the Redis store is unavailable") from exc
+        if not recorded:
+            raise StaleTokenError(key)
 
     async def complete_many(
         self, items: Sequence[tuple[str, int, bytes]], retention: timedelta = DEFAULT_RETENTION

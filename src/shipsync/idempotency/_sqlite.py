@@ -91,6 +91,7 @@ class SQLiteStore:
         self.path = path
         self._clock = clock
         self._lock = threading.RLock()
+        self._spans: dict[tuple[timedelta, str], float] = {}
         t = self.table
         self._sql_insert = (
             f"INSERT INTO {t} (ns, key, state, fingerprint, expires_at) VALUES (?, ?, 'p', ?, ?) "
@@ -193,9 +194,20 @@ class SQLiteStore:
             return InProgress(key)
         raise StoreUnavailableError("SQLite store: claim did not settle under contention")
 
+    def _seconds(self, span: timedelta, what: str) -> float:
+        """``span`` in seconds, checked once per distinct value."""
+        if type(span) is not timedelta:
+            return seconds(span, what)
+        known = self._spans.get((span, what))
+        if known is None:
+            known = seconds(span, what)
+            if len(self._spans) < 64:
+                self._spans[(span, what)] = known
+        return known
+
     def claim(self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE) -> ClaimOutcome:
         """Claim ``key``; see :class:`~shipsync.idempotency.IdempotencyStore`."""
-        secs = seconds(lease, "lease")
+        secs = self._seconds(lease, "lease")
         check_key(key)
         check_fingerprint(fingerprint)
         now = self._clock()
@@ -236,7 +248,7 @@ class SQLiteStore:
         error is ``CompletionFailedError`` with ``retryable=True``: the side effect ran; retry the
         completion with the same token, or reconcile.
         """
-        secs = seconds(retention, "retention")
+        secs = self._seconds(retention, "retention")
         check_key(key)
         token, result = check_token(token), check_result(result)
         until = self._clock() + secs

@@ -12,9 +12,11 @@ duplicate lines are found without memory growing with the number of invoice line
 
 from __future__ import annotations
 
+import bisect
 import csv
 import itertools
 import operator
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -52,6 +54,8 @@ _ORDER: tuple[ChargeType, ...] = tuple(ChargeType)
 _POSITION = {kind: i for i, kind in enumerate(_ORDER)}
 _SEP = "\x1f"
 _AMOUNTS_KEPT = 1 << 16
+_LOW = (1 << 32) - 1
+_CHARGE_NAMES = {kind: name for name, kind in CHARGE_COLUMNS.items()}
 
 
 class Expectation(NamedTuple):
@@ -108,13 +112,24 @@ def allocate(amount: Money, parts: int) -> list[Money]:
 
 
 class MemoryShipmentIndex:
-    """A :class:`ShipmentIndex` in memory, for up to a few million packages."""
+    """A :class:`ShipmentIndex` in memory, for up to a few million packages.
+
+    Layout (compact on purpose: a million packages in about 250 MB). ``_records`` maps a
+    tracking number to one string, the package's :data:`RECORD_FIELDS` joined by
+    :data:`RECORD_SEPARATOR`; a billed package's record starts with :data:`BILLED_MARK`, so
+    billing keeps no second copy of any tracking number. The fallback keys (carrier shipment id,
+    reference) are not kept as strings: each is a 64-bit entry ``hash(key) << 32 | ordinal`` in
+    a sorted ``array``, the ordinal naming a tracking number in ``_trackings``; a lookup
+    bisects to the entries of the key's hash and keeps those whose record holds the key itself,
+    so a hash collision never matches a wrong package.
+    """
 
     def __init__(self) -> None:
         self._records: dict[str, str] = {}
-        self._by_carrier_id: dict[str, str | tuple[str, ...]] = {}
-        self._by_reference: dict[str, str | tuple[str, ...]] = {}
-        self._billed: set[str] = set()
+        self._trackings: list[str] = []
+        self._keys: tuple[array[int], array[int]] = (array("Q"), array("Q"))
+        self._sorted = [0, 0]  # how many entries of each key table are sorted
+        self._billed_elsewhere: set[str] = set()  # billed tracking numbers not in the index
 
     def __len__(self) -> int:
         return len(self._records)
@@ -132,26 +147,22 @@ class MemoryShipmentIndex:
         reference: str | None = None,
     ) -> None:
         """Add (or replace) a package's expectation and its fallback keys."""
-        amounts = [""] * len(_ORDER)
-        for kind, amount in expectation.charges.items():
-            amounts[_POSITION[kind]] = str(amount)
-        fields = [
-            expectation.shipment_id,
-            expectation.currency,
-            "cancelled" if expectation.cancelled else "",
-            expectation.service or "",
-            expectation.origin or "",
-            expectation.destination or "",
-            *amounts,
-        ]
-        if any(_SEP in field for field in fields[:6]):
-            raise InvalidInputError("a shipment field contains a control character")
-        tracking = expectation.tracking_number
-        self._records[tracking] = _SEP.join(fields).rstrip(_SEP)
-        if carrier_shipment_id:
-            _add_key(self._by_carrier_id, carrier_shipment_id, tracking)
+        record = encode_record(expectation, carrier_shipment_id, reference)
+        self._put(expectation.tracking_number, record)
+
+    def _put(self, tracking: str, record: str) -> None:
+        """Store ``record`` (its fallback keys in fields 6 and 7) under ``tracking``."""
+        previous = self._records.get(tracking)
+        if previous is not None and previous[0] == BILLED_MARK:
+            record = BILLED_MARK + record
+        self._records[tracking] = record
+        ordinal = len(self._trackings)
+        self._trackings.append(tracking)
+        carrier_id, reference = record.split(_SEP, 8)[6:8]
+        if carrier_id:
+            self._keys[0].append(((hash(carrier_id) & _LOW) << 32) | ordinal)
         if reference:
-            _add_key(self._by_reference, reference, tracking)
+            self._keys[1].append(((hash(reference) & _LOW) << 32) | ordinal)
 
     def add_shipment(
         self, shipment: Shipment, quote: Rate | None = None, *, cancelled: bool = False
@@ -240,42 +251,87 @@ class MemoryShipmentIndex:
     def find_record(
         self, tracking_number: str, carrier_shipment_id: str | None, reference: str | None
     ) -> tuple[str, str] | None:
-        """Like :meth:`find`, but the package's tracking number and its undecoded record."""
+        """Like :meth:`find`, but the package's tracking number and its undecoded record (which
+        starts with :data:`BILLED_MARK` when the package was billed)."""
         record = self._records.get(tracking_number)
         if record is not None:
             return tracking_number, record
-        for key, table in (
-            (carrier_shipment_id, self._by_carrier_id),
-            (reference, self._by_reference),
-        ):
-            if key is None:
-                continue
-            found = table.get(key)
-            if found is None:
-                continue
-            if isinstance(found, str):
-                return found, self._records[found]
-            for tracking in found:
-                if tracking not in self._billed:
-                    return tracking, self._records[tracking]
-            return found[0], self._records[found[0]]
+        for table, key in ((0, carrier_shipment_id), (1, reference)):
+            if key:
+                found = self._by_key(table, key)
+                if found is not None:
+                    return found
         return None
+
+    def _by_key(self, table: int, key: str) -> tuple[str, str] | None:
+        """The first unbilled package (else the first package) whose fallback key ``table``
+        (0 carrier shipment id, 1 reference) is ``key``, in the order they were added."""
+        entries = self._keys[table]
+        if self._sorted[table] != len(entries):
+            ordered = _sorted(entries)
+            self._keys = (ordered, self._keys[1]) if table == 0 else (self._keys[0], ordered)
+            self._sorted[table] = len(ordered)
+            entries = ordered
+        high = (hash(key) & _LOW) << 32
+        at = bisect.bisect_left(entries, high)
+        end = high | _LOW
+        first: tuple[str, str] | None = None
+        records = self._records
+        trackings = self._trackings
+        while at < len(entries) and entries[at] <= end:
+            tracking = trackings[entries[at] & _LOW]
+            at += 1
+            record = records[tracking]
+            if record.split(_SEP, 8)[6 + table] != key:
+                continue  # another key with the same hash, or a key the package no longer has
+            if record[0] != BILLED_MARK:
+                return tracking, record
+            if first is None:
+                first = tracking, record
+        return first
 
     def mark_billed(self, tracking_number: str) -> bool:
         """Record that the package was billed; True when it had been billed before."""
-        billed = self._billed
-        if tracking_number in billed:
+        record = self._records.get(tracking_number)
+        if record is None:
+            billed = self._billed_elsewhere
+            if tracking_number in billed:
+                return True
+            billed.add(tracking_number)
+            return False
+        if record[0] == BILLED_MARK:
             return True
-        billed.add(tracking_number)
+        self._records[tracking_number] = BILLED_MARK + record
         return False
 
     def unmark_billed(self, tracking_number: str) -> None:
         """Forget a billing (its invoice was superseded)."""
-        self._billed.discard(tracking_number)
+        record = self._records.get(tracking_number)
+        if record is None:
+            self._billed_elsewhere.discard(tracking_number)
+        elif record[0] == BILLED_MARK:
+            self._records[tracking_number] = record[1:]
 
     def billed(self) -> Iterator[str]:
         """The tracking numbers billed so far."""
-        return iter(self._billed)
+        for tracking, record in self._records.items():
+            if record[0] == BILLED_MARK:
+                yield tracking
+        yield from self._billed_elsewhere
+
+
+def _sorted(entries: array[int]) -> array[int]:
+    """``entries`` sorted, a 256th at a time (by their top byte), so the Python integers a sort
+    needs exist for a small part of them at once: sorting a million keys in one go would hold
+    about 50 MB of them at the run's peak."""
+    buckets: list[array[int]] = [array("Q") for _ in range(256)]
+    appends = [bucket.append for bucket in buckets]
+    for entry in entries:
+        appends[entry >> 56](entry)
+    ordered = array("Q")
+    for bucket in buckets:
+        ordered.extend(sorted(bucket))
+    return ordered
 
 
 def _rate_of(shipment: Shipment, accruals: Mapping[str, Accrual] | None) -> Rate | None:
@@ -298,43 +354,64 @@ def _rate_of(shipment: Shipment, accruals: Mapping[str, Accrual] | None) -> Rate
     )
 
 
-def _add_key(table: dict[str, str | tuple[str, ...]], key: str, tracking: str) -> None:
-    existing = table.get(key)
-    if existing is None:
-        table[key] = tracking
-    elif isinstance(existing, str):
-        if existing != tracking:
-            table[key] = (existing, tracking)
-    elif tracking not in existing:
-        table[key] = (*existing, tracking)
-
-
 RECORD_SEPARATOR = _SEP
+BILLED_MARK = "\x1e"
+RECORD_FIELDS = (
+    "shipment_id",
+    "currency",
+    "status",
+    "service",
+    "origin",
+    "destination",
+    "carrier_shipment_id",
+    "reference",
+    *(_CHARGE_NAMES[kind] for kind in _ORDER),
+)
+"""A package record's fields, in order: quoted amounts (texts, "" when not quoted) last."""
+QUOTED_AT = 8
+"""Where a record's quoted amounts start."""
+
+
+def encode_record(
+    expectation: Expectation, carrier_shipment_id: str | None = None, reference: str | None = None
+) -> str:
+    """The record of a package (see :data:`RECORD_FIELDS`)."""
+    amounts = [""] * len(_ORDER)
+    for kind, amount in expectation.charges.items():
+        amounts[_POSITION[kind]] = str(amount)
+    fields = [
+        expectation.shipment_id,
+        expectation.currency,
+        "cancelled" if expectation.cancelled else "",
+        expectation.service or "",
+        expectation.origin or "",
+        expectation.destination or "",
+        carrier_shipment_id or "",
+        reference or "",
+    ]
+    if any(_SEP in field or BILLED_MARK in field for field in fields):
+        raise InvalidInputError("a shipment field contains a control character")
+    return _SEP.join(fields + amounts)
 
 
 def charges_of(fields: list[str]) -> dict[ChargeType, Decimal]:
     """The expected charges of a split record."""
     charges: dict[ChargeType, Decimal] = {}
-    if len(fields) > 6:
-        order = _ORDER
-        for i, text in enumerate(fields[6:]):
-            if text:
-                charges[order[i]] = Decimal(text)
+    for kind, text in zip(_ORDER, fields[QUOTED_AT:], strict=False):
+        if text:
+            charges[kind] = Decimal(text)
     return charges
 
 
 def _decode(tracking: str, record: str) -> Expectation:
-    fields = record.split(_SEP)
-    charges = charges_of(fields)
-    while len(fields) < 6:
-        fields.append("")
+    fields = record.removeprefix(BILLED_MARK).split(_SEP)
     return _new(
         Expectation,
         (
             fields[0],
             tracking,
             fields[1],
-            charges,
+            charges_of(fields),
             fields[2] == "cancelled",
             fields[3] or None,
             fields[4] or None,
@@ -383,8 +460,8 @@ def load_shipments_csv(path: str | Path, index: Any = None) -> Any:
 
 
 def _load(handle: Iterable[str], index: Any, *, fast: bool) -> Iterator[None]:
-    """Read a shipments file into ``index``'s tables; ``fast=False`` checks every line the
-    general way (tests compare the two)."""
+    """Read a shipments file into ``index`` (through its ``_put``); ``fast=False`` checks every
+    line the general way (tests compare the two)."""
     lines = iter(handle)
     try:
         header = [cell.strip() for cell in next(csv.reader((next(lines),), strict=True))]
@@ -400,25 +477,24 @@ def _load(handle: Iterable[str], index: Any, *, fast: bool) -> Iterator[None]:
         )
     width = len(header)
     blank = width  # rows get one empty cell appended: absent columns read it
-    names = {kind: name for name, kind in CHARGE_COLUMNS.items()}
-    amount_at = [where.get(names[kind], blank) for kind in _ORDER]
-    present = [(i, names[kind]) for i, kind in zip(amount_at, _ORDER, strict=True) if i != blank]
-    text_at = [where.get(name, blank) for name in ("service", "origin", "destination")]
-    record_at = [where["shipment_id"], where["currency"], where.get("status", blank)]
-    record_at += text_at + amount_at
+    record_at = [where.get(name, blank) for name in RECORD_FIELDS]
+    present = [(i, name) for i, name in zip(record_at, RECORD_FIELDS, strict=True)][QUOTED_AT:]
+    present = [(i, name) for i, name in present if i != blank]
     record_of = operator.itemgetter(*record_at)
     i_tracking = where["tracking_number"]
-    i_carrier = where.get("carrier_shipment_id", blank)
-    i_reference = where.get("reference", blank)
-    records: Any = index._records
-    by_carrier_id: Any = index._by_carrier_id
-    by_reference: Any = index._by_reference
+    memory = type(index) is MemoryShipmentIndex
+    put = index._put
+    records: dict[str, str] = index._records if memory else {}
+    trackings: list[str] = index._trackings if memory else []
+    carrier_keys: array[int] = index._keys[0] if memory else array("Q")
+    reference_keys: array[int] = index._keys[1] if memory else array("Q")
     statuses = {"", "active", "cancelled"}
     patterns = AMOUNT_PATTERNS
     # Per currency: amount texts already found valid (bounded), so a repeated amount is one set
     # lookup instead of a pattern match.
     valid_amounts: dict[str, set[str]] = {}
     sep = _SEP
+    low = _LOW
     line = 1
     try:
         for text in lines:
@@ -439,15 +515,14 @@ def _load(handle: Iterable[str], index: Any, *, fast: bool) -> Iterator[None]:
                     continue
                 raise ValueError(f"expected {width} fields, found {len(row)}")
             row.append("")
-            fields = record_of(row)
             if plain:
                 tracking = row[i_tracking]
-                carrier_id = row[i_carrier]
-                reference = row[i_reference]
+                fields = record_of(row)
             else:
                 tracking = row[i_tracking].strip()
-                carrier_id = row[i_carrier].strip()
-                reference = row[i_reference].strip()
+                fields = list(record_of(row))
+                fields[6] = fields[6].strip()  # the fallback keys, like the tracking number
+                fields[7] = fields[7].strip()
             if not fields[0] or not tracking:
                 raise ValueError("shipment id and tracking number are required")
             if fields[2] not in statuses:
@@ -458,12 +533,9 @@ def _load(handle: Iterable[str], index: Any, *, fast: bool) -> Iterator[None]:
                 raise ValueError("unknown currency")
             record = sep.join(fields)
             if not plain:
-                keys = tracking + carrier_id + reference
-                if not (keys + "".join(fields)).isprintable():
+                if not (tracking + record.replace(sep, "")).isprintable():
                     raise ValueError("a field contains control characters")
-                if len(record) + len(keys) > 200 and (
-                    max(len(tracking), len(carrier_id), len(reference), *map(len, fields)) > 200
-                ):
+                if max(len(tracking), *map(len, fields)) > 200:
                     raise ValueError("a field is longer than 200 characters")
             valid = valid_amounts.get(currency)
             if valid is None:
@@ -477,11 +549,17 @@ def _load(handle: Iterable[str], index: Any, *, fast: bool) -> Iterator[None]:
                         if len(valid) >= _AMOUNTS_KEPT:
                             valid.clear()
                         valid.add(text)
-            records[tracking] = record.rstrip(sep)
-            if carrier_id and by_carrier_id.setdefault(carrier_id, tracking) != tracking:
-                _add_key(by_carrier_id, carrier_id, tracking)
-            if reference and by_reference.setdefault(reference, tracking) != tracking:
-                _add_key(by_reference, reference, tracking)
+            if not memory or tracking in records:
+                put(tracking, record)
+                continue
+            # MemoryShipmentIndex._put, inlined: this runs a million times for a large file
+            records[tracking] = record
+            ordinal = len(trackings)
+            trackings.append(tracking)
+            if fields[6]:
+                carrier_keys.append(((hash(fields[6]) & low) << 32) | ordinal)
+            if fields[7]:
+                reference_keys.append(((hash(fields[7]) & low) << 32) | ordinal)
     except csv.Error as exc:
         raise InvalidInputError(f"shipments file line {line}: not valid CSV ({exc})") from None
     except ValueError as exc:

@@ -11,7 +11,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from shipsync.settlement._index import Expectation, MemoryShipmentIndex, _decode
+from shipsync.settlement._index import (
+    RECORD_SEPARATOR,
+    Expectation,
+    _decode,
+    encode_record,
+)
 
 __all__ = ["SqliteShipmentIndex"]
 
@@ -28,30 +33,6 @@ CREATE TABLE IF NOT EXISTS billed (tracking_number TEXT PRIMARY KEY) WITHOUT ROW
 _BATCH = 10_000
 
 
-class _Records:
-    """What the shipments loader writes package records into (buffered inserts)."""
-
-    def __init__(self, index: SqliteShipmentIndex) -> None:
-        self._index = index
-
-    def __setitem__(self, tracking: str, record: str) -> None:
-        self._index._pending_records.append((tracking, record))
-        if len(self._index._pending_records) >= _BATCH:
-            self._index.flush()
-
-
-class _Keys:
-    """What the shipments loader writes fallback keys into (buffered inserts)."""
-
-    def __init__(self, index: SqliteShipmentIndex, kind: str) -> None:
-        self._index = index
-        self._kind = kind
-
-    def setdefault(self, key: str, tracking: str) -> str:
-        self._index._pending_keys.append((self._kind, key, tracking))
-        return tracking
-
-
 class SqliteShipmentIndex:
     """A :class:`~shipsync.settlement.ShipmentIndex` in one SQLite file (``":memory:"`` works)."""
 
@@ -62,9 +43,6 @@ class SqliteShipmentIndex:
         self._db.executescript(_SCHEMA)
         self._pending_records: list[tuple[str, str]] = []
         self._pending_keys: list[tuple[str, str, str]] = []
-        self._records = _Records(self)
-        self._by_carrier_id = _Keys(self, "c")
-        self._by_reference = _Keys(self, "r")
 
     def close(self) -> None:
         """Write what is pending and close the database."""
@@ -108,13 +86,19 @@ class SqliteShipmentIndex:
         reference: str | None = None,
     ) -> None:
         """Add (or replace) a package's expectation and its fallback keys."""
-        encoder = MemoryShipmentIndex()
-        encoder.add(expectation)
-        self._records[expectation.tracking_number] = encoder._records[expectation.tracking_number]
-        if carrier_shipment_id:
-            self._by_carrier_id.setdefault(carrier_shipment_id, expectation.tracking_number)
+        record = encode_record(expectation, carrier_shipment_id, reference)
+        self._put(expectation.tracking_number, record)
+
+    def _put(self, tracking: str, record: str) -> None:
+        """Buffer a package record (the layout of ``MemoryShipmentIndex``) and its keys."""
+        self._pending_records.append((tracking, record))
+        carrier_id, reference = record.split(RECORD_SEPARATOR, 8)[6:8]
+        if carrier_id:
+            self._pending_keys.append(("c", carrier_id, tracking))
         if reference:
-            self._by_reference.setdefault(reference, expectation.tracking_number)
+            self._pending_keys.append(("r", reference, tracking))
+        if len(self._pending_records) >= _BATCH:
+            self.flush()
 
     def _record(self, tracking: str) -> str | None:
         row = self._db.execute(

@@ -19,7 +19,7 @@ import csv
 import itertools
 import operator
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 MAX_TEXT = 200
-_AMOUNTS_KEPT = 1 << 16
+_AMOUNTS_KEPT = 1 << 14  # distinct charge texts remembered per currency (about 10 MB when full)
 _ZERO = Decimal(0)
 
 
@@ -100,10 +100,6 @@ def check_text(text: str, what: str) -> str:
     return text
 
 
-class _Unsure(ValueError):
-    """Raised on the fast path when a row needs the general path's look."""
-
-
 class _Columns(NamedTuple):
     width: int
     invoice_number: int
@@ -156,11 +152,24 @@ def _locate(header: list[str], columns: InvoiceColumns) -> _Columns:
     )
 
 
+class BilledCharges(tuple[tuple[ChargeType, Decimal], ...]):
+    """A row's charges as the fast path reads them: a tuple (equal to the general path's) that
+    also carries ``key``, the text of its charge cells, and ``total``.
+
+    The reader keeps one per distinct charge-cell text and hands the same object to every row
+    with that text, so a repeated line costs one dictionary lookup; the reconciler remembers its
+    classification by ``key``.
+    """
+
+    key: str
+    total: Decimal
+
+
 class _InvoiceState:
     """What the reader remembers of the invoice whose rows it is reading."""
 
     __slots__ = (
-        "amounts",
+        "charges",
         "currency",
         "date_text",
         "invoice_date",
@@ -176,6 +185,7 @@ class _InvoiceState:
         invoice_date: date,
         date_text: str,
         supersedes: str | None,
+        charges: dict[str, BilledCharges],
     ) -> None:
         self.number = number
         self.currency = currency
@@ -183,9 +193,337 @@ class _InvoiceState:
         self.date_text = date_text
         self.supersedes = supersedes
         self.last_line = 0
-        # Amount texts of this currency already read, with their value (non-negative ones only,
-        # so the credit check still runs for every negative amount); bounded.
-        self.amounts: dict[str, Decimal] = {}
+        # Charge-cell texts of this currency already read, with their charges (bounded).
+        self.charges = charges
+
+
+_OPTIONAL_TEXTS = ("carrier shipment id", "reference", "service", "origin", "destination")
+
+
+class _RowReader:
+    """Reads the data rows of one file, one at a time, keeping the invoice being read.
+
+    :meth:`read` is the general path: one reader per field, in the order the mapping names
+    them, each raising ``ValueError`` with the words the problem row gets. :meth:`_plain_reader` is
+    the fast path for a further row of the current invoice whose line has no space, no control
+    character and no overlong cell: it accepts only a row it can show is good without
+    stripping (every cell equal to the invoice's, matching its strict pattern, or a charge text
+    read before) and otherwise returns ``None``, so the row goes to :meth:`read`, which words
+    any problem. What the fast path accepts is exactly what :meth:`read` would accept.
+    """
+
+    def __init__(self, at: _Columns, columns: InvoiceColumns) -> None:
+        self.at = at
+        self.credit_types = columns.credit_types
+        self.state: _InvoiceState | None = None
+        self.finished: set[str] = set()
+        self.dates: dict[str, date] = {}
+        self.charge_caches: dict[str, dict[str, BilledCharges]] = {}
+        self.merge = len({kind for _, _, kind in at.charges}) != len(at.charges)
+        self.optional = [
+            (slot, index, what)
+            for slot, (index, what) in enumerate(
+                zip(
+                    (at.carrier_shipment_id, at.reference, at.service, at.origin, at.destination),
+                    _OPTIONAL_TEXTS,
+                    strict=True,
+                )
+            )
+            if index is not None
+        ]
+        self.charge_cells = operator.itemgetter(*(index for index, _, _ in at.charges))
+        # The five optional text columns in InvoiceRow order; an absent one reads an empty cell
+        # appended to the row on the fast path (``pad``).
+        texts = (at.carrier_shipment_id, at.reference, at.service, at.origin, at.destination)
+        self.pad = None in texts
+        self.texts_of = operator.itemgetter(*(at.width if i is None else i for i in texts))
+        self.number: str | None = None  # the current invoice's number, for the fast path
+        # Charge texts are only meaningful with their columns' types: BilledCharges.key says both.
+        self.layout = ";".join(kind.value for _, _, kind in at.charges) + "|"
+
+    # -- the general path: one reader per field ------------------------------------------------
+
+    def read(self, row: list[str], file_line: int) -> InvoiceRow | RowProblem:
+        """Read a row of ``at.width`` cells into an :class:`InvoiceRow` or a :class:`RowProblem`."""
+        number = row[self.at.invoice_number]
+        state = self.state
+        if state is None or number != state.number:
+            number = number.strip()
+        try:
+            state = self._invoice(row, number)
+            line_number = self._line_number(row, state)
+            tracking = self._tracking(row)
+            charges, total = self._charges(row, state.currency)
+            texts = self._texts(row)
+            ship_date = self._ship_date(row)
+        except ValueError as exc:
+            return RowProblem(file_line, str(exc), number or None)
+        state.last_line = line_number
+        return _new_row(
+            InvoiceRow,
+            (
+                file_line,
+                number,
+                state.invoice_date,
+                state.currency,
+                line_number,
+                tracking,
+                charges,
+                total,
+                texts[0],
+                texts[1],
+                ship_date,
+                texts[2],
+                texts[3],
+                texts[4],
+                state.supersedes,
+            ),
+        )
+
+    def _invoice(self, row: list[str], number: str) -> _InvoiceState:
+        """The invoice fields: a new invoice starts, or the row must agree with the current one."""
+        at = self.at
+        state = self.state
+        supersedes_text = "" if at.supersedes is None else row[at.supersedes].strip()
+        if state is not None and state.number == number:
+            if row[at.currency].strip() != state.currency:
+                raise ValueError("currency differs from the invoice's earlier rows")
+            if row[at.invoice_date].strip() != state.date_text:
+                raise ValueError("invoice date differs from the invoice's earlier rows")
+            if (supersedes_text or None) != state.supersedes:
+                raise ValueError("'supersedes' differs from the invoice's earlier rows")
+            return state
+        if not number:
+            raise ValueError("invoice number is empty")
+        check_text(number, "invoice number")
+        if number in self.finished:
+            raise ValueError(
+                "the invoice's rows are not contiguous: it appeared earlier in the file"
+            )
+        currency = row[at.currency].strip()
+        if currency not in AMOUNT_PATTERNS:
+            raise ValueError("unknown currency (not an ISO 4217 code with a minor unit)")
+        date_text = row[at.invoice_date].strip()
+        invoice_date = parse_iso_date(date_text)
+        supersedes = supersedes_text or None
+        if supersedes is not None:
+            check_text(supersedes, "supersedes")
+        if state is not None:
+            self.finished.add(state.number)
+        charges = self.charge_caches.setdefault(currency, {})
+        self.state = _InvoiceState(number, currency, invoice_date, date_text, supersedes, charges)
+        self.number = number
+        return self.state
+
+    def _line_number(self, row: list[str], state: _InvoiceState) -> int:
+        if self.at.line_number is None:
+            return state.last_line + 1
+        text = row[self.at.line_number].strip()
+        if not text.isdigit() or not text.isascii() or len(text) > 9:
+            raise ValueError("line number is not a positive integer")
+        line_number = int(text)
+        if line_number < 1:
+            raise ValueError("line number is not a positive integer")
+        if line_number == state.last_line:
+            raise ValueError("line number repeats within the invoice")
+        if line_number < state.last_line:
+            raise ValueError("line number goes backwards within the invoice")
+        return line_number
+
+    def _tracking(self, row: list[str]) -> str:
+        tracking = row[self.at.tracking_number]
+        if not tracking or tracking[0] == " " or tracking[-1] == " ":
+            tracking = tracking.strip()
+        if not tracking:
+            raise ValueError("tracking number is empty")
+        return check_text(tracking, "tracking number")
+
+    def _charges(
+        self, row: list[str], currency: str
+    ) -> tuple[tuple[tuple[ChargeType, Decimal], ...], Decimal]:
+        pattern = AMOUNT_PATTERNS[currency].fullmatch
+        charges: list[tuple[ChargeType, Decimal]] = []
+        total = _ZERO
+        for index, name, kind in self.at.charges:
+            # ASCII spaces only: no other padding (a Unicode space, a tab) is guessed away
+            cell = row[index].strip(" ")
+            if not cell:
+                continue
+            if pattern(cell) is None:
+                raise ValueError(
+                    f"{name}: not an amount with at most the {currency} minor-unit decimals"
+                )
+            amount = Decimal(cell)
+            if amount < _ZERO and kind not in self.credit_types:
+                raise ValueError(f"{name}: a negative amount is not allowed for this charge")
+            charges.append((kind, amount))
+            total += amount
+        if not charges:
+            raise ValueError("the line has no charge")
+        return _merged(charges) if self.merge else tuple(charges), total
+
+    def _texts(self, row: list[str]) -> list[str | None]:
+        texts: list[str | None] = [None, None, None, None, None]
+        for slot, index, what in self.optional:
+            cell = row[index].strip()
+            if cell:
+                texts[slot] = check_text(cell, what)
+        return texts
+
+    def _ship_date(self, row: list[str]) -> date | None:
+        if self.at.ship_date is None:
+            return None
+        text = row[self.at.ship_date].strip()
+        return self._date(text) if text else None
+
+    def _date(self, text: str) -> date:
+        """A ``YYYY-MM-DD`` text as a date, remembered (bounded)."""
+        value = self.dates.get(text)
+        if value is None:
+            value = parse_iso_date(text)
+            if len(self.dates) > 10_000:
+                self.dates.clear()
+            self.dates[text] = value
+        return value
+
+    # -- the fast path --------------------------------------------------------------------------
+
+    def _plain_reader(self) -> Callable[[list[str], str, int], InvoiceRow | None]:
+        """The fast path: ``plain(row, clean, file_line)`` is the row read without a doubt, or
+        ``None``. ``row`` is ``clean`` split, of the right width and of the current invoice; it
+        must be proven good without stripping. (A closure over local variables: it runs for
+        nearly every row of a large file.)"""
+        at = self.at
+        i_currency, i_date, i_supersedes = at.currency, at.invoice_date, at.supersedes
+        i_line, i_tracking, i_ship = at.line_number, at.tracking_number, at.ship_date
+        pad = self.pad
+        texts_of = self.texts_of
+        several = len(at.charges) > 1
+        cells_of = self.charge_cells
+        i_single = at.charges[0][0]
+        dates = self.dates
+        parse_date = self._date
+        plain_charges = self._plain_charges
+        date_pattern = _DATE.fullmatch
+        new_row = _new_row
+        row_type = InvoiceRow
+
+        def plain(row: list[str], clean: str, file_line: int) -> InvoiceRow | None:
+            state = self.state
+            assert state is not None
+            if (
+                " " in clean
+                or row[i_currency] != state.currency
+                or row[i_date] != state.date_text
+                or (i_supersedes is not None and (row[i_supersedes] or None) != state.supersedes)
+                or (len(clean) > MAX_TEXT and max(map(len, row)) > MAX_TEXT)
+            ):
+                return None
+            last_line = state.last_line
+            if i_line is None:
+                line_number = last_line + 1
+            else:
+                cell = row[i_line]
+                if not cell.isdigit() or not cell.isascii() or len(cell) > 9:
+                    return None
+                line_number = int(cell)
+                if line_number <= last_line or line_number < 1:
+                    return None
+            tracking = row[i_tracking]
+            if pad:
+                row.append("")
+            carrier_id, reference, service, origin, destination = texts_of(row)
+            if (
+                not tracking
+                or not (
+                    tracking + carrier_id + reference + service + origin + destination
+                ).isprintable()
+            ):
+                return None
+            key = ",".join(cells_of(row)) if several else row[i_single]
+            charges = state.charges.get(key)
+            if charges is None:
+                charges = plain_charges(row, key, state)
+                if charges is None:
+                    return None
+            ship_date = None
+            if i_ship is not None:
+                cell = row[i_ship]
+                if cell:
+                    ship_date = dates.get(cell)
+                    if ship_date is None:
+                        if date_pattern(cell) is None:
+                            return None
+                        try:
+                            ship_date = parse_date(cell)
+                        except ValueError:
+                            return None
+            state.last_line = line_number
+            return new_row(
+                row_type,
+                (
+                    file_line,
+                    state.number,
+                    state.invoice_date,
+                    state.currency,
+                    line_number,
+                    tracking,
+                    charges,
+                    charges.total,
+                    carrier_id or None,
+                    reference or None,
+                    ship_date,
+                    service or None,
+                    origin or None,
+                    destination or None,
+                    state.supersedes,
+                ),
+            )
+
+        return plain
+
+    def _plain_charges(
+        self, row: list[str], key: str, state: _InvoiceState
+    ) -> BilledCharges | None:
+        """The charges of ``key``'s cells when each is empty or a strict amount allowed for its
+        charge type; remembered in the invoice currency's cache."""
+        pattern = AMOUNT_PATTERNS[state.currency].fullmatch
+        found: list[tuple[ChargeType, Decimal]] = []
+        total = _ZERO
+        for index, _, kind in self.at.charges:
+            cell = row[index]
+            if not cell:
+                continue
+            if pattern(cell) is None:
+                return None
+            amount = Decimal(cell)
+            if amount < _ZERO and kind not in self.credit_types:
+                return None
+            found.append((kind, amount))
+            total += amount
+        if not found:
+            return None
+        charges = BilledCharges(_merged(found) if self.merge else found)
+        charges.key = self.layout + key
+        charges.total = total
+        cache = state.charges
+        if len(cache) >= _AMOUNTS_KEPT:
+            cache.clear()
+        cache[key] = charges
+        return charges
+
+
+def _merged(
+    charges: list[tuple[ChargeType, Decimal]],
+) -> tuple[tuple[ChargeType, Decimal], ...]:
+    """Charges of one type from several columns, added up (first column's position)."""
+    merged: dict[ChargeType, Decimal] = {}
+    for kind, amount in charges:
+        merged[kind] = merged.get(kind, _ZERO) + amount
+    return tuple(merged.items())
+
+
+_new_row = tuple.__new__
 
 
 def iter_invoice_rows(
@@ -221,70 +559,19 @@ def _iter_rows(
     except csv.Error as exc:
         raise InvoiceFileError(f"the header row is not valid CSV ({exc})", line=1) from None
     at = _locate(header, columns)
-    yield from _rows(iterator, delimiter, at, columns, fast)
+    yield from _rows(iterator, delimiter, _RowReader(at, columns), fast)
 
 
 def _rows(
-    lines: Iterator[str], delimiter: str, at: _Columns, columns: InvoiceColumns, fast: bool
+    lines: Iterator[str], delimiter: str, reader: _RowReader, fast: bool
 ) -> Iterator[InvoiceRow | RowProblem]:
-    width = at.width
-    finished: set[str] = set()
-    state: _InvoiceState | None = None
-    credit_types = columns.credit_types
-    by_row_number = at.line_number is None
-    line_index = at.line_number if at.line_number is not None else 0
+    """Split the lines into rows (plain lines directly, quoted ones through the csv module) and
+    read each: by the fast path when it can, else by :meth:`_RowReader.read`."""
+    width = reader.at.width
+    i_number = reader.at.invoice_number
+    plain = reader._plain_reader()
+    read = reader.read
     line_num = 1
-    patterns = AMOUNT_PATTERNS
-    zero = _ZERO
-    charge_columns = at.charges
-    merge = len({kind for _, _, kind in charge_columns}) != len(charge_columns)
-    optional = [
-        (slot, index, what)
-        for slot, (index, what) in enumerate(
-            (
-                (at.carrier_shipment_id, "carrier shipment id"),
-                (at.reference, "reference"),
-                (at.service, "service"),
-                (at.origin, "origin"),
-                (at.destination, "destination"),
-            )
-        )
-        if index is not None
-    ]
-    ship_index = at.ship_date
-    supersedes_index = at.supersedes
-    i_number, i_currency, i_date, i_tracking = (
-        at.invoice_number,
-        at.currency,
-        at.invoice_date,
-        at.tracking_number,
-    )
-    new_row = tuple.__new__
-    dates: dict[str, date] = {}
-    amount_caches: dict[str, dict[str, Decimal]] = {}
-    row_type = InvoiceRow
-    # The current invoice's fields for the fast path (s_number stays None without it).
-    s_number: str | None = None
-    s_currency = s_date_text = ""
-    s_supersedes: str | None = None
-    s_invoice_date = date.min
-    s_pattern = _DATE.fullmatch  # replaced when the first invoice starts
-    known: dict[str, Decimal] = {}
-    # The five optional text columns in InvoiceRow order; an absent one reads an empty cell
-    # appended to the row on the fast path (``pad``).
-    pad = None in (at.carrier_shipment_id, at.reference, at.service, at.origin, at.destination)
-    texts_of = operator.itemgetter(
-        *(
-            width if index is None else index
-            for index in (
-                at.carrier_shipment_id,
-                at.reference,
-                at.service,
-                at.origin,
-                at.destination,
-            )
-        )
-    )
     while True:
         try:
             text = next(lines)
@@ -296,271 +583,33 @@ def _rows(
         if '"' in text:
             # Quoted fields (maybe spanning lines) go through the csv module; plain lines are
             # split directly, which reads them the same and costs a third of the time.
-            reader = csv.reader(itertools.chain((text,), lines), delimiter=delimiter, strict=True)
+            csv_reader = csv.reader(
+                itertools.chain((text,), lines), delimiter=delimiter, strict=True
+            )
             try:
-                row = next(reader)
+                row = next(csv_reader)
             except csv.Error as exc:
-                line_num += reader.line_num - 1
+                line_num += csv_reader.line_num - 1
                 yield RowProblem(line_num, f"not valid CSV ({exc})")
                 continue
             except UnicodeDecodeError:
                 raise InvoiceFileError("the file is not UTF-8 text", line=line_num + 1) from None
-            line_num += reader.line_num - 1
+            line_num += csv_reader.line_num - 1
         else:
             clean = text.rstrip("\r\n")
             row = clean.split(delimiter)
-            if (
-                len(row) == width
-                and row[i_number] == s_number
-                and " " not in clean
-                and (len(clean) <= MAX_TEXT or max(map(len, row)) <= MAX_TEXT)
-            ):
-                # The fast path, for a further row of the current invoice with no space and no
-                # cell longer than MAX_TEXT. It accepts only a row it can show is good without
-                # stripping: every cell equal to the invoice's, or matching its strict pattern,
-                # or an amount read before, and the text cells printable (which also rules out
-                # any whitespace). At the first doubt it gives the row to the general path below,
-                # which reads it from scratch and words any problem; so the fast path never
-                # rejects a row, and what it accepts is what the general path would accept.
-                assert state is not None
-                last_line = state.last_line
-                try:
-                    if (
-                        row[i_currency] != s_currency
-                        or row[i_date] != s_date_text
-                        or (
-                            supersedes_index is not None
-                            and (row[supersedes_index] or None) != s_supersedes
-                        )
-                    ):
-                        raise _Unsure
-                    if by_row_number:
-                        line_number = last_line + 1
-                    else:
-                        cell = row[line_index]
-                        if not cell.isdigit() or not cell.isascii() or len(cell) > 9:
-                            raise _Unsure
-                        line_number = int(cell)
-                        if line_number <= last_line or line_number < 1:
-                            raise _Unsure
-                    tracking = row[i_tracking]
-                    if pad:
-                        row.append("")
-                    carrier_id, reference, service, origin, destination = texts_of(row)
-                    if (
-                        not tracking
-                        or not (
-                            tracking + carrier_id + reference + service + origin + destination
-                        ).isprintable()
-                    ):
-                        raise _Unsure
-                    charges: list[tuple[ChargeType, Decimal]] = []
-                    total = zero
-                    for index, _, kind in charge_columns:
-                        cell = row[index]
-                        if not cell:
-                            continue
-                        amount = known.get(cell)
-                        if amount is None:
-                            if s_pattern(cell) is None:
-                                raise _Unsure
-                            amount = Decimal(cell)
-                            if amount < zero:
-                                if kind not in credit_types:
-                                    raise _Unsure
-                            else:
-                                if len(known) >= _AMOUNTS_KEPT:
-                                    known.clear()
-                                known[cell] = amount
-                        charges.append((kind, amount))
-                        total += amount
-                    if not charges:
-                        raise _Unsure
-                    if merge:
-                        merged: dict[ChargeType, Decimal] = {}
-                        for kind, amount in charges:
-                            merged[kind] = merged.get(kind, zero) + amount
-                        charges = list(merged.items())
-                    ship_date = None
-                    if ship_index is not None:
-                        cell = row[ship_index]
-                        if cell:
-                            ship_date = dates.get(cell)
-                            if ship_date is None:
-                                if _DATE.fullmatch(cell) is None:
-                                    raise _Unsure
-                                ship_date = date.fromisoformat(cell)  # may raise ValueError
-                                if len(dates) > 10_000:
-                                    dates.clear()
-                                dates[cell] = ship_date
-                except ValueError:  # _Unsure is one
-                    del row[width:]
-                else:
-                    state.last_line = line_number
-                    yield new_row(
-                        row_type,
-                        (
-                            line_num,
-                            s_number,
-                            s_invoice_date,
-                            s_currency,
-                            line_number,
-                            tracking,
-                            tuple(charges),
-                            total,
-                            carrier_id or None,
-                            reference or None,
-                            ship_date,
-                            service or None,
-                            origin or None,
-                            destination or None,
-                            s_supersedes,
-                        ),
-                    )
+            if fast and len(row) == width and row[i_number] == reader.number:
+                item = plain(row, clean, line_num)
+                if item is not None:
+                    yield item
                     continue
+                del row[width:]
         if len(row) != width:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             yield RowProblem(line_num, f"expected {width} fields, found {len(row)}")
             continue
-        number = row[i_number]
-        if state is None or number != state.number:
-            number = number.strip()
-        try:
-            if state is None or state.number != number:
-                if not number:
-                    raise ValueError("invoice number is empty")
-                check_text(number, "invoice number")
-                if number in finished:
-                    raise ValueError(
-                        "the invoice's rows are not contiguous: it appeared earlier in the file"
-                    )
-                currency = row[i_currency].strip()
-                if currency not in patterns:
-                    raise ValueError("unknown currency (not an ISO 4217 code with a minor unit)")
-                date_text = row[i_date].strip()
-                invoice_date = parse_iso_date(date_text)
-                supersedes = (
-                    row[supersedes_index].strip() or None if supersedes_index is not None else None
-                )
-                if supersedes is not None:
-                    check_text(supersedes, "supersedes")
-                if state is not None:
-                    finished.add(state.number)
-                state = _InvoiceState(number, currency, invoice_date, date_text, supersedes)
-                state.amounts = known = amount_caches.setdefault(currency, {})
-                if fast:
-                    s_number = number
-                s_currency, s_date_text, s_supersedes = currency, date_text, supersedes
-                s_invoice_date, s_pattern = invoice_date, patterns[currency].fullmatch
-            else:
-                currency = state.currency
-                if row[i_currency].strip() != currency:
-                    raise ValueError("currency differs from the invoice's earlier rows")
-                if row[i_date].strip() != state.date_text:
-                    raise ValueError("invoice date differs from the invoice's earlier rows")
-                if (
-                    supersedes_index is not None
-                    and (row[supersedes_index].strip() or None) != state.supersedes
-                ):
-                    raise ValueError("'supersedes' differs from the invoice's earlier rows")
-            if by_row_number:
-                line_number = state.last_line + 1
-            else:
-                text = row[line_index]
-                if not text.isdigit() or not text.isascii() or len(text) > 9:
-                    text = text.strip()
-                    if not text.isdigit() or not text.isascii() or len(text) > 9:
-                        raise ValueError("line number is not a positive integer")
-                line_number = int(text)
-                if line_number <= state.last_line or line_number < 1:
-                    if line_number < 1:
-                        raise ValueError("line number is not a positive integer")
-                    raise ValueError(
-                        "line number repeats within the invoice"
-                        if line_number == state.last_line
-                        else "line number goes backwards within the invoice"
-                    )
-            tracking = row[i_tracking]
-            if not tracking or tracking[0] == " " or tracking[-1] == " ":
-                tracking = tracking.strip()
-            if not tracking:
-                raise ValueError("tracking number is empty")
-            if len(tracking) > MAX_TEXT or not tracking.isprintable():
-                check_text(tracking, "tracking number")
-            pattern = patterns[currency].fullmatch
-            charges = []
-            total = zero
-            for index, name, kind in charge_columns:
-                cell = row[index]
-                if not cell:
-                    continue
-                if pattern(cell) is None:
-                    cell = cell.strip()
-                    if not cell:
-                        continue
-                    if pattern(cell) is None:
-                        raise ValueError(
-                            f"{name}: not an amount with at most the {currency} minor-unit decimals"
-                        )
-                amount = Decimal(cell)
-                if amount < zero and kind not in credit_types:
-                    raise ValueError(f"{name}: a negative amount is not allowed for this charge")
-                charges.append((kind, amount))
-                total += amount
-            if not charges:
-                raise ValueError("the line has no charge")
-            if merge:
-                merged = {}
-                for kind, amount in charges:
-                    merged[kind] = merged.get(kind, zero) + amount
-                charges = list(merged.items())
-            texts: list[str | None] = [None, None, None, None, None]
-            for slot, index, what in optional:
-                cell = row[index]
-                if cell:
-                    cell = cell.strip()
-                    if cell:
-                        if len(cell) > MAX_TEXT or not cell.isprintable():
-                            check_text(cell, what)
-                        texts[slot] = cell
-            ship_date = None
-            if ship_index is not None:
-                cell = row[ship_index]
-                if cell:
-                    ship_date = dates.get(cell)
-                    if ship_date is None:
-                        cell = cell.strip()
-                        if cell:
-                            ship_date = parse_iso_date(cell)
-                            if len(dates) > 10_000:
-                                dates.clear()
-                            dates[cell] = ship_date
-            result = new_row(
-                row_type,
-                (
-                    line_num,
-                    number,
-                    state.invoice_date,
-                    currency,
-                    line_number,
-                    tracking,
-                    tuple(charges),
-                    total,
-                    texts[0],
-                    texts[1],
-                    ship_date,
-                    texts[2],
-                    texts[3],
-                    texts[4],
-                    state.supersedes,
-                ),
-            )
-        except ValueError as exc:
-            yield RowProblem(line_num, str(exc), number or None)
-            continue
-        state.last_line = line_number
-        yield result
+        yield read(row, line_num)
 
 
 def open_invoice_file(path: str | Path) -> TextIO:

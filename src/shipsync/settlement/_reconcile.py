@@ -21,7 +21,7 @@ posting of the actual) per line with a known, current shipment in the expected c
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from pathlib import Path
@@ -44,11 +44,14 @@ from shipsync.errors import InvalidInputError, ReconciliationError
 from shipsync.settlement._bills import DisputePolicy, VendorBillSink, build_vendor_bill
 from shipsync.settlement._columns import InvoiceColumns
 from shipsync.settlement._index import (
-    RECORD_SEPARATOR as _RS,
-)
-from shipsync.settlement._index import (
+    BILLED_MARK,
+    QUOTED_AT,
     MemoryShipmentIndex,
     ShipmentIndex,
+    encode_record,
+)
+from shipsync.settlement._index import (
+    RECORD_SEPARATOR as _RS,
 )
 from shipsync.settlement._ledger import SettlementLedger
 from shipsync.settlement._parse import InvoiceRow, RowProblem, read_invoice_rows
@@ -61,7 +64,7 @@ from shipsync.settlement._report import (
     ReconciliationReport,
     ReportProblem,
 )
-from shipsync.settlement._rules import MatchRules, classify_charges, classify_texts, decimal_of
+from shipsync.settlement._rules import MatchRules, classify_charges
 from shipsync.telemetry import _hooks as _telemetry
 
 __all__ = ["Reconciler", "reconcile_file", "report_json", "rows_of_invoice"]
@@ -74,7 +77,57 @@ _ZERO = Decimal(0)
 MAX_PROBLEMS_KEPT = 10_000
 _EXACT = Context(prec=60, rounding=ROUND_HALF_EVEN)
 _new_tuple = tuple.__new__
-_QUOTED = 6  # where a MemoryShipmentIndex record's expected amounts start
+_KEPT = 1 << 14  # entries per memo of the hot loop (a few MB each when full)
+_CHARGE_ORDER = tuple(ChargeType)
+_UNKNOWN_SHIPMENT = LineClass.UNKNOWN_SHIPMENT
+_DUPLICATE = LineClass.DUPLICATE_LINE
+_CANCELLED = LineClass.BILLED_AFTER_CANCELLATION
+_MISMATCH = LineClass.CURRENCY_MISMATCH
+
+_Finder = Callable[[str, str | None, str | None], tuple[str, str] | None]
+
+
+def _package_finder(index: ShipmentIndex) -> tuple[_Finder, Callable[[str, str], bool]]:
+    """How the reconciler finds a line's package as ``(tracking number, record)`` (the layout
+    of ``MemoryShipmentIndex``) and bills it (True: it was billed before).
+
+    An in-memory index is read directly; any other index through the protocol, its
+    expectations encoded as records, so one classification serves every index.
+    """
+    if type(index) is MemoryShipmentIndex:
+        memory = index
+        records = memory._records
+        get = records.get
+        find_record = memory.find_record
+
+        def find_in_memory(
+            tracking: str, carrier_id: str | None, reference: str | None
+        ) -> tuple[str, str] | None:
+            record = get(tracking)
+            if record is not None:
+                return tracking, record
+            return find_record(tracking, carrier_id, reference)
+
+        def bill_in_memory(tracking: str, record: str) -> bool:
+            if record[0] == BILLED_MARK:
+                return True
+            records[tracking] = BILLED_MARK + record
+            return False
+
+        return find_in_memory, bill_in_memory
+
+    def find(
+        tracking: str, carrier_id: str | None, reference: str | None
+    ) -> tuple[str, str] | None:
+        expectation = index.find(tracking, carrier_id, reference)
+        if expectation is None:
+            return None
+        return expectation.tracking_number, encode_record(expectation)
+
+    def bill(tracking: str, record: str) -> bool:
+        return index.mark_billed(tracking)
+
+    return find, bill
 
 
 def _utc_now() -> datetime:
@@ -193,11 +246,13 @@ class Reconciler:
         self.now = now
         self.checkpoint_every = checkpoint_every
         self._table = self.rules.table()
-        self._memory = index if isinstance(index, MemoryShipmentIndex) else None
-        records: dict[str, str] = index._records if isinstance(index, MemoryShipmentIndex) else {}
-        self._records_get = records.get
-        self._billed: set[str] = index._billed if isinstance(index, MemoryShipmentIndex) else set()
-        self._decimals: dict[str, Decimal] = {}  # expected amounts' texts, parsed once
+        self._per_line = on_line is not None or on_event is not None
+        self._find, self._bill = _package_finder(index)
+        self._decided: dict[
+            tuple[str | None, str], tuple[LineClass, ChargeType | None, Decimal | None]
+        ] = {}
+        self._quotes: dict[str, tuple[dict[ChargeType, Decimal], Decimal]] = {}
+        self._classify = self._classifier()
         self._problems: list[ReportProblem] = []
         self._problem_count = 0
         self._summaries: list[InvoiceSummary] = []
@@ -216,10 +271,12 @@ class Reconciler:
         amount the parser accepts are exact.
         """
         current: _Invoice | None = None
-        # Without a ledger, a line of the current invoice in its currency goes straight to
+        # Without a ledger, a live line of the current invoice in its currency goes straight to
         # _classify (what _line would do, without its checks' cost).
+        # (Without a ledger an invoice is always live.)
         direct = self.ledger is None
-        classify = self._direct() if direct and self._memory is not None else self._classify
+        classify = self._classify
+        number = currency = None
         with localcontext(_EXACT):
             for item in rows:
                 if isinstance(item, RowProblem):
@@ -227,11 +284,12 @@ class Reconciler:
                     continue
                 # item[1] is the invoice number, item[3] the currency (by index: this runs for
                 # every line)
-                if current is None or item[1] != current.number:
+                if item[1] != number or current is None:
                     if current is not None:
                         self._finish(current)
                     current = self._start(item)
-                if direct and current.mode == "live" and item[3] == current.tally.currency:
+                    number, currency = current.number, current.tally.currency
+                if direct and item[3] == currency:
                     classify(current, item)
                 else:
                     self._line(current, item)
@@ -369,143 +427,36 @@ class Reconciler:
         invoice.note = f"invoice {invoice.number} {why}; issue a correction that supersedes it"
         self._problem(invoice.note, invoice.first.file_line, invoice.number)
 
-    def _classify(self, invoice: _Invoice, row: InvoiceRow) -> None:
-        charge_type: ChargeType | None = None
-        difference: Decimal | None = None
-        expected_charges: Mapping[ChargeType, Decimal] | None = None
-        expected: Decimal | None = None
-        shipment_id: str | None = None
-        expected_currency: str | None = None
-        memory = self._memory
-        if memory is not None:
-            record = self._records_get(row[5])
-            found = (
-                (row[5], record)
-                if record is not None
-                else memory.find_record(row[5], row[8], row[9])
-            )
-            if found is None:
-                kind = LineClass.UNKNOWN_SHIPMENT
-            else:
-                package, record = found
-                fields = record.split(_RS)
-                shipment_id = fields[0]
-                expected_currency = fields[1]
-                billed_set = self._billed
-                if package in billed_set:
-                    kind = LineClass.DUPLICATE_LINE
-                else:
-                    billed_set.add(package)
-                    if self.ledger is not None:
-                        invoice.billed.append(package)
-                    if len(fields) > 2 and fields[2] == "cancelled":
-                        kind = LineClass.BILLED_AFTER_CANCELLATION
-                    elif expected_currency != row[3]:
-                        kind = LineClass.CURRENCY_MISMATCH
-                    else:
-                        kind, charge_type, difference = classify_texts(
-                            row[6], fields, 6, self._table, self._decimals
-                        )
-                        if charge_type is None:
-                            difference = None
-                if self.on_line is not None or self.on_event is not None:
-                    expected = _ZERO
-                    decimals = self._decimals
-                    for text in fields[6:]:
-                        if text:
-                            value = decimals.get(text)
-                            expected += decimal_of(text, decimals) if value is None else value
-        else:
-            expectation = self.index.find(row[5], row[8], row[9])
-            if expectation is None:
-                kind = LineClass.UNKNOWN_SHIPMENT
-            else:
-                shipment_id = expectation[0]
-                expected_currency = expectation[2]
-                expected_charges = expectation[3]
-                expected = sum(expected_charges.values(), _ZERO)
-                if self.index.mark_billed(expectation[1]):
-                    kind = LineClass.DUPLICATE_LINE
-                else:
-                    if self.ledger is not None:
-                        invoice.billed.append(expectation[1])
-                    if expectation[4]:
-                        kind = LineClass.BILLED_AFTER_CANCELLATION
-                    elif expected_currency != row[3]:
-                        kind = LineClass.CURRENCY_MISMATCH
-                    else:
-                        kind, charge_type, difference = classify_charges(
-                            row[6], expected_charges, self._table
-                        )
-                        if charge_type is None:
-                            difference = None
-        tally = invoice.tally
-        position = _POS[kind]
-        billed = row[7]
-        tally.counts[position] += 1
-        tally.amounts[position] += billed
-        tally.total += billed
-        tally.last_line = row[4]
-        if billed < _ZERO:
-            tally.credits += 1
-        if self.on_line is not None or self.on_event is not None:
-            outcome: LineOutcome = _new_tuple(
-                LineOutcome,
-                (
-                    invoice.number,
-                    row[4],
-                    row[0],
-                    row[5],
-                    kind,
-                    billed,
-                    row[3],
-                    shipment_id,
-                    expected,
-                    expected_currency,
-                    charge_type,
-                    difference,
-                ),
-            )
-            if self.on_line is not None:
-                self.on_line(outcome)
-            if self.on_event is not None:
-                self._line_events(invoice, outcome)
-        if self.ledger is not None:
-            invoice.since_commit += 1
-            if invoice.since_commit >= self.checkpoint_every:
-                self._commit(invoice, "in_progress")
+    def _classifier(self) -> Callable[[_Invoice, InvoiceRow], None]:
+        """The classification of a line: find its package, classify it (see ``_rules``), tally
+        it, report it. It is the only one and runs for every line (a closure over local
+        variables: this is the hot loop of a large file).
 
-    def _direct(self) -> Callable[[_Invoice, InvoiceRow], None]:
-        """:meth:`_classify` for an in-memory index without a ledger, the hot loop of a large
-        file: what it reads is held in local variables, and a line billing exactly its quoted
-        amounts (the usual case) is matched without the general rules, which it would pass.
-
-        ``test_settle_fastpath`` checks that it agrees with :meth:`_classify` line by line.
+        The rules themselves are :func:`~shipsync.settlement.classify_charges`, remembered per
+        distinct (billed charge texts, quoted amount texts) pair by :meth:`_rules`: the rules
+        read nothing else, so a remembered class is the class a fresh call gives.
         """
-        memory = self._memory
-        assert memory is not None
-        assert self.ledger is None
-        records_get = self._records_get
-        find_record = memory.find_record
-        billed_set = self._billed
-        mark = billed_set.add
-        table = self._table
-        decimals = self._decimals
-        known = decimals.get
+        find = self._find
+        bill = self._bill
+        memory = self.index if type(self.index) is MemoryShipmentIndex else None
+        records: dict[str, str] = memory._records if memory is not None else {}
+        get_record = records.get
+        decided = self._decided
+        quotes_get = self._quotes.get
+        rules = self._rules
+        expected_of = self._expected
+        ledger = self.ledger
         on_line = self.on_line
         on_event = self.on_event
         per_line = on_line is not None or on_event is not None
         line_events = self._line_events
-        at_of = {kind: _QUOTED + i for i, kind in enumerate(ChargeType)}
-        counts_at = _POS
+        commit = self._commit
+        checkpoint_every = self.checkpoint_every
+        positions = _POS
         zero = _ZERO
+        sep = _RS
         new_outcome = _new_tuple
         outcome_type = LineOutcome
-        matched = LineClass.MATCHED
-        unknown = LineClass.UNKNOWN_SHIPMENT
-        duplicate = LineClass.DUPLICATE_LINE
-        cancelled = LineClass.BILLED_AFTER_CANCELLATION
-        mismatch = LineClass.CURRENCY_MISMATCH
 
         def classify(invoice: _Invoice, row: InvoiceRow) -> None:
             charge_type: ChargeType | None = None
@@ -514,56 +465,41 @@ class Reconciler:
             shipment_id: str | None = None
             expected_currency: str | None = None
             package = row[5]
-            record = records_get(package)
+            record = get_record(package)  # an in-memory index's package, found directly
             if record is None:
-                found = find_record(package, row[8], row[9])
+                found = find(package, row[8], row[9])
                 if found is not None:
                     package, record = found
             if record is None:
-                kind = unknown
+                kind = _UNKNOWN_SHIPMENT
             else:
-                fields = record.split(_RS)
+                fields = record.split(sep, QUOTED_AT)
                 shipment_id = fields[0]
                 expected_currency = fields[1]
-                width = len(fields)
-                quoted = 0
-                if per_line or width > _QUOTED:
-                    expected = zero
-                    for text in fields[_QUOTED:]:
-                        if text:
-                            quoted += 1
-                            value = known(text)
-                            expected += decimal_of(text, decimals) if value is None else value
-                if package in billed_set:
-                    kind = duplicate
+                quoted = fields[QUOTED_AT]
+                if shipment_id[0] == BILLED_MARK if memory is not None else bill(package, record):
+                    kind = _DUPLICATE
+                    shipment_id = shipment_id.removeprefix(BILLED_MARK)
                 else:
-                    mark(package)
-                    if width > 2 and fields[2] == "cancelled":
-                        kind = cancelled
+                    if memory is not None:
+                        records[package] = BILLED_MARK + record
+                    if ledger is not None:
+                        invoice.billed.append(package)
+                    if fields[2] == "cancelled":
+                        kind = _CANCELLED
                     elif expected_currency != row[3]:
-                        kind = mismatch
+                        kind = _MISMATCH
                     else:
                         charges = row[6]
-                        simple = quoted == len(charges)
-                        if simple:
-                            for billed_kind, amount in charges:
-                                at = at_of[billed_kind]
-                                text = fields[at] if at < width else ""
-                                if not text or known(text) != amount:
-                                    simple = False  # not simply the quote: the general rules
-                                    break
-                        if simple:
-                            kind = matched
-                        else:
-                            kind, charge_type, difference = classify_texts(
-                                charges, fields, _QUOTED, table, decimals
-                            )
-                            if charge_type is None:
-                                difference = None
-                if not per_line:
-                    expected = None
+                        known = decided.get((getattr(charges, "key", None), quoted))
+                        if known is None:
+                            known = rules(charges, quoted)
+                        kind, charge_type, difference = known
+                if per_line:
+                    known_quote = quotes_get(quoted)
+                    expected = (known_quote or expected_of(quoted))[1]
             tally = invoice.tally
-            position = counts_at[kind]
+            position = positions[kind]
             billed = row[7]
             tally.counts[position] += 1
             tally.amounts[position] += billed
@@ -593,8 +529,47 @@ class Reconciler:
                     on_line(outcome)
                 if on_event is not None:
                     line_events(invoice, outcome)
+            if ledger is not None:
+                invoice.since_commit += 1
+                if invoice.since_commit >= checkpoint_every:
+                    commit(invoice, "in_progress")
 
         return classify
+
+    def _rules(
+        self, charges: tuple[tuple[ChargeType, Decimal], ...], quoted: str
+    ) -> tuple[LineClass, ChargeType | None, Decimal | None]:
+        """:func:`classify_charges` of a line against its package's quoted amount texts,
+        remembered by the texts when the reader gave the charges' text (``BilledCharges``)."""
+        key = getattr(charges, "key", None)
+        if key is not None:
+            known = self._decided.get((key, quoted))
+            if known is not None:
+                return known
+        kind, charge_type, difference = classify_charges(
+            charges, self._expected(quoted)[0], self._table
+        )
+        decided = (kind, charge_type, None if charge_type is None else difference)
+        if key is not None:
+            if len(self._decided) >= _KEPT:
+                self._decided.clear()
+            self._decided[(key, quoted)] = decided
+        return decided
+
+    def _expected(self, quoted: str) -> tuple[dict[ChargeType, Decimal], Decimal]:
+        """A record's quoted amount texts as charges and their sum, remembered (bounded)."""
+        known = self._quotes.get(quoted)
+        if known is None:
+            charges = {
+                kind: Decimal(text)
+                for kind, text in zip(_CHARGE_ORDER, quoted.split(_RS), strict=False)
+                if text
+            }
+            known = (charges, sum(charges.values(), _ZERO))
+            if len(self._quotes) >= _KEPT:
+                self._quotes.clear()
+            self._quotes[quoted] = known
+        return known
 
     def _line_events(self, invoice: _Invoice, outcome: LineOutcome) -> None:
         events, actual = line_events(

@@ -88,22 +88,6 @@ class MatchRules:
         }
 
 
-_DECIMALS_KEPT = 1 << 16
-
-
-def decimal_of(text: str, decimals: dict[str, Decimal]) -> Decimal:
-    """``Decimal(text)``, remembered in ``decimals`` (bounded: cleared when full).
-
-    A Decimal is immutable and ``Decimal(text)`` keeps the text's exponent, so the remembered
-    value is the very value a fresh parse gives.
-    """
-    value = Decimal(text)
-    if len(decimals) >= _DECIMALS_KEPT:
-        decimals.clear()
-    decimals[text] = value
-    return value
-
-
 _ORDER = {kind: i for i, kind in enumerate(ChargeType)}
 _KINDS = tuple(ChargeType)
 _MATCHED: tuple[LineClass, None, Decimal] = (LineClass.MATCHED, None, _ZERO)
@@ -168,90 +152,6 @@ def classify_charges(
         billed_kinds = {kind for kind, _ in billed}
         for kind, quoted in expected.items():
             if kind in billed_kinds or not quoted:
-                continue
-            absolute, percent = table[kind]
-            size = abs(quoted)
-            if size <= absolute or size * _HUNDRED <= size * percent:
-                continue
-            if (
-                worst is None
-                or size > worst_size
-                or (size == worst_size and _ORDER[kind] < _ORDER[worst])
-            ):
-                worst, worst_diff, worst_size = kind, -quoted, size
-    if worst is None:
-        return _MATCHED
-    if worst_diff > 0:
-        return LineClass.OVERCHARGE, worst, worst_diff
-    return LineClass.UNDERCHARGE, worst, worst_diff
-
-
-def classify_texts(
-    billed: tuple[tuple[ChargeType, Decimal], ...],
-    texts: list[str],
-    offset: int,
-    table: Mapping[ChargeType, tuple[Decimal, Decimal]],
-    decimals: dict[str, Decimal] | None = None,
-) -> tuple[LineClass, ChargeType | None, Decimal]:
-    """:func:`classify_charges` where the quoted amounts are decimal texts, one per charge type
-    in ``ChargeType`` order from ``texts[offset]`` on ("" when not quoted, missing at the end).
-
-    The shipment index keeps expectations in that form; this reads only the texts it needs.
-    ``decimals`` maps texts to their exact value (a cache the caller fills with
-    :func:`decimal_of`); without it each text is parsed.
-    """
-    if decimals is None:
-        decimals = {}
-    size_of_texts = len(texts)
-    unquoted: ChargeType | None = None
-    unquoted_diff = _ZERO
-    worst: ChargeType | None = None
-    worst_diff = _ZERO
-    worst_size = _ZERO
-    seen = 0
-    for kind, amount in billed:
-        at = offset + _ORDER[kind]
-        text = texts[at] if at < size_of_texts else ""
-        if not text:
-            if not amount or abs(amount) <= table[kind][0]:
-                continue
-            if unquoted is None or _RANK[kind] < _RANK[unquoted]:
-                unquoted, unquoted_diff = kind, amount
-            continue
-        seen += 1
-        quoted = decimals.get(text)
-        if quoted is None:
-            quoted = decimal_of(text, decimals)
-        diff = amount - quoted
-        if not diff:
-            continue
-        absolute, percent = table[kind]
-        size = abs(diff)
-        if size <= absolute or size * _HUNDRED <= abs(quoted) * percent:
-            continue
-        if (
-            worst is None
-            or size > worst_size
-            or (size == worst_size and _ORDER[kind] < _ORDER[worst])
-        ):
-            worst, worst_diff, worst_size = kind, diff, size
-    if unquoted is not None:
-        if unquoted is ChargeType.ADDRESS_CORRECTION:
-            return LineClass.ADDRESS_CORRECTION, unquoted, unquoted_diff
-        if unquoted is ChargeType.DIMENSIONAL_WEIGHT_ADJUSTMENT:
-            return LineClass.WEIGHT_ADJUSTMENT, unquoted, unquoted_diff
-        return LineClass.UNQUOTED_SURCHARGE, unquoted, unquoted_diff
-    rest = texts[offset:]
-    if seen != len(rest) - rest.count(""):
-        billed_kinds = {kind for kind, _ in billed}
-        for i, text in enumerate(rest):
-            kind = _KINDS[i]
-            if not text or kind in billed_kinds:
-                continue
-            quoted = decimals.get(text)
-            if quoted is None:
-                quoted = decimal_of(text, decimals)
-            if not quoted:
                 continue
             absolute, percent = table[kind]
             size = abs(quoted)
