@@ -25,16 +25,11 @@ from shipsync import telemetry
 from shipsync.canonical import ShipmentCreated
 from shipsync.flows import Dispatcher, SQLiteDeadLetters, SQLiteEventLog
 from shipsync.idempotency import MemoryStore
-from shipsync.settlement import (
-    FAKE_CARRIER_COLUMNS,
-    SAMPLE_RULES,
-    load_shipments_csv,
-    reconcile_file,
-    write_sample_files,
-)
+from shipsync.settlement import FAKE_CARRIER_COLUMNS, load_shipments_csv, reconcile_file
 from shipsync.telemetry._core import handles
 from shipsync.testing.fake_carrier import sample_shipment
 from shipsync.testing.sample_flow import SampleFlow
+from shipsync.testing.settlement import SAMPLE_RULES, write_sample_files
 
 
 class Otel:
