@@ -178,6 +178,7 @@ class FeatureState:
         "profile",
         "stage",
         "stage_at",
+        "static",
     )
 
     def __init__(self, profile: ShipmentProfile, lanes: LaneStats) -> None:
@@ -197,6 +198,19 @@ class FeatureState:
         self.damage = 0.0
         self.customs_hold = 0.0
         self.facilities: set[str] = set()
+        # What the profile alone says, computed once: every snapshot starts from a copy.
+        static: dict[str, float] = {
+            "carrier=" + profile.carrier: 1.0,
+            "service=" + profile.carrier + "/" + profile.service: 1.0,
+            "lane_median_days": self.lane_transit / 24.0,
+            "packages": float(profile.packages),
+        }
+        if profile.address_incomplete:
+            static["address_incomplete"] = 1.0
+        band = _value_band(profile.declared_value)
+        if band:
+            static["value_band"] = band
+        self.static = static
         missing = []
         if profile.promised_by is None:
             missing.append("promised_by")
@@ -241,19 +255,8 @@ class FeatureState:
 
     def features(self, now: datetime) -> dict[str, float]:
         """The non-zero features as of ``now``."""
-        profile = self.profile
-        out: dict[str, float] = {
-            "carrier=" + profile.carrier: 1.0,
-            "service=" + profile.carrier + "/" + profile.service: 1.0,
-            "stage=" + self.stage.value: 1.0,
-            "lane_median_days": self.lane_transit / 24.0,
-            "packages": float(profile.packages),
-        }
-        if profile.address_incomplete:
-            out["address_incomplete"] = 1.0
-        band = _value_band(profile.declared_value)
-        if band:
-            out["value_band"] = band
+        out = dict(self.static)
+        out["stage=" + self.stage.value] = 1.0
         pickup = self.pickup
         elapsed = 0.0
         if pickup is not None:
@@ -271,7 +274,7 @@ class FeatureState:
             if dwell:
                 out["dwell_hours"] = dwell / 24.0
                 out["dwell_ratio"] = min(dwell / self.lane_dwell, 20.0)
-        promised = profile.promised_by
+        promised = self.profile.promised_by
         if promised is not None:
             slack = (promised - now).total_seconds() / _HOUR
             out["promise_known"] = 1.0

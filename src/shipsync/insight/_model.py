@@ -183,6 +183,10 @@ class RiskModel:
         self.eta = eta
         self.eta_residuals = eta_residuals
         self.trained_on = dict(trained_on or {})
+        # All six heads' weights per feature, so scoring walks a shipment's features once.
+        heads = [late, *self.outcome.values(), eta]
+        self._intercepts = tuple(head.intercept for head in heads)
+        self._fused = {name: tuple(head.weights[name] for head in heads) for name in late.weights}
 
     # --- scoring -----------------------------------------------------------------------------
 
@@ -201,11 +205,21 @@ class RiskModel:
     def predict(self, state: FeatureState, now: datetime, *, explain: int = 3) -> Prediction:
         """Score one shipment as of ``now``; ``explain`` top reasons for the late risk."""
         values = state.features(now)
-        late = self.late_probability(values)
-        outcomes = self.outcome_probabilities(values)
+        z = list(self._intercepts)
+        fused = self._fused
+        for name, value in values.items():
+            weights = fused.get(name)
+            if weights is not None:
+                for i, weight in enumerate(weights):
+                    z[i] += weight * value
+        late = _sigmoid(z[0])
+        top = max(z[1:5])
+        exps = [math.exp(v - top) for v in z[1:5]]
+        total = sum(exps)
+        outcomes = {name: e / total for name, e in zip(OUTCOMES, exps, strict=True)}
         predicted = interval = None
         if outcomes["delivered"] + outcomes["failed_attempt"] >= 0.5:
-            log_hours = max(self.eta(values), 0.0)
+            log_hours = max(z[5], 0.0)
             low, high = self.eta_residuals
             predicted = now + timedelta(hours=math.expm1(log_hours))
             interval = (

@@ -144,7 +144,7 @@ class RiskScorer:
                 # The booking arrived after a scan: adopt its profile, keep the scans seen.
                 fresh = FeatureState(profile, self.model.lanes)
                 for name in FeatureState.__slots__:
-                    if name not in {"profile", "lane_transit", "lane_dwell", "missing"}:
+                    if name not in {"profile", "lane_transit", "lane_dwell", "missing", "static"}:
                         setattr(fresh, name, getattr(entry.state, name))
                 entry.state = fresh
             return []
