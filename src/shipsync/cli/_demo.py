@@ -146,10 +146,13 @@ def run_demo(
     workdir: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     progress: bool = True,
+    control_tower: bool = False,
 ) -> int:
     """Run the demo; return 0 when every check passed, 1 otherwise.
 
     Needs the ``server`` extra (uvicorn and starlette serve the fake carrier and the receiver).
+    With ``control_tower`` the control tower serves on a localhost port while the demo runs,
+    fed by a monitor subscribed to the demo's dispatcher.
     """
     from shipsync.errors import MissingDependencyError
 
@@ -166,10 +169,12 @@ def run_demo(
     try:
         if workdir is None:
             with tempfile.TemporaryDirectory(prefix="shipsync-demo-") as tmp:
-                return _run(shipments, seed, echo, Path(tmp), env or os.environ, progress)
+                return _run(
+                    shipments, seed, echo, Path(tmp), env or os.environ, progress, control_tower
+                )
         path = Path(workdir)
         path.mkdir(parents=True, exist_ok=True)
-        return _run(shipments, seed, echo, path, env or os.environ, progress)
+        return _run(shipments, seed, echo, path, env or os.environ, progress, control_tower)
     finally:
         logger.removeHandler(quiet)
         logger.propagate = propagate
@@ -182,6 +187,7 @@ def _run(
     work: Path,
     env: Mapping[str, str],
     progress: bool,
+    control_tower: bool = False,
 ) -> int:
     import httpx
 
@@ -239,7 +245,10 @@ def _run(
     outcomes: Counter[str] = Counter()
     totals: Counter[str] = Counter()
 
-    with run_server(service) as server, _serve_receiver(receiver, outcomes) as hook_url:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(run_server(service))
+        hook_url = stack.enter_context(_serve_receiver(receiver, outcomes))
+        check = _tower(stack, work, dispatcher, letters, service, echo) if control_tower else None
         service.webhooks.configure(url=hook_url, secret=secret, duplicates=0.25, reorder=True)
         http = httpx.Client(timeout=10)
 
@@ -270,6 +279,8 @@ def _run(
                 service.advance(STEP_HOURS * 3600)
                 statuses.update(status for _, status in service.webhooks.deliver(send))
                 asyncio.run(_drain(dispatcher, log, totals))
+                if check is not None:
+                    check()
                 if progress:
                     bar.update(1)
             if os.environ.get("SHIPSYNC_DEMO_DEBUG"):
@@ -305,6 +316,27 @@ def _run(
         holds=len(gate.holds()),
         work=work,
     )
+
+
+def _tower(
+    stack: contextlib.ExitStack,
+    work: Path,
+    dispatcher: Any,
+    letters: Any,
+    service: Any,
+    echo: Callable[[str], None],
+) -> Callable[[], object]:
+    """Serve the control tower for the rest of the demo; return the monitor's periodic check."""
+    from shipsync.monitor import MonitorStore
+    from shipsync.monitor.web import control_tower_for
+
+    store = MonitorStore(work / "monitor.db")
+    stack.callback(store.close)
+    monitor, tower = stack.enter_context(
+        control_tower_for(dispatcher, store=store, dead_letters=letters, clock=service.clock.time)
+    )
+    echo(f"control tower: {tower.url} (open it now: it fills as the demo runs)")
+    return monitor.check  # type: ignore[no-any-return]
 
 
 def _book(
@@ -356,13 +388,31 @@ def _tracking(client: Any, numbers: Sequence[str]) -> list[TrackingEvent]:
     is_flag=True,
     help="Only fold messy event feeds into timelines, in-process (no server, no network).",
 )
+@click.option(
+    "--control-tower",
+    is_flag=True,
+    help="Serve the control tower on a localhost port while the demo runs (server extra).",
+)
+@click.option(
+    "--parallel-run",
+    is_flag=True,
+    help="Run the migration demo: a faulty legacy connector beside shipsync in shadow mode.",
+)
 @click.option("--keep", is_flag=True, help="Keep the work directory and say where it is.")
 @click.option(
     "--work-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Work in DIR (created if needed) and keep it.",
 )
-def demo(shipments: int, seed: int, timeline: bool, keep: bool, work_dir: Path | None) -> None:
+def demo(
+    shipments: int,
+    seed: int,
+    timeline: bool,
+    control_tower: bool,
+    parallel_run: bool,
+    keep: bool,
+    work_dir: Path | None,
+) -> None:
     """Run the end-to-end demo: fake carrier, signed webhooks, event log, handlers, checks.
 
     The fake carrier serves on a real localhost port; its webhooks arrive duplicated, reordered
@@ -372,12 +422,22 @@ def demo(shipments: int, seed: int, timeline: bool, keep: bool, work_dir: Path |
         from shipsync.cli._timeline_demo import run
 
         raise SystemExit(run(shipments=shipments, seed=seed, echo=click.echo))
+    if parallel_run:
+        from shipsync.cli._parallel_demo import run_parallel_demo
+
+        raise SystemExit(run_parallel_demo(click.echo, shipments=max(shipments, 20), seed=seed))
     from shipsync.errors import ShipsyncError
 
     if keep and work_dir is None:
         work_dir = Path(tempfile.mkdtemp(prefix="shipsync-demo-"))
     try:
-        status = run_demo(shipments=shipments, seed=seed, echo=click.echo, workdir=work_dir)
+        status = run_demo(
+            shipments=shipments,
+            seed=seed,
+            echo=click.echo,
+            workdir=work_dir,
+            control_tower=control_tower,
+        )
     except ShipsyncError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
     if work_dir is None:
