@@ -54,6 +54,12 @@ from shipsync.canonical._finance import (
     InvoiceMatch,
     Settlement,
 )
+from shipsync.canonical._fulfilment import (
+    CancelledPicking,
+    ConfirmedOrder,
+    InitiatedReturn,
+    ReadyPicking,
+)
 from shipsync.canonical._shipment import ProofOfDelivery, Rate, Shipment
 from shipsync.canonical._tracking import Milestone, TrackingEvent
 from shipsync.errors import (
@@ -76,8 +82,12 @@ __all__ = [
     "FreightInvoiceReceived",
     "FreightRateQuoted",
     "MilestoneEvent",
+    "OrderConfirmed",
+    "PickingCancelled",
+    "PickingReady",
     "PodCaptured",
     "RateQuote",
+    "ReturnInitiated",
     "SettlementCompleted",
     "ShipmentAvailableForPickup",
     "ShipmentCancelled",
@@ -483,6 +493,41 @@ class ClaimSettled(Event):
     data: Claim
 
 
+# --- what the ERP publishes ---------------------------------------------------------------------
+
+
+class OrderConfirmed(Event):
+    """A sale order was confirmed in the ERP; ``subject`` is the order's name."""
+
+    type: Literal["order.confirmed"] = "order.confirmed"
+    schemaversion: _Version1 = 1
+    data: ConfirmedOrder
+
+
+class PickingReady(Event):
+    """An outgoing picking with a carrier is ready to ship; ``subject`` is its shipment id."""
+
+    type: Literal["picking.ready"] = "picking.ready"
+    schemaversion: _Version1 = 1
+    data: ReadyPicking
+
+
+class PickingCancelled(Event):
+    """An outgoing picking was cancelled; ``subject`` is its shipment id."""
+
+    type: Literal["picking.cancelled"] = "picking.cancelled"
+    schemaversion: _Version1 = 1
+    data: CancelledPicking
+
+
+class ReturnInitiated(Event):
+    """A return picking was created; ``subject`` is the original picking's shipment id."""
+
+    type: Literal["return.initiated"] = "return.initiated"
+    schemaversion: _Version1 = 1
+    data: InitiatedReturn
+
+
 _BUILTIN: tuple[type[Event], ...] = (
     ShipmentCreated,
     ShipmentLabelCreated,
@@ -506,6 +551,10 @@ _BUILTIN: tuple[type[Event], ...] = (
     SettlementCompleted,
     ClaimOpened,
     ClaimSettled,
+    OrderConfirmed,
+    PickingReady,
+    PickingCancelled,
+    ReturnInitiated,
 )
 
 AnyEvent = Annotated[
@@ -530,7 +579,11 @@ AnyEvent = Annotated[
     | FreightDiscrepancyFound
     | SettlementCompleted
     | ClaimOpened
-    | ClaimSettled,
+    | ClaimSettled
+    | OrderConfirmed
+    | PickingReady
+    | PickingCancelled
+    | ReturnInitiated,
     Field(discriminator="type"),
 ]
 """Any event of the built-in catalogue, discriminated on ``type``."""

@@ -13,8 +13,27 @@ Field and model names are configuration (:class:`OdooFieldMap`); errors are
 """
 
 from shipsync.odoo._batch import CREATE_CHUNK, IN_CHUNK, message_id_for
+from shipsync.odoo._cursors import (
+    EPOCH,
+    CursorStore,
+    FeedCursor,
+    MemoryCursorStore,
+    PostgresCursorStore,
+    SQLiteCursorStore,
+)
 from shipsync.odoo._env import EnvGateway
 from shipsync.odoo._faults import error_from_fault
+from shipsync.odoo._feed import (
+    FEEDS,
+    ORDERS_CONFIRMED,
+    PICKINGS_CANCELLED,
+    PICKINGS_READY,
+    RETURNS_CREATED,
+    Change,
+    ChangeBatch,
+    ChangeFeed,
+    FeedFilter,
+)
 from shipsync.odoo._gateway import SAFE_METHODS, OdooGateway, RetryPolicy
 from shipsync.odoo._logistics import OdooLogistics, event_message_id
 from shipsync.odoo._mapping import OdooFieldMap
@@ -29,17 +48,32 @@ from shipsync.odoo._rpc import RpcGateway, parse_server_version
 
 __all__ = [
     "CREATE_CHUNK",
+    "EPOCH",
+    "FEEDS",
     "IN_CHUNK",
+    "ORDERS_CONFIRMED",
+    "PICKINGS_CANCELLED",
+    "PICKINGS_READY",
+    "RETURNS_CREATED",
     "SAFE_METHODS",
     "ApplyReport",
+    "Change",
+    "ChangeBatch",
+    "ChangeFeed",
+    "CursorStore",
     "EnvGateway",
+    "FeedCursor",
+    "FeedFilter",
+    "MemoryCursorStore",
     "OdooFieldMap",
     "OdooGateway",
     "OdooLogistics",
     "PickingRecord",
+    "PostgresCursorStore",
     "RecordedDocument",
     "RetryPolicy",
     "RpcGateway",
+    "SQLiteCursorStore",
     "VendorBillLineRecord",
     "VendorBillRecord",
     "error_from_fault",
