@@ -87,7 +87,7 @@ def _delivered_json(**changes: Any) -> dict[str, Any]:
 
 
 def test_the_catalogue_holds_every_type_of_the_issue() -> None:
-    """The default catalogue has the 22 carrier-side types and the 4 ERP ones, each its own class."""
+    """The catalogue has the 22 carrier-side types and the 4 ERP ones, each its own class."""
     assert set(default_catalogue.types) == ISSUE_TYPES | ERP_TYPES
     assert len(set(default_catalogue.types.values())) == 26
     for name, cls in default_catalogue.types.items():

@@ -85,9 +85,7 @@ def test_a_late_commit_stamped_before_the_cursor_is_caught_by_the_look_back() ->
     assert [i for i, _ in _drain(feed)] == [late]
 
 
-def test_outside_the_look_back_a_late_commit_is_missed_which_is_why_the_window_is_configurable() -> (
-    None
-):
+def test_a_late_commit_outside_the_look_back_is_missed_so_the_window_is_a_setting() -> None:
     """The window is the guarantee: a commit later than ``lookback`` behind the cursor is lost."""
     clock = Clock()
     odoo = MemoryOdoo(now=clock)

@@ -8,6 +8,7 @@ through an idempotency store, with per-handler retry and dead letters.
 
 from shipsync.flows._backoff import RetryPolicy, no_backoff
 from shipsync.flows._batch import BatchJob, BatchReport, Chunk
+from shipsync.flows._booking import BookingFlow, BookingOutcome, Outcome, booking_key
 from shipsync.flows._deadletters import (
     DeadLetter,
     DeadLetterFilter,
@@ -51,6 +52,8 @@ __all__ = [
     "BatchJob",
     "BatchReport",
     "BlockingEventLog",
+    "BookingFlow",
+    "BookingOutcome",
     "Chunk",
     "DeadLetter",
     "DeadLetterFilter",
@@ -65,6 +68,7 @@ __all__ = [
     "InvoiceHold",
     "InvoiceReleaseGate",
     "NewDeadLetter",
+    "Outcome",
     "PostgresDeadLetters",
     "PostgresEventLog",
     "ProofOfDeliveryCheck",
@@ -75,6 +79,7 @@ __all__ = [
     "SQLiteEventLog",
     "StaleFeedMonitor",
     "Subscription",
+    "booking_key",
     "no_backoff",
     "partition_of",
     "partition_slot",

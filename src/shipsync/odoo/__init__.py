@@ -45,6 +45,7 @@ from shipsync.odoo._records import (
     VendorBillRecord,
 )
 from shipsync.odoo._rpc import RpcGateway, parse_server_version
+from shipsync.odoo._source import OdooSource, SourceBatch, picking_shipment_id
 
 __all__ = [
     "CREATE_CHUNK",
@@ -68,16 +69,19 @@ __all__ = [
     "OdooFieldMap",
     "OdooGateway",
     "OdooLogistics",
+    "OdooSource",
     "PickingRecord",
     "PostgresCursorStore",
     "RecordedDocument",
     "RetryPolicy",
     "RpcGateway",
     "SQLiteCursorStore",
+    "SourceBatch",
     "VendorBillLineRecord",
     "VendorBillRecord",
     "error_from_fault",
     "event_message_id",
     "message_id_for",
     "parse_server_version",
+    "picking_shipment_id",
 ]

@@ -292,7 +292,11 @@ class MemoryOdoo:
         keys = [part.split() for part in (order or "id").split(",")]
         for key in reversed(keys):
             field, desc = key[0], len(key) > 1 and key[1].lower() == "desc"
-            found.sort(key=lambda r, f=field: (r.get(f) is None, r.get(f) or 0), reverse=desc)
+
+            def by(row: Row, field: str = field) -> tuple[bool, Any]:
+                return row.get(field) is None, row.get(field) or 0
+
+            found.sort(key=by, reverse=desc)
         found = found[offset:]
         return found[:limit] if limit else found
 
