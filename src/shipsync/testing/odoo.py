@@ -24,11 +24,29 @@ from typing import Any
 
 from shipsync.errors import OdooError, OdooUnavailableError, OdooUserError
 
-__all__ = ["MemoryOdoo"]
+__all__ = ["RELATIONS", "MemoryOdoo"]
 
 _FORMAT = "%Y-%m-%d %H:%M:%S"
 
 Row = dict[str, Any]
+
+RELATIONS: dict[str, str] = {
+    "author_id": "res.partner",
+    "carrier_id": "delivery.carrier",
+    "company_id": "res.company",
+    "currency_id": "res.currency",
+    "move_id": "account.move",
+    "partner_id": "res.partner",
+    "picking_id": "stock.picking",
+    "product_id": "product.product",
+    "result_package_id": "stock.quant.package",
+    "return_id": "stock.picking",
+    "sale_id": "sale.order",
+    "sale_line_id": "sale.order.line",
+    "state_id": "res.country.state",
+    "subtype_id": "mail.message.subtype",
+}
+"""Many2one fields and their models: read back as ``[id, name]`` like Odoo does."""
 
 
 def _compare(op: str, value: Any, wanted: Any) -> bool:
@@ -174,8 +192,29 @@ class MemoryOdoo:
     def _m_create(self, model: str, args: list[Any], kw: dict[str, Any]) -> Any:
         values = args[0]
         if isinstance(values, dict):
-            return self._create(model, dict(values))
-        return [self._create(model, dict(v)) for v in values]
+            return self._create_record(model, dict(values))
+        return [self._create_record(model, dict(v)) for v in values]
+
+    def _create_record(self, model: str, values: Row) -> int:
+        if model != "account.move":
+            return self._create(model, values)
+        # The one computed field shipsync reads back: a move's lines and total.
+        lines = [v for _, _, v in values.pop("invoice_line_ids", [])]
+        values.setdefault("state", "draft")
+        values["amount_total"] = sum(float(v["price_unit"]) * v.get("quantity", 1) for v in lines)
+        move_id = self._create(model, values)
+        for sequence, line in enumerate(lines):
+            self._create(
+                "account.move.line",
+                {
+                    "move_id": move_id,
+                    "name": line["name"],
+                    "display_type": "product",
+                    "sequence": sequence,
+                    "price_subtotal": float(line["price_unit"]) * line.get("quantity", 1),
+                },
+            )
+        return move_id
 
     def _m_write(self, model: str, args: list[Any], kw: dict[str, Any]) -> bool:
         ids, values = args[0], args[1]
@@ -255,12 +294,10 @@ class MemoryOdoo:
         return copy.deepcopy(view)
 
     def _many2one(self, name: str, value: Any) -> Any:
-        if name.endswith("_id") and isinstance(value, int) and not isinstance(value, bool):
-            for table in self.tables.values():
-                target = table.get(value)
-                if target is not None and "name" in target:
-                    return [value, str(target["name"])]
-            return [value, str(value)]
+        model = RELATIONS.get(name)
+        if model is not None and isinstance(value, int) and not isinstance(value, bool):
+            target = self.tables.get(model, {}).get(value, {})
+            return [value, str(target.get("name") or value)]
         return value
 
     def _value(self, row: Row, name: str) -> Any:
