@@ -55,7 +55,7 @@ from shipsync.canonical import (
 from shipsync.errors import CanonicalValidationError, InvalidInputError
 from shipsync.odoo._answers import rows
 from shipsync.odoo._batch import IN_CHUNK, chunked
-from shipsync.odoo._cursors import CursorStore
+from shipsync.odoo._cursors import EPOCH, CursorStore
 from shipsync.odoo._feed import (
     ORDERS_CONFIRMED,
     PICKINGS_CANCELLED,
@@ -155,7 +155,7 @@ class OdooSource:
         database: the database name, part of every shipment id and event source.
         carriers: Odoo delivery method name -> shipsync driver name (unknown ones pass as is).
         services: Odoo delivery method name -> carrier service (default ``default_service``).
-        lookback, batch, page, companies: as for :class:`~shipsync.odoo.ChangeFeed`.
+        lookback, batch, page, companies, start: as for :class:`~shipsync.odoo.ChangeFeed`.
         clock: gives "now" for events that Odoo does not date.
     """
 
@@ -172,6 +172,7 @@ class OdooSource:
         batch: int = 200,
         page: int = 200,
         companies: Sequence[int] = (),
+        start: str = EPOCH,
         clock: Any = None,
     ) -> None:
         self._gw = gateway
@@ -191,6 +192,7 @@ class OdooSource:
                 batch=batch,
                 page=page,
                 companies=companies,
+                start=start,
             )
             for spec in (PICKINGS_READY, PICKINGS_CANCELLED, RETURNS_CREATED, ORDERS_CONFIRMED)
         }
