@@ -47,7 +47,7 @@ def tag() -> str:
 
 
 def _confirmed_order(gw: RpcGateway, tag: str) -> tuple[int, int]:
-    """A sale order to a German customer with Odoo's delivery method, confirmed: (order, picking)."""
+    """A confirmed sale order to a German customer with a delivery method: (order, picking)."""
     [germany] = gw.call("res.country", "search", [[["code", "=", "DE"]]], {"limit": 1})
     customer = gw.call(
         "res.partner",
