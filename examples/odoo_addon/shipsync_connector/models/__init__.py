@@ -1,1 +1,1 @@
-from . import outbox, res_config_settings
+from . import outbox, res_config_settings  # noqa: F401

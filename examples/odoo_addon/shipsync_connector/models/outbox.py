@@ -71,7 +71,7 @@ class ShipsyncOutbox(models.Model):
     sent_at = fields.Datetime()
     last_error = fields.Text()
 
-    _sql_constraints = [
+    _sql_constraints = [  # noqa: RUF012 - the form Odoo reads
         ("event_id_unique", "unique(event_id)", "An event is written to the outbox once."),
     ]
 

@@ -5,6 +5,7 @@ Run with the other addon tests (see ``test_connector.py``).
 
 import json
 import threading
+from typing import ClassVar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from odoo.tests import TransactionCase, tagged
@@ -16,8 +17,8 @@ from shipsync.webhooks import StandardWebhooksScheme, generate_secret
 class _Receiver(BaseHTTPRequestHandler):
     """Answers each POST with the next scripted status and keeps what it received."""
 
-    statuses = []
-    received = []
+    statuses: ClassVar[list[int]] = []
+    received: ClassVar[list[tuple[bytes, dict[str, str]]]] = []
 
     def log_message(self, format, *args):
         return
@@ -60,7 +61,7 @@ class TestOutbox(TransactionCase):
         )
 
     def test_confirming_an_order_writes_its_events_in_the_same_transaction(self):
-        """order.confirmed and picking.ready rows appear with the confirmation, as shipsync events."""
+        """order.confirmed and picking.ready rows come with the confirmation, as shipsync events."""
         order = self._order("Outbox One")
         order.action_confirm()
         rows = self._rows(order)
