@@ -5,8 +5,8 @@ Run with the other addon tests (see ``test_connector.py``).
 
 import json
 import threading
-from typing import ClassVar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 from odoo.tests import TransactionCase, tagged
 
