@@ -24,7 +24,7 @@ from shipsync.canonical import (
 from shipsync.carriers import Capability
 from shipsync.carriers.fake import FakeDriver
 from shipsync.errors import OdooUnavailableError
-from shipsync.flows import BookingFlow, Outcome, booking_key
+from shipsync.flows import BookingFlow, BookingWorker, Outcome, booking_key
 from shipsync.idempotency import Acquired, MemoryStore
 from shipsync.odoo import MemoryCursorStore, OdooLogistics, OdooSource
 from shipsync.testing.fake_carrier import FakeCarrier
@@ -336,4 +336,64 @@ def test_odoo_unreachable_after_the_booking_is_completed_by_the_retry(world: Wor
     assert world.flow.handle(event).outcome is Outcome.RECORD_FAILED
     assert world.flow.handle(event).outcome is Outcome.BOOKED
     assert world.carrier.service.shipment_count() == 1
+    assert world.picking(picking_id)["carrier_tracking_ref"]
+
+
+def _worker(world: World) -> BookingWorker:
+    return BookingWorker(world.source, world.flow, clock=lambda: world.now)
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_a_worker_books_a_batch_in_the_same_number_of_odoo_requests_whatever_its_size(
+    count: int,
+) -> None:
+    """Three or thirty ready pickings: every one booked once, Odoo asked the same number of times."""
+    carrier = FakeCarrier(seed=5)
+    world = World(carrier)
+    ids = [world.ready_picking(f"WH/OUT/{n:05d}", f"S{n:05d}") for n in range(count)]
+    report = _worker(world).run_once()
+    assert report.count(Outcome.BOOKED) == count
+    assert carrier.service.shipment_count() == count
+    assert all(world.picking(pid)["carrier_tracking_ref"] for pid in ids)
+    assert report.round_trips == 15  # feeds, partners, packages, facts, pickings, notes, writes
+    assert report.committed == BookingWorker.FEEDS
+    assert _worker(world).run_once().outcomes == ()
+    carrier.close()
+
+
+def test_a_batch_with_the_carrier_down_is_held_and_booked_once_it_is_back(world: World) -> None:
+    """The feed batch is not committed while bookings wait; the next run books them, once each."""
+    ids = [world.ready_picking(f"WH/OUT/{n}", f"S{n}") for n in range(4)]
+    world.carrier.service.outage("create_shipment", 600)
+    first = _worker(world).run_once()
+    assert first.count(Outcome.DEFERRED) == 4
+    assert "picking.ready" in first.held
+    world.carrier.advance(seconds=3600)
+    second = _worker(world).run_once()
+    assert second.count(Outcome.BOOKED) == 4
+    assert world.carrier.service.shipment_count() == 4
+    assert all(world.picking(pid)["carrier_tracking_ref"] for pid in ids)
+
+
+def test_a_batch_whose_odoo_write_fails_is_written_on_the_next_run_without_new_labels(
+    world: World,
+) -> None:
+    """Odoo refusing the batch's tracking write: held; the next run writes the stored bookings."""
+    for n in range(3):
+        world.ready_picking(f"WH/OUT/{n}", f"S{n}")
+    world.odoo.fail_next("stock.picking.load")
+    first = _worker(world).run_once()
+    assert first.count(Outcome.RECORD_FAILED) == 3
+    second = _worker(world).run_once()
+    assert second.count(Outcome.BOOKED) == 3
+    assert world.carrier.service.shipment_count() == 3
+
+
+def test_a_sweep_finds_what_the_feed_no_longer_shows(world: World) -> None:
+    """A picking whose change was committed past (lost cursor, crash) is booked by the sweep."""
+    picking_id = world.ready_picking()
+    world.source.commit(world.source.poll("picking.ready"))  # handed out, never handled
+    assert _worker(world).run_once().outcomes == ()
+    [outcome] = _worker(world).sweep()
+    assert outcome.outcome is Outcome.BOOKED
     assert world.picking(picking_id)["carrier_tracking_ref"]

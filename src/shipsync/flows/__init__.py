@@ -8,7 +8,14 @@ through an idempotency store, with per-handler retry and dead letters.
 
 from shipsync.flows._backoff import RetryPolicy, no_backoff
 from shipsync.flows._batch import BatchJob, BatchReport, Chunk
-from shipsync.flows._booking import BookingFlow, BookingOutcome, Outcome, booking_key
+from shipsync.flows._booking import (
+    BookingFlow,
+    BookingOutcome,
+    BookingWorker,
+    Outcome,
+    WorkerReport,
+    booking_key,
+)
 from shipsync.flows._deadletters import (
     DeadLetter,
     DeadLetterFilter,
@@ -54,6 +61,7 @@ __all__ = [
     "BlockingEventLog",
     "BookingFlow",
     "BookingOutcome",
+    "BookingWorker",
     "Chunk",
     "DeadLetter",
     "DeadLetterFilter",
@@ -79,6 +87,7 @@ __all__ = [
     "SQLiteEventLog",
     "StaleFeedMonitor",
     "Subscription",
+    "WorkerReport",
     "booking_key",
     "no_backoff",
     "partition_of",

@@ -61,9 +61,17 @@ from shipsync.errors import (
     StoreUnavailableError,
 )
 from shipsync.idempotency import Acquired, Completed, IdempotencyStore, InProgress, Mismatched
-from shipsync.odoo import OdooLogistics
+from shipsync.odoo import OdooLogistics, OdooSource
 
-__all__ = ["BOOKING_RETENTION", "BookingFlow", "BookingOutcome", "Outcome", "booking_key"]
+__all__ = [
+    "BOOKING_RETENTION",
+    "BookingFlow",
+    "BookingOutcome",
+    "BookingWorker",
+    "Outcome",
+    "WorkerReport",
+    "booking_key",
+]
 
 BOOKING_RETENTION = timedelta(days=400)
 """How long a booked shipment is remembered under its picking's key."""
@@ -255,6 +263,85 @@ class BookingFlow:
             raise CarrierError("no configured carrier offers a rate: " + "; ".join(failures))
         return best[1], best[0].service, best[0]
 
+    def book_many(self, events: Sequence[PickingReady]) -> list[BookingOutcome]:
+        """:meth:`book` for a batch: one store claim, one store completion, one Odoo recording.
+
+        Carriers are still asked once per picking (one booking each); the store and Odoo are
+        asked a bounded number of times per batch, whatever its size.
+        """
+        unique = list({e.data.shipment.shipment_id: e for e in events}.values())
+        if not unique:
+            return []
+        items = [
+            (booking_key(e.data.shipment.shipment_id), e.data.shipment.shipment_id) for e in unique
+        ]
+        try:
+            claims = self.store.claim_many(items, self.lease)
+        except StoreUnavailableError as exc:
+            return [
+                BookingOutcome(Outcome.DEFERRED, e.data.picking.record_id, detail=str(exc))
+                for e in unique
+            ]
+        outcomes: dict[int, BookingOutcome] = {}
+        to_record: list[tuple[int, Shipment, Money | None, bool]] = []
+        completions: list[tuple[str, int, bytes]] = []
+        for event, claim in zip(unique, claims, strict=True):
+            ready, picking_id = event.data, event.data.picking.record_id
+            if isinstance(claim, Completed):
+                to_record.append(
+                    (picking_id, Shipment.model_validate_json(claim.result), None, False)
+                )
+            elif isinstance(claim, Acquired):
+                try:
+                    client, service, rate = self._choose(
+                        ready.shipment, ready.carrier, ready.promised_date
+                    )
+                    planned = ready.shipment.model_copy(
+                        update={"carrier": client.carrier, "service": service}
+                    )
+                    booked = client.create_shipment(planned, idempotency_key=claim.key)
+                except CarrierError as exc:
+                    self.store.release(claim.key, claim.token)
+                    kind = (
+                        Outcome.DEFERRED
+                        if isinstance(exc, CarrierUnavailableError)
+                        else Outcome.REJECTED
+                    )
+                    outcomes[picking_id] = BookingOutcome(kind, picking_id, detail=str(exc))
+                    continue
+                completions.append((claim.key, claim.token, booked.model_dump_json().encode()))
+                to_record.append((picking_id, booked, rate.total if rate else None, True))
+            else:
+                outcomes[picking_id] = BookingOutcome(
+                    Outcome.IN_PROGRESS, picking_id, detail=type(claim).__name__
+                )
+        if completions:
+            self.store.complete_many(completions, BOOKING_RETENTION)
+        outcomes.update(self._record_many(to_record))
+        return [outcomes[e.data.picking.record_id] for e in unique]
+
+    def _record_many(
+        self, items: Sequence[tuple[int, Shipment, Money | None, bool]]
+    ) -> dict[int, BookingOutcome]:
+        if not items:
+            return {}
+        try:
+            recorded = self.odoo.record_shipments([(pid, s, price) for pid, s, price, _ in items])
+        except OdooError as exc:
+            return {
+                pid: BookingOutcome(Outcome.RECORD_FAILED, pid, shipment, detail=str(exc))
+                for pid, shipment, _, _ in items
+            }
+        outcomes: dict[int, BookingOutcome] = {}
+        for (pid, shipment, _, fresh), document in zip(items, recorded, strict=True):
+            if document.already_recorded and not fresh:
+                outcomes[pid] = BookingOutcome(Outcome.ALREADY_BOOKED, pid, shipment)
+                continue
+            created = ShipmentCreated.of(shipment, source=self.source, time=self.clock())
+            self.sink(created)
+            outcomes[pid] = BookingOutcome(Outcome.BOOKED, pid, shipment, events=(created,))
+        return outcomes
+
     # -- picking.cancelled ----------------------------------------------------------------------
 
     def _booked(self, shipment_id: str) -> Shipment | None:
@@ -391,3 +478,79 @@ def _declared_value(shipment: Shipment) -> Money:
                 total = total + value
         return total
     return Money.of(Decimal(0), "EUR")
+
+
+@attrs.frozen
+class WorkerReport:
+    """What one :meth:`BookingWorker.run_once` did: outcomes by feed, requests, lag."""
+
+    outcomes: tuple[BookingOutcome, ...]
+    round_trips: int
+    committed: tuple[str, ...]
+    held: tuple[str, ...]
+    lag_seconds: float | None
+    """Now minus the ``write_date`` of the oldest change handled (Odoo stamps to the second)."""
+
+    def count(self, outcome: Outcome) -> int:
+        """How many events ended with ``outcome``."""
+        return sum(1 for o in self.outcomes if o.outcome is outcome)
+
+
+class BookingWorker:
+    """Polls an :class:`~shipsync.odoo.OdooSource` and hands its events to a :class:`BookingFlow`.
+
+    A feed's batch is committed only when every event in it is done (booked, voided, ...):
+    when one needs a retry (carrier down, Odoo unreachable) the batch is left uncommitted and
+    comes out again on the next poll, where the events already done are recognised and cost no
+    second booking. A worker killed at any point therefore leaves nothing behind and books
+    nothing twice. :meth:`sweep` books whatever is ready in Odoo whatever the cursors say.
+    """
+
+    FEEDS = ("picking.ready", "picking.cancelled", "return.initiated")
+
+    def __init__(
+        self,
+        source: OdooSource,
+        flow: BookingFlow,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.source = source
+        self.flow = flow
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def run_once(self) -> WorkerReport:
+        """One poll of each feed; returns what was done."""
+        start = self.source.round_trips
+        outcomes: list[BookingOutcome] = []
+        committed: list[str] = []
+        held: list[str] = []
+        oldest: datetime | None = None
+        for feed in self.FEEDS:
+            batch = self.source.poll(feed)
+            ready = [e for e in batch.events if isinstance(e, PickingReady)]
+            results = self.flow.book_many(ready)
+            results += [
+                self.flow.handle(e) for e in batch.events if not isinstance(e, PickingReady)
+            ]
+            outcomes += results
+            for event in batch.events:
+                oldest = event.time if oldest is None else min(oldest, event.time)
+            if any(r.retry for r in results):
+                held.append(feed)
+            else:
+                self.source.commit(batch)
+                committed.append(feed)
+        lag = (self.clock() - oldest).total_seconds() if oldest is not None else None
+        return WorkerReport(
+            outcomes=tuple(outcomes),
+            round_trips=self.source.round_trips - start,
+            committed=tuple(committed),
+            held=tuple(held),
+            lag_seconds=lag,
+        )
+
+    def sweep(self) -> list[BookingOutcome]:
+        """Book every picking Odoo shows ready and unbooked (after an outage or a crash)."""
+        events = self.source.ready_pickings().events
+        return self.flow.book_many([e for e in events if isinstance(e, PickingReady)])

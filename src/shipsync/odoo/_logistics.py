@@ -91,6 +91,16 @@ class _EventPlan:
     to_validate: list[int]
 
 
+@attrs.frozen
+class _ShipmentPlan:
+    """What recording a batch of bookings will write."""
+
+    tracking: dict[int, dict[str, str | None]]
+    prices: dict[int, dict[str, str | None]]
+    labels: list[tuple[int, str, bytes, str]]
+    notes: list[tuple[int, str, str]]
+
+
 class OdooLogistics:
     """Logistics operations over any :class:`~shipsync.odoo.OdooGateway`.
 
@@ -396,6 +406,99 @@ class OdooLogistics:
             price_written=price_written,
             round_trips=self._gw.round_trips - start,
         )
+
+    def record_shipments(
+        self, bookings: Sequence[tuple[int, Shipment, Money | None]]
+    ) -> list[RecordedDocument]:
+        """:meth:`record_shipment` for many pickings in a bounded number of requests.
+
+        One read of the pickings, one search of the notes already posted, one ``write`` or
+        ``load`` of the tracking numbers (and one of the prices), one ``create`` of the labels
+        per 32 MiB and one of the notes, whatever the number of pickings. With a per-package
+        tracking field configured, each picking is recorded on its own (packages are matched
+        per picking).
+        """
+        f = self._fields
+        if self._facts.schema().has(f.package_model, f.package_tracking):
+            return [self.record_shipment(pid, s, price=p) for pid, s, p in bookings]
+        start = self._gw.round_trips
+        plan = self._plan_shipments(bookings)
+        self._writes.write_rows(f.picking_model, plan.tracking)
+        if plan.prices:
+            self._writes.write_rows(f.picking_model, plan.prices)
+        attachment_ids = self._writes.attach_many(plan.labels)
+        by_picking: dict[int, list[int]] = {}
+        for (picking_id, *_), attachment_id in zip(plan.labels, attachment_ids, strict=True):
+            by_picking.setdefault(picking_id, []).append(attachment_id)
+        notes = [
+            self._writes.note(pid, body, key, by_picking.get(pid, ()))
+            for pid, body, key in plan.notes
+        ]
+        message_ids = self._writes.create_many("mail.message", notes)
+        trips = self._gw.round_trips - start
+        done = dict(zip([pid for pid, _, _ in plan.notes], message_ids, strict=True))
+        return [
+            RecordedDocument(
+                picking_id=pid,
+                message_id=done.get(pid),
+                attachment_ids=tuple(by_picking.get(pid, ())),
+                already_recorded=pid not in done,
+                price_written=pid in plan.prices,
+                round_trips=trips,
+            )
+            for pid, _, _ in bookings
+        ]
+
+    def _plan_shipments(
+        self, bookings: Sequence[tuple[int, Shipment, Money | None]]
+    ) -> _ShipmentPlan:
+        """Read the pickings and the notes posted; decide the writes, labels and notes."""
+        f = self._fields
+        schema = self._facts.schema()
+        ids = sorted({pid for pid, _, _ in bookings})
+        rows = {int(r["id"]): r for r in self._lookup.search([["id", "in", ids]])}
+        missing = [pid for pid in ids if pid not in rows]
+        if missing:
+            raise OdooMissingError(f"{len(missing)} picking(s) do not exist: {missing[:20]}")
+        keys = {
+            pid: message_id_for("shipment", s.carrier, s.shipment_id, str(pid))
+            for pid, s, _ in bookings
+        }
+        existing = self._writes.existing(sorted(set(keys.values())))
+        plan = _ShipmentPlan({}, {}, [], [])
+        price_field, currency_field = f.picking_carrier_price, f.picking_price_currency
+        for picking_id, shipment, price in bookings:
+            key = keys[picking_id]
+            if key in existing or any(n[0] == picking_id for n in plan.notes):
+                continue
+            refs = [p.tracking_number for p in shipment.packages if p.tracking_number]
+            if refs:
+                plan.tracking[picking_id] = {f.picking_tracking: f.tracking_separator.join(refs)}
+            written = False
+            if price is not None and price_field and schema.has(f.picking_model, price_field):
+                values: dict[str, str | None] = {price_field: str(price.amount)}
+                if currency_field and schema.has(f.picking_model, currency_field):
+                    values[currency_field] = price.currency
+                    written = True
+                else:
+                    company = m2o_id(rows[picking_id].get("company_id")) or 0
+                    written = self._facts.currencies().get(company) == price.currency
+                if written:
+                    plan.prices[picking_id] = values
+            plan.labels.extend(
+                (
+                    picking_id,
+                    f"{rows[picking_id]['name']}-{p.label.tracking_number}.{p.label.format.value}".replace(
+                        "/", "-"
+                    ),
+                    p.label.data,
+                    LABEL_MIMETYPES[p.label.format],
+                )
+                for p in shipment.packages
+                if p.label is not None
+            )
+            plan.notes.append((picking_id, shipment_body(shipment, refs, price), key))
+        return plan
 
     def record_proof_of_delivery(
         self,

@@ -197,6 +197,11 @@ class OdooSource:
             for spec in (PICKINGS_READY, PICKINGS_CANCELLED, RETURNS_CREATED, ORDERS_CONFIRMED)
         }
 
+    @property
+    def round_trips(self) -> int:
+        """Requests the gateway sent so far."""
+        return self._gw.round_trips
+
     # -- public ---------------------------------------------------------------------------------
 
     def poll(self, feed: str) -> SourceBatch:

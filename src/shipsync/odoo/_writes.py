@@ -167,11 +167,15 @@ class Writer:
         return finished, refused
 
     def attach(self, picking_id: int, files: Sequence[tuple[str, bytes, str]]) -> list[int]:
-        """Create the files as attachments, at most :data:`ATTACH_BYTES` of data a request."""
+        """Create the files as attachments of one picking; their ids in order."""
+        return self.attach_many([(picking_id, *file) for file in files])
+
+    def attach_many(self, files: Sequence[tuple[int, str, bytes, str]]) -> list[int]:
+        """Create ``(picking, name, data, mimetype)`` attachments, ATTACH_BYTES a request."""
         ids: list[int] = []
         batch: list[dict[str, Any]] = []
         size = 0
-        for name, data, mimetype in files:
+        for picking_id, name, data, mimetype in files:
             encoded = base64.b64encode(data).decode("ascii")
             if batch and size + len(encoded) > ATTACH_BYTES:
                 ids += self.create_many("ir.attachment", batch)
