@@ -347,7 +347,7 @@ def _worker(world: World) -> BookingWorker:
 def test_a_worker_books_a_batch_in_the_same_number_of_odoo_requests_whatever_its_size(
     count: int,
 ) -> None:
-    """Three or thirty ready pickings: every one booked once, Odoo asked the same number of times."""
+    """Three or thirty ready pickings: each booked once, Odoo asked the same number of times."""
     carrier = FakeCarrier(seed=5)
     world = World(carrier)
     ids = [world.ready_picking(f"WH/OUT/{n:05d}", f"S{n:05d}") for n in range(count)]
