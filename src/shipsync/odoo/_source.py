@@ -156,6 +156,8 @@ class OdooSource:
         carriers: Odoo delivery method name -> shipsync driver name (unknown ones pass as is).
         services: Odoo delivery method name -> carrier service (default ``default_service``).
         lookback, batch, page, companies, start: as for :class:`~shipsync.odoo.ChangeFeed`.
+        domain: leaves added to every feed's filter (``[("partner_id", "=", 7)]``): one
+            warehouse, one customer, or a test's own records.
         clock: gives "now" for events that Odoo does not date.
     """
 
@@ -173,6 +175,7 @@ class OdooSource:
         page: int = 200,
         companies: Sequence[int] = (),
         start: str = EPOCH,
+        domain: Sequence[tuple[str, str, Any]] = (),
         clock: Any = None,
     ) -> None:
         self._gw = gateway
@@ -183,10 +186,11 @@ class OdooSource:
         self._default_service = default_service
         self._clock = clock or (lambda: datetime.now(UTC))
         self._company_partner: dict[int, int] | None = None
+        extra = tuple(tuple(leaf) for leaf in domain)
         self.feeds: dict[str, ChangeFeed] = {
             spec.name: ChangeFeed(
                 gateway,
-                spec,
+                attrs.evolve(spec, domain=spec.domain + extra) if extra else spec,
                 cursors,
                 lookback=lookback,
                 batch=batch,
@@ -222,7 +226,7 @@ class OdooSource:
         it finds what a crash, a cut feed or a deferred booking left behind. Nothing to commit.
         """
         start = self._gw.round_trips
-        spec = PICKINGS_READY
+        spec = self.feeds[PICKINGS_READY.name].spec
         found = rows(
             self._gw.call(
                 spec.model,
