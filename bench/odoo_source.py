@@ -176,7 +176,7 @@ def outbox(count: int, batch: int) -> dict[str, Any]:
     gw = gateway()
     secret = generate_secret()
 
-    class handler(_Receiver):  # noqa: N801 - one receiver class per run
+    class handler(_Receiver):
         verifier = StandardWebhooksScheme().verifier([secret])
         inbox: queue.Queue[Event] = queue.Queue()
 
