@@ -45,6 +45,7 @@ from typing import Any
 from shipsync.canonical import Event, PickingReady, parse_event
 from shipsync.carriers import CarrierClient
 from shipsync.carriers.fake import FakeConfig, FakeDriver
+from shipsync.errors import UnavailableError
 from shipsync.flows import BookingFlow, BookingWorker, Outcome
 from shipsync.idempotency import SQLiteStore
 from shipsync.odoo import OdooLogistics, OdooSource, RpcGateway, SQLiteCursorStore
@@ -247,14 +248,19 @@ def run_worker(args: argparse.Namespace) -> None:
     worker = worker_for(gw, Path(args.state), args.customer, args.start, args.batch, client)
     idle = 0
     while idle < 3:
-        report = worker.run_once()
+        try:
+            report = worker.run_once()
+        except UnavailableError as exc:  # Odoo restarting: wait, then go on from the cursor
+            print(json.dumps({"waiting": str(exc)[:200]}))
+            time.sleep(1.0)
+            continue
         print(json.dumps({"booked": report.count(Outcome.BOOKED), "trips": report.round_trips}))
         sys.stdout.flush()
         idle = 0 if report.outcomes else idle + 1
         time.sleep(0.1 if report.outcomes else 0.5)
 
 
-def kill_proof(count: int, batch: int) -> dict[str, Any]:
+def kill_proof(count: int, batch: int, restart_odoo: str | None) -> dict[str, Any]:
     gw = gateway()
     servers = iter(FakeCarrierServer.started(seed=7))
     server = next(servers)
@@ -284,8 +290,14 @@ def kill_proof(count: int, batch: int) -> dict[str, Any]:
             first.wait()
             at_kill = server.service.shipment_count()
             in_odoo_at_kill = booked(gw, pickings)
-            second = subprocess.run(command, stdout=subprocess.DEVNULL, timeout=600, check=True)
-            del second
+            second = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+            restarted = "no"
+            if restart_odoo:
+                while server.service.shipment_count() < 2 * count // 3 and second.poll() is None:
+                    time.sleep(0.01)
+                subprocess.run(restart_odoo, shell=True, check=True, timeout=300)
+                restarted = f"yes, at {server.service.shipment_count()} carrier shipments"
+            assert second.wait(timeout=600) == 0
         shipments = [s for s in server.service.shipments.values() if s.reference]
         per_picking: dict[str, int] = {}
         for shipment in shipments:
@@ -311,6 +323,7 @@ def kill_proof(count: int, batch: int) -> dict[str, Any]:
             "booked twice": sum(1 for r in mine if per_picking.get(r, 0) > 1),
             "left behind": sum(1 for r in mine if per_picking.get(r, 0) == 0),
             "booking notes": notes,
+            "Odoo restarted meanwhile": restarted,
         }
     finally:
         next(servers, None)  # leaves the generator: the server stops
@@ -322,6 +335,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--outbox", action="store_true")
     parser.add_argument("--kill", action="store_true")
+    parser.add_argument(
+        "--restart-odoo",
+        help="with --kill: a shell command that restarts Odoo (and returns once it serves),"
+        " run while the second worker books",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--carrier-url", help=argparse.SUPPRESS)
     parser.add_argument("--state", help=argparse.SUPPRESS)
@@ -347,7 +365,9 @@ def main() -> None:
             f"{r['runs']:>6}{per_run:>9}{per_pick:>10}{r['lag_s']:>8.2f}"
         )
     if args.kill:
-        for key, value in kill_proof(max(30, args.orders // 2), max(5, args.batch // 10)).items():
+        for key, value in kill_proof(
+            max(30, args.orders // 2), max(5, args.batch // 10), args.restart_odoo
+        ).items():
             print(f"{key:<32}{value}")
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
 
