@@ -361,18 +361,22 @@ def test_a_worker_books_a_batch_in_the_same_number_of_odoo_requests_whatever_its
     carrier.close()
 
 
-def test_a_batch_with_the_carrier_down_is_held_and_booked_once_it_is_back(world: World) -> None:
-    """The feed batch is not committed while bookings wait; the next run books them, once each."""
+def test_a_batch_with_the_carrier_down_is_swept_and_booked_once_it_is_back(world: World) -> None:
+    """Deferred bookings do not block the feed; the next run sweeps and books them, once each."""
     ids = [world.ready_picking(f"WH/OUT/{n}", f"S{n}") for n in range(4)]
     world.carrier.service.outage("create_shipment", 600)
-    first = _worker(world).run_once()
+    worker = _worker(world)
+    first = worker.run_once()
     assert first.count(Outcome.DEFERRED) == 4
-    assert "picking.ready" in first.held
+    assert worker.pending_sweep
+    later = world.ready_picking("WH/OUT/later", "S-later")  # the feed goes on meanwhile
     world.carrier.advance(seconds=3600)
-    second = _worker(world).run_once()
-    assert second.count(Outcome.BOOKED) == 4
-    assert world.carrier.service.shipment_count() == 4
+    second = worker.run_once()
+    ids.append(later)
+    assert second.count(Outcome.BOOKED) == 5
+    assert world.carrier.service.shipment_count() == 5
     assert all(world.picking(pid)["carrier_tracking_ref"] for pid in ids)
+    assert not worker.pending_sweep
 
 
 def test_a_batch_whose_odoo_write_fails_is_written_on_the_next_run_without_new_labels(
@@ -382,9 +386,10 @@ def test_a_batch_whose_odoo_write_fails_is_written_on_the_next_run_without_new_l
     for n in range(3):
         world.ready_picking(f"WH/OUT/{n}", f"S{n}")
     world.odoo.fail_next("stock.picking.load")
-    first = _worker(world).run_once()
+    worker = _worker(world)
+    first = worker.run_once()
     assert first.count(Outcome.RECORD_FAILED) == 3
-    second = _worker(world).run_once()
+    second = worker.run_once()
     assert second.count(Outcome.BOOKED) == 3
     assert world.carrier.service.shipment_count() == 3
 
@@ -397,3 +402,29 @@ def test_a_sweep_finds_what_the_feed_no_longer_shows(world: World) -> None:
     [outcome] = _worker(world).sweep()
     assert outcome.outcome is Outcome.BOOKED
     assert world.picking(picking_id)["carrier_tracking_ref"]
+
+
+def test_a_dead_workers_lease_blocks_only_its_own_picking_until_it_runs_out(
+    world: World,
+) -> None:
+    """A picking claimed by a killed worker waits for the lease; the others flow past it."""
+    clock = [1_000.0]
+    world.store = MemoryStore(clock=lambda: clock[0])
+    world.flow.store = world.store
+    stuck = world.ready_picking("WH/OUT/stuck", "S-stuck")
+    free = world.ready_picking("WH/OUT/free", "S-free")
+    shipment_id = f"odoo:test:stock.picking:{stuck}"
+    assert isinstance(world.store.claim(booking_key(shipment_id), shipment_id), Acquired)
+    worker = _worker(world)
+    first = worker.run_once()
+    assert {o.picking_id: o.outcome for o in first.outcomes} == {
+        stuck: Outcome.IN_PROGRESS,
+        free: Outcome.BOOKED,
+    }
+    later = world.ready_picking("WH/OUT/later", "S-later")
+    second = worker.run_once()
+    assert (later, Outcome.BOOKED) in [(o.picking_id, o.outcome) for o in second.outcomes]
+    clock[0] += 3600  # the dead worker's lease runs out
+    third = worker.run_once()
+    assert [(o.picking_id, o.outcome) for o in third.outcomes] == [(stuck, Outcome.BOOKED)]
+    assert world.carrier.service.shipment_count() == 3

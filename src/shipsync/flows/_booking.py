@@ -499,11 +499,13 @@ class WorkerReport:
 class BookingWorker:
     """Polls an :class:`~shipsync.odoo.OdooSource` and hands its events to a :class:`BookingFlow`.
 
-    A feed's batch is committed only when every event in it is done (booked, voided, ...):
-    when one needs a retry (carrier down, Odoo unreachable) the batch is left uncommitted and
-    comes out again on the next poll, where the events already done are recognised and cost no
-    second booking. A worker killed at any point therefore leaves nothing behind and books
-    nothing twice. :meth:`sweep` books whatever is ready in Odoo whatever the cursors say.
+    The ``picking.ready`` batch is always committed: a booking that needs a retry (carrier
+    down, Odoo unreachable, another worker's lease on it) leaves its picking ready and without
+    a tracking number in Odoo, which is exactly what :meth:`sweep` finds, so the next run sweeps
+    before polling and the feed is never blocked behind one picking. The cancellation and
+    return batches are committed only when every event in them is done; otherwise they come
+    out again on the next poll, where the events already done cost nothing. A worker killed at
+    any point therefore leaves nothing behind and books nothing twice.
     """
 
     FEEDS = ("picking.ready", "picking.cancelled", "return.initiated")
@@ -518,14 +520,19 @@ class BookingWorker:
         self.source = source
         self.flow = flow
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.pending_sweep = False
 
     def run_once(self) -> WorkerReport:
-        """One poll of each feed; returns what was done."""
+        """A sweep when the last run left bookings to retry, then one poll of each feed."""
         start = self.source.round_trips
         outcomes: list[BookingOutcome] = []
         committed: list[str] = []
         held: list[str] = []
         oldest: datetime | None = None
+        if self.pending_sweep:
+            swept = self.sweep()
+            outcomes += swept
+            self.pending_sweep = any(r.retry for r in swept)
         for feed in self.FEEDS:
             batch = self.source.poll(feed)
             ready = [e for e in batch.events if isinstance(e, PickingReady)]
@@ -536,7 +543,11 @@ class BookingWorker:
             outcomes += results
             for event in batch.events:
                 oldest = event.time if oldest is None else min(oldest, event.time)
-            if any(r.retry for r in results):
+            if feed == "picking.ready" and any(r.retry for r in results):
+                self.pending_sweep = True
+                self.source.commit(batch)
+                committed.append(feed)
+            elif any(r.retry for r in results):
                 held.append(feed)
             else:
                 self.source.commit(batch)
