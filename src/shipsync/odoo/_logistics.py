@@ -92,6 +92,17 @@ class _EventPlan:
 
 
 @attrs.frozen
+class _OneShipmentPlan:
+    """What recording one booking on one picking will write."""
+
+    values: dict[str, Any]
+    per_package: dict[int, str]
+    labels: list[tuple[str, bytes, str]]
+    note: dict[str, Any]
+    price_written: bool
+
+
+@attrs.frozen
 class _ShipmentPlan:
     """What recording a batch of bookings will write."""
 
@@ -337,8 +348,6 @@ class OdooLogistics:
         Recording the same shipment on the same picking again writes nothing.
         """
         start = self._gw.round_trips
-        f = self._fields
-        schema = self._facts.schema()
         key = message_id_for("shipment", shipment.carrier, shipment.shipment_id, str(picking_id))
         row = self._lookup.one(picking_id)
         if self._writes.existing([key]):
@@ -347,15 +356,38 @@ class OdooLogistics:
                 already_recorded=True,
                 round_trips=self._gw.round_trips - start,
             )
+        plan = self._plan_shipment(row, shipment, price, key)
+        # Writes first (repeating them is harmless), then the labels, then the note that marks
+        # the shipment as recorded: a call that fails before the note is repeated in full, and
+        # only a failure between the labels and the note leaves labels a repeat attaches again.
+        f = self._fields
+        if plan.per_package and f.package_tracking:
+            self._writes.write_per_record(f.package_model, f.package_tracking, plan.per_package)
+        if plan.values:
+            self._gw.call(f.picking_model, "write", [[picking_id], plan.values])
+        attachment_ids = self._writes.attach(picking_id, plan.labels)
+        if attachment_ids:
+            plan.note["attachment_ids"] = [[6, 0, list(attachment_ids)]]
+        [message_id] = self._writes.create_many("mail.message", [plan.note])
+        return RecordedDocument(
+            picking_id=picking_id,
+            message_id=message_id,
+            attachment_ids=tuple(attachment_ids),
+            price_written=plan.price_written,
+            round_trips=self._gw.round_trips - start,
+        )
+
+    def _plan_shipment(
+        self, row: Mapping[str, Any], shipment: Shipment, price: Money | None, key: str
+    ) -> _OneShipmentPlan:
+        """Tracking values (per package when the packages match), price, labels and the note."""
+        f = self._fields
+        picking_id = int(row["id"])
         refs = [p.tracking_number for p in shipment.packages if p.tracking_number]
         per_package: dict[int, str] = {}
-        if refs and schema.has(f.package_model, f.package_tracking) and f.package_tracking:
-            by_name = {
-                name: pid
-                for pid, (name, _) in self._lookup.packages_of([picking_id])
-                .get(picking_id, {})
-                .items()
-            }
+        if refs and self._facts.schema().has(f.package_model, f.package_tracking):
+            packages = self._lookup.packages_of([picking_id]).get(picking_id, {})
+            by_name = {name: pid for pid, (name, _) in packages.items()}
             for package in shipment.packages:
                 ref = package.parcel.reference
                 if package.tracking_number and ref and ref in by_name:
@@ -363,21 +395,12 @@ class OdooLogistics:
         all_matched = bool(refs) and len(per_package) == len(refs)
         values: dict[str, Any] = {}
         if refs:
-            values[f.picking_tracking] = (
-                refs[0] if all_matched else f"{f.tracking_separator}".join(refs)
-            )
-        price_written = False
-        price_field = f.picking_carrier_price
-        if price is not None and price_field and schema.has(f.picking_model, price_field):
-            currency_field = f.picking_price_currency
-            if currency_field and schema.has(f.picking_model, currency_field):
-                values[currency_field] = price.currency
-                price_written = True
-            else:
-                company = m2o_id(row.get("company_id")) or 0
-                price_written = self._facts.currencies().get(company) == price.currency
-            if price_written:
-                values[price_field] = float(price.amount)
+            values[f.picking_tracking] = refs[0] if all_matched else f.tracking_separator.join(refs)
+        price_values, price_written = self._price_values(row, price)
+        if price_written:
+            assert price is not None
+            values.update(price_values)
+            values[str(f.picking_carrier_price)] = float(price.amount)
         labels = [
             (
                 f"{row['name']}-{p.label.tracking_number}.{p.label.format.value}".replace("/", "-"),
@@ -387,25 +410,23 @@ class OdooLogistics:
             for p in shipment.packages
             if p.label is not None
         ]
-        # Writes first (repeating them is harmless), then the labels, then the note that marks
-        # the shipment as recorded: a call that fails before the note is repeated in full, and
-        # only a failure between the labels and the note leaves labels a repeat attaches again.
         note = self._writes.note(picking_id, shipment_body(shipment, refs, price), key)
-        if per_package and f.package_tracking:
-            self._writes.write_per_record(f.package_model, f.package_tracking, per_package)
-        if values:
-            self._gw.call(f.picking_model, "write", [[picking_id], values])
-        attachment_ids = self._writes.attach(picking_id, labels)
-        if attachment_ids:
-            note["attachment_ids"] = [[6, 0, list(attachment_ids)]]
-        [message_id] = self._writes.create_many("mail.message", [note])
-        return RecordedDocument(
-            picking_id=picking_id,
-            message_id=message_id,
-            attachment_ids=tuple(attachment_ids),
-            price_written=price_written,
-            round_trips=self._gw.round_trips - start,
-        )
+        return _OneShipmentPlan(values, per_package, labels, note, price_written)
+
+    def _price_values(
+        self, row: Mapping[str, Any], price: Money | None
+    ) -> tuple[dict[str, str | None], bool]:
+        """The currency value to write beside the price (if a field holds it), and whether the
+        price can be written at all: with a currency field, or in the company's currency."""
+        f = self._fields
+        schema = self._facts.schema()
+        price_field, currency_field = f.picking_carrier_price, f.picking_price_currency
+        if price is None or not price_field or not schema.has(f.picking_model, price_field):
+            return {}, False
+        if currency_field and schema.has(f.picking_model, currency_field):
+            return {currency_field: price.currency}, True
+        company = m2o_id(row.get("company_id")) or 0
+        return {}, self._facts.currencies().get(company) == price.currency
 
     def record_shipments(
         self, bookings: Sequence[tuple[int, Shipment, Money | None]]
@@ -454,7 +475,6 @@ class OdooLogistics:
     ) -> _ShipmentPlan:
         """Read the pickings and the notes posted; decide the writes, labels and notes."""
         f = self._fields
-        schema = self._facts.schema()
         ids = sorted({pid for pid, _, _ in bookings})
         rows = {int(r["id"]): r for r in self._lookup.search([["id", "in", ids]])}
         missing = [pid for pid in ids if pid not in rows]
@@ -466,7 +486,6 @@ class OdooLogistics:
         }
         existing = self._writes.existing(sorted(set(keys.values())))
         plan = _ShipmentPlan({}, {}, [], [])
-        price_field, currency_field = f.picking_carrier_price, f.picking_price_currency
         for picking_id, shipment, price in bookings:
             key = keys[picking_id]
             if key in existing or any(n[0] == picking_id for n in plan.notes):
@@ -474,17 +493,12 @@ class OdooLogistics:
             refs = [p.tracking_number for p in shipment.packages if p.tracking_number]
             if refs:
                 plan.tracking[picking_id] = {f.picking_tracking: f.tracking_separator.join(refs)}
-            written = False
-            if price is not None and price_field and schema.has(f.picking_model, price_field):
-                values: dict[str, str | None] = {price_field: str(price.amount)}
-                if currency_field and schema.has(f.picking_model, currency_field):
-                    values[currency_field] = price.currency
-                    written = True
-                else:
-                    company = m2o_id(rows[picking_id].get("company_id")) or 0
-                    written = self._facts.currencies().get(company) == price.currency
-                if written:
-                    plan.prices[picking_id] = values
+            currency_values, written = self._price_values(rows[picking_id], price)
+            if written and price is not None and f.picking_carrier_price:
+                plan.prices[picking_id] = {
+                    f.picking_carrier_price: str(price.amount),
+                    **currency_values,
+                }
             plan.labels.extend(
                 (
                     picking_id,
