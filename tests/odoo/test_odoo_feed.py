@@ -15,6 +15,7 @@ from shipsync.odoo import (
     ChangeFeed,
     FeedCursor,
     MemoryCursorStore,
+    PostgresCursorStore,
     SQLiteCursorStore,
 )
 from shipsync.testing.odoo import MemoryOdoo
@@ -212,3 +213,26 @@ def test_every_change_is_handed_out_exactly_once_whatever_the_stamps_and_commit_
     )
     assert sorted(handed) == expected
     assert len(handed) == len(set(handed))
+
+
+def test_a_postgres_cursor_survives_a_new_connection_and_is_kept_per_feed(
+    postgres_dsn: str,
+) -> None:
+    """The PostgreSQL store keeps each feed's cursor apart and hands it to a new connection."""
+    import uuid
+
+    odoo = MemoryOdoo(now=Clock())
+    pid = _ready(odoo, "WH/OUT/PG")
+    feed_name = uuid.uuid4().hex[:8]
+    with PostgresCursorStore(postgres_dsn) as store:
+        feed = ChangeFeed(odoo, PICKINGS_READY, store, companies=[int(feed_name, 16) % 1000 + 1])
+        assert store.load(feed.name) is None
+    odoo.tables["stock.picking"][pid]["company_id"] = int(feed_name, 16) % 1000 + 1
+    with PostgresCursorStore(postgres_dsn) as store:
+        feed = ChangeFeed(odoo, PICKINGS_READY, store, companies=[int(feed_name, 16) % 1000 + 1])
+        feed.commit(feed.poll())
+    with PostgresCursorStore(postgres_dsn) as store:
+        feed = ChangeFeed(odoo, PICKINGS_READY, store, companies=[int(feed_name, 16) % 1000 + 1])
+        cursor = feed.cursor()
+        assert cursor.record_id == pid
+        assert feed.poll().changes == ()

@@ -122,6 +122,20 @@ def _text(value: object) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
+def _number(value: object) -> Decimal | None:
+    """A finite number Odoo holds as an int or float; ``None`` for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    amount = Decimal(str(value))
+    return amount if amount.is_finite() else None
+
+
+def _kg(value: object) -> Decimal:
+    """A weight Odoo holds as a float, as kilograms; anything else (``False``, NaN) is 0."""
+    amount = _number(value)
+    return amount if amount is not None and amount > 0 else Decimal(0)
+
+
 def _hs_code(value: str | None) -> str | None:
     """Odoo's free-text HS code as the canonical 6, 8 or 10 digits, or ``None``."""
     digits = (value or "").replace(".", "").replace(" ", "")
@@ -321,10 +335,10 @@ class OdooSource:
                 data, source=self.source, time=when, id=event_id, subject=subject
             )
         currency = m2o_name(row.get("currency_id"))
-        amount = row.get("amount_total")
+        amount = _number(row.get("amount_total"))
         total = None
-        if currency in CURRENCY_EXPONENTS and isinstance(amount, int | float):
-            total = Money.of(Decimal(str(amount)), currency)
+        if currency in CURRENCY_EXPONENTS and amount is not None:
+            total = Money.of(amount, currency)
         data = ConfirmedOrder(
             order=self._ref("sale.order", row),
             confirmed_at=_odoo_time(row.get("date_order")) or when,
@@ -366,10 +380,11 @@ class OdooSource:
             for pid, s in built.items()
             if s.shipper.country != s.recipient.country
         }
-        customs = self._customs(crossing) if crossing else {}
+        customs, problems = self._customs(crossing) if crossing else ({}, {})
+        rejected.update(problems)
         for change in changes:
             shipment = built.get(change.record_id)
-            if shipment is None:
+            if shipment is None or change.record_id in rejected:
                 continue
             try:
                 if change.record_id in customs:
@@ -440,10 +455,7 @@ class OdooSource:
         company = m2o_id(row.get("company_id")) or 0
         recipient = self._address(partners.get(m2o_id(row.get("partner_id")) or 0), "picking")
         shipper = self._address(partners.get(self._company_partners().get(company, 0)), "company")
-        weight = row.get("shipping_weight") or row.get("weight") or 0
-        total = max(
-            Decimal(str(weight)) if isinstance(weight, int | float) else Decimal(0), _MIN_KG
-        )
+        total = max(_kg(row.get("shipping_weight")) or _kg(row.get("weight")), _MIN_KG)
         parcels = [
             Parcel(weight=Weight.of(max(kg, _MIN_KG), "kg"), reference=name)
             for name, kg in packages.get(change.record_id, [])
@@ -490,20 +502,19 @@ class OdooSource:
             if picking is None or package not in info:
                 continue
             name = str(info[package].get("name") or package)
-            raw = info[package].get("shipping_weight")
-            kg = Decimal(str(raw)) if isinstance(raw, int | float) else Decimal(0)
-            entry = (name, kg)
+            entry = (name, _kg(info[package].get("shipping_weight")))
             if entry not in result.setdefault(picking, []):
                 result[picking].append(entry)
         return result
 
-    def _customs(self, origin_of: Mapping[int, str]) -> dict[int, Customs]:
+    def _customs(self, origin_of: Mapping[int, str]) -> tuple[dict[int, Customs], dict[int, str]]:
         """Commodities of cross-border pickings: one per move, valued at the sale line's price.
 
         The origin country is the shipper's (Odoo's ``country_of_origin``, when set, is a name
         here, not a code).
         """
         picking_ids = sorted(origin_of)
+        problems: dict[int, str] = {}
         moves: list[dict[str, Any]] = []
         for chunk in chunked(list(picking_ids), IN_CHUNK):
             answer = self._gw.call(
@@ -529,19 +540,21 @@ class OdooSource:
                 continue
             line = lines.get(m2o_id(move.get("sale_line_id")) or 0, {})
             currency = m2o_name(line.get("currency_id")) or "EUR"
-            price = line.get("price_unit", product.get("list_price")) or 0
-            quantity = max(int(Decimal(str(move.get("product_uom_qty") or 1))), 1)
-            hs = _text(product.get("hs_code"))
-            commodities.setdefault(picking, []).append(
-                Commodity(
+            price = _number(line.get("price_unit", product.get("list_price"))) or Decimal(0)
+            quantity = max(int(_number(move.get("product_uom_qty")) or 1), 1)
+            try:
+                commodity = Commodity(
                     description=str(product.get("display_name") or "goods")[:200],
-                    hs_code=_hs_code(hs),
+                    hs_code=_hs_code(_text(product.get("hs_code"))),
                     quantity=quantity,
-                    value=Money.of(Decimal(str(price)) * quantity, currency),
+                    value=Money.of(price * quantity, currency),
                     origin_country=origin_of[picking],
                 )
-            )
+            except (CanonicalValidationError, InvalidInputError) as exc:
+                problems[picking] = f"customs: {exc}"
+                continue
+            commodities.setdefault(picking, []).append(commodity)
         return {
             pid: Customs(incoterm=Incoterm.DAP, commodities=tuple(items))
             for pid, items in commodities.items()
-        }
+        }, problems
