@@ -179,3 +179,49 @@ def test_a_settled_claim_drafts_one_carrier_credit_note_in_odoo(
     assert note.state == "draft"
     again = odoo.create_credit_note(claim, vendor_id=vendor)
     assert (again.id, again.created) == (note.id, False)
+
+
+def test_a_return_created_in_odoo_gets_a_return_label_on_its_return_picking(
+    gateway: RpcGateway, tag: str
+) -> None:
+    """Book, deliver, create the return with Odoo's wizard: return.initiated -> return label."""
+    order, picking = _confirmed_order(gateway, tag + "r")
+    start = _start_before(gateway, "sale.order", order)
+    source = OdooSource(
+        gateway, MemoryCursorStore(), database="odoo-db", companies=[1], start=start
+    )
+    carrier = FakeCarrier(seed=22)
+    try:
+        flow = BookingFlow(OdooLogistics(gateway), {"fake": carrier.client()}, MemoryStore())
+        ready = source.poll("picking.ready")
+        [event] = [e for e in ready.events if e.subject and e.subject.endswith(f":{picking}")]
+        booked = flow.handle(event)
+        assert booked.outcome is Outcome.BOOKED, booked.detail
+        gateway.call(
+            "stock.picking", "button_validate", [[picking]], {"context": {"skip_sms": True}}
+        )
+        wizard = gateway.call("stock.return.picking", "create", [{"picking_id": picking}])
+        [row] = gateway.call(
+            "stock.return.picking", "read", [[wizard]], {"fields": ["product_return_moves"]}
+        )
+        gateway.call(
+            "stock.return.picking.line", "write", [row["product_return_moves"], {"quantity": 1}]
+        )
+        action = gateway.call("stock.return.picking", "action_create_returns", [[wizard]])
+        back = int(action["res_id"])
+
+        returns = source.poll("return.initiated")
+        [initiated] = [e for e in returns.events if e.data.return_picking.record_id == back]
+        outcome = flow.handle(initiated)
+        assert outcome.outcome is Outcome.RETURN_BOOKED, outcome.detail
+        [record] = OdooLogistics(gateway).read_pickings([back])
+        assert record.tracking_numbers == (outcome.detail,)
+        assert len(record.message_ids) == 1
+        attachments = gateway.call(
+            "ir.attachment",
+            "search_count",
+            [[["res_model", "=", "stock.picking"], ["res_id", "=", back]]],
+        )
+        assert attachments == 1
+    finally:
+        carrier.close()
