@@ -48,13 +48,14 @@ def run_odoo_demo(
     from shipsync.flows import BookingFlow, BookingWorker, Outcome
     from shipsync.idempotency import MemoryStore
     from shipsync.odoo import MemoryCursorStore, OdooFieldMap, OdooLogistics, OdooSource
+    from shipsync.settlement import MemoryShipmentIndex, Reconciler
     from shipsync.testing.fake_carrier import FakeCarrier
 
     report = OdooDemoReport()
 
     def stage(name: str, count: int) -> None:
         report.stages[name] = count
-        echo(f"{name:<34}{count:>5}")
+        echo(f"{name:<40}{count:>5}")
 
     customer, order_ids, start = _orders(gateway, orders, tag)
     stage("sale orders confirmed in Odoo", len(order_ids))
@@ -103,8 +104,21 @@ def run_odoo_demo(
             picking = odoo.find_pickings_by_tracking([event.tracking_number])
             odoo.record_proof_of_delivery(picking[event.tracking_number].id, proof)
         stage("proofs of delivery attached", len(delivered))
+        index = MemoryShipmentIndex()
+        for shipment in shipments:
+            quotes = client.quote_rates(shipment)
+            index.add_shipment(
+                shipment, next((q for q in quotes if q.service == shipment.service), None)
+            )
         carrier.service.issue_invoices()
         invoices = client.fetch_invoices()
+        settled: list[Any] = []
+        reconciler = Reconciler(index, carrier="fake", on_event=settled.append)
+        for invoice in invoices:
+            if invoice.lines:
+                reconciler.reconcile_invoice(invoice)
+        stage("freight charges accrued", sum(e.type == "freight.charge_accrued" for e in settled))
+        stage("invoice lines matched", sum(e.type == "freight.invoice_matched" for e in settled))
         vendor = int(gateway.call("res.partner", "create", [{"name": f"Fake Carrier {tag}"}]))
         bills = [
             odoo.create_vendor_bill(
