@@ -12,6 +12,8 @@ from decimal import Decimal
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shipsync.canonical import (
     ClaimOpened,
@@ -428,3 +430,57 @@ def test_a_dead_workers_lease_blocks_only_its_own_picking_until_it_runs_out(
     third = worker.run_once()
     assert [(o.picking_id, o.outcome) for o in third.outcomes] == [(stuck, Outcome.BOOKED)]
     assert world.carrier.service.shipment_count() == 3
+
+
+_steps = st.lists(
+    st.sampled_from(
+        ["picking", "picking", "run", "run", "outage", "heal", "odoo-write", "odoo-note", "time"]
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(steps=_steps)
+def test_whatever_fails_and_in_whatever_order_every_picking_is_booked_exactly_once(
+    steps: list[str],
+) -> None:
+    """Random pickings, runs, carrier outages and Odoo write failures: once healed, each picking
+    has exactly one carrier shipment and one booking note."""
+    carrier = FakeCarrier(seed=9)
+    world = World(carrier)
+    clock = [1_000.0]
+    world.store = MemoryStore(clock=lambda: clock[0])
+    world.flow.store = world.store
+    worker = _worker(world)
+    pickings: list[int] = []
+    for step in steps:
+        if step == "picking":
+            n = len(pickings)
+            pickings.append(world.ready_picking(f"WH/OUT/{n:05d}", f"S{n:05d}"))
+        elif step == "run":
+            worker.run_once()
+        elif step == "outage":
+            carrier.service.outage("create_shipment", 600)
+        elif step == "heal":
+            carrier.advance(seconds=3600)
+        elif step == "odoo-write":
+            world.odoo.fail_next("stock.picking.load")
+            world.odoo.fail_next("stock.picking.write")
+        elif step == "odoo-note":
+            world.odoo.fail_next("mail.message.create")
+        else:
+            clock[0] += 600
+            world.now += timedelta(seconds=30)
+    carrier.advance(seconds=3600)
+    world.odoo.hooks.clear()
+    clock[0] += 3600
+    for _ in range(4):
+        worker.run_once()
+    refs = [s.reference for s in carrier.service.shipments.values()]
+    for picking_id in pickings:
+        assert refs.count(f"odoo:test:stock.picking:{picking_id}") == 1
+        assert world.picking(picking_id)["carrier_tracking_ref"]
+        assert len(world.notes(picking_id)) == 1
+    carrier.close()

@@ -266,6 +266,8 @@ class BookingFlow:
     def book_many(self, events: Sequence[PickingReady]) -> list[BookingOutcome]:
         """:meth:`book` for a batch: one store claim, one store completion, one Odoo recording.
 
+        Outcomes come in the order of ``events`` (a repeated event gets its twin's outcome).
+
         Carriers are still asked once per picking (one booking each); the store and Odoo are
         asked a bounded number of times per batch, whatever its size.
         """
@@ -318,7 +320,7 @@ class BookingFlow:
         if completions:
             self.store.complete_many(completions, BOOKING_RETENTION)
         outcomes.update(self._record_many(to_record))
-        return [outcomes[e.data.picking.record_id] for e in unique]
+        return [outcomes[e.data.picking.record_id] for e in events]
 
     def _record_many(
         self, items: Sequence[tuple[int, Shipment, Money | None, bool]]
@@ -499,10 +501,11 @@ class WorkerReport:
 class BookingWorker:
     """Polls an :class:`~shipsync.odoo.OdooSource` and hands its events to a :class:`BookingFlow`.
 
-    The ``picking.ready`` batch is always committed: a booking that needs a retry (carrier
-    down, Odoo unreachable, another worker's lease on it) leaves its picking ready and without
-    a tracking number in Odoo, which is exactly what :meth:`sweep` finds, so the next run sweeps
-    before polling and the feed is never blocked behind one picking. The cancellation and
+    The ``picking.ready`` batch is always committed: a booking the carrier deferred (or another
+    worker's lease holds) leaves its picking ready and without a tracking number in Odoo, which
+    is exactly what :meth:`sweep` finds, so the next run sweeps before polling and the feed is
+    never blocked behind one picking; a booking Odoo did not fully take is handled again by the
+    next run (the stored booking is written, no second label). The cancellation and
     return batches are committed only when every event in them is done; otherwise they come
     out again on the next poll, where the events already done cost nothing. A worker killed at
     any point therefore leaves nothing behind and books nothing twice.
@@ -521,6 +524,23 @@ class BookingWorker:
         self.flow = flow
         self.clock = clock or (lambda: datetime.now(UTC))
         self.pending_sweep = False
+        self._retry: dict[str, Event] = {}
+
+    def _handle(self, events: Sequence[Event]) -> list[BookingOutcome]:
+        """Book the ready ones as one batch, handle the others; remember what needs a retry."""
+        ready = [e for e in events if isinstance(e, PickingReady)]
+        others = [e for e in events if not isinstance(e, PickingReady)]
+        results = self.flow.book_many(ready) + [self.flow.handle(e) for e in others]
+        for event, result in zip([*ready, *others], results, strict=True):
+            if result.retry and isinstance(event, PickingReady):
+                # A booking Odoo did not take is retried from memory (its picking may already
+                # carry the tracking number, which hides it from the sweep); one the carrier
+                # deferred is found by the sweep, which also covers a restart.
+                if result.outcome is Outcome.RECORD_FAILED:
+                    self._retry[event.id] = event
+                else:
+                    self.pending_sweep = True
+        return results
 
     def run_once(self) -> WorkerReport:
         """A sweep when the last run left bookings to retry, then one poll of each feed."""
@@ -529,29 +549,24 @@ class BookingWorker:
         committed: list[str] = []
         held: list[str] = []
         oldest: datetime | None = None
+        if self._retry:
+            retry, self._retry = list(self._retry.values()), {}
+            outcomes += self._handle(retry)
         if self.pending_sweep:
             swept = self.sweep()
             outcomes += swept
             self.pending_sweep = any(r.retry for r in swept)
         for feed in self.FEEDS:
             batch = self.source.poll(feed)
-            ready = [e for e in batch.events if isinstance(e, PickingReady)]
-            results = self.flow.book_many(ready)
-            results += [
-                self.flow.handle(e) for e in batch.events if not isinstance(e, PickingReady)
-            ]
+            results = self._handle(batch.events)
             outcomes += results
             for event in batch.events:
                 oldest = event.time if oldest is None else min(oldest, event.time)
-            if feed == "picking.ready" and any(r.retry for r in results):
-                self.pending_sweep = True
+            if feed == "picking.ready" or not any(r.retry for r in results):
                 self.source.commit(batch)
                 committed.append(feed)
-            elif any(r.retry for r in results):
-                held.append(feed)
             else:
-                self.source.commit(batch)
-                committed.append(feed)
+                held.append(feed)
         lag = (self.clock() - oldest).total_seconds() if oldest is not None else None
         return WorkerReport(
             outcomes=tuple(outcomes),
