@@ -55,6 +55,12 @@ from shipsync.canonical._finance import (
     InvoiceMatch,
     Settlement,
 )
+from shipsync.canonical._fulfilment import (
+    CancelledPicking,
+    ConfirmedOrder,
+    InitiatedReturn,
+    ReadyPicking,
+)
 from shipsync.canonical._manifest import Manifest
 from shipsync.canonical._predictions import RiskAssessment
 from shipsync.canonical._shipment import ProofOfDelivery, Rate, Shipment
@@ -80,8 +86,12 @@ __all__ = [
     "FreightRateQuoted",
     "ManifestCreated",
     "MilestoneEvent",
+    "OrderConfirmed",
+    "PickingCancelled",
+    "PickingReady",
     "PodCaptured",
     "RateQuote",
+    "ReturnInitiated",
     "SettlementCompleted",
     "ShipmentAvailableForPickup",
     "ShipmentCancelled",
@@ -555,6 +565,41 @@ class ShipmentSlaBreached(Event):
     data: SlaBreach
 
 
+# --- what the ERP publishes ---------------------------------------------------------------------
+
+
+class OrderConfirmed(Event):
+    """A sale order was confirmed in the ERP; ``subject`` is the order's name."""
+
+    type: Literal["order.confirmed"] = "order.confirmed"
+    schemaversion: _Version1 = 1
+    data: ConfirmedOrder
+
+
+class PickingReady(Event):
+    """An outgoing picking with a carrier is ready to ship; ``subject`` is its shipment id."""
+
+    type: Literal["picking.ready"] = "picking.ready"
+    schemaversion: _Version1 = 1
+    data: ReadyPicking
+
+
+class PickingCancelled(Event):
+    """An outgoing picking was cancelled; ``subject`` is its shipment id."""
+
+    type: Literal["picking.cancelled"] = "picking.cancelled"
+    schemaversion: _Version1 = 1
+    data: CancelledPicking
+
+
+class ReturnInitiated(Event):
+    """A return picking was created; ``subject`` is the original picking's shipment id."""
+
+    type: Literal["return.initiated"] = "return.initiated"
+    schemaversion: _Version1 = 1
+    data: InitiatedReturn
+
+
 _BUILTIN: tuple[type[Event], ...] = (
     ShipmentCreated,
     ShipmentLabelCreated,
@@ -582,6 +627,10 @@ _BUILTIN: tuple[type[Event], ...] = (
     ShipmentExceptionPredicted,
     ManifestCreated,
     ShipmentSlaBreached,
+    OrderConfirmed,
+    PickingReady,
+    PickingCancelled,
+    ReturnInitiated,
 )
 
 AnyEvent = Annotated[
@@ -610,7 +659,11 @@ AnyEvent = Annotated[
     | ShipmentDelayPredicted
     | ShipmentExceptionPredicted
     | ManifestCreated
-    | ShipmentSlaBreached,
+    | ShipmentSlaBreached
+    | OrderConfirmed
+    | PickingReady
+    | PickingCancelled
+    | ReturnInitiated,
     Field(discriminator="type"),
 ]
 """Any event of the built-in catalogue, discriminated on ``type``."""

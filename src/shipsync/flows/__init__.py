@@ -15,6 +15,14 @@ from shipsync.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from shipsync.flows._batch import BatchJob, BatchReport, Chunk
+    from shipsync.flows._booking import (
+        BookingFlow,
+        BookingOutcome,
+        BookingWorker,
+        Outcome,
+        WorkerReport,
+        booking_key,
+    )
     from shipsync.flows._deadletters import (
         DeadLetter,
         DeadLetterFilter,
@@ -62,6 +70,9 @@ __all__ = [
     "BatchJob",
     "BatchReport",
     "BlockingEventLog",
+    "BookingFlow",
+    "BookingOutcome",
+    "BookingWorker",
     "Chunk",
     "DeadLetter",
     "DeadLetterFilter",
@@ -76,6 +87,7 @@ __all__ = [
     "InvoiceHold",
     "InvoiceReleaseGate",
     "NewDeadLetter",
+    "Outcome",
     "PostgresDeadLetters",
     "PostgresEventLog",
     "ProofOfDeliveryCheck",
@@ -86,6 +98,8 @@ __all__ = [
     "SQLiteEventLog",
     "StaleFeedMonitor",
     "Subscription",
+    "WorkerReport",
+    "booking_key",
     "partition_of",
     "partition_slot",
 ]

@@ -12,8 +12,27 @@ Field and model names are configuration (:class:`OdooFieldMap`); errors are
 :class:`~shipsync.errors.OdooError` subclasses carrying Odoo's own message.
 """
 
-from shipsync.odoo._batch import CREATE_CHUNK, IN_CHUNK
+from shipsync.odoo._batch import CREATE_CHUNK, IN_CHUNK, message_id_for
+from shipsync.odoo._cursors import (
+    EPOCH,
+    CursorStore,
+    FeedCursor,
+    MemoryCursorStore,
+    PostgresCursorStore,
+    SQLiteCursorStore,
+)
 from shipsync.odoo._env import EnvGateway
+from shipsync.odoo._feed import (
+    FEEDS,
+    ORDERS_CONFIRMED,
+    PICKINGS_CANCELLED,
+    PICKINGS_READY,
+    RETURNS_CREATED,
+    Change,
+    ChangeBatch,
+    ChangeFeed,
+    FeedFilter,
+)
 from shipsync.odoo._gateway import SAFE_METHODS, OdooGateway
 from shipsync.odoo._logistics import OdooLogistics, event_message_id
 from shipsync.odoo._mapping import OdooFieldMap
@@ -24,23 +43,44 @@ from shipsync.odoo._records import (
     VendorBillLineRecord,
     VendorBillRecord,
 )
-from shipsync.odoo._rpc import RpcGateway
+from shipsync.odoo._rpc import RpcGateway, parse_server_version
+from shipsync.odoo._source import OdooSource, SourceBatch, picking_shipment_id
 from shipsync.retry import RetryPolicy
 
 __all__ = [
     "CREATE_CHUNK",
+    "EPOCH",
+    "FEEDS",
     "IN_CHUNK",
+    "ORDERS_CONFIRMED",
+    "PICKINGS_CANCELLED",
+    "PICKINGS_READY",
+    "RETURNS_CREATED",
     "SAFE_METHODS",
     "ApplyReport",
+    "Change",
+    "ChangeBatch",
+    "ChangeFeed",
+    "CursorStore",
     "EnvGateway",
+    "FeedCursor",
+    "FeedFilter",
+    "MemoryCursorStore",
     "OdooFieldMap",
     "OdooGateway",
     "OdooLogistics",
+    "OdooSource",
     "PickingRecord",
+    "PostgresCursorStore",
     "RecordedDocument",
     "RetryPolicy",
     "RpcGateway",
+    "SQLiteCursorStore",
+    "SourceBatch",
     "VendorBillLineRecord",
     "VendorBillRecord",
     "event_message_id",
+    "message_id_for",
+    "parse_server_version",
+    "picking_shipment_id",
 ]

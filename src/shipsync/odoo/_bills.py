@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shipsync.canonical import CURRENCY_EXPONENTS, FreightInvoice, Money
+from shipsync.canonical import CURRENCY_EXPONENTS, Claim, FreightInvoice, Money
 from shipsync.errors import OdooResponseError, OdooValidationError
 from shipsync.odoo._answers import record_ids, rows
 from shipsync.odoo._batch import split_refs
@@ -19,7 +19,14 @@ from shipsync.odoo._gateway import OdooGateway
 from shipsync.odoo._records import VendorBillLineRecord, VendorBillRecord
 from shipsync.odoo._render import m2o_id, m2o_name, money_from_float
 
-__all__ = ["bill_values", "currency_id", "find_bill", "read_bill"]
+__all__ = [
+    "bill_values",
+    "credit_note_values",
+    "currency_id",
+    "find_bill",
+    "find_credit_note",
+    "read_bill",
+]
 
 
 def bill_values(
@@ -56,6 +63,39 @@ def bill_values(
     if journal_id is not None:
         result["journal_id"] = journal_id
     return result
+
+
+def credit_note_values(claim: Claim, *, vendor_id: int, currency_id: int) -> dict[str, Any]:
+    """The ``account.move`` values of the carrier's credit note for a settled claim."""
+    amount = claim.settled_amount or claim.amount
+    label = f"Claim {claim.claim_id}: {claim.reason}"
+    if claim.tracking_number:
+        label += f" ({claim.tracking_number})"
+    when = claim.settled_at or claim.opened_at
+    return {
+        "move_type": "in_refund",
+        "partner_id": vendor_id,
+        "ref": claim.claim_id,
+        "invoice_date": when.date().isoformat(),
+        "currency_id": currency_id,
+        "invoice_line_ids": [
+            [0, 0, {"name": label[:500], "quantity": 1, "price_unit": float(amount.amount)}]
+        ],
+    }
+
+
+def find_credit_note(gateway: OdooGateway, claim_id: str, vendor_id: int) -> int | None:
+    """The id of the vendor's credit note referenced ``claim_id``, if any."""
+    domain = [
+        ["move_type", "=", "in_refund"],
+        ["partner_id", "=", vendor_id],
+        ["ref", "=", claim_id],
+    ]
+    ids = record_ids(
+        gateway.call("account.move", "search", [domain], {"limit": 1, "order": "id"}),
+        "account.move.search",
+    )
+    return ids[0] if ids else None
 
 
 def currency_id(gateway: OdooGateway, code: str) -> int:

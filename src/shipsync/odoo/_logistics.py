@@ -1,62 +1,51 @@
 """Logistics operations on Odoo, taking and returning canonical types, in few round trips.
 
-Theory of operation. Every write is made idempotent on the Odoo side by a stable Message-Id
-(:func:`~shipsync.odoo.event_message_id`): the chatter note that records a fact carries an id
-derived from the fact (the carrier's event id, the shipment id, the proof of delivery), and
-``mail.message.message_id`` is indexed, so one ``search_read`` with an ``in`` domain tells which
-facts are already in Odoo. Notes are created with ``mail.message`` ``create`` on a list of
-dicts (one request for up to :data:`~shipsync.odoo.CREATE_CHUNK` notes; this sends no
-notification whatever the subtype, and the body is escaped here), with the Note subtype so
-the notes stay internal (not shown to portal followers such as the customer). Pickings are
-found with one ``search_read`` on the tracking field,
-which also reads the status each picking holds (and its base, when a field keeps it): the
-canonical fold of the batch's events starts from it (:mod:`shipsync.odoo._status`) at no extra
-cost. A status equal for many
-pickings is one ``write``, different statuses are one ``load`` with ``.id``. Facts about the
-server (which fields exist, the subtype id, the user's partner) are asked once per instance and
-cached. Applying N events to M pickings therefore takes at most seven requests whatever N and M
-(plus one per further chunk of 1,000 notes or 5,000 ids, and two to validate delivered pickings
-when asked to).
+Each public operation is a short sequence: *plan* (read what Odoo holds and decide what to
+write, without writing), *write* (idempotent writes, the note that marks a fact as recorded
+last, so a failure on the way is repeated in full), *report* (a typed record of what was done
+and how many requests it took). The parts live beside this module: server facts asked once
+(:mod:`shipsync.odoo._facts`), picking lookup (:mod:`shipsync.odoo._lookup`) and the write
+strategy (:mod:`shipsync.odoo._writes`: Message-Ids, batched creates, ``write``/``load``).
+
+Applying N events to M pickings takes at most seven requests whatever N and M (plus one per
+further chunk of 1,000 notes or 5,000 ids, and two to validate delivered pickings when asked
+to): one search of the pickings by tracking number (which reads their status too), one search
+of the Message-Ids already posted, the server facts once per instance, one ``write`` or
+``load`` of the statuses and one ``create`` of the notes.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from shipsync.canonical import (
-    CURRENCY_EXPONENTS,
+    Anomaly,
+    Claim,
     FreightInvoice,
     Money,
     ProofOfDelivery,
+    ReturnShipment,
     Shipment,
     ShipmentStatus,
     TrackingEvent,
 )
-from shipsync.errors import (
-    ConfigurationError,
-    OdooError,
-    OdooMissingError,
-    OdooModuleMissingError,
-    OdooResponseError,
-    OdooUserError,
-    OdooValidationError,
+from shipsync.errors import OdooMissingError, OdooModuleMissingError
+from shipsync.odoo._answers import created_ids
+from shipsync.odoo._batch import IN_CHUNK, chunked, message_id_for
+from shipsync.odoo._bills import (
+    bill_values,
+    credit_note_values,
+    currency_id,
+    find_bill,
+    find_credit_note,
+    read_bill,
 )
-from shipsync.odoo._answers import created_ids, is_id, mapping, rows
-from shipsync.odoo._batch import (
-    CREATE_CHUNK,
-    IN_CHUNK,
-    chunked,
-    message_id_for,
-    or_domain,
-    split_refs,
-)
-from shipsync.odoo._bills import bill_values, currency_id, find_bill, read_bill
+from shipsync.odoo._facts import ServerFacts
 from shipsync.odoo._gateway import OdooGateway
+from shipsync.odoo._lookup import PickingLookup
 from shipsync.odoo._mapping import OdooFieldMap
 from shipsync.odoo._records import (
     ApplyReport,
@@ -66,21 +55,19 @@ from shipsync.odoo._records import (
 )
 from shipsync.odoo._render import (
     LABEL_MIMETYPES,
+    cancellation_body,
     event_body,
     m2o_id,
-    m2o_name,
-    money_from_float,
     proof_body,
+    return_body,
     shipment_body,
 )
-from shipsync.odoo._status import decide
+from shipsync.odoo._status import StatusDecision, decide
+from shipsync.odoo._writes import Writer
 from shipsync.telemetry import _hooks as _telemetry
 
 __all__ = ["OdooLogistics", "event_message_id"]
 
-_FALLBACK_CHUNK = 200
-_ATTACH_BYTES = 32 * 1024 * 1024
-"""Base64 bytes of attachments per ``create`` request (Odoo refuses bodies over 128 MiB)."""
 _DONE_STATES = frozenset({"done", "cancel"})
 
 
@@ -90,39 +77,40 @@ def event_message_id(event: TrackingEvent) -> str:
 
 
 @attrs.frozen
-class _Schema:
-    """Which configured fields the server has, by ``(model, field)``."""
+class _EventPlan:
+    """What applying a batch of tracking events will write, decided before writing anything."""
 
-    present: frozenset[tuple[str, str]]
-
-    def has(self, model: str, field: str | None) -> bool:
-        return field is not None and (model, field) in self.present
-
-
-# Fields a host may name in OdooFieldMap, other than the tracking field (checked above). OCA's
-# default status field is optional (skipped and reported when absent); any other is checked.
-_CHOSEN_FIELDS = (
-    ("picking_status", "picking_model"),
-    ("picking_carrier_price", "picking_model"),
-    ("picking_price_currency", "picking_model"),
-    ("picking_status_base", "picking_model"),
-    ("picking_sale_order", "picking_model"),
-    ("package_tracking", "package_model"),
-)
+    fresh: list[tuple[str, TrackingEvent]]
+    duplicates: list[str]
+    unmatched: list[str]
+    notes: list[dict[str, Any]]
+    writes: dict[int, dict[str, str | None]]
+    status_written: dict[int, str]
+    status_kept: dict[int, str]
+    status_skipped: str | None
+    anomalies: tuple[Anomaly, ...]
+    to_validate: list[int]
 
 
-def _check_chosen_fields(f: OdooFieldMap, schema: _Schema) -> None:
-    """A field the host named itself that the server lacks is a mistake: say so, never skip it."""
-    for attribute, model_attribute in _CHOSEN_FIELDS:
-        name = getattr(f, attribute)
-        if (
-            attribute in f.model_fields_set
-            and name
-            and not schema.has(getattr(f, model_attribute), name)
-        ):
-            raise ConfigurationError(
-                f"OdooFieldMap.{attribute}: Odoo has no field {getattr(f, model_attribute)}.{name}"
-            )
+@attrs.frozen
+class _OneShipmentPlan:
+    """What recording one booking on one picking will write."""
+
+    values: dict[str, Any]
+    per_package: dict[int, str]
+    labels: list[tuple[str, bytes, str]]
+    note: dict[str, Any]
+    price_written: bool
+
+
+@attrs.frozen
+class _ShipmentPlan:
+    """What recording a batch of bookings will write."""
+
+    tracking: dict[int, dict[str, str | None]]
+    prices: dict[int, dict[str, str | None]]
+    labels: list[tuple[int, str, bytes, str]]
+    notes: list[tuple[int, str, str]]
 
 
 class OdooLogistics:
@@ -136,10 +124,9 @@ class OdooLogistics:
     def __init__(self, gateway: OdooGateway, fields: OdooFieldMap | None = None) -> None:
         self._gw = gateway
         self._fields = fields or OdooFieldMap()
-        self._schema_cache: _Schema | None = None
-        self._subtype_id: int | None = None
-        self._author_id: int | None = None
-        self._company_currency: dict[int, str] | None = None
+        self._facts = ServerFacts(gateway, self._fields)
+        self._lookup = PickingLookup(gateway, self._fields, self._facts)
+        self._writes = Writer(gateway, self._fields, self._facts)
 
     @property
     def gateway(self) -> OdooGateway:
@@ -151,307 +138,38 @@ class OdooLogistics:
         """The field mapping in use."""
         return self._fields
 
-    # --- facts about the server, asked once ----------------------------------------------------
-
     def require_modules(self, *modules: str) -> None:
         """Raise :class:`~shipsync.errors.OdooModuleMissingError` for a module not installed."""
-        found = self._gw.call(
-            "ir.module.module",
-            "search_read",
-            [[["name", "in", list(modules)], ["state", "=", "installed"]]],
-            {"fields": ["name"]},
-        )
-        installed = {row.get("name") for row in rows(found, "ir.module.module.search_read")}
-        for module in modules:
-            if module not in installed:
-                raise OdooModuleMissingError(module)
-
-    def _schema(self) -> _Schema:
-        if self._schema_cache is not None:
-            return self._schema_cache
-        f = self._fields
-        wanted = {
-            f.picking_model: [
-                "name",
-                "state",
-                "company_id",
-                f.picking_tracking,
-                f.picking_carrier_price,
-                f.picking_price_currency,
-                f.picking_status,
-                f.picking_status_base,
-                f.picking_sale_order,
-            ],
-            f.package_model: ["name", f.package_tracking],
-        }
-        present: set[tuple[str, str]] = set()
-        for model, names in wanted.items():
-            if model == f.package_model and not f.package_tracking:
-                continue
-            # fields_get works for every user who may read the model; ir.model.fields does not.
-            try:
-                found = self._gw.call(
-                    model,
-                    "fields_get",
-                    [sorted({n for n in names if n})],
-                    {"attributes": ["type"]},
-                )
-            except OdooUserError:  # Odoo 18 says "Object x doesn't exist" as a UserError
-                found = {}
-            present.update((model, name) for name in mapping(found, f"{model}.fields_get"))
-        schema = _Schema(frozenset(present))
-        if not schema.has(f.picking_model, "name"):
-            if f.picking_model == "stock.picking":
-                raise OdooModuleMissingError("stock")
-            raise OdooError(f"Odoo has no model {f.picking_model!r}")
-        if not schema.has(f.picking_model, f.picking_tracking):
-            if f.picking_tracking == "carrier_tracking_ref":
-                raise OdooModuleMissingError("delivery")
-            raise OdooError(f"Odoo has no field {f.picking_model}.{f.picking_tracking}")
-        _check_chosen_fields(f, schema)
-        self._schema_cache = schema
-        return schema
-
-    def _subtype(self) -> int:
-        if self._subtype_id is None:
-            module, name = self._fields.note_subtype.split(".", 1)
-            found = rows(
-                self._gw.call(
-                    "ir.model.data",
-                    "search_read",
-                    [[["module", "=", module], ["name", "=", name]]],
-                    {"fields": ["res_id", "model"], "limit": 1},
-                ),
-                "ir.model.data.search_read",
-            )
-            if not found or found[0].get("model") != "mail.message.subtype":
-                raise OdooError(f"Odoo has no message subtype {self._fields.note_subtype!r}")
-            res_id = found[0].get("res_id")
-            if not is_id(res_id):
-                raise OdooResponseError("Odoo answered ir.model.data.search_read without a res_id")
-            self._subtype_id = int(res_id)
-        return self._subtype_id
-
-    def _author(self) -> int:
-        if self._author_id is None:
-            uid = self._gw.uid
-            users = rows(
-                self._gw.call("res.users", "read", [[uid]], {"fields": ["partner_id"]}),
-                "res.users.read",
-            )
-            partner = m2o_id(users[0].get("partner_id")) if users else None
-            if partner is None:
-                raise OdooResponseError("Odoo returned no partner for the current user")
-            self._author_id = partner
-        return self._author_id
-
-    def _currencies(self) -> dict[int, str]:
-        if self._company_currency is None:
-            companies = rows(
-                self._gw.call("res.company", "search_read", [[]], {"fields": ["currency_id"]}),
-                "res.company.search_read",
-            )
-            self._company_currency = {
-                int(row["id"]): m2o_name(row.get("currency_id")) or "" for row in companies
-            }
-        return self._company_currency
+        self._facts.require_modules(*modules)
 
     # --- reading pickings -------------------------------------------------------------------
-
-    def _picking_fields(self, schema: _Schema) -> list[str]:
-        f = self._fields
-        names = ["name", "state", "company_id", f.picking_tracking]
-        for extra in (
-            f.picking_carrier_price,
-            f.picking_price_currency,
-            f.picking_status,
-            f.picking_status_base,
-            f.picking_sale_order,
-        ):
-            if schema.has(f.picking_model, extra) and extra is not None:
-                names.append(extra)
-        return names
-
-    def _search_pickings(self, domain: list[Any], *, order: str = "id") -> list[dict[str, Any]]:
-        schema = self._schema()
-        model = self._fields.picking_model
-        found = self._gw.call(
-            model,
-            "search_read",
-            [domain],
-            {"fields": self._picking_fields(schema), "order": order},
-        )
-        return rows(found, f"{model}.search_read")
-
-    def _to_record(
-        self,
-        row: Mapping[str, Any],
-        *,
-        packages: Mapping[str, str] | None = None,
-        message_ids: Sequence[str] = (),
-    ) -> PickingRecord:
-        f = self._fields
-        schema = self._schema()
-        price: Money | None = None
-        if schema.has(f.picking_model, f.picking_carrier_price) and f.picking_carrier_price:
-            raw = row.get(f.picking_carrier_price)
-            currency = None
-            if f.picking_price_currency and schema.has(f.picking_model, f.picking_price_currency):
-                currency = row.get(f.picking_price_currency) or None
-            if currency is None and raw:
-                company = m2o_id(row.get("company_id"))
-                currency = self._currencies().get(company or 0) or None
-            if raw and isinstance(currency, str) and currency in CURRENCY_EXPONENTS:
-                price = money_from_float(raw, currency)
-        status = None
-        if f.picking_status and schema.has(f.picking_model, f.picking_status):
-            status = row.get(f.picking_status) or None
-        refs = split_refs(row.get(f.picking_tracking), f.tracking_separator)
-        package_refs = dict(packages or {})
-        refs += [r for r in package_refs.values() if r not in refs]
-        sale = row.get(f.picking_sale_order) if f.picking_sale_order else None
-        return PickingRecord(
-            id=int(row["id"]),
-            name=str(row.get("name") or ""),
-            state=str(row.get("state") or ""),
-            tracking_numbers=tuple(refs),
-            package_tracking=package_refs,
-            carrier_price=price,
-            status=str(status) if status is not None else None,
-            sale_order=m2o_name(sale),
-            message_ids=tuple(message_ids),
-        )
 
     def find_outgoing_pickings(self, sale_order: str) -> list[PickingRecord]:
         """The outgoing pickings of the sale order named ``sale_order`` (``"S00042"``)."""
         f = self._fields
-        if not f.picking_sale_order or not self._schema().has(
+        if not f.picking_sale_order or not self._facts.schema().has(
             f.picking_model, f.picking_sale_order
         ):
             raise OdooModuleMissingError("sale_stock")
-        rows = self._search_pickings(
+        rows = self._lookup.search(
             [
                 [f"{f.picking_sale_order}.name", "=", sale_order],
                 ["picking_type_code", "=", "outgoing"],
             ]
         )
-        return [self._to_record(row) for row in rows]
+        return [self._lookup.to_record(row) for row in rows]
 
     def find_picking(self, name: str) -> PickingRecord | None:
         """The picking named ``name`` (``"WH/OUT/00007"``), or ``None``."""
-        rows = self._search_pickings([["name", "=", name]])
-        return self._to_record(rows[0]) if rows else None
+        rows = self._lookup.search([["name", "=", name]])
+        return self._lookup.to_record(rows[0]) if rows else None
 
     def find_pickings_by_tracking(
         self, tracking_numbers: Iterable[str]
     ) -> dict[str, PickingRecord]:
         """Map each tracking number found in Odoo to its picking (missing ones are left out)."""
-        found = self._rows_by_tracking(sorted(set(tracking_numbers)))
-        return {ref: self._to_record(row) for ref, row in found.items()}
-
-    def _rows_by_tracking(self, refs: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """One ``in`` search; then packages and ``ilike`` only for references still missing.
-
-        When several pickings carry the same reference (carriers reuse numbers after a while),
-        the newest picking wins.
-        """
-        f = self._fields
-        schema = self._schema()
-        found: dict[str, dict[str, Any]] = {}
-        wanted = set(refs)
-
-        def take(rows: Iterable[dict[str, Any]], pick: Mapping[int, str] | None = None) -> None:
-            for row in rows:
-                stored = split_refs(row.get(f.picking_tracking), f.tracking_separator)
-                if pick is not None and row["id"] in pick:
-                    stored = [*stored, pick[row["id"]]]
-                for ref in stored:
-                    if ref in wanted and ref not in found:
-                        found[ref] = row
-
-        for chunk in chunked(list(refs), IN_CHUNK):
-            take(self._search_pickings([[f.picking_tracking, "in", list(chunk)]], order="id desc"))
-        missing = [r for r in refs if r not in found]
-        if missing and schema.has(f.package_model, f.package_tracking):
-            by_picking = self._pickings_of_packages(missing)
-            if by_picking:
-                rows = self._search_pickings([["id", "in", sorted(by_picking)]], order="id desc")
-                for row in rows:
-                    for ref in by_picking[row["id"]]:
-                        found.setdefault(ref, row)
-            missing = [r for r in refs if r not in found]
-        for chunk in chunked(missing, _FALLBACK_CHUNK):
-            leaves = [[f.picking_tracking, "ilike", ref] for ref in chunk]
-            take(self._search_pickings(or_domain(leaves), order="id desc"))
-        return found
-
-    def _pickings_of_packages(self, refs: Sequence[str]) -> dict[int, list[str]]:
-        f = self._fields
-        assert f.package_tracking is not None
-        ref_of: dict[int, str] = {}
-        for chunk in chunked(list(refs), IN_CHUNK):
-            packages = self._gw.call(
-                f.package_model,
-                "search_read",
-                [[[f.package_tracking, "in", list(chunk)]]],
-                {"fields": [f.package_tracking]},
-            )
-            for p in rows(packages, f"{f.package_model}.search_read"):
-                if isinstance(p.get(f.package_tracking), str):
-                    ref_of[int(p["id"])] = p[f.package_tracking]
-        if not ref_of:
-            return {}
-        lines: list[dict[str, Any]] = []
-        for chunk_ids in chunked(sorted(ref_of), IN_CHUNK):
-            found = self._gw.call(
-                "stock.move.line",
-                "search_read",
-                [[["result_package_id", "in", list(chunk_ids)], ["picking_id", "!=", False]]],
-                {"fields": ["picking_id", "result_package_id"]},
-            )
-            lines += rows(found, "stock.move.line.search_read")
-        result: dict[int, list[str]] = {}
-        for line in lines:
-            picking = m2o_id(line.get("picking_id"))
-            package = m2o_id(line.get("result_package_id"))
-            if picking is not None and package in ref_of:
-                refs_of_picking = result.setdefault(picking, [])
-                if ref_of[package] not in refs_of_picking:
-                    refs_of_picking.append(ref_of[package])
-        return result
-
-    def _packages_of(self, picking_ids: Sequence[int]) -> dict[int, dict[int, tuple[str, str]]]:
-        """``{picking id: {package id: (package name, stored tracking)}}``."""
-        f = self._fields
-        lines: list[dict[str, Any]] = []
-        for chunk in chunked(list(picking_ids), IN_CHUNK):
-            found = self._gw.call(
-                "stock.move.line",
-                "search_read",
-                [[["picking_id", "in", list(chunk)], ["result_package_id", "!=", False]]],
-                {"fields": ["picking_id", "result_package_id"]},
-            )
-            lines += rows(found, "stock.move.line.search_read")
-        package_ids = sorted(
-            {pid for line in lines if (pid := m2o_id(line.get("result_package_id")))}
-        )
-        if not package_ids:
-            return {}
-        tracking = f.package_tracking
-        fields = ["name"] + ([tracking] if tracking else [])
-        info: dict[int, tuple[str, str]] = {}
-        for chunk in chunked(package_ids, IN_CHUNK):
-            packages = self._gw.call(f.package_model, "read", [list(chunk)], {"fields": fields})
-            for p in rows(packages, f"{f.package_model}.read"):
-                stored = (p.get(tracking) if tracking else "") or ""
-                info[int(p["id"])] = (str(p.get("name") or ""), str(stored))
-        result: dict[int, dict[int, tuple[str, str]]] = {}
-        for line in lines:
-            picking = m2o_id(line.get("picking_id"))
-            package = m2o_id(line.get("result_package_id"))
-            if picking is not None and package in info:
-                result.setdefault(picking, {})[package] = info[package]
-        return result
+        found = self._lookup.rows_by_tracking(sorted(set(tracking_numbers)))
+        return {ref: self._lookup.to_record(row) for ref, row in found.items()}
 
     def read_pickings(self, picking_ids: Sequence[int]) -> list[PickingRecord]:
         """Read back pickings with what shipsync wrote: tracking, price, status, notes."""
@@ -459,122 +177,27 @@ class OdooLogistics:
         ids = sorted(set(picking_ids))
         found: list[dict[str, Any]] = []
         for chunk in chunked(ids, IN_CHUNK):
-            found += self._search_pickings([["id", "in", list(chunk)]])
+            found += self._lookup.search([["id", "in", list(chunk)]])
         if len(found) != len(ids):
             missing = sorted(set(ids) - {int(r["id"]) for r in found})
             shown = ", ".join(map(str, missing[:20])) + (", ..." if len(missing) > 20 else "")
             raise OdooMissingError(f"{len(missing)} picking(s) do not exist: {shown}")
-        by_picking: dict[int, list[str]] = {}
-        for chunk in chunked(ids, IN_CHUNK):
-            messages = self._gw.call(
-                "mail.message",
-                "search_read",
-                [
-                    [
-                        ["model", "=", f.picking_model],
-                        ["res_id", "in", list(chunk)],
-                        ["message_id", "=like", "<shipsync.%"],
-                    ]
-                ],
-                {"fields": ["res_id", "message_id"], "order": "id"},
-            )
-            for message in rows(messages, "mail.message.search_read"):
-                res_id, message_id = message.get("res_id"), message.get("message_id")
-                if is_id(res_id) and isinstance(message_id, str):
-                    by_picking.setdefault(int(res_id), []).append(message_id)
+        notes = self._lookup.notes_by_picking(ids)
         packages: dict[int, dict[int, tuple[str, str]]] = {}
-        if self._schema().has(f.package_model, f.package_tracking):
-            packages = self._packages_of(ids)
+        if self._facts.schema().has(f.package_model, f.package_tracking):
+            packages = self._lookup.packages_of(ids)
         return [
-            self._to_record(
+            self._lookup.to_record(
                 row,
                 packages={
                     name: ref for name, ref in packages.get(int(row["id"]), {}).values() if ref
                 },
-                message_ids=by_picking.get(int(row["id"]), ()),
+                message_ids=notes.get(int(row["id"]), ()),
             )
             for row in found
         ]
 
-    # --- writing ----------------------------------------------------------------------------
-
-    def _existing(self, message_ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in chunked(list(message_ids), IN_CHUNK):
-            answer = self._gw.call(
-                "mail.message",
-                "search_read",
-                [[["message_id", "in", list(chunk)]]],
-                {"fields": ["message_id"]},
-            )
-            found.update(
-                str(row.get("message_id")) for row in rows(answer, "mail.message.search_read")
-            )
-        return found
-
-    def _note(
-        self, res_id: int, body: str, message_id: str, attachment_ids: Sequence[int] = ()
-    ) -> dict[str, Any]:
-        values: dict[str, Any] = {
-            "model": self._fields.picking_model,
-            "res_id": res_id,
-            "message_type": "comment",
-            "subtype_id": self._subtype(),
-            "author_id": self._author(),
-            "body": body,
-            "message_id": message_id,
-        }
-        if attachment_ids:
-            values["attachment_ids"] = [[6, 0, list(attachment_ids)]]
-        return values
-
-    def _create_many(self, model: str, values: Sequence[Mapping[str, Any]]) -> list[int]:
-        ids: list[int] = []
-        for chunk in chunked(list(values), CREATE_CHUNK):
-            created = self._gw.call(model, "create", [list(chunk)])
-            ids.extend(created_ids(created, len(chunk), f"{model}.create"))
-        return ids
-
-    def _write_per_record(self, model: str, field: str, values: Mapping[int, str]) -> None:
-        """Equal values in one ``write`` each when few, else one ``load`` for all."""
-        self._write_rows(model, {record_id: {field: value} for record_id, value in values.items()})
-
-    def _write_rows(self, model: str, rows: Mapping[int, Mapping[str, str | None]]) -> None:
-        """One ``write`` when every record gets the same values, else one ``load`` for all.
-
-        A None value empties the field. With ``load`` every record gets every column named by
-        any record, so a record without a value for a column keeps the one it holds (read back
-        by the caller) or is emptied: callers pass complete rows.
-        """
-        if not rows:
-            return
-        groups: dict[tuple[tuple[str, str | None], ...], list[int]] = {}
-        for record_id, values in sorted(rows.items()):
-            groups.setdefault(tuple(sorted(values.items())), []).append(record_id)
-        if len(groups) == 1:
-            [(same, ids)] = groups.items()
-            self._gw.call(
-                model, "write", [ids, {k: v if v is not None else False for k, v in same}]
-            )
-            return
-        columns = sorted({name for row in rows.values() for name in row})
-        table = [
-            [str(record_id), *(row.get(name) or "" for name in columns)]
-            for record_id, row in sorted(rows.items())
-        ]
-        result = mapping(self._gw.call(model, "load", [[".id", *columns], table]), f"{model}.load")
-        messages = result.get("messages")
-        messages = messages if isinstance(messages, list) else []
-        errors = [m for m in messages if not isinstance(m, dict) or m.get("type") == "error"]
-        if not errors and not isinstance(result.get("ids"), list):
-            errors = [{"message": "Odoo wrote nothing and gave no reason"}]
-        if errors:
-            raise OdooValidationError(
-                f"Odoo refused to write {model}.{', '.join(columns)}",
-                odoo_message="; ".join(
-                    str(m.get("message") if isinstance(m, dict) else m) for m in errors
-                )[:2000],
-            )
+    # --- tracking events --------------------------------------------------------------------
 
     @_telemetry.traced_odoo_operation  # telemetry
     def apply_events(self, events: Iterable[TrackingEvent]) -> ApplyReport:
@@ -591,8 +214,29 @@ class OdooLogistics:
         confirmed by a repeated delivery scan) are validated too.
         """
         start = self._gw.round_trips
-        f = self._fields
-        schema = self._schema()
+        plan = self._plan_events(events)
+        # Statuses first, notes last: a failure on the way leaves the events without notes, so
+        # repeating the call applies them again. Created first, the notes would mark the events
+        # as seen and a repeat would never write the status the failed call did not write.
+        self._writes.write_rows(self._fields.picking_model, plan.writes)
+        validated, refused = self._writes.validate(plan.to_validate)
+        if plan.notes:
+            self._writes.create_many("mail.message", plan.notes)
+        return ApplyReport(
+            applied=tuple(e.event_id for _, e in plan.fresh),
+            duplicates=tuple(plan.duplicates),
+            unmatched=tuple(plan.unmatched),
+            status_written=plan.status_written,
+            status_skipped=plan.status_skipped,
+            status_kept=plan.status_kept,
+            anomalies=plan.anomalies,
+            validated=tuple(validated),
+            validation_errors=refused,
+            round_trips=self._gw.round_trips - start,
+        )
+
+    def _plan_events(self, events: Iterable[TrackingEvent]) -> _EventPlan:
+        """Read what Odoo holds for the events' pickings; decide notes, statuses, validations."""
         unique: dict[str, TrackingEvent] = {}
         duplicates: list[str] = []
         for event in events:
@@ -601,46 +245,74 @@ class OdooLogistics:
                 duplicates.append(event.event_id)
             else:
                 unique[key] = event
-        rows = self._rows_by_tracking(sorted({e.tracking_number for e in unique.values()}))
-        unmatched = [e.event_id for e in unique.values() if e.tracking_number not in rows]
-        matched = {k: e for k, e in unique.items() if e.tracking_number in rows}
-        existing = self._existing(sorted(matched)) if matched else set()
+        found = self._lookup.rows_by_tracking(sorted({e.tracking_number for e in unique.values()}))
+        unmatched = [e.event_id for e in unique.values() if e.tracking_number not in found]
+        matched = {k: e for k, e in unique.items() if e.tracking_number in found}
+        existing = self._writes.existing(sorted(matched)) if matched else set()
         duplicates += [e.event_id for k, e in matched.items() if k in existing]
         fresh = sorted(
             ((k, e) for k, e in matched.items() if k not in existing),
             key=lambda item: (item[1].occurred_at, item[1].event_id),
         )
-        # The notes are built first (subtype and author are looked up before anything is
-        # written) and created last: a failure on the way leaves the events without notes, so
-        # repeating the call applies them again. Created first, they would mark the events as
-        # seen and a repeat would never write the status the failed call did not write.
-        notes = [self._note(int(rows[e.tracking_number]["id"]), event_body(e), k) for k, e in fresh]
+        picking_of = {e.tracking_number: int(found[e.tracking_number]["id"]) for _, e in fresh}
+        # Subtype and author are looked up here, before anything is written.
+        notes = [
+            self._writes.note(picking_of[e.tracking_number], event_body(e), k) for k, e in fresh
+        ]
         by_picking: dict[int, list[TrackingEvent]] = {}
         for _, event in fresh:
-            by_picking.setdefault(int(rows[event.tracking_number]["id"]), []).append(event)
-        row_of = {int(row["id"]): row for row in rows.values()}
-        status_field = f.picking_status
-        skipped: str | None = None
-        if status_field is None:
-            skipped = "no status field is configured"
-        elif not schema.has(f.picking_model, status_field):
-            skipped = f"Odoo has no field {f.picking_model}.{status_field}"
-            status_field = None
-        base_field = f.picking_status_base
-        if status_field is None or not schema.has(f.picking_model, base_field):
-            base_field = None
+            by_picking.setdefault(picking_of[event.tracking_number], []).append(event)
+        row_of = {int(row["id"]): row for row in found.values()}
+        status_field, base_field, skipped = self._status_fields()
         decisions = {
             pid: decide(
-                f,
+                self._fields,
                 group,
                 row_of[pid].get(status_field) or None if status_field else None,
                 row_of[pid].get(base_field) or None if base_field else None,
             )
             for pid, group in sorted(by_picking.items())
         }
-        anomalies = tuple(a for _, d in sorted(decisions.items()) for a in d.state.anomalies)
-        status_written: dict[int, str] = {}
+        writes, written, kept, delivered = self._status_writes(
+            decisions, row_of, status_field, base_field
+        )
+        to_validate: list[int] = []
+        if self._fields.validate_on_delivery:
+            to_validate = [pid for pid in delivered if row_of[pid].get("state") not in _DONE_STATES]
+        return _EventPlan(
+            fresh=fresh,
+            duplicates=duplicates,
+            unmatched=unmatched,
+            notes=notes,
+            writes=writes,
+            status_written=written,
+            status_kept=kept,
+            status_skipped=skipped,
+            anomalies=tuple(a for _, d in sorted(decisions.items()) for a in d.state.anomalies),
+            to_validate=to_validate,
+        )
+
+    def _status_fields(self) -> tuple[str | None, str | None, str | None]:
+        """The status and base fields to write (``None`` when absent) and why none, if so."""
+        f = self._fields
+        schema = self._facts.schema()
+        if f.picking_status is None:
+            return None, None, "no status field is configured"
+        if not schema.has(f.picking_model, f.picking_status):
+            return None, None, f"Odoo has no field {f.picking_model}.{f.picking_status}"
+        base = f.picking_status_base if schema.has(f.picking_model, f.picking_status_base) else None
+        return f.picking_status, base, None
+
+    @staticmethod
+    def _status_writes(
+        decisions: Mapping[int, StatusDecision],
+        row_of: Mapping[int, Mapping[str, Any]],
+        status_field: str | None,
+        base_field: str | None,
+    ) -> tuple[dict[int, dict[str, str | None]], dict[int, str], dict[int, str], list[int]]:
+        """The rows to write, the statuses written, those kept and why, the delivered pickings."""
         writes: dict[int, dict[str, str | None]] = {}
+        written: dict[int, str] = {}
         kept: dict[int, str] = {}
         delivered: list[int] = []
         for picking_id, decision in sorted(decisions.items()):
@@ -654,7 +326,7 @@ class OdooLogistics:
             row = row_of[picking_id]
             values: dict[str, str | None] = {}
             if decision.value is not None:
-                status_written[picking_id] = values[status_field] = decision.value
+                written[picking_id] = values[status_field] = decision.value
             if base_field is not None and decision.base_changed:
                 values[base_field] = decision.base
             if values and base_field is not None:  # load writes every column: complete the row
@@ -662,104 +334,9 @@ class OdooLogistics:
                 values.setdefault(base_field, row.get(base_field) or None)
             if values:
                 writes[picking_id] = values
-        self._write_rows(f.picking_model, writes)
-        validated: list[int] = []
-        refused: dict[int, str] = {}
-        if f.validate_on_delivery:
-            candidates = [pid for pid in delivered if row_of[pid].get("state") not in _DONE_STATES]
-            validated, refused = self._validate(candidates)
-        if notes:
-            self._create_many("mail.message", notes)
-        return ApplyReport(
-            applied=tuple(e.event_id for _, e in fresh),
-            duplicates=tuple(duplicates),
-            unmatched=tuple(unmatched),
-            status_written=status_written,
-            status_skipped=skipped,
-            status_kept=kept,
-            anomalies=anomalies,
-            validated=tuple(validated),
-            validation_errors=refused,
-            round_trips=self._gw.round_trips - start,
-        )
+        return writes, written, kept, delivered
 
-    def _validate(self, picking_ids: list[int]) -> tuple[list[int], dict[int, str]]:
-        """Validate delivered pickings: all in one call, one by one only those Odoo left open.
-
-        Returns the pickings that are done afterwards and Odoo's reason for each one refused
-        (no quantity reserved, a wizard asking for confirmation, ...).
-        """
-        if not picking_ids:
-            return [], {}
-        model = self._fields.picking_model
-
-        def validate(ids: list[int]) -> Any:
-            context = {
-                "skip_backorder": True,
-                "picking_ids_not_to_backorder": ids,
-                "skip_sms": True,
-            }
-            return self._gw.call(model, "button_validate", [ids], {"context": context})
-
-        def done() -> list[int]:
-            answer = self._gw.call(
-                model,
-                "search_read",
-                [[["id", "in", picking_ids], ["state", "=", "done"]]],
-                {"fields": ["state"]},
-            )
-            return sorted(int(row["id"]) for row in rows(answer, f"{model}.search_read"))
-
-        with contextlib.suppress(OdooUserError, OdooValidationError):
-            validate(picking_ids)
-        # Odoo may validate part of a batch and skip the rest, or refuse the whole batch for one
-        # picking: the rest are tried one by one, so each refusal comes with Odoo's own reason.
-        finished = done()
-        if len(finished) == len(picking_ids):
-            return finished, {}
-        refused: dict[int, str] = {}
-        for picking_id in picking_ids:
-            if picking_id in finished:
-                continue
-            try:
-                validate([picking_id])
-            except (OdooUserError, OdooValidationError) as exc:
-                refused[picking_id] = exc.odoo_message or str(exc)
-        finished = done()
-        for picking_id in picking_ids:
-            if picking_id not in finished and picking_id not in refused:
-                refused[picking_id] = "Odoo did not validate it (it may ask for a confirmation)"
-        return finished, refused
-
-    def _one_picking(self, picking_id: int) -> dict[str, Any]:
-        rows = self._search_pickings([["id", "=", picking_id]])
-        if not rows:
-            raise OdooMissingError(f"picking {picking_id} does not exist")
-        return rows[0]
-
-    def _attach(self, picking_id: int, files: Sequence[tuple[str, bytes, str]]) -> list[int]:
-        """Create the files as attachments, at most :data:`_ATTACH_BYTES` of data a request."""
-        ids: list[int] = []
-        batch: list[dict[str, Any]] = []
-        size = 0
-        for name, data, mimetype in files:
-            encoded = base64.b64encode(data).decode("ascii")
-            if batch and size + len(encoded) > _ATTACH_BYTES:
-                ids += self._create_many("ir.attachment", batch)
-                batch, size = [], 0
-            batch.append(
-                {
-                    "name": name,
-                    "datas": encoded,
-                    "mimetype": mimetype,
-                    "res_model": self._fields.picking_model,
-                    "res_id": picking_id,
-                }
-            )
-            size += len(encoded)
-        if batch:
-            ids += self._create_many("ir.attachment", batch)
-        return ids
+    # --- documents --------------------------------------------------------------------------
 
     @_telemetry.traced_odoo_operation  # telemetry
     def record_shipment(
@@ -774,23 +351,46 @@ class OdooLogistics:
         Recording the same shipment on the same picking again writes nothing.
         """
         start = self._gw.round_trips
-        f = self._fields
-        schema = self._schema()
         key = message_id_for("shipment", shipment.carrier, shipment.shipment_id, str(picking_id))
-        row = self._one_picking(picking_id)
-        if self._existing([key]):
+        row = self._lookup.one(picking_id)
+        if self._writes.existing([key]):
             return RecordedDocument(
                 picking_id=picking_id,
                 already_recorded=True,
                 round_trips=self._gw.round_trips - start,
             )
+        plan = self._plan_shipment(row, shipment, price, key)
+        # Writes first (repeating them is harmless), then the labels, then the note that marks
+        # the shipment as recorded: a call that fails before the note is repeated in full, and
+        # only a failure between the labels and the note leaves labels a repeat attaches again.
+        f = self._fields
+        if plan.per_package and f.package_tracking:
+            self._writes.write_per_record(f.package_model, f.package_tracking, plan.per_package)
+        if plan.values:
+            self._gw.call(f.picking_model, "write", [[picking_id], plan.values])
+        attachment_ids = self._writes.attach(picking_id, plan.labels)
+        if attachment_ids:
+            plan.note["attachment_ids"] = [[6, 0, list(attachment_ids)]]
+        [message_id] = self._writes.create_many("mail.message", [plan.note])
+        return RecordedDocument(
+            picking_id=picking_id,
+            message_id=message_id,
+            attachment_ids=tuple(attachment_ids),
+            price_written=plan.price_written,
+            round_trips=self._gw.round_trips - start,
+        )
+
+    def _plan_shipment(
+        self, row: Mapping[str, Any], shipment: Shipment, price: Money | None, key: str
+    ) -> _OneShipmentPlan:
+        """Tracking values (per package when the packages match), price, labels and the note."""
+        f = self._fields
+        picking_id = int(row["id"])
         refs = [p.tracking_number for p in shipment.packages if p.tracking_number]
         per_package: dict[int, str] = {}
-        if refs and schema.has(f.package_model, f.package_tracking) and f.package_tracking:
-            by_name = {
-                name: pid
-                for pid, (name, _) in self._packages_of([picking_id]).get(picking_id, {}).items()
-            }
+        if refs and self._facts.schema().has(f.package_model, f.package_tracking):
+            packages = self._lookup.packages_of([picking_id]).get(picking_id, {})
+            by_name = {name: pid for pid, (name, _) in packages.items()}
             for package in shipment.packages:
                 ref = package.parcel.reference
                 if package.tracking_number and ref and ref in by_name:
@@ -798,21 +398,12 @@ class OdooLogistics:
         all_matched = bool(refs) and len(per_package) == len(refs)
         values: dict[str, Any] = {}
         if refs:
-            values[f.picking_tracking] = (
-                refs[0] if all_matched else f"{f.tracking_separator}".join(refs)
-            )
-        price_written = False
-        price_field = f.picking_carrier_price
-        if price is not None and price_field and schema.has(f.picking_model, price_field):
-            currency_field = f.picking_price_currency
-            if currency_field and schema.has(f.picking_model, currency_field):
-                values[currency_field] = price.currency
-                price_written = True
-            else:
-                company = m2o_id(row.get("company_id")) or 0
-                price_written = self._currencies().get(company) == price.currency
-            if price_written:
-                values[price_field] = float(price.amount)
+            values[f.picking_tracking] = refs[0] if all_matched else f.tracking_separator.join(refs)
+        price_values, price_written = self._price_values(row, price)
+        if price_written:
+            assert price is not None
+            values.update(price_values)
+            values[str(f.picking_carrier_price)] = float(price.amount)
         labels = [
             (
                 f"{row['name']}-{p.label.tracking_number}.{p.label.format.value}".replace("/", "-"),
@@ -822,25 +413,109 @@ class OdooLogistics:
             for p in shipment.packages
             if p.label is not None
         ]
-        # Writes first (repeating them is harmless), then the labels, then the note that marks
-        # the shipment as recorded: a call that fails before the note is repeated in full, and
-        # only a failure between the labels and the note leaves labels a repeat attaches again.
-        note = self._note(picking_id, shipment_body(shipment, refs, price), key)
-        if per_package and f.package_tracking:
-            self._write_per_record(f.package_model, f.package_tracking, per_package)
-        if values:
-            self._gw.call(f.picking_model, "write", [[picking_id], values])
-        attachment_ids = self._attach(picking_id, labels)
-        if attachment_ids:
-            note["attachment_ids"] = [[6, 0, list(attachment_ids)]]
-        [message_id] = self._create_many("mail.message", [note])
-        return RecordedDocument(
-            picking_id=picking_id,
-            message_id=message_id,
-            attachment_ids=tuple(attachment_ids),
-            price_written=price_written,
-            round_trips=self._gw.round_trips - start,
-        )
+        note = self._writes.note(picking_id, shipment_body(shipment, refs, price), key)
+        return _OneShipmentPlan(values, per_package, labels, note, price_written)
+
+    def _price_values(
+        self, row: Mapping[str, Any], price: Money | None
+    ) -> tuple[dict[str, str | None], bool]:
+        """The currency value to write beside the price (if a field holds it), and whether the
+        price can be written at all: with a currency field, or in the company's currency."""
+        f = self._fields
+        schema = self._facts.schema()
+        price_field, currency_field = f.picking_carrier_price, f.picking_price_currency
+        if price is None or not price_field or not schema.has(f.picking_model, price_field):
+            return {}, False
+        if currency_field and schema.has(f.picking_model, currency_field):
+            return {currency_field: price.currency}, True
+        company = m2o_id(row.get("company_id")) or 0
+        return {}, self._facts.currencies().get(company) == price.currency
+
+    def record_shipments(
+        self, bookings: Sequence[tuple[int, Shipment, Money | None]]
+    ) -> list[RecordedDocument]:
+        """:meth:`record_shipment` for many pickings in a bounded number of requests.
+
+        One read of the pickings, one search of the notes already posted, one ``write`` or
+        ``load`` of the tracking numbers (and one of the prices), one ``create`` of the labels
+        per 32 MiB and one of the notes, whatever the number of pickings. With a per-package
+        tracking field configured, each picking is recorded on its own (packages are matched
+        per picking).
+        """
+        f = self._fields
+        if self._facts.schema().has(f.package_model, f.package_tracking):
+            return [self.record_shipment(pid, s, price=p) for pid, s, p in bookings]
+        start = self._gw.round_trips
+        plan = self._plan_shipments(bookings)
+        self._writes.write_rows(f.picking_model, plan.tracking)
+        if plan.prices:
+            self._writes.write_rows(f.picking_model, plan.prices)
+        attachment_ids = self._writes.attach_many(plan.labels)
+        by_picking: dict[int, list[int]] = {}
+        for (picking_id, *_), attachment_id in zip(plan.labels, attachment_ids, strict=True):
+            by_picking.setdefault(picking_id, []).append(attachment_id)
+        notes = [
+            self._writes.note(pid, body, key, by_picking.get(pid, ()))
+            for pid, body, key in plan.notes
+        ]
+        message_ids = self._writes.create_many("mail.message", notes)
+        trips = self._gw.round_trips - start
+        done = dict(zip([pid for pid, _, _ in plan.notes], message_ids, strict=True))
+        return [
+            RecordedDocument(
+                picking_id=pid,
+                message_id=done.get(pid),
+                attachment_ids=tuple(by_picking.get(pid, ())),
+                already_recorded=pid not in done,
+                price_written=pid in plan.prices,
+                round_trips=trips,
+            )
+            for pid, _, _ in bookings
+        ]
+
+    def _plan_shipments(
+        self, bookings: Sequence[tuple[int, Shipment, Money | None]]
+    ) -> _ShipmentPlan:
+        """Read the pickings and the notes posted; decide the writes, labels and notes."""
+        f = self._fields
+        ids = sorted({pid for pid, _, _ in bookings})
+        rows = {int(r["id"]): r for r in self._lookup.search([["id", "in", ids]])}
+        missing = [pid for pid in ids if pid not in rows]
+        if missing:
+            raise OdooMissingError(f"{len(missing)} picking(s) do not exist: {missing[:20]}")
+        keys = {
+            pid: message_id_for("shipment", s.carrier, s.shipment_id, str(pid))
+            for pid, s, _ in bookings
+        }
+        existing = self._writes.existing(sorted(set(keys.values())))
+        plan = _ShipmentPlan({}, {}, [], [])
+        for picking_id, shipment, price in bookings:
+            key = keys[picking_id]
+            if key in existing or any(n[0] == picking_id for n in plan.notes):
+                continue
+            refs = [p.tracking_number for p in shipment.packages if p.tracking_number]
+            if refs:
+                plan.tracking[picking_id] = {f.picking_tracking: f.tracking_separator.join(refs)}
+            currency_values, written = self._price_values(rows[picking_id], price)
+            if written and price is not None and f.picking_carrier_price:
+                plan.prices[picking_id] = {
+                    f.picking_carrier_price: str(price.amount),
+                    **currency_values,
+                }
+            plan.labels.extend(
+                (
+                    picking_id,
+                    f"{rows[picking_id]['name']}-{p.label.tracking_number}.{p.label.format.value}".replace(
+                        "/", "-"
+                    ),
+                    p.label.data,
+                    LABEL_MIMETYPES[p.label.format],
+                )
+                for p in shipment.packages
+                if p.label is not None
+            )
+            plan.notes.append((picking_id, shipment_body(shipment, refs, price), key))
+        return plan
 
     @_telemetry.traced_odoo_operation  # telemetry
     def record_proof_of_delivery(
@@ -857,20 +532,81 @@ class OdooLogistics:
         key = message_id_for(
             "pod", proof.shipment_id, proof.tracking_number, proof.delivered_at.isoformat()
         )
-        self._one_picking(picking_id)
-        if self._existing([key]):
+        self._lookup.one(picking_id)
+        if self._writes.existing([key]):
             return RecordedDocument(
                 picking_id=picking_id,
                 already_recorded=True,
                 round_trips=self._gw.round_trips - start,
             )
-        attachment_ids = self._attach(
+        attachment_ids = self._writes.attach(
             picking_id, [(filename, document, mimetype)] if document is not None else []
         )
         body = proof_body(proof)
-        [message_id] = self._create_many(
-            "mail.message", [self._note(picking_id, body, key, attachment_ids)]
+        [message_id] = self._writes.create_many(
+            "mail.message", [self._writes.note(picking_id, body, key, attachment_ids)]
         )
+        return RecordedDocument(
+            picking_id=picking_id,
+            message_id=message_id,
+            attachment_ids=tuple(attachment_ids),
+            round_trips=self._gw.round_trips - start,
+        )
+
+    def record_cancellation(
+        self, picking_id: int, shipment: Shipment, *, voided: bool, reason: str
+    ) -> RecordedDocument:
+        """Say on a cancelled picking what became of its booking: voided, or to void by hand.
+
+        Once per shipment and picking. A label that could not be voided is flagged in the note
+        so someone voids it with the carrier.
+        """
+        start = self._gw.round_trips
+        key = message_id_for("cancel", shipment.carrier, shipment.shipment_id, str(picking_id))
+        self._lookup.one(picking_id)
+        if self._writes.existing([key]):
+            return RecordedDocument(
+                picking_id=picking_id,
+                already_recorded=True,
+                round_trips=self._gw.round_trips - start,
+            )
+        body = cancellation_body(shipment, voided=voided, reason=reason)
+        [message_id] = self._writes.create_many(
+            "mail.message", [self._writes.note(picking_id, body, key)]
+        )
+        return RecordedDocument(
+            picking_id=picking_id, message_id=message_id, round_trips=self._gw.round_trips - start
+        )
+
+    def record_return(self, picking_id: int, returned: ReturnShipment) -> RecordedDocument:
+        """Record a return label on the return picking: tracking number, label, one note."""
+        start = self._gw.round_trips
+        key = message_id_for("return", returned.carrier, returned.return_id, str(picking_id))
+        row = self._lookup.one(picking_id)
+        if self._writes.existing([key]):
+            return RecordedDocument(
+                picking_id=picking_id,
+                already_recorded=True,
+                round_trips=self._gw.round_trips - start,
+            )
+        self._gw.call(
+            self._fields.picking_model,
+            "write",
+            [[picking_id], {self._fields.picking_tracking: returned.tracking_number}],
+        )
+        files = []
+        if returned.label is not None:
+            name = f"{row['name']}-return-{returned.tracking_number}.{returned.label.format.value}"
+            files.append(
+                (
+                    name.replace("/", "-"),
+                    returned.label.data,
+                    LABEL_MIMETYPES[returned.label.format],
+                )
+            )
+        attachment_ids = self._writes.attach(picking_id, files)
+        note = self._writes.note(picking_id, return_body(returned), key, attachment_ids)
+        [message_id] = self._writes.create_many("mail.message", [note])
         return RecordedDocument(
             picking_id=picking_id,
             message_id=message_id,
@@ -893,7 +629,9 @@ class OdooLogistics:
         if existing is not None:
             return read_bill(self._gw, existing, created=False)
         currency = currency_id(self._gw, invoice.currency)
-        rows = self._rows_by_tracking(sorted({line.tracking_number for line in invoice.lines}))
+        rows = self._lookup.rows_by_tracking(
+            sorted({line.tracking_number for line in invoice.lines})
+        )
         values = bill_values(
             invoice,
             vendor_id=vendor_id,
@@ -909,3 +647,19 @@ class OdooLogistics:
         """Read back the vendor bill of ``vendor_id`` referenced ``invoice_number``, if any."""
         bill_id = find_bill(self._gw, invoice_number, vendor_id)
         return read_bill(self._gw, bill_id, created=False) if bill_id is not None else None
+
+    def create_credit_note(self, claim: Claim, *, vendor_id: int) -> VendorBillRecord:
+        """Draft the carrier's credit note (``in_refund``) for a settled claim, once per claim.
+
+        ``ref`` is the claim id; one line for the settled amount (or the claimed one).
+        """
+        existing = find_credit_note(self._gw, claim.claim_id, vendor_id)
+        if existing is not None:
+            return read_bill(self._gw, existing, created=False)
+        amount = claim.settled_amount or claim.amount
+        values = credit_note_values(
+            claim, vendor_id=vendor_id, currency_id=currency_id(self._gw, amount.currency)
+        )
+        created = self._gw.call("account.move", "create", [[values]])
+        [note_id] = created_ids(created, 1, "account.move.create")
+        return read_bill(self._gw, note_id, created=True)

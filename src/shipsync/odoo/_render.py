@@ -16,17 +16,20 @@ from shipsync.canonical import (
     Money,
     ProofOfDelivery,
     Reason,
+    ReturnShipment,
     Shipment,
     TrackingEvent,
 )
 
 __all__ = [
     "LABEL_MIMETYPES",
+    "cancellation_body",
     "event_body",
     "m2o_id",
     "m2o_name",
     "money_from_float",
     "proof_body",
+    "return_body",
     "shipment_body",
 ]
 
@@ -73,6 +76,30 @@ def shipment_body(shipment: Shipment, refs: Sequence[str], price: Money | None) 
         body += "<ul>" + "".join(f"<li>{esc(ref)}</li>" for ref in refs) + "</ul>"
     if price is not None:
         body += f"<p>Carrier price: {esc(str(price.amount))} {esc(price.currency)}</p>"
+    return body
+
+
+def cancellation_body(shipment: Shipment, *, voided: bool, reason: str) -> str:
+    """The note of a cancelled picking's booking: voided at the carrier, or to void by hand."""
+    esc = html.escape
+    head = "Label voided" if voided else "Label NOT voided: void it with the carrier"
+    refs = "".join(f"<li>{esc(ref)}</li>" for ref in shipment.tracking_numbers)
+    return (
+        f"<p><strong>{head}</strong> · {esc(shipment.carrier)}</p>"
+        + (f"<ul>{refs}</ul>" if refs else "")
+        + f"<p>{esc(reason)}</p>"
+    )
+
+
+def return_body(returned: ReturnShipment) -> str:
+    """The note of a return label: carrier, tracking number, reason."""
+    esc = html.escape
+    body = (
+        f"<p><strong>Return label created</strong> · {esc(returned.carrier)}"
+        f" {esc(returned.tracking_number)}</p>"
+    )
+    if returned.reason:
+        body += f"<p>{esc(returned.reason)}</p>"
     return body
 
 

@@ -34,14 +34,17 @@ from shipsync.canonical import (
     Accrual,
     AccrualKind,
     Address,
+    CancelledPicking,
     ChargeType,
     Claim,
     ClaimOpened,
     ClaimSettled,
     ClaimStatus,
+    ConfirmedOrder,
     Contact,
     Dimensions,
     Discrepancy,
+    ErpReference,
     Event,
     FreightCharge,
     FreightChargeAccrued,
@@ -51,6 +54,7 @@ from shipsync.canonical import (
     FreightInvoiceMatched,
     FreightInvoiceReceived,
     FreightRateQuoted,
+    InitiatedReturn,
     InvoiceMatch,
     LengthUnit,
     LineClass,
@@ -62,13 +66,18 @@ from shipsync.canonical import (
     Milestone,
     MilestoneEvent,
     Money,
+    OrderConfirmed,
     Package,
     Parcel,
+    PickingCancelled,
+    PickingReady,
     PodCaptured,
     ProofOfDelivery,
     Rate,
     RateQuote,
+    ReadyPicking,
     Reason,
+    ReturnInitiated,
     RiskAssessment,
     RiskKind,
     RiskLevel,
@@ -92,18 +101,22 @@ __all__ = [
     "accruals",
     "addresses",
     "any_events",
+    "cancelled_pickings",
     "claims",
+    "confirmed_orders",
     "contacts",
     "country_codes",
     "currency_codes",
     "decimal_amounts",
     "dimensions",
     "discrepancies",
+    "erp_references",
     "event_ids",
     "event_types",
     "freight_charges",
     "freight_invoices",
     "identifiers",
+    "initiated_returns",
     "invoice_matches",
     "locations",
     "manifests",
@@ -115,6 +128,7 @@ __all__ = [
     "proofs_of_delivery",
     "rate_quotes",
     "rates",
+    "ready_pickings",
     "reasons",
     "risk_assessments",
     "settlements",
@@ -669,6 +683,61 @@ def sla_breaches() -> st.SearchStrategy[SlaBreach]:
     )
 
 
+def erp_references(model: str = "stock.picking") -> st.SearchStrategy[ErpReference]:
+    """References to ERP records of ``model``."""
+    return st.builds(
+        ErpReference,
+        model=st.just(model),
+        record_id=st.integers(1, 2**31 - 1),
+        name=identifiers(),
+        company_id=st.none() | st.integers(1, 50),
+    )
+
+
+def confirmed_orders() -> st.SearchStrategy[ConfirmedOrder]:
+    """Confirmed sale orders."""
+    return st.builds(
+        ConfirmedOrder,
+        order=erp_references("sale.order"),
+        confirmed_at=utc_datetimes(),
+        customer=st.none() | addresses(),
+        amount_total=st.none() | money("EUR", min_value=0),
+    )
+
+
+def ready_pickings() -> st.SearchStrategy[ReadyPicking]:
+    """Ready pickings with the shipment built from them."""
+    return st.builds(
+        ReadyPicking,
+        picking=erp_references(),
+        order=st.none() | erp_references("sale.order"),
+        carrier=st.none() | st.just("fake"),
+        ready_at=utc_datetimes(),
+        shipment=shipments(),
+    )
+
+
+def cancelled_pickings() -> st.SearchStrategy[CancelledPicking]:
+    """Cancelled pickings."""
+    return st.builds(
+        CancelledPicking,
+        picking=erp_references(),
+        cancelled_at=utc_datetimes(),
+        tracking_numbers=st.lists(tracking_numbers(pool=99), max_size=3).map(tuple),
+    )
+
+
+def initiated_returns() -> st.SearchStrategy[InitiatedReturn]:
+    """Return pickings created for outgoing pickings."""
+    return st.builds(
+        InitiatedReturn,
+        return_picking=erp_references(),
+        origin_picking=erp_references(),
+        initiated_at=utc_datetimes(),
+        reason=st.none() | st.text(max_size=60),
+    )
+
+
 _DATA: dict[str, tuple[type[Event], st.SearchStrategy[object]]] = {}
 
 
@@ -690,6 +759,10 @@ def _data_strategies() -> dict[str, tuple[type[Event], st.SearchStrategy[object]
                 "shipment.exception_predicted": (ShipmentExceptionPredicted, risk_assessments()),
                 "manifest.created": (ManifestCreated, manifests()),
                 "sla.breached": (ShipmentSlaBreached, sla_breaches()),
+                "order.confirmed": (OrderConfirmed, confirmed_orders()),
+                "picking.ready": (PickingReady, ready_pickings()),
+                "picking.cancelled": (PickingCancelled, cancelled_pickings()),
+                "return.initiated": (ReturnInitiated, initiated_returns()),
             }
         )
     return _DATA

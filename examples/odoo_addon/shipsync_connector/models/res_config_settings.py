@@ -16,3 +16,13 @@ class ResConfigSettings(models.TransientModel):
         string="Validate pickings on delivery",
         config_parameter="shipsync_connector.validate_on_delivery",
     )
+    shipsync_outbox_url = fields.Char(
+        string="Event receiver URL",
+        config_parameter="shipsync_connector.outbox_url",
+        help="Where the outbox cron pushes Odoo's events (a shipsync webhook receiver).",
+    )
+    shipsync_outbox_secret = fields.Char(
+        string="Event signing secret",
+        config_parameter="shipsync_connector.outbox_secret",
+        help="The Standard Webhooks secret (whsec_...) the pushed events are signed with.",
+    )

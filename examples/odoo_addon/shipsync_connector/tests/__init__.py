@@ -1,1 +1,1 @@
-from . import test_connector  # noqa: F401
+from . import test_connector, test_outbox  # noqa: F401
