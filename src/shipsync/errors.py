@@ -56,8 +56,10 @@ Catch :class:`ShipsyncError` to catch them all, or a branch to act on a kind of 
     ├── FlowError                         flows subsystem
     │   ├── EventLogUnavailableError      (also UnavailableError)
     │   └── DeadLetterNotFoundError
-    └── SettlementError                   settlement subsystem
-        └── ReconciliationError           totals do not reconcile: a bug, never ignored
+    ├── SettlementError                   settlement subsystem
+    │   └── ReconciliationError           totals do not reconcile: a bug, never ignored
+    └── InsightError                      exception intelligence subsystem
+        └── ModelFileError                (also ConfigurationError) a model file is refused
 
 Messages name what was wrong (a field path, a header name, the kind of value) and never echo a
 secret, a signature or an expected value.
@@ -89,6 +91,7 @@ __all__ = [
     "FlowError",
     "IdempotencyError",
     "IncompatibleDriverError",
+    "InsightError",
     "InvalidInputError",
     "InvoiceFileError",
     "KeyInProgressError",
@@ -96,6 +99,7 @@ __all__ = [
     "MissingDependencyError",
     "MissingHeaderError",
     "MissingIdempotencyKeyError",
+    "ModelFileError",
     "NoMatchingSignatureError",
     "OdooAccessError",
     "OdooAuthError",
@@ -513,3 +517,14 @@ class SettlementError(ShipsyncError):
 
 class ReconciliationError(SettlementError):
     """Totals do not reconcile. This is a bug in shipsync, never a condition to ignore."""
+
+
+# --- insight --------------------------------------------------------------------------------------
+
+
+class InsightError(ShipsyncError):
+    """Base of the exception-intelligence errors."""
+
+
+class ModelFileError(InsightError, ConfigurationError):
+    """A model file is refused: another format or version, edited content, missing parts."""

@@ -59,6 +59,8 @@ ISSUE_TYPES = {
     "settlement.completed",
     "claim.opened",
     "claim.settled",
+    "shipment.delay_predicted",
+    "shipment.exception_predicted",
 }
 ERP_TYPES = {"order.confirmed", "picking.ready", "picking.cancelled", "return.initiated"}
 """What the ERP publishes (issue 21)."""
@@ -87,9 +89,9 @@ def _delivered_json(**changes: Any) -> dict[str, Any]:
 
 
 def test_the_catalogue_holds_every_type_of_the_issue() -> None:
-    """The catalogue has the 22 carrier-side types and the 4 ERP ones, each its own class."""
+    """The catalogue: 22 carrier-side, 2 prediction and 4 ERP types, each its own class."""
     assert set(default_catalogue.types) == ISSUE_TYPES | ERP_TYPES
-    assert len(set(default_catalogue.types.values())) == 26
+    assert len(set(default_catalogue.types.values())) == 28
     for name, cls in default_catalogue.types.items():
         assert cls.event_type() == name
 

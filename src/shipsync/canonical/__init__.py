@@ -30,9 +30,11 @@ from shipsync.canonical._events import (
     ShipmentAvailableForPickup,
     ShipmentCancelled,
     ShipmentCreated,
+    ShipmentDelayPredicted,
     ShipmentDelivered,
     ShipmentDeliveryAttempted,
     ShipmentException,
+    ShipmentExceptionPredicted,
     ShipmentInTransit,
     ShipmentLabelCreated,
     ShipmentLost,
@@ -69,6 +71,7 @@ from shipsync.canonical._fulfilment import (
 )
 from shipsync.canonical._money import CURRENCY_EXPONENTS, CurrencyCode, ExactDecimal, Money
 from shipsync.canonical._parties import COUNTRY_CODES, Address, Contact, CountryCode
+from shipsync.canonical._predictions import RiskAssessment, RiskKind, RiskLevel
 from shipsync.canonical._schemas import JSON_SCHEMA_DIALECT, event_schemas, export_schemas
 from shipsync.canonical._shipment import (
     Commodity,
@@ -179,15 +182,20 @@ __all__ = [
     "Reason",
     "ReturnInitiated",
     "ReturnShipment",
+    "RiskAssessment",
+    "RiskKind",
+    "RiskLevel",
     "Settlement",
     "SettlementCompleted",
     "Shipment",
     "ShipmentAvailableForPickup",
     "ShipmentCancelled",
     "ShipmentCreated",
+    "ShipmentDelayPredicted",
     "ShipmentDelivered",
     "ShipmentDeliveryAttempted",
     "ShipmentException",
+    "ShipmentExceptionPredicted",
     "ShipmentInTransit",
     "ShipmentLabelCreated",
     "ShipmentLost",

@@ -60,6 +60,7 @@ from shipsync.canonical._fulfilment import (
     InitiatedReturn,
     ReadyPicking,
 )
+from shipsync.canonical._predictions import RiskAssessment
 from shipsync.canonical._shipment import ProofOfDelivery, Rate, Shipment
 from shipsync.canonical._tracking import Milestone, TrackingEvent
 from shipsync.errors import (
@@ -92,9 +93,11 @@ __all__ = [
     "ShipmentAvailableForPickup",
     "ShipmentCancelled",
     "ShipmentCreated",
+    "ShipmentDelayPredicted",
     "ShipmentDelivered",
     "ShipmentDeliveryAttempted",
     "ShipmentException",
+    "ShipmentExceptionPredicted",
     "ShipmentInTransit",
     "ShipmentLabelCreated",
     "ShipmentLost",
@@ -528,6 +531,25 @@ class ReturnInitiated(Event):
     data: InitiatedReturn
 
 
+# --- predictions -----------------------------------------------------------------------------
+
+
+class ShipmentDelayPredicted(Event):
+    """A model judges a late delivery likely; emitted once per shipment and risk level."""
+
+    type: Literal["shipment.delay_predicted"] = "shipment.delay_predicted"
+    schemaversion: _Version1 = 1
+    data: RiskAssessment
+
+
+class ShipmentExceptionPredicted(Event):
+    """A model judges an ending in an exception class likely; once per shipment and level."""
+
+    type: Literal["shipment.exception_predicted"] = "shipment.exception_predicted"
+    schemaversion: _Version1 = 1
+    data: RiskAssessment
+
+
 _BUILTIN: tuple[type[Event], ...] = (
     ShipmentCreated,
     ShipmentLabelCreated,
@@ -555,6 +577,8 @@ _BUILTIN: tuple[type[Event], ...] = (
     PickingReady,
     PickingCancelled,
     ReturnInitiated,
+    ShipmentDelayPredicted,
+    ShipmentExceptionPredicted,
 )
 
 AnyEvent = Annotated[
@@ -583,7 +607,9 @@ AnyEvent = Annotated[
     | OrderConfirmed
     | PickingReady
     | PickingCancelled
-    | ReturnInitiated,
+    | ReturnInitiated
+    | ShipmentDelayPredicted
+    | ShipmentExceptionPredicted,
     Field(discriminator="type"),
 ]
 """Any event of the built-in catalogue, discriminated on ``type``."""

@@ -135,6 +135,10 @@ class Shipment(CanonicalModel):
     packages: Annotated[tuple[Package, ...], Field(min_length=1, max_length=999)]
     customs: Customs | None = None
     created_at: UtcDatetime | None = None
+    #: When the customer was promised delivery (the end of the promised window), when known.
+    promised_delivery: UtcDatetime | None = None
+    #: The value declared for the whole shipment (insurance, risk bands), when known.
+    declared_value: Money | None = None
 
     @property
     def tracking_numbers(self) -> tuple[str, ...]:

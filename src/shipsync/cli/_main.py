@@ -25,6 +25,7 @@ _LAZY_COMMANDS: dict[str, str] = {
     "carriers": "shipsync.carriers._cli:carriers",
     "dlq": "shipsync.flows._cli:dlq",
     "fake-carrier": "shipsync.carriers._cli:fake_carrier",
+    "insight": "shipsync.cli._insight:insight",
     "reconcile": "shipsync.settlement._cli:reconcile",
     "webhook": "shipsync.webhooks._cli:webhook",
 }

@@ -74,10 +74,15 @@ from shipsync.canonical import (
     ReadyPicking,
     Reason,
     ReturnInitiated,
+    RiskAssessment,
+    RiskKind,
+    RiskLevel,
     Settlement,
     SettlementCompleted,
     Shipment,
     ShipmentCreated,
+    ShipmentDelayPredicted,
+    ShipmentExceptionPredicted,
     TrackingEvent,
     Weight,
     WeightUnit,
@@ -117,6 +122,7 @@ __all__ = [
     "rates",
     "ready_pickings",
     "reasons",
+    "risk_assessments",
     "settlements",
     "shipment_created_events",
     "shipments",
@@ -672,6 +678,26 @@ def initiated_returns() -> st.SearchStrategy[InitiatedReturn]:
     )
 
 
+def risk_assessments() -> st.SearchStrategy[RiskAssessment]:
+    """Risk assessments of the insight models, with or without predicted dates."""
+    optional_time = st.none() | utc_datetimes()
+    return st.builds(
+        RiskAssessment,
+        shipment_id=identifiers().map(lambda s: f"S{s}"),
+        risk=st.sampled_from(RiskKind),
+        level=st.sampled_from(RiskLevel),
+        probability=st.decimals(min_value=0, max_value=1, places=3),
+        scored_at=utc_datetimes(),
+        likely_exception=st.none() | st.sampled_from(["failed_attempt", "returned", "lost"]),
+        promised_delivery=optional_time,
+        predicted_delivery=optional_time,
+        reasons=st.lists(_short_text, max_size=3).map(tuple),
+        missing=st.lists(st.sampled_from(["promised_by", "lane", "profile"]), max_size=2).map(
+            tuple
+        ),
+    )
+
+
 _DATA: dict[str, tuple[type[Event], st.SearchStrategy[object]]] = {}
 
 
@@ -693,6 +719,8 @@ def _data_strategies() -> dict[str, tuple[type[Event], st.SearchStrategy[object]
                 "picking.ready": (PickingReady, ready_pickings()),
                 "picking.cancelled": (PickingCancelled, cancelled_pickings()),
                 "return.initiated": (ReturnInitiated, initiated_returns()),
+                "shipment.delay_predicted": (ShipmentDelayPredicted, risk_assessments()),
+                "shipment.exception_predicted": (ShipmentExceptionPredicted, risk_assessments()),
             }
         )
     return _DATA
@@ -705,7 +733,7 @@ def any_events(
     """An envelope of ``event_type`` (default: any built-in type), with optional attributes
     (subject, correlation id, partition key) present or not."""
     name = event_type if event_type is not None else draw(event_types())
-    if name.startswith("shipment.") and name != "shipment.created":
+    if name.startswith("shipment.") and name not in _data_strategies():
         milestone = Milestone(name.removeprefix("shipment."))
         tracking = draw(tracking_events(milestone=st.just(milestone)))
         event: Event = event_for_tracking(
