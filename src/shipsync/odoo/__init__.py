@@ -45,6 +45,14 @@ from shipsync.odoo._records import (
     VendorBillRecord,
 )
 from shipsync.odoo._rpc import RpcGateway, parse_server_version
+from shipsync.odoo._shadow import (
+    READ_METHODS,
+    IntendedWrite,
+    PostgresShadowRecorder,
+    ShadowGateway,
+    ShadowRecorder,
+    SQLiteShadowRecorder,
+)
 from shipsync.odoo._source import OdooSource, SourceBatch, picking_shipment_id
 
 __all__ = [
@@ -55,6 +63,7 @@ __all__ = [
     "ORDERS_CONFIRMED",
     "PICKINGS_CANCELLED",
     "PICKINGS_READY",
+    "READ_METHODS",
     "RETURNS_CREATED",
     "SAFE_METHODS",
     "ApplyReport",
@@ -65,6 +74,7 @@ __all__ = [
     "EnvGateway",
     "FeedCursor",
     "FeedFilter",
+    "IntendedWrite",
     "MemoryCursorStore",
     "OdooFieldMap",
     "OdooGateway",
@@ -72,10 +82,14 @@ __all__ = [
     "OdooSource",
     "PickingRecord",
     "PostgresCursorStore",
+    "PostgresShadowRecorder",
     "RecordedDocument",
     "RetryPolicy",
     "RpcGateway",
     "SQLiteCursorStore",
+    "SQLiteShadowRecorder",
+    "ShadowGateway",
+    "ShadowRecorder",
     "SourceBatch",
     "VendorBillLineRecord",
     "VendorBillRecord",
