@@ -33,7 +33,7 @@ from shipsync.canonical import CURRENCY_EXPONENTS, Milestone, Money
 from shipsync.canonical.mappings import read_oca_delivery_state
 from shipsync.errors import InvalidInputError, MigrationInputError
 from shipsync.odoo import OdooGateway
-from shipsync.odoo._shadow import IntendedWrite
+from shipsync.odoo._shadow import SHADOW_ID_BASE, IntendedWrite
 
 __all__ = [
     "BillSide",
@@ -168,7 +168,7 @@ def shipsync_side(
             bills.extend(v for v in (write.args[0] if write.args else []) if isinstance(v, dict))
     for record_id, body in pending_notes:
         by_id.setdefault(record_id, PickingSide(str(record_id))).notes[note_class(body)] += 1
-    names = _picking_names(gateway, picking_model, sorted(i for i in by_id if i > 0))
+    names = _picking_names(gateway, picking_model, sorted(i for i in by_id if i < SHADOW_ID_BASE))
     for record_id, entry in by_id.items():
         entry.name = names.get(record_id, entry.name)
         side.pickings[entry.name] = entry

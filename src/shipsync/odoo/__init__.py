@@ -47,6 +47,7 @@ from shipsync.odoo._records import (
 from shipsync.odoo._rpc import RpcGateway, parse_server_version
 from shipsync.odoo._shadow import (
     READ_METHODS,
+    SHADOW_ID_BASE,
     IntendedWrite,
     PostgresShadowRecorder,
     ShadowGateway,
@@ -66,6 +67,7 @@ __all__ = [
     "READ_METHODS",
     "RETURNS_CREATED",
     "SAFE_METHODS",
+    "SHADOW_ID_BASE",
     "ApplyReport",
     "Change",
     "ChangeBatch",

@@ -10,10 +10,13 @@ So that the operations behave as they would live, the gateway keeps an **overlay
 pretended to write and lays it over later reads:
 
 - fields written to existing records are returned instead of the server's values; fields named
-  in ``owned`` (by default the ones shipsync writes on pickings: status and tracking) read as
-  empty until shipsync itself writes them, so a legacy integration's values never steer
-  shipsync's decisions;
-- records it pretended to create get negative ids and can be read and searched (plain domains:
+  in ``owned`` (by default the picking status, ``delivery_state``) read as empty until shipsync
+  itself writes them, so a legacy integration's values never steer shipsync's decisions;
+- searches on ``isolated`` models (by default vendor bills and their lines, chatter messages
+  and attachments) see only what shipsync itself pretended to create: a bill or a note the
+  legacy integration created must not make shipsync believe its own is already there;
+- records it pretended to create get ids from :data:`SHADOW_ID_BASE` (10^12) upward, far above
+  any real record's, and can be read and searched (plain domains:
   ``=``, ``!=``, ``in``, ``not in`` joined by ``&``) like real ones; for ``account.move`` it
   fills the fields Odoo would compute (``amount_total``, ``state``, the product lines), because
   the bill operations read back what they create.
@@ -45,12 +48,16 @@ from shipsync.odoo._gateway import OdooGateway
 
 __all__ = [
     "READ_METHODS",
+    "SHADOW_ID_BASE",
     "IntendedWrite",
     "PostgresShadowRecorder",
     "SQLiteShadowRecorder",
     "ShadowGateway",
     "ShadowRecorder",
 ]
+
+SHADOW_ID_BASE = 10**12
+"""The first id of a record shadow mode pretends to create (real ids stay far below)."""
 
 READ_METHODS: frozenset[str] = frozenset(
     {
@@ -69,9 +76,10 @@ READ_METHODS: frozenset[str] = frozenset(
 )
 """Methods that only read: sent to the server in shadow mode. Everything else is recorded."""
 
-_DEFAULT_OWNED: Mapping[str, frozenset[str]] = {
-    "stock.picking": frozenset({"delivery_state", "carrier_tracking_ref", "carrier_price"})
-}
+_DEFAULT_OWNED: Mapping[str, frozenset[str]] = {"stock.picking": frozenset({"delivery_state"})}
+_DEFAULT_ISOLATED = frozenset(
+    {"account.move", "account.move.line", "mail.message", "ir.attachment"}
+)
 
 
 @attrs.frozen
@@ -264,6 +272,7 @@ class ShadowGateway:
         *,
         run: str = "shadow",
         owned: Mapping[str, Iterable[str]] | None = None,
+        isolated: Iterable[str] | None = None,
         clock: Any = time.time,
     ) -> None:
         self._gw = gateway
@@ -272,9 +281,10 @@ class ShadowGateway:
         self._clock = clock
         chosen = _DEFAULT_OWNED if owned is None else owned
         self.owned = {model: frozenset(fields) for model, fields in chosen.items()}
+        self.isolated = frozenset(_DEFAULT_ISOLATED if isolated is None else isolated)
         self._written: dict[str, dict[int, dict[str, Any]]] = {}
         self._created: dict[str, dict[int, dict[str, Any]]] = {}
-        self._next_id = -1
+        self._next_id = SHADOW_ID_BASE
         self.intended = 0
 
     # --- the gateway contract ---------------------------------------------------------------
@@ -311,15 +321,17 @@ class ShadowGateway:
         created = self._created.get(model, {})
         if method == "read":
             ids = [int(i) for i in (args[0] if args else [])]
-            real = [i for i in ids if i > 0]
+            real = [i for i in ids if i < SHADOW_ID_BASE]
             rows = self._gw.call(model, "read", [real, *args[1:]], kw) if real else []
             rows = [self._overlay(model, dict(r)) for r in rows]
             fields = kw.get("fields") or (args[1] if len(args) > 1 else None)
-            rows += [self._project(model, i, fields) for i in ids if i < 0 and i in created]
+            rows += [self._project(model, i, fields) for i in ids if i in created]
             return rows
         if method in {"search_read", "search", "search_count"}:
             domain = args[0] if args else kw.get("domain", [])
-            answer = self._gw.call(model, method, args, kw)
+            answer: Any = 0 if method == "search_count" else []
+            if model not in self.isolated:
+                answer = self._gw.call(model, method, args, kw)
             local = [i for i, row in created.items() if _matches(row, domain)]
             if method == "search_count":
                 return int(answer) + len(local)
@@ -392,7 +404,7 @@ class ShadowGateway:
 
     def _create(self, model: str, values: dict[str, Any]) -> int:
         record_id = self._next_id
-        self._next_id -= 1
+        self._next_id += 1
         if model == "account.move":
             values = self._bill(record_id, values)
         self._created.setdefault(model, {})[record_id] = values
