@@ -354,3 +354,74 @@ def test_readiness_needs_enough_good_days() -> None:
     report = build_report([], {"pickings": 10}, status_days={date(2026, 1, 1): 10})
     assert not report.ready
     assert "only 1 day(s) compared" in report.reasons[0]
+
+
+def test_parallel_run_command_through_the_shipsync_group(
+    parallel: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`shipsync parallel-run` reads a shadow record and an export keyed by picking id."""
+    from click.testing import CliRunner
+
+    from shipsync.cli import main
+
+    for name in ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    odoo: MemoryOdoo = parallel["odoo"]
+    theirs = parallel["theirs"]
+    by_name = {row["name"]: pid for pid, row in odoo.tables["stock.picking"].items()}
+    export = tmp_path / "legacy.csv"
+    lines = ["picking,status,updated_at"]
+    for name, picking in sorted(theirs.pickings.items()):
+        lines.append(f"{by_name[name]},{picking.status_raw or ''},")
+    export.write_text("\n".join(lines) + "\n")
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        [
+            "parallel-run",
+            "--shadow",
+            str(parallel["recorder"].path),
+            "--legacy-export",
+            str(export),
+            "--currency",
+            "1=EUR",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 3, result.output  # not ready: the legacy side has faults
+    data = json.loads(result.output)
+    statuses = {k for c, k in parallel["legacy"].injected() if c == "status"}
+    assert data["by_category"]["status"] == len(statuses)
+    result = runner.invoke(main, ["parallel-run", "--shadow", str(parallel["recorder"].path)])
+    assert result.exit_code == 2
+    assert "exactly one of --legacy-export and --legacy-odoo" in result.output
+    monkeypatch.setenv("ODOO_URL", "http://127.0.0.1:1")
+    result = runner.invoke(
+        main,
+        ["parallel-run", "--shadow", str(parallel["recorder"].path), "--legacy-odoo"],
+    )
+    assert result.exit_code == 1
+    assert "ODOO_DB, ODOO_USER, ODOO_PASSWORD" in result.output
+
+
+@pytest.mark.services
+def test_the_shadow_record_on_postgresql(postgres_dsn: str) -> None:
+    """The PostgreSQL recorder keeps each intended write once, in order, per run."""
+    import uuid
+
+    from shipsync.odoo import PostgresShadowRecorder
+
+    table = f"shadow_{uuid.uuid4().hex[:8]}"
+    odoo = MemoryOdoo({"stock.picking": PICKING_FIELDS})
+    picking = odoo.insert("stock.picking", {"name": "WH/OUT/1", "carrier_tracking_ref": "T1"})
+    with PostgresShadowRecorder(postgres_dsn, table=table) as recorder:
+        shadow = ShadowGateway(odoo, recorder, run="pg")
+        shadow.call("stock.picking", "write", [[picking], {"delivery_state": "in_transit"}])
+        shadow.call("stock.picking", "write", [[picking], {"delivery_state": "in_transit"}])
+        shadow.call("stock.picking", "write", [[picking], {"delivery_state": "customer_delivered"}])
+        writes = list(recorder.writes("pg"))
+        assert [w.args[1]["delivery_state"] for w in writes] == ["in_transit", "customer_delivered"]
+        assert list(recorder.writes("other")) == []
+        recorder._conn.execute(f"DROP TABLE {table}")
+    assert odoo.tables["stock.picking"][picking].get("delivery_state") in (None, False)

@@ -26,6 +26,7 @@ _LAZY_COMMANDS: dict[str, str] = {
     "dlq": "shipsync.flows._cli:dlq",
     "fake-carrier": "shipsync.carriers._cli:fake_carrier",
     "insight": "shipsync.cli._insight:insight",
+    "parallel-run": "shipsync.cli._parallel:parallel_run_command",
     "reconcile": "shipsync.settlement._cli:reconcile",
     "webhook": "shipsync.webhooks._cli:webhook",
 }

@@ -133,7 +133,7 @@ def _money(amount: object, currency: str) -> Money:
 
 def shipsync_side(
     writes: Iterable[IntendedWrite],
-    gateway: OdooGateway,
+    gateway: OdooGateway | None,
     *,
     picking_model: str = "stock.picking",
     status_field: str = "delivery_state",
@@ -143,7 +143,8 @@ def shipsync_side(
     """What shipsync would have left in Odoo, from its shadow record.
 
     Picking names (and currency codes of bills) are read through ``gateway``: the real server,
-    which shipsync only reads in shadow mode.
+    which shipsync only reads in shadow mode. Without a gateway, pickings are keyed by their id
+    and a bill's currency must be given in ``currency_names``.
     """
     side = Side("shipsync")
     by_id: dict[int, PickingSide] = {}
@@ -168,16 +169,24 @@ def shipsync_side(
             bills.extend(v for v in (write.args[0] if write.args else []) if isinstance(v, dict))
     for record_id, body in pending_notes:
         by_id.setdefault(record_id, PickingSide(str(record_id))).notes[note_class(body)] += 1
-    names = _picking_names(gateway, picking_model, sorted(i for i in by_id if i < SHADOW_ID_BASE))
+    names: dict[int, str] = {}
+    if gateway is not None:
+        real = sorted(i for i in by_id if i < SHADOW_ID_BASE)
+        names = _picking_names(gateway, picking_model, real)
     for record_id, entry in by_id.items():
         entry.name = names.get(record_id, entry.name)
         side.pickings[entry.name] = entry
     currencies = dict(currency_names or {})
     for values in bills:
         currency_id = values.get("currency_id")
-        if isinstance(currency_id, int) and currency_id not in currencies:
+        if isinstance(currency_id, int) and currency_id not in currencies and gateway is not None:
             currencies.update(_currency_names(gateway, [currency_id]))
         currency = currencies.get(currency_id, "") if isinstance(currency_id, int) else ""
+        if currency not in CURRENCY_EXPONENTS:
+            raise MigrationInputError(
+                f"bill {values.get('ref')!r}: currency id {currency_id!r} has no known code; "
+                "read the shadow record with Odoo or pass currency_names"
+            )
         bill = BillSide(str(values.get("ref") or ""), currency)
         for command in values.get("invoice_line_ids") or []:
             if isinstance(command, list) and len(command) == 3 and isinstance(command[2], dict):
