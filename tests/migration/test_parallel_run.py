@@ -13,17 +13,12 @@ import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shipsync.canonical import (
-    ChargeType,
-    FreightCharge,
-    FreightInvoice,
-    FreightInvoiceLine,
     Money,
     TrackingEvent,
 )
@@ -42,13 +37,16 @@ from shipsync.migration import (
     shipsync_side,
 )
 from shipsync.odoo import READ_METHODS, OdooLogistics, ShadowGateway, SQLiteShadowRecorder
-from shipsync.testing.legacy import FaultyLegacyConnector, LegacyFaults, legacy_note
+from shipsync.testing.legacy import (
+    FaultyLegacyConnector,
+    LegacyFaults,
+    feed,
+    legacy_note,
+    sample_invoices,
+)
 from shipsync.testing.odoo import MemoryOdoo
-from shipsync.testing.parcel_world import generate
 
 PICKING_FIELDS = ["name", "state", "company_id", "carrier_tracking_ref", "delivery_state"]
-# Amounts whose float truncation to cents loses a cent (0.29 * 100 = 28.999...).
-TRAPS = ["0.29", "0.57", "1.13", "2.01", "4.35", "8.70"]
 
 
 class Counting:
@@ -81,86 +79,18 @@ class Counting:
         return self.inner.call(model, method, args, kwargs)
 
 
-def _feed(seed: int, shipments: int) -> tuple[list[TrackingEvent], dict[str, str]]:
-    """Tracking events in arrival order (some late, some twice), and the picking per number."""
-    rng = random.Random(seed)
-    events: list[TrackingEvent] = []
-    pickings: dict[str, str] = {}
-    for index, sim in enumerate(generate(seed, months=1, shipments_per_day=shipments // 26 + 1)):
-        if index == shipments:
-            break
-        number = f"TRK{seed}{index:06d}"
-        pickings[number] = f"WH/OUT/{index:05d}"
-        for n, scan in enumerate(sim.events):
-            events.append(
-                TrackingEvent(
-                    event_id=f"{number}-{n}",
-                    shipment_id=sim.shipment_id,
-                    tracking_number=number,
-                    carrier="swiftpost",
-                    milestone=scan.milestone,
-                    reason=scan.reason,
-                    occurred_at=scan.at,
-                    recorded_at=scan.at,
-                    carrier_code=scan.milestone.value.upper()[:3],
-                    carrier_description=scan.facility,
-                )
-            )
-    # Webhooks arrive late now and then (a tenth up to two days late), and twice (5%).
-    timed = []
-    for event in events:
-        late = timedelta(hours=rng.uniform(0, 48)) if rng.random() < 0.1 else timedelta(0)
-        timed.append((event.occurred_at + late, event))
-        if rng.random() < 0.05:
-            timed.append((event.occurred_at + late + timedelta(minutes=5), event))
-    timed.sort(key=lambda pair: pair[0])
-    return [event for _, event in timed], pickings
-
-
-def _invoices(pickings: Mapping[str, str], rng: random.Random) -> list[FreightInvoice]:
-    numbers = sorted(pickings)
-    out = []
-    for start in range(0, len(numbers), 40):
-        lines = []
-        for n, number in enumerate(numbers[start : start + 40], 1):
-            base = Decimal(rng.randrange(500, 3000)) / 100
-            fuel = Decimal(rng.choice([*TRAPS, "0.50", "1.20", "3.10", "0.75"]))
-            lines.append(
-                FreightInvoiceLine(
-                    line_number=n,
-                    tracking_number=number,
-                    charges=(
-                        FreightCharge(type=ChargeType.BASE_FREIGHT, amount=Money.of(base, "EUR")),
-                        FreightCharge(type=ChargeType.FUEL, amount=Money.of(fuel, "EUR")),
-                    ),
-                )
-            )
-        total = sum((line.total for line in lines), Money.zero("EUR"))
-        out.append(
-            FreightInvoice(
-                invoice_number=f"INV-{start // 40 + 1:04d}",
-                carrier="swiftpost",
-                issued_at=datetime(2026, 2, 1, tzinfo=UTC),
-                currency="EUR",
-                lines=tuple(lines),
-                total=total,
-            )
-        )
-    return out
-
-
 @pytest.fixture(scope="module")
 def parallel(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Both systems run on the same feed and invoices; what each left, and the truth."""
     odoo = MemoryOdoo({"stock.picking": PICKING_FIELDS})
     vendor = odoo.insert("res.partner", {"name": "Swiftpost Ltd"})
-    arrival, pickings = _feed(5, 400)
+    arrival, pickings = feed(5, 400)
     for number, name in sorted(pickings.items()):
         odoo.insert(
             "stock.picking",
             {"name": name, "state": "assigned", "carrier_tracking_ref": number, "company_id": 1},
         )
-    invoices = _invoices(pickings, random.Random(9))
+    invoices = sample_invoices(pickings, random.Random(9))
     since = datetime.now(UTC) - timedelta(minutes=1)
 
     legacy = FaultyLegacyConnector(odoo, LegacyFaults())
@@ -232,7 +162,7 @@ def test_divergences_carry_the_known_causes(parallel: dict[str, Any]) -> None:
 def test_a_faultless_legacy_agrees_and_is_ready(tmp_path: Path) -> None:
     """With the faults switched off, the report is empty and cutover is ready."""
     odoo = MemoryOdoo({"stock.picking": PICKING_FIELDS})
-    arrival, pickings = _feed(6, 60)
+    arrival, pickings = feed(6, 60)
     for number, name in sorted(pickings.items()):
         odoo.insert("stock.picking", {"name": name, "carrier_tracking_ref": number})
     since = datetime.now(UTC) - timedelta(minutes=1)

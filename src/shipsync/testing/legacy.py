@@ -21,15 +21,38 @@ report must find exactly those.
 
 from __future__ import annotations
 
+import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from shipsync.canonical import FreightInvoice, Milestone, TrackingEvent, fold_package
+from shipsync.canonical import (
+    ChargeType,
+    FreightCharge,
+    FreightInvoice,
+    FreightInvoiceLine,
+    Milestone,
+    Money,
+    TrackingEvent,
+    fold_package,
+)
 from shipsync.canonical.mappings import oca_delivery_state
 from shipsync.odoo import OdooGateway
+from shipsync.testing.parcel_world import generate
 
-__all__ = ["FaultyLegacyConnector", "LegacyFaults", "legacy_note"]
+__all__ = [
+    "TRAPS",
+    "FaultyLegacyConnector",
+    "LegacyFaults",
+    "feed",
+    "legacy_note",
+    "sample_invoices",
+]
+
+#: Amounts whose float truncation to cents loses a cent (0.29 * 100 is 28.999...).
+TRAPS = ("0.29", "0.57", "1.13", "2.01", "4.35", "8.70")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,3 +217,74 @@ def _truth(events: Sequence[TrackingEvent]) -> Milestone | None:
         return None
     state = fold_package(events)
     return state.status
+
+
+# --- a shared world for parallel-run tests and the demo ----------------------------------------
+
+
+def feed(seed: int, shipments: int) -> tuple[list[TrackingEvent], dict[str, str]]:
+    """Tracking events in arrival order (some late, some twice), and the picking per number."""
+    rng = random.Random(seed)
+    events: list[TrackingEvent] = []
+    pickings: dict[str, str] = {}
+    for index, sim in enumerate(generate(seed, months=1, shipments_per_day=shipments // 26 + 1)):
+        if index == shipments:
+            break
+        number = f"TRK{seed}{index:06d}"
+        pickings[number] = f"WH/OUT/{index:05d}"
+        for n, scan in enumerate(sim.events):
+            events.append(
+                TrackingEvent(
+                    event_id=f"{number}-{n}",
+                    shipment_id=sim.shipment_id,
+                    tracking_number=number,
+                    carrier="swiftpost",
+                    milestone=scan.milestone,
+                    reason=scan.reason,
+                    occurred_at=scan.at,
+                    recorded_at=scan.at,
+                    carrier_code=scan.milestone.value.upper()[:3],
+                    carrier_description=scan.facility,
+                )
+            )
+    # Webhooks arrive late now and then (a tenth up to two days late), and twice (5%).
+    timed = []
+    for event in events:
+        late = timedelta(hours=rng.uniform(0, 48)) if rng.random() < 0.1 else timedelta(0)
+        timed.append((event.occurred_at + late, event))
+        if rng.random() < 0.05:
+            timed.append((event.occurred_at + late + timedelta(minutes=5), event))
+    timed.sort(key=lambda pair: pair[0])
+    return [event for _, event in timed], pickings
+
+
+def sample_invoices(pickings: Mapping[str, str], rng: random.Random) -> list[FreightInvoice]:
+    numbers = sorted(pickings)
+    out = []
+    for start in range(0, len(numbers), 40):
+        lines = []
+        for n, number in enumerate(numbers[start : start + 40], 1):
+            base = Decimal(rng.randrange(500, 3000)) / 100
+            fuel = Decimal(rng.choice([*TRAPS, "0.50", "1.20", "3.10", "0.75"]))
+            lines.append(
+                FreightInvoiceLine(
+                    line_number=n,
+                    tracking_number=number,
+                    charges=(
+                        FreightCharge(type=ChargeType.BASE_FREIGHT, amount=Money.of(base, "EUR")),
+                        FreightCharge(type=ChargeType.FUEL, amount=Money.of(fuel, "EUR")),
+                    ),
+                )
+            )
+        total = sum((line.total for line in lines), Money.zero("EUR"))
+        out.append(
+            FreightInvoice(
+                invoice_number=f"INV-{start // 40 + 1:04d}",
+                carrier="swiftpost",
+                issued_at=datetime(2026, 2, 1, tzinfo=UTC),
+                currency="EUR",
+                lines=tuple(lines),
+                total=total,
+            )
+        )
+    return out
