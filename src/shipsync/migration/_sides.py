@@ -245,11 +245,13 @@ def legacy_side_from_odoo(
     status_field: str = "delivery_state",
     tracking_field: str = "carrier_tracking_ref",
     vendor_ids: Sequence[int] = (),
+    picking_domain: Sequence[Any] = (),
 ) -> Side:
     """What the legacy integration wrote into Odoo for pickings changed in [since, until).
 
-    Notes are the chatter messages on those pickings; bills are the vendor bills (of
-    ``vendor_ids`` when given) created in the window.
+    ``picking_domain`` narrows the pickings further (a warehouse, a carrier, an origin). Notes
+    are the chatter messages on those pickings; bills are the vendor bills (of ``vendor_ids``
+    when given) changed in the window.
     """
     if since.tzinfo is None or until.tzinfo is None:
         raise MigrationInputError("since and until must be timezone-aware (UTC)")
@@ -259,7 +261,9 @@ def legacy_side_from_odoo(
         ["write_date", "<", until.strftime("%Y-%m-%d %H:%M:%S")],
     ]
     fields = ["name", status_field, tracking_field, "write_date", "carrier_id"]
-    pickings = gateway.call(picking_model, "search_read", [window], {"fields": fields})
+    pickings = gateway.call(
+        picking_model, "search_read", [[*window, *picking_domain]], {"fields": fields}
+    )
     by_id: dict[int, PickingSide] = {}
     for row in pickings:
         entry = side.picking(str(row["name"]))

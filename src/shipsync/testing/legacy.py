@@ -258,7 +258,9 @@ def feed(seed: int, shipments: int) -> tuple[list[TrackingEvent], dict[str, str]
     return [event for _, event in timed], pickings
 
 
-def sample_invoices(pickings: Mapping[str, str], rng: random.Random) -> list[FreightInvoice]:
+def sample_invoices(
+    pickings: Mapping[str, str], rng: random.Random, *, currency: str = "EUR", prefix: str = "INV"
+) -> list[FreightInvoice]:
     numbers = sorted(pickings)
     out = []
     for start in range(0, len(numbers), 40):
@@ -271,18 +273,20 @@ def sample_invoices(pickings: Mapping[str, str], rng: random.Random) -> list[Fre
                     line_number=n,
                     tracking_number=number,
                     charges=(
-                        FreightCharge(type=ChargeType.BASE_FREIGHT, amount=Money.of(base, "EUR")),
-                        FreightCharge(type=ChargeType.FUEL, amount=Money.of(fuel, "EUR")),
+                        FreightCharge(
+                            type=ChargeType.BASE_FREIGHT, amount=Money.of(base, currency)
+                        ),
+                        FreightCharge(type=ChargeType.FUEL, amount=Money.of(fuel, currency)),
                     ),
                 )
             )
-        total = sum((line.total for line in lines), Money.zero("EUR"))
+        total = sum((line.total for line in lines), Money.zero(currency))
         out.append(
             FreightInvoice(
-                invoice_number=f"INV-{start // 40 + 1:04d}",
+                invoice_number=f"{prefix}-{start // 40 + 1:04d}",
                 carrier="swiftpost",
                 issued_at=datetime(2026, 2, 1, tzinfo=UTC),
-                currency="EUR",
+                currency=currency,
                 lines=tuple(lines),
                 total=total,
             )
