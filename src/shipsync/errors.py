@@ -58,8 +58,10 @@ Catch :class:`ShipsyncError` to catch them all, or a branch to act on a kind of 
     │   └── DeadLetterNotFoundError
     ├── SettlementError                   settlement subsystem
     │   └── ReconciliationError           totals do not reconcile: a bug, never ignored
-    └── InsightError                      exception intelligence subsystem
-        └── ModelFileError                (also ConfigurationError) a model file is refused
+    ├── InsightError                      exception intelligence subsystem
+    │   └── ModelFileError                (also ConfigurationError) a model file is refused
+    └── MigrationError                    shadow mode and parallel runs
+        └── MigrationInputError           (also InvalidInputError) an export or window is unreadable
 
 Messages name what was wrong (a field path, a header name, the kind of value) and never echo a
 secret, a signature or an expected value.
@@ -96,6 +98,8 @@ __all__ = [
     "InvoiceFileError",
     "KeyInProgressError",
     "MalformedHeaderError",
+    "MigrationError",
+    "MigrationInputError",
     "MissingDependencyError",
     "MissingHeaderError",
     "MissingIdempotencyKeyError",
@@ -536,3 +540,14 @@ class InsightError(ShipsyncError):
 
 class ModelFileError(InsightError, ConfigurationError):
     """A model file is refused: another format or version, edited content, missing parts."""
+
+
+# --- migration ------------------------------------------------------------------------------------
+
+
+class MigrationError(ShipsyncError):
+    """Base of the shadow-mode and parallel-run errors."""
+
+
+class MigrationInputError(MigrationError, InvalidInputError):
+    """A legacy export, a column mapping or a comparison window cannot be read as given."""

@@ -44,6 +44,7 @@ _LAZY_COMMANDS: dict[str, str] = {
     # "name": "shipsync.cli._topic:object",  (one line per command, kept sorted by name)
     "control-tower": "shipsync.cli._tower:control_tower",
     "insight": "shipsync.cli._insight:insight",
+    "parallel-run": "shipsync.cli._parallel:parallel_run_command",
     "status": "shipsync.cli._status:status",
 }
 

@@ -44,6 +44,15 @@ from shipsync.odoo._records import (
     VendorBillRecord,
 )
 from shipsync.odoo._rpc import RpcGateway, parse_server_version
+from shipsync.odoo._shadow import (
+    READ_METHODS,
+    SHADOW_ID_BASE,
+    IntendedWrite,
+    PostgresShadowRecorder,
+    ShadowGateway,
+    ShadowRecorder,
+    SQLiteShadowRecorder,
+)
 from shipsync.odoo._source import OdooSource, SourceBatch, picking_shipment_id
 from shipsync.retry import RetryPolicy
 
@@ -55,8 +64,10 @@ __all__ = [
     "ORDERS_CONFIRMED",
     "PICKINGS_CANCELLED",
     "PICKINGS_READY",
+    "READ_METHODS",
     "RETURNS_CREATED",
     "SAFE_METHODS",
+    "SHADOW_ID_BASE",
     "ApplyReport",
     "Change",
     "ChangeBatch",
@@ -65,6 +76,7 @@ __all__ = [
     "EnvGateway",
     "FeedCursor",
     "FeedFilter",
+    "IntendedWrite",
     "MemoryCursorStore",
     "OdooFieldMap",
     "OdooGateway",
@@ -72,10 +84,14 @@ __all__ = [
     "OdooSource",
     "PickingRecord",
     "PostgresCursorStore",
+    "PostgresShadowRecorder",
     "RecordedDocument",
     "RetryPolicy",
     "RpcGateway",
     "SQLiteCursorStore",
+    "SQLiteShadowRecorder",
+    "ShadowGateway",
+    "ShadowRecorder",
     "SourceBatch",
     "VendorBillLineRecord",
     "VendorBillRecord",
