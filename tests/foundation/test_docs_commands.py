@@ -35,11 +35,20 @@ NOT_RUN = {
     "shipsync fake-carrier serve": "serves until interrupted; test_carriers_cli.py and "
     "test_promises.py run it on a free port",
     "shipsync dlq show 42": "letter 42 is the reader's; test_flows_cli.py shows letters",
-    "shipsync dlq replay 42 43": "needs the reader's dispatcher module; test_flows_cli.py replays",
     "shipsync dlq purge --state resolved --all --yes": "purges the reader's store; "
     "test_flows_cli.py purges",
     "shipsync webhook send http://127.0.0.1:8000/hooks": "posts to the reader's receiver; "
     "test_promises.py sends to a local one",
+    "shipsync status": "reads the reader's monitor store; tests/monitor/test_status_cli.py runs "
+    "it on one",
+    "shipsync control-tower serve": "serves until interrupted; test_control_tower_browser.py "
+    "serves it",
+    "shipsync dlq replay": "needs the reader's dispatcher module; test_flows_cli.py replays",
+    "shipsync parallel-run --shadow shadow.sqlite --legacy-export legacy.csv --format html "
+    "--out report.html": "reads the reader's shadow record; test_parallel_run.py runs "
+    "parallel-run on one",
+    "shipsync parallel-run --shadow shadow.sqlite --legacy-odoo --days 7": "reads the reader's "
+    "Odoo; test_parallel_run.py runs parallel-run on a shadow record",
 }
 
 
