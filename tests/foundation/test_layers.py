@@ -22,6 +22,9 @@ PACKAGE = SRC / "shipsync"
 LAYERS: dict[str, int] = {
     "__init__": 0,
     "_version": 0,
+    "_lazy": 0,
+    "_closing": 0,
+    "retry": 0,
     "errors": 0,
     "canonical": 0,
     "tenants": 0,
