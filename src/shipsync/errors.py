@@ -56,8 +56,12 @@ Catch :class:`ShipsyncError` to catch them all, or a branch to act on a kind of 
     ├── FlowError                         flows subsystem
     │   ├── EventLogUnavailableError      (also UnavailableError)
     │   └── DeadLetterNotFoundError
-    └── SettlementError                   settlement subsystem
-        └── ReconciliationError           totals do not reconcile: a bug, never ignored
+    ├── SettlementError                   settlement subsystem
+    │   └── ReconciliationError           totals do not reconcile: a bug, never ignored
+    └── NotifyError                       notify subsystem; .channel
+        ├── ChannelUnavailableError       (also UnavailableError) a channel cannot deliver now
+        ├── ChannelRejectedError          (also RemoteDataError) a channel refused the message
+        └── EndpointNotAllowedError       (also ConfigurationError) a webhook target is refused
 
 Messages name what was wrong (a field path, a header name, the kind of value) and never echo a
 secret, a signature or an expected value.
@@ -74,6 +78,8 @@ __all__ = [
     "CarrierRequestError",
     "CarrierResponseError",
     "CarrierUnavailableError",
+    "ChannelRejectedError",
+    "ChannelUnavailableError",
     "CircuitOpenError",
     "CompletionFailedError",
     "ConfigurationError",
@@ -84,6 +90,7 @@ __all__ = [
     "DriverNotFoundError",
     "DriverRegistryError",
     "DuplicateDriverError",
+    "EndpointNotAllowedError",
     "EventLogUnavailableError",
     "FingerprintMismatchError",
     "FlowError",
@@ -97,6 +104,7 @@ __all__ = [
     "MissingHeaderError",
     "MissingIdempotencyKeyError",
     "NoMatchingSignatureError",
+    "NotifyError",
     "OdooAccessError",
     "OdooAuthError",
     "OdooError",
@@ -513,3 +521,29 @@ class SettlementError(ShipsyncError):
 
 class ReconciliationError(SettlementError):
     """Totals do not reconcile. This is a bug in shipsync, never a condition to ignore."""
+
+
+# --- notify ------------------------------------------------------------------------------------
+
+
+class NotifyError(ShipsyncError):
+    """Base of the notify subsystem's errors; ``channel`` names the channel, when one is known."""
+
+    def __init__(
+        self, message: str, *, channel: str | None = None, retry_after: float | None = None
+    ) -> None:
+        self.channel = channel
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ChannelUnavailableError(NotifyError, UnavailableError):
+    """A channel could not deliver now (a 5xx, a timeout, a refused connection); retry later."""
+
+
+class ChannelRejectedError(NotifyError, RemoteDataError):
+    """A channel refused the message for good (an SMTP 5xx, say); sending it again will not help."""
+
+
+class EndpointNotAllowedError(NotifyError, ConfigurationError):
+    """A webhook target resolves to an address that is not allowed (private, loopback, ...)."""
