@@ -22,6 +22,7 @@ the message id, the same every time, lets the receiver drop that repeat).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -53,14 +54,15 @@ _TABLE_PREFIX = "notify"
 
 
 def default_recipients(shipment: Shipment | None, shipment_id: str) -> list[Recipient]:
-    """The shipment's consignee (by e-mail when there is one), else a recipient per shipment."""
+    """The consignee (its id a hash of the e-mail address, when there is one), else the shipment."""
     contact = shipment.recipient.contact if shipment is not None else None
     email = contact.email if contact is not None else None
     name = (contact.name if contact is not None else None) or (
         shipment.recipient.name if shipment is not None else None
     )
     if email:
-        return [Recipient(id=email.lower(), email=email, name=name)]
+        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:20]
+        return [Recipient(id=f"email-{digest}", email=email, name=name)]
     return [Recipient(id=f"shipment:{shipment_id}", name=name)]
 
 
