@@ -203,15 +203,21 @@ class NotifyState:
 
         return self.db.tx(write)
 
-    def due(self, now: float, limit: int = 1000) -> list[tuple[Notification, int]]:
-        """Pending changes whose time has come, with their ranks."""
+    def due(
+        self, now: float, limit: int = 1000, shipment_id: str | None = None
+    ) -> list[tuple[Notification, int]]:
+        """Pending changes whose time has come (of one shipment, if given), with their ranks."""
 
         def read(conn: sqlite3.Connection) -> list[tuple[bytes, int]]:
-            return conn.execute(
+            sql = (
                 f"SELECT pending, pending_rank FROM {_TABLE_PREFIX}_routes "
-                "WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
-                (now, limit),
-            ).fetchall()
+                "WHERE due_at IS NOT NULL AND due_at <= ?"
+            )
+            args: list[object] = [now]
+            if shipment_id is not None:
+                sql += " AND shipment_id = ?"
+                args.append(shipment_id)
+            return conn.execute(sql + " ORDER BY due_at LIMIT ?", [*args, limit]).fetchall()
 
         return [(Notification.model_validate_json(b), r) for b, r in self.db.tx(read)]
 
@@ -273,6 +279,7 @@ class Notifier:
     promised: Callable[[str], date | None] = lambda _sid: None
     reachable: dict[str, Callable[[Recipient], bool]] = attrs.Factory(dict)
     clock: Clock = _utcnow
+    _flushing: asyncio.Lock = attrs.field(init=False, factory=asyncio.Lock)
 
     EVENT_TYPES: ClassVar[tuple[str, ...]] = (
         ShipmentCreated.event_type(),
@@ -337,26 +344,46 @@ class Notifier:
             return []
         return await asyncio.to_thread(self.decide, shipment_id)
 
+    async def handle(self, event: Event, publish: Callable[[Sequence[Event]], object]) -> int:
+        """Observe ``event``, then publish its shipment's due changes (the dispatcher handler).
+
+        The flush runs even when this event changed nothing: a change recorded by a process
+        that died before publishing it goes out with the shipment's next event.
+        """
+        shipment_id = await asyncio.to_thread(self.state.record, event)
+        if shipment_id is None:
+            return 0
+        await asyncio.to_thread(self.decide, shipment_id)
+        return await self.flush(publish, shipment_id=shipment_id)
+
     def due(self, now: datetime | None = None) -> list[NotificationRequested]:
         """The notification events due now (not yet recorded as published)."""
         at = now or self.clock()
         return [requested(n, at=at) for n, _ in self.state.due(at.timestamp())]
 
-    async def flush(self, publish: Callable[[Sequence[Event]], object]) -> int:
+    async def flush(
+        self, publish: Callable[[Sequence[Event]], object], *, shipment_id: str | None = None
+    ) -> int:
         """Publish every due notification event with ``publish``, then record them as shown.
 
-        ``publish`` is an event log's ``publish`` (sync or async). Returns how many went out.
+        ``publish`` is an event log's ``publish`` (sync or async); ``shipment_id`` limits the
+        flush to one shipment. Flushes of one notifier run one at a time (two at once would
+        publish the same events twice: harmless, the ids are equal, but wasted). Returns how
+        many went out.
         """
-        at = self.clock()
-        items = await asyncio.to_thread(self.state.due, at.timestamp())
-        if not items:
-            return 0
-        events = [requested(n, at=at) for n, _ in items]
-        result = publish(events)
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            await result
-        await asyncio.to_thread(self.state.shown, items)
-        return len(items)
+        async with self._flushing:
+            at = self.clock()
+            items = await asyncio.to_thread(
+                self.state.due, at.timestamp(), 1000, shipment_id
+            )
+            if not items:
+                return 0
+            events = [requested(n, at=at) for n, _ in items]
+            result = publish(events)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                await result
+            await asyncio.to_thread(self.state.shown, items)
+            return len(items)
 
 
 def notification_of(event: Event) -> Notification | None:

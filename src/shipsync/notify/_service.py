@@ -71,8 +71,7 @@ class NotificationService:
         """Subscribe the notifier and one handler per channel; due changes go into ``log``."""
 
         async def observe(event: Event, _ctx: HandlerContext) -> None:
-            await self.notifier.observe(event)
-            await self.notifier.flush(log.publish)
+            await self.notifier.handle(event, log.publish)
 
         subs = [
             dispatcher.subscribe(Notifier.EVENT_TYPES, observe, name="notify.observe"),
