@@ -149,7 +149,9 @@ class LocalEndpoint:
                     self.send_header("content-length", "0")
                     self.end_headers()
                 elif mode == "fail":
-                    payload = b'{"error": "boom", "token": "sk_live_abcdefghijklmnopqrstuvwxyz0123"}'
+                    payload = (
+                        b'{"error": "boom", "token": "sk_live_abcdefghijklmnopqrstuvwxyz0123"}'
+                    )
                     self.send_response(500)
                     self.send_header("content-length", str(len(payload)))
                     self.end_headers()

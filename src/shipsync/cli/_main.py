@@ -24,7 +24,9 @@ __all__ = ["main"]
 _LAZY_COMMANDS: dict[str, str] = {
     "carriers": "shipsync.carriers._cli:carriers",
     "dlq": "shipsync.flows._cli:dlq",
+    "endpoints": "shipsync.cli._endpoints:endpoints",
     "fake-carrier": "shipsync.carriers._cli:fake_carrier",
+    "notify": "shipsync.cli._notify:notify",
     "reconcile": "shipsync.settlement._cli:reconcile",
     "webhook": "shipsync.webhooks._cli:webhook",
 }

@@ -207,7 +207,6 @@ def _stories(shipments: int, seed: int) -> tuple[list[Any], list[Any]]:
 async def _demo(shipments: int, seed: int, echo: Callable[[str], None], workdir: Path) -> int:
     from shipsync.flows import AsyncSQLiteEventLog, Dispatcher, SQLiteDeadLetters
     from shipsync.idempotency import SQLiteStore
-    from shipsync.webhooks import generate_secret
     from shipsync.notify import (
         CustomerStatus,
         EmailChannel,
@@ -223,6 +222,7 @@ async def _demo(shipments: int, seed: int, echo: Callable[[str], None], workdir:
         WebhookSender,
         notify_catalogue,
     )
+    from shipsync.webhooks import generate_secret
 
     first, second = _stories(shipments, seed)
     secret = generate_secret()
@@ -235,9 +235,7 @@ async def _demo(shipments: int, seed: int, echo: Callable[[str], None], workdir:
 
     class Recorder:
         async def publish(self, events: Sequence[Any]) -> None:
-            decided.extend(
-                e.id for e in events if isinstance(e, NotificationRequested)
-            )
+            decided.extend(e.id for e in events if isinstance(e, NotificationRequested))
             await log.publish(events)
 
     sender = WebhookSender(store, schedule=(0, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 1.0), timeout=5.0)

@@ -373,9 +373,7 @@ class Notifier:
         """
         async with self._flushing:
             at = self.clock()
-            items = await asyncio.to_thread(
-                self.state.due, at.timestamp(), 1000, shipment_id
-            )
+            items = await asyncio.to_thread(self.state.due, at.timestamp(), 1000, shipment_id)
             if not items:
                 return 0
             events = [requested(n, at=at) for n, _ in items]

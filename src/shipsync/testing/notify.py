@@ -106,7 +106,9 @@ class ChannelConformance:
     def test_name_and_address_have_the_contract_form(self, channel_harness: ChannelHarness) -> None:
         """A channel's name is non-empty without ':'; its address kind is None or a field."""
         channel = channel_harness.channel
-        assert isinstance(channel.name, str) and channel.name and ":" not in channel.name
+        assert isinstance(channel.name, str)
+        assert channel.name
+        assert ":" not in channel.name
         assert channel.address is None or channel.address in {"email", "phone"}
 
     async def test_send_returns_a_receipt_naming_the_message(
