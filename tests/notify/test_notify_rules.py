@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from _notify_helpers import T0, created, milestone, tracking
 
 from shipsync.canonical import Milestone, Money, Reason, ShipmentStatus, fold
 from shipsync.errors import ConfigurationError
@@ -24,8 +25,6 @@ from shipsync.notify import (
     StatusProjection,
 )
 from shipsync.notify._render import format_money
-
-from _notify_helpers import T0, created, milestone, tracking
 
 C = CustomerStatus
 
@@ -85,16 +84,36 @@ def test_a_table_naming_a_status_without_rank_is_refused() -> None:
 @pytest.mark.parametrize(
     ("local", "zone", "expected_local"),
     [
-        pytest.param(datetime(2026, 12, 6, 23, 30), "Europe/Paris", datetime(2026, 12, 7, 7, 0),
-                     id="late-evening-waits-for-morning"),
-        pytest.param(datetime(2026, 12, 7, 3, 0), "Europe/Paris", datetime(2026, 12, 7, 7, 0),
-                     id="after-midnight-waits-same-day"),
-        pytest.param(datetime(2026, 12, 7, 12, 0), "Europe/Paris", datetime(2026, 12, 7, 12, 0),
-                     id="daytime-goes-now"),
-        pytest.param(datetime(2026, 3, 29, 1, 30), "Europe/Berlin", datetime(2026, 3, 29, 7, 0),
-                     id="across-spring-dst"),
-        pytest.param(datetime(2026, 12, 6, 22, 30), "America/New_York",
-                     datetime(2026, 12, 7, 7, 0), id="new-york-night"),
+        pytest.param(
+            datetime(2026, 12, 6, 23, 30),
+            "Europe/Paris",
+            datetime(2026, 12, 7, 7, 0),
+            id="late-evening-waits-for-morning",
+        ),
+        pytest.param(
+            datetime(2026, 12, 7, 3, 0),
+            "Europe/Paris",
+            datetime(2026, 12, 7, 7, 0),
+            id="after-midnight-waits-same-day",
+        ),
+        pytest.param(
+            datetime(2026, 12, 7, 12, 0),
+            "Europe/Paris",
+            datetime(2026, 12, 7, 12, 0),
+            id="daytime-goes-now",
+        ),
+        pytest.param(
+            datetime(2026, 3, 29, 1, 30),
+            "Europe/Berlin",
+            datetime(2026, 3, 29, 7, 0),
+            id="across-spring-dst",
+        ),
+        pytest.param(
+            datetime(2026, 12, 6, 22, 30),
+            "America/New_York",
+            datetime(2026, 12, 7, 7, 0),
+            id="new-york-night",
+        ),
     ],
 )
 def test_quiet_hours_hold_a_message_until_morning_in_the_recipients_zone(
@@ -152,8 +171,11 @@ async def test_a_burst_within_the_window_becomes_one_message_with_the_latest_sta
     )
     published: list[object] = []
     await notifier.handle(created("S1"), published.extend)
-    for minutes, ms in ((0, Milestone.LABEL_CREATED), (2, Milestone.PICKED_UP),
-                        (4, Milestone.OUT_FOR_DELIVERY)):
+    for minutes, ms in (
+        (0, Milestone.LABEL_CREATED),
+        (2, Milestone.PICKED_UP),
+        (4, Milestone.OUT_FOR_DELIVERY),
+    ):
         clock.now += timedelta(minutes=2)
         await notifier.handle(milestone("S1", ms, minutes), published.extend)
     assert published == []
@@ -184,8 +206,9 @@ def _notification(locale: str, name: str = "Ada", zone: str = "Europe/Paris") ->
         notification_id="n-1",
         channel="email",
         shipment_id="S1",
-        recipient=Recipient(id="r", name=name, email="ada@example.com", locale=locale,
-                            timezone=zone),
+        recipient=Recipient(
+            id="r", name=name, email="ada@example.com", locale=locale, timezone=zone
+        ),
         status=C.OUT_FOR_DELIVERY,
         predicted=date(2026, 12, 9),
         changed_at=T0,
