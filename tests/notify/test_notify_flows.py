@@ -1,4 +1,4 @@
-"""Notifications through the dispatcher: never backwards, once per channel, degradable, replayable."""
+"""Notifications through the dispatcher: never backwards, once per channel, degradable."""
 
 from __future__ import annotations
 

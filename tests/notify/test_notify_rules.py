@@ -37,7 +37,8 @@ def _view(*events: object, promised: date | None = None, predicted: date | None 
 def test_the_default_table_maps_milestones_to_the_customer_vocabulary() -> None:
     """In transit reads 'shipped', a failed attempt 'action needed', delivered 'delivered'."""
     view = _view(tracking("S1", Milestone.IN_TRANSIT, 1))
-    assert view is not None and view.status is C.SHIPPED  # type: ignore[attr-defined]
+    assert view is not None
+    assert view.status is C.SHIPPED
     view = _view(tracking("S1", Milestone.DELIVERY_ATTEMPTED, 1))
     assert view.status is C.ACTION_NEEDED  # type: ignore[attr-defined]
     view = _view(tracking("S1", Milestone.DELIVERED, 1))
@@ -70,7 +71,8 @@ def test_unknown_tells_nothing_and_a_custom_table_is_used() -> None:
     table = {ShipmentStatus.IN_TRANSIT: C.OUT_FOR_DELIVERY}
     state = fold([tracking("S1", Milestone.IN_TRANSIT, 1)], shipment_id="S1")
     view = StatusProjection(table=table).project(state)
-    assert view is not None and view.status is C.OUT_FOR_DELIVERY
+    assert view is not None
+    assert view.status is C.OUT_FOR_DELIVERY
 
 
 def test_a_table_naming_a_status_without_rank_is_refused() -> None:

@@ -1,4 +1,4 @@
-"""Outbound webhooks against a real local endpoint: signing, retries, faults, SSRF, health, replay."""
+"""Outbound webhooks to a real local endpoint: signing, retries, faults, SSRF, health, replay."""
 
 from __future__ import annotations
 
