@@ -225,11 +225,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def smtp_server(**kwargs: Any) -> Iterator[tuple[SmtpSink, int]]:
+def smtp_server(sink: SmtpSink | None = None, **kwargs: Any) -> Iterator[tuple[SmtpSink, int]]:
     """A real aiosmtpd server on 127.0.0.1 with a :class:`SmtpSink`; yields (sink, port)."""
     from aiosmtpd.controller import Controller
 
-    sink = SmtpSink()
+    sink = sink or SmtpSink()
     port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()

@@ -65,8 +65,19 @@ def test_endpoints_add_list_disable_enable(tmp_path: Path) -> None:
     runner = CliRunner()
     added = runner.invoke(
         shipsync.cli.main,
-        ["endpoints", "--db", db, "add", "https://hooks.example.com/x", "--id", "shop",
-         "--event-type", "shipment.customer_status", "--rate", "5"],
+        [
+            "endpoints",
+            "--db",
+            db,
+            "add",
+            "https://hooks.example.com/x",
+            "--id",
+            "shop",
+            "--event-type",
+            "shipment.customer_status",
+            "--rate",
+            "5",
+        ],
     )
     assert added.exit_code == 0, added.output
     assert "whsec_" in added.output
@@ -91,9 +102,7 @@ def test_endpoints_attempts_and_replay_send_failed_deliveries(tmp_path: Path) ->
     with LocalEndpoint() as endpoint:
         store.add(endpoint.url, id="local", allow_private=True)
         store.accept("m1", "t", b"{}")
-        store.db.tx(
-            lambda c: c.execute("UPDATE wh_deliveries SET state = 'failed', attempts = 8")
-        )
+        store.db.tx(lambda c: c.execute("UPDATE wh_deliveries SET state = 'failed', attempts = 8"))
         store.db.tx(
             lambda c: c.execute(
                 "INSERT INTO wh_attempts (message_id, endpoint_id, at, status, latency_ms, ok, "
@@ -108,8 +117,17 @@ def test_endpoints_attempts_and_replay_send_failed_deliveries(tmp_path: Path) ->
         assert "HTTP 503" in shown.output
         replayed = runner.invoke(
             shipsync.cli.main,
-            ["endpoints", "--db", str(db), "replay", "--endpoint", "local", "--send",
-             "--since", "1970-01-01T00:00:00Z"],
+            [
+                "endpoints",
+                "--db",
+                str(db),
+                "replay",
+                "--endpoint",
+                "local",
+                "--send",
+                "--since",
+                "1970-01-01T00:00:00Z",
+            ],
         )
         assert replayed.exit_code == 0, replayed.output
         assert "1 deliveries queued" in replayed.output

@@ -85,6 +85,7 @@ class NotifyState:
                 "PRIMARY KEY (shipment_id, recipient_id, channel))",
                 f"CREATE INDEX IF NOT EXISTS {p}_routes_due ON {p}_routes (due_at) "
                 "WHERE due_at IS NOT NULL",
+                f"CREATE TABLE IF NOT EXISTS {p}_sent (key TEXT PRIMARY KEY, at REAL NOT NULL)",
             ],
             what="notify state",
         )
@@ -235,6 +236,23 @@ class NotifyState:
                 )
 
         self.db.tx(write)
+
+    def was_sent(self, key: str) -> bool:
+        """Whether a send under ``key`` (a dispatcher pair key) was recorded."""
+
+        def read(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(f"SELECT 1 FROM {_TABLE_PREFIX}_sent WHERE key = ?", (key,))
+            return row.fetchone() is not None
+
+        return self.db.tx(read)
+
+    def mark_sent(self, key: str, at: float) -> None:
+        """Record that the send under ``key`` went out (right after the channel took it)."""
+        self.db.tx(
+            lambda conn: conn.execute(
+                f"INSERT OR IGNORE INTO {_TABLE_PREFIX}_sent VALUES (?, ?)", (key, at)
+            )
+        )
 
     def last_shown(self, shipment_id: str, recipient_id: str, channel: str) -> str | None:
         """The status last shown on a route, if any."""

@@ -11,11 +11,17 @@
 So a channel that is down dead-letters only its own messages; shipment execution and the other
 channels go on, and :meth:`~shipsync.flows.Dispatcher.replay` sends each dead letter once after
 the outage (the idempotency key of a pair that took effect is never claimed again).
+
+Delivery is at least once only across a crash: the dispatcher records completions once per
+batch, so each channel handler also marks its send in the notifier's state right after the
+channel took it and skips a marked one. A process killed mid-send therefore repeats at most the
+sends that were in flight (one per concurrent partition), with the same message id each time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -27,7 +33,7 @@ from shipsync.flows import Dispatcher, HandlerContext, Subscription
 
 from ._channel import Channel, OutboundMessage, SendReceipt, reachable
 from ._model import Notification, NotificationRequested, Recipient, notification_id
-from ._notifier import Notifier, notification_of
+from ._notifier import Notifier, NotifyState, notification_of
 from ._render import Renderer
 
 __all__ = ["NotificationService"]
@@ -89,7 +95,7 @@ class NotificationService:
         return subs
 
     def _handler(self, channel: Channel) -> _ChannelHandler:
-        return _ChannelHandler(channel, self.renderer)
+        return _ChannelHandler(channel, self.renderer, self.notifier.state)
 
     async def flush(self, log: _Publisher) -> int:
         """Publish the changes whose time has come (coalesced, past quiet hours)."""
@@ -153,10 +159,17 @@ class _ChannelHandler:
 
     channel: Channel
     renderer: Renderer
+    state: NotifyState
 
-    async def __call__(self, event: Event, _ctx: HandlerContext) -> SendReceipt | None:
+    async def __call__(self, event: Event, ctx: HandlerContext) -> SendReceipt | None:
         notification = notification_of(event)
         if notification is None or notification.channel != self.channel.name:
             return None
+        # The dispatcher records completions per batch; this mark, written right after the
+        # send, narrows the repeat after a crash to the sends in flight at that moment.
+        if await asyncio.to_thread(self.state.was_sent, ctx.key):
+            return None
         message = self.renderer.render(notification)
-        return await self.channel.send(message)
+        receipt = await self.channel.send(message)
+        await asyncio.to_thread(self.state.mark_sent, ctx.key, time.time())
+        return receipt
