@@ -153,7 +153,7 @@ class _FakeOdoo:
 
 
 class TestOdooChatterChannel(ChannelConformance):
-    """The chatter channel on an in-process fake gateway (no recorded Odoo 18 cassette yet)."""
+    """The chatter channel on an in-process fake gateway (tests/odoo replays it on Odoo 18)."""
 
     @pytest.fixture
     def channel_harness(self) -> ChannelHarness:
