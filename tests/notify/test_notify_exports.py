@@ -75,4 +75,5 @@ def test_the_library_imports_neither_click_nor_the_testing_kit() -> None:
     for path in root.glob("*.py"):
         text = path.read_text()
         assert "import click" not in text, path.name
-        assert "shipsync.testing" not in text, path.name
+        assert "from shipsync.testing" not in text, path.name
+        assert "import shipsync.testing" not in text, path.name
