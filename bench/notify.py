@@ -105,9 +105,7 @@ async def _sender_posts(url: str, body: bytes, count: int, inflight: int, tmp: P
     return elapsed
 
 
-async def _run_inflight(
-    send: Callable[[], Awaitable[object]], count: int, inflight: int
-) -> float:
+async def _run_inflight(send: Callable[[], Awaitable[object]], count: int, inflight: int) -> float:
     queue = iter(range(count))
 
     async def worker() -> None:
@@ -130,14 +128,31 @@ def main() -> None:
     app.write_text(ASGI_APP)
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench_asgi_app:app", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench_asgi_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
         cwd=tmp,
     )
     smtp_port = _free_port()
     smtp = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
-         "-l", f"127.0.0.1:{smtp_port}"],
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+            "-l",
+            f"127.0.0.1:{smtp_port}",
+        ],
     )
     try:
         _wait_port(port)
