@@ -312,3 +312,37 @@ def test_email_settings_are_checked() -> None:
         EmailChannel("h", 465, "a@b.c", use_tls=True, start_tls=True)
     with pytest.raises(ConfigurationError):
         EmailChannel("h", 0, "a@b.c")
+
+
+async def test_implicit_tls_delivers_and_an_untrusted_certificate_is_unavailable(
+    tmp_path: Path,
+) -> None:
+    """Over implicit TLS (port 465 style) a trusted server gets the message; a client that does
+    not trust the certificate fails with a retryable error and sends nothing."""
+    cert, key = _certificate(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    with smtp_server(ssl_context=server_tls) as (sink, port):
+        trusted = EmailChannel(
+            "127.0.0.1",
+            port,
+            "shop@example.com",
+            use_tls=True,
+            tls_context=ssl.create_default_context(cafile=str(cert)),
+            timeout=5,
+        )
+        untrusted = EmailChannel(
+            "127.0.0.1",
+            port,
+            "shop@example.com",
+            use_tls=True,
+            tls_context=ssl.create_default_context(),
+            timeout=5,
+        )
+        recipient = ChannelHarness(trusted, list).recipient
+        message = Renderer().render(sample_notification("email", recipient))
+        with pytest.raises(ChannelUnavailableError):
+            await untrusted.send(message)
+        assert sink.messages == []
+        await trusted.send(message)
+        assert sink.message_ids() == [message.id]
