@@ -8,7 +8,7 @@ import pytest
 from _notify_helpers import T0, created, milestone, tracking
 
 from shipsync.canonical import Milestone, Money, Reason, ShipmentStatus, fold
-from shipsync.errors import ConfigurationError
+from shipsync.errors import CanonicalValidationError, ConfigurationError
 from shipsync.notify import (
     DEFAULT_RANKS,
     CustomerStatus,
@@ -280,3 +280,33 @@ def test_a_broken_host_template_is_a_configuration_error(tmp_path: object) -> No
     with pytest.raises(ConfigurationError) as info:
         Renderer(templates=root).render(_notification("en"))
     assert "email" in str(info.value)
+
+
+def test_a_locale_nobody_knows_falls_back_to_english_words_and_formats() -> None:
+    """A recipient locale Babel and the texts do not know renders in English, not an error."""
+    message = Renderer().render(_notification("zz"))
+    assert "out for delivery" in message.text
+    assert "December 9, 2026" in message.text
+
+
+def test_an_unknown_time_zone_of_a_recipient_is_refused_naming_the_field() -> None:
+    """A recipient whose zone does not exist is refused when built, the field named."""
+    with pytest.raises(CanonicalValidationError) as info:
+        Recipient(id="r", timezone="Mars/Olympus")
+    assert info.value.path == "timezone"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(lambda: Rule(("a:b",)), id="colon-in-channel"),
+        pytest.param(lambda: Rule(()), id="no-channel"),
+        pytest.param(
+            lambda: Rule(("email",), coalesce=timedelta(minutes=-1)), id="negative-window"
+        ),
+    ],
+)
+def test_bad_rules_are_configuration_errors(build: object) -> None:
+    """A rule with a bad channel name or a negative window is refused at construction."""
+    with pytest.raises(ConfigurationError):
+        build()  # type: ignore[operator]

@@ -14,8 +14,9 @@ import hashlib
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from shipsync.canonical import (
     CanonicalModel,
@@ -59,6 +60,15 @@ class Recipient(CanonicalModel):
     phone: PersonalStr | None = None
     locale: LocaleName = "en"
     timezone: ZoneName = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("an IANA time zone name such as Europe/Paris") from exc
+        return value
 
 
 class Notification(CanonicalModel):

@@ -245,22 +245,37 @@ class Renderer:
         return self.render(event.data)
 
 
+def known_locale(locale: str) -> str:
+    """``locale`` if Babel knows it, else its language, else ``"en"``."""
+    from babel import Locale, UnknownLocaleError
+
+    for name in (locale, locale.split("_")[0]):
+        try:
+            Locale.parse(name)
+        except (UnknownLocaleError, ValueError, TypeError):
+            continue
+        return name
+    return "en"
+
+
 def format_date(value: date, locale: str = "en") -> str:
     """``value`` as the locale writes a long date (``December 6, 2026``, ``6. Dezember 2026``)."""
     from babel.dates import format_date as babel_date
 
-    return str(babel_date(value, format="long", locale=locale))
+    return str(babel_date(value, format="long", locale=known_locale(locale)))
 
 
 def format_datetime(value: datetime, locale: str = "en", timezone: str = "UTC") -> str:
     """``value`` in ``timezone``, as the locale writes a medium date and short time."""
     from babel.dates import format_datetime as babel_datetime
 
-    return str(babel_datetime(value, format="medium", tzinfo=zone(timezone), locale=locale))
+    return str(
+        babel_datetime(value, format="medium", tzinfo=zone(timezone), locale=known_locale(locale))
+    )
 
 
 def format_money(value: Money, locale: str = "en") -> str:
     """``value`` as the locale writes an amount of its currency (``€1,234.50``, ``1.234,50 €``)."""
     from babel.numbers import format_currency
 
-    return str(format_currency(value.amount, value.currency, locale=locale))
+    return str(format_currency(value.amount, value.currency, locale=known_locale(locale)))
