@@ -154,3 +154,13 @@ def test_the_notification_demo_delivers_everything_once_after_the_outage(tmp_pat
     assert status == 0, lines
     assert any("during the outage" in line and "dead-lettered" in line for line in lines)
     assert lines[-1] == "every notification arrived exactly once after the outage"
+
+
+def test_the_demo_takes_the_callers_events(tmp_path: Path) -> None:
+    """Given events of its own (a return and a delivery), the demo's checks still hold."""
+    events = [created("D1"), created("D2", email="d2@example.com")]
+    events += [milestone("D1", Milestone.IN_TRANSIT, 1), milestone("D2", Milestone.PICKED_UP, 1)]
+    events += [milestone("D1", Milestone.DELIVERED, 9), milestone("D2", Milestone.RETURNED, 9)]
+    lines: list[str] = []
+    assert run_notify_demo(events=events, echo=lines.append, workdir=tmp_path) == 0, lines
+    assert lines[-1] == "every notification arrived exactly once after the outage"
