@@ -352,3 +352,22 @@ def test_bad_endpoints_are_refused_with_the_field_named(tmp_path: Path) -> None:
     assert info.value.path == "secret"
     with pytest.raises(InvalidInputError):
         store.disable("nope")
+
+
+async def test_an_attempt_whose_claim_ran_out_while_rate_limited_is_not_made(
+    tmp_path: Path, endpoint: LocalEndpoint
+) -> None:
+    """Deliveries still queued behind the rate limit when their claim ends are left for the
+    next claim, unattempted, so no other sender can send them at the same time."""
+    store = _store(tmp_path)
+    store.add(endpoint.url, id="ep", allow_private=True, rate_limit=2.0)
+    for i in range(5):
+        store.accept(f"m{i}", "t", b"{}")
+    sender = WebhookSender(store, timeout=1.0, lease=1.2)
+    report = await sender.deliver_due()
+    assert report.succeeded == 2
+    assert len(store.attempts("ep")) == 2
+    pending = store.deliveries("pending")
+    assert len(pending) == 3
+    assert all(attempts == 0 for _state, attempts in pending.values())
+    await sender.aclose()

@@ -154,11 +154,15 @@ class WebhookSender:
         self._endpoints = {e.id: e for e in await asyncio.to_thread(self.store.list)}
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def one(delivery: Delivery) -> _Result:
-            async with gate:
-                return await self._attempt(delivery, trigger)
+        claim_ends = time.monotonic() + self.lease - self.timeout
 
-        results = await asyncio.gather(*(one(d) for d in claimed))
+        async def one(delivery: Delivery) -> _Result | None:
+            async with gate:
+                return await self._attempt(delivery, trigger, claim_ends)
+
+        # An attempt whose claim would run out before it could finish is not made: the claim
+        # ends and the delivery is due again (a long rate-limit queue, say), never sent twice.
+        results = [r for r in await asyncio.gather(*(one(d) for d in claimed)) if r is not None]
         await asyncio.to_thread(
             self.store.record, results, next_at=self.next_at, disable_after=self.disable_after
         )
@@ -190,7 +194,7 @@ class WebhookSender:
                 continue
         return total
 
-    async def _attempt(self, delivery: Delivery, trigger: str) -> _Result:
+    async def _attempt(self, delivery: Delivery, trigger: str, claim_ends: float) -> _Result | None:
         endpoint = self._endpoints.get(delivery.endpoint_id)
         started = time.monotonic()
         at = self.clock()
@@ -215,6 +219,8 @@ class WebhookSender:
                 bucket = self._buckets[endpoint.id] = _Bucket(endpoint.rate_limit)
             await bucket.take()
             started = time.monotonic()
+        if time.monotonic() > claim_ends:
+            return None
         try:
             async with asyncio.timeout(self.timeout):
                 target = await resolve_target(
