@@ -164,3 +164,20 @@ def test_the_demo_takes_the_callers_events(tmp_path: Path) -> None:
     lines: list[str] = []
     assert run_notify_demo(events=events, echo=lines.append, workdir=tmp_path) == 0, lines
     assert lines[-1] == "every notification arrived exactly once after the outage"
+
+
+def test_preview_reads_the_notifiers_state_file(tmp_path: Path) -> None:
+    """--state previews from what a running notifier recorded, and changes nothing in it."""
+    from shipsync.notify import NotifyState
+
+    state = NotifyState(tmp_path / "notify.db")
+    for event in (created("S7"), milestone("S7", Milestone.DELIVERED, 3)):
+        state.record(event)
+    state.close()
+    result = CliRunner().invoke(
+        shipsync.cli.main,
+        ["notify", "preview", "S7", "--state", str(tmp_path / "notify.db"), "--format", "html"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "<strong>Delivered</strong>" in result.output
+    assert NotifyState(tmp_path / "notify.db").due(1e12) == []
