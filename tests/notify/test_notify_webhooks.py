@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 from _notify_helpers import LocalEndpoint
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shipsync.errors import EndpointNotAllowedError, InvalidInputError
-from shipsync.notify import EndpointStore, WebhookSender, check_address, resolve_target
+from shipsync.notify import EndpointStore, WebhookSender, check_address, redact, resolve_target
 from shipsync.webhooks import StandardWebhooksScheme, generate_secret
 
 
@@ -371,3 +373,29 @@ async def test_an_attempt_whose_claim_ran_out_while_rate_limited_is_not_made(
     assert len(pending) == 3
     assert all(attempts == 0 for _state, attempts in pending.values())
     await sender.aclose()
+
+
+@given(st.ip_addresses())
+def test_any_address_passes_the_guard_only_when_public(address: object) -> None:
+    """For every IPv4 and IPv6 address, the guard allows exactly the global unicast ones."""
+    import ipaddress
+
+    ip = ipaddress.ip_address(address)  # type: ignore[arg-type]
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    effective = mapped or ip
+    public = effective.is_global and not effective.is_multicast
+    try:
+        check_address(str(ip), allow_private=False)
+    except EndpointNotAllowedError:
+        assert not public
+    else:
+        assert public
+
+
+@given(st.text(max_size=3000), st.integers(min_value=0, max_value=2000))
+def test_a_redacted_excerpt_is_capped_and_hides_secrets(text: str, limit: int) -> None:
+    """Whatever an endpoint answers, the kept excerpt is within the cap and holds no secret."""
+    secret = "whsec_" + "A" * 40
+    out = redact(text + secret, limit)
+    assert len(out) <= limit
+    assert secret not in out

@@ -148,7 +148,7 @@ def _iso(value: float | None) -> str | None:
 
 
 _REDACTIONS = (
-    (re.compile(r"whs[ek]_[A-Za-z0-9+/=]+"), "whsec_***"),
+    (re.compile(r"wh(?:sec|sk|pk)_[A-Za-z0-9+/=]+"), "wh***_***"),
     (
         re.compile(r"(?i)(bearer|basic|token|api[_-]?key|secret|password)([\"'=: ]+)[^\s\"'&,;]+"),
         r"\1\2***",
