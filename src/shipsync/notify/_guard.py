@@ -86,7 +86,12 @@ async def resolve_target(
         )
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
-        addresses = list(await resolver(parsed.host, port))
+        # An address literal needs no resolver (and no thread hop): it is checked as it is.
+        addresses = [str(ipaddress.ip_address(parsed.host))]
+    except ValueError:
+        addresses = []
+    try:
+        addresses = addresses or list(await resolver(parsed.host, port))
     except OSError as exc:
         raise EndpointNotAllowedError(
             f"the endpoint host does not resolve ({type(exc).__name__})", channel="webhook"

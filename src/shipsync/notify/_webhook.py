@@ -23,7 +23,7 @@ import attrs
 import httpx
 
 from shipsync.errors import ConfigurationError, EndpointNotAllowedError, ShipsyncError
-from shipsync.webhooks import StandardWebhooksScheme
+from shipsync.webhooks import StandardWebhooksScheme, StandardWebhooksSigner
 
 from ._channel import OutboundMessage, SendReceipt
 from ._endpoints import Delivery, Endpoint, EndpointStore, _Result, redact
@@ -128,6 +128,7 @@ class WebhookSender:
         self.clock = clock or store.clock
         self._buckets: dict[str, _Bucket] = {}
         self._endpoints: dict[str, Endpoint] = {}
+        self._signers: dict[str, tuple[tuple[str, ...], StandardWebhooksSigner]] = {}
 
     async def aclose(self) -> None:
         """Close the client if this sender made it."""
@@ -194,6 +195,14 @@ class WebhookSender:
                 continue
         return total
 
+    def _signer(self, endpoint: Endpoint, at: float) -> StandardWebhooksSigner:
+        """The endpoint's signer for its secrets active at ``at`` (kept while they stay so)."""
+        secrets = tuple(endpoint.active_secrets(at))
+        cached = self._signers.get(endpoint.id)
+        if cached is None or cached[0] != secrets:
+            cached = self._signers[endpoint.id] = (secrets, _SCHEME.signer(list(secrets)))
+        return cached[1]
+
     async def _attempt(self, delivery: Delivery, trigger: str, claim_ends: float) -> _Result | None:
         endpoint = self._endpoints.get(delivery.endpoint_id)
         started = time.monotonic()
@@ -226,8 +235,7 @@ class WebhookSender:
                 target = await resolve_target(
                     endpoint.url, allow_private=endpoint.allow_private, resolver=self.resolver
                 )
-                secrets = endpoint.active_secrets(at)
-                signer = _SCHEME.signer(secrets)
+                signer = self._signer(endpoint, at)
                 headers = {
                     **signer.sign(delivery.body, msg_id=delivery.message_id, timestamp=int(at)),
                     "content-type": "application/json",
