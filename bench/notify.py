@@ -95,7 +95,7 @@ async def _sender_posts(url: str, body: bytes, count: int, inflight: int, tmp: P
     started = time.perf_counter()
     delivered = 0
     while delivered < count:
-        report = await sender.deliver_due(limit=max(inflight * 16, 64))
+        report = await sender.deliver_due()
         if report.succeeded == 0:
             raise RuntimeError(f"a round delivered nothing: {report}")
         delivered += report.succeeded
