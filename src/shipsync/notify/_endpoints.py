@@ -441,32 +441,46 @@ class EndpointStore:
                     for r in results
                 ],
             )
+            succeeded = [r for r in results if r.ok]
+            conn.executemany(
+                "UPDATE wh_deliveries SET state = 'succeeded', attempts = ?, next_at = ?, "
+                "updated_at = ? WHERE message_id = ? AND endpoint_id = ?",
+                [
+                    (
+                        r.delivery.attempts + 1,
+                        r.at,
+                        r.at,
+                        r.delivery.message_id,
+                        r.delivery.endpoint_id,
+                    )
+                    for r in succeeded
+                ],
+            )
+            conn.executemany(
+                "UPDATE wh_endpoints SET failing_since = NULL WHERE id = ?",
+                [(eid,) for eid in sorted({r.delivery.endpoint_id for r in succeeded})],
+            )
             for r in results:
+                if r.ok:
+                    continue
                 d = r.delivery
                 attempts = d.attempts + 1
-                if r.ok:
-                    state, when = "succeeded", r.at
-                    conn.execute(
-                        "UPDATE wh_endpoints SET failing_since = NULL WHERE id = ?",
-                        (d.endpoint_id,),
-                    )
-                else:
-                    later = next_at(attempts)
-                    state, when = ("pending", later) if later is not None else ("failed", r.at)
-                    conn.execute(
-                        "UPDATE wh_endpoints SET failing_since = COALESCE(failing_since, ?) "
-                        "WHERE id = ?",
-                        (r.at, d.endpoint_id),
-                    )
-                    conn.execute(
-                        "UPDATE wh_endpoints SET disabled = 1, disabled_reason = ? "
-                        "WHERE id = ? AND disabled = 0 AND failing_since <= ?",
-                        (
-                            f"every attempt failed for {disable_after:.0f} s",
-                            d.endpoint_id,
-                            r.at - disable_after,
-                        ),
-                    )
+                later = next_at(attempts)
+                state, when = ("pending", later) if later is not None else ("failed", r.at)
+                conn.execute(
+                    "UPDATE wh_endpoints SET failing_since = COALESCE(failing_since, ?) "
+                    "WHERE id = ?",
+                    (r.at, d.endpoint_id),
+                )
+                conn.execute(
+                    "UPDATE wh_endpoints SET disabled = 1, disabled_reason = ? "
+                    "WHERE id = ? AND disabled = 0 AND failing_since <= ?",
+                    (
+                        f"every attempt failed for {disable_after:.0f} s",
+                        d.endpoint_id,
+                        r.at - disable_after,
+                    ),
+                )
                 conn.execute(
                     "UPDATE wh_deliveries SET state = ?, attempts = ?, next_at = ?, "
                     "updated_at = ? WHERE message_id = ? AND endpoint_id = ?",
