@@ -3,7 +3,8 @@
 :func:`run_notify_demo` books ``shipments`` stories into the embedded SQLite event log (their
 events duplicated and shuffled, as carriers send them), and lets the dispatcher and the notifier
 tell each change to a webhook endpoint served on a localhost port (verifying the Standard
-Webhooks signature) and to an SMTP server on another (aiosmtpd). Half-way both go down: the
+Webhooks signature; the endpoint is ``ordered``, so its messages arrive in decision order) and
+to an SMTP server on another (aiosmtpd). Half-way both go down: the
 endpoint answers 503 and the SMTP server 451. Execution goes on; the e-mails are dead-lettered
 and the webhooks wait on their retry schedule. After recovery the dead letters are replayed and
 the webhook sender catches up. The checks: every notification decided arrived exactly once on
@@ -233,7 +234,7 @@ async def _demo(
     secret = generate_secret()
     endpoint = _Endpoint(secret)
     store = EndpointStore(workdir / "endpoints.db")
-    store.add(endpoint.url, id="demo", secret=secret, allow_private=True)
+    store.add(endpoint.url, id="demo", secret=secret, allow_private=True, ordered=True)
     mailbox = _Mailbox()
     decided: list[str] = []
     log = AsyncSQLiteEventLog(workdir / "events.db", catalogue=notify_catalogue())
@@ -260,28 +261,36 @@ async def _demo(
             dispatcher = Dispatcher(SQLiteStore(workdir / "keys.db"), dead)
             service.attach(dispatcher, Recorder())
 
+            # The sender retries beside the dispatcher, as it would in production.
+            stop_sender = asyncio.Event()
+            retries = asyncio.create_task(sender.run(interval=0.05, stop=stop_sender))
+
             await log.publish(first)
             report = await dispatcher.run(log, idle_timeout=0.5)
-            echo(f"before the outage: {report.events} events, {len(decided)} notifications")
+            echo(f"before the outage: {report.events} events, {len(set(decided))} notifications")
 
             endpoint.down = mailbox.down = True
             await log.publish(second)
             report = await dispatcher.run(log, idle_timeout=0.5)
+            await asyncio.sleep(1.0)  # the outage lasts: the sender's retries meet it too
             echo(
                 f"during the outage: {report.events} events handled, "
-                f"{report.dead_lettered} e-mails dead-lettered, webhooks refused "
+                f"{report.dead_lettered} e-mails dead-lettered, webhook attempts refused "
                 f"{endpoint.refused} times (execution went on)"
             )
 
             endpoint.down = mailbox.down = False
             replay = await dispatcher.replay()
-            for _ in range(200):
-                await sender.deliver_due()
+            requeued = store.replay()  # webhooks whose whole schedule ran into the outage
+            for _ in range(400):
                 if not store.deliveries("pending"):
                     break
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.05)
+            stop_sender.set()
+            await retries
             echo(
-                f"after recovery: {len(replay.succeeded)} dead letters replayed, "
+                f"after recovery: {len(replay.succeeded)} e-mail dead letters replayed, "
+                f"{requeued} failed webhooks requeued, "
                 f"{len(store.deliveries('succeeded'))} webhooks delivered"
             )
     finally:

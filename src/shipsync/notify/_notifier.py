@@ -22,7 +22,6 @@ the message id, the same every time, lets the receiver drop that repeat).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -54,16 +53,19 @@ _TABLE_PREFIX = "notify"
 
 
 def default_recipients(shipment: Shipment | None, shipment_id: str) -> list[Recipient]:
-    """The consignee (its id a hash of the e-mail address, when there is one), else the shipment."""
+    """The shipment's consignee, under the id ``shipment:<id>``, with the contact once booked.
+
+    The id does not change when the booking arrives after the first scans (carriers send late),
+    so what the customer was told stays attached to one recipient; it also carries no personal
+    data into webhook payloads and keys. Preferences per customer need a host callable that
+    names the customer by its own id.
+    """
     contact = shipment.recipient.contact if shipment is not None else None
     email = contact.email if contact is not None else None
     name = (contact.name if contact is not None else None) or (
         shipment.recipient.name if shipment is not None else None
     )
-    if email:
-        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:20]
-        return [Recipient(id=f"email-{digest}", email=email, name=name)]
-    return [Recipient(id=f"shipment:{shipment_id}", name=name)]
+    return [Recipient(id=f"shipment:{shipment_id}", email=email or None, name=name)]
 
 
 class NotifyState:
