@@ -153,28 +153,51 @@ class WebhookSender:
         if not claimed:
             return report
         self._endpoints = {e.id: e for e in await asyncio.to_thread(self.store.list)}
-        gate = asyncio.Semaphore(self.concurrency)
 
         claim_ends = time.monotonic() + self.lease - self.timeout
+        pending: set[asyncio.Task[_Result | None]] = set()
+        finished: list[_Result] = []
+        # Attempts run ``concurrency`` at a time; their records are written every ``batch``
+        # finished attempts, so a sender killed mid-round repeats at most that many (plus those
+        # in flight), while the store is not written once per request.
+        batch = self.concurrency * 4
+        queue = iter(claimed)
 
-        async def one(delivery: Delivery) -> _Result | None:
-            async with gate:
-                return await self._attempt(delivery, trigger, claim_ends)
+        async def flush() -> None:
+            if finished:
+                chunk = finished[:]
+                finished.clear()
+                await asyncio.to_thread(
+                    self.store.record, chunk, next_at=self.next_at, disable_after=self.disable_after
+                )
+                for r in chunk:
+                    report.attempted += 1
+                    if r.ok:
+                        report.succeeded += 1
+                    elif r.error is not None and r.error.startswith("EndpointNotAllowedError"):
+                        report.refused += 1
+                    else:
+                        report.failed += 1
 
-        # An attempt whose claim would run out before it could finish is not made: the claim
-        # ends and the delivery is due again (a long rate-limit queue, say), never sent twice.
-        results = [r for r in await asyncio.gather(*(one(d) for d in claimed)) if r is not None]
-        await asyncio.to_thread(
-            self.store.record, results, next_at=self.next_at, disable_after=self.disable_after
-        )
-        for r in results:
-            report.attempted += 1
-            if r.ok:
-                report.succeeded += 1
-            elif r.error is not None and r.error.startswith("EndpointNotAllowedError"):
-                report.refused += 1
-            else:
-                report.failed += 1
+        try:
+            while True:
+                while len(pending) < self.concurrency:
+                    delivery = next(queue, None)
+                    if delivery is None:
+                        break
+                    pending.add(asyncio.ensure_future(self._attempt(delivery, trigger, claim_ends)))
+                if not pending:
+                    break
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                # An attempt whose claim would run out before it could finish is not made (a
+                # long rate-limit queue, say): the claim ends and the delivery is due again.
+                finished.extend(r for r in (t.result() for t in done) if r is not None)
+                if len(finished) >= batch:
+                    await flush()
+        finally:
+            for task in pending:
+                task.cancel()
+            await flush()
         return report
 
     async def run(
