@@ -115,6 +115,7 @@ class LocalEndpoint:
     def __init__(self, secret: str | None = None) -> None:
         self.mode = "ok"
         self.slow_seconds = 3.0
+        self.delay = 0.0
         self.requests: list[Received] = []
         self.delivered: list[str] = []
         self._verifier = StandardWebhooksScheme().verifier(secret) if secret else None
@@ -142,6 +143,8 @@ class LocalEndpoint:
                 with outer._lock:
                     outer.requests.append(Received(wid, headers, body, verified))
                 mode = outer.mode
+                if outer.delay:
+                    time.sleep(outer.delay)
                 if mode == "ok":
                     with outer._lock:
                         outer.delivered.append(wid)

@@ -90,3 +90,50 @@ def test_a_worker_killed_mid_send_loses_nothing_and_repeats_only_in_flight_sends
     repeats = {i: c for i, c in received.items() if c > 1}
     assert all(c == 2 for c in repeats.values())
     assert len(repeats) <= CONCURRENCY
+
+
+@pytest.mark.slow
+def test_a_webhook_sender_killed_mid_round_loses_nothing_and_repeats_few(
+    tmp_path: Path,
+) -> None:
+    """A sender SIGKILLed mid-round leaves its claims to expire; its successor delivers every
+    message, repeating at most the attempts not yet recorded (4 x concurrency + in flight),
+    each with the same webhook-id."""
+    from _notify_helpers import LocalEndpoint
+
+    from shipsync.notify import EndpointStore
+
+    worker_script = Path(__file__).with_name("_notify_webhook_worker.py")
+    with LocalEndpoint() as endpoint:
+        endpoint.delay = 0.02
+        store = EndpointStore(tmp_path / "endpoints.db")
+        store.add(endpoint.url, id="ep", allow_private=True)
+        for i in range(80):
+            store.accept(f"msg-{i}", "t", b"{}")
+        store.close()
+
+        def start() -> subprocess.Popen[str]:
+            return subprocess.Popen(
+                [sys.executable, str(worker_script), str(tmp_path / "endpoints.db")],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+
+        first = start()
+        assert first.stdout is not None
+        assert first.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 60
+        while len(endpoint.delivered) < 30 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        first.stdout.close()
+        successor = start()
+        assert successor.wait(120) == 0
+        assert successor.stdout is not None
+        successor.stdout.close()
+        received = Counter(endpoint.delivered)
+    assert set(received) == {f"msg-{i}" for i in range(80)}
+    repeats = {i: c for i, c in received.items() if c > 1}
+    assert all(c == 2 for c in repeats.values())
+    assert len(repeats) <= 4 * 4 + 4
