@@ -163,21 +163,26 @@ class WebhookSender:
         batch = self.concurrency * 4
         queue = iter(claimed)
 
-        async def flush() -> None:
+        writes: list[asyncio.Task[None]] = []
+
+        def flush() -> None:
+            # Written beside the next attempts (a thread waits on the disk, not the round).
             if finished:
-                chunk = finished[:]
+                writes.append(asyncio.ensure_future(record(finished[:])))
                 finished.clear()
-                await asyncio.to_thread(
-                    self.store.record, chunk, next_at=self.next_at, disable_after=self.disable_after
-                )
-                for r in chunk:
-                    report.attempted += 1
-                    if r.ok:
-                        report.succeeded += 1
-                    elif r.error is not None and r.error.startswith("EndpointNotAllowedError"):
-                        report.refused += 1
-                    else:
-                        report.failed += 1
+
+        async def record(chunk: list[_Result]) -> None:
+            await asyncio.to_thread(
+                self.store.record, chunk, next_at=self.next_at, disable_after=self.disable_after
+            )
+            for r in chunk:
+                report.attempted += 1
+                if r.ok:
+                    report.succeeded += 1
+                elif r.error is not None and r.error.startswith("EndpointNotAllowedError"):
+                    report.refused += 1
+                else:
+                    report.failed += 1
 
         try:
             while True:
@@ -193,11 +198,12 @@ class WebhookSender:
                 # long rate-limit queue, say): the claim ends and the delivery is due again.
                 finished.extend(r for r in (t.result() for t in done) if r is not None)
                 if len(finished) >= batch:
-                    await flush()
+                    flush()
         finally:
             for task in pending:
                 task.cancel()
-            await flush()
+            flush()
+            await asyncio.gather(*writes)
         return report
 
     async def run(
