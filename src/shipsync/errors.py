@@ -60,8 +60,12 @@ Catch :class:`ShipsyncError` to catch them all, or a branch to act on a kind of 
     │   └── ReconciliationError           totals do not reconcile: a bug, never ignored
     ├── InsightError                      exception intelligence subsystem
     │   └── ModelFileError                (also ConfigurationError) a model file is refused
-    └── MigrationError                    shadow mode and parallel runs
-        └── MigrationInputError           (also InvalidInputError) an export or window is unreadable
+    ├── MigrationError                    shadow mode and parallel runs
+    │   └── MigrationInputError           (also InvalidInputError) an export or window is unreadable
+    └── NotifyError                       notify subsystem; .channel
+        ├── ChannelUnavailableError       (also UnavailableError) a channel cannot deliver now
+        ├── ChannelRejectedError          (also RemoteDataError) a channel refused the message
+        └── EndpointNotAllowedError       (also ConfigurationError) a webhook target is refused
 
 Messages name what was wrong (a field path, a header name, the kind of value) and never echo a
 secret, a signature or an expected value.
@@ -78,6 +82,8 @@ __all__ = [
     "CarrierRequestError",
     "CarrierResponseError",
     "CarrierUnavailableError",
+    "ChannelRejectedError",
+    "ChannelUnavailableError",
     "CircuitOpenError",
     "CompletionFailedError",
     "ConfigurationError",
@@ -88,6 +94,7 @@ __all__ = [
     "DriverNotFoundError",
     "DriverRegistryError",
     "DuplicateDriverError",
+    "EndpointNotAllowedError",
     "EventLogUnavailableError",
     "FingerprintMismatchError",
     "FlowError",
@@ -105,6 +112,7 @@ __all__ = [
     "MissingIdempotencyKeyError",
     "ModelFileError",
     "NoMatchingSignatureError",
+    "NotifyError",
     "OdooAccessError",
     "OdooAuthError",
     "OdooError",
@@ -551,3 +559,29 @@ class MigrationError(ShipsyncError):
 
 class MigrationInputError(MigrationError, InvalidInputError):
     """A legacy export, a column mapping or a comparison window cannot be read as given."""
+
+
+# --- notify ------------------------------------------------------------------------------------
+
+
+class NotifyError(ShipsyncError):
+    """Base of the notify subsystem's errors; ``channel`` names the channel, when one is known."""
+
+    def __init__(
+        self, message: str, *, channel: str | None = None, retry_after: float | None = None
+    ) -> None:
+        self.channel = channel
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ChannelUnavailableError(NotifyError, UnavailableError):
+    """A channel could not deliver now (a 5xx, a timeout, a refused connection); retry later."""
+
+
+class ChannelRejectedError(NotifyError, RemoteDataError):
+    """A channel refused the message for good (an SMTP 5xx, say); sending it again will not help."""
+
+
+class EndpointNotAllowedError(NotifyError, ConfigurationError):
+    """A webhook target resolves to an address that is not allowed (private, loopback, ...)."""

@@ -43,7 +43,9 @@ __all__ = ["main"]
 _LAZY_COMMANDS: dict[str, str] = {
     # "name": "shipsync.cli._topic:object",  (one line per command, kept sorted by name)
     "control-tower": "shipsync.cli._tower:control_tower",
+    "endpoints": "shipsync.cli._endpoints:endpoints",
     "insight": "shipsync.cli._insight:insight",
+    "notify": "shipsync.cli._notify:notify",
     "parallel-run": "shipsync.cli._parallel:parallel_run_command",
     "status": "shipsync.cli._status:status",
 }
