@@ -3,7 +3,8 @@
 A package's ``__init__`` lists its public names as ordinary imports under
 ``if TYPE_CHECKING:`` (so type checkers and readers see them) and ends with::
 
-    __getattr__, __dir__ = lazy(__name__, __file__)
+    if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any name
+        __getattr__, __dir__ = lazy(__name__, __file__)
 
 The first access to a name (``shipsync.carriers.CarrierClient``, or ``from shipsync.carriers
 import CarrierClient``) reads those imports from the package's source once, imports the one

@@ -398,6 +398,13 @@ def _tracking(client: Any, numbers: Sequence[str]) -> list[TrackingEvent]:
     is_flag=True,
     help="Run the migration demo: a faulty legacy connector beside shipsync in shadow mode.",
 )
+@click.option(
+    "--notify",
+    "notify_demo",
+    is_flag=True,
+    help="Run the customer-notification demo: a local webhook endpoint and SMTP server, "
+    "an outage mid-way, every notification checked to arrive exactly once.",
+)
 @click.option("--keep", is_flag=True, help="Keep the work directory and say where it is.")
 @click.option(
     "--work-dir",
@@ -410,6 +417,7 @@ def demo(
     timeline: bool,
     control_tower: bool,
     parallel_run: bool,
+    notify_demo: bool,
     keep: bool,
     work_dir: Path | None,
 ) -> None:
@@ -422,6 +430,10 @@ def demo(
         from shipsync.cli._timeline_demo import run
 
         raise SystemExit(run(shipments=shipments, seed=seed, echo=click.echo))
+    if notify_demo:
+        from shipsync.cli._notify_demo import run_notify_demo
+
+        raise SystemExit(run_notify_demo(shipments=min(shipments, 50), seed=seed, echo=click.echo))
     if parallel_run:
         from shipsync.cli._parallel_demo import run_parallel_demo
 

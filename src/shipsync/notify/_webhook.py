@@ -23,7 +23,7 @@ import attrs
 import httpx
 
 from shipsync.errors import ConfigurationError, EndpointNotAllowedError, ShipsyncError
-from shipsync.webhooks import StandardWebhooksScheme, StandardWebhooksSigner
+from shipsync.webhooks import StandardWebhooksScheme, WebhookSigner
 
 from ._channel import OutboundMessage, SendReceipt
 from ._endpoints import Delivery, Endpoint, EndpointStore, _Result, redact
@@ -128,7 +128,7 @@ class WebhookSender:
         self.clock = clock or store.clock
         self._buckets: dict[str, _Bucket] = {}
         self._endpoints: dict[str, Endpoint] = {}
-        self._signers: dict[str, tuple[tuple[str, ...], StandardWebhooksSigner]] = {}
+        self._signers: dict[str, tuple[tuple[str, ...], WebhookSigner]] = {}
 
     async def aclose(self) -> None:
         """Close the client if this sender made it."""
@@ -224,7 +224,7 @@ class WebhookSender:
                 continue
         return total
 
-    def _signer(self, endpoint: Endpoint, at: float) -> StandardWebhooksSigner:
+    def _signer(self, endpoint: Endpoint, at: float) -> WebhookSigner:
         """The endpoint's signer for its secrets active at ``at`` (kept while they stay so)."""
         secrets = tuple(endpoint.active_secrets(at))
         cached = self._signers.get(endpoint.id)

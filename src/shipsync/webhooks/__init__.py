@@ -106,5 +106,6 @@ __all__ += [
     "rsa_public_key",
 ]
 
-__getattr__, __dir__ = lazy(__name__, __file__)
+if not TYPE_CHECKING:  # mypy must not see __getattr__: it would accept any name
+    __getattr__, __dir__ = lazy(__name__, __file__)
 publish(__name__, __all__, globals())
