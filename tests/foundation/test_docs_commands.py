@@ -39,6 +39,8 @@ NOT_RUN = {
     "test_flows_cli.py purges",
     "shipsync webhook send http://127.0.0.1:8000/hooks": "posts to the reader's receiver; "
     "test_promises.py sends to a local one",
+    "shipsync demo --odoo": "writes to the reader's Odoo; tests/odoo/test_odoo_demo.py runs the "
+    "loop on a real Odoo 18 (cassette)",
     "shipsync status": "reads the reader's monitor store; tests/monitor/test_status_cli.py runs "
     "it on one",
     "shipsync control-tower serve": "serves until interrupted; test_control_tower_browser.py "

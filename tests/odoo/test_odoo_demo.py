@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from shipsync.cli._demo_odoo import demo_odoo, run_odoo_demo
+from shipsync.cli import main
+from shipsync.cli._demo_odoo import run_odoo_demo
 from shipsync.odoo import OdooLogistics, RpcGateway
 
 LIVE = all(os.environ.get(k) for k in ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_PASSWORD"))
@@ -49,9 +50,9 @@ def test_the_demo_takes_its_orders_through_every_stage_in_odoo(
 def test_the_demo_command_says_which_odoo_variables_are_missing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Without the ODOO_* variables the command is a usage error naming them, not a crash."""
+    """`shipsync demo --odoo` without the ODOO_* variables is a usage error naming them."""
     for name in ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
-    result = CliRunner().invoke(demo_odoo, [])
+    result = CliRunner().invoke(main, ["demo", "--odoo"])
     assert result.exit_code == 2
     assert "ODOO_URL" in result.output

@@ -111,22 +111,6 @@ def _serve_receiver(receiver: Any, outcomes: Counter[str]) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def _odoo_sink(env: Mapping[str, str]) -> Callable[[TrackingEvent], str] | None:
-    if not all(env.get(name) for name in ODOO_VARS):
-        return None
-    from shipsync.odoo import OdooLogistics, RpcGateway
-
-    odoo = OdooLogistics(
-        RpcGateway(env["ODOO_URL"], env["ODOO_DB"], env["ODOO_USER"], env["ODOO_PASSWORD"])
-    )
-
-    def apply(tracking: TrackingEvent) -> str:
-        report = odoo.apply_events([tracking])
-        return "unmatched" if report.unmatched else "applied"
-
-    return apply
-
-
 async def _drain(dispatcher: Dispatcher, log: AsyncSQLiteEventLog, totals: Counter[str]) -> None:
     while True:
         deliveries = await log.receive(500, timeout=0.0)
@@ -217,7 +201,7 @@ def _run(
     )
 
     started = time.monotonic()
-    odoo = _odoo_sink(env)
+    odoo = None  # the ledger only: `shipsync demo --odoo` is the run through a real Odoo
     service = FakeCarrierService(seed=seed)
     secret = generate_secret()
     events_db = work / "events.db"
@@ -405,6 +389,13 @@ def _tracking(client: Any, numbers: Sequence[str]) -> list[TrackingEvent]:
     help="Run the customer-notification demo: a local webhook endpoint and SMTP server, "
     "an outage mid-way, every notification checked to arrive exactly once.",
 )
+@click.option(
+    "--odoo",
+    "odoo_demo",
+    is_flag=True,
+    help="Run the booking loop through the Odoo the ODOO_* variables name: it creates its own "
+    "sale orders and pickings and touches only those.",
+)
 @click.option("--keep", is_flag=True, help="Keep the work directory and say where it is.")
 @click.option(
     "--work-dir",
@@ -418,6 +409,7 @@ def demo(
     control_tower: bool,
     parallel_run: bool,
     notify_demo: bool,
+    odoo_demo: bool,
     keep: bool,
     work_dir: Path | None,
 ) -> None:
@@ -430,6 +422,11 @@ def demo(
         from shipsync.cli._timeline_demo import run
 
         raise SystemExit(run(shipments=shipments, seed=seed, echo=click.echo))
+    if odoo_demo:
+        from shipsync.cli._demo_odoo import odoo_demo_from_env
+
+        odoo_demo_from_env(orders=min(shipments, 20), echo=click.echo)
+        return
     if notify_demo:
         from shipsync.cli._notify_demo import run_notify_demo
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-__all__ = ["OdooDemoReport", "demo_odoo", "run_odoo_demo"]
+__all__ = ["OdooDemoReport", "odoo_demo_from_env", "run_odoo_demo"]
 
 ODOO_VARIABLES = ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_PASSWORD")
 
@@ -177,10 +177,12 @@ def _orders(gateway: Any, count: int, tag: str) -> tuple[int, list[int], str]:
     return customer, ids, start.strftime("%Y-%m-%d %H:%M:%S")
 
 
-@click.command("demo-odoo")
-@click.option("--orders", default=3, show_default=True, help="Sale orders to create.")
-def demo_odoo(orders: int) -> None:
-    """Run the booking loop through the Odoo named by the ODOO_* variables (writes records)."""
+def odoo_demo_from_env(*, orders: int = 3, echo: Callable[[str], None] = click.echo) -> None:
+    """Run the booking loop through the Odoo named by the ODOO_* variables (writes records).
+
+    ``shipsync demo --odoo`` calls this. It creates its own customer, sale orders and pickings
+    (named with a run tag) and touches only those.
+    """
     missing = [name for name in ODOO_VARIABLES if not os.environ.get(name)]
     if missing:
         raise click.UsageError(f"set {', '.join(missing)} to run the demo against a real Odoo")
@@ -188,4 +190,4 @@ def demo_odoo(orders: int) -> None:
 
     gateway = RpcGateway(*(os.environ[name] for name in ODOO_VARIABLES))
     tag = datetime.now().strftime("%m%d%H%M%S")
-    run_odoo_demo(gateway, orders=orders, tag=tag, database=os.environ["ODOO_DB"], echo=click.echo)
+    run_odoo_demo(gateway, orders=orders, tag=tag, database=os.environ["ODOO_DB"], echo=echo)
