@@ -436,7 +436,9 @@ class RedisStore(_RedisBase):
         try:
             recorded = self._call(self._complete_one, *call)
         except StoreUnavailableError as exc:
-            raise CompletionFailedError(key, "the Redis store is unavailable") from exc
+            raise CompletionFailedError(
+                key, "the Redis store is unavailable", retryable=True
+            ) from exc
         if not recorded:
             raise StaleTokenError(key)
 
@@ -545,7 +547,9 @@ class AsyncRedisStore(_RedisBase, AsyncClosing):
         try:
             recorded = await self._call(self._complete_one, *call)
         except StoreUnavailableError as exc:
-            raise CompletionFailedError(key, "the Redis store is unavailable") from exc
+            raise CompletionFailedError(
+                key, "the Redis store is unavailable", retryable=True
+            ) from exc
         if not recorded:
             raise StaleTokenError(key)
 

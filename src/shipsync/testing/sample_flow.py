@@ -79,6 +79,8 @@ class SampleFlow:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.shipments = shipments
         self.service = FakeCarrierService(seed=seed)
+        # The receiver below verifies on the carrier's (fake) clock, so the carrier signs on it.
+        self.service.webhooks.signing_clock = self.service.clock.time
         self.client = CarrierClient(
             FakeDriver(FakeConfig()),
             http=httpx.Client(
