@@ -26,29 +26,10 @@ from shipsync.insight import (
     FeatureState,
     History,
     RiskScorer,
-    Scan,
-    ShipmentProfile,
     evaluate,
     train,
 )
-from shipsync.testing.parcel_world import SimShipment, generate, to_envelopes
-
-
-def history_of(shipment: SimShipment) -> History:
-    profile = ShipmentProfile(
-        shipment.shipment_id,
-        shipment.carrier,
-        shipment.service,
-        shipment.origin,
-        shipment.destination,
-        shipment.packages,
-        shipment.declared_value,
-        shipment.promised_by,
-        address_incomplete=not shipment.address_complete,
-    )
-    return History(
-        profile, [Scan(e.at, e.milestone, e.reason, e.facility) for e in shipment.events]
-    )
+from shipsync.testing.parcel_world import generate, history_of, to_envelopes
 
 
 def world(seeds: tuple[int, ...], shipments: int, start: date, months: int) -> list[History]:

@@ -6,26 +6,8 @@ from datetime import date
 
 import pytest
 
-from shipsync.insight import History, RiskModel, Scan, ShipmentProfile, train
-from shipsync.testing.parcel_world import SimShipment, generate
-
-
-def history_of(shipment: SimShipment) -> History:
-    """The history the synthetic shipment's events tell (the generator's truth kept aside)."""
-    profile = ShipmentProfile(
-        shipment.shipment_id,
-        shipment.carrier,
-        shipment.service,
-        shipment.origin,
-        shipment.destination,
-        shipment.packages,
-        shipment.declared_value,
-        shipment.promised_by,
-        address_incomplete=not shipment.address_complete,
-    )
-    return History(
-        profile, [Scan(e.at, e.milestone, e.reason, e.facility) for e in shipment.events]
-    )
+from shipsync.insight import RiskModel, train
+from shipsync.testing.parcel_world import SimShipment, generate, history_of
 
 
 @pytest.fixture(scope="session")

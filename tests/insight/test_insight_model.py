@@ -22,9 +22,7 @@ from shipsync.insight import (
     snapshots,
     train,
 )
-from shipsync.testing.parcel_world import SimShipment
-
-from .conftest import history_of
+from shipsync.testing.parcel_world import SimShipment, history_of
 
 T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
 LANES = LaneStats({"FR-DE": 46.0}, {"FR-DE": 12.0}, 40.0, 10.0)

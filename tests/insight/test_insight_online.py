@@ -34,9 +34,13 @@ from shipsync.insight import (
     rule_cause,
     summarise,
 )
-from shipsync.testing.parcel_world import SimShipment, discrepancies, generate, to_envelopes
-
-from .conftest import history_of
+from shipsync.testing.parcel_world import (
+    SimShipment,
+    discrepancies,
+    generate,
+    history_of,
+    to_envelopes,
+)
 
 
 def _late_shipment(world: list[SimShipment]) -> SimShipment:

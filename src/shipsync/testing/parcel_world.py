@@ -49,6 +49,7 @@ from shipsync.canonical import (
     Weight,
     event_for_tracking,
 )
+from shipsync.insight import History
 from shipsync.insight._settlement import DiscrepancyContext
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "WorldParams",
     "discrepancies",
     "generate",
+    "history_of",
     "to_envelopes",
 ]
 
@@ -368,6 +370,26 @@ def _send_back(
         SimEvent(back + timedelta(days=rng.uniform(2, 5)), Milestone.RETURNED, Reason.NORMAL, "")
     )
     return shipment
+
+
+def history_of(shipment: SimShipment) -> History:
+    """The shipment as an insight :class:`~shipsync.insight.History` (the truth kept aside)."""
+    from shipsync.insight import History, Scan, ShipmentProfile
+
+    profile = ShipmentProfile(
+        shipment.shipment_id,
+        shipment.carrier,
+        shipment.service,
+        shipment.origin,
+        shipment.destination,
+        shipment.packages,
+        shipment.declared_value,
+        shipment.promised_by,
+        address_incomplete=not shipment.address_complete,
+    )
+    return History(
+        profile, [Scan(e.at, e.milestone, e.reason, e.facility) for e in shipment.events]
+    )
 
 
 def to_envelopes(shipment: SimShipment, *, source: str = "shipsync/parcel-world") -> list[Event]:
