@@ -1,7 +1,9 @@
 """Odoo client for logistics: the same typed operations over RPC and inside an Odoo addon.
 
-Pick a gateway — :class:`RpcGateway` (odoorpc over JSON-RPC, for apps outside Odoo) or
-:class:`EnvGateway` (an Odoo ``env``, for addons) — and hand it to :class:`OdooLogistics`::
+Pick a gateway — :class:`RpcGateway` (odoorpc over JSON-RPC, Odoo 16 to 18),
+:class:`Json2Gateway` (JSON-2 with an API key, Odoo 19) or :class:`EnvGateway` (an Odoo ``env``,
+for addons), or let :func:`connect` pick by the server's version — and hand it to
+:class:`OdooLogistics`::
 
     from shipsync.odoo import OdooLogistics, RpcGateway
 
@@ -35,6 +37,13 @@ from shipsync.odoo._feed import (
     FeedFilter,
 )
 from shipsync.odoo._gateway import SAFE_METHODS, OdooGateway, RetryPolicy
+from shipsync.odoo._json2 import (
+    MODEL_METHODS,
+    RECORD_METHODS,
+    Json2Gateway,
+    connect,
+    server_version,
+)
 from shipsync.odoo._logistics import OdooLogistics, event_message_id
 from shipsync.odoo._mapping import OdooFieldMap
 from shipsync.odoo._records import (
@@ -46,15 +55,19 @@ from shipsync.odoo._records import (
 )
 from shipsync.odoo._rpc import RpcGateway, parse_server_version
 from shipsync.odoo._source import OdooSource, SourceBatch, picking_shipment_id
+from shipsync.odoo._versions import ODOO_VERSIONS, OdooVersion, gateway_protocol, version_facts
 
 __all__ = [
     "CREATE_CHUNK",
     "EPOCH",
     "FEEDS",
     "IN_CHUNK",
+    "MODEL_METHODS",
+    "ODOO_VERSIONS",
     "ORDERS_CONFIRMED",
     "PICKINGS_CANCELLED",
     "PICKINGS_READY",
+    "RECORD_METHODS",
     "RETURNS_CREATED",
     "SAFE_METHODS",
     "ApplyReport",
@@ -65,11 +78,13 @@ __all__ = [
     "EnvGateway",
     "FeedCursor",
     "FeedFilter",
+    "Json2Gateway",
     "MemoryCursorStore",
     "OdooFieldMap",
     "OdooGateway",
     "OdooLogistics",
     "OdooSource",
+    "OdooVersion",
     "PickingRecord",
     "PostgresCursorStore",
     "RecordedDocument",
@@ -79,9 +94,13 @@ __all__ = [
     "SourceBatch",
     "VendorBillLineRecord",
     "VendorBillRecord",
+    "connect",
     "error_from_fault",
     "event_message_id",
+    "gateway_protocol",
     "message_id_for",
     "parse_server_version",
     "picking_shipment_id",
+    "server_version",
+    "version_facts",
 ]

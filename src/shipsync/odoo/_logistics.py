@@ -63,11 +63,10 @@ from shipsync.odoo._render import (
     shipment_body,
 )
 from shipsync.odoo._status import StatusDecision, decide
+from shipsync.odoo._versions import version_facts
 from shipsync.odoo._writes import Writer
 
 __all__ = ["OdooLogistics", "event_message_id"]
-
-_DONE_STATES = frozenset({"done", "cancel"})
 
 
 def event_message_id(event: TrackingEvent) -> str:
@@ -276,7 +275,8 @@ class OdooLogistics:
         )
         to_validate: list[int] = []
         if self._fields.validate_on_delivery:
-            to_validate = [pid for pid in delivered if row_of[pid].get("state") not in _DONE_STATES]
+            final = version_facts(self._gw.server_version).picking_final_states
+            to_validate = [pid for pid in delivered if row_of[pid].get("state") not in final]
         return _EventPlan(
             fresh=fresh,
             duplicates=duplicates,
