@@ -76,6 +76,10 @@ class FakeOdoo19:
         if path == "/jsonrpc":
             if not self.jsonrpc:
                 return httpx.Response(404, text="<html>Not Found</html>")
+            params = json.loads(request.content)["params"]
+            if params != {"service": "common", "method": "version", "args": []}:
+                error = {"message": "Odoo Server Error", "data": {"name": "builtins.TypeError"}}
+                return httpx.Response(200, json={"jsonrpc": "2.0", "id": None, "error": error})
             info = {"server_version_info": self.version, "server_version": "x"}
             return httpx.Response(200, json={"jsonrpc": "2.0", "id": None, "result": info})
         parts = path.split("/")

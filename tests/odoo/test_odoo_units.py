@@ -72,6 +72,7 @@ def test_public_names_are_pinned() -> None:
         "connect",
         "error_from_fault",
         "event_message_id",
+        "fields_for_version",
         "gateway_protocol",
         "message_id_for",
         "parse_server_version",

@@ -55,7 +55,13 @@ from shipsync.odoo._records import (
 )
 from shipsync.odoo._rpc import RpcGateway, parse_server_version
 from shipsync.odoo._source import OdooSource, SourceBatch, picking_shipment_id
-from shipsync.odoo._versions import ODOO_VERSIONS, OdooVersion, gateway_protocol, version_facts
+from shipsync.odoo._versions import (
+    ODOO_VERSIONS,
+    OdooVersion,
+    fields_for_version,
+    gateway_protocol,
+    version_facts,
+)
 
 __all__ = [
     "CREATE_CHUNK",
@@ -97,6 +103,7 @@ __all__ = [
     "connect",
     "error_from_fault",
     "event_message_id",
+    "fields_for_version",
     "gateway_protocol",
     "message_id_for",
     "parse_server_version",

@@ -393,11 +393,8 @@ def server_version(
     ``GET /json/version`` is asked instead.
     """
     root = _root(url)
-    body = {
-        "jsonrpc": "2.0",
-        "method": "call",
-        "params": {"service": "common", "method": "version"},
-    }
+    params = {"service": "common", "method": "version", "args": []}
+    body = {"jsonrpc": "2.0", "method": "call", "params": params}
     with httpx.Client(base_url=root, timeout=timeout, transport=transport) as client:
         try:
             response = client.post("/jsonrpc", json=body)

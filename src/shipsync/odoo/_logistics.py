@@ -63,7 +63,7 @@ from shipsync.odoo._render import (
     shipment_body,
 )
 from shipsync.odoo._status import StatusDecision, decide
-from shipsync.odoo._versions import version_facts
+from shipsync.odoo._versions import fields_for_version, version_facts
 from shipsync.odoo._writes import Writer
 
 __all__ = ["OdooLogistics", "event_message_id"]
@@ -121,7 +121,7 @@ class OdooLogistics:
 
     def __init__(self, gateway: OdooGateway, fields: OdooFieldMap | None = None) -> None:
         self._gw = gateway
-        self._fields = fields or OdooFieldMap()
+        self._fields = fields_for_version(fields or OdooFieldMap(), gateway.server_version)
         self._facts = ServerFacts(gateway, self._fields)
         self._lookup = PickingLookup(gateway, self._fields, self._facts)
         self._writes = Writer(gateway, self._fields, self._facts)

@@ -17,8 +17,15 @@ from typing import Literal
 import attrs
 
 from shipsync.errors import ConfigurationError
+from shipsync.odoo._mapping import OdooFieldMap
 
-__all__ = ["ODOO_VERSIONS", "OdooVersion", "gateway_protocol", "version_facts"]
+__all__ = [
+    "ODOO_VERSIONS",
+    "OdooVersion",
+    "fields_for_version",
+    "gateway_protocol",
+    "version_facts",
+]
 
 Protocol = Literal["jsonrpc", "json2"]
 
@@ -56,6 +63,10 @@ class OdooVersion:
     """The ``res.users`` field holding the user's groups (``group_ids`` from 19)."""
     storable_product: Mapping[str, object]
     """``product.product`` values of a product whose stock is tracked."""
+    move_has_name: bool
+    """Whether ``stock.move`` has a ``name`` field (removed in 19; its text is computed)."""
+    package_model: str
+    """The model of packages (``stock.quant.package``, renamed ``stock.package`` in 19)."""
 
 
 def _version(
@@ -66,6 +77,8 @@ def _version(
     delivery_module: str = "stock_delivery",
     user_groups_field: str = "groups_id",
     storable_product: Mapping[str, object] | None = None,
+    move_has_name: bool = True,
+    package_model: str = "stock.quant.package",
 ) -> OdooVersion:
     return OdooVersion(
         major=major,
@@ -82,6 +95,8 @@ def _version(
         bill_line_display_type="product",
         user_groups_field=user_groups_field,
         storable_product=storable_product or {"type": "consu", "is_storable": True},
+        move_has_name=move_has_name,
+        package_model=package_model,
     )
 
 
@@ -92,8 +107,15 @@ ODOO_VERSIONS: Mapping[int, OdooVersion] = {
     17: _version(17, storable_product={"type": "product"}),
     # 18: ``type='product'`` gone: a storable product is a goods product with ``is_storable``.
     18: _version(18),
-    # 19: JSON-2 (``/json/2``) with API keys; /jsonrpc deprecated; ``groups_id`` → ``group_ids``.
-    19: _version(19, protocol="json2", user_groups_field="group_ids"),
+    # 19: JSON-2 (``/json/2``) with API keys; /jsonrpc deprecated; ``groups_id`` → ``group_ids``;
+    # ``stock.move.name`` gone; ``stock.quant.package`` → ``stock.package``.
+    19: _version(
+        19,
+        protocol="json2",
+        user_groups_field="group_ids",
+        move_has_name=False,
+        package_model="stock.package",
+    ),
 }
 """Every Odoo major version shipsync knows, by major number."""
 
@@ -117,3 +139,16 @@ def version_facts(version: tuple[int, int]) -> OdooVersion:
 def gateway_protocol(version: tuple[int, int]) -> Protocol:
     """Which gateway speaks to a server of ``version``; see :func:`version_facts`."""
     return version_facts(version).protocol
+
+
+def fields_for_version(fields: OdooFieldMap, version: tuple[int, int]) -> OdooFieldMap:
+    """``fields`` with the server's own names where the caller left the default.
+
+    Only what the caller did not set is filled in (today: ``package_model``), so a field map
+    written for one server keeps working on the next version. An unknown version keeps
+    ``fields`` as given.
+    """
+    facts = ODOO_VERSIONS.get(version[0])
+    if facts is None or "package_model" in fields.model_fields_set:
+        return fields
+    return fields.model_copy(update={"package_model": facts.package_model})
