@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 import vcr
 
-from shipsync.odoo import Json2Gateway, RetryPolicy
+from shipsync.odoo import Json2Gateway, RetryPolicy, RpcGateway
 
 CASSETTES = Path(__file__).parent / "cassettes"
 TAG_FILE = CASSETTES / "run_tag.txt"
@@ -33,9 +33,33 @@ REPLAY_KEY = "odoo-api-key"
 
 
 def _json(body: bytes | str | None) -> Any:
+    """The request body, with JSON-RPC's random id dropped and its credentials as placeholders
+    (JSON-2 bodies carry none: the key and database travel in headers)."""
     if not body:
         return None
-    return json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
+    data = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
+    if isinstance(data, dict) and "jsonrpc" in data:
+        data.pop("id", None)
+        params = data.get("params") or {}
+        args = params.get("args")
+        if params.get("service") in {"common", "object"} and isinstance(args, list) and args:
+            args[0] = "<db>"
+            if len(args) > 2:
+                args[2] = "<secret>"
+            if params.get("method") in {"login", "authenticate"} and len(args) > 1:
+                args[1] = "<login>"
+    return _hide_passwords(data)
+
+
+def _hide_passwords(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: "<secret>" if k in {"password", "new_password"} else _hide_passwords(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_hide_passwords(v) for v in value]
+    return value
 
 
 def _host() -> str:
@@ -47,6 +71,8 @@ def _scrub_request(request: Any) -> Any:
         return None  # not Odoo (the in-process fake carrier): neither recorded nor replayed
     for header in ("Cookie", "Authorization", "X-Odoo-Database"):
         request.headers.pop(header, None)
+    if request.body:
+        request.body = json.dumps(_json(request.body), sort_keys=True).encode("utf-8")
     return request
 
 
@@ -61,6 +87,8 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
         data = json.loads(body)
         if isinstance(data, dict) and "debug" in data:
             data["debug"] = ""
+        if isinstance(data, dict) and isinstance(data.get("error"), dict):
+            data["error"].get("data", {})["debug"] = ""
         text = json.dumps(data)
         response["body"]["string"] = text.encode() if isinstance(body, bytes) else text
         for header in list(headers):
@@ -118,6 +146,30 @@ def connect19() -> Json2Gateway:
             os.environ["ODOO_URL"], os.environ["ODOO_DB"], os.environ["ODOO_API_KEY"], retry=retry
         )
     return Json2Gateway(REPLAY_URL, "odoo-db", REPLAY_KEY, retry=retry)
+
+
+def rpc19(login: str | None = None, password: str | None = None) -> RpcGateway:
+    """A JSON-RPC gateway on the same Odoo 19 (an API key is also a JSON-RPC password)."""
+    retry = RetryPolicy(initial=0, maximum=0)
+    if LIVE:
+        return RpcGateway(
+            os.environ["ODOO_URL"],
+            os.environ["ODOO_DB"],
+            login or os.environ.get("ODOO_USER", "admin"),
+            password or os.environ["ODOO_API_KEY"],
+            retry=retry,
+        )
+    return RpcGateway(
+        REPLAY_URL, "odoo-db", login or "odoo-user", password or REPLAY_KEY, retry=retry
+    )
+
+
+@pytest.fixture
+def target() -> tuple[str, str]:
+    """The server URL and database the tests talk to (placeholders in replay)."""
+    if LIVE:
+        return os.environ["ODOO_URL"], os.environ["ODOO_DB"]
+    return REPLAY_URL, "odoo-db"
 
 
 @pytest.fixture
