@@ -177,3 +177,14 @@ def gateway(cassette: Any) -> Iterator[Json2Gateway]:
     """A connected JSON-2 gateway (two requests: version and the key's user)."""
     with connect19() as connected:
         yield connected
+
+
+@pytest.fixture(scope="module")
+def tag() -> str:
+    """The source tests' own run tag (``cassettes/source_run_tag.txt``), as in tests/odoo."""
+    tag_file = CASSETTES / "source_run_tag.txt"
+    if LIVE:
+        value = "src19" + time.strftime("%m%d%H%M%S")
+        tag_file.write_text(value + "\n", encoding="utf-8")
+        return value
+    return tag_file.read_text(encoding="utf-8").strip()
