@@ -72,6 +72,8 @@ def _events(tag: str, count: int) -> list[TrackingEvent]:
             carrier="fakecarrier",
             milestone=MILESTONES[n % 5],
             occurred_at=t0 + timedelta(hours=n % 5),
+            recorded_at=t0 + timedelta(hours=n % 5, minutes=1),
+            carrier_code=MILESTONES[n % 5].value.upper(),
         )
         for n in range(count)
     ]
