@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -401,3 +402,32 @@ def test_the_version_table_covers_every_supported_version_consistently() -> None
     assert version_facts((19, 0)).user_groups_field == "group_ids"
     with pytest.raises(ConfigurationError, match=r"21\.0"):
         version_facts((21, 0))
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(
+    status=st.sampled_from([200, 400, 401, 403, 404, 409, 415, 422, 500, 501]),
+    body=st.binary(max_size=40).map(lambda b: httpx.Response(0, content=b))
+    | JSONISH.map(lambda v: httpx.Response(0, json=v))
+    | st.fixed_dictionaries(
+        {"name": st.text(max_size=40) | st.sampled_from(["odoo.exceptions.UserError", ""])},
+        optional={"message": JSONISH},
+    ).map(lambda v: httpx.Response(0, json=v)),
+)
+def test_any_answer_is_a_value_or_a_typed_error(status: int, body: httpx.Response) -> None:
+    """Whatever status and body Odoo (or a proxy) answers, a call returns or raises an OdooError."""
+    odoo = FakeOdoo19()
+    gateway = odoo.gateway()
+    odoo.script["res.partner.search_read"] = [
+        httpx.Response(status, content=body.content, headers=body.headers)
+    ]
+    with contextlib.suppress(OdooError):  # anything else (TypeError, KeyError, ...) fails
+        gateway.call("res.partner", "search_read", [[]])
