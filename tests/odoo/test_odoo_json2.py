@@ -311,6 +311,17 @@ def test_failures_that_may_be_retried_are_retried(
     assert gateway.round_trips - before == sent
 
 
+def test_a_transport_failure_of_another_kind_is_unavailable_not_a_crash(odoo: FakeOdoo19) -> None:
+    """A proxy error or a body that does not decode is OdooUnavailableError, never httpx's own."""
+    gateway = odoo.gateway()
+    odoo.script["res.partner.create"] = [httpx.ProxyError("proxy refused")]
+    odoo.script["res.partner.search"] = [httpx.DecodingError("bad gzip")] * 3
+    with pytest.raises(OdooUnavailableError, match="ProxyError"):
+        gateway.call("res.partner", "create", [[{"name": "x"}]])
+    with pytest.raises(OdooUnavailableError, match="DecodingError"):
+        gateway.call("res.partner", "search", [[]])
+
+
 @pytest.mark.parametrize(
     "failure",
     [

@@ -236,6 +236,11 @@ class Json2Gateway:
                 raise _NotSent(str(exc)) from exc
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 raise _MaybeSent(str(exc)) from exc
+            except httpx.RequestError as exc:  # a proxy error, a body that does not decode, ...
+                where = f"{model}.{method}" if model else "connecting"
+                raise OdooUnavailableError(
+                    f"Odoo at {self._url} failed {where}: {type(exc).__name__}"
+                ) from exc
             if response.status_code == 429:
                 raise _NotSent("HTTP 429")
             if response.status_code in _RETRYABLE_HTTP:
@@ -400,7 +405,7 @@ def server_version(
             response = client.post("/jsonrpc", json=body)
             if response.status_code == 404:
                 return _read_version(client.get("/json/version"))
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise OdooUnavailableError(f"Odoo at {root} could not be reached") from exc
         if response.status_code != 200:
             raise OdooError(f"Odoo answered HTTP {response.status_code} to common.version")
