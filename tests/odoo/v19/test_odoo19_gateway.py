@@ -7,12 +7,16 @@ from typing import Any
 
 import pytest
 from test_odoo_gateway_live import test_odoo_exceptions_become_typed_errors_with_odoos_message
+from test_odoo_versions_live import test_the_version_table_matches_the_server
 
 from conftest import rpc19
 from shipsync.errors import OdooAccessError, OdooAuthError, OdooError
 from shipsync.odoo import Json2Gateway, OdooGateway, RetryPolicy, RpcGateway, version_facts
 
-__all__ = ["test_odoo_exceptions_become_typed_errors_with_odoos_message"]
+__all__ = [
+    "test_odoo_exceptions_become_typed_errors_with_odoos_message",
+    "test_the_version_table_matches_the_server",
+]
 
 NO_WAIT = RetryPolicy(initial=0, maximum=0)
 
