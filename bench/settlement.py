@@ -152,7 +152,7 @@ def run_oracle(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
 def run_shipsync(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
     from shipsync.canonical import LineClass
     from shipsync.settlement import FAKE_CARRIER_COLUMNS, load_shipments_csv, reconcile_file
-    from shipsync.settlement._samples import SAMPLE_RULES
+    from shipsync.testing.settlement import SAMPLE_RULES
 
     codes = bytearray()
     code_of = {kind: CODE[kind.value] for kind in LineClass}
@@ -176,7 +176,7 @@ def run_shipsync(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
 def run_shipsync_report(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
     """shipsync producing only its report (class totals per invoice), no per-line output."""
     from shipsync.settlement import FAKE_CARRIER_COLUMNS, load_shipments_csv, reconcile_file
-    from shipsync.settlement._samples import SAMPLE_RULES
+    from shipsync.testing.settlement import SAMPLE_RULES
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
     index = load_shipments_csv(shipments)
@@ -333,12 +333,12 @@ def main() -> None:
     if args.child:
         child(*args.child)
         return
-    from shipsync.settlement._samples import write_sample_files
+    from shipsync.testing.settlement import write_sample_files
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="settlement-bench-"))
     started = time.perf_counter()
     if args.reuse and (work / "invoice.csv").exists():
-        from shipsync.settlement._samples import SampleFiles
+        from shipsync.testing.settlement import SampleFiles
 
         files = SampleFiles(work / "shipments.csv", work / "invoice.csv")
     else:

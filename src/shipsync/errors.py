@@ -29,7 +29,7 @@ Catch :class:`ShipsyncError` to catch them all, or a branch to act on a kind of 
     │   ├── StaleTokenError               a fencing token whose lease was lost
     │   ├── CorruptRecordError            a stored record cannot be decoded
     │   ├── StoreUnavailableError         (also UnavailableError) the store cannot be reached
-    │   ├── CompletionFailedError         the side effect ran, recording it failed: reconcile
+    │   ├── CompletionFailedError         the side effect ran, recording it failed: see .retryable
     │   ├── KeyInProgressError            another holder's lease on the key runs; retryable
     │   └── MissingIdempotencyKeyError    (also InvalidInputError) no key could be derived
     ├── CarrierError                      carrier subsystem; .carrier .operation .code
@@ -342,12 +342,20 @@ class StoreUnavailableError(IdempotencyError, UnavailableError):
 
 
 class CompletionFailedError(IdempotencyError):
-    """The side effect ran but recording its completion failed; the caller must reconcile."""
+    """The side effect ran but recording its completion failed.
+
+    ``retryable`` says what the caller should do. A store's ``complete`` raises it with
+    ``retryable=True`` when the store cannot be reached: retry that completion with the same token
+    (completing twice with one token is a no-op). The ``idempotent`` guard raises it with
+    ``retryable=False``: calling the guarded function again could run the side effect twice, so
+    reconcile instead.
+    """
 
     retryable = False
 
-    def __init__(self, key: str, cause: str) -> None:
+    def __init__(self, key: str, cause: str, *, retryable: bool = False) -> None:
         self.key = key
+        self.retryable = retryable
         super().__init__(f"side effect for key {key[:200]!r} ran but completion failed: {cause}")
 
 

@@ -6,6 +6,7 @@ import shipsync.carriers
 import shipsync.carriers.fake
 import shipsync.testing.carriers
 import shipsync.testing.fake_carrier
+import shipsync.testing.openapi
 
 
 def test_carriers_all() -> None:
@@ -38,6 +39,7 @@ def test_carriers_all() -> None:
         "Sleeper",
         "TokenCache",
         "ashop_rates",
+        "drivers_markdown",
         "hookimpl",
         "hookspec",
         "is_compatible_api_version",
@@ -60,6 +62,7 @@ def test_fake_all() -> None:
         "ENDPOINTS",
         "MILESTONES",
         "REASONS",
+        "RETRY_DELAYS",
         "SCENARIOS",
         "STATUS_DESCRIPTIONS",
         "TRANSIENT",
@@ -94,8 +97,18 @@ def test_testing_modules_all() -> None:
         "DriverConformance",
         "Recording",
         "check_driver",
+        "check_spec",
+        "check_spec_recording",
         "load_recordings",
         "recordings_from_cassette",
+    ]
+    assert shipsync.testing.openapi.__all__ == [
+        "Correction",
+        "OpenAPISpec",
+        "SpecViolation",
+        "check_request",
+        "extract",
+        "load_document",
     ]
 
 

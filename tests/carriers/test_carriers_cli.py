@@ -13,12 +13,12 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from shipsync.carriers._cli import carriers, fake_carrier
+from shipsync.cli import main
 
 
 def test_carriers_list_json_shows_the_fake_driver() -> None:
     """``carriers list --json`` names each driver with its package and capabilities."""
-    result = CliRunner().invoke(carriers, ["list", "--json"])
+    result = CliRunner().invoke(main, ["carriers", "list", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     fake = next(d for d in data["drivers"] if d["name"] == "fake")
@@ -29,14 +29,14 @@ def test_carriers_list_json_shows_the_fake_driver() -> None:
 
 def test_carriers_list_table() -> None:
     """The table has one line per driver."""
-    result = CliRunner().invoke(carriers, ["list"])
+    result = CliRunner().invoke(main, ["carriers", "list"])
     assert result.exit_code == 0
     assert any(line.startswith("fake ") for line in result.output.splitlines())
 
 
 def test_fake_carrier_serve_help_lists_options() -> None:
     """``fake-carrier serve`` takes host, port and seed."""
-    result = CliRunner().invoke(fake_carrier, ["serve", "--help"])
+    result = CliRunner().invoke(main, ["fake-carrier", "serve", "--help"])
     assert result.exit_code == 0
     for option in ("--host", "--port", "--seed"):
         assert option in result.output
@@ -52,11 +52,11 @@ def _free_port() -> int:
 def test_fake_carrier_serve_answers_http() -> None:
     """The served fake answers its control API on the chosen port."""
     port = _free_port()
-    code = (
-        "from shipsync.carriers._cli import fake_carrier; "
-        f"fake_carrier(['serve', '--port', '{port}', '--seed', '3'])"
+    shipsync = str(pathlib.Path(sys.executable).with_name("shipsync"))
+    process = subprocess.Popen(
+        [shipsync, "fake-carrier", "serve", "--port", str(port), "--seed", "3"],
+        stderr=subprocess.DEVNULL,
     )
-    process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -91,7 +91,7 @@ def test_carriers_list_reports_broken_installed_plugins(
         "raise RuntimeError('boom while importing')\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    result = CliRunner().invoke(carriers, ["list", "--json"])
+    result = CliRunner().invoke(main, ["carriers", "list", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert "fake" in [d["name"] for d in data["drivers"]]
@@ -103,7 +103,7 @@ def test_carriers_list_reports_broken_installed_plugins(
     assert broken == [("bomb", "DriverLoadError"), ("ghost", "DriverLoadError")]
     ours = [e for e in data["errors"] if e["package"] == "shipsync-carrier-broken"]
     assert all("shipsync-carrier-broken" in e["message"] for e in ours)
-    strict = CliRunner().invoke(carriers, ["list", "--strict"])
+    strict = CliRunner().invoke(main, ["carriers", "list", "--strict"])
     assert strict.exit_code == 1
 
 

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from shipsync.carriers import Capability, DriverRegistry
-from shipsync.carriers._cli import carriers
+from shipsync.cli import main
 from shipsync.testing.carriers import check_driver, recordings_from_cassette
 
 
@@ -41,7 +41,7 @@ def test_registry_finds_the_example_through_its_entry_point(example: ModuleType)
 
 def test_carriers_list_shows_the_example(example: ModuleType) -> None:
     """``shipsync carriers list --json`` lists the example with its package and version."""
-    result = CliRunner().invoke(carriers, ["list", "--json"])
+    result = CliRunner().invoke(main, ["carriers", "list", "--json"])
     assert result.exit_code == 0
     drivers = {d["name"]: d for d in json.loads(result.output)["drivers"]}
     assert drivers["example"]["package"] == "shipsync-carrier-example"

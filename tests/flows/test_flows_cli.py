@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from shipsync.cli import main
 from shipsync.flows import Dispatcher, RetryPolicy, SQLiteDeadLetters, no_backoff
-from shipsync.flows._cli import dlq
 from shipsync.idempotency import SQLiteStore
 from shipsync.testing.flows import make_tracking_event
 
@@ -67,10 +67,12 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[st
 def test_list_shows_open_letters(setup: tuple[str, list[str], Path]) -> None:
     """`dlq list` prints one line per open letter; --json prints their summaries."""
     store, ids, _ = setup
-    result = CliRunner().invoke(dlq, ["list", "--store", store])
+    result = CliRunner().invoke(main, ["dlq", "list", "--store", store])
     assert result.exit_code == 0, result.output
     assert result.output.count("\tledger\t") == 2
-    result = CliRunner().invoke(dlq, ["list", "--store", store, "--json", "--partition", "S2"])
+    result = CliRunner().invoke(
+        main, ["dlq", "list", "--store", store, "--json", "--partition", "S2"]
+    )
     (line,) = [x for x in result.output.splitlines() if x.startswith("{")]
     assert json.loads(line)["event_id"] == ids[1]
 
@@ -78,13 +80,13 @@ def test_list_shows_open_letters(setup: tuple[str, list[str], Path]) -> None:
 def test_show_prints_the_event(setup: tuple[str, list[str], Path]) -> None:
     """`dlq show ID` prints the letter and its event as JSON; an unknown id fails cleanly."""
     store, ids, _ = setup
-    result = CliRunner().invoke(dlq, ["show", "1", "--store", store])
+    result = CliRunner().invoke(main, ["dlq", "show", "1", "--store", store])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
     assert shown["event"]["id"] == ids[0]
     assert shown["error"] == "ledger down"
     assert shown["attempts"] == 2
-    result = CliRunner().invoke(dlq, ["show", "99", "--store", store])
+    result = CliRunner().invoke(main, ["dlq", "show", "99", "--store", store])
     assert result.exit_code == 1
     assert "DeadLetterNotFoundError" in result.output
 
@@ -96,20 +98,20 @@ def test_replay_by_id_then_all_applies_each_once(
     store, ids, out = setup
     app = "flows_cli_app:build"
     monkeypatch.setenv("FLOWS_CLI_BROKEN", "1")
-    result = CliRunner().invoke(dlq, ["replay", "1", "--store", store, "--app", app])
+    result = CliRunner().invoke(main, ["dlq", "replay", "1", "--store", store, "--app", app])
     assert result.exit_code == 1
     assert "failed 1" in result.output
     monkeypatch.delenv("FLOWS_CLI_BROKEN")
-    result = CliRunner().invoke(dlq, ["replay", "1", "--store", store, "--app", app])
+    result = CliRunner().invoke(main, ["dlq", "replay", "1", "--store", store, "--app", app])
     assert result.exit_code == 0, result.output
     assert "succeeded 1" in result.output
-    result = CliRunner().invoke(dlq, ["replay", "--all", "--store", store, "--app", app])
+    result = CliRunner().invoke(main, ["dlq", "replay", "--all", "--store", store, "--app", app])
     assert "succeeded 1" in result.output
     assert out.read_text().split() == ids
-    result = CliRunner().invoke(dlq, ["replay", "--all", "--store", store, "--app", app])
+    result = CliRunner().invoke(main, ["dlq", "replay", "--all", "--store", store, "--app", app])
     assert "succeeded 0" in result.output
     assert out.read_text().split() == ids
-    result = CliRunner().invoke(dlq, ["list", "--store", store, "--state", "resolved"])
+    result = CliRunner().invoke(main, ["dlq", "list", "--store", store, "--state", "resolved"])
     assert result.output.count("resolved") == 2
 
 
@@ -117,7 +119,7 @@ def test_replay_and_purge_need_a_selection(setup: tuple[str, list[str], Path]) -
     """Without ids, a filter or --all, replay and purge refuse to act."""
     store, _, _ = setup
     for command in (["replay", "--app", "x:y"], ["purge", "--yes"]):
-        result = CliRunner().invoke(dlq, [*command, "--store", store])
+        result = CliRunner().invoke(main, ["dlq", *command, "--store", store])
         assert result.exit_code == 2
 
 
@@ -126,18 +128,26 @@ def test_replay_rejects_an_app_that_is_not_a_dispatcher(
 ) -> None:
     """--app must name a Dispatcher."""
     store, _, _ = setup
-    result = CliRunner().invoke(dlq, ["replay", "--all", "--store", store, "--app", "json:dumps"])
+    result = CliRunner().invoke(
+        main, ["dlq", "replay", "--all", "--store", store, "--app", "json:dumps"]
+    )
     assert result.exit_code == 2
 
 
 def test_purge_deletes_by_filter_after_confirmation(setup: tuple[str, list[str], Path]) -> None:
     """`dlq purge` asks first, then deletes the matching letters."""
     store, _, _ = setup
-    result = CliRunner().invoke(dlq, ["purge", "--partition", "S1", "--store", store], input="n\n")
+    result = CliRunner().invoke(
+        main, ["dlq", "purge", "--partition", "S1", "--store", store], input="n\n"
+    )
     assert result.exit_code == 1
-    result = CliRunner().invoke(dlq, ["purge", "--partition", "S1", "--store", store, "--yes"])
+    result = CliRunner().invoke(
+        main, ["dlq", "purge", "--partition", "S1", "--store", store, "--yes"]
+    )
     assert "purged 1" in result.output
-    result = CliRunner().invoke(dlq, ["purge", "--all", "--store", f"sqlite:///{store}", "--yes"])
+    result = CliRunner().invoke(
+        main, ["dlq", "purge", "--all", "--store", f"sqlite:///{store}", "--yes"]
+    )
     assert "purged 1" in result.output
 
 
@@ -148,10 +158,10 @@ def test_replay_by_filter_takes_only_the_matching_letters(
     store, ids, out = setup
     app = "flows_cli_app:build"
     args = ["replay", "--partition", "S2", "--store", store, "--app", app]
-    result = CliRunner().invoke(dlq, args)
+    result = CliRunner().invoke(main, ["dlq", *args])
     assert result.exit_code == 0, result.output
     assert "succeeded 1" in result.output
     assert out.read_text().split() == [ids[1]]
-    result = CliRunner().invoke(dlq, ["list", "--store", store, "--json"])
+    result = CliRunner().invoke(main, ["dlq", "list", "--store", store, "--json"])
     (line,) = [x for x in result.output.splitlines() if x.startswith("{")]
     assert json.loads(line)["partition"] == "S1"

@@ -15,9 +15,9 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shipsync.cli import main
 from shipsync.errors import InvalidInputError
 from shipsync.flows import DeadLetterFilter, NewDeadLetter, SQLiteDeadLetters
-from shipsync.flows._cli import dlq
 
 # Texts people may type, surrogates (undecodable argv bytes) and NUL included.
 ANY_TEXT = st.text(
@@ -52,7 +52,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def run(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(dlq, list(args), input=input)
+    return CliRunner().invoke(main, ["dlq", *args], input=input)
 
 
 def assert_clean(result: Result, code: int, *words: str) -> None:

@@ -6,7 +6,8 @@ from collections import Counter
 from pathlib import Path
 
 from shipsync.canonical._tracking import Milestone
-from shipsync.flows._demo import _Ledger, _summarise, run_demo
+from shipsync.cli._demo import run_demo
+from shipsync.cli._demo_host import Ledger, summarise
 from shipsync.testing.flows import make_tracking_event
 
 
@@ -26,11 +27,11 @@ def test_the_demo_runs_end_to_end_and_every_check_passes(tmp_path: Path) -> None
 
 def test_a_failed_check_makes_the_exit_status_non_zero(tmp_path: Path) -> None:
     """When an event the carrier reported never reached the handlers, the demo exits 1."""
-    ledger = _Ledger(tmp_path / "ledger.db", tmp_path / "outbox.jsonl")
+    ledger = Ledger(tmp_path / "ledger.db", tmp_path / "outbox.jsonl")
     ledger.outbox.write_text("")
     lost = make_tracking_event("S1", 1, Milestone.PICKED_UP).data
     lines: list[str] = []
-    code = _summarise(
+    code = summarise(
         echo=lines.append,
         elapsed=1.0,
         ledger=ledger,

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
+from shipsync.cli import main
 from shipsync.errors import DeadLetterNotFoundError, EventLogUnavailableError
 from shipsync.flows import (
     AsyncEventLog,
@@ -18,7 +19,6 @@ from shipsync.flows import (
     PostgresDeadLetters,
     PostgresEventLog,
 )
-from shipsync.flows._cli import dlq
 from shipsync.testing.flows import EventLogConformance, OpenLog, make_tracking_event
 
 pytestmark = pytest.mark.services
@@ -113,7 +113,7 @@ def test_dead_letters_in_postgres(postgres_dsn: str) -> None:
         assert store.get(first).attempts == 6
         assert [x.id for x in store.list(DeadLetterFilter(handler="odoo"))] == [first]
         result = CliRunner().invoke(
-            dlq, ["list", "--store", postgres_dsn, "--table", table, "--json"]
+            main, ["dlq", "list", "--store", postgres_dsn, "--table", table, "--json"]
         )
         assert result.exit_code == 0, result.output
         assert '"handler": "odoo"' in result.output

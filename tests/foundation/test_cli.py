@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 import shipsync
 from shipsync.canonical import default_catalogue
 from shipsync.cli import main
-from shipsync.cli._main import _LAZY_COMMANDS, _LazyGroup
+from shipsync.cli._extras import requires
+from shipsync.cli._main import _load
 
 
 def test_version_prints_the_package_version() -> None:
@@ -58,15 +60,30 @@ def test_timeline_demo_prints_a_timeline_and_passes_its_checks() -> None:
 
 
 def test_a_command_that_cannot_load_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A subsystem command whose module fails to import fails with a message, not a traceback."""
-    monkeypatch.setitem(_LAZY_COMMANDS, "broken", "shipsync.no_such_module:cmd")
-    monkeypatch.setattr(_LazyGroup, "_available", staticmethod(lambda: ["broken"]))
+    """A table command whose module fails to import is listed as unavailable, with the error."""
+    monkeypatch.setitem(main.commands, "broken", _load("broken", "shipsync.no_such_module:cmd"))
     listing = CliRunner().invoke(main, ["--help"])
     assert listing.exit_code == 0
     assert "unavailable" in listing.output
     result = CliRunner().invoke(main, ["broken"])
     assert result.exit_code == 1
-    assert "the 'broken' command cannot load (ModuleNotFoundError" in result.output
+    assert "the 'broken' command cannot run: ModuleNotFoundError" in result.output
+
+
+def test_a_command_whose_extra_is_missing_says_which_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command marked requires() is unavailable, naming the extra, when a module is absent."""
+
+    @requires("server", "shipsync_no_such_module")
+    @click.command("needy")
+    def needy() -> None:
+        """Never runs."""
+
+    monkeypatch.setitem(main.commands, "needy", needy)
+    listing = CliRunner().invoke(main, ["--help"])
+    assert "(unavailable: needs the 'server' extra" in listing.output
+    result = CliRunner().invoke(main, ["needy"])
+    assert result.exit_code == 1
+    assert "pip install 'shipsync[server]'" in result.output
 
 
 def test_demo_runs_end_to_end_and_passes_its_checks() -> None:

@@ -16,8 +16,8 @@ from shipsync.settlement import (
     ChargeAnomalyDetector,
     InvoiceRow,
     read_invoice_rows,
-    write_sample_files,
 )
+from shipsync.testing.settlement import write_sample_files
 
 B = ChargeType.BASE_FREIGHT
 

@@ -11,7 +11,6 @@ def test_public_names_are_pinned() -> None:
         "CHARGE_COLUMNS",
         "CREDIT_CHARGE_TYPES",
         "FAKE_CARRIER_COLUMNS",
-        "SAMPLE_RULES",
         "ChargeAnomaly",
         "ChargeAnomalyDetector",
         "ClassTotal",
@@ -31,7 +30,6 @@ def test_public_names_are_pinned() -> None:
         "ReconciliationReport",
         "ReportProblem",
         "RowProblem",
-        "SampleFiles",
         "SettlementLedger",
         "ShipmentIndex",
         "SqliteShipmentIndex",
@@ -52,7 +50,6 @@ def test_public_names_are_pinned() -> None:
         "register_columns",
         "report_json",
         "rows_of_invoice",
-        "write_sample_files",
     ]
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from _settle_helpers import invoice_csv, line, write
 from click.testing import CliRunner
 
-from shipsync.settlement import write_sample_files
-from shipsync.settlement._cli import reconcile_command
+from shipsync.cli import main
+from shipsync.testing.settlement import write_sample_files
 
 SHIPMENTS = (
     "shipment_id,tracking_number,carrier_shipment_id,reference,currency,status,base_freight,fuel\n"
@@ -21,7 +21,7 @@ SHIPMENTS = (
 
 
 def _invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(reconcile_command, list(args))
+    result = CliRunner().invoke(main, ["reconcile", *args])
     return result.exit_code, result.output
 
 

@@ -42,7 +42,6 @@ from shipsync.canonical import (
 from shipsync.errors import ConfigurationError, InvalidInputError
 from shipsync.settlement import (
     FAKE_CARRIER_COLUMNS,
-    SAMPLE_RULES,
     Expectation,
     InvoiceRow,
     InvoiceStatus,
@@ -58,8 +57,8 @@ from shipsync.settlement import (
     read_invoice_rows,
     reconcile_file,
     report_json,
-    write_sample_files,
 )
+from shipsync.testing.settlement import SAMPLE_RULES, write_sample_files
 
 B, F, R = ChargeType.BASE_FREIGHT, ChargeType.FUEL, ChargeType.RESIDENTIAL
 RULES = MatchRules(

@@ -84,6 +84,8 @@ from shipsync.canonical._shipment import (
     Rate,
     ReturnShipment,
     Shipment,
+    ShipmentOptions,
+    SignatureOption,
 )
 from shipsync.canonical._state import (
     SORT_RANK,
@@ -191,12 +193,14 @@ __all__ = [
     "ShipmentInTransit",
     "ShipmentLabelCreated",
     "ShipmentLost",
+    "ShipmentOptions",
     "ShipmentOutForDelivery",
     "ShipmentPickedUp",
     "ShipmentReturned",
     "ShipmentReturningToSender",
     "ShipmentState",
     "ShipmentStatus",
+    "SignatureOption",
     "TrackingEvent",
     "Upcaster",
     "UtcDatetime",

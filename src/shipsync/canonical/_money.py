@@ -254,10 +254,10 @@ class Money(CanonicalModel):
         left over go one at a time to the first shares, so the shares always add back to this
         amount exactly. A negative amount splits like its absolute value, with the sign kept.
 
-        >>> [str(m) for m in Money.of("10.01", "EUR").allocate(3)]
-        ['3.34 EUR', '3.34 EUR', '3.33 EUR']
-        >>> [str(m) for m in Money.of("10.00", "EUR").allocate([1, 2])]
-        ['3.34 EUR', '6.66 EUR']
+            >>> [str(m) for m in Money.of("10.01", "EUR").allocate(3)]
+            ['3.34 EUR', '3.34 EUR', '3.33 EUR']
+            >>> [str(m) for m in Money.of("10.00", "EUR").allocate([1, 2])]
+            ['3.34 EUR', '6.66 EUR']
         """
         if isinstance(parts, int) and not isinstance(parts, bool):
             if parts < 1:

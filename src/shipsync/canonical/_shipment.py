@@ -38,6 +38,8 @@ __all__ = [
     "Rate",
     "ReturnShipment",
     "Shipment",
+    "ShipmentOptions",
+    "SignatureOption",
 ]
 
 MAX_LABEL_BYTES = 10 * 1024 * 1024
@@ -52,6 +54,22 @@ class LabelFormat(enum.StrEnum):
     PDF = "pdf"
     ZPL = "zpl"
     PNG = "png"
+    EPL = "epl"
+
+
+class SignatureOption(enum.StrEnum):
+    """Who must sign for a delivery."""
+
+    NONE = "none"
+    SIGNATURE = "signature"
+    ADULT_SIGNATURE = "adult_signature"
+
+
+class ShipmentOptions(CanonicalModel):
+    """Delivery options a shipper asks the carrier for (drivers refuse the ones they lack)."""
+
+    signature: SignatureOption = SignatureOption.NONE
+    saturday_delivery: bool = False
 
 
 class Incoterm(enum.StrEnum):
@@ -135,6 +153,7 @@ class Shipment(CanonicalModel):
     packages: Annotated[tuple[Package, ...], Field(min_length=1, max_length=999)]
     customs: Customs | None = None
     created_at: UtcDatetime | None = None
+    options: ShipmentOptions | None = None
 
     @property
     def tracking_numbers(self) -> tuple[str, ...]:

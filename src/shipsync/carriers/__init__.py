@@ -12,6 +12,7 @@ from shipsync.carriers._auth import AccessToken, TokenCache
 from shipsync.carriers._breaker import CircuitBreaker
 from shipsync.carriers._capabilities import Capability
 from shipsync.carriers._client import AsyncCarrierClient, BaseCarrierClient, CarrierClient
+from shipsync.carriers._docs import drivers_markdown
 from shipsync.carriers._driver import (
     DRIVER_API_VERSION,
     AddressValidation,
@@ -60,6 +61,7 @@ __all__ = [
     "Sleeper",
     "TokenCache",
     "ashop_rates",
+    "drivers_markdown",
     "hookimpl",
     "hookspec",
     "is_compatible_api_version",

@@ -30,10 +30,17 @@ def _headers(value: Mapping[str, str] | Headers | None) -> Headers:
     return tuple((str(k), str(v)) for k, v in items)
 
 
+def _ascii_lower(name: str) -> str | None:
+    """Header names are ASCII: fold ASCII case only; a non-ASCII name matches nothing."""
+    return name.lower() if name.isascii() else None
+
+
 def _header(headers: Headers, name: str) -> str | None:
-    lowered = name.lower()
+    lowered = _ascii_lower(name)
+    if lowered is None:
+        return None
     for key, value in headers:
-        if key.lower() == lowered:
+        if _ascii_lower(key) == lowered:
             return value
     return None
 
@@ -90,8 +97,10 @@ class CarrierRequest:
 
     def with_header(self, name: str, value: str) -> CarrierRequest:
         """A copy with header ``name`` set to ``value`` (replacing any earlier value)."""
-        lowered = name.lower()
-        kept = tuple((k, v) for k, v in self.headers if k.lower() != lowered)
+        lowered = _ascii_lower(name)
+        kept = tuple(
+            (k, v) for k, v in self.headers if lowered is None or _ascii_lower(k) != lowered
+        )
         return CarrierRequest(
             self.method,
             self.path,

@@ -42,7 +42,11 @@ def _ts(value: float) -> datetime:
 
 @attrs.frozen
 class NewDeadLetter:
-    """What the dispatcher records when a handler gave up on an event."""
+    """What the dispatcher records when a handler gave up on an event.
+
+    ``failed_at`` is when the last attempt failed; ``first_failed_at`` when the first failing
+    attempt began (``None``: the same as ``failed_at``, one attempt).
+    """
 
     event_id: str
     event_type: str
@@ -53,6 +57,7 @@ class NewDeadLetter:
     error: str
     attempts: int
     failed_at: float
+    first_failed_at: float | None = None
 
 
 @attrs.frozen
@@ -206,6 +211,12 @@ def row_to_letter(row: Sequence[Any]) -> DeadLetter:
     )
 
 
+def first_failure(letter: NewDeadLetter) -> float:
+    """When the letter's first failing attempt began (never after its last failure)."""
+    first = letter.first_failed_at
+    return letter.failed_at if first is None else min(first, letter.failed_at)
+
+
 class SQLiteDeadLetters:
     """Dead letters in a SQLite file (the event log's file is a fine place)."""
 
@@ -261,7 +272,7 @@ class SQLiteDeadLetters:
                     letter.error_type,
                     letter.error[:MAX_ERROR_CHARS],
                     letter.attempts,
-                    letter.failed_at,
+                    first_failure(letter),
                     letter.failed_at,
                 ),
             ).fetchone()

@@ -480,6 +480,7 @@ class Dispatcher:
                     attempt=1,
                     delivery_attempt=d.attempt,
                 )
+                began = self._clock()  # the first failure's time, if it comes to a dead letter
                 try:
                     error, attempts = await self._call(pair.sub, d.event, ctx)
                 except BaseException:
@@ -495,7 +496,9 @@ class Dispatcher:
                     report.effects += 1
                 elif self.dead_letters is not None:
                     try:
-                        self._record(d, pair.sub.name, type(error).__name__, str(error), attempts)
+                        self._record(
+                            d, pair.sub.name, type(error).__name__, str(error), attempts, began
+                        )
                     finally:
                         # Even when the letter cannot be written: the unacknowledged delivery
                         # comes again and must find the pair free, not held for a lease.
@@ -569,7 +572,13 @@ class Dispatcher:
             ) from exc
 
     def _record(
-        self, d: Delivery, handler: str, error_type: str, error: str, attempts: int
+        self,
+        d: Delivery,
+        handler: str,
+        error_type: str,
+        error: str,
+        attempts: int,
+        first_failed_at: float | None = None,
     ) -> None:
         if self.dead_letters is None:
             return
@@ -585,6 +594,7 @@ class Dispatcher:
                 error=error,
                 attempts=attempts,
                 failed_at=self._clock(),
+                first_failed_at=first_failed_at,
             )
         )
 
@@ -628,6 +638,7 @@ class Dispatcher:
                 ctx = HandlerContext(
                     handler=sub.name, key=key, token=outcome.token, attempt=1, replay=True
                 )
+                began = self._clock()
                 try:
                     error, attempts = await self._call(sub, event, ctx)
                 except BaseException:
@@ -641,7 +652,7 @@ class Dispatcher:
                     d = Delivery(
                         partition=letter.partition, position=0, body=letter.body, event=event
                     )
-                    self._record(d, sub.name, type(error).__name__, str(error), attempts)
+                    self._record(d, sub.name, type(error).__name__, str(error), attempts, began)
                     await self.store.release(key, outcome.token)
                     self.dead_letters.mark_replayed(letter.id, resolved=False, at=self._clock())
                     out.failed.append(letter.id)

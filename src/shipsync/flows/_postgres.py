@@ -36,6 +36,7 @@ from ._deadletters import (
     DeadLetter,
     DeadLetterFilter,
     NewDeadLetter,
+    first_failure,
     row_to_letter,
 )
 from ._log import Delivery, decode_delivery, partition_of
@@ -428,7 +429,7 @@ class PostgresDeadLetters:
                     letter.error_type,
                     letter.error[:MAX_ERROR_CHARS],
                     letter.attempts,
-                    letter.failed_at,
+                    first_failure(letter),
                     letter.failed_at,
                 ),
             )

@@ -407,8 +407,8 @@ class PostgresStore(_PostgresBase):
     ) -> None:
         """Record ``result`` in one round trip; ``StaleTokenError`` if ``token`` lost ``key``.
 
-        Raises ``CompletionFailedError`` when the server cannot be reached: reconcile, or retry
-        the completion with the same token (completing twice with one token is a no-op).
+        Raises ``CompletionFailedError`` (``retryable=True``) when the server cannot be reached:
+        retry the completion with the same token (completing twice with one token is a no-op).
         """
         self.complete_many([(key, token, result)], retention)
 
@@ -421,7 +421,9 @@ class PostgresStore(_PostgresBase):
         try:
             rows, _ = self._exec(self._complete_sql, self._complete_params(items, retention))
         except StoreUnavailableError as exc:
-            raise CompletionFailedError(items[0][0], "the PostgreSQL store is unavailable") from exc
+            raise CompletionFailedError(
+                items[0][0], "the PostgreSQL store is unavailable", retryable=True
+            ) from exc
         stale = self._stale(items, rows)
         if stale:
             raise StaleTokenError(stale[0], keys=stale)
@@ -556,7 +558,9 @@ class AsyncPostgresStore(_PostgresBase):
         try:
             rows, _ = await self._exec(self._complete_sql, self._complete_params(items, retention))
         except StoreUnavailableError as exc:
-            raise CompletionFailedError(items[0][0], "the PostgreSQL store is unavailable") from exc
+            raise CompletionFailedError(
+                items[0][0], "the PostgreSQL store is unavailable", retryable=True
+            ) from exc
         stale = self._stale(items, rows)
         if stale:
             raise StaleTokenError(stale[0], keys=stale)

@@ -10,11 +10,13 @@ complete; completing twice with one token is a no-op, so a completion whose answ
 retried.
 
 Failures are typed: ``StoreUnavailableError`` (retryable) when a claim, release or sweep cannot
-reach the store, so nothing ran; ``CompletionFailedError`` when ``complete`` cannot reach it, so
-the caller's side effect ran but is not recorded; ``CorruptRecordError`` for a record that cannot
-be decoded; ``ConfigurationError``, before the backend is touched, for an argument no backend can
-store (a lease or retention outside 1 ms to 100 years, a fingerprint with NUL or lone surrogates,
-a key that is not a ``str``, a result that is not bytes, a token that is not an ``int``).
+reach the store, so nothing ran; ``CompletionFailedError`` with ``retryable=True`` when
+``complete`` cannot reach it, so the caller's side effect ran but is not recorded (retry that
+completion with the same token, a no-op if the first one landed, or reconcile);
+``CorruptRecordError`` for a record that cannot be decoded; ``ConfigurationError``, before the
+backend is touched, for an argument no backend can store (a lease or retention outside 1 ms to
+100 years, a fingerprint with NUL or lone surrogates, a key that is not a ``str``, a result that
+is not bytes, a token that is not an ``int``).
 
 ``claim_many`` reports a fingerprint mismatch as a :class:`Mismatched` outcome for that item
 instead of raising, so one bad event never leaves the rest of a batch claimed but unknown.

@@ -369,8 +369,8 @@ class RedisStore(_RedisBase):
     ) -> None:
         """Record ``result`` in one round trip; ``StaleTokenError`` if ``token`` lost ``key``.
 
-        Raises ``CompletionFailedError`` when Redis cannot be reached: reconcile, or retry the
-        completion with the same token (completing twice with one token is a no-op).
+        Raises ``CompletionFailedError`` (``retryable=True``) when Redis cannot be reached: retry
+        the completion with the same token (completing twice with one token is a no-op).
         """
         self.complete_many([(key, token, result)], retention)
 
@@ -383,7 +383,9 @@ class RedisStore(_RedisBase):
         try:
             flags = self._call(self._complete, *self._complete_args(items, retention))
         except StoreUnavailableError as exc:
-            raise CompletionFailedError(items[0][0], "the Redis store is unavailable") from exc
+            raise CompletionFailedError(
+                items[0][0], "the Redis store is unavailable", retryable=True
+            ) from exc
         stale = self._stale(items, flags)
         if stale:
             raise StaleTokenError(stale[0], keys=stale)
@@ -480,7 +482,9 @@ class AsyncRedisStore(_RedisBase):
         try:
             flags = await self._call(self._complete, *self._complete_args(items, retention))
         except StoreUnavailableError as exc:
-            raise CompletionFailedError(items[0][0], "the Redis store is unavailable") from exc
+            raise CompletionFailedError(
+                items[0][0], "the Redis store is unavailable", retryable=True
+            ) from exc
         stale = self._stale(items, flags)
         if stale:
             raise StaleTokenError(stale[0], keys=stale)

@@ -232,7 +232,8 @@ class SQLiteStore:
         """Record ``result``; ``StaleTokenError`` if ``token`` no longer holds ``key``.
 
         Completing again with the same token is a no-op. When the store cannot be reached the
-        error is ``CompletionFailedError``: the caller's side effect ran and must be reconciled.
+        error is ``CompletionFailedError`` with ``retryable=True``: the side effect ran; retry the
+        completion with the same token, or reconcile.
         """
         secs = seconds(retention, "retention")
         check_key(key)
@@ -241,7 +242,9 @@ class SQLiteStore:
         try:
             ok = self._run(lambda c: self._complete_one(c, key, token, result, until))
         except StoreUnavailableError as exc:
-            raise CompletionFailedError(key, "the SQLite store is unavailable") from exc
+            raise CompletionFailedError(
+                key, "the SQLite store is unavailable", retryable=True
+            ) from exc
         if not ok:
             raise StaleTokenError(key)
 
@@ -261,7 +264,9 @@ class SQLiteStore:
             stale = self._run(run, batch=True)
         except StoreUnavailableError as exc:
             first = items[0][0] if items else ""
-            raise CompletionFailedError(first, "the SQLite store is unavailable") from exc
+            raise CompletionFailedError(
+                first, "the SQLite store is unavailable", retryable=True
+            ) from exc
         if stale:
             raise StaleTokenError(stale[0], keys=stale)
 

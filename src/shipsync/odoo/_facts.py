@@ -10,6 +10,7 @@ from __future__ import annotations
 import attrs
 
 from shipsync.errors import (
+    ConfigurationError,
     OdooError,
     OdooModuleMissingError,
     OdooResponseError,
@@ -33,6 +34,32 @@ class Schema:
     def has(self, model: str, field: str | None) -> bool:
         """Whether ``model`` has ``field`` (never for ``None``)."""
         return field is not None and (model, field) in self.present
+
+
+# Fields a host may name in OdooFieldMap, other than the tracking field (checked in schema()).
+# OCA's default status field is optional (skipped and reported when absent); any other is checked.
+_CHOSEN_FIELDS = (
+    ("picking_status", "picking_model"),
+    ("picking_carrier_price", "picking_model"),
+    ("picking_price_currency", "picking_model"),
+    ("picking_status_base", "picking_model"),
+    ("picking_sale_order", "picking_model"),
+    ("package_tracking", "package_model"),
+)
+
+
+def _check_chosen_fields(f: OdooFieldMap, schema: Schema) -> None:
+    """A field the host named itself that the server lacks is a mistake: say so, never skip it."""
+    for attribute, model_attribute in _CHOSEN_FIELDS:
+        name = getattr(f, attribute)
+        if (
+            attribute in f.model_fields_set
+            and name
+            and not schema.has(getattr(f, model_attribute), name)
+        ):
+            raise ConfigurationError(
+                f"OdooFieldMap.{attribute}: Odoo has no field {getattr(f, model_attribute)}.{name}"
+            )
 
 
 class ServerFacts:
@@ -102,6 +129,7 @@ class ServerFacts:
             if f.picking_tracking == "carrier_tracking_ref":
                 raise OdooModuleMissingError(version_facts(self._gw.server_version).delivery_module)
             raise OdooError(f"Odoo has no field {f.picking_model}.{f.picking_tracking}")
+        _check_chosen_fields(f, schema)
         self._schema_cache = schema
         return schema
 

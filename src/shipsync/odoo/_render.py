@@ -37,6 +37,7 @@ LABEL_MIMETYPES = {
     LabelFormat.PDF: "application/pdf",
     LabelFormat.ZPL: "text/plain",
     LabelFormat.PNG: "image/png",
+    LabelFormat.EPL: "text/plain",
 }
 """The attachment mimetype of each label format."""
 

@@ -21,6 +21,7 @@ import http.client
 import json
 import re
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -101,6 +102,20 @@ def _classify(exc: BaseException) -> type[Exception] | None:
         return _NotSent
     if isinstance(reason, OSError | http.client.HTTPException | urllib.error.URLError):
         return _MaybeSent
+    return None
+
+
+# OpenSSL's reasons when the other end answered the handshake with something that is not TLS.
+_NOT_TLS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG"}
+)
+
+
+def _plain_port(exc: BaseException) -> str | None:
+    """The OpenSSL reason when an https:// URL reached a port that does not speak TLS."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, ssl.SSLError) and reason.reason in _NOT_TLS:
+        return str(reason.reason)
     return None
 
 
@@ -243,6 +258,11 @@ class RpcGateway:
             except (OSError, http.client.HTTPException) as exc:
                 if isinstance(exc, urllib.error.HTTPError):
                     exc.close()  # the error holds the response; free its socket now
+                if _plain_port(exc):
+                    raise ConfigurationError(
+                        f"TLS handshake with {self._url} failed ({_plain_port(exc)}): the port "
+                        "speaks plain HTTP; use an http:// URL or the TLS port of a proxy"
+                    ) from exc
                 kind = _classify(exc)
                 if kind is None:
                     raise _http_error(exc, model, method) from exc

@@ -61,13 +61,11 @@ from shipsync.settlement._report import (
     ReportProblem,
 )
 from shipsync.settlement._rules import MatchRules, Tolerance, classify_charges
-from shipsync.settlement._samples import SAMPLE_RULES, SampleFiles, write_sample_files
 
 __all__ = [
     "CHARGE_COLUMNS",
     "CREDIT_CHARGE_TYPES",
     "FAKE_CARRIER_COLUMNS",
-    "SAMPLE_RULES",
     "ChargeAnomaly",
     "ChargeAnomalyDetector",
     "ClassTotal",
@@ -87,7 +85,6 @@ __all__ = [
     "ReconciliationReport",
     "ReportProblem",
     "RowProblem",
-    "SampleFiles",
     "SettlementLedger",
     "ShipmentIndex",
     "SqliteShipmentIndex",
@@ -108,5 +105,4 @@ __all__ = [
     "register_columns",
     "report_json",
     "rows_of_invoice",
-    "write_sample_files",
 ]

@@ -11,6 +11,8 @@ recorded responses of your carrier (from a sandbox, or cassettes), and pytest ru
 
 The checks: the metadata is complete; every declared capability is implemented and every other
 one raises :class:`~shipsync.errors.UnsupportedOperationError` before sending anything; every
+recording parses into canonical data; with ``specs`` (see :mod:`shipsync.testing.openapi`) every
+request the driver sends during the run matches the carrier's OpenAPI document, strictly; every
 recording parses into canonical data (or, for recorded failures, a typed
 :class:`~shipsync.errors.CarrierError`); broken variants of every recorded answer (truncated,
 fields missing or of the wrong type) fail with a typed error, never a ``KeyError``; an unknown
@@ -54,19 +56,23 @@ from shipsync.carriers import (
     Capability,
     CarrierClient,
     CarrierConfig,
+    CarrierRequest,
     Driver,
     PickupRequest,
     RetryPolicy,
     SleepRecorder,
     is_compatible_api_version,
 )
-from shipsync.errors import CarrierError, UnsupportedOperationError
+from shipsync.errors import CarrierError, InvalidInputError, UnsupportedOperationError
 from shipsync.testing.fake_carrier import sample_address, sample_shipment
+from shipsync.testing.openapi import OpenAPISpec, check_request
 
 __all__ = [
     "DriverConformance",
     "Recording",
     "check_driver",
+    "check_spec",
+    "check_spec_recording",
     "load_recordings",
     "recordings_from_cassette",
 ]
@@ -92,9 +98,10 @@ class Recording:
 
     ``responses`` are ``(status, headers, body)`` in the order the flow sends its requests (the
     token request excluded: the kit supplies a token). ``args`` override the kit's sample inputs
-    (``tracking_number``, ``carrier_shipment_id``, ``confirmation_number``, ``shipment`` as
-    JSON). ``expect`` is ``"ok"``, ``"error"`` (a typed ``CarrierError``) or ``"unknown_status"``
-    (the result holds an UNKNOWN event whose ``carrier_code`` contains ``raw_code``). For
+    (``tracking_number``, ``carrier_shipment_id``, ``confirmation_number``, ``shipment`` and
+    ``address`` (validation and pickups) as JSON). ``expect`` is ``"ok"``, ``"error"`` (a typed
+    ``CarrierError``) or ``"unknown_status"`` (the result holds an UNKNOWN event whose
+    ``carrier_code`` contains ``raw_code``). For
     ``parse_webhook`` the first response's body is the webhook body.
     """
 
@@ -107,22 +114,59 @@ class Recording:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, name: str = "") -> Recording:
-        """Read the JSON form (``body`` may be a string or any JSON value)."""
+        """Read the JSON form (``body`` may be a string or any JSON value).
+
+        The form is an object: ``operation`` (a :class:`~shipsync.carriers.Capability` value),
+        ``responses`` (a list of objects with ``status`` (int, default 200), ``headers`` (an
+        object of strings) and ``body``), and optional ``name``, ``args`` (an object),
+        ``expect`` (``"ok"``, ``"error"`` or ``"unknown_status"``) and ``raw_code``. Any other
+        shape is an :class:`~shipsync.errors.InvalidInputError` whose ``path`` names the field.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidInputError("a recording must be a JSON object", path=name or "recording")
+        items = data.get("responses")
+        if not isinstance(items, list):
+            raise InvalidInputError("must be a list of responses", path="responses")
         responses = []
-        for item in data["responses"]:
+        for index, item in enumerate(items):
+            where = f"responses.{index}"
+            if not isinstance(item, Mapping):
+                raise InvalidInputError("a response must be an object", path=where)
             body = item.get("body", b"")
             if not isinstance(body, str | bytes):
                 body = json.dumps(body)
             raw = body.encode() if isinstance(body, str) else body
-            headers = tuple((str(k), str(v)) for k, v in dict(item.get("headers", {})).items())
-            responses.append((int(item.get("status", 200)), headers, raw))
+            headers = item.get("headers", {})
+            if not isinstance(headers, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+            ):
+                raise InvalidInputError("must be an object of strings", path=f"{where}.headers")
+            status = item.get("status", 200)
+            if type(status) is not int or not 100 <= status <= 599:
+                raise InvalidInputError("must be an HTTP status code", path=f"{where}.status")
+            responses.append((status, tuple(headers.items()), raw))
+        operation = data.get("operation")
+        if not isinstance(operation, str) or operation not in {c.value for c in Capability}:
+            raise InvalidInputError(
+                f"must be one of {', '.join(sorted(c.value for c in Capability))}",
+                path="operation",
+            )
+        args = data.get("args", {})
+        if not isinstance(args, Mapping):
+            raise InvalidInputError("must be an object", path="args")
+        expect = data.get("expect", "ok")
+        if not isinstance(expect, str) or expect not in ("ok", "error", "unknown_status"):
+            raise InvalidInputError("must be ok, error or unknown_status", path="expect")
+        raw_code = data.get("raw_code")
+        if raw_code is not None and not isinstance(raw_code, str):
+            raise InvalidInputError("must be a string", path="raw_code")
         return cls(
-            operation=data["operation"],
+            operation=operation,
             responses=tuple(responses),
             name=str(data.get("name", name)),
-            args=dict(data.get("args", {})),
-            expect=str(data.get("expect", "ok")),
-            raw_code=data.get("raw_code"),
+            args=dict(args),
+            expect=expect,
+            raw_code=raw_code,
         )
 
 
@@ -132,7 +176,10 @@ def load_recordings(path: str | Path) -> list[Recording]:
     files = sorted(root.glob("*.json")) if root.is_dir() else [root]
     recordings = []
     for file in files:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InvalidInputError(f"not a JSON recording file: {exc}", path=str(file)) from None
         items = data if isinstance(data, list) else [data]
         for index, item in enumerate(items):
             recordings.append(Recording.from_json(item, name=f"{file.stem}[{index}]"))
@@ -299,7 +346,8 @@ def _call(client: CarrierClient, recording: Recording) -> Any:
         return client.cancel_shipment(str(args.get("carrier_shipment_id", "X1")))
     if op is Capability.SCHEDULE_PICKUP:
         start = datetime(2026, 1, 5, 9, tzinfo=UTC)
-        request = PickupRequest(sample_address(), start, start + timedelta(hours=4))
+        address = Address.model_validate(args["address"]) if "address" in args else sample_address()
+        request = PickupRequest(address, start, start + timedelta(hours=4))
         return client.schedule_pickup(request, idempotency_key="conformance-key")
     if op is Capability.CANCEL_PICKUP:
         return client.cancel_pickup(str(args.get("confirmation_number", "PU1")))
@@ -317,8 +365,58 @@ def _flatten(result: Any) -> list[Any]:
     return list(result) if isinstance(result, list) else [result]
 
 
-def check_recording(driver: Driver, recording: Recording) -> list[str]:
-    """Replay one recording through the client boundary and check what comes out."""
+def _sent(request: httpx.Request, base_url: str) -> CarrierRequest:
+    """The request as the driver built it: its path relative to the configured base URL."""
+    base_path = urlsplit(base_url).path.rstrip("/")
+    path = request.url.path
+    if base_path and path.startswith(base_path):
+        path = path[len(base_path) :]
+    return CarrierRequest(
+        request.method,
+        path,
+        headers=tuple(request.headers.multi_items()),
+        content=request.content,
+        params=tuple(request.url.params.multi_items()),
+    )
+
+
+def check_spec(
+    driver: Driver, requests: Sequence[httpx.Request], specs: Sequence[OpenAPISpec]
+) -> list[str]:
+    """Problems of the sent ``requests`` against the carrier's OpenAPI ``specs`` (none given: no
+    check)."""
+    problems: list[str] = []
+    if not specs:
+        return problems
+    for request in requests:
+        problems += check_request(_sent(request, driver.config.base_url), specs)
+    return problems
+
+
+def check_spec_recording(
+    driver: Driver, recording: Recording, specs: Sequence[OpenAPISpec]
+) -> list[str]:
+    """Replay ``recording`` and check only the requests it sent against ``specs``."""
+    if not specs or recording.operation not in driver.info.capabilities:
+        return []
+    label = recording.name or recording.operation.value
+    replay = _Replay(recording.responses)
+    client = _replay_client(driver, replay)
+    try:
+        with no_network(), contextlib.suppress(Exception):
+            _call(client, recording)
+    finally:
+        client.close()
+    return [f"{label}: {p}" for p in check_spec(driver, replay.requests, specs)]
+
+
+def check_recording(
+    driver: Driver, recording: Recording, specs: Sequence[OpenAPISpec] = ()
+) -> list[str]:
+    """Replay one recording through the client boundary and check what comes out.
+
+    With ``specs``, every request the flow sent must also match the carrier's OpenAPI document.
+    """
     label = recording.name or recording.operation.value
     if recording.operation not in driver.info.capabilities:
         return [f"{label}: recording for undeclared capability {recording.operation.value}"]
@@ -328,16 +426,17 @@ def check_recording(driver: Driver, recording: Recording) -> list[str]:
         with no_network():
             result = _call(client, recording)
     except CarrierError as exc:
+        spec_problems = [f"{label}: {p}" for p in check_spec(driver, replay.requests, specs)]
         if recording.expect == "error":
-            return []
-        return [f"{label}: raised {type(exc).__name__}: {exc}"]
+            return spec_problems
+        return [*spec_problems, f"{label}: raised {type(exc).__name__}: {exc}"]
     except Exception as exc:
         return [f"{label}: leaked {type(exc).__name__} instead of a typed CarrierError: {exc}"]
     finally:
         client.close()
+    problems = [f"{label}: {p}" for p in check_spec(driver, replay.requests, specs)]
     if recording.expect == "error":
-        return [f"{label}: expected a typed CarrierError, got a result"]
-    problems = []
+        return [*problems, f"{label}: expected a typed CarrierError, got a result"]
     expected = _RESULT_TYPES[recording.operation]
     for item in _flatten(result):
         if not isinstance(item, expected):
@@ -516,11 +615,17 @@ def no_network() -> Iterator[None]:
         socket.create_connection = original_create
 
 
-def check_driver(driver: Driver, recordings: Sequence[Recording] = ()) -> list[str]:
-    """Every problem the kit finds with ``driver`` (empty: it conforms)."""
+def check_driver(
+    driver: Driver, recordings: Sequence[Recording] = (), specs: Sequence[OpenAPISpec] = ()
+) -> list[str]:
+    """Every problem the kit finds with ``driver`` (empty: it conforms).
+
+    ``specs`` are the carrier's OpenAPI documents: every request sent while replaying the
+    recordings must match one of their operations, strictly.
+    """
     problems = check_metadata(driver) + check_capabilities(driver) + check_undeclared(driver)
     for recording in recordings:
-        problems += check_recording(driver, recording)
+        problems += check_recording(driver, recording, specs)
         problems += check_mutations(driver, recording)
         problems += check_deterministic(driver, recording)
     return problems
@@ -530,11 +635,14 @@ class DriverConformance:
     """Subclass with ``driver`` and ``recordings`` set; pytest collects the checks below.
 
     ``require_unknown_status`` (default on when ``track`` or ``parse_webhook`` is declared)
-    demands at least one ``expect="unknown_status"`` recording.
+    demands at least one ``expect="unknown_status"`` recording. ``specs`` (OpenAPI documents
+    loaded with :class:`shipsync.testing.openapi.OpenAPISpec`) turn on the spec check: every
+    request the driver sends during the run must match the carrier's published API.
     """
 
     driver: ClassVar[Driver]
     recordings: ClassVar[Sequence[Recording]] = ()
+    specs: ClassVar[Sequence[OpenAPISpec]] = ()
     require_unknown_status: ClassVar[bool | None] = None
 
     def test_metadata_is_complete(self) -> None:
@@ -553,6 +661,13 @@ class DriverConformance:
         """Each recording gives canonical values, or a typed error when it records a failure."""
         assert self.recordings, "give the kit some recordings"
         problems = [p for r in self.recordings for p in check_recording(self.driver, r)]
+        assert problems == []
+
+    def test_requests_match_the_spec(self) -> None:
+        """Every request sent while replaying the recordings matches the OpenAPI document."""
+        problems = [
+            p for r in self.recordings for p in check_spec_recording(self.driver, r, self.specs)
+        ]
         assert problems == []
 
     def test_broken_answers_fail_typed(self) -> None:

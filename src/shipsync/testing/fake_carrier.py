@@ -83,11 +83,13 @@ class FakeCarrier:
     Clients share one :class:`~shipsync.carriers.CircuitBreaker` and one
     :class:`~shipsync.carriers.SleepRecorder` (``sleeps``), so nothing really sleeps. The breaker
     times its open period on the fake clock: :meth:`advance` past its ttl lets requests through
-    again, and a slow machine never closes it early.
+    again, and a slow machine never closes it early. Webhooks are signed on the fake clock too,
+    because these clients verify on it (a service running on its own signs on real time).
     """
 
     def __init__(self, service: FakeCarrierService | None = None, *, seed: int = 0) -> None:
         self.service = service or FakeCarrierService(seed=seed)
+        self.service.webhooks.signing_clock = self.service.clock.time
         self.sleeps = SleepRecorder()
         self.breaker = CircuitBreaker(threshold=5, ttl=30.0, clock=self.service.clock.time)
         self._ids = itertools.count(1)

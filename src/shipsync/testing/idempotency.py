@@ -901,10 +901,12 @@ class IdempotencyStoreConformance:
             assert info.value.retryable
             with pytest.raises(StoreUnavailableError):
                 bad.claim_many([("k", "fp")])
-            with pytest.raises(CompletionFailedError):
+            with pytest.raises(CompletionFailedError) as failed:
                 bad.complete("k", 1, b"r")
-            with pytest.raises(CompletionFailedError):
+            assert failed.value.retryable  # retry the completion with the same token
+            with pytest.raises(CompletionFailedError) as failed:
                 bad.complete_many([("k", 1, b"r")])
+            assert failed.value.retryable
             with pytest.raises(StoreUnavailableError):
                 bad.release("k", 1)
             with pytest.raises(StoreUnavailableError):
@@ -925,10 +927,12 @@ class IdempotencyStoreConformance:
             assert info.value.retryable
             with pytest.raises(StoreUnavailableError):
                 await bad.claim_many([("k", "fp")])
-            with pytest.raises(CompletionFailedError):
+            with pytest.raises(CompletionFailedError) as failed:
                 await bad.complete("k", 1, b"r")
-            with pytest.raises(CompletionFailedError):
+            assert failed.value.retryable
+            with pytest.raises(CompletionFailedError) as failed:
                 await bad.complete_many([("k", 1, b"r")])
+            assert failed.value.retryable
             with pytest.raises(StoreUnavailableError):
                 await bad.release("k", 1)
             with pytest.raises(StoreUnavailableError):

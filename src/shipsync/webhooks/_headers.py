@@ -2,10 +2,12 @@
 
 Headers arrive as a plain ``dict``, a framework multi-dict (Starlette, Werkzeug), or a list of
 ``(name, value)`` pairs as ASGI and WSGI servers give them, with ``str`` or ``bytes`` items.
-Names are matched case-insensitively. A header a scheme reads must appear exactly once: a
-repeated one is malformed, because two values for one signed field cannot both be right. (A plain
-``dict`` whose keys are already lower case is read by exact lookup, then checked for the same name
-in another case, such as ``Webhook-Id`` beside ``webhook-id``.)
+Names are matched ASCII-case-insensitively: header names are ASCII (RFC 9110), so a name holding
+any other character never matches (``str.lower`` would turn the Kelvin sign into ``k``). A header
+a scheme reads must appear exactly once: a repeated one is malformed, because two values for one
+signed field cannot both be right. (A plain ``dict`` whose keys are already lower case is read by
+exact lookup, then checked for the same name in another case, such as ``Webhook-Id`` beside
+``webhook-id``.)
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, TypeAlias
 
 from shipsync.errors import InvalidInputError, MalformedHeaderError, MissingHeaderError
 
-__all__ = ["HeadersInput", "check_case_twins", "read_headers"]
+__all__ = ["HeadersInput", "ascii_lower", "check_case_twins", "read_headers"]
 
 HeadersInput: TypeAlias = (
     Mapping[str, str]
@@ -24,6 +26,11 @@ HeadersInput: TypeAlias = (
     | Iterable[tuple[bytes, bytes]]
 )
 """Anything that yields ``(name, value)`` pairs: a mapping (its ``items()``) or an iterable."""
+
+
+def ascii_lower(name: str) -> str | None:
+    """``name`` in lower case when it is ASCII; ``None`` (matches nothing) when it is not."""
+    return name.lower() if name.isascii() else None
 
 
 def _text(value: str | bytes) -> str:
@@ -47,8 +54,9 @@ def check_case_twins(headers: dict[Any, Any], names: tuple[str, ...]) -> None:
             continue
         if isinstance(key, bytes):
             key = key.decode("latin-1")
-        if isinstance(key, str) and key.lower() in names:
-            raise MalformedHeaderError(key.lower(), "header is repeated")
+        folded_key = ascii_lower(key) if isinstance(key, str) else None
+        if folded_key is not None and folded_key in names:
+            raise MalformedHeaderError(folded_key, "header is repeated")
 
 
 def read_headers(headers: HeadersInput, names: tuple[str, ...]) -> list[str]:
@@ -81,10 +89,8 @@ def read_headers(headers: HeadersInput, names: tuple[str, ...]) -> list[str]:
     for raw_name, raw_value in pairs:
         if not isinstance(raw_name, str | bytes) or not isinstance(raw_value, str | bytes):
             raise InvalidInputError("header names and values must be str or bytes", path="headers")
-        name = (
-            raw_name.decode("latin-1").lower() if isinstance(raw_name, bytes) else raw_name.lower()
-        )
-        if name in names:
+        name = ascii_lower(raw_name.decode("latin-1") if isinstance(raw_name, bytes) else raw_name)
+        if name is not None and name in names:
             index = names.index(name)
             if found[index] is not None:
                 raise MalformedHeaderError(names[index], "header is repeated")

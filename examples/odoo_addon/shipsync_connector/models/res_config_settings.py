@@ -9,8 +9,8 @@ class ResConfigSettings(models.TransientModel):
     shipsync_webhook_secrets = fields.Char(
         string="Webhook secrets",
         config_parameter="shipsync_connector.webhook_secrets",
-        help="Standard Webhooks secrets (whsec_...), several separated by spaces or new lines "
-        "while a secret is being rotated.",
+        help="Standard Webhooks secrets (whsec_...); several, separated by spaces, while a "
+        "secret is being rotated.",
     )
     shipsync_validate_on_delivery = fields.Boolean(
         string="Validate pickings on delivery",

@@ -22,7 +22,7 @@ from shipsync.carriers.fake._service import (
     FakeCarrierService,
     FakeResponse,
 )
-from shipsync.carriers.fake._webhooks import Delivery, WebhookOutbox
+from shipsync.carriers.fake._webhooks import RETRY_DELAYS, Delivery, WebhookOutbox
 
 __all__ = [
     "CHARGE_TYPES",
@@ -32,6 +32,7 @@ __all__ = [
     "ENDPOINTS",
     "MILESTONES",
     "REASONS",
+    "RETRY_DELAYS",
     "SCENARIOS",
     "STATUS_DESCRIPTIONS",
     "TRANSIENT",

@@ -660,6 +660,7 @@ class FakeCarrierService:
                     "requests": self.requests,
                     "faults_injected": self.faults_injected,
                     "webhooks_pending": self.webhooks.pending(),
+                    "webhooks_failed": len(self.webhooks.failed),
                 },
             )
         if action == "clock" and method == "POST":
@@ -695,6 +696,8 @@ class FakeCarrierService:
                 reorder=bool(payload.get("reorder", False)),
                 delay=float(payload.get("delay_seconds", 0.0)),
             )
+            if payload.get("signing_clock") == "fake":
+                self.webhooks.signing_clock = self.clock.time
             self._queue_webhooks()
             return _json(200, {"ok": True})
         if action == "webhooks/deliver" and method == "POST":

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import click
 
-from shipsync.carriers._registry import DriverRegistry
+from shipsync.cli._extras import requires
 
 __all__ = ["carriers", "fake_carrier"]
 
@@ -22,6 +23,8 @@ def carriers() -> None:
 @click.option("--strict", is_flag=True, help="Exit with status 1 when a plugin failed to load.")
 def list_drivers(as_json: bool, strict: bool) -> None:
     """List every installed driver with its package, version and capabilities, and load errors."""
+    from shipsync.carriers import DriverRegistry
+
     registry = DriverRegistry.discover()
     drivers: list[dict[str, Any]] = [
         {
@@ -57,6 +60,7 @@ def list_drivers(as_json: bool, strict: bool) -> None:
         raise SystemExit(1)
 
 
+@requires("server", "uvicorn", "starlette")
 @click.group("fake-carrier")
 def fake_carrier() -> None:
     """The fake carrier for tests in any language."""
@@ -64,7 +68,13 @@ def fake_carrier() -> None:
 
 @fake_carrier.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port).",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of faults and data.")
 @click.option(
     "--discrepancy-rate",
@@ -74,9 +84,48 @@ def fake_carrier() -> None:
     help="Share of shipments whose invoice line differs from the quote.",
 )
 def serve_command(host: str, port: int, seed: int, discrepancy_rate: float) -> None:
-    """Serve the fake carrier's HTTP API (needs the server extra: starlette and uvicorn)."""
-    from shipsync.carriers.fake import FakeCarrierService, serve
+    """Serve the fake carrier's HTTP API (needs the server extra: starlette and uvicorn).
 
+    The address is announced on standard error once the port is bound; a busy port or a host
+    that does not resolve ends the command with one line naming the cause.
+    """
+    from shipsync.carriers.fake import FakeCarrierService, create_app
+    from shipsync.errors import MissingDependencyError
+
+    try:
+        import uvicorn
+    except ImportError:
+        raise MissingDependencyError("shipsync fake-carrier serve", "server") from None
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
     service = FakeCarrierService(seed=seed, discrepancy_rate=discrepancy_rate)
-    click.echo(f"fake carrier on http://{host}:{port} (seed {seed})", err=True)
-    serve(service, host=host, port=port)
+    config = uvicorn.Config(create_app(service), log_level="warning", lifespan="off")
+    click.echo(f"fake carrier on http://{_url_host(host)}:{bound} (seed {seed})", err=True)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or a one-line error naming why there cannot be one."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
+        raise click.ClickException(f"cannot resolve host {host!r}: {reason}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    return sock
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

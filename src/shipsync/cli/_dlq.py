@@ -1,9 +1,12 @@
 """``shipsync dlq``: list, show, replay and purge dead letters.
 
 The store is named by ``--store`` (or ``SHIPSYNC_DLQ_STORE``): a SQLite file path (optionally
-``sqlite:///path``) or a ``postgresql://`` DSN. Replaying needs the host's handlers: ``--app
-module:attribute`` names a :class:`~shipsync.flows.Dispatcher` (or a callable returning one); its
-dead letters are read from ``--store``.
+``sqlite:///path``) or a ``postgresql://`` DSN. It must already hold the dead letter table: a
+mistyped path or an unrelated database is refused rather than given a new table, unless
+``--create`` says to make one. Replaying needs the host's handlers: ``--app module:attribute``
+names a :class:`~shipsync.flows.Dispatcher` (or a callable returning one), imported with the
+current directory on ``sys.path`` (as flask and uvicorn do); its dead letters are read from
+``--store``.
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
+import re
+import sqlite3
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from shipsync.errors import ShipsyncError
-
-from ._deadletters import DeadLetterFilter, DeadLetterStore, SQLiteDeadLetters
-from ._dispatcher import Dispatcher
+if TYPE_CHECKING:
+    from shipsync.flows import DeadLetterFilter, DeadLetterStore, Dispatcher
 
 __all__ = ["dlq", "open_dead_letters"]
 
@@ -28,27 +33,88 @@ DEFAULT_TABLE = "shipsync_dead_letters"
 
 def open_dead_letters(url: str, *, table: str = DEFAULT_TABLE) -> DeadLetterStore:
     """Open the dead letter store ``url`` names (a SQLite path or a ``postgresql://`` DSN)."""
-    if url.startswith(("postgresql://", "postgres://")):
-        from ._postgres import PostgresDeadLetters
+    if _is_postgres(url):
+        from shipsync.flows import PostgresDeadLetters
 
         return PostgresDeadLetters(url, table=table)
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
-    return SQLiteDeadLetters(path, table=table)
+    from shipsync.flows import SQLiteDeadLetters
+
+    return SQLiteDeadLetters(url.removeprefix("sqlite:///"), table=table)
 
 
-def _open(url: str, table: str) -> DeadLetterStore:
-    """Open an existing store: a mistyped SQLite path is an error, not a new empty file."""
-    if not url.startswith(("postgresql://", "postgres://")):
+def _is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+_TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+# Columns every dead letter table has; a table of that name without them is someone else's.
+_COLUMNS = {"event_id", "handler", "body", "attempts", "first_failed_at", "last_failed_at"}
+
+
+def _open(url: str, table: str, create: bool) -> DeadLetterStore:
+    """Open an existing dead letter store; never turn a typo or another database into one."""
+    if _TABLE.fullmatch(table) is None:
+        raise click.BadParameter("letters, digits and _ only, at most 63", param_hint="--table")
+    if _is_postgres(url):
+        columns = None if create else _postgres_columns(url, table)
+    else:
         path = url.removeprefix("sqlite:///")
         if not Path(path).is_file():
-            raise click.ClickException(f"no dead letter store at {path!r}")
+            if not create:
+                raise click.ClickException(
+                    f"no dead letter store at {path!r} (pass --create to make a new one)"
+                )
+            columns = None
+        else:
+            columns = _sqlite_columns(path, table)
+    if not create and not (columns or set()) >= _COLUMNS:
+        what = "has no" if not columns else "has a different"
+        raise click.ClickException(
+            f"{url if _is_postgres(url) else repr(url.removeprefix('sqlite:///'))} {what} dead "
+            f"letter table {table!r}: not a dead letter store (pass --create to add one)"
+        )
     return open_dead_letters(url, table=table)
 
 
+def _sqlite_columns(path: str, table: str) -> set[str]:
+    try:
+        with sqlite3.connect(f"file:{Path(path).absolute()}?mode=ro", uri=True) as db:
+            rows = db.execute(f'PRAGMA table_info("{table}")').fetchall()
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"{path!r} is not a SQLite database: {exc}") from None
+    return {str(row[1]) for row in rows}
+
+
+def _postgres_columns(url: str, table: str) -> set[str]:
+    try:
+        import psycopg
+    except ImportError:
+        from shipsync.errors import MissingDependencyError
+
+        raise MissingDependencyError("a PostgreSQL dead letter store", "postgres") from None
+    try:
+        with psycopg.connect(url, connect_timeout=5) as db:
+            rows = db.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = %s",
+                (table,),
+            ).fetchall()
+    except psycopg.Error as exc:
+        from shipsync.errors import EventLogUnavailableError
+
+        raise EventLogUnavailableError(f"dead letter store unavailable: {exc}") from None
+    return {str(row[0]) for row in rows}
+
+
 def _load_dispatcher(target: str) -> Dispatcher:
+    from shipsync.flows import Dispatcher
+
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
         raise click.BadParameter("use module:attribute", param_hint="--app")
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)  # as flask and uvicorn do: the app lives where the user stands
     try:
         obj: Any = getattr(importlib.import_module(module_name), attribute)
     except Exception as exc:  # the host's module may fail in any way while importing
@@ -74,6 +140,8 @@ def _filter(
     partition: str | None,
     resolved: bool | None,
 ) -> DeadLetterFilter:
+    from shipsync.flows import DeadLetterFilter
+
     return DeadLetterFilter(
         ids=list(ids) if ids else None,
         handler=handler,
@@ -92,6 +160,9 @@ _store_option = click.option(
     help="SQLite file or postgresql:// DSN of the dead letters (env SHIPSYNC_DLQ_STORE).",
 )
 _table_option = click.option("--table", default=DEFAULT_TABLE, show_default=True)
+_create_option = click.option(
+    "--create", is_flag=True, help="Create the dead letter table if the store has none."
+)
 _filters = [
     click.option("--handler", help="Only letters of this handler."),
     click.option("--type", "event_type", help="Only letters of this event type."),
@@ -109,6 +180,8 @@ class _Group(click.Group):
     """Turns shipsync errors into a clean message and exit code 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from shipsync.errors import ShipsyncError
+
         try:
             return super().invoke(ctx)
         except ShipsyncError as exc:
@@ -123,6 +196,7 @@ def dlq() -> None:
 @dlq.command("list")
 @_store_option
 @_table_option
+@_create_option
 @_with_filters
 @click.option(
     "--state",
@@ -135,6 +209,7 @@ def dlq() -> None:
 def list_(
     store: str,
     table: str,
+    create: bool,
     handler: str | None,
     event_type: str | None,
     partition: str | None,
@@ -144,7 +219,7 @@ def list_(
 ) -> None:
     """List dead letters, oldest first."""
     resolved = {"open": False, "resolved": True, "all": None}[state]
-    letters = _open(store, table)
+    letters = _open(store, table, create)
     try:
         found = letters.list(_filter((), handler, event_type, partition, resolved), limit=limit)
     finally:
@@ -165,9 +240,10 @@ def list_(
 @click.argument("letter_id", type=_ID)
 @_store_option
 @_table_option
-def show(letter_id: int, store: str, table: str) -> None:
+@_create_option
+def show(letter_id: int, store: str, table: str, create: bool) -> None:
     """Show one dead letter with its event, as JSON."""
-    letters = _open(store, table)
+    letters = _open(store, table, create)
     try:
         letter = letters.get(letter_id)
     finally:
@@ -184,6 +260,7 @@ def show(letter_id: int, store: str, table: str) -> None:
 @click.argument("letter_ids", type=_ID, nargs=-1)
 @_store_option
 @_table_option
+@_create_option
 @_with_filters
 @click.option("--all", "everything", is_flag=True, help="Replay every open letter.")
 @click.option("--app", required=True, help="module:attribute of the host's Dispatcher.")
@@ -191,6 +268,7 @@ def replay(
     letter_ids: tuple[int, ...],
     store: str,
     table: str,
+    create: bool,
     handler: str | None,
     event_type: str | None,
     partition: str | None,
@@ -201,7 +279,7 @@ def replay(
     if not (letter_ids or handler or event_type or partition or everything):
         raise click.UsageError("name letter ids, a filter, or --all")
     dispatcher = _load_dispatcher(app)
-    letters = _open(store, table)
+    letters = _open(store, table, create)
     dispatcher.dead_letters = letters
     try:
         report = asyncio.run(
@@ -225,6 +303,7 @@ def replay(
 @click.argument("letter_ids", type=_ID, nargs=-1)
 @_store_option
 @_table_option
+@_create_option
 @_with_filters
 @click.option(
     "--state",
@@ -238,6 +317,7 @@ def purge(
     letter_ids: tuple[int, ...],
     store: str,
     table: str,
+    create: bool,
     handler: str | None,
     event_type: str | None,
     partition: str | None,
@@ -251,7 +331,7 @@ def purge(
     if not yes:
         click.confirm("Delete the matching dead letters for good?", abort=True)
     resolved = {"open": False, "resolved": True, "all": None}[state]
-    letters = _open(store, table)
+    letters = _open(store, table, create)
     try:
         count = letters.purge(_filter(letter_ids, handler, event_type, partition, resolved))
     finally:

@@ -13,18 +13,20 @@
 4. The summary counts shipments by milestone, deliveries, duplicates absorbed and dead letters,
    and checks against the carrier's own tracking API that no event was lost or applied twice.
    The exit status is 1 when a check fails.
+
+The work directory (event log, dead letters, ledger, outbox) is a temporary one, deleted at the end,
+unless ``--keep`` or ``--work-dir DIR`` keeps it; the closing lines then say how to look inside.
+The timeline variant (``--timeline``) lives in :mod:`shipsync.cli._timeline_demo`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import os
+import shlex
 import socket
-import sqlite3
 import tempfile
 import threading
 import time
@@ -32,24 +34,19 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import httpx
 
-from shipsync.canonical import Event, MilestoneEvent, event_for_tracking
-from shipsync.canonical._state import fold
-from shipsync.canonical._tracking import Milestone, TrackingEvent
-from shipsync.errors import EventLogUnavailableError, MissingDependencyError
+from shipsync.cli._demo_host import SOURCE, Ledger, subscribe_handlers, summarise
 
-from ._deadletters import SQLiteDeadLetters
-from ._dispatcher import Dispatcher, HandlerContext
-from ._policies import InvoiceReleaseGate
-from ._sqlite import AsyncSQLiteEventLog, SQLiteEventLog
+if TYPE_CHECKING:
+    from shipsync.canonical import Event, TrackingEvent
+    from shipsync.carriers import CarrierClient
+    from shipsync.flows import AsyncSQLiteEventLog, Dispatcher, SQLiteEventLog
 
-__all__ = ["run_demo"]
+__all__ = ["demo", "run_demo"]
 
-SOURCE = "shipsync/fake"
 STEP_HOURS = 8
 HOURS = 208  # the longest story (lost) ends at 200 h
 ODOO_VARS = ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_PASSWORD")
@@ -65,35 +62,13 @@ class _FlakySink:
         self.failures = 0
 
     def publish(self, events: Sequence[Event]) -> None:
+        from shipsync.errors import EventLogUnavailableError
+
         self.calls += 1
         if self.every and self.calls % self.every == 0:
             self.failures += 1
             raise EventLogUnavailableError("injected sink fault")
         self.log.publish(events)
-
-
-class _Ledger:
-    """The local execution ledger, customer outbox and accruals, with call counters."""
-
-    def __init__(self, path: Path, outbox: Path) -> None:
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS tracking (event_id TEXT PRIMARY KEY, "
-            "shipment_id TEXT NOT NULL, body TEXT NOT NULL)"
-        )
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS ledger (key TEXT PRIMARY KEY, shipment_id TEXT NOT NULL, "
-            "milestone TEXT NOT NULL, status TEXT)"
-        )
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS accruals (key TEXT PRIMARY KEY, shipment_id TEXT NOT NULL, "
-            "amount TEXT NOT NULL, currency TEXT NOT NULL)"
-        )
-        self.outbox = outbox
-        self.calls: Counter[str] = Counter()
-        self.lock = threading.Lock()
 
 
 def _free_port() -> int:
@@ -152,75 +127,6 @@ def _odoo_sink(env: Mapping[str, str]) -> Callable[[TrackingEvent], str] | None:
     return apply
 
 
-def _handlers(
-    dispatcher: Dispatcher,
-    ledger: _Ledger,
-    quotes: Mapping[str, tuple[str, str]],
-    odoo: Callable[[TrackingEvent], str] | None,
-    gate: InvoiceReleaseGate,
-) -> set[str]:
-    """Subscribe the demo's handlers; return the ids of events the notifier fails on once."""
-    failed_once: set[str] = set()
-    db = ledger.db
-
-    def count(name: str) -> None:
-        with ledger.lock:
-            ledger.calls[name] += 1
-
-    def state(event: Event, ctx: HandlerContext) -> None:
-        assert isinstance(event, MilestoneEvent)
-        count("state")
-        data = event.data
-        db.execute(
-            "INSERT INTO tracking (event_id, shipment_id, body) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (event.id, data.shipment_id, data.model_dump_json()),
-        )
-
-    def execution(event: Event, ctx: HandlerContext) -> None:
-        assert isinstance(event, MilestoneEvent)
-        count("execution")
-        status = odoo(event.data) if odoo is not None else "ledger"
-        db.execute(
-            "INSERT INTO ledger (key, shipment_id, milestone, status) VALUES (?, ?, ?, ?)",
-            (ctx.key, event.data.shipment_id, event.milestone.value, status),
-        )
-
-    def notify(event: Event, ctx: HandlerContext) -> None:
-        assert isinstance(event, MilestoneEvent)
-        count("notify")
-        # The customer mailer is down for one event in 15, once: a dead letter, replayed later.
-        unlucky = int(hashlib.sha256(event.id.encode()).hexdigest(), 16) % 15 == 0
-        if unlucky and event.id not in failed_once:
-            failed_once.add(event.id)
-            raise ConnectionError("mailer unavailable")
-        line = {
-            "to": "customer",
-            "shipment": event.data.shipment_id,
-            "key": ctx.key,
-            "milestone": event.milestone.value,
-            "at": event.data.occurred_at.isoformat(),
-        }
-        with ledger.lock, ledger.outbox.open("a") as out:
-            out.write(json.dumps(line) + "\n")
-
-    def accrue(event: Event, ctx: HandlerContext) -> None:
-        assert isinstance(event, MilestoneEvent)
-        count("finance")
-        amount, currency = quotes.get(event.data.shipment_id, ("0", "EUR"))
-        db.execute(
-            "INSERT INTO accruals (key, shipment_id, amount, currency) VALUES (?, ?, ?, ?)",
-            (ctx.key, event.data.shipment_id, amount, currency),
-        )
-
-    dispatcher.subscribe(None, state, name="state")
-    dispatcher.subscribe(None, execution, name="execution")
-    dispatcher.subscribe(None, notify, name="notify", blocking=False)
-    dispatcher.subscribe("shipment.picked_up", accrue, name="finance")
-    dispatcher.subscribe(None, gate, name="invoice-gate")
-    return failed_once
-
-
 async def _drain(dispatcher: Dispatcher, log: AsyncSQLiteEventLog, totals: Counter[str]) -> None:
     while True:
         deliveries = await log.receive(500, timeout=0.0)
@@ -245,6 +151,8 @@ def run_demo(
 
     Needs the ``server`` extra (uvicorn and starlette serve the fake carrier and the receiver).
     """
+    from shipsync.errors import MissingDependencyError
+
     try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
@@ -275,18 +183,26 @@ def _run(
     env: Mapping[str, str],
     progress: bool,
 ) -> int:
+    import httpx
+
     from shipsync.carriers import CarrierClient, SleepRecorder
     from shipsync.carriers.fake import (
+        RETRY_DELAYS,
         FakeCarrierService,
         FakeConfig,
         FakeDriver,
         Fault,
         FaultPlan,
-        Scenario,
         run_server,
     )
+    from shipsync.flows import (
+        AsyncSQLiteEventLog,
+        Dispatcher,
+        InvoiceReleaseGate,
+        SQLiteDeadLetters,
+        SQLiteEventLog,
+    )
     from shipsync.idempotency import SQLiteStore
-    from shipsync.testing.fake_carrier import sample_shipment
     from shipsync.webhooks import (
         StandardWebhooksScheme,
         WebhookReceiver,
@@ -302,13 +218,13 @@ def _run(
     sink = _FlakySink(SQLiteEventLog(events_db, synchronous="NORMAL"), every=23)
     driver = FakeDriver(FakeConfig())
     receiver = WebhookReceiver(
-        StandardWebhooksScheme().verifier(secret, clock=service.clock.time),
+        StandardWebhooksScheme().verifier(secret),  # the carrier signs on real time
         store=SQLiteStore(work / "dedupe.db", namespace="webhooks"),
         sink=sink,
         parser=tracking_parser(driver.parse_webhook, source=SOURCE, clock=service.clock.time),
         name="fake",
     )
-    ledger = _Ledger(work / "ledger.db", work / "outbox.jsonl")
+    ledger = Ledger(work / "ledger.db", work / "outbox.jsonl")
     letters = SQLiteDeadLetters(events_db)  # rare writes: the default durability
     dispatcher = Dispatcher(
         SQLiteStore(work / "flows.db", namespace="demo"),
@@ -317,13 +233,11 @@ def _run(
     )
     gate = InvoiceReleaseGate(work / "ledger.db", synchronous="NORMAL")
     quotes: dict[str, tuple[str, str]] = {}
-    failed_once = _handlers(dispatcher, ledger, quotes, odoo, gate)
+    failed_once = subscribe_handlers(dispatcher, ledger, quotes, odoo, gate)
     log = AsyncSQLiteEventLog(events_db, synchronous="NORMAL")
     statuses: Counter[int] = Counter()
     outcomes: Counter[str] = Counter()
     totals: Counter[str] = Counter()
-    booked: dict[str, tuple[str, ...]] = {}
-    scenarios = list(Scenario)
 
     with run_server(service) as server, _serve_receiver(receiver, outcomes) as hook_url:
         service.webhooks.configure(url=hook_url, secret=secret, duplicates=0.25, reorder=True)
@@ -348,35 +262,23 @@ def _run(
             else contextlib.nullcontext()
         )
         with bar:
-            for i in range(shipments):
-                scenario = scenarios[i % len(scenarios)]
-                packages = 2 if scenario is Scenario.MULTI_PACKAGE_ONE_LATE else 1
-                shipment = sample_shipment(
-                    shipment_id=f"DEMO-{i + 1:05d}", scenario=scenario.value, packages=packages
-                )
-                result = client.create_shipment(shipment, idempotency_key=f"book-{i}")
-                booked[shipment.shipment_id] = result.tracking_numbers
-                # Estimated at the fake carrier's standard tariff: 5.00 + 2.00/kg per package.
-                quotes[shipment.shipment_id] = (f"{8 * packages}.00", "EUR")
-                if progress:
-                    bar.update(1)
+            booked = _book(client, shipments, quotes, bar.update if progress else None)
             service.set_faults("create_shipment", None)
             if os.environ.get("SHIPSYNC_DEMO_DEBUG"):
                 echo(f"booked in {time.monotonic() - started:.1f}s")
             for _ in range(steps):
                 service.advance(STEP_HOURS * 3600)
-                for _, status in service.webhooks.deliver(send):
-                    statuses[status] += 1
+                statuses.update(status for _, status in service.webhooks.deliver(send))
                 asyncio.run(_drain(dispatcher, log, totals))
                 if progress:
                     bar.update(1)
             if os.environ.get("SHIPSYNC_DEMO_DEBUG"):
                 echo(f"stepped in {time.monotonic() - started:.1f}s")
-            for _ in range(10):  # deliveries the receiver deferred (503) come again
+            for delay in RETRY_DELAYS:  # deliveries the receiver deferred (503) come again
                 if not service.webhooks.pending():
                     break
-                for _, status in service.webhooks.deliver(send):
-                    statuses[status] += 1
+                service.advance(delay)
+                statuses.update(status for _, status in service.webhooks.deliver(send))
             asyncio.run(_drain(dispatcher, log, totals))
             replay = asyncio.run(dispatcher.replay())
             if progress:
@@ -387,7 +289,7 @@ def _run(
 
     pending = log.sync.pending()
     asyncio.run(log.close())
-    return _summarise(
+    return summarise(
         echo=echo,
         elapsed=time.monotonic() - started,
         ledger=ledger,
@@ -405,6 +307,33 @@ def _run(
     )
 
 
+def _book(
+    client: CarrierClient,
+    shipments: int,
+    quotes: dict[str, tuple[str, str]],
+    advance: Callable[[int], None] | None,
+) -> dict[str, tuple[str, ...]]:
+    """Book ``shipments`` across the fake carrier's scenarios; note each one's quote."""
+    from shipsync.carriers.fake import Scenario
+    from shipsync.testing.fake_carrier import sample_shipment
+
+    scenarios = list(Scenario)
+    booked: dict[str, tuple[str, ...]] = {}
+    for i in range(shipments):
+        scenario = scenarios[i % len(scenarios)]
+        packages = 2 if scenario is Scenario.MULTI_PACKAGE_ONE_LATE else 1
+        shipment = sample_shipment(
+            shipment_id=f"DEMO-{i + 1:05d}", scenario=scenario.value, packages=packages
+        )
+        result = client.create_shipment(shipment, idempotency_key=f"book-{i}")
+        booked[shipment.shipment_id] = result.tracking_numbers
+        # Estimated at the fake carrier's standard tariff: 5.00 + 2.00/kg per package.
+        quotes[shipment.shipment_id] = (f"{8 * packages}.00", "EUR")
+        if advance is not None:
+            advance(1)
+    return booked
+
+
 def _tracking(client: Any, numbers: Sequence[str]) -> list[TrackingEvent]:
     events: list[TrackingEvent] = []
     for number in numbers:
@@ -412,89 +341,59 @@ def _tracking(client: Any, numbers: Sequence[str]) -> list[TrackingEvent]:
     return events
 
 
-def _summarise(
-    *,
-    echo: Callable[[str], None],
-    elapsed: float,
-    ledger: _Ledger,
-    truth: Mapping[str, list[TrackingEvent]],
-    statuses: Counter[int],
-    outcomes: Counter[str],
-    totals: Counter[str],
-    replay: tuple[int, int],
-    failed_once: int,
-    open_letters: int,
-    pending: int,
-    odoo: bool,
-    holds: int,
-    work: Path,
-) -> int:
-    db = ledger.db
-    stored: dict[str, list[TrackingEvent]] = {}
-    for shipment_id, body in db.execute("SELECT shipment_id, body FROM tracking"):
-        stored.setdefault(shipment_id, []).append(TrackingEvent.model_validate_json(body))
-    expected_ids = {
-        event_for_tracking(t, source=SOURCE).id
-        for events in truth.values()
-        for t in events
-        if t.milestone is not Milestone.UNKNOWN
-    }
-    stored_ids = {row[0] for row in db.execute("SELECT event_id FROM tracking")}
-    ledger_keys = [row[0] for row in db.execute("SELECT key FROM ledger")]
-    outbox = [json.loads(x) for x in ledger.outbox.read_text().splitlines()]
-    outbox_keys = [x["key"] for x in outbox]
-    picked_up = sum(
-        1 for events in truth.values() for t in events if t.milestone is Milestone.PICKED_UP
+@click.command()
+@click.option(
+    "--shipments",
+    "-n",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=1, max=100_000),
+    help="Shipments to create.",
+)
+@click.option("--seed", default=7, show_default=True, help="Seed of the fake carrier.")
+@click.option(
+    "--timeline",
+    is_flag=True,
+    help="Only fold messy event feeds into timelines, in-process (no server, no network).",
+)
+@click.option("--keep", is_flag=True, help="Keep the work directory and say where it is.")
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Work in DIR (created if needed) and keep it.",
+)
+def demo(shipments: int, seed: int, timeline: bool, keep: bool, work_dir: Path | None) -> None:
+    """Run the end-to-end demo: fake carrier, signed webhooks, event log, handlers, checks.
+
+    The fake carrier serves on a real localhost port; its webhooks arrive duplicated, reordered
+    and now and then refused. Exits 1 if any check (nothing lost, nothing applied twice) fails.
+    """
+    if timeline:
+        from shipsync.cli._timeline_demo import run
+
+        raise SystemExit(run(shipments=shipments, seed=seed, echo=click.echo))
+    from shipsync.errors import ShipsyncError
+
+    if keep and work_dir is None:
+        work_dir = Path(tempfile.mkdtemp(prefix="shipsync-demo-"))
+    try:
+        status = run_demo(shipments=shipments, seed=seed, echo=click.echo, workdir=work_dir)
+    except ShipsyncError as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+    if work_dir is None:
+        click.echo("(the work directory is deleted; --keep or --work-dir DIR keeps it)")
+    else:
+        _inspect_hint(work_dir.resolve())
+    raise SystemExit(status)
+
+
+def _inspect_hint(work: Path) -> None:
+    store = shlex.quote(str(work / "events.db"))
+    ledger = shlex.quote(str(work / "ledger.db"))
+    click.echo(f"work directory kept: {work}")
+    click.echo(f"  dead letters:  shipsync dlq list --store {store} --state all")
+    click.echo(
+        f"  ledger:        sqlite3 {ledger} "
+        "'SELECT milestone, count(*) FROM ledger GROUP BY milestone'"
     )
-    accruals = int(db.execute("SELECT count(*) FROM accruals").fetchone()[0])
-    by_state: Counter[str] = Counter()
-    folds_agree = True
-    for shipment_id, events in truth.items():
-        ours = fold(stored.get(shipment_id, []), shipment_id=shipment_id)
-        theirs = fold(events, shipment_id=shipment_id)
-        by_state[ours.status.value] += 1
-        folds_agree &= ours.status == theirs.status
-    checks = [
-        ("no event lost: every carrier event reached the handlers", stored_ids == expected_ids),
-        (
-            "no event applied twice: one execution per event",
-            len(ledger_keys) == len(set(ledger_keys)) == len(expected_ids)
-            and ledger.calls["execution"] == len(expected_ids),
-        ),
-        (
-            "every customer notification sent once (after replay)",
-            len(outbox_keys) == len(set(outbox_keys)) == len(expected_ids),
-        ),
-        ("one accrual per pick-up", accruals == picked_up),
-        ("folded states match the carrier's tracking", folds_agree),
-        ("event log drained", pending == 0),
-        ("no dead letter left open", open_letters == 0),
-    ]
-    echo("")
-    echo(f"shipsync demo: {len(truth)} shipments in {elapsed:.1f} s (work dir {work})")
-    echo("shipments by milestone:")
-    for name, n in sorted(by_state.items(), key=lambda kv: (-kv[1], kv[0])):
-        echo(f"  {name:<22} {n:>5}")
-    echo(f"webhook deliveries received      {sum(statuses.values()):>6}")
-    echo(f"  accepted                       {outcomes['accepted']:>6}")
-    echo(f"  duplicates absorbed            {outcomes['duplicate']:>6}")
-    echo(f"  deferred 503 (sink faults)     {outcomes['deferred']:>6}")
-    echo(f"  rejected                       {outcomes['rejected']:>6}")
-    echo(f"carrier events                   {len(expected_ids):>6}")
-    target = "Odoo" if odoo else "the SQLite ledger"
-    echo(f"{'deliveries to ' + target:<33}{len(ledger_keys):>6}")
-    if odoo:
-        unmatched = int(
-            db.execute("SELECT count(*) FROM ledger WHERE status = 'unmatched'").fetchone()[0]
-        )
-        echo(f"{'  no picking has that tracking':<33}{unmatched:>6}")
-    echo(f"duplicates absorbed by dispatch  {totals['duplicates']:>6}")
-    echo(f"customer notifications (outbox)  {len(outbox_keys):>6}")
-    echo(f"accruals                         {accruals:>6}")
-    echo(f"events dead-lettered             {totals['dead_lettered']:>6}")
-    echo(f"dead letters replayed            {replay[0]:>6}  (failed again: {replay[1]})")
-    echo(f"invoice releases on hold         {holds:>6}")
-    echo("checks:")
-    for text, ok in checks:
-        echo(f"  [{'ok' if ok else 'FAIL'}] {text}")
-    return 0 if all(ok for _, ok in checks) else 1
+    click.echo(f"  outbox:        {work / 'outbox.jsonl'}")

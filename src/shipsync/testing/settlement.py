@@ -1,4 +1,4 @@
-"""Generated sample files: a shipments file and labelled fake-carrier invoices, any size.
+"""Settlement sample data: a shipments file and labelled fake-carrier invoices, any size.
 
 Used by the tests, the benchmark and ``docs/settlement.md``. Every invoice line carries in
 ``x_injected`` the class the generator meant it to have, and ``x_anomaly`` is ``1`` on lines whose
@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from shipsync.canonical import ChargeType, LineClass
-from shipsync.settlement._columns import CHARGE_COLUMNS
-from shipsync.settlement._rules import MatchRules, Tolerance
+from shipsync.settlement import CHARGE_COLUMNS, MatchRules, Tolerance
 
 __all__ = ["SAMPLE_RULES", "SampleFiles", "write_sample_files"]
 

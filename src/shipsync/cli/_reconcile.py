@@ -7,21 +7,15 @@ import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from shipsync.canonical import ChargeType, Event, LineClass
-from shipsync.errors import ShipsyncError
-from shipsync.settlement._columns import columns_for
-from shipsync.settlement._index import load_shipments_csv
-from shipsync.settlement._ledger import SettlementLedger
-from shipsync.settlement._parse import iter_invoice_rows, open_invoice_file
-from shipsync.settlement._reconcile import Reconciler
-from shipsync.settlement._report import InvoiceStatus, LineOutcome, ReconciliationReport
-from shipsync.settlement._rules import MatchRules, Tolerance
+if TYPE_CHECKING:
+    from shipsync.canonical import Event
+    from shipsync.settlement import LineOutcome, MatchRules, ReconciliationReport
 
-__all__ = ["reconcile_command"]
+__all__ = ["reconcile_command", "summary_table"]
 
 _LINE_FIELDS = [
     "invoice_number",
@@ -41,6 +35,10 @@ _SHOWN_PROBLEMS = 20
 
 
 def _parse_tolerances(values: tuple[str, ...]) -> MatchRules:
+    from shipsync.canonical import ChargeType
+    from shipsync.errors import ShipsyncError
+    from shipsync.settlement import MatchRules, Tolerance
+
     tolerances: dict[ChargeType, Tolerance] = {}
     for value in values:
         name, sep, spec = value.partition("=")
@@ -65,6 +63,8 @@ def _progress_lines(handle: IO[str], bar: Any) -> Iterator[str]:
 
 
 def _cell(value: object) -> str:
+    from shipsync.canonical import ChargeType, LineClass
+
     if value is None:
         return ""
     if isinstance(value, LineClass | ChargeType):
@@ -124,6 +124,16 @@ def reconcile_command(
     currency mismatch); the summary totals back to each invoice. Malformed rows are reported
     with their line numbers and do not stop the run.
     """
+    from shipsync.errors import ShipsyncError
+    from shipsync.settlement import (
+        Reconciler,
+        SettlementLedger,
+        columns_for,
+        iter_invoice_rows,
+        load_shipments_csv,
+        open_invoice_file,
+    )
+
     if report_path is not None and report_path.suffix.lower() not in (".json", ".csv"):
         raise click.BadParameter("the report must end in .json or .csv", param_hint="--report")
     rules = _parse_tolerances(tolerances)
@@ -160,7 +170,7 @@ def reconcile_command(
         ):
             report = reconciler.run(iter_invoice_rows(_progress_lines(handle, bar), columns))
     except ShipsyncError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(str(exc) + _delimiter_note(exc, invoice, carrier)) from None
     finally:
         if ledger is not None:
             ledger.close()
@@ -171,10 +181,42 @@ def reconcile_command(
     if report_path is not None and report_path.suffix.lower() == ".json":
         report_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     click.echo(summary_table(report))
+    if report.line_count == 0 and report.problem_count:
+        raise SystemExit(1)  # nothing in the file could be reconciled
+
+
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _delimiter_note(error: Exception, invoice: Path, carrier: str) -> str:
+    """For a header without the mapping's columns: which delimiter split it, into how many cells."""
+    from shipsync.errors import InvoiceFileError, ShipsyncError
+    from shipsync.settlement import columns_for
+
+    if not isinstance(error, InvoiceFileError) or error.line != 1:
+        return ""
+    if "required column" not in str(error):
+        return ""
+    try:
+        with invoice.open(encoding="utf-8-sig", newline="") as handle:
+            header = handle.readline().rstrip("\r\n")
+        delimiter = columns_for(carrier).detect_delimiter(header)
+    except (OSError, UnicodeDecodeError, ShipsyncError):
+        return ""
+    name = _DELIMITER_NAMES.get(delimiter, repr(delimiter))
+    cells = len(header.split(delimiter))
+    tried = ", ".join(_DELIMITER_NAMES.values())
+    return (
+        f" (the header was read with the {name} delimiter, which splits it into {cells} "
+        f"cell(s); delimiters tried: {tried})"
+    )
 
 
 def summary_table(report: ReconciliationReport) -> str:
     """The summary the CLI prints: lines and amounts per class, invoices, the total check."""
+    from shipsync.canonical import LineClass
+    from shipsync.settlement import InvoiceStatus
+
     out: list[str] = []
     for summary in report.invoices:
         note = f"  ({summary.note})" if summary.note else ""
@@ -210,6 +252,10 @@ def summary_table(report: ReconciliationReport) -> str:
             count = report.line_count if attr == "total" else ""
             out.append(f"{label:<26} {count!s:>10} " + " ".join(f"{a:>16,}" for a in sums))
         out.append("check: matched + disputed + unknown = invoice total, to the cent: OK")
+    if not report.invoices and report.problem_count:
+        out.append(
+            f"nothing reconciled: all {report.problem_count} row(s) of the file have a problem"
+        )
     if report.problem_count:
         out.append("")
         out.append(f"{report.problem_count} row(s) not reconciled:")
