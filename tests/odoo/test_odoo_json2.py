@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -442,3 +444,23 @@ def test_any_answer_is_a_value_or_a_typed_error(status: int, body: httpx.Respons
     ]
     with contextlib.suppress(OdooError):  # anything else (TypeError, KeyError, ...) fails
         gateway.call("res.partner", "search_read", [[]])
+
+
+def test_https_to_a_plain_http_port_is_a_configuration_error() -> None:
+    """An https:// URL at a port speaking plain HTTP fails at once, naming the URL, not retried."""
+
+    class Plain(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Plain)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"https://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(ConfigurationError, match="plain HTTP") as caught:
+            Json2Gateway(url, "db", KEY, retry=RetryPolicy(attempts=5, initial=0, maximum=0))
+        assert url in str(caught.value)
+    finally:
+        server.shutdown()
+        server.server_close()

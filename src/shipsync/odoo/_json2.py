@@ -25,6 +25,7 @@ a database conflict leaves the outcome unknown, so only :data:`~shipsync.odoo.SA
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -42,6 +43,7 @@ from shipsync.errors import (
 )
 from shipsync.odoo._faults import MAX_MESSAGE, error_from_fault
 from shipsync.odoo._gateway import SAFE_METHODS, OdooGateway, RetryPolicy
+from shipsync.odoo._rpc import _NOT_TLS as NOT_TLS
 from shipsync.odoo._versions import gateway_protocol
 
 __all__ = ["MODEL_METHODS", "RECORD_METHODS", "Json2Gateway", "connect"]
@@ -233,6 +235,13 @@ class Json2Gateway:
             try:
                 response: httpx.Response = send()
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                reason = _plain_port(exc)
+                if reason:
+                    raise ConfigurationError(
+                        f"TLS handshake with {self._url} failed ({reason}): the port speaks "
+                        "plain HTTP; use an http:// URL or the TLS port of a proxy",
+                        path="url",
+                    ) from exc
                 raise _NotSent(str(exc)) from exc
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 raise _MaybeSent(str(exc)) from exc
@@ -278,6 +287,21 @@ class Json2Gateway:
                 )
             raise OdooError(f"Odoo answered HTTP {response.status_code} to GET /json/version")
         return response
+
+
+def _plain_port(exc: BaseException) -> str | None:
+    """OpenSSL's reason when an https:// URL reached a port that does not speak TLS.
+
+    httpx wraps httpcore's error, which wraps the ``ssl.SSLError``: the chain is walked.
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError) and seen.reason in NOT_TLS:
+            return str(seen.reason)
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _root(url: str) -> str:
