@@ -34,6 +34,7 @@ from shipsync.odoo import (
     Json2Gateway,
     OdooFieldMap,
     OdooGateway,
+    OdooLogistics,
     RetryPolicy,
     connect,
     gateway_protocol,
@@ -464,3 +465,13 @@ def test_https_to_a_plain_http_port_is_a_configuration_error() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_operations_refuse_a_server_version_shipsync_does_not_know() -> None:
+    """OdooLogistics on a server of an unknown version fails when built, naming the version."""
+    odoo = FakeOdoo19(version=[21, 0, 0, "final", 0, ""])
+    gateway = odoo.gateway()
+    before = gateway.round_trips
+    with pytest.raises(ConfigurationError, match=r"Odoo 21\.0 is not a version"):
+        OdooLogistics(gateway)
+    assert gateway.round_trips == before

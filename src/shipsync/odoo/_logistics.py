@@ -116,11 +116,15 @@ class OdooLogistics:
 
     Every operation is idempotent: applying the same events, recording the same shipment or
     proof of delivery, or billing the same freight invoice again writes nothing new and says so.
-    ``fields`` maps canonical facts onto Odoo fields (see :class:`~shipsync.odoo.OdooFieldMap`).
+    ``fields`` maps canonical facts onto Odoo fields (see :class:`~shipsync.odoo.OdooFieldMap`);
+    what it leaves unset follows the server's version (:func:`~shipsync.odoo.fields_for_version`),
+    and a server of a version shipsync does not know is refused here with
+    :class:`~shipsync.errors.ConfigurationError`.
     """
 
     def __init__(self, gateway: OdooGateway, fields: OdooFieldMap | None = None) -> None:
         self._gw = gateway
+        version_facts(gateway.server_version)  # an Odoo shipsync does not know: refused here
         self._fields = fields_for_version(fields or OdooFieldMap(), gateway.server_version)
         self._facts = ServerFacts(gateway, self._fields)
         self._lookup = PickingLookup(gateway, self._fields, self._facts)
