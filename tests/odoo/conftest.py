@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import vcr
 
-from shipsync.odoo import OdooLogistics, RetryPolicy, RpcGateway
+from shipsync.odoo import OdooGateway, OdooLogistics, RetryPolicy, RpcGateway, version_facts
 
 NO_WAIT = RetryPolicy(attempts=3, initial=0, jitter=0)  # retries without sleeping
 
@@ -185,11 +185,12 @@ def logistics(gateway: RpcGateway) -> OdooLogistics:
 class OdooData:
     """Creates the records a test needs, over the same gateway, with run-tagged names."""
 
-    def __init__(self, gateway: RpcGateway, tag: str) -> None:
+    def __init__(self, gateway: OdooGateway, tag: str) -> None:
         self.gw = gateway
         self.tag = tag
         self._products: dict[int, int] = {}
         self._type: tuple[int, int, int] | None = None
+        self.facts = version_facts(gateway.server_version)
 
     def currency(self) -> str:
         """The company's currency code (USD on a fresh database without a localisation)."""
@@ -253,7 +254,7 @@ class OdooData:
                         0,
                         0,
                         {
-                            "name": "Widget",
+                            **({"name": "Widget"} if self.facts.move_has_name else {}),
                             "product_id": product,
                             "product_uom_qty": 1,
                             "location_id": src,

@@ -64,7 +64,7 @@ def test_a_wrong_password_is_an_auth_error(
             "action_post",
             None,
             OdooUserError,
-            "line",
+            "post",  # 18: "You need to add a line before posting"; 19: "... can't post nothing!"
             id="business-rule",
         ),
         pytest.param(

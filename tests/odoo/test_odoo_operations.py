@@ -27,7 +27,7 @@ from shipsync.canonical import (
     WeightUnit,
 )
 from shipsync.errors import OdooModuleMissingError, OdooValidationError
-from shipsync.odoo import OdooFieldMap, OdooLogistics, event_message_id
+from shipsync.odoo import OdooFieldMap, OdooLogistics, event_message_id, version_facts
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -556,9 +556,10 @@ def test_a_missing_module_is_reported_by_name(logistics: OdooLogistics) -> None:
 
 def _package_field(gw: Any) -> None:
     """Make sure the custom char field for per-package tracking numbers exists."""
-    domain = [["model", "=", "stock.quant.package"], ["name", "=", "x_shipsync_tracking"]]
+    package_model = version_facts(gw.server_version).package_model
+    domain = [["model", "=", package_model], ["name", "=", "x_shipsync_tracking"]]
     if not gw.call("ir.model.fields", "search_count", [domain]):
-        [model_id] = gw.call("ir.model", "search", [[["model", "=", "stock.quant.package"]]])
+        [model_id] = gw.call("ir.model", "search", [[["model", "=", package_model]]])
         gw.call(
             "ir.model.fields",
             "create",

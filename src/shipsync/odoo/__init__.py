@@ -1,7 +1,9 @@
 """Odoo client for logistics: the same typed operations over RPC and inside an Odoo addon.
 
-Pick a gateway — :class:`RpcGateway` (odoorpc over JSON-RPC, for apps outside Odoo) or
-:class:`EnvGateway` (an Odoo ``env``, for addons) — and hand it to :class:`OdooLogistics`::
+Pick a gateway — :class:`RpcGateway` (odoorpc over JSON-RPC, Odoo 16 to 18),
+:class:`Json2Gateway` (JSON-2 with an API key, Odoo 19) or :class:`EnvGateway` (an Odoo ``env``,
+for addons), or let :func:`connect` pick by the server's version — and hand it to
+:class:`OdooLogistics`::
 
     from shipsync.odoo import OdooLogistics, RpcGateway
 
@@ -34,6 +36,13 @@ from shipsync.odoo._feed import (
     FeedFilter,
 )
 from shipsync.odoo._gateway import SAFE_METHODS, OdooGateway
+from shipsync.odoo._json2 import (
+    MODEL_METHODS,
+    RECORD_METHODS,
+    Json2Gateway,
+    connect,
+    server_version,
+)
 from shipsync.odoo._logistics import OdooLogistics, event_message_id
 from shipsync.odoo._mapping import OdooFieldMap
 from shipsync.odoo._records import (
@@ -54,6 +63,13 @@ from shipsync.odoo._shadow import (
     SQLiteShadowRecorder,
 )
 from shipsync.odoo._source import OdooSource, SourceBatch, picking_shipment_id
+from shipsync.odoo._versions import (
+    ODOO_VERSIONS,
+    OdooVersion,
+    fields_for_version,
+    gateway_protocol,
+    version_facts,
+)
 from shipsync.retry import RetryPolicy
 
 __all__ = [
@@ -61,10 +77,13 @@ __all__ = [
     "EPOCH",
     "FEEDS",
     "IN_CHUNK",
+    "MODEL_METHODS",
+    "ODOO_VERSIONS",
     "ORDERS_CONFIRMED",
     "PICKINGS_CANCELLED",
     "PICKINGS_READY",
     "READ_METHODS",
+    "RECORD_METHODS",
     "RETURNS_CREATED",
     "SAFE_METHODS",
     "SHADOW_ID_BASE",
@@ -77,11 +96,13 @@ __all__ = [
     "FeedCursor",
     "FeedFilter",
     "IntendedWrite",
+    "Json2Gateway",
     "MemoryCursorStore",
     "OdooFieldMap",
     "OdooGateway",
     "OdooLogistics",
     "OdooSource",
+    "OdooVersion",
     "PickingRecord",
     "PostgresCursorStore",
     "PostgresShadowRecorder",
@@ -95,8 +116,13 @@ __all__ = [
     "SourceBatch",
     "VendorBillLineRecord",
     "VendorBillRecord",
+    "connect",
     "event_message_id",
+    "fields_for_version",
+    "gateway_protocol",
     "message_id_for",
     "parse_server_version",
     "picking_shipment_id",
+    "server_version",
+    "version_facts",
 ]

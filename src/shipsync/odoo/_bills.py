@@ -18,6 +18,7 @@ from shipsync.odoo._batch import split_refs
 from shipsync.odoo._gateway import OdooGateway
 from shipsync.odoo._records import VendorBillLineRecord, VendorBillRecord
 from shipsync.odoo._render import m2o_id, m2o_name, money_from_float
+from shipsync.odoo._versions import version_facts
 
 __all__ = [
     "bill_values",
@@ -87,7 +88,7 @@ def credit_note_values(claim: Claim, *, vendor_id: int, currency_id: int) -> dic
 def find_credit_note(gateway: OdooGateway, claim_id: str, vendor_id: int) -> int | None:
     """The id of the vendor's credit note referenced ``claim_id``, if any."""
     domain = [
-        ["move_type", "=", "in_refund"],
+        ["move_type", "=", version_facts(gateway.server_version).refund_move_type],
         ["partner_id", "=", vendor_id],
         ["ref", "=", claim_id],
     ]
@@ -119,7 +120,7 @@ def currency_id(gateway: OdooGateway, code: str) -> int:
 def find_bill(gateway: OdooGateway, invoice_number: str, vendor_id: int) -> int | None:
     """The id of the vendor's bill referenced ``invoice_number``, if any."""
     domain = [
-        ["move_type", "=", "in_invoice"],
+        ["move_type", "=", version_facts(gateway.server_version).bill_move_type],
         ["partner_id", "=", vendor_id],
         ["ref", "=", invoice_number],
     ]
@@ -133,6 +134,7 @@ def find_bill(gateway: OdooGateway, invoice_number: str, vendor_id: int) -> int 
 def read_bill(gateway: OdooGateway, bill_id: int, *, created: bool) -> VendorBillRecord:
     """Read a bill and its product lines back as a typed record (two requests)."""
     fields = ["ref", "state", "partner_id", "currency_id", "amount_total", "invoice_origin"]
+    product_line = version_facts(gateway.server_version).bill_line_display_type
     bills = rows(
         gateway.call("account.move", "read", [[bill_id]], {"fields": fields}), "account.move.read"
     )
@@ -144,7 +146,7 @@ def read_bill(gateway: OdooGateway, bill_id: int, *, created: bool) -> VendorBil
         gateway.call(
             "account.move.line",
             "search_read",
-            [[["move_id", "=", bill_id], ["display_type", "=", "product"]]],
+            [[["move_id", "=", bill_id], ["display_type", "=", product_line]]],
             {"fields": ["name", "price_subtotal"], "order": "sequence, id"},
         ),
         "account.move.line.search_read",

@@ -20,6 +20,7 @@ from shipsync.odoo._answers import is_id, mapping, rows
 from shipsync.odoo._gateway import OdooGateway
 from shipsync.odoo._mapping import OdooFieldMap
 from shipsync.odoo._render import m2o_id, m2o_name
+from shipsync.odoo._versions import version_facts
 
 __all__ = ["ServerFacts"]
 
@@ -126,7 +127,7 @@ class ServerFacts:
             raise OdooError(f"Odoo has no model {f.picking_model!r}")
         if not schema.has(f.picking_model, f.picking_tracking):
             if f.picking_tracking == "carrier_tracking_ref":
-                raise OdooModuleMissingError("delivery")
+                raise OdooModuleMissingError(version_facts(self._gw.server_version).delivery_module)
             raise OdooError(f"Odoo has no field {f.picking_model}.{f.picking_tracking}")
         _check_chosen_fields(f, schema)
         self._schema_cache = schema

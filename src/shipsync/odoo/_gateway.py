@@ -10,9 +10,9 @@ subclasses. ``round_trips`` counts the requests that went to the server, so batc
 measured and tested.
 
 Three gateways fit behind it: :class:`~shipsync.odoo.RpcGateway` (odoorpc, JSON-RPC, Odoo 16 to
-18), :class:`~shipsync.odoo.EnvGateway` (an Odoo ``env``, for addons), and, later, an Odoo 19
-JSON-2 gateway (``POST /json/2/<model>/<method>`` with a bearer API key over httpx), whose named
-arguments map onto ``call`` the same way.
+19), :class:`~shipsync.odoo.Json2Gateway` (JSON-2, ``POST /json/2/<model>/<method>`` with a bearer
+API key over httpx, Odoo 19; it names ``call``'s positional arguments) and
+:class:`~shipsync.odoo.EnvGateway` (an Odoo ``env``, for addons).
 """
 
 from __future__ import annotations

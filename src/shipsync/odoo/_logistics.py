@@ -63,12 +63,11 @@ from shipsync.odoo._render import (
     shipment_body,
 )
 from shipsync.odoo._status import StatusDecision, decide
+from shipsync.odoo._versions import fields_for_version, version_facts
 from shipsync.odoo._writes import Writer
 from shipsync.telemetry import _hooks as _telemetry
 
 __all__ = ["OdooLogistics", "event_message_id"]
-
-_DONE_STATES = frozenset({"done", "cancel"})
 
 
 def event_message_id(event: TrackingEvent) -> str:
@@ -118,12 +117,16 @@ class OdooLogistics:
 
     Every operation is idempotent: applying the same events, recording the same shipment or
     proof of delivery, or billing the same freight invoice again writes nothing new and says so.
-    ``fields`` maps canonical facts onto Odoo fields (see :class:`~shipsync.odoo.OdooFieldMap`).
+    ``fields`` maps canonical facts onto Odoo fields (see :class:`~shipsync.odoo.OdooFieldMap`);
+    what it leaves unset follows the server's version (:func:`~shipsync.odoo.fields_for_version`),
+    and a server of a version shipsync does not know is refused here with
+    :class:`~shipsync.errors.ConfigurationError`.
     """
 
     def __init__(self, gateway: OdooGateway, fields: OdooFieldMap | None = None) -> None:
         self._gw = gateway
-        self._fields = fields or OdooFieldMap()
+        version_facts(gateway.server_version)  # an Odoo shipsync does not know: refused here
+        self._fields = fields_for_version(fields or OdooFieldMap(), gateway.server_version)
         self._facts = ServerFacts(gateway, self._fields)
         self._lookup = PickingLookup(gateway, self._fields, self._facts)
         self._writes = Writer(gateway, self._fields, self._facts)
@@ -278,7 +281,8 @@ class OdooLogistics:
         )
         to_validate: list[int] = []
         if self._fields.validate_on_delivery:
-            to_validate = [pid for pid in delivered if row_of[pid].get("state") not in _DONE_STATES]
+            final = version_facts(self._gw.server_version).picking_final_states
+            to_validate = [pid for pid in delivered if row_of[pid].get("state") not in final]
         return _EventPlan(
             fresh=fresh,
             duplicates=duplicates,
