@@ -43,7 +43,6 @@ def test_a_failed_check_makes_the_exit_status_non_zero(tmp_path: Path) -> None:
         failed_once=0,
         open_letters=0,
         pending=0,
-        odoo=False,
         holds=0,
         work=tmp_path,
     )

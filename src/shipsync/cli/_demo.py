@@ -201,7 +201,6 @@ def _run(
     )
 
     started = time.monotonic()
-    odoo = None  # the ledger only: `shipsync demo --odoo` is the run through a real Odoo
     service = FakeCarrierService(seed=seed)
     secret = generate_secret()
     events_db = work / "events.db"
@@ -223,7 +222,7 @@ def _run(
     )
     gate = InvoiceReleaseGate(work / "ledger.db", synchronous="NORMAL")
     quotes: dict[str, tuple[str, str]] = {}
-    failed_once = subscribe_handlers(dispatcher, ledger, quotes, odoo, gate)
+    failed_once = subscribe_handlers(dispatcher, ledger, quotes, gate)
     log = AsyncSQLiteEventLog(events_db, synchronous="NORMAL")
     statuses: Counter[int] = Counter()
     outcomes: Counter[str] = Counter()
@@ -296,7 +295,6 @@ def _run(
         failed_once=len(failed_once),
         open_letters=len(letters.list()),
         pending=pending,
-        odoo=odoo is not None,
         holds=len(gate.holds()),
         work=work,
     )

@@ -54,7 +54,6 @@ def subscribe_handlers(
     dispatcher: Dispatcher,
     ledger: Ledger,
     quotes: Mapping[str, tuple[str, str]],
-    odoo: Callable[[TrackingEvent], str] | None,
     gate: InvoiceReleaseGate,
 ) -> set[str]:
     """Subscribe the demo's handlers; return the ids of events the notifier fails on once."""
@@ -80,10 +79,9 @@ def subscribe_handlers(
     def execution(event: Event, ctx: HandlerContext) -> None:
         assert isinstance(event, MilestoneEvent)
         count("execution")
-        status = odoo(event.data) if odoo is not None else "ledger"
         db.execute(
             "INSERT INTO ledger (key, shipment_id, milestone, status) VALUES (?, ?, ?, ?)",
-            (ctx.key, event.data.shipment_id, event.milestone.value, status),
+            (ctx.key, event.data.shipment_id, event.milestone.value, "ledger"),
         )
 
     def notify(event: Event, ctx: HandlerContext) -> None:
@@ -134,7 +132,6 @@ def summarise(
     failed_once: int,
     open_letters: int,
     pending: int,
-    odoo: bool,
     holds: int,
     work: Path,
 ) -> int:
@@ -192,13 +189,7 @@ def summarise(
     echo(f"  deferred 503 (sink faults)     {outcomes['deferred']:>6}")
     echo(f"  rejected                       {outcomes['rejected']:>6}")
     echo(f"carrier events                   {len(expected_ids):>6}")
-    target = "Odoo" if odoo else "the SQLite ledger"
-    echo(f"{'deliveries to ' + target:<33}{len(ledger_keys):>6}")
-    if odoo:
-        unmatched = int(
-            db.execute("SELECT count(*) FROM ledger WHERE status = 'unmatched'").fetchone()[0]
-        )
-        echo(f"{'  no picking has that tracking':<33}{unmatched:>6}")
+    echo(f"{'deliveries to the SQLite ledger':<33}{len(ledger_keys):>6}")
     echo(f"duplicates absorbed by dispatch  {totals['duplicates']:>6}")
     echo(f"customer notifications (outbox)  {len(outbox_keys):>6}")
     echo(f"accruals                         {accruals:>6}")
