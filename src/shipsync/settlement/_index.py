@@ -460,7 +460,9 @@ def load_shipments_csv(path: str | Path, index: Any = None) -> Any:
     return target
 
 
-def _load(handle: Iterable[str], index: Any, *, fast: bool) -> Iterator[None]:
+def _load(
+    handle: Iterable[str], index: Any, *, fast: bool, chunk_size: int = 1 << 16
+) -> Iterator[None]:
     """Read a shipments file into ``index`` (through its ``_put``); ``fast=False`` checks every
     line the general way (tests compare the two).
 
@@ -587,7 +589,7 @@ def _load(handle: Iterable[str], index: Any, *, fast: bool) -> Iterator[None]:
         if not chunked:
             lines_into(lines)
         else:
-            for chunk in _chunks_of(handle):  # type: ignore[arg-type]
+            for chunk in _chunks_of(handle, chunk_size):  # type: ignore[arg-type]
                 if '"' in chunk or "\r" in chunk:
                     # The rest line by line: a quoted cell may span lines.
                     lines_into(_lines_after(chunk, handle))  # type: ignore[arg-type]
@@ -617,14 +619,13 @@ class _Layout(NamedTuple):
     earlier: frozenset[str] | None  # the index's tracking numbers before the load (None: none)
 
 
-_CHUNK = 1 << 16
 _STATUSES = frozenset({"", "active", "cancelled"})
 
 
-def _chunks_of(handle: TextIO) -> Iterator[str]:
+def _chunks_of(handle: TextIO, size: int) -> Iterator[str]:
     """The rest of ``handle`` in chunks that end at a line end (or the end of the file)."""
     while True:
-        chunk = handle.read(_CHUNK)
+        chunk = handle.read(size)
         if not chunk:
             return
         if chunk[-1] != "\n":

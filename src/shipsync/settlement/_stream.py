@@ -124,13 +124,13 @@ def can_stream(reconciler: Reconciler) -> bool:
     )
 
 
-def _chunks(lines: Iterable[str]) -> Iterator[str]:
+def _chunks(lines: Iterable[str], size: int) -> Iterator[str]:
     """Text in chunks that end at a line end (or the end of the text)."""
     read = getattr(lines, "read", None)
     readline = getattr(lines, "readline", None)
     if read is not None and readline is not None:
         while True:
-            chunk = read(_CHUNK)
+            chunk = read(size)
             if not chunk:
                 return
             if chunk[-1] != "\n":
@@ -139,22 +139,29 @@ def _chunks(lines: Iterable[str]) -> Iterator[str]:
     iterator = iter(lines)
     while True:
         batch: list[str] = []
-        size = 0
+        length = 0
         for text in iterator:
             batch.append(text)
-            size += len(text)
-            if size >= _CHUNK:
+            length += len(text)
+            if length >= size:
                 break
         if not batch:
             return
         yield "".join(batch)
-        if size < _CHUNK:
+        if length < size:
             return
 
 
-def stream_lines(reconciler: Reconciler, lines: Iterable[str], columns: InvoiceColumns) -> None:
+def stream_lines(
+    reconciler: Reconciler,
+    lines: Iterable[str],
+    columns: InvoiceColumns,
+    *,
+    chunk_size: int = _CHUNK,
+) -> None:
     """Reconcile the lines of an invoice file (its header first) into ``reconciler``; the caller
-    makes the report. Only for a reconciler :func:`can_stream` serves."""
+    makes the report. Only for a reconciler :func:`can_stream` serves. ``chunk_size`` is the
+    characters read at a time (tests make it small)."""
     rec = reconciler
     source = iter(lines) if getattr(lines, "read", None) is None else lines
     try:
@@ -387,7 +394,7 @@ def stream_lines(reconciler: Reconciler, lines: Iterable[str], columns: InvoiceC
         return True
 
     line_num = 1
-    chunks = _chunks(source)
+    chunks = _chunks(source, chunk_size)
     while True:
         try:
             chunk = next(chunks, None)
