@@ -76,14 +76,9 @@ _QUOTED = re.compile(r"-?[0-9]+(?:\.([0-9]*))?")
 _CHARGE_ORDER = tuple(ChargeType)
 
 
-def _odd(delimiter: str) -> re.Pattern[str]:
-    """A character that is not a line end, the delimiter or printable ASCII (a space and a quote
-    are not)."""
-    return re.compile(rf"[^\n!#-~{re.escape(delimiter)}]")
-
-
 def _printable(chunk: str, delimiter: str) -> bool:
-    """No space, and nothing but line ends and delimiters that is not printable."""
+    """No space, and nothing but line ends and delimiters that is not printable (a chunk with a
+    quote or a carriage return never gets here)."""
     return " " not in chunk and chunk.replace("\n", "").replace(delimiter, "").isprintable()
 
 
@@ -190,7 +185,6 @@ def stream_lines(
     several = len(charge_at) > 1
     cells_of = operator.itemgetter(*charge_at)
     i_single = charge_at[0]
-    odd = _odd(delimiter).search
     ship_dates = {""}  # ship date cells known good (an empty one is)
     numbered = i_line is not None
     i_number_cell = i_line if i_line is not None else 0
@@ -417,9 +411,7 @@ def stream_lines(
         texts = chunk.split("\n")
         if texts[-1] == "":
             texts.pop()
-        if (odd(chunk) is not None and not _printable(chunk, delimiter)) or max(
-            map(len, texts)
-        ) > MAX_TEXT:
+        if not _printable(chunk, delimiter) or max(map(len, texts)) > MAX_TEXT:
             for text in texts:
                 line_num += 1
                 general(text, line_num)
