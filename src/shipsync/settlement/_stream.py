@@ -26,6 +26,7 @@ digit. With ``on_line`` a :class:`LineOutcome` is still built per line, from the
 from __future__ import annotations
 
 import io
+import itertools
 import operator
 import re
 from collections.abc import Iterable, Iterator
@@ -280,11 +281,8 @@ def stream_lines(
         if canonical.fullmatch(key) is None:
             return None
         cells = cells_of(row) if several else (key,)
-        charges = tuple(
-            (kind, int(cell.replace(".", "")))
-            for kind, cell in zip(kinds, cells, strict=True)
-            if cell
-        )
+        filled = itertools.compress(zip(kinds, cells, strict=True), cells)
+        charges = tuple([(kind, int(cell.replace(".", ""))) for kind, cell in filled])
         if not charges:
             return None
         minor = sum(amount for _, amount in charges)
