@@ -22,6 +22,7 @@ the message id, the same every time, lets the receiver drop that repeat).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from os import PathLike
@@ -307,6 +308,9 @@ class Notifier:
         reachable: channel -> whether a recipient can be reached on it (an e-mail channel
             needs an address); channels not named reach everyone.
         clock: the current time (UTC-aware).
+        sweep_interval: at most this often (seconds), :meth:`handle` also publishes every
+            other shipment's held changes that came due (quiet hours over, a coalescing window
+            closed), so a busy dispatcher releases them without a flusher.
     """
 
     state: NotifyState
@@ -316,7 +320,9 @@ class Notifier:
     promised: Callable[[str], date | None] = lambda _sid: None
     reachable: dict[str, Callable[[Recipient], bool]] = attrs.Factory(dict)
     clock: Clock = _utcnow
+    sweep_interval: float = 1.0
     _flushing: asyncio.Lock = attrs.field(init=False, factory=asyncio.Lock)
+    _swept: float = attrs.field(init=False, default=float("-inf"))
 
     EVENT_TYPES: ClassVar[tuple[str, ...]] = (
         ShipmentCreated.event_type(),
@@ -385,13 +391,21 @@ class Notifier:
         """Observe ``event``, then publish its shipment's due changes (the dispatcher handler).
 
         The flush runs even when this event changed nothing: a change recorded by a process
-        that died before publishing it goes out with the shipment's next event.
+        that died before publishing it goes out with the shipment's next event. Every
+        ``sweep_interval`` seconds the flush takes every shipment's due changes, so changes held
+        by quiet hours or a coalescing window go out with whatever event comes next (a host's
+        quiet spell is covered by :meth:`NotificationService.run`, which also flushes on a timer).
         """
         shipment_id = await asyncio.to_thread(self.state.record, event)
         if shipment_id is None:
             return 0
         await asyncio.to_thread(self.decide, shipment_id)
-        return await self.flush(publish, shipment_id=shipment_id)
+        sent = await self.flush(publish, shipment_id=shipment_id)
+        now = time.monotonic()
+        if now - self._swept >= self.sweep_interval:
+            self._swept = now
+            sent += await self.flush(publish)
+        return sent
 
     def due(self, now: datetime | None = None) -> list[NotificationRequested]:
         """The notification events due now (not yet recorded as published)."""
