@@ -251,3 +251,23 @@ def test_the_endpoints_command_opens_either_store_with_the_key(backend: Backend)
     refused = runner.invoke(shipsync.cli.main, ["endpoints", "--db", db, "list"])
     assert refused.exit_code == 1
     assert "encryption_key" in refused.output
+
+
+def test_preview_reads_the_state_of_either_backend(backend: Backend) -> None:
+    """`shipsync notify preview --state` takes the SQLite file or the postgresql:// DSN."""
+    state = backend.state()
+    for event in (created("V1"), milestone("V1", Milestone.OUT_FOR_DELIVERY, 3)):
+        state.record(event)
+    state.close()
+    where = backend.conninfo or str(backend.root / "notify.db")
+    result = CliRunner().invoke(
+        shipsync.cli.main, ["notify", "preview", "V1", "--state", where, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    statuses = {json.loads(line)["payload"]["status"] for line in result.output.splitlines()}
+    assert statuses == {"out_for_delivery"}
+    missing = CliRunner().invoke(
+        shipsync.cli.main, ["notify", "preview", "V1", "--state", str(backend.root / "no.db")]
+    )
+    assert missing.exit_code == 2
+    assert "no state file" in missing.output
