@@ -40,9 +40,10 @@ def dhl(shipment: Shipment) -> None:
     driver = DhlExpressDriver({"api_key": "k", "api_secret": "s", "account_number": "1"})
     check_customs(shipment)
     with CarrierClient(driver) as client:
-        assert_type(client.run(driver.landed_cost(shipment), "quote_rates"), Rate)
-        pod = client.run(driver.proof_of_delivery("123", received_at=datetime.now(UTC)), "track")
-        assert_type(pod, ProofOfDelivery)
+        assert_type(client.quote_landed_cost(shipment), Rate)
+        assert_type(client.fetch_proof_of_delivery("123"), ProofOfDelivery)
+        flow = driver.fetch_proof_of_delivery("123", received_at=datetime.now(UTC))
+        assert_type(client.run(flow, "fetch_proof_of_delivery"), ProofOfDelivery)
 
 
 def webhooks(body: bytes, headers: dict[str, str]) -> None:
