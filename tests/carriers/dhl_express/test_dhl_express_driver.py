@@ -1,17 +1,17 @@
 """The ``dhl_express`` driver against the MyDHL API document's examples and schemas.
 
 The replays under ``cassettes/`` are DHL's documented response examples, verbatim (taken from
-the OpenAPI document), not sandbox recordings: this machine has no network. With
-``DHL_EXPRESS_KEY``, ``DHL_EXPRESS_SECRET`` and ``DHL_EXPRESS_ACCOUNT`` set,
-``test_sandbox_rerecords`` talks to DHL's test environment and saves what it answers.
+the OpenAPI document), not sandbox recordings: this machine has no network. The sandbox story
+(``test_dhl_express_sandbox.py``) replays ``cassettes/sandbox/``, or re-records them against DHL's
+test environment when ``DHL_EXPRESS_KEY``, ``DHL_EXPRESS_SECRET`` and ``DHL_EXPRESS_ACCOUNT`` are
+set.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -445,40 +445,6 @@ def test_the_driver_is_registered_through_its_entry_point() -> None:
     """Discovery finds ``dhl_express`` in the installed distribution's entry points."""
     entry = next(e for e in DriverRegistry.discover().entries() if e.name == "dhl_express")
     assert entry.driver is DhlExpressDriver
-
-
-@pytest.mark.skipif(
-    not all(
-        os.environ.get(v) for v in ("DHL_EXPRESS_KEY", "DHL_EXPRESS_SECRET", "DHL_EXPRESS_ACCOUNT")
-    ),
-    reason="DHL_EXPRESS_KEY/SECRET/ACCOUNT not set: replay only",
-)
-def test_sandbox_rerecords() -> None:  # pragma: no cover - needs the network and credentials
-    """Against DHL's test environment: rates for the sample shipment, saved as a replay."""
-    recorded: list[dict[str, object]] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        with httpx.Client(timeout=30) as real:
-            response = real.send(request)
-        recorded.append(
-            {
-                "name": f"sandbox-{request.url.path}",
-                "operation": "quote_rates",
-                "responses": [{"status": response.status_code, "body": response.text}],
-            }
-        )
-        return httpx.Response(response.status_code, content=response.content)
-
-    driver = DhlExpressDriver(
-        {
-            "api_key": os.environ["DHL_EXPRESS_KEY"],
-            "api_secret": os.environ["DHL_EXPRESS_SECRET"],
-            "account_number": os.environ["DHL_EXPRESS_ACCOUNT"],
-        }
-    )
-    with CarrierClient(driver, transport=httpx.MockTransport(record)) as client:
-        client.quote_rates(_shipment(ship_date=date.today() + timedelta(days=1)))
-    (CASSETTES / "sandbox.json").write_text(json.dumps(recorded, indent=1))
 
 
 def test_a_pickup_can_be_booked_with_the_shipment() -> None:
