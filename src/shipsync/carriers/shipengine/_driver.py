@@ -64,6 +64,7 @@ from shipsync.carriers._driver import (
     PickupRequest,
 )
 from shipsync.carriers._http import CarrierRequest, CarrierResponse
+from shipsync.carriers._mapping import PARSE_ERRORS
 from shipsync.carriers.shipengine._mapping import (
     DETAIL_CODES,
     LABEL_FORMATS,
@@ -774,14 +775,25 @@ class ShipEngineDriver(Driver):
     def parse_webhook(self, body: bytes, *, received_at: datetime) -> list[TrackingEvent]:
         """A verified webhook body's tracking events (the driver contract): ``API_TRACK`` gives
         them; the other documented resource types carry none (an empty list: their canonical
-        events come from :meth:`parse_webhook_events`); others are refused."""
-        data = _mapping(json.loads(body), "webhook")
-        kind = data["resource_type"]
-        if kind not in WEBHOOK_RESOURCE_TYPES:
-            raise CarrierResponseError("unknown webhook resource_type", code="unknown_webhook_type")
-        if kind != "API_TRACK" or data.get("data") is None:
-            return []
-        return self._events(_mapping(data["data"], "data"), received_at)
+        events come from :meth:`parse_webhook_events`); others are refused. A body it cannot
+        read is a :class:`~shipsync.errors.CarrierResponseError`, whoever calls it (a client, or
+        a receiver through ``tracking_parser``)."""
+        try:
+            data = _mapping(json.loads(body), "webhook")
+            kind = data.get("resource_type")
+            if not isinstance(kind, str) or kind not in WEBHOOK_RESOURCE_TYPES:
+                raise CarrierResponseError(
+                    "unknown webhook resource_type", code="unknown_webhook_type"
+                )
+            if kind != "API_TRACK" or data.get("data") is None:
+                return []
+            return self._events(_mapping(data["data"], "data"), received_at)
+        except PARSE_ERRORS as exc:
+            raise CarrierResponseError(
+                f"the webhook body is not readable ({type(exc).__name__})",
+                carrier=NAME,
+                code="unexpected_response",
+            ) from exc
 
     def parse_webhook_events(
         self, body: bytes, *, received_at: datetime, source: str = DEFAULT_SOURCE
