@@ -26,9 +26,10 @@ from shipsync.canonical import (
 from shipsync.carriers.shipengine import ShipEngineDriver
 from shipsync.carriers.shipengine._mapping import WEBHOOK_EVENTS
 from shipsync.errors import ShipsyncError, WebhookPayloadError
-from shipsync.idempotency import MemoryStore
+from shipsync.idempotency import AsyncMemoryStore, MemoryStore
 from shipsync.webhooks import (
     SHIPENGINE_SCHEME,
+    AsyncWebhookReceiver,
     ReceiptOutcome,
     StaticRsaKeys,
     WebhookReceiver,
@@ -322,3 +323,31 @@ def test_hostile_webhook_bodies_give_events_or_a_payload_error(body: Any) -> Non
     assert all(parse_event(e.to_json()) == e for e in events)
     receipt = _event_receiver(ListSink(), MemoryStore(clock=lambda: NOW)).receive(raw, _signed(raw))
     assert receipt.status in {200, 400}
+
+
+class AsyncListSink:
+    """Keeps what it is handed, asynchronously."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        self.events.extend(events)
+
+
+async def test_the_async_receiver_hands_off_a_batch_webhook_once() -> None:
+    """The same parser serves an asyncio host: batch.completed handed off, then a duplicate."""
+    sink = AsyncListSink()
+    verifier = SHIPENGINE_SCHEME.verifier(
+        StaticRsaKeys({"k1": _key().public_key()}), clock=lambda: NOW
+    )
+    receiver = AsyncWebhookReceiver(
+        verifier,
+        store=AsyncMemoryStore(clock=lambda: NOW),
+        sink=sink,
+        parser=ShipEngineDriver({"api_key": "TEST_x"}).webhook_parser(clock=lambda: NOW),
+    )
+    body = json.dumps({"resource_url": BATCH_URL, "resource_type": "API_BATCH"}).encode()
+    assert (await receiver.receive(body, _signed(body))).outcome is ReceiptOutcome.ACCEPTED
+    assert (await receiver.receive(body, _signed(body))).outcome is ReceiptOutcome.DUPLICATE
+    assert [e.type for e in sink.events] == ["batch.completed"]
