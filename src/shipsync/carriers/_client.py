@@ -42,6 +42,7 @@ from shipsync.canonical import (
     LabelFormat,
     Manifest,
     Pickup,
+    ProofOfDelivery,
     Rate,
     ReturnShipment,
     Shipment,
@@ -550,6 +551,26 @@ class CarrierClient(BaseCarrierClient):
         self._check(Capability.CREATE_MANIFEST)
         return self.run(self.driver.create_manifest(request), "create_manifest")
 
+    def quote_landed_cost(self, shipment: Shipment) -> Rate:
+        """The landed cost (freight, duties and taxes) of a declarable shipment."""
+        self._check(Capability.QUOTE_LANDED_COST)
+        return self.run(self.driver.quote_landed_cost(shipment), "quote_landed_cost")
+
+    def fetch_proof_of_delivery(
+        self, tracking_number: str, *, shipment_id: str | None = None
+    ) -> ProofOfDelivery:
+        """The proof of delivery of a delivered package."""
+        self._check(Capability.FETCH_PROOF_OF_DELIVERY)
+        flow = self.driver.fetch_proof_of_delivery(
+            tracking_number, shipment_id=shipment_id, received_at=self._now()
+        )
+        return self.run(flow, "fetch_proof_of_delivery")
+
+    def update_pickup(self, confirmation_number: str, request: PickupRequest) -> Pickup:
+        """Move or change a booked pickup."""
+        self._check(Capability.UPDATE_PICKUP)
+        return self.run(self.driver.update_pickup(confirmation_number, request), "update_pickup")
+
 
 class AsyncCarrierClient(BaseCarrierClient):
     """Drives a driver's flows over an ``httpx.AsyncClient``; same behaviour as the sync client."""
@@ -762,3 +783,25 @@ class AsyncCarrierClient(BaseCarrierClient):
         """Create the end-of-day manifests (the carrier's close) with their documents."""
         self._check(Capability.CREATE_MANIFEST)
         return await self.run(self.driver.create_manifest(request), "create_manifest")
+
+    async def quote_landed_cost(self, shipment: Shipment) -> Rate:
+        """The landed cost (freight, duties and taxes) of a declarable shipment."""
+        self._check(Capability.QUOTE_LANDED_COST)
+        return await self.run(self.driver.quote_landed_cost(shipment), "quote_landed_cost")
+
+    async def fetch_proof_of_delivery(
+        self, tracking_number: str, *, shipment_id: str | None = None
+    ) -> ProofOfDelivery:
+        """The proof of delivery of a delivered package."""
+        self._check(Capability.FETCH_PROOF_OF_DELIVERY)
+        flow = self.driver.fetch_proof_of_delivery(
+            tracking_number, shipment_id=shipment_id, received_at=self._now()
+        )
+        return await self.run(flow, "fetch_proof_of_delivery")
+
+    async def update_pickup(self, confirmation_number: str, request: PickupRequest) -> Pickup:
+        """Move or change a booked pickup."""
+        self._check(Capability.UPDATE_PICKUP)
+        return await self.run(
+            self.driver.update_pickup(confirmation_number, request), "update_pickup"
+        )
