@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -141,3 +142,29 @@ def test_each_lazy_command_loads_once_and_runs_through_the_top_level_group() -> 
     result = CliRunner().invoke(main, ["reconcile", "--help"])
     assert result.exit_code == 0, result.output
     assert "INVOICE" in result.output
+
+
+def test_schema_export_in_a_fresh_interpreter_writes_every_event_type_s_schema(
+    tmp_path: Path,
+) -> None:
+    """``shipsync schema export`` run cold (the group, then canonical, loaded lazily on first
+    use) writes one schema per event type, each equal to the in-process ``event_schemas()``."""
+    from shipsync.canonical import default_catalogue, event_schemas
+    from shipsync.canonical._schemas import schema_file_name
+
+    code = "import sys; from shipsync.cli import main; main(['schema', 'export', sys.argv[1]])"
+    out = tmp_path / "schemas"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    expected = event_schemas()
+    assert set(expected) == set(default_catalogue.types)
+    names = {
+        schema_file_name(t, s["properties"]["schemaversion"]["const"]): s
+        for t, s in expected.items()
+    }
+    assert {p.name for p in out.glob("*.schema.json")} == set(names)
+    for name, schema in names.items():
+        written = json.loads((out / name).read_text(encoding="utf-8"))
+        assert written == json.loads(json.dumps(schema)), name
