@@ -168,3 +168,19 @@ def test_schema_export_in_a_fresh_interpreter_writes_every_event_type_s_schema(
     for name, schema in names.items():
         written = json.loads((out / name).read_text(encoding="utf-8"))
         assert written == json.loads(json.dumps(schema)), name
+
+
+def test_help_marks_a_table_command_unavailable_when_its_extra_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A command whose ``_NEEDS`` modules are absent is listed as unavailable (naming the extra)
+    by ``--help`` without importing it; the others keep their short help."""
+    from shipsync.cli import _main
+
+    monkeypatch.setitem(_main._NEEDS, "status", ("monitor", ("shipsync_no_such_module",)))
+    monkeypatch.delitem(main.commands, "status", raising=False)  # not loaded yet: table only
+    result = CliRunner().invoke(main, ["--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.startswith("  ")}
+    assert "(unavailable: needs the 'monitor' extra" in lines["status"]
+    assert "unavailable" not in lines["webhook"]
