@@ -46,6 +46,12 @@ EXPECTED += [
     "StaticRsaKeys",
     "rsa_public_key",
 ]
+EXPECTED += [
+    "TENANT_HEADER",
+    "AsyncTenantWebhookReceiver",
+    "TenantWebhookReceiver",
+    "tenant_of_request",
+]
 
 
 def test_all_is_pinned() -> None:
