@@ -31,6 +31,7 @@ SECRET = "whsec_do-not-print-me"
 
 EXPORTS = [
     "DEFAULT_ENV_PREFIX",
+    "TENANT_HEADER",
     "TENANT_ID_PATTERN",
     "CarrierAccount",
     "NotificationEndpoint",

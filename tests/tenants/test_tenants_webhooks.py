@@ -16,10 +16,9 @@ from shipsync.errors import (
     UnknownTenantError,
 )
 from shipsync.idempotency import AsyncMemoryStore, MemoryStore
-from shipsync.tenants import TENANT_ID_PATTERN, StaticTenantResolver, Tenant
+from shipsync.tenants import TENANT_HEADER, TENANT_ID_PATTERN, StaticTenantResolver, Tenant
 from shipsync.testing.flows import make_tracking_event
 from shipsync.webhooks import (
-    TENANT_HEADER,
     AsyncTenantWebhookReceiver,
     ReceiptOutcome,
     StandardWebhooksScheme,

@@ -47,7 +47,6 @@ EXPECTED += [
     "rsa_public_key",
 ]
 EXPECTED += [
-    "TENANT_HEADER",
     "AsyncTenantWebhookReceiver",
     "TenantWebhookReceiver",
     "tenant_of_request",

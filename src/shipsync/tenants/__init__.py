@@ -19,6 +19,7 @@ from shipsync._lazy import lazy, publish
 
 if TYPE_CHECKING:
     from shipsync.tenants._model import (
+        TENANT_HEADER,
         TENANT_ID_PATTERN,
         CarrierAccount,
         NotificationEndpoint,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_ENV_PREFIX",
+    "TENANT_HEADER",
     "TENANT_ID_PATTERN",
     "CarrierAccount",
     "NotificationEndpoint",

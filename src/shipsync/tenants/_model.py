@@ -25,6 +25,7 @@ from pydantic._internal._model_construction import ModelMetaclass
 from shipsync.errors import TenantConfigurationError, UnknownTenantError
 
 __all__ = [
+    "TENANT_HEADER",
     "TENANT_ID_PATTERN",
     "CarrierAccount",
     "NotificationEndpoint",
@@ -35,6 +36,9 @@ __all__ = [
     "check_tenant_id",
     "tenant_error",
 ]
+
+TENANT_HEADER: Final = "x-shipsync-tenant"
+"""The header that names a request's tenant when its URL does not (receiver, fake carrier)."""
 
 TENANT_ID_PATTERN: Final = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 """A tenant id: a DNS-label-like slug (lower case, digits, inner hyphens, 1 to 63 characters)."""

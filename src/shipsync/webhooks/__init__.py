@@ -65,7 +65,6 @@ if TYPE_CHECKING:
     )
     from shipsync.webhooks._sink import AsyncEventSink, EventSink
     from shipsync.webhooks._tenants import (
-        TENANT_HEADER,
         AsyncTenantWebhookReceiver,
         TenantWebhookReceiver,
         tenant_of_request,
@@ -112,7 +111,6 @@ __all__ += [
     "rsa_public_key",
 ]
 __all__ += [
-    "TENANT_HEADER",
     "AsyncTenantWebhookReceiver",
     "TenantWebhookReceiver",
     "tenant_of_request",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import Final, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from typing_extensions import Unpack
 
@@ -37,7 +37,7 @@ from shipsync.errors import (
     WebhookSecretError,
 )
 from shipsync.idempotency import AsyncIdempotencyStore, IdempotencyStore, scoped
-from shipsync.tenants import Tenant, TenantResolver, check_tenant_id
+from shipsync.tenants import TENANT_HEADER, Tenant, TenantResolver, check_tenant_id
 from shipsync.webhooks._headers import HeadersInput, read_headers
 from shipsync.webhooks._receiver import (
     AsyncWebhookReceiver,
@@ -51,14 +51,10 @@ from shipsync.webhooks._sink import AsyncEventSink, EventSink
 from shipsync.webhooks._standard import StandardWebhooksScheme
 
 __all__ = [
-    "TENANT_HEADER",
     "AsyncTenantWebhookReceiver",
     "TenantWebhookReceiver",
     "tenant_of_request",
 ]
-
-TENANT_HEADER: Final = "x-shipsync-tenant"
-"""The header that names a delivery's tenant when its URL does not."""
 
 _log = logging.getLogger("shipsync.webhooks")
 _R = TypeVar("_R", WebhookReceiver, AsyncWebhookReceiver)
