@@ -63,6 +63,9 @@ def test_defaults_give_each_tenant_its_own_namespace_and_partition() -> None:
     assert (a.namespace, a.partition) == ("tenant/acme", "acme")
     assert (b.namespace, b.partition) == ("tenant/acme-2", "acme_2")
     assert a.table("shipsync_events") == "shipsync_events_acme"
+    long = [_tenant("x" * 40 + "-one"), _tenant("x" * 40 + "-two")]
+    assert long[0].partition != long[1].partition
+    assert all(len(t.partition) == 24 for t in long)
 
 
 def test_secrets_never_show_in_reprs_or_errors() -> None:

@@ -14,6 +14,7 @@ like an id nobody configured, so a caller cannot tell the two apart.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -45,7 +46,7 @@ TENANT_ID_PATTERN: Final = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 
 _TENANT_ID = re.compile(TENANT_ID_PATTERN)
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.:/\-]{1,120}")  # what every idempotency backend accepts
-_PARTITION = re.compile(r"[a-z0-9_]{1,48}")  # safe inside a SQL table name
+_PARTITION = re.compile(r"[a-z0-9_]{1,24}")  # safe inside a SQL table name of <= 40 chars
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")  # a source, carrier or endpoint name
 
 
@@ -201,7 +202,7 @@ class TenantConfig(_Settings):
     @classmethod
     def _partition(cls, value: str | None) -> str | None:
         if value is not None and _PARTITION.fullmatch(value) is None:
-            raise ValueError("a partition is 1-48 of a-z 0-9 _")
+            raise ValueError("a partition is 1-24 of a-z 0-9 _")
         return value
 
 
@@ -224,6 +225,14 @@ def tenant_error(
     return TenantConfigurationError(tenant, path, reason + more)
 
 
+def _default_partition(tenant_id: str) -> str:
+    """The id with ``-`` as ``_``; a long id is cut to 15 characters plus 8 of its digest."""
+    if len(tenant_id) <= 24:
+        return tenant_id.replace("-", "_")
+    digest = hashlib.sha256(tenant_id.encode()).hexdigest()[:8]
+    return f"{tenant_id[:15].replace('-', '_')}_{digest}"
+
+
 class _TenantMeta(ModelMetaclass):
     """Translates validation errors of direct construction (``Tenant(...)``) into ours."""
 
@@ -240,9 +249,10 @@ class Tenant(TenantConfig, metaclass=_TenantMeta):
     """One tenant's whole configuration, resolved by its id.
 
     ``idempotency_namespace`` defaults to ``tenant/<id>`` and ``event_log_partition`` to the id
-    with ``-`` as ``_``: two tenants never share either unless configured to. A missing piece is
-    reported by the accessor that needs it (:meth:`webhook`, :meth:`carrier`,
-    :meth:`odoo_connection`), or for every tenant at start-up by :meth:`require`, as a
+    with ``-`` as ``_`` (cut to 24 characters with a digest when longer): two tenants never
+    share either unless configured to. A missing piece is reported by the accessor that needs
+    it (:meth:`webhook`, :meth:`carrier`, :meth:`odoo_connection`), or for every tenant at
+    start-up by :meth:`require`, as a
     :class:`~shipsync.errors.TenantConfigurationError` naming the tenant and the setting.
     """
 
@@ -260,7 +270,7 @@ class Tenant(TenantConfig, metaclass=_TenantMeta):
         if self.idempotency_namespace is None:
             object.__setattr__(self, "idempotency_namespace", f"tenant/{self.id}")
         if self.event_log_partition is None:
-            object.__setattr__(self, "event_log_partition", self.id.replace("-", "_"))
+            object.__setattr__(self, "event_log_partition", _default_partition(self.id))
         return self
 
     @classmethod
