@@ -7,6 +7,8 @@ import json
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shipsync.carriers import RetryPolicy, SleepRecorder, TenantCarrierClients
 from shipsync.carriers.fake import FakeCarrierService, TenantFakeCarriers
@@ -173,3 +175,45 @@ def test_the_fake_carrier_routes_by_path_or_header() -> None:
         assert json.loads(answer.content)["error"]["code"] == "unknown_tenant"
     assert fakes.service("acme").requests["token"] == 1
     assert fakes.service("beta").requests["token"] == 1
+
+
+@given(
+    segment=st.text(max_size=30),
+    header=st.one_of(st.none(), st.text(alphabet=st.characters(codec="latin-1"), max_size=30)),
+)
+def test_any_tenant_in_a_path_or_header_reaches_only_that_tenants_fake(
+    segment: str, header: str | None
+) -> None:
+    """Whatever a request names as its tenant, it reaches the fake of exactly that tenant (and
+    only when the path and header agree), else it is 404 (unknown_tenant, or no_route for a
+    known tenant followed by a path the fake has not) and reaches none."""
+    fakes = TenantFakeCarriers({"acme": FakeCarrierService(), "beta": FakeCarrierService()})
+    headers = {} if header is None else {TENANT_HEADER: header}
+    answer = fakes.handle("GET", f"/t/{segment}/v1/tracking/FK1", {}, headers, b"")
+    reached = [t for t in ("acme", "beta") if fakes.service(t).requests["track"]]
+    if segment in ("acme", "beta") and header in (None, segment):
+        assert reached == [segment]
+    else:
+        assert reached == []
+        assert answer.status == 404
+        code = json.loads(answer.body)["error"]["code"]
+        assert code == "unknown_tenant" or (segment.startswith(("acme/", "beta/")) and code)
+
+
+async def test_async_clients_are_per_tenant_too(
+    world: tuple[TenantFakeCarriers, TenantCarrierClients],
+) -> None:
+    """The asyncio clients: one per (tenant, carrier), each booking at its own tenant's fake with
+    its own breaker."""
+    fakes, _ = world
+    clients = TenantCarrierClients(
+        StaticTenantResolver([_tenant("acme", "acme-secret"), _tenant("beta", "beta-secret")]),
+        async_options={"transport": fakes.mock_transport()},
+    )
+    acme, beta = clients.async_client("acme", "fake"), clients.async_client("beta", "fake")
+    assert acme is clients.async_client("acme", "fake")
+    assert acme.breaker is not beta.breaker
+    await beta.create_shipment(sample_shipment(shipment_id="S-9"), idempotency_key="k9")
+    assert fakes.service("beta").shipment_count(reference=None) == 1
+    assert fakes.service("acme").shipment_count() == 0
+    await clients.aclose()

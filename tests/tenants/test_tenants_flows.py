@@ -130,3 +130,66 @@ async def test_unknown_tenants_have_no_flows(world: World) -> None:
         with pytest.raises(UnknownTenantError):
             world.monitors.monitor(bad)
     assert world.flows.tenants() == ()
+
+
+async def test_postgres_logs_dead_letters_and_keys_are_per_tenant(postgres_dsn: str) -> None:
+    """On PostgreSQL (one database, one idempotency table): the same event in two tenants takes
+    effect in each, and one tenant's failure dead-letters and replays in its own tables only."""
+    import uuid
+
+    from shipsync.flows import AsyncPostgresEventLog, PostgresDeadLetters
+    from shipsync.idempotency import PostgresStore
+
+    run = uuid.uuid4().hex[:8]
+    tenants = [Tenant(id=t, event_log_partition=f"{t}_{run}") for t in ("acme", "beta")]
+    resolver = StaticTenantResolver(tenants)
+    store = PostgresStore(postgres_dsn, table=f"idem_{run}")
+    applied: Counter[tuple[str, str]] = Counter()
+    broken = {"acme"}
+
+    def subscribe(tenant: Tenant, dispatcher: Dispatcher) -> None:
+        def apply(event: Event, ctx: HandlerContext) -> None:
+            if tenant.id in broken:
+                raise RuntimeError("down")
+            applied[(tenant.id, event.id)] += 1
+
+        dispatcher.subscribe(None, apply, name="ledger")
+
+    flows = TenantFlows(
+        resolver,
+        store=store,
+        log=lambda t: AsyncPostgresEventLog(postgres_dsn, table=t.table("ev")),
+        dead_letters=lambda t: PostgresDeadLetters(postgres_dsn, table=t.table("dl")),
+        subscribe=subscribe,
+        retry=RetryPolicy(attempts=1),
+    )
+    try:
+        event = make_tracking_event("SHP-1", 1)
+        for tenant in tenants:
+            await flows.log(tenant.id).publish([event])
+            await flows.drain(tenant.id)
+        assert applied == {("beta", event.id): 1}
+        acme_letters, beta_letters = flows.dead_letters("acme"), flows.dead_letters("beta")
+        assert acme_letters is not None
+        assert beta_letters is not None
+        assert (len(acme_letters.list()), len(beta_letters.list())) == (1, 0)
+        broken.clear()
+        assert (await flows.replay("beta")).succeeded == []
+        assert len((await flows.replay("acme")).succeeded) == 1
+        assert applied == {("acme", event.id): 1, ("beta", event.id): 1}
+    finally:
+        for tenant in tenants:
+            log = flows.log(tenant.id)
+            assert isinstance(log, AsyncPostgresEventLog)
+            log.sync.drop_tables()
+            letters = flows.dead_letters(tenant.id)
+            assert isinstance(letters, PostgresDeadLetters)
+            letters.drop_table()
+        await flows.close()
+        store.close()
+        import psycopg
+
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            for suffix in ("", "_fence", "_claim", "_complete"):
+                kind = {"": "TABLE", "_fence": "SEQUENCE"}.get(suffix, "FUNCTION")
+                conn.execute(f"DROP {kind} IF EXISTS idem_{run}{suffix}")

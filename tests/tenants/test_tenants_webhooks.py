@@ -16,7 +16,13 @@ from shipsync.errors import (
     UnknownTenantError,
 )
 from shipsync.idempotency import AsyncMemoryStore, MemoryStore
-from shipsync.tenants import TENANT_HEADER, TENANT_ID_PATTERN, StaticTenantResolver, Tenant
+from shipsync.tenants import (
+    TENANT_HEADER,
+    TENANT_ID_PATTERN,
+    StaticTenantResolver,
+    Tenant,
+    TenantResolver,
+)
 from shipsync.testing.flows import make_tracking_event
 from shipsync.webhooks import (
     AsyncTenantWebhookReceiver,
@@ -186,3 +192,38 @@ async def test_the_async_receiver_routes_and_isolates_the_same_way() -> None:
     assert dup.outcome is ReceiptOutcome.DUPLICATE
     assert (await receiver.receive(BODY, _signed("beta"), tenant="nope")).status == 404
     assert [len(sinks["acme"].events), len(sinks["beta"].events)] == [1, 1]
+
+
+class Vault:
+    """A host's own resolver (a vault): the TenantResolver protocol is one method."""
+
+    def __init__(self) -> None:
+        self.secrets = dict(SECRETS)
+        self.reads = 0
+
+    def resolve(self, tenant_id: str) -> Tenant:
+        self.reads += 1
+        if tenant_id not in self.secrets:
+            raise UnknownTenantError(tenant_id)
+        return Tenant(id=tenant_id, webhooks={"fake": {"secrets": [self.secrets[tenant_id]]}})
+
+
+def test_a_hosts_own_resolver_plugs_in_and_rotation_takes_effect_after_forget() -> None:
+    """A vault-backed resolver works as is; a tenant's verifier is built once, and after its
+    secret is rotated, forget() makes the next delivery use the new secret."""
+    vault = Vault()
+    assert isinstance(vault, TenantResolver)
+    sinks = {tenant_id: ListSink() for tenant_id in SECRETS}
+    receiver = TenantWebhookReceiver(
+        vault, source="fake", store=MemoryStore(), sink=lambda t: sinks[t.id]
+    )
+    assert receiver.receive(BODY, _signed("acme"), tenant="acme").status == 200
+    assert receiver.receive(BODY, _signed("acme", "msg_2"), tenant="acme").status == 200
+    assert vault.reads == 1  # resolved once, then cached
+    new_secret = generate_secret()
+    vault.secrets["acme"] = new_secret
+    rotated = dict(SCHEME.signer(new_secret).sign(BODY, msg_id="msg_3"))
+    assert receiver.receive(BODY, rotated, tenant="acme").status == 400  # still the old one
+    receiver.forget("acme")
+    assert receiver.receive(BODY, rotated, tenant="acme").status == 200
+    assert receiver.receive(BODY, _signed("acme", "msg_4"), tenant="acme").status == 400
