@@ -155,6 +155,16 @@ class OdooConnection(_Settings):
             raise ValueError("the Odoo api_key is empty")
         return value
 
+    def connect_args(self) -> dict[str, str]:
+        """The arguments of ``shipsync.odoo.connect`` (``url``, ``db``, ``login``, ``key``), the
+        key in clear: pass them on, never log them."""
+        return {
+            "url": self.url,
+            "db": self.database,
+            "login": self.user,
+            "key": self.api_key.get_secret_value(),
+        }
+
 
 class NotificationEndpoint(_Settings):
     """Where this tenant's customer notifications or outbound webhooks go.
