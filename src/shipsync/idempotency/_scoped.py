@@ -1,11 +1,13 @@
 """A store seen through a scope: every key of one tenant (or flow) apart from every other's.
 
 :func:`scoped` wraps any store, sync or async, of any backend, so that the caller's key ``k``
-is stored as ``key_from_parts(scope, k)``: the same key in two scopes is two keys, and one
-scope's claims, completions and releases never touch another's. Outcomes carry the caller's own
-key back. The wrapper's ``namespace`` (which :func:`~shipsync.idempotency.idempotent` uses for
-outbound ``Idempotency-Key`` values) is the inner store's joined with the scope, so a carrier
-never sees the same outbound key from two tenants either.
+is stored as the scope (escaped as :func:`~shipsync.idempotency.key_from_parts` escapes a part),
+a ``/``, then ``k`` as it is: the first unescaped ``/`` ends the scope, so the same key in two
+scopes is two keys, and one scope's claims, completions and releases never touch another's.
+Outcomes carry the caller's own key back. The wrapper's ``namespace`` (which
+:func:`~shipsync.idempotency.idempotent` uses for outbound ``Idempotency-Key`` values) is the
+inner store's joined with the scope, so a carrier never sees the same outbound key from two
+tenants either.
 
 One shared store (one connection pool, one table) thus serves every tenant; a host that
 prefers a store per tenant builds each with ``namespace=tenant.namespace`` instead.
@@ -16,18 +18,20 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TypeVar, overload
-
-import attrs
+from typing import TypeVar, cast, overload
 
 from ._keys import check_namespace, key_from_parts
 from ._protocol import (
     DEFAULT_LEASE,
     DEFAULT_RETENTION,
+    Acquired,
     AsyncIdempotencyStore,
     BatchOutcome,
     ClaimOutcome,
+    Completed,
     IdempotencyStore,
+    InProgress,
+    Mismatched,
 )
 
 __all__ = ["AsyncScopedStore", "ScopedStore", "scoped"]
@@ -41,15 +45,28 @@ class _Scope:
         self.inner = inner
         outer = str(getattr(inner, "namespace", "") or "")
         self.namespace = f"{outer}/{scope}" if outer else scope
+        # The scope escaped as key_from_parts escapes a part, then "/": the first unescaped "/"
+        # of a stored key ends the scope, so the caller's key follows as it is, unescaped.
+        self._prefix = key_from_parts(scope, "")
 
     def _key(self, key: str) -> str:
         if not isinstance(key, str):
             raise TypeError("an idempotency key is a str")
-        return key_from_parts(self.scope, key)
+        return self._prefix + key
 
     @staticmethod
     def _back(outcome: _O, key: str) -> _O:
-        return attrs.evolve(outcome, key=key)
+        # Rebuilt field by field: attrs.evolve costs more than the store call it wraps.
+        back: BatchOutcome
+        if isinstance(outcome, Acquired):
+            back = Acquired(key, outcome.token)
+        elif isinstance(outcome, Completed):
+            back = Completed(key, outcome.result)
+        elif isinstance(outcome, InProgress):
+            back = InProgress(key)
+        else:
+            back = Mismatched(key)
+        return cast(_O, back)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r}, scope={self.scope!r})"
@@ -65,13 +82,19 @@ class ScopedStore(_Scope):
 
     def claim(self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE) -> ClaimOutcome:
         """Claim ``key`` in this scope."""
-        return self._back(self.inner.claim(self._key(key), fingerprint, lease), key)
+        outcome = self.inner.claim(self._key(key), fingerprint, lease)
+        if type(outcome) is Acquired:  # the hot path, without the generic rebuild
+            return Acquired(key, outcome.token)
+        return self._back(outcome, key)
 
     def complete(
         self, key: str, token: int, result: bytes, retention: timedelta = DEFAULT_RETENTION
     ) -> None:
         """Complete ``key`` in this scope."""
-        self.inner.complete(self._key(key), token, result, retention)
+        if type(key) is str:
+            self.inner.complete(self._prefix + key, token, result, retention)
+        else:
+            self.inner.complete(self._key(key), token, result, retention)
 
     def release(self, key: str, token: int) -> None:
         """Release ``key`` in this scope."""

@@ -68,12 +68,7 @@ def tenant_of_request(
     Raises :class:`~shipsync.errors.UnknownTenantError` (naming ``path`` or the header) for a
     malformed id, a missing one, or a path and a header that disagree.
     """
-    try:
-        (from_header,) = read_headers(headers, (header,))
-    except MissingHeaderError:
-        from_header = None
-    except MalformedHeaderError:
-        raise UnknownTenantError("", path=header, reason="the header is repeated") from None
+    from_header = _header(headers, header)
     if path_tenant is not None:
         tenant = check_tenant_id(path_tenant, path="path")
         if from_header is not None and from_header != tenant:
@@ -84,6 +79,26 @@ def tenant_of_request(
     if from_header is None:
         raise UnknownTenantError("", path=header, reason="no tenant in the path or the header")
     return check_tenant_id(from_header, path=header)
+
+
+def _header(headers: HeadersInput, name: str) -> str | None:
+    """The single value of header ``name`` (lower case), None when absent."""
+    if type(headers) is dict:
+        # Fast path (most hosts): a plain dict with str keys that does not name the header in
+        # any case is read without walking its pairs or raising MissingHeaderError.
+        try:
+            folded = "\n".join(headers).lower()
+        except TypeError:  # bytes keys: the careful path below
+            folded = name
+        if name not in folded:
+            return None
+    try:
+        (value,) = read_headers(headers, (name,))
+    except MissingHeaderError:
+        return None
+    except MalformedHeaderError:
+        raise UnknownTenantError("", path=name, reason="the header is repeated") from None
+    return value
 
 
 class _TenantRouter(Generic[_R]):
@@ -147,6 +162,18 @@ class _TenantRouter(Generic[_R]):
         with self._lock:
             self._receivers.pop(tenant_id, None)
 
+    def _cached(self, headers: HeadersInput, tenant: str | None) -> _R | None:
+        """The receiver of the path's tenant when it is built already and the header does not
+        contradict it (the hot path); None sends the delivery through :meth:`_route`."""
+        receiver = self._receivers.get(tenant) if tenant is not None else None
+        if receiver is None:
+            return None
+        try:
+            agrees = _header(headers, self.header) in (None, tenant)
+        except UnknownTenantError:
+            return None
+        return receiver if agrees else None
+
     def _route(
         self, headers: HeadersInput, tenant: str | None
     ) -> tuple[_R, None] | tuple[None, Receipt]:
@@ -204,10 +231,13 @@ class TenantWebhookReceiver(_TenantRouter[WebhookReceiver]):
 
     def receive(self, body: bytes, headers: HeadersInput, *, tenant: str | None = None) -> Receipt:
         """Process one delivery for the tenant the path (``tenant``) or the header names."""
-        receiver, refused = self._route(headers, tenant)
+        receiver = self._cached(headers, tenant)
         if receiver is None:
-            assert refused is not None
-            return refused
+            routed, refused = self._route(headers, tenant)
+            if routed is None:
+                assert refused is not None
+                return refused
+            receiver = routed
         return receiver.receive(body, headers)
 
 
@@ -244,8 +274,11 @@ class AsyncTenantWebhookReceiver(_TenantRouter[AsyncWebhookReceiver]):
         self, body: bytes, headers: HeadersInput, *, tenant: str | None = None
     ) -> Receipt:
         """Process one delivery for the tenant the path (``tenant``) or the header names."""
-        receiver, refused = self._route(headers, tenant)
+        receiver = self._cached(headers, tenant)
         if receiver is None:
-            assert refused is not None
-            return refused
+            routed, refused = self._route(headers, tenant)
+            if routed is None:
+                assert refused is not None
+                return refused
+            receiver = routed
         return await receiver.receive(body, headers)
