@@ -43,6 +43,7 @@ EXPORTS = [
     "TenantResolver",
     "WebhookSource",
     "check_tenant_id",
+    "resolve_tenant",
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -22,6 +23,7 @@ from shipsync.tenants import (
     StaticTenantResolver,
     Tenant,
     TenantResolver,
+    resolve_tenant,
 )
 from shipsync.testing.flows import make_tracking_event
 from shipsync.webhooks import (
@@ -227,3 +229,36 @@ def test_a_hosts_own_resolver_plugs_in_and_rotation_takes_effect_after_forget() 
     receiver.forget("acme")
     assert receiver.receive(BODY, rotated, tenant="acme").status == 200
     assert receiver.receive(BODY, _signed("acme", "msg_4"), tenant="acme").status == 400
+
+
+class LyingVault(Vault):
+    """A broken vault that answers every id with acme's configuration."""
+
+    def resolve(self, tenant_id: str) -> Tenant:
+        return super().resolve("acme")
+
+
+def test_a_resolver_answering_with_another_tenant_is_refused_everywhere(tmp_path: Path) -> None:
+    """If a resolver answers beta's id with acme's settings, nothing is written anywhere: the
+    receiver refuses beta's deliveries (acme's signature included), flows and clients raise."""
+    from shipsync.carriers import TenantCarrierClients
+    from shipsync.flows import TenantFlows
+
+    vault = LyingVault()
+    assert resolve_tenant(vault, "acme").id == "acme"
+    with pytest.raises(TenantConfigurationError) as caught:
+        resolve_tenant(vault, "beta")
+    assert (caught.value.tenant, caught.value.path) == ("beta", "id")
+    sinks = {tenant_id: ListSink() for tenant_id in SECRETS}
+    receiver = TenantWebhookReceiver(
+        vault, source="fake", store=MemoryStore(), sink=lambda t: sinks[t.id]
+    )
+    receipt = receiver.receive(BODY, _signed("acme"), tenant="beta")
+    assert receipt.status == 404
+    assert isinstance(receipt.error, TenantConfigurationError)
+    assert all(not sink.events for sink in sinks.values())
+    flows = TenantFlows.sqlite(vault, tmp_path / "flows.db", store=MemoryStore())
+    with pytest.raises(TenantConfigurationError):
+        flows.log("beta")
+    with pytest.raises(TenantConfigurationError):
+        TenantCarrierClients(vault).client("beta", "fake")

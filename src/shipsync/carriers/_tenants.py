@@ -25,7 +25,7 @@ from shipsync.errors import (
     InvalidInputError,
     TenantConfigurationError,
 )
-from shipsync.tenants import Tenant, TenantResolver, check_tenant_id
+from shipsync.tenants import Tenant, TenantResolver, check_tenant_id, resolve_tenant
 
 __all__ = ["TenantCarrierClients"]
 
@@ -113,7 +113,7 @@ class TenantCarrierClients:
         found = self._sync.get(key)
         if found is not None:
             return found
-        tenant = self.resolver.resolve(tenant_id)
+        tenant = resolve_tenant(self.resolver, tenant_id)
         built = CarrierClient(
             self.driver(tenant, carrier), **self._options, **self._parts(tenant, carrier)
         )
@@ -129,7 +129,7 @@ class TenantCarrierClients:
         found = self._async.get(key)
         if found is not None:
             return found
-        tenant = self.resolver.resolve(tenant_id)
+        tenant = resolve_tenant(self.resolver, tenant_id)
         built = AsyncCarrierClient(
             self.driver(tenant, carrier), **self._async_options, **self._parts(tenant, carrier)
         )
@@ -140,7 +140,7 @@ class TenantCarrierClients:
         """Build every tenant's drivers now: a missing account or a refused setting fails at
         start-up, naming the tenant and the setting."""
         for tenant_id in tenant_ids:
-            tenant = self.resolver.resolve(tenant_id)
+            tenant = resolve_tenant(self.resolver, tenant_id)
             for carrier in carriers:
                 self.driver(tenant, carrier)
 

@@ -22,7 +22,7 @@ from shipsync.flows._dispatcher import Dispatcher, DispatchReport, ReplayReport
 from shipsync.flows._log import AsyncEventLog
 from shipsync.flows._sqlite import AsyncSQLiteEventLog
 from shipsync.idempotency import AsyncIdempotencyStore, IdempotencyStore, scoped
-from shipsync.tenants import Tenant, TenantResolver, check_tenant_id
+from shipsync.tenants import Tenant, TenantResolver, check_tenant_id, resolve_tenant
 
 __all__ = ["EVENTS_TABLE", "LETTERS_TABLE", "TenantFlows"]
 
@@ -96,7 +96,7 @@ class TenantFlows:
         found = self._parts.get(check_tenant_id(tenant_id))
         if found is not None:
             return found
-        tenant = self.resolver.resolve(tenant_id)
+        tenant = resolve_tenant(self.resolver, tenant_id)
         with self._lock:
             found = self._parts.get(tenant.id)
             if found is None:

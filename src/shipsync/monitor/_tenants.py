@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipsync.tenants import Tenant, TenantResolver, check_tenant_id
+from shipsync.tenants import Tenant, TenantResolver, check_tenant_id, resolve_tenant
 
 from ._monitor import Monitor
 from ._policy import SlaPolicy
@@ -77,7 +77,7 @@ class TenantMonitors:
         found = self._monitors.get(check_tenant_id(tenant_id))
         if found is not None:
             return found
-        tenant = self.resolver.resolve(tenant_id)
+        tenant = resolve_tenant(self.resolver, tenant_id)
         with self._lock:
             found = self._monitors.get(tenant.id)
             if found is None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shipsync.errors import InvalidInputError, TenantConfigurationError
-from shipsync.tenants import Tenant, TenantResolver, check_tenant_id
+from shipsync.tenants import Tenant, TenantResolver, check_tenant_id, resolve_tenant
 
 from ._endpoints import EndpointStore
 
@@ -48,7 +48,7 @@ class TenantEndpoints:
         found = self._stores.get(check_tenant_id(tenant_id))
         if found is not None:
             return found
-        tenant = self.resolver.resolve(tenant_id)
+        tenant = resolve_tenant(self.resolver, tenant_id)
         with self._lock:
             found = self._stores.get(tenant.id)
             if found is None:

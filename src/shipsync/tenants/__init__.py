@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         SettingsTenantResolver,
         StaticTenantResolver,
         TenantResolver,
+        resolve_tenant,
     )
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "TenantResolver",
     "WebhookSource",
     "check_tenant_id",
+    "resolve_tenant",
 ]
 
 if not TYPE_CHECKING:  # mypy must not see __getattr__: it would accept any name

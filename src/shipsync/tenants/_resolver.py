@@ -17,7 +17,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import pydantic
 
-from shipsync.errors import ConfigurationError, MissingDependencyError, UnknownTenantError
+from shipsync.errors import (
+    ConfigurationError,
+    MissingDependencyError,
+    TenantConfigurationError,
+    UnknownTenantError,
+)
 
 from ._model import Tenant, TenantConfig, check_tenant_id, tenant_error
 
@@ -26,6 +31,7 @@ __all__ = [
     "SettingsTenantResolver",
     "StaticTenantResolver",
     "TenantResolver",
+    "resolve_tenant",
 ]
 
 DEFAULT_ENV_PREFIX = "SHIPSYNC_"
@@ -38,6 +44,23 @@ class TenantResolver(Protocol):
     def resolve(self, tenant_id: str) -> Tenant:
         """The tenant ``tenant_id``; ``UnknownTenantError`` when there is none."""
         ...
+
+
+def resolve_tenant(resolver: TenantResolver, tenant_id: str, *, path: str = "tenant") -> Tenant:
+    """``resolver.resolve(tenant_id)``, guarded: the id is checked first (``path`` names where it
+    came from), and the answer must be a :class:`Tenant` with that very id.
+
+    Every tenant-aware part of shipsync resolves through this, so a resolver (a host's vault) that
+    answers with another tenant's configuration raises ``TenantConfigurationError`` instead of
+    sending one tenant's data to another's secrets, accounts or tables.
+    """
+    wanted = check_tenant_id(tenant_id, path=path)
+    tenant = resolver.resolve(wanted)
+    if not isinstance(tenant, Tenant) or tenant.id != wanted:
+        raise TenantConfigurationError(
+            wanted, "id", "the resolver answered with another tenant's configuration"
+        )
+    return tenant
 
 
 class StaticTenantResolver:

@@ -37,7 +37,7 @@ from shipsync.errors import (
     WebhookSecretError,
 )
 from shipsync.idempotency import AsyncIdempotencyStore, IdempotencyStore, scoped
-from shipsync.tenants import TENANT_HEADER, Tenant, TenantResolver, check_tenant_id
+from shipsync.tenants import TENANT_HEADER, Tenant, TenantResolver, check_tenant_id, resolve_tenant
 from shipsync.webhooks._headers import HeadersInput, read_headers
 from shipsync.webhooks._receiver import (
     AsyncWebhookReceiver,
@@ -146,7 +146,7 @@ class _TenantRouter(Generic[_R]):
         found = self._receivers.get(tenant_id)
         if found is not None:
             return found
-        tenant = self.resolver.resolve(check_tenant_id(tenant_id))
+        tenant = resolve_tenant(self.resolver, tenant_id)
         built = self._build(tenant)
         with self._lock:
             return self._receivers.setdefault(tenant.id, built)
