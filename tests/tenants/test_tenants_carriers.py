@@ -217,3 +217,52 @@ async def test_async_clients_are_per_tenant_too(
     assert fakes.service("beta").shipment_count(reference=None) == 1
     assert fakes.service("acme").shipment_count() == 0
     await clients.aclose()
+
+
+def test_the_fake_carrier_command_serves_one_fake_per_tenant() -> None:
+    """`shipsync fake-carrier serve --tenant acme --tenant globex` (the installed executable)
+    answers each tenant's control API under /t/<tenant> and refuses an unknown tenant."""
+    import pathlib
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    shipsync = str(pathlib.Path(sys.executable).with_name("shipsync"))
+    command = [shipsync, "fake-carrier", "serve", "--port", str(port)]
+    command += ["--tenant", "acme", "--tenant", "globex"]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                state = httpx.get(f"{base}/t/acme/_control/state", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        assert state.json()["shipments"] == 0
+        headers = {TENANT_HEADER: "globex"}
+        assert httpx.get(f"{base}/_control/state", headers=headers, timeout=5).status_code == 200
+        unknown = httpx.get(f"{base}/t/initech/_control/state", timeout=5)
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["code"] == "unknown_tenant"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_fake_carrier_command_refuses_a_bad_tenant_id() -> None:
+    """A --tenant that is not a tenant id is a usage error naming the option."""
+    from click.testing import CliRunner
+
+    from shipsync.cli import main
+
+    result = CliRunner().invoke(main, ["fake-carrier", "serve", "--tenant", "Not/Valid"])
+    assert result.exit_code == 2
+    assert "--tenant" in result.output
