@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -24,6 +26,24 @@ def test_two_tenants_run_at_once_and_every_check_passes() -> None:
         "an unknown tenant is refused (404)",
     ):
         assert f"[ok] {check}" in result.output
+
+
+def test_the_work_directory_holds_each_tenants_own_tables(tmp_path: Path) -> None:
+    """With --work-dir the directory is kept, and the one SQLite file holds an event log and a
+    dead letter table per tenant, and a monitor file per tenant."""
+    import sqlite3
+
+    work = tmp_path / "work"
+    args = ["demo", "--tenants", "2", "-n", "3", "--work-dir", str(work)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"work directory kept: {work.resolve()}" in result.output
+    with sqlite3.connect(work / "flows.db") as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    for tenant_id in ("acme", "globex"):
+        assert f"shipsync_events_{tenant_id}" in tables
+        assert f"shipsync_dlq_{tenant_id}" in tables
+        assert (work / f"monitor_{tenant_id}.db").exists()
 
 
 def test_a_tenant_count_out_of_range_is_a_usage_error() -> None:

@@ -440,15 +440,18 @@ def demo(
     if tenants is not None:
         from shipsync.cli._tenants_demo import run_tenants_demo
 
-        raise SystemExit(
-            run_tenants_demo(
-                tenants=tenants,
-                shipments=min(shipments, 200),
-                seed=seed,
-                echo=click.echo,
-                workdir=work_dir,
-            )
+        if keep and work_dir is None:
+            work_dir = Path(tempfile.mkdtemp(prefix="shipsync-tenants-"))
+        status = run_tenants_demo(
+            tenants=tenants,
+            shipments=min(shipments, 200),
+            seed=seed,
+            echo=click.echo,
+            workdir=work_dir,
         )
+        if work_dir is not None:
+            click.echo(f"work directory kept: {work_dir.resolve()}")
+        raise SystemExit(status)
     if parallel_run:
         from shipsync.cli._parallel_demo import run_parallel_demo
 
