@@ -43,6 +43,7 @@ EXPECTED = [
     "SigningSecret",
     "StatusProjection",
     "Target",
+    "TenantEndpoints",
     "WebhookChannel",
     "WebhookSender",
     "build_email",

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from shipsync.carriers._registry import ENTRY_POINT_GROUP, DriverEntry, DriverRegistry
     from shipsync.carriers._shopping import CarrierFailure, RateShopResult, ashop_rates, shop_rates
     from shipsync.retry import RetryPolicy, SleepRecorder
+    from shipsync.carriers._tenants import TenantCarrierClients
 
 __all__ = [
     "DRIVER_API_VERSION",
@@ -62,6 +63,7 @@ __all__ = [
     "RateShopResult",
     "RetryPolicy",
     "SleepRecorder",
+    "TenantCarrierClients",
     "ashop_rates",
     "drivers_markdown",
     "hookimpl",

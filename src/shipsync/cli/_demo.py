@@ -394,6 +394,13 @@ def _tracking(client: Any, numbers: Sequence[str]) -> list[TrackingEvent]:
     help="Run the booking loop through the Odoo the ODOO_* variables name: it creates its own "
     "sale orders and pickings and touches only those.",
 )
+@click.option(
+    "--tenants",
+    type=click.IntRange(min=1, max=50),
+    default=None,
+    help="Run N tenants at once through one shipsync (same shipment ids and keys in each) and "
+    "check that nothing crosses over between them.",
+)
 @click.option("--keep", is_flag=True, help="Keep the work directory and say where it is.")
 @click.option(
     "--work-dir",
@@ -408,6 +415,7 @@ def demo(
     parallel_run: bool,
     notify_demo: bool,
     odoo_demo: bool,
+    tenants: int | None,
     keep: bool,
     work_dir: Path | None,
 ) -> None:
@@ -429,6 +437,21 @@ def demo(
         from shipsync.cli._notify_demo import run_notify_demo
 
         raise SystemExit(run_notify_demo(shipments=min(shipments, 50), seed=seed, echo=click.echo))
+    if tenants is not None:
+        from shipsync.cli._tenants_demo import run_tenants_demo
+
+        if keep and work_dir is None:
+            work_dir = Path(tempfile.mkdtemp(prefix="shipsync-tenants-"))
+        status = run_tenants_demo(
+            tenants=tenants,
+            shipments=min(shipments, 200),
+            seed=seed,
+            echo=click.echo,
+            workdir=work_dir,
+        )
+        if work_dir is not None:
+            click.echo(f"work directory kept: {work_dir.resolve()}")
+        raise SystemExit(status)
     if parallel_run:
         from shipsync.cli._parallel_demo import run_parallel_demo
 

@@ -56,6 +56,7 @@ from shipsync.notify._status import (
     CustomerView,
     StatusProjection,
 )
+from shipsync.notify._tenants import TenantEndpoints
 from shipsync.notify._webhook import (
     DEFAULT_SCHEDULE,
     DeliveryReport,
@@ -102,6 +103,7 @@ __all__ = [
     "SigningSecret",
     "StatusProjection",
     "Target",
+    "TenantEndpoints",
     "WebhookChannel",
     "WebhookSender",
     "build_email",
