@@ -336,3 +336,23 @@ def test_odoo_operations_get_a_span_with_round_trips_and_records(otel: Otel) -> 
     assert a["shipsync.odoo.applied"] == 2
     assert a["shipsync.odoo.unmatched"] == 1
     assert a["shipsync.odoo.status_written"] == 1
+
+
+def test_a_publish_that_fails_ends_its_span_as_an_error_and_leaves_no_span_current(
+    tmp_path: Path, otel: Otel
+) -> None:
+    """The ``send`` span of a failed publish is ended with an error status and the exception,
+    and the span that was current before is current again."""
+    from opentelemetry.trace import StatusCode, get_current_span
+
+    from shipsync.errors import EventLogUnavailableError
+
+    log = SQLiteEventLog(tmp_path / "e.db")
+    log.close()
+    with pytest.raises(EventLogUnavailableError):
+        log.publish([_event()])
+    (send,) = otel.spans("send ")
+    assert send.status.status_code is StatusCode.ERROR
+    assert _attrs(send)["error.type"] == "EventLogUnavailableError"
+    assert [e.name for e in send.events] == ["exception"]
+    assert not get_current_span().get_span_context().is_valid
