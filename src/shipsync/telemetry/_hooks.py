@@ -74,6 +74,21 @@ SYSTEM = "shipsync"
 
 _TRACE_KEYS = ("traceparent", "tracestate")
 
+_scoped: contextvars.ContextVar[Handles | None] = contextvars.ContextVar(
+    "shipsync_telemetry_handles", default=None
+)
+
+
+def _current() -> Handles:
+    """The handles of the unit of work running (a webhook delivery, a dispatch batch, a carrier
+    operation), or :func:`handles` outside one.
+
+    The outer hook asks once and the hooks inside it reuse the answer: with only the API
+    installed each ask is two global provider look-ups, and an event passes five hooks or more.
+    """
+    h = _scoped.get()
+    return h if h is not None else handles()
+
 
 def _status_error(span: Any, error: BaseException | str) -> None:
     kind = error if isinstance(error, str) else type(error).__name__
@@ -264,7 +279,7 @@ def traced_publish(fn: F) -> F:
 
         @functools.wraps(fn)
         async def apublish(self: Any, events: Sequence[Any]) -> Any:
-            h = handles()
+            h = _current()
             if not h.active or not events:
                 return await fn(self, events)
             current, stamped = _send(h, self, events)
@@ -282,7 +297,7 @@ def traced_publish(fn: F) -> F:
 
     @functools.wraps(fn)
     def publish(self: Any, events: Sequence[Any]) -> Any:
-        h = handles()
+        h = _current()
         if not h.active or not events:
             return fn(self, events)
         current, stamped = _send(h, self, events)
@@ -325,7 +340,7 @@ def traced_delivery(fn: F) -> F:
 
     @functools.wraps(fn)
     async def run_pairs(self: Any, delivery: Any, pairs: Any, *args: Any) -> Any:
-        h = handles()
+        h = _current()
         event = delivery.event
         if h.tracer is None or event is None:
             return await fn(self, delivery, pairs, *args)
@@ -353,7 +368,7 @@ def traced_handler(fn: F) -> F:
 
     @functools.wraps(fn)
     async def call(self: Any, sub: Any, event: Any, ctx: Any) -> Any:
-        h = handles()
+        h = _current()
         if not h.active:
             return await fn(self, sub, event, ctx)
         started = time.perf_counter()
@@ -405,8 +420,12 @@ def traced_dispatch(fn: F) -> F:
 
     @functools.wraps(fn)
     async def handle(self: Any, deliveries: Sequence[Any]) -> Any:
-        result = await fn(self, deliveries)
         h = handles()
+        token = _scoped.set(h)  # the batch's hooks (process, handlers, letters) reuse it
+        try:
+            result = await fn(self, deliveries)
+        finally:
+            _scoped.reset(token)
         if h.instruments is None:
             return result
         report = result[0]
@@ -458,7 +477,7 @@ def traced_dead_letter(fn: F) -> F:
 
     @functools.wraps(fn)
     async def record(*args: Any, **kwargs: Any) -> Any:
-        h = handles()
+        h = _current()
         if not h.active:
             return await fn(*args, **kwargs)
         current = settle_span(h, args)
@@ -481,6 +500,13 @@ def traced_replay(fn: F) -> F:
     @functools.wraps(fn)
     async def replay(*args: Any, **kwargs: Any) -> Any:
         h = handles()
+        token = _scoped.set(h)
+        try:
+            return await _replay(h, *args, **kwargs)
+        finally:
+            _scoped.reset(token)
+
+    async def _replay(h: Handles, *args: Any, **kwargs: Any) -> Any:
         if h.tracer is None:
             return await fn(*args, **kwargs)
         attributes = _messaging(h, "settle", "replay", "settle")
@@ -574,11 +600,36 @@ def traced_receive(fn: F) -> F:
         @functools.wraps(fn)
         async def areceive(self: Any, body: bytes, headers: Any) -> Any:
             h = handles()
+            token = _scoped.set(h)  # the publish inside reuses it
+            try:
+                if not h.active:
+                    return await fn(self, body, headers)
+                current = _receipt_span(h, self)
+                try:
+                    receipt = await fn(self, body, headers)
+                    _after_receipt(h, self, current, receipt)
+                except BaseException as exc:
+                    if current is not None:
+                        current.end(exc)
+                    raise
+                if current is not None:
+                    current.end()
+                return receipt
+            finally:
+                _scoped.reset(token)
+
+        return cast(F, areceive)
+
+    @functools.wraps(fn)
+    def receive(self: Any, body: bytes, headers: Any) -> Any:
+        h = handles()
+        token = _scoped.set(h)  # the publish inside reuses it
+        try:
             if not h.active:
-                return await fn(self, body, headers)
+                return fn(self, body, headers)
             current = _receipt_span(h, self)
             try:
-                receipt = await fn(self, body, headers)
+                receipt = fn(self, body, headers)
                 _after_receipt(h, self, current, receipt)
             except BaseException as exc:
                 if current is not None:
@@ -587,32 +638,15 @@ def traced_receive(fn: F) -> F:
             if current is not None:
                 current.end()
             return receipt
-
-        return cast(F, areceive)
-
-    @functools.wraps(fn)
-    def receive(self: Any, body: bytes, headers: Any) -> Any:
-        h = handles()
-        if not h.active:
-            return fn(self, body, headers)
-        current = _receipt_span(h, self)
-        try:
-            receipt = fn(self, body, headers)
-            _after_receipt(h, self, current, receipt)
-        except BaseException as exc:
-            if current is not None:
-                current.end(exc)
-            raise
-        if current is not None:
-            current.end()
-        return receipt
+        finally:
+            _scoped.reset(token)
 
     return cast(F, receive)
 
 
 def record_unmapped_code(source: str, carrier_code: str) -> None:
     """Count a carrier tracking code that maps to no canonical milestone."""
-    h = handles()
+    h = _current()
     if h.instruments is not None:
         h.instruments.unmapped_codes.add(
             1, {"cloudevents.event_source": source, "shipsync.carrier.code": carrier_code[:64]}
@@ -678,20 +712,28 @@ def traced_carrier_run(fn: F) -> F:
         @functools.wraps(fn)
         async def arun(self: Any, flow: Any, operation: str) -> Any:
             h = handles()
-            if not h.active:
-                return await fn(self, flow, operation)
-            with _operation(h, self, operation):
-                return await fn(self, flow, operation)
+            token = _scoped.set(h)  # each attempt's hook reuses it
+            try:
+                if not h.active:
+                    return await fn(self, flow, operation)
+                with _operation(h, self, operation):
+                    return await fn(self, flow, operation)
+            finally:
+                _scoped.reset(token)
 
         return cast(F, arun)
 
     @functools.wraps(fn)
     def run(self: Any, flow: Any, operation: str) -> Any:
         h = handles()
-        if not h.active:
-            return fn(self, flow, operation)
-        with _operation(h, self, operation):
-            return fn(self, flow, operation)
+        token = _scoped.set(h)  # each attempt's hook reuses it
+        try:
+            if not h.active:
+                return fn(self, flow, operation)
+            with _operation(h, self, operation):
+                return fn(self, flow, operation)
+        finally:
+            _scoped.reset(token)
 
     return cast(F, run)
 
@@ -727,7 +769,7 @@ def traced_carrier_attempt(fn: F) -> F:
 
         @functools.wraps(fn)
         async def asend(self: Any, request: Any, operation: str) -> Any:
-            h = handles()
+            h = _current()
             if not h.active:
                 return await fn(self, request, operation)
             started = time.perf_counter()
@@ -743,7 +785,7 @@ def traced_carrier_attempt(fn: F) -> F:
 
     @functools.wraps(fn)
     def send(self: Any, request: Any, operation: str) -> Any:
-        h = handles()
+        h = _current()
         if not h.active:
             return fn(self, request, operation)
         started = time.perf_counter()
@@ -760,7 +802,7 @@ def traced_carrier_attempt(fn: F) -> F:
 
 def record_breaker_change(carrier: str, state: str) -> None:
     """Count a circuit breaker's change of state and note it on the current span."""
-    h = handles()
+    h = _current()
     if h.instruments is not None:
         h.instruments.breaker_changes.add(
             1, {"shipsync.carrier": carrier, "shipsync.carrier.breaker_state": state}
