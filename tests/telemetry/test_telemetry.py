@@ -356,3 +356,23 @@ def test_a_publish_that_fails_ends_its_span_as_an_error_and_leaves_no_span_curre
     assert _attrs(send)["error.type"] == "EventLogUnavailableError"
     assert [e.name for e in send.events] == ["exception"]
     assert not get_current_span().get_span_context().is_valid
+
+
+def test_telemetry_turned_on_between_batches_records_the_next_batch(
+    tmp_path: Path, otel: Otel
+) -> None:
+    """Hooks reuse one answer per unit of work, never beyond it: the next batch sees the switch."""
+    dispatcher = Dispatcher(MemoryStore())
+    dispatcher.subscribe(None, lambda e, ctx: None, name="h")
+    first, second = (
+        _event(),
+        ShipmentCreated.of(
+            sample_shipment(shipment_id="S-2"), source="test", time=datetime(2026, 1, 1, tzinfo=UTC)
+        ),
+    )
+    telemetry.set_enabled(False)
+    asyncio.run(dispatcher.dispatch([first]))
+    telemetry.set_enabled(True)
+    asyncio.run(dispatcher.dispatch([second]))
+    (process,) = otel.spans("process ")
+    assert _attrs(process)["cloudevents.event_id"] == second.id
