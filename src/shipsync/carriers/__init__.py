@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from shipsync.carriers._ratelimit import RateLimit
     from shipsync.carriers._registry import ENTRY_POINT_GROUP, DriverEntry, DriverRegistry
     from shipsync.carriers._shopping import CarrierFailure, RateShopResult, ashop_rates, shop_rates
-    from shipsync.retry import RetryPolicy, SleepRecorder
     from shipsync.carriers._tenants import TenantCarrierClients
+    from shipsync.retry import RetryPolicy, SleepRecorder
 
 __all__ = [
     "DRIVER_API_VERSION",
