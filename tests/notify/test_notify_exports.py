@@ -45,6 +45,7 @@ EXPECTED = [
     "SigningSecret",
     "StatusProjection",
     "Target",
+    "TenantEndpoints",
     "WebhookChannel",
     "WebhookSender",
     "build_email",

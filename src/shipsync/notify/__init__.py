@@ -62,6 +62,7 @@ from shipsync.notify._status import (
     CustomerView,
     StatusProjection,
 )
+from shipsync.notify._tenants import TenantEndpoints
 from shipsync.notify._webhook import (
     DEFAULT_SCHEDULE,
     DeliveryReport,
@@ -110,6 +111,7 @@ __all__ = [
     "SigningSecret",
     "StatusProjection",
     "Target",
+    "TenantEndpoints",
     "WebhookChannel",
     "WebhookSender",
     "build_email",
