@@ -29,6 +29,8 @@ EXPECTED = [
     "NotifyState",
     "OdooChatterChannel",
     "OutboundMessage",
+    "PostgresEndpointStore",
+    "PostgresNotifyState",
     "PreferenceBook",
     "Preferences",
     "QuietHours",
