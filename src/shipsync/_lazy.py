@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -28,22 +29,49 @@ from typing import Any
 __all__ = ["lazy", "publish"]
 
 
-def _type_checking_imports(path: str, package: str) -> dict[str, tuple[str, str]]:
-    """``{exported name: (module, attribute)}`` from the ``if TYPE_CHECKING:`` block."""
-    import ast
+_FROM_IMPORT = re.compile(r"from\s+(\.*[\w.]*)\s+import\s+\(?(.*?)\)?")
 
+
+def _type_checking_imports(path: str, package: str) -> dict[str, tuple[str, str]]:
+    """``{exported name: (module, attribute)}`` from the ``if TYPE_CHECKING:`` blocks.
+
+    The block is read as text, not with :mod:`ast`: CPython 3.11's AST converter keeps its
+    recursion count per interpreter, and a parse at an unlucky moment (after an interrupted
+    event loop, say) fails with "AST constructor recursion depth mismatch". The block holds
+    ``from module import name[ as alias], ...`` statements, on one line or parenthesised.
+    """
     with open(path, encoding="utf-8") as source:
-        tree = ast.parse(source.read(), path)
-    found: dict[str, tuple[str, str]] = {}
-    for node in tree.body:
-        if not (isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"):
+        lines = source.read().splitlines()
+    statements: list[str] = []
+    pending = ""
+    inside = False
+    for line in lines:
+        if line.strip() and not line.startswith(" "):  # a top-level statement
+            inside = line.rstrip() == "if TYPE_CHECKING:"
             continue
-        for stmt in node.body:
-            if isinstance(stmt, ast.ImportFrom) and stmt.module is not None:
-                module = "." * stmt.level + stmt.module
-                resolved = importlib.util.resolve_name(module, package)
-                for alias in stmt.names:
-                    found[alias.asname or alias.name] = (resolved, alias.name)
+        if not inside:
+            continue
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        pending = f"{pending} {text}" if pending else text
+        if pending.count("(") == pending.count(")"):
+            statements.append(pending)
+            pending = ""
+    found: dict[str, tuple[str, str]] = {}
+    for statement in statements:
+        match = _FROM_IMPORT.fullmatch(statement)
+        if match is None:
+            continue  # a plain ``import x`` exports nothing
+        resolved = importlib.util.resolve_name(match.group(1), package)
+        for item in match.group(2).split(","):
+            words = item.split()
+            if len(words) == 1:
+                found[words[0]] = (resolved, words[0])
+            elif len(words) == 3 and words[1] == "as":
+                found[words[2]] = (resolved, words[0])
+            elif words:
+                raise ImportError(f"{path}: cannot read the TYPE_CHECKING import {statement!r}")
     return found
 
 

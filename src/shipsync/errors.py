@@ -13,6 +13,9 @@ Catch :class:`ShipsyncError` to catch them all, or a branch to act on a kind of 
     │   └── InvoiceFileError              a carrier invoice file cannot be read (.line)
     ├── RemoteDataError                   a remote party sent something we cannot accept
     ├── UnavailableError                  transport or availability failure; retryable
+    ├── TenantError                       tenants subsystem; .tenant
+    │   ├── UnknownTenantError            (also InvalidInputError) no tenant has that id (.path)
+    │   └── TenantConfigurationError      (also ConfigurationError) a tenant lacks a setting (.path)
     ├── WebhookError                      webhooks subsystem
     │   ├── WebhookVerificationError      (also RemoteDataError) the delivery is not authentic
     │   │   ├── MissingHeaderError        a required header is absent (.header)
@@ -129,11 +132,14 @@ __all__ = [
     "ShipsyncError",
     "StaleTokenError",
     "StoreUnavailableError",
+    "TenantConfigurationError",
+    "TenantError",
     "TimestampOutsideToleranceError",
     "TimestampTooNewError",
     "TimestampTooOldError",
     "UnavailableError",
     "UnknownEventTypeError",
+    "UnknownTenantError",
     "UnsupportedOperationError",
     "UnsupportedSchemaVersionError",
     "WebhookError",
@@ -251,6 +257,46 @@ class InvoiceFileError(InvalidInputError):
         self.line = line
         where = f"line {line}: " if line is not None else ""
         super().__init__(f"{where}{message}", path=path)
+
+
+# --- tenants -----------------------------------------------------------------------------------
+
+
+class TenantError(ShipsyncError):
+    """Base of the tenants subsystem's errors. ``tenant`` is the tenant id concerned (shown
+    shortened and quoted, since an unknown one comes from outside)."""
+
+    def __init__(self, message: str, *, tenant: str) -> None:
+        super().__init__(message)
+        self.tenant = tenant
+
+
+class UnknownTenantError(TenantError, InvalidInputError):
+    """No tenant has that id, or the id is not of a tenant id's form. A receiver answers 404.
+
+    ``path`` names where the id came from (``"path"``, a header name, ``"tenant"``).
+    """
+
+    def __init__(
+        self, tenant: str, *, path: str = "tenant", reason: str = "no tenant has that id"
+    ) -> None:
+        shown = tenant[:64] if isinstance(tenant, str) else type(tenant).__name__
+        TenantError.__init__(self, f"unknown tenant {shown!r} ({path}): {reason}", tenant=shown)
+        self.path = path
+        self.reason = reason
+
+
+class TenantConfigurationError(TenantError, ConfigurationError):
+    """A tenant's configuration lacks a setting or holds one of the wrong form.
+
+    ``path`` names the setting (``"webhooks.fake.secrets"``, ``"carriers.ups"``,
+    ``"odoo.api_key"``); the value itself is never shown.
+    """
+
+    def __init__(self, tenant: str, path: str, reason: str) -> None:
+        TenantError.__init__(self, f"tenant {tenant!r}: {path}: {reason}", tenant=tenant)
+        self.path = path
+        self.reason = reason
 
 
 # --- webhooks ----------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ ADDED_TYPES = {
     "shipment.exception_predicted",  # insight
     "manifest.created",  # the end-of-day close of the manifest capability
     "sla.breached",  # monitor: a service level breached
+    "batch.completed",  # an aggregator's label batch is done (ShipEngine's batch webhook)
 }
 """Types added after the first catalogue, by the issue that needed them."""
 ERP_TYPES = {"order.confirmed", "picking.ready", "picking.cancelled", "return.initiated"}

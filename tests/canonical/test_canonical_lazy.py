@@ -60,3 +60,22 @@ def test_exports_resolve_and_name_the_public_package() -> None:
                 continue
             if isinstance(value, type) or callable(value):
                 assert not where.startswith(f"shipsync.{package}._"), (package, name, where)
+
+
+@pytest.mark.parametrize("package", ["canonical", "carriers"])
+def test_importing_a_package_loads_no_heavy_dependency(package: str) -> None:
+    """``import shipsync.canonical`` and ``import shipsync.carriers`` load none of pydantic,
+    httpx, attrs or the package's own submodules; the first name used loads them, and works."""
+    name = {"canonical": "Shipment", "carriers": "RetryPolicy"}[package]
+    code = (
+        "import sys\n"
+        f"import shipsync.{package} as package\n"
+        "heavy = ('pydantic', 'httpx', 'attr', 'tenacity', 'purgatory')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy\n"
+        f"             or m.startswith('shipsync.{package}._')))\n"
+        f"print(getattr(package, {name!r}).__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines() == ["[]", name]

@@ -32,6 +32,8 @@ SHIPENGINE_OPERATIONS = [
     ("POST", "/v1/manifests"),
     ("POST", "/v1/batches"),
     ("POST", "/v1/batches/{batch_id}/process/labels"),
+    # Not called by the driver: kept for its webhook_event enum, which the webhook tests read.
+    ("POST", "/v1/environment/webhooks"),
 ]
 DHL_OPERATIONS = [
     ("POST", "/rates"),

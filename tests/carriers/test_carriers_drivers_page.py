@@ -41,3 +41,18 @@ def test_the_command_prints_the_page_the_docs_hold() -> None:
     result = CliRunner().invoke(main, ["carriers", "list", "--markdown"])
     assert result.exit_code == 0, result.output
     assert result.output == PAGE.read_text(encoding="utf-8")
+
+
+def test_the_page_lists_every_built_in_driver_folder() -> None:
+    """Each driver folder under shipsync/carriers/ has a row and a section on the docs page, so
+    a driver whose entry point is forgotten cannot silently drop off the generated page."""
+    import shipsync.carriers
+
+    root = Path(shipsync.carriers.__file__).parent
+    folders = sorted(p.parent.name for p in root.glob("*/_driver.py"))
+    assert folders == ["dhl_express", "fake", "shipengine", "ups"]
+    page = PAGE.read_text(encoding="utf-8")
+    rows = sorted(line.split("`")[1] for line in page.splitlines() if line.startswith("| `"))
+    assert rows == folders
+    for name in folders:
+        assert f"\n## `{name}`: " in page

@@ -41,6 +41,7 @@ FLOWS = [
     "SQLiteEventLog",
     "StaleFeedMonitor",
     "Subscription",
+    "TenantFlows",
     "WorkerReport",
     "booking_key",
     "partition_of",

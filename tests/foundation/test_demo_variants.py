@@ -34,6 +34,8 @@ def test_demo_control_tower_serves_and_fills_the_monitor(tmp_path: Path) -> None
     )
     assert result.exit_code == 0, result.output
     assert "control tower: http://127.0.0.1:" in result.output
+    assert "carrier health (fake): " in result.output  # the tower's health tile was fed
+    assert "breaker closed" in result.output
     store = MonitorStore(work / "monitor.db")
     try:
         assert store.indicators().shipments == 8

@@ -17,6 +17,7 @@ def test_idempotency_exports_are_pinned() -> None:
         "AsyncPostgresStore",
         "AsyncRedisStore",
         "AsyncSQLiteStore",
+        "AsyncScopedStore",
         "BatchOutcome",
         "ClaimOutcome",
         "Clock",
@@ -31,6 +32,7 @@ def test_idempotency_exports_are_pinned() -> None:
         "PostgresStore",
         "RedisStore",
         "SQLiteStore",
+        "ScopedStore",
         "current_outbound_key",
         "decode_result",
         "encode_result",
@@ -39,6 +41,7 @@ def test_idempotency_exports_are_pinned() -> None:
         "key_from_parts",
         "namespace",
         "outbound_key",
+        "scoped",
         "storage_key",
     ]
     for name in shipsync.idempotency.__all__:

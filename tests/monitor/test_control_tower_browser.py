@@ -133,7 +133,13 @@ def test_carrier_health_shows_the_calls_and_errors_counted(tower: Tower, page: P
     page.goto(tower.running.url + "/")
     (row,) = tower.running_health_rows()
     cells = page.locator("#health tr.carrier td").all_inner_texts()
-    assert cells == ["fake", str(row.calls), f"{row.error_rate * 100:.1f}%", row.breaker]
+    assert cells == [
+        "fake",
+        str(row.calls),
+        f"{row.error_rate * 100:.1f}%",
+        str(row.no_answer),
+        row.breaker,
+    ]
     assert row.errors > 0
 
 

@@ -306,6 +306,7 @@ def test_the_public_surface_is_pinned() -> None:
         "ShipmentRow",
         "SlaCount",
         "SlaPolicy",
+        "TenantMonitors",
         "Timeline",
         "TimelineEntry",
         "dead_letter_summary",

@@ -399,3 +399,24 @@ def test_a_redacted_excerpt_is_capped_and_hides_secrets(text: str, limit: int) -
     out = redact(text + secret, limit)
     assert len(out) <= limit
     assert secret not in out
+
+
+async def test_a_parsed_url_is_reused_but_a_changed_answer_is_refused() -> None:
+    """The URL's parse is kept between attempts, never the DNS answer: a name that turns from
+    a public address to a private one (DNS rebinding) is refused on the next call."""
+    answers = [["93.184.216.34"], ["10.0.0.7"], ["93.184.216.35"]]
+
+    async def resolver(host: str, _port: int) -> list[str]:
+        return answers.pop(0)
+
+    url = "https://hooks.rebind.test/x"
+    first = await resolve_target(url, allow_private=False, resolver=resolver)
+    assert (first.address, first.url.host) == ("93.184.216.34", "93.184.216.34")
+    with pytest.raises(EndpointNotAllowedError):
+        await resolve_target(url, allow_private=False, resolver=resolver)
+    third = await resolve_target(url, allow_private=False, resolver=resolver)
+    assert (third.address, third.host_header, third.sni_hostname) == (
+        "93.184.216.35",
+        "hooks.rebind.test",
+        "hooks.rebind.test",
+    )

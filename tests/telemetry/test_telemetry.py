@@ -104,6 +104,10 @@ def test_publish_is_a_producer_send_span_whose_context_travels_on_the_event(
         assert a["messaging.system"] == "shipsync"
         assert a["messaging.destination.name"] == "shipsync_events"
         assert "messaging.operation" not in a
+        if "messaging.batch.message_count" not in a:  # one event: its own attributes instead
+            assert a["cloudevents.event_id"] == a["messaging.message.id"]
+    singles = [s for s in sends if "messaging.batch.message_count" not in _attrs(s)]
+    assert singles  # webhook deliveries of one event each
     stored = flow.log._conn.execute("SELECT body FROM shipsync_events").fetchall()
     ids = {f"{s.context.trace_id:032x}-{s.context.span_id:016x}" for s in sends}
     assert stored
@@ -332,3 +336,43 @@ def test_odoo_operations_get_a_span_with_round_trips_and_records(otel: Otel) -> 
     assert a["shipsync.odoo.applied"] == 2
     assert a["shipsync.odoo.unmatched"] == 1
     assert a["shipsync.odoo.status_written"] == 1
+
+
+def test_a_publish_that_fails_ends_its_span_as_an_error_and_leaves_no_span_current(
+    tmp_path: Path, otel: Otel
+) -> None:
+    """The ``send`` span of a failed publish is ended with an error status and the exception,
+    and the span that was current before is current again."""
+    from opentelemetry.trace import StatusCode, get_current_span
+
+    from shipsync.errors import EventLogUnavailableError
+
+    log = SQLiteEventLog(tmp_path / "e.db")
+    log.close()
+    with pytest.raises(EventLogUnavailableError):
+        log.publish([_event()])
+    (send,) = otel.spans("send ")
+    assert send.status.status_code is StatusCode.ERROR
+    assert _attrs(send)["error.type"] == "EventLogUnavailableError"
+    assert [e.name for e in send.events] == ["exception"]
+    assert not get_current_span().get_span_context().is_valid
+
+
+def test_telemetry_turned_on_between_batches_records_the_next_batch(
+    tmp_path: Path, otel: Otel
+) -> None:
+    """Hooks reuse one answer per unit of work, never beyond it: the next batch sees the switch."""
+    dispatcher = Dispatcher(MemoryStore())
+    dispatcher.subscribe(None, lambda e, ctx: None, name="h")
+    first, second = (
+        _event(),
+        ShipmentCreated.of(
+            sample_shipment(shipment_id="S-2"), source="test", time=datetime(2026, 1, 1, tzinfo=UTC)
+        ),
+    )
+    telemetry.set_enabled(False)
+    asyncio.run(dispatcher.dispatch([first]))
+    telemetry.set_enabled(True)
+    asyncio.run(dispatcher.dispatch([second]))
+    (process,) = otel.spans("process ")
+    assert _attrs(process)["cloudevents.event_id"] == second.id

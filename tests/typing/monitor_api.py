@@ -6,10 +6,14 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import assert_type
 
+import httpx
+
 from shipsync.canonical import ShipmentSlaBreached, SlaKind
 from shipsync.flows import Dispatcher, SQLiteDeadLetters, SQLiteEventLog
 from shipsync.idempotency import MemoryStore
 from shipsync.monitor import (
+    CarrierHealth,
+    CarrierHealthRow,
     Indicators,
     Monitor,
     MonitorStore,
@@ -37,6 +41,16 @@ def monitor_calls() -> None:
     assert_type(store.shipments(status="exception", limit=10), list[ShipmentRow])
     assert_type(store.timeline("SHP-1"), Timeline | None)
     create_app(store, dead_letters=letters, dispatcher=dispatcher, auth=TowerAuth(token="x" * 32))
+
+
+def health_calls() -> None:
+    health = CarrierHealth(window=600.0, no_answer_after=120.0)
+    httpx.Client(event_hooks=health.event_hooks("ups"))
+    httpx.AsyncClient(event_hooks=health.async_event_hooks("ups"))
+    (row,) = health.rows()
+    assert_type(row, CarrierHealthRow)
+    assert_type(row.no_answer, int)
+    assert_type(row.error_rate, float)
 
 
 def telemetry_calls() -> None:

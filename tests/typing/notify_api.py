@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import assert_type
 
 from shipsync.canonical import ShipmentState
-from shipsync.flows import AsyncSQLiteEventLog, Dispatcher, SQLiteDeadLetters, Subscription
+from shipsync.flows import (
+    AsyncSQLiteEventLog,
+    Dispatcher,
+    DispatchReport,
+    SQLiteDeadLetters,
+    Subscription,
+)
 from shipsync.idempotency import SQLiteStore
 from shipsync.notify import (
     CustomerStatus,
@@ -21,6 +27,8 @@ from shipsync.notify import (
     NotifyDeadLetters,
     NotifyState,
     OutboundMessage,
+    PostgresEndpointStore,
+    PostgresNotifyState,
     QuietHours,
     Rule,
     Rules,
@@ -62,3 +70,9 @@ async def wiring(root: Path, state: ShipmentState, message: OutboundMessage) -> 
     assert_type(await email.send(message), SendReceipt)
     assert_type(StatusProjection().project(state), CustomerView | None)
     assert_type(store.replay(since=0.0, until=1.0), int)
+    assert_type(await service.run(dispatcher, log, idle_timeout=1.0), DispatchReport)
+    key = EndpointStore.generate_key()
+    sealed: EndpointStore = PostgresEndpointStore("postgresql://db/app", encryption_key=[key])
+    assert_type(sealed.encrypt_secrets(), int)
+    shared: NotifyState = PostgresNotifyState("postgresql://db/app")
+    shared.close()

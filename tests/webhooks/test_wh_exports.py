@@ -46,6 +46,11 @@ EXPECTED += [
     "StaticRsaKeys",
     "rsa_public_key",
 ]
+EXPECTED += [
+    "AsyncTenantWebhookReceiver",
+    "TenantWebhookReceiver",
+    "tenant_of_request",
+]
 
 
 def test_all_is_pinned() -> None:

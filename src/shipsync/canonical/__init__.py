@@ -13,10 +13,12 @@ from shipsync._lazy import lazy, publish
 
 if TYPE_CHECKING:
     from shipsync.canonical._base import REDACTED, CanonicalModel, PersonalData, UtcDatetime
+    from shipsync.canonical._batch import LabelBatch
     from shipsync.canonical._events import (
         DATASCHEMA_BASE,
         MILESTONE_EVENT_TYPES,
         AnyEvent,
+        BatchCompleted,
         ClaimOpened,
         ClaimSettled,
         Event,
@@ -143,6 +145,7 @@ __all__ = [
     "Anomaly",
     "AnomalyReason",
     "AnyEvent",
+    "BatchCompleted",
     "CancelledPicking",
     "CanonicalModel",
     "ChargeType",
@@ -179,6 +182,7 @@ __all__ = [
     "InitiatedReturn",
     "InvoiceMatch",
     "Label",
+    "LabelBatch",
     "LabelFormat",
     "LengthUnit",
     "LineClass",

@@ -47,6 +47,7 @@ from shipsync.canonical._base import (
     UtcDatetime,
     _key_schema,
 )
+from shipsync.canonical._batch import LabelBatch
 from shipsync.canonical._finance import (
     Accrual,
     Claim,
@@ -75,6 +76,7 @@ __all__ = [
     "DATASCHEMA_BASE",
     "MILESTONE_EVENT_TYPES",
     "AnyEvent",
+    "BatchCompleted",
     "ClaimOpened",
     "ClaimSettled",
     "Event",
@@ -286,7 +288,11 @@ class Event(CanonicalModel):
 
 
 def _shipment_id_of(data: Any) -> str | None:
-    value = getattr(data, "shipment_id", None) or getattr(data, "manifest_id", None)
+    value = (
+        getattr(data, "shipment_id", None)
+        or getattr(data, "manifest_id", None)
+        or getattr(data, "batch_id", None)
+    )
     return value if isinstance(value, str) else None
 
 
@@ -433,6 +439,14 @@ class ManifestCreated(Event):
     type: Literal["manifest.created"] = "manifest.created"
     schemaversion: _Version1 = 1
     data: Manifest
+
+
+class BatchCompleted(Event):
+    """An aggregator finished a batch of labels (subject: the batch id); its labels are ready."""
+
+    type: Literal["batch.completed"] = "batch.completed"
+    schemaversion: _Version1 = 1
+    data: LabelBatch
 
 
 # --- money -------------------------------------------------------------------------------------
@@ -626,6 +640,7 @@ _BUILTIN: tuple[type[Event], ...] = (
     ShipmentDelayPredicted,
     ShipmentExceptionPredicted,
     ManifestCreated,
+    BatchCompleted,
     ShipmentSlaBreached,
     OrderConfirmed,
     PickingReady,
@@ -659,6 +674,7 @@ AnyEvent = Annotated[
     | ShipmentDelayPredicted
     | ShipmentExceptionPredicted
     | ManifestCreated
+    | BatchCompleted
     | ShipmentSlaBreached
     | OrderConfirmed
     | PickingReady

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from shipsync._lazy import lazy, publish
-from shipsync.retry import RetryPolicy, SleepRecorder
 
 if TYPE_CHECKING:
     from shipsync.carriers._auth import AccessToken
@@ -37,6 +36,8 @@ if TYPE_CHECKING:
     from shipsync.carriers._ratelimit import RateLimit
     from shipsync.carriers._registry import ENTRY_POINT_GROUP, DriverEntry, DriverRegistry
     from shipsync.carriers._shopping import CarrierFailure, RateShopResult, ashop_rates, shop_rates
+    from shipsync.carriers._tenants import TenantCarrierClients
+    from shipsync.retry import RetryPolicy, SleepRecorder
 
 __all__ = [
     "DRIVER_API_VERSION",
@@ -62,6 +63,7 @@ __all__ = [
     "RateShopResult",
     "RetryPolicy",
     "SleepRecorder",
+    "TenantCarrierClients",
     "ashop_rates",
     "drivers_markdown",
     "hookimpl",

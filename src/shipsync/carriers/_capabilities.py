@@ -21,3 +21,6 @@ class Capability(enum.StrEnum):
     FETCH_INVOICES = "fetch_invoices"
     CREATE_RETURN = "create_return"
     CREATE_MANIFEST = "create_manifest"
+    QUOTE_LANDED_COST = "quote_landed_cost"
+    FETCH_PROOF_OF_DELIVERY = "fetch_proof_of_delivery"
+    UPDATE_PICKUP = "update_pickup"

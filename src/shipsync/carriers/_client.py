@@ -21,6 +21,11 @@ a 2xx answer is sent into the flow, whose parse errors become ``CarrierResponseE
 Everything but the send loop lives in :class:`BaseCarrierClient`; only the loop (``_send_once``,
 ``_send_retrying``, ``_send``, ``_token``, ``run``) exists twice, and each public operation is a
 two-line wrapper that builds the driver's flow and runs it.
+
+Per-call cost is measured against a bare httpx call (``bench/carriers.py``), so what can be done
+once per client is: each request URL is parsed once and kept (``_httpx_url``), the httpx client
+a client makes for itself skips the cookie jar for answers that set no cookie (``_Cookies``),
+a healthy breaker hands out one reusable guard, and response headers are decoded once.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from shipsync.canonical import (
     LabelFormat,
     Manifest,
     Pickup,
+    ProofOfDelivery,
     Rate,
     ReturnShipment,
     Shipment,
@@ -57,7 +63,7 @@ from shipsync.carriers._driver import (
     ManifestRequest,
     PickupRequest,
 )
-from shipsync.carriers._http import CarrierRequest, CarrierResponse
+from shipsync.carriers._http import CarrierRequest, CarrierResponse, Headers
 from shipsync.carriers._mapping import (
     PARSE_ERRORS,
     RETRYABLE_STATUSES,
@@ -89,6 +95,49 @@ _TOKEN_FAILURES: tuple[type[Exception], ...] = (*_PARSE_FAILURES, CarrierRespons
 
 #: Default cap on one response body; a bigger answer is a ``CarrierResponseError``.
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+_URL_CACHE = 1024
+
+
+_SET_COOKIE = frozenset({b"set-cookie", b"set-cookie2"})
+
+
+class _Cookies(httpx.Cookies):
+    """httpx's cookie store, minus the cookiejar round trip for an answer that sets no cookie.
+
+    httpx hands every response to :mod:`http.cookiejar` (two adapter objects and an e-mail
+    message of its headers), which costs a tenth of a whole request; carrier APIs rarely set
+    cookies, and an answer without ``Set-Cookie`` leaves the jar as it was, so it is skipped.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if any(name.lower() in _SET_COOKIE for name, _ in response.headers.raw):
+            super().extract_cookies(response)
+
+
+class _QuietCookies:
+    """Gives an httpx client :class:`_Cookies` (listed before the httpx class it extends)."""
+
+    _jar: httpx.Cookies
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cookies = None
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        self._jar = _Cookies(cookies)
+
+
+class _Http(_QuietCookies, httpx.Client):
+    """The ``httpx.Client`` a :class:`CarrierClient` makes for itself."""
+
+
+class _AsyncHttp(_QuietCookies, httpx.AsyncClient):
+    """The ``httpx.AsyncClient`` an :class:`AsyncCarrierClient` makes for itself."""
 
 
 def _new_key() -> str:
@@ -142,6 +191,7 @@ class BaseCarrierClient:
         self.timeout = timeout if timeout is not None else driver.config.timeout
         self.tokens = TokenCache()
         self._token_request = driver.token_request()
+        self._urls: dict[str, httpx.URL] = {}
 
     @property
     def sleeper(self) -> Sleeper:
@@ -161,10 +211,26 @@ class BaseCarrierClient:
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
 
+    def _httpx_url(self, request: CarrierRequest) -> httpx.URL:
+        """The parsed URL of ``request``, parsed once per client and kept for the next call.
+
+        httpx parses and validates a URL string on every request, which costs as much as the
+        rest of building the request; the paths a client sends are few (the token endpoint,
+        one per operation, one per tracked number), so at most ``_URL_CACHE`` are kept.
+        """
+        url = self._url(request)
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = httpx.URL(url)
+            if len(self._urls) >= _URL_CACHE:
+                self._urls.clear()
+            self._urls[url] = parsed
+        return parsed
+
     def _httpx_args(self, request: CarrierRequest) -> dict[str, Any]:
         args: dict[str, Any] = {
             "method": request.method,
-            "url": self._url(request),
+            "url": self._httpx_url(request),
             "headers": request.headers,
             "content": request.content,
         }
@@ -184,17 +250,18 @@ class BaseCarrierClient:
             code="response_too_large",
         )
 
-    def _check_declared_size(self, raw: httpx.Response, operation: str) -> None:
-        declared = raw.headers.get("content-length", "")
-        if (
-            declared.isascii()
-            and declared.isdigit()
-            and (len(declared) > 18 or int(declared) > self.max_response_bytes)
-        ):
-            raise self._too_large(operation)
-
-    def _response(self, raw: httpx.Response, chunks: list[bytes]) -> CarrierResponse:
-        return CarrierResponse(raw.status_code, tuple(raw.headers.multi_items()), b"".join(chunks))
+    def _headers(self, raw: httpx.Response, operation: str) -> Headers:
+        """The answer's headers (decoded once); a declared body over the limit is refused."""
+        headers = tuple(raw.headers.multi_items())  # names come lower-cased
+        for name, declared in headers:
+            if (
+                name == "content-length"
+                and declared.isascii()
+                and declared.isdigit()
+                and (len(declared) > 18 or int(declared) > self.max_response_bytes)
+            ):
+                raise self._too_large(operation)
+        return headers
 
     def _needs_token(self, request: CarrierRequest) -> bool:
         return (
@@ -350,7 +417,7 @@ class CarrierClient(BaseCarrierClient):
     ) -> None:
         super().__init__(driver, **kwargs)
         self._owns_http = http is None
-        self.http = http or httpx.Client(transport=transport, timeout=self.timeout)
+        self.http = http or _Http(transport=transport, timeout=self.timeout)
         self._token_lock = threading.Lock()
 
     def close(self) -> None:
@@ -396,7 +463,7 @@ class CarrierClient(BaseCarrierClient):
         """Send once and read the body as a stream, up to ``max_response_bytes``."""
         raw = self.http.send(self.http.build_request(**self._httpx_args(request)), stream=True)
         try:
-            self._check_declared_size(raw, operation)
+            headers = self._headers(raw, operation)
             chunks: list[bytes] = []
             size = 0
             for chunk in raw.iter_bytes():
@@ -406,7 +473,7 @@ class CarrierClient(BaseCarrierClient):
                 chunks.append(chunk)
         finally:
             raw.close()
-        return self._response(raw, chunks)
+        return CarrierResponse(raw.status_code, headers, b"".join(chunks))
 
     def _send_retrying(self, request: CarrierRequest, operation: str) -> CarrierResponse:
         """Send with the retry policy (its first attempt costs one ``try``)."""
@@ -550,6 +617,26 @@ class CarrierClient(BaseCarrierClient):
         self._check(Capability.CREATE_MANIFEST)
         return self.run(self.driver.create_manifest(request), "create_manifest")
 
+    def quote_landed_cost(self, shipment: Shipment) -> Rate:
+        """The landed cost (freight, duties and taxes) of a declarable shipment."""
+        self._check(Capability.QUOTE_LANDED_COST)
+        return self.run(self.driver.quote_landed_cost(shipment), "quote_landed_cost")
+
+    def fetch_proof_of_delivery(
+        self, tracking_number: str, *, shipment_id: str | None = None
+    ) -> ProofOfDelivery:
+        """The proof of delivery of a delivered package."""
+        self._check(Capability.FETCH_PROOF_OF_DELIVERY)
+        flow = self.driver.fetch_proof_of_delivery(
+            tracking_number, shipment_id=shipment_id, received_at=self._now()
+        )
+        return self.run(flow, "fetch_proof_of_delivery")
+
+    def update_pickup(self, confirmation_number: str, request: PickupRequest) -> Pickup:
+        """Move or change a booked pickup."""
+        self._check(Capability.UPDATE_PICKUP)
+        return self.run(self.driver.update_pickup(confirmation_number, request), "update_pickup")
+
 
 class AsyncCarrierClient(BaseCarrierClient):
     """Drives a driver's flows over an ``httpx.AsyncClient``; same behaviour as the sync client."""
@@ -564,7 +651,7 @@ class AsyncCarrierClient(BaseCarrierClient):
     ) -> None:
         super().__init__(driver, **kwargs)
         self._owns_http = http is None
-        self.http = http or httpx.AsyncClient(transport=transport, timeout=self.timeout)
+        self.http = http or _AsyncHttp(transport=transport, timeout=self.timeout)
         self._token_lock: asyncio.Lock | None = None
 
     async def aclose(self) -> None:
@@ -611,7 +698,7 @@ class AsyncCarrierClient(BaseCarrierClient):
         built = self.http.build_request(**self._httpx_args(request))
         raw = await self.http.send(built, stream=True)
         try:
-            self._check_declared_size(raw, operation)
+            headers = self._headers(raw, operation)
             chunks: list[bytes] = []
             size = 0
             async for chunk in raw.aiter_bytes():
@@ -621,7 +708,7 @@ class AsyncCarrierClient(BaseCarrierClient):
                 chunks.append(chunk)
         finally:
             await raw.aclose()
-        return self._response(raw, chunks)
+        return CarrierResponse(raw.status_code, headers, b"".join(chunks))
 
     async def _send_retrying(self, request: CarrierRequest, operation: str) -> CarrierResponse:
         """Send with the retry policy (its first attempt costs one ``try``)."""
@@ -762,3 +849,25 @@ class AsyncCarrierClient(BaseCarrierClient):
         """Create the end-of-day manifests (the carrier's close) with their documents."""
         self._check(Capability.CREATE_MANIFEST)
         return await self.run(self.driver.create_manifest(request), "create_manifest")
+
+    async def quote_landed_cost(self, shipment: Shipment) -> Rate:
+        """The landed cost (freight, duties and taxes) of a declarable shipment."""
+        self._check(Capability.QUOTE_LANDED_COST)
+        return await self.run(self.driver.quote_landed_cost(shipment), "quote_landed_cost")
+
+    async def fetch_proof_of_delivery(
+        self, tracking_number: str, *, shipment_id: str | None = None
+    ) -> ProofOfDelivery:
+        """The proof of delivery of a delivered package."""
+        self._check(Capability.FETCH_PROOF_OF_DELIVERY)
+        flow = self.driver.fetch_proof_of_delivery(
+            tracking_number, shipment_id=shipment_id, received_at=self._now()
+        )
+        return await self.run(flow, "fetch_proof_of_delivery")
+
+    async def update_pickup(self, confirmation_number: str, request: PickupRequest) -> Pickup:
+        """Move or change a booked pickup."""
+        self._check(Capability.UPDATE_PICKUP)
+        return await self.run(
+            self.driver.update_pickup(confirmation_number, request), "update_pickup"
+        )

@@ -29,6 +29,7 @@ from shipsync.canonical import (
     LabelFormat,
     Manifest,
     Pickup,
+    ProofOfDelivery,
     Rate,
     ReturnShipment,
     Shipment,
@@ -272,3 +273,19 @@ class Driver:
         """Create the end-of-day manifests of the shipments handed over, with their documents
         (an aggregator returns one per carrier account)."""
         raise self._unsupported(Capability.CREATE_MANIFEST)
+
+    def quote_landed_cost(self, shipment: Shipment) -> Flow[Rate]:
+        """The landed cost of a declarable ``shipment`` in its ``service``: freight plus the
+        destination's duties and taxes, as one rate (amounts never added across currencies)."""
+        raise self._unsupported(Capability.QUOTE_LANDED_COST)
+
+    def fetch_proof_of_delivery(
+        self, tracking_number: str, *, shipment_id: str | None = None, received_at: datetime
+    ) -> Flow[ProofOfDelivery]:
+        """The proof of delivery of a delivered package (``shipment_id`` names our shipment;
+        the tracking number stands in for it when not given)."""
+        raise self._unsupported(Capability.FETCH_PROOF_OF_DELIVERY)
+
+    def update_pickup(self, confirmation_number: str, request: PickupRequest) -> Flow[Pickup]:
+        """Move or change a booked pickup."""
+        raise self._unsupported(Capability.UPDATE_PICKUP)

@@ -91,14 +91,30 @@ def fake_carrier() -> None:
     type=click.FloatRange(0, 1),
     help="Share of shipments whose invoice line differs from the quote.",
 )
-def serve_command(host: str, port: int, seed: int, discrepancy_rate: float) -> None:
+@click.option(
+    "--tenant",
+    "tenants",
+    multiple=True,
+    help="Serve one fake per tenant ID (repeatable) under /t/ID/... or the X-Shipsync-Tenant "
+    "header, each with its own shipments, faults and clock.",
+)
+def serve_command(
+    host: str, port: int, seed: int, discrepancy_rate: float, tenants: tuple[str, ...]
+) -> None:
     """Serve the fake carrier's HTTP API (needs the server extra: starlette and uvicorn).
 
     The address is announced on standard error once the port is bound; a busy port or a host
     that does not resolve ends the command with one line naming the cause.
     """
-    from shipsync.carriers.fake import FakeCarrierService, create_app
-    from shipsync.errors import MissingDependencyError
+    from shipsync.carriers.fake import FakeCarrierService, TenantFakeCarriers, create_app
+    from shipsync.errors import MissingDependencyError, UnknownTenantError
+    from shipsync.tenants import check_tenant_id
+
+    served: FakeCarrierService | TenantFakeCarriers
+    try:
+        ids = [check_tenant_id(t, path="--tenant") for t in dict.fromkeys(tenants)]
+    except UnknownTenantError as exc:
+        raise click.BadParameter(exc.reason, param_hint="--tenant") from None
 
     try:
         import uvicorn
@@ -106,9 +122,18 @@ def serve_command(host: str, port: int, seed: int, discrepancy_rate: float) -> N
         raise MissingDependencyError("shipsync fake-carrier serve", "server") from None
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
-    service = FakeCarrierService(seed=seed, discrepancy_rate=discrepancy_rate)
-    config = uvicorn.Config(create_app(service), log_level="warning", lifespan="off")
-    click.echo(f"fake carrier on http://{_url_host(host)}:{bound} (seed {seed})", err=True)
+    if ids:
+        served = TenantFakeCarriers(
+            {
+                tenant_id: FakeCarrierService(seed=seed + i, discrepancy_rate=discrepancy_rate)
+                for i, tenant_id in enumerate(ids)
+            }
+        )
+    else:
+        served = FakeCarrierService(seed=seed, discrepancy_rate=discrepancy_rate)
+    config = uvicorn.Config(create_app(served), log_level="warning", lifespan="off")
+    which = f", tenants under /t/: {', '.join(ids)}" if ids else ""
+    click.echo(f"fake carrier on http://{_url_host(host)}:{bound} (seed {seed}{which})", err=True)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

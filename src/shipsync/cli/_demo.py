@@ -231,7 +231,12 @@ def _run(
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(run_server(service))
         hook_url = stack.enter_context(_serve_receiver(receiver, outcomes))
-        check = _tower(stack, work, dispatcher, letters, service, echo) if control_tower else None
+        health = _carrier_health() if control_tower else None  # the tower's health tile
+        check = (
+            _tower(stack, work, dispatcher, letters, service, echo, health)
+            if control_tower
+            else None
+        )
         service.webhooks.configure(url=hook_url, secret=secret, duplicates=0.25, reorder=True)
         http = httpx.Client(timeout=10)
 
@@ -242,7 +247,13 @@ def _run(
             FakeDriver(FakeConfig(base_url=server.url)),
             clock=service.clock.time,
             sleeper=SleepRecorder(),  # Retry-After is in the fake carrier's clock, not ours
+            http=httpx.Client(timeout=FakeConfig().timeout, event_hooks=health.event_hooks("fake"))
+            if health is not None
+            else None,
         )
+        if health is not None:
+            health.breaker = client.breaker
+            stack.callback(client.http.close)
         # Fast faults only: a timeout fault would hold the demo for the client's whole timeout.
         kinds = (Fault.RATE_LIMITED, Fault.UNAVAILABLE, Fault.BAD_GATEWAY)
         service.set_faults("create_shipment", FaultPlan(rate=0.1, kinds=kinds))
@@ -278,6 +289,12 @@ def _run(
             if progress:
                 bar.update(1)
         truth = {sid: _tracking(client, numbers) for sid, numbers in booked.items()}
+        if health is not None:
+            for row in health.rows():
+                echo(
+                    f"carrier health ({row.carrier}): {row.calls} calls, "
+                    f"{row.error_rate:.1%} errors, breaker {row.breaker}"
+                )
         client.close()
         http.close()
 
@@ -307,6 +324,7 @@ def _tower(
     letters: Any,
     service: Any,
     echo: Callable[[str], None],
+    health: Any = None,
 ) -> Callable[[], object]:
     """Serve the control tower for the rest of the demo; return the monitor's periodic check."""
     from shipsync.monitor import MonitorStore
@@ -315,10 +333,22 @@ def _tower(
     store = MonitorStore(work / "monitor.db")
     stack.callback(store.close)
     monitor, tower = stack.enter_context(
-        control_tower_for(dispatcher, store=store, dead_letters=letters, clock=service.clock.time)
+        control_tower_for(
+            dispatcher,
+            store=store,
+            dead_letters=letters,
+            clock=service.clock.time,
+            health=health,
+        )
     )
     echo(f"control tower: {tower.url} (open it now: it fills as the demo runs)")
     return monitor.check  # type: ignore[no-any-return]
+
+
+def _carrier_health() -> Any:
+    from shipsync.monitor import CarrierHealth
+
+    return CarrierHealth()
 
 
 def _book(
@@ -394,6 +424,13 @@ def _tracking(client: Any, numbers: Sequence[str]) -> list[TrackingEvent]:
     help="Run the booking loop through the Odoo the ODOO_* variables name: it creates its own "
     "sale orders and pickings and touches only those.",
 )
+@click.option(
+    "--tenants",
+    type=click.IntRange(min=1, max=50),
+    default=None,
+    help="Run N tenants at once through one shipsync (same shipment ids and keys in each) and "
+    "check that nothing crosses over between them.",
+)
 @click.option("--keep", is_flag=True, help="Keep the work directory and say where it is.")
 @click.option(
     "--work-dir",
@@ -408,6 +445,7 @@ def demo(
     parallel_run: bool,
     notify_demo: bool,
     odoo_demo: bool,
+    tenants: int | None,
     keep: bool,
     work_dir: Path | None,
 ) -> None:
@@ -429,6 +467,21 @@ def demo(
         from shipsync.cli._notify_demo import run_notify_demo
 
         raise SystemExit(run_notify_demo(shipments=min(shipments, 50), seed=seed, echo=click.echo))
+    if tenants is not None:
+        from shipsync.cli._tenants_demo import run_tenants_demo
+
+        if keep and work_dir is None:
+            work_dir = Path(tempfile.mkdtemp(prefix="shipsync-tenants-"))
+        status = run_tenants_demo(
+            tenants=tenants,
+            shipments=min(shipments, 200),
+            seed=seed,
+            echo=click.echo,
+            workdir=work_dir,
+        )
+        if work_dir is not None:
+            click.echo(f"work directory kept: {work_dir.resolve()}")
+        raise SystemExit(status)
     if parallel_run:
         from shipsync.cli._parallel_demo import run_parallel_demo
 

@@ -7,6 +7,11 @@ mistyped path or an unrelated database is refused rather than given a new table,
 names a :class:`~shipsync.flows.Dispatcher` (or a callable returning one), imported with the
 current directory on ``sys.path`` (as flask and uvicorn do); its dead letters are read from
 ``--store``.
+
+Letters are read with the host dispatcher's catalogue when its dead letter store has one
+(:class:`~shipsync.notify.NotifyDeadLetters` does), else with the built-in catalogue plus the
+notification events of :mod:`shipsync.notify` (``notify.requested``) when that package's extra is
+installed, so ``show`` parses and ``replay`` sends again a dead-lettered notification.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from shipsync.canonical import EventCatalogue
     from shipsync.flows import DeadLetterFilter, DeadLetterStore, Dispatcher
 
 __all__ = ["dlq", "open_dead_letters"]
@@ -104,6 +110,31 @@ def _postgres_columns(url: str, table: str) -> set[str]:
 
         raise EventLogUnavailableError(f"dead letter store unavailable: {exc}") from None
     return {str(row[0]) for row in rows}
+
+
+def _catalogue(dispatcher: Dispatcher | None = None) -> EventCatalogue:
+    """The catalogue letters are read with: the host's, else built-in plus notify's events."""
+    from shipsync.canonical import EventCatalogue, default_catalogue
+
+    own = getattr(dispatcher.dead_letters, "catalogue", None) if dispatcher else None
+    if isinstance(own, EventCatalogue):
+        return own
+    try:
+        from shipsync.notify import notify_catalogue
+    except ImportError:  # the notify extra is not installed: no notification letters either
+        return default_catalogue
+    return notify_catalogue()
+
+
+def _reading(letters: DeadLetterStore, catalogue: EventCatalogue) -> DeadLetterStore:
+    """``letters`` whose ``event()`` parses with ``catalogue`` (what replay calls)."""
+    from shipsync.canonical import default_catalogue
+
+    if catalogue is default_catalogue:
+        return letters
+    from shipsync.notify import NotifyDeadLetters
+
+    return NotifyDeadLetters(letters, catalogue)
 
 
 def _load_dispatcher(target: str) -> Dispatcher:
@@ -248,11 +279,21 @@ def show(letter_id: int, store: str, table: str, create: bool) -> None:
         letter = letters.get(letter_id)
     finally:
         letters.close()
+    from shipsync.errors import ShipsyncError
+
     out = letter.summary()
     try:
         out["event"] = json.loads(letter.body)
     except ValueError:
         out["event"] = letter.body.decode("utf-8", "replace")
+    try:
+        event = _catalogue().parse(letter.body)
+    except ShipsyncError as exc:  # kept and shown as it is, with why it does not parse
+        out["parsed"] = False
+        out["parse_error"] = f"{type(exc).__name__}: {exc}"
+    else:
+        out["parsed"] = True
+        out["event"] = json.loads(event.to_json())
     click.echo(json.dumps(out, indent=2))
 
 
@@ -279,7 +320,7 @@ def replay(
     if not (letter_ids or handler or event_type or partition or everything):
         raise click.UsageError("name letter ids, a filter, or --all")
     dispatcher = _load_dispatcher(app)
-    letters = _open(store, table, create)
+    letters = _reading(_open(store, table, create), _catalogue(dispatcher))
     dispatcher.dead_letters = letters
     try:
         report = asyncio.run(

@@ -1,7 +1,9 @@
 """``shipsync endpoints``: manage outbound webhook endpoints, read their attempts, replay.
 
-The endpoint store is a SQLite file named by ``--db`` (or ``SHIPSYNC_ENDPOINTS_DB``). ``add``
-prints the endpoint's signing secret once; give it to the endpoint's owner.
+The endpoint store is a SQLite file or a ``postgresql://`` DSN named by ``--db`` (or
+``SHIPSYNC_ENDPOINTS_DB``); its signing secrets are encrypted with the Fernet key(s) in
+``SHIPSYNC_ENDPOINTS_KEY`` (comma-separated, newest first) when that is set. ``add`` prints the
+endpoint's signing secret once; give it to the endpoint's owner.
 """
 
 from __future__ import annotations
@@ -19,13 +21,19 @@ __all__ = ["endpoints"]
 
 def _store(ctx: click.Context, *, create: bool = False) -> Any:
     from shipsync.errors import ShipsyncError
-    from shipsync.notify import EndpointStore
+    from shipsync.notify import EndpointStore, PostgresEndpointStore
 
-    path: Path = ctx.obj["db"]
-    if not create and not path.is_file():
-        raise click.ClickException(f"no endpoint store at {str(path)!r} (add an endpoint first)")
+    db: str = ctx.obj["db"]
+    keys = [k.strip() for k in (ctx.obj["key"] or "").split(",") if k.strip()] or None
     try:
-        return EndpointStore(path)
+        if db.startswith(("postgresql://", "postgres://")):
+            return PostgresEndpointStore(db, encryption_key=keys)
+        path = Path(db.removeprefix("sqlite:///"))
+        if not create and not path.is_file():
+            raise click.ClickException(
+                f"no endpoint store at {str(path)!r} (add an endpoint first)"
+            )
+        return EndpointStore(path, encryption_key=keys)
     except ShipsyncError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
 
@@ -48,19 +56,36 @@ def _when(value: str | None, option: str) -> float | None:
     return stamp.timestamp()
 
 
-@click.group()
+class _Group(click.Group):
+    """Turns shipsync errors (a store that will not open its secrets, say) into exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from shipsync.errors import ShipsyncError
+
+        try:
+            return super().invoke(ctx)
+        except ShipsyncError as exc:
+            raise _fail(exc) from exc
+
+
+@click.group(cls=_Group)
 @click.option(
     "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
     envvar="SHIPSYNC_ENDPOINTS_DB",
     default="shipsync-endpoints.db",
     show_default=True,
-    help="The endpoint store (a SQLite file).",
+    help="The endpoint store: a SQLite file or a postgresql:// DSN.",
+)
+@click.option(
+    "--key",
+    envvar="SHIPSYNC_ENDPOINTS_KEY",
+    help="Fernet key(s), comma-separated, newest first, encrypting the signing secrets at rest "
+    "(env SHIPSYNC_ENDPOINTS_KEY; prefer the variable to the command line).",
 )
 @click.pass_context
-def endpoints(ctx: click.Context, db: Path) -> None:
+def endpoints(ctx: click.Context, db: str, key: str | None) -> None:
     """Outbound webhook endpoints: list, add, disable, enable, attempts, replay."""
-    ctx.obj = {"db": db}
+    ctx.obj = {"db": db, "key": key}
 
 
 @endpoints.command("list")

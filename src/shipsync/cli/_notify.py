@@ -1,8 +1,9 @@
 """``shipsync notify``: preview what each channel would send, and the notification demo.
 
 ``preview SHIPMENT`` reads the shipment's events from the notifier's state (``--state``, the
-SQLite file a :class:`~shipsync.notify.NotifyState` keeps) or from a file of CloudEvents JSON
-lines (``--events``), projects its customer status and renders, for each channel the rules
+SQLite file a :class:`~shipsync.notify.NotifyState` keeps, or the ``postgresql://`` DSN of a
+:class:`~shipsync.notify.PostgresNotifyState`) or from a file of CloudEvents JSON lines
+(``--events``), projects its customer status and renders, for each channel the rules
 route it to, the message that would go out. Nothing is sent and nothing is recorded.
 """
 
@@ -43,8 +44,7 @@ def _load_events(path: Path) -> list[Any]:
 @click.argument("shipment")
 @click.option(
     "--state",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The notifier's state file.",
+    help="The notifier's state: a SQLite file or a postgresql:// DSN.",
 )
 @click.option(
     "--events",
@@ -60,7 +60,7 @@ def _load_events(path: Path) -> list[Any]:
     show_default=True,
 )
 def preview(
-    shipment: str, state: Path | None, events: Path | None, locale: str | None, fmt: str
+    shipment: str, state: str | None, events: Path | None, locale: str | None, fmt: str
 ) -> None:
     """Render what each channel would send about SHIPMENT now (sends nothing)."""
     from shipsync.errors import ShipsyncError
@@ -69,14 +69,21 @@ def preview(
         NotificationService,
         Notifier,
         NotifyState,
+        PostgresNotifyState,
         RecordingChannel,
         Renderer,
     )
 
     if (state is None) == (events is None):
         raise click.UsageError("give exactly one of --state and --events")
+    is_dsn = state is not None and state.startswith(("postgresql://", "postgres://"))
+    if state is not None and not is_dsn and not Path(state).is_file():
+        raise click.BadParameter(f"no state file at {state!r}", param_hint="--state")
     try:
-        store = NotifyState(state if state is not None else ":memory:")
+        if state is not None and is_dsn:
+            store: NotifyState = PostgresNotifyState(state)
+        else:
+            store = NotifyState(state if state is not None else ":memory:")
         notifier = Notifier(store, DEFAULT_RULES)
         if events is not None:
             for event in _load_events(events):
@@ -95,7 +102,10 @@ def preview(
                 ]
 
             notifier.recipients = relocalised
-        messages = service.preview(shipment)
+        try:
+            messages = service.preview(shipment)
+        finally:
+            store.close()
     except ShipsyncError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
     if not messages:

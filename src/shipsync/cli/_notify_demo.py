@@ -4,7 +4,9 @@
 events duplicated and shuffled, as carriers send them), and lets the dispatcher and the notifier
 tell each change to a webhook endpoint served on a localhost port (verifying the Standard
 Webhooks signature; the endpoint is ``ordered``, so its messages arrive in decision order) and
-to an SMTP server on another (aiosmtpd). Half-way both go down: the
+to an SMTP server on another (aiosmtpd); ``NotificationService.run`` hosts the dispatcher with
+its flusher beside it, so a change a rule holds (quiet hours, coalescing) is not left behind.
+Half-way both go down: the
 endpoint answers 503 and the SMTP server 451. Execution goes on; the e-mails are dead-lettered
 and the webhooks wait on their retry schedule. After recovery the dead letters are replayed and
 the webhook sender catches up. The checks: every notification decided arrived exactly once on
@@ -266,12 +268,12 @@ async def _demo(
             retries = asyncio.create_task(sender.run(interval=0.05, stop=stop_sender))
 
             await log.publish(first)
-            report = await dispatcher.run(log, idle_timeout=0.5)
+            report = await service.run(dispatcher, log, idle_timeout=0.5)
             echo(f"before the outage: {report.events} events, {len(set(decided))} notifications")
 
             endpoint.down = mailbox.down = True
             await log.publish(second)
-            report = await dispatcher.run(log, idle_timeout=0.5)
+            report = await service.run(dispatcher, log, idle_timeout=0.5)
             await asyncio.sleep(1.0)  # the outage lasts: the sender's retries meet it too
             echo(
                 f"during the outage: {report.events} events handled, "

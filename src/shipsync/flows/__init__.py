@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     )
     from shipsync.flows._rabbitmq import RabbitMQEventLog
     from shipsync.flows._sqlite import AsyncSQLiteEventLog, SQLiteEventLog
+    from shipsync.flows._tenants import TenantFlows
     from shipsync.flows._threaded import BlockingEventLog
 
 __all__ = [
@@ -98,6 +99,7 @@ __all__ = [
     "SQLiteEventLog",
     "StaleFeedMonitor",
     "Subscription",
+    "TenantFlows",
     "WorkerReport",
     "booking_key",
     "partition_of",

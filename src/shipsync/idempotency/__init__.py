@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         Mismatched,
     )
     from ._redis import AsyncRedisStore, RedisStore
+    from ._scoped import AsyncScopedStore, ScopedStore, scoped
     from ._sqlite import AsyncSQLiteStore, SQLiteStore
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "AsyncPostgresStore",
     "AsyncRedisStore",
     "AsyncSQLiteStore",
+    "AsyncScopedStore",
     "BatchOutcome",
     "ClaimOutcome",
     "Clock",
@@ -69,6 +71,7 @@ __all__ = [
     "PostgresStore",
     "RedisStore",
     "SQLiteStore",
+    "ScopedStore",
     "current_outbound_key",
     "decode_result",
     "encode_result",
@@ -77,6 +80,7 @@ __all__ = [
     "key_from_parts",
     "namespace",
     "outbound_key",
+    "scoped",
     "storage_key",
 ]
 

@@ -10,6 +10,7 @@ from shipsync.monitor._health import CarrierHealth, CarrierHealthRow
 from shipsync.monitor._monitor import BREACH_SOURCE, BreachSink, Monitor
 from shipsync.monitor._policy import SlaPolicy
 from shipsync.monitor._store import BOOKED, LAG_BUCKETS, MonitorStore, dead_letter_summary
+from shipsync.monitor._tenants import TenantMonitors
 from shipsync.monitor._values import (
     DeadLetterSummary,
     Indicators,
@@ -35,6 +36,7 @@ __all__ = [
     "ShipmentRow",
     "SlaCount",
     "SlaPolicy",
+    "TenantMonitors",
     "Timeline",
     "TimelineEntry",
     "dead_letter_summary",

@@ -23,6 +23,7 @@ from shipsync.notify._endpoints import (
     Delivery,
     Endpoint,
     EndpointStore,
+    PostgresEndpointStore,
     SigningSecret,
     redact,
 )
@@ -36,7 +37,12 @@ from shipsync.notify._model import (
     notification_id,
     notify_catalogue,
 )
-from shipsync.notify._notifier import Notifier, NotifyState, default_recipients
+from shipsync.notify._notifier import (
+    Notifier,
+    NotifyState,
+    PostgresNotifyState,
+    default_recipients,
+)
 from shipsync.notify._odoo import OdooChatterChannel
 from shipsync.notify._render import TEXTS, Renderer, webhook_payload
 from shipsync.notify._rules import (
@@ -56,6 +62,7 @@ from shipsync.notify._status import (
     CustomerView,
     StatusProjection,
 )
+from shipsync.notify._tenants import TenantEndpoints
 from shipsync.notify._webhook import (
     DEFAULT_SCHEDULE,
     DeliveryReport,
@@ -88,6 +95,8 @@ __all__ = [
     "NotifyState",
     "OdooChatterChannel",
     "OutboundMessage",
+    "PostgresEndpointStore",
+    "PostgresNotifyState",
     "PreferenceBook",
     "Preferences",
     "QuietHours",
@@ -102,6 +111,7 @@ __all__ = [
     "SigningSecret",
     "StatusProjection",
     "Target",
+    "TenantEndpoints",
     "WebhookChannel",
     "WebhookSender",
     "build_email",

@@ -18,26 +18,29 @@ from __future__ import annotations
 import builtins
 import json
 import re
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from os import PathLike
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from shipsync.errors import ConfigurationError, InvalidInputError
 from shipsync.webhooks import generate_secret
 
-from ._sqlite import Database
+from ._sqlite import Connection, Database, PostgresDatabase, SQLiteDatabase
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 __all__ = [
     "Attempt",
     "Delivery",
     "Endpoint",
     "EndpointStore",
+    "PostgresEndpointStore",
     "SigningSecret",
     "redact",
 ]
@@ -180,42 +183,115 @@ class _Result:
     trigger: str = "scheduled"
 
 
+def _schema(*, serial: str, real: str, blob: str) -> tuple[str, ...]:
+    """The tables, in the types of one engine (the column order is the same on both)."""
+    return (
+        "CREATE TABLE IF NOT EXISTS wh_endpoints (id TEXT PRIMARY KEY, url TEXT NOT NULL, "
+        "secrets TEXT NOT NULL, event_types TEXT, ordered INTEGER NOT NULL DEFAULT 0, "
+        f"rate_limit {real}, allow_private INTEGER NOT NULL DEFAULT 0, "
+        f"disabled INTEGER NOT NULL DEFAULT 0, disabled_reason TEXT, failing_since {real}, "
+        f"created_at {real} NOT NULL, description TEXT NOT NULL DEFAULT '')",
+        f"CREATE TABLE IF NOT EXISTS wh_messages (seq {serial}, "
+        f"id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL, body {blob} NOT NULL, "
+        f"created_at {real} NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS wh_deliveries (message_id TEXT NOT NULL, "
+        "endpoint_id TEXT NOT NULL, seq BIGINT NOT NULL, state TEXT NOT NULL, "
+        f"attempts INTEGER NOT NULL DEFAULT 0, next_at {real} NOT NULL, "
+        f"updated_at {real} NOT NULL, PRIMARY KEY (message_id, endpoint_id))",
+        "CREATE INDEX IF NOT EXISTS wh_deliveries_due ON wh_deliveries (state, next_at)",
+        "CREATE INDEX IF NOT EXISTS wh_deliveries_order ON wh_deliveries (endpoint_id, state, seq)",
+        f"CREATE TABLE IF NOT EXISTS wh_attempts (id {serial}, "
+        f"message_id TEXT NOT NULL, endpoint_id TEXT NOT NULL, at {real} NOT NULL, "
+        f"status INTEGER, latency_ms {real} NOT NULL, ok INTEGER NOT NULL, error TEXT, "
+        "response TEXT NOT NULL, trigger TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS wh_attempts_endpoint ON wh_attempts (endpoint_id, id)",
+    )
+
+
+_SQLITE_SCHEMA = _schema(serial="INTEGER PRIMARY KEY AUTOINCREMENT", real="REAL", blob="BLOB")
+_PG_SCHEMA = _schema(serial="BIGSERIAL PRIMARY KEY", real="DOUBLE PRECISION", blob="BYTEA")
+
+
 class EndpointStore:
     """Endpoints, messages, deliveries and attempts in a SQLite file.
 
     Args:
         path: the database file, created when missing.
         clock: Unix seconds (tests pass a fake one).
+        encryption_key: a Fernet key (or several, newest first, while rotating it) from the
+            host's secret store; the endpoints' signing secrets are then kept encrypted in the
+            database, and a store holding encrypted secrets will not open them without it.
+            Without a key the secrets are kept as they are: give the file the permissions of
+            a secret.
     """
 
-    def __init__(self, path: str | PathLike[str], *, clock: Callable[[], float] = time.time):
+    @staticmethod
+    def generate_key() -> str:
+        """A new random encryption key (a Fernet key, url-safe base64)."""
+        from cryptography.fernet import Fernet
+
+        return Fernet.generate_key().decode("ascii")
+
+    def __init__(
+        self,
+        path: str | PathLike[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        encryption_key: str | Sequence[str] | None = None,
+    ):
         self.clock = clock
-        self.db = Database(
-            path,
-            [
-                "CREATE TABLE IF NOT EXISTS wh_endpoints (id TEXT PRIMARY KEY, url TEXT NOT NULL, "
-                "secrets TEXT NOT NULL, event_types TEXT, ordered INTEGER NOT NULL DEFAULT 0, "
-                "rate_limit REAL, allow_private INTEGER NOT NULL DEFAULT 0, "
-                "disabled INTEGER NOT NULL DEFAULT 0, disabled_reason TEXT, failing_since REAL, "
-                "created_at REAL NOT NULL, description TEXT NOT NULL DEFAULT '')",
-                "CREATE TABLE IF NOT EXISTS wh_messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
-                "id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL, body BLOB NOT NULL, "
-                "created_at REAL NOT NULL)",
-                "CREATE TABLE IF NOT EXISTS wh_deliveries (message_id TEXT NOT NULL, "
-                "endpoint_id TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL, "
-                "attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, "
-                "updated_at REAL NOT NULL, PRIMARY KEY (message_id, endpoint_id))",
-                "CREATE INDEX IF NOT EXISTS wh_deliveries_due ON wh_deliveries (state, next_at)",
-                "CREATE INDEX IF NOT EXISTS wh_deliveries_order ON wh_deliveries "
-                "(endpoint_id, state, seq)",
-                "CREATE TABLE IF NOT EXISTS wh_attempts (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                "message_id TEXT NOT NULL, endpoint_id TEXT NOT NULL, at REAL NOT NULL, "
-                "status INTEGER, latency_ms REAL NOT NULL, ok INTEGER NOT NULL, error TEXT, "
-                "response TEXT NOT NULL, trigger TEXT NOT NULL)",
-                "CREATE INDEX IF NOT EXISTS wh_attempts_endpoint ON wh_attempts (endpoint_id, id)",
-            ],
-            what="webhook endpoint store",
-        )
+        self._fernet = _fernet(encryption_key)
+        self.db: Database = SQLiteDatabase(path, _SQLITE_SCHEMA, what="webhook endpoint store")
+
+    # -- secrets at rest ---------------------------------------------------------------------
+
+    def _seal(self, secrets: builtins.list[builtins.list[Any]]) -> str:
+        """The secrets column: JSON, encrypted (``fernet:<token>``) when the store has a key."""
+        text = json.dumps(secrets)
+        if self._fernet is None:
+            return text
+        return _SEALED + self._fernet.encrypt(text.encode()).decode("ascii")
+
+    def _open_secrets(self, value: str, endpoint_id: str) -> builtins.list[Any]:
+        if not value.startswith(_SEALED):
+            return list(json.loads(value))
+        if self._fernet is None:
+            raise ConfigurationError(
+                f"the secrets of endpoint {endpoint_id!r} are encrypted: open the store with "
+                "its encryption_key",
+                path="encryption_key",
+            )
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return list(json.loads(self._fernet.decrypt(value[len(_SEALED) :].encode("ascii"))))
+        except InvalidToken as exc:
+            raise ConfigurationError(
+                f"the secrets of endpoint {endpoint_id!r} do not open with this encryption_key",
+                path="encryption_key",
+            ) from exc
+
+    def encrypt_secrets(self) -> int:
+        """Encrypt (again, under the first key) every endpoint's secrets; return how many.
+
+        Run it after giving a store its first key, or after putting a new key first: the
+        other keys still open what they sealed until this has run.
+        """
+        if self._fernet is None:
+            raise ConfigurationError("the store has no encryption_key", path="encryption_key")
+
+        def write(conn: Connection) -> int:
+            rows = conn.execute("SELECT id, secrets FROM wh_endpoints").fetchall()
+            conn.executemany(
+                "UPDATE wh_endpoints SET secrets = ? WHERE id = ?",
+                [(self._seal(self._open_secrets(value, eid)), eid) for eid, value in rows],
+            )
+            return len(rows)
+
+        return self.db.tx(write)
+
+    def _endpoint(self, row: Sequence[Any]) -> Endpoint:
+        return _endpoint(row, self._open_secrets(row[2], row[0]))
 
     def close(self) -> None:
         """Close the database."""
@@ -250,27 +326,25 @@ class EndpointStore:
         types = sorted(set(event_types)) if event_types is not None else None
         now = self.clock()
 
-        def write(conn: sqlite3.Connection) -> None:
-            try:
-                conn.execute(
-                    "INSERT INTO wh_endpoints (id, url, secrets, event_types, ordered, rate_limit, "
-                    "allow_private, created_at, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        endpoint_id,
-                        url,
-                        json.dumps([[key, None]]),
-                        json.dumps(types) if types is not None else None,
-                        int(ordered),
-                        rate_limit,
-                        int(allow_private),
-                        now,
-                        description,
-                    ),
-                )
-            except sqlite3.IntegrityError as exc:
-                raise InvalidInputError(
-                    f"an endpoint {endpoint_id!r} exists already", path="id"
-                ) from exc
+        def write(conn: Connection) -> None:
+            added = conn.execute(
+                "INSERT INTO wh_endpoints (id, url, secrets, event_types, ordered, rate_limit, "
+                "allow_private, created_at, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO NOTHING",
+                (
+                    endpoint_id,
+                    url,
+                    self._seal([[key, None]]),
+                    json.dumps(types) if types is not None else None,
+                    int(ordered),
+                    rate_limit,
+                    int(allow_private),
+                    now,
+                    description,
+                ),
+            )
+            if added.rowcount == 0:
+                raise InvalidInputError(f"an endpoint {endpoint_id!r} exists already", path="id")
 
         self.db.tx(write)
         return self.get(endpoint_id)
@@ -284,17 +358,17 @@ class EndpointStore:
         )
         if found is None:
             raise InvalidInputError(f"no endpoint {endpoint_id!r}", path="endpoint")
-        return _endpoint(found)
+        return self._endpoint(found)
 
     def list(self) -> list[Endpoint]:
         """Every endpoint, oldest first."""
         rows = self.db.tx(
             lambda c: c.execute("SELECT * FROM wh_endpoints ORDER BY created_at, id").fetchall()
         )
-        return [_endpoint(r) for r in rows]
+        return [self._endpoint(r) for r in rows]
 
     def _update(self, endpoint_id: str, sql: str, args: Sequence[Any]) -> Endpoint:
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Connection) -> int:
             return conn.execute(
                 f"UPDATE wh_endpoints SET {sql} WHERE id = ?", (*args, endpoint_id)
             ).rowcount
@@ -329,7 +403,7 @@ class EndpointStore:
             for s in endpoint.secrets
             if s.expires_at is None or s.expires_at > now
         ]
-        self._update(endpoint_id, "secrets = ?", (json.dumps([[key, None], *kept]),))
+        self._update(endpoint_id, "secrets = ?", (self._seal([[key, None], *kept]),))
         return key
 
     # -- messages and deliveries -------------------------------------------------------------
@@ -341,10 +415,10 @@ class EndpointStore:
         """
         now = self.clock()
 
-        def write(conn: sqlite3.Connection) -> builtins.list[str]:
+        def write(conn: Connection) -> builtins.list[str]:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO wh_messages (id, event_type, body, created_at) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO wh_messages (id, event_type, body, created_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                 (message_id, event_type, body, now),
             )
             if cur.rowcount == 0:
@@ -356,9 +430,11 @@ class EndpointStore:
                 "SELECT seq FROM wh_messages WHERE id = ?", (message_id,)
             ).fetchone()[0]
             targets = [
-                _endpoint(r).id
-                for r in conn.execute("SELECT * FROM wh_endpoints ORDER BY id").fetchall()
-                if _endpoint(r).wants(event_type)
+                eid
+                for eid, types in conn.execute(
+                    "SELECT id, event_types FROM wh_endpoints ORDER BY id"
+                ).fetchall()
+                if types is None or event_type in json.loads(types)
             ]
             conn.executemany(
                 "INSERT INTO wh_deliveries (message_id, endpoint_id, seq, state, next_at, "
@@ -374,7 +450,7 @@ class EndpointStore:
     ) -> builtins.list[Delivery]:
         """Claim due deliveries of enabled endpoints (only the head of an ordered endpoint)."""
 
-        def write(conn: sqlite3.Connection) -> builtins.list[Delivery]:
+        def write(conn: Connection) -> builtins.list[Delivery]:
             sql = (
                 "SELECT d.message_id, d.endpoint_id, m.event_type, m.body, d.attempts, "
                 "m.created_at, e.ordered, d.seq FROM wh_deliveries d "
@@ -422,7 +498,7 @@ class EndpointStore:
         An endpoint that has failed every attempt for ``disable_after`` seconds is disabled.
         """
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.executemany(
                 "INSERT INTO wh_attempts (message_id, endpoint_id, at, status, latency_ms, ok, "
                 "error, response, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -567,16 +643,60 @@ class EndpointStore:
         return int(self.db.tx(lambda c: c.execute(sql, args).rowcount))
 
 
+class PostgresEndpointStore(EndpointStore):
+    """:class:`EndpointStore` in a PostgreSQL database: several hosts share its endpoints.
+
+    Args:
+        conninfo: a ``postgresql://`` URL or libpq ``key=value`` string (psycopg 3, the
+            ``postgres`` extra). The tables are made when missing.
+        clock: Unix seconds.
+        encryption_key: as for :class:`EndpointStore`.
+    """
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        encryption_key: str | Sequence[str] | None = None,
+    ) -> None:
+        self.clock = clock
+        self._fernet = _fernet(encryption_key)
+        self.db = PostgresDatabase(conninfo, _PG_SCHEMA, what="webhook endpoint store")
+
+
 def _check_secret(secret: str) -> None:
     if not isinstance(secret, str) or not secret.startswith(("whsec_", "whsk_")):
         raise ConfigurationError("an endpoint secret is a whsec_… or whsk_… string", path="secret")
 
 
-def _endpoint(row: Sequence[Any]) -> Endpoint:
+_SEALED = "fernet:"
+
+
+def _fernet(key: str | Sequence[str] | None) -> MultiFernet | None:
+    """A MultiFernet of ``key`` (one key, or several: the first seals, any opens)."""
+    if key is None:
+        return None
+    from cryptography.fernet import Fernet, MultiFernet
+
+    keys = [key] if isinstance(key, str | bytes) else list(key)
+    if not keys:
+        raise ConfigurationError("give at least one encryption key", path="encryption_key")
+    try:
+        return MultiFernet([Fernet(k) for k in keys])
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(
+            "an encryption key is a Fernet key: 32 url-safe base64-encoded bytes "
+            "(EndpointStore.generate_key())",
+            path="encryption_key",
+        ) from exc
+
+
+def _endpoint(row: Sequence[Any], secrets: Sequence[Any]) -> Endpoint:
     (
         eid,
         url,
-        secrets,
+        _sealed,
         types,
         ordered,
         rate,
@@ -590,7 +710,7 @@ def _endpoint(row: Sequence[Any]) -> Endpoint:
     return Endpoint(
         id=eid,
         url=url,
-        secrets=tuple(SigningSecret(s, e) for s, e in json.loads(secrets)),
+        secrets=tuple(SigningSecret(s, e) for s, e in secrets),
         event_types=frozenset(json.loads(types)) if types is not None else None,
         ordered=bool(ordered),
         rate_limit=rate,

@@ -12,6 +12,7 @@ the connection (DNS rebinding) cannot steer the request elsewhere. Redirects are
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Sequence
@@ -70,10 +71,20 @@ def check_address(
     return ip
 
 
-async def resolve_target(
-    url: str, *, allow_private: bool, resolver: Resolver = system_resolver
-) -> Target:
-    """Check ``url``'s scheme and every address its host resolves to; pin one of them."""
+@attrs.frozen
+class _Parsed:
+    """What a URL says, once: scheme, host, port, the Host header, and the literal address."""
+
+    url: httpx.URL
+    host: str
+    port: int
+    host_header: str
+    literal: str | None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(url: str) -> _Parsed:
+    """Parse and check ``url`` (pure, so cached: the addresses are still resolved every time)."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
@@ -87,27 +98,52 @@ async def resolve_target(
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
         # An address literal needs no resolver (and no thread hop): it is checked as it is.
-        addresses = [str(ipaddress.ip_address(parsed.host))]
+        literal: str | None = str(ipaddress.ip_address(parsed.host))
     except ValueError:
-        addresses = []
-    try:
-        addresses = addresses or list(await resolver(parsed.host, port))
-    except OSError as exc:
-        raise EndpointNotAllowedError(
-            f"the endpoint host does not resolve ({type(exc).__name__})", channel="webhook"
-        ) from exc
-    if not addresses:
-        raise EndpointNotAllowedError("the endpoint host resolves to nothing", channel="webhook")
-    checked = [check_address(a, allow_private=allow_private) for a in addresses]
-    pinned = checked[0]
+        literal = None
     host_header = parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
     if ":" in parsed.host and parsed.port is None:
         host_header = f"[{parsed.host}]"
     elif ":" in parsed.host:
         host_header = f"[{parsed.host}]:{parsed.port}"
+    return _Parsed(parsed, parsed.host, port, host_header, literal)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pinned(url: str, address: str) -> httpx.URL:
+    """``url`` with its host replaced by the checked ``address`` (pure, so cached)."""
+    return _parse(url).url.copy_with(host=address)
+
+
+async def resolve_target(
+    url: str, *, allow_private: bool, resolver: Resolver = system_resolver
+) -> Target:
+    """Check ``url``'s scheme and every address its host resolves to; pin one of them.
+
+    The host name is resolved and every address checked on each call (no answer is kept, so a
+    DNS answer that changes to a private address is refused on the next attempt); only the
+    parsing of the URL itself, which cannot change, is cached.
+    """
+    try:
+        parsed = _parse(url)
+    except TypeError as exc:  # an unhashable url
+        raise EndpointNotAllowedError("the endpoint URL does not parse", channel="webhook") from exc
+    if parsed.literal is not None:
+        addresses: Sequence[str] = (parsed.literal,)
+    else:
+        try:
+            addresses = list(await resolver(parsed.host, parsed.port))
+        except OSError as exc:
+            raise EndpointNotAllowedError(
+                f"the endpoint host does not resolve ({type(exc).__name__})", channel="webhook"
+            ) from exc
+    if not addresses:
+        raise EndpointNotAllowedError("the endpoint host resolves to nothing", channel="webhook")
+    checked = [check_address(a, allow_private=allow_private) for a in addresses]
+    pinned = str(checked[0])
     return Target(
-        url=parsed.copy_with(host=str(pinned)),
-        host_header=host_header,
+        url=_pinned(url, pinned),
+        host_header=parsed.host_header,
         sni_hostname=parsed.host,
-        address=str(pinned),
+        address=pinned,
     )

@@ -22,7 +22,7 @@ the message id, the same every time, lets the receiver drop that repeat).
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from os import PathLike
@@ -44,10 +44,10 @@ from shipsync.errors import ConfigurationError
 
 from ._model import Notification, NotificationRequested, Recipient, notification_id, requested
 from ._rules import Rules
-from ._sqlite import Database
+from ._sqlite import Connection, Database, PostgresDatabase, SQLiteDatabase
 from ._status import CustomerStatus, CustomerView, StatusProjection
 
-__all__ = ["Notifier", "NotifyState", "default_recipients"]
+__all__ = ["Notifier", "NotifyState", "PostgresNotifyState", "default_recipients"]
 
 _TABLE_PREFIX = "notify"
 
@@ -68,29 +68,33 @@ def default_recipients(shipment: Shipment | None, shipment_id: str) -> list[Reci
     return [Recipient(id=f"shipment:{shipment_id}", email=email or None, name=name)]
 
 
+_WHAT = "notify state"
+
+
+def _schema(*, real: str, blob: str) -> tuple[str, ...]:
+    """The tables, in the types of one engine."""
+    p = _TABLE_PREFIX
+    return (
+        f"CREATE TABLE IF NOT EXISTS {p}_shipments (shipment_id TEXT PRIMARY KEY, "
+        f"shipment {blob}, predicted TEXT)",
+        f"CREATE TABLE IF NOT EXISTS {p}_tracking (shipment_id TEXT NOT NULL, "
+        f"event_id TEXT NOT NULL, body {blob} NOT NULL, PRIMARY KEY (shipment_id, event_id))",
+        f"CREATE TABLE IF NOT EXISTS {p}_routes (shipment_id TEXT NOT NULL, "
+        "recipient_id TEXT NOT NULL, channel TEXT NOT NULL, "
+        "shown_status TEXT, shown_rank INTEGER NOT NULL DEFAULT -1, "
+        f"pending_rank INTEGER, pending {blob}, due_at {real}, "
+        "PRIMARY KEY (shipment_id, recipient_id, channel))",
+        f"CREATE INDEX IF NOT EXISTS {p}_routes_due ON {p}_routes (due_at) "
+        "WHERE due_at IS NOT NULL",
+        f"CREATE TABLE IF NOT EXISTS {p}_sent (key TEXT PRIMARY KEY, at {real} NOT NULL)",
+    )
+
+
 class NotifyState:
     """The notifier's memory in a SQLite file: tracking events, shipments and routes."""
 
     def __init__(self, path: str | PathLike[str]) -> None:
-        p = _TABLE_PREFIX
-        self.db = Database(
-            path,
-            [
-                f"CREATE TABLE IF NOT EXISTS {p}_shipments (shipment_id TEXT PRIMARY KEY, "
-                "shipment BLOB, predicted TEXT)",
-                f"CREATE TABLE IF NOT EXISTS {p}_tracking (shipment_id TEXT NOT NULL, "
-                "event_id TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (shipment_id, event_id))",
-                f"CREATE TABLE IF NOT EXISTS {p}_routes (shipment_id TEXT NOT NULL, "
-                "recipient_id TEXT NOT NULL, channel TEXT NOT NULL, "
-                "shown_status TEXT, shown_rank INTEGER NOT NULL DEFAULT -1, "
-                "pending_rank INTEGER, pending BLOB, due_at REAL, "
-                "PRIMARY KEY (shipment_id, recipient_id, channel))",
-                f"CREATE INDEX IF NOT EXISTS {p}_routes_due ON {p}_routes (due_at) "
-                "WHERE due_at IS NOT NULL",
-                f"CREATE TABLE IF NOT EXISTS {p}_sent (key TEXT PRIMARY KEY, at REAL NOT NULL)",
-            ],
-            what="notify state",
-        )
+        self.db: Database = SQLiteDatabase(path, _schema(real="REAL", blob="BLOB"), what=_WHAT)
 
     def close(self) -> None:
         """Close the database."""
@@ -102,7 +106,7 @@ class NotifyState:
             sid = event.data.shipment_id
             body = event.data.model_dump_json().encode()
 
-            def put_shipment(conn: sqlite3.Connection) -> None:
+            def put_shipment(conn: Connection) -> None:
                 conn.execute(
                     f"INSERT INTO {_TABLE_PREFIX}_shipments (shipment_id, shipment) VALUES (?, ?) "
                     "ON CONFLICT (shipment_id) DO UPDATE SET shipment = excluded.shipment",
@@ -118,7 +122,7 @@ class NotifyState:
                 return sid
             day = when.isoformat()
 
-            def put_predicted(conn: sqlite3.Connection) -> None:
+            def put_predicted(conn: Connection) -> None:
                 conn.execute(
                     f"INSERT INTO {_TABLE_PREFIX}_shipments (shipment_id, predicted) VALUES (?, ?) "
                     "ON CONFLICT (shipment_id) DO UPDATE SET predicted = excluded.predicted",
@@ -131,9 +135,9 @@ class NotifyState:
             tracking = event.data
             raw = tracking.model_dump_json().encode()
 
-            def put_tracking(conn: sqlite3.Connection) -> None:
+            def put_tracking(conn: Connection) -> None:
                 conn.execute(
-                    f"INSERT OR IGNORE INTO {_TABLE_PREFIX}_tracking VALUES (?, ?, ?)",
+                    f"INSERT INTO {_TABLE_PREFIX}_tracking VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                     (tracking.shipment_id, tracking.event_id, raw),
                 )
 
@@ -144,7 +148,7 @@ class NotifyState:
     def shipment(self, shipment_id: str) -> tuple[Shipment | None, date | None]:
         """The booked shipment (if seen) and its predicted delivery date (if quoted)."""
 
-        def read(conn: sqlite3.Connection) -> tuple[bytes | None, str | None] | None:
+        def read(conn: Connection) -> tuple[bytes | None, str | None] | None:
             row = conn.execute(
                 f"SELECT shipment, predicted FROM {_TABLE_PREFIX}_shipments WHERE shipment_id = ?",
                 (shipment_id,),
@@ -161,7 +165,7 @@ class NotifyState:
     def tracking(self, shipment_id: str) -> list[TrackingEvent]:
         """Every tracking event of the shipment kept so far."""
 
-        def read(conn: sqlite3.Connection) -> list[bytes]:
+        def read(conn: Connection) -> list[bytes]:
             rows = conn.execute(
                 f"SELECT body FROM {_TABLE_PREFIX}_tracking WHERE shipment_id = ?", (shipment_id,)
             ).fetchall()
@@ -179,7 +183,7 @@ class NotifyState:
         key = (n.shipment_id, n.recipient.id, n.channel)
         body = n.model_dump_json().encode()
 
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             row = conn.execute(
                 f"SELECT shown_rank, pending_rank, due_at FROM {_TABLE_PREFIX}_routes "
                 "WHERE shipment_id = ? AND recipient_id = ? AND channel = ?",
@@ -211,7 +215,7 @@ class NotifyState:
     ) -> list[tuple[Notification, int]]:
         """Pending changes whose time has come (of one shipment, if given), with their ranks."""
 
-        def read(conn: sqlite3.Connection) -> list[tuple[bytes, int]]:
+        def read(conn: Connection) -> list[tuple[bytes, int]]:
             sql = (
                 f"SELECT pending, pending_rank FROM {_TABLE_PREFIX}_routes "
                 "WHERE due_at IS NOT NULL AND due_at <= ?"
@@ -227,7 +231,7 @@ class NotifyState:
     def shown(self, items: Sequence[tuple[Notification, int]]) -> None:
         """Record published changes as shown (each only if it is still the pending one)."""
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             for n, rank in items:
                 conn.execute(
                     f"UPDATE {_TABLE_PREFIX}_routes SET shown_status = ?, shown_rank = ?, "
@@ -242,7 +246,7 @@ class NotifyState:
     def was_sent(self, key: str) -> bool:
         """Whether a send under ``key`` (a dispatcher pair key) was recorded."""
 
-        def read(conn: sqlite3.Connection) -> bool:
+        def read(conn: Connection) -> bool:
             row = conn.execute(f"SELECT 1 FROM {_TABLE_PREFIX}_sent WHERE key = ?", (key,))
             return row.fetchone() is not None
 
@@ -252,14 +256,14 @@ class NotifyState:
         """Record that the send under ``key`` went out (right after the channel took it)."""
         self.db.tx(
             lambda conn: conn.execute(
-                f"INSERT OR IGNORE INTO {_TABLE_PREFIX}_sent VALUES (?, ?)", (key, at)
+                f"INSERT INTO {_TABLE_PREFIX}_sent VALUES (?, ?) ON CONFLICT DO NOTHING", (key, at)
             )
         )
 
     def last_shown(self, shipment_id: str, recipient_id: str, channel: str) -> str | None:
         """The status last shown on a route, if any."""
 
-        def read(conn: sqlite3.Connection) -> str | None:
+        def read(conn: Connection) -> str | None:
             row = conn.execute(
                 f"SELECT shown_status FROM {_TABLE_PREFIX}_routes WHERE shipment_id = ? "
                 "AND recipient_id = ? AND channel = ?",
@@ -268,6 +272,20 @@ class NotifyState:
             return None if row is None else row[0]
 
         return self.db.tx(read)
+
+
+class PostgresNotifyState(NotifyState):
+    """:class:`NotifyState` in a PostgreSQL database (psycopg 3, the ``postgres`` extra).
+
+    ``conninfo`` is a ``postgresql://`` URL or libpq ``key=value`` string; the tables are made
+    when missing. Several notifier processes may share it: every change runs in one transaction
+    under the store's advisory lock.
+    """
+
+    def __init__(self, conninfo: str) -> None:
+        self.db = PostgresDatabase(
+            conninfo, _schema(real="DOUBLE PRECISION", blob="BYTEA"), what=_WHAT
+        )
 
 
 Clock = Callable[[], datetime]
@@ -290,6 +308,9 @@ class Notifier:
         reachable: channel -> whether a recipient can be reached on it (an e-mail channel
             needs an address); channels not named reach everyone.
         clock: the current time (UTC-aware).
+        sweep_interval: at most this often (seconds), :meth:`handle` also publishes every
+            other shipment's held changes that came due (quiet hours over, a coalescing window
+            closed), so a busy dispatcher releases them without a flusher.
     """
 
     state: NotifyState
@@ -299,7 +320,9 @@ class Notifier:
     promised: Callable[[str], date | None] = lambda _sid: None
     reachable: dict[str, Callable[[Recipient], bool]] = attrs.Factory(dict)
     clock: Clock = _utcnow
+    sweep_interval: float = 1.0
     _flushing: asyncio.Lock = attrs.field(init=False, factory=asyncio.Lock)
+    _swept: float = attrs.field(init=False, default=float("-inf"))
 
     EVENT_TYPES: ClassVar[tuple[str, ...]] = (
         ShipmentCreated.event_type(),
@@ -368,13 +391,21 @@ class Notifier:
         """Observe ``event``, then publish its shipment's due changes (the dispatcher handler).
 
         The flush runs even when this event changed nothing: a change recorded by a process
-        that died before publishing it goes out with the shipment's next event.
+        that died before publishing it goes out with the shipment's next event. Every
+        ``sweep_interval`` seconds the flush takes every shipment's due changes, so changes held
+        by quiet hours or a coalescing window go out with whatever event comes next (a host's
+        quiet spell is covered by :meth:`NotificationService.run`, which also flushes on a timer).
         """
         shipment_id = await asyncio.to_thread(self.state.record, event)
         if shipment_id is None:
             return 0
         await asyncio.to_thread(self.decide, shipment_id)
-        return await self.flush(publish, shipment_id=shipment_id)
+        sent = await self.flush(publish, shipment_id=shipment_id)
+        now = time.monotonic()
+        if now - self._swept >= self.sweep_interval:
+            self._swept = now
+            sent += await self.flush(publish)
+        return sent
 
     def due(self, now: datetime | None = None) -> list[NotificationRequested]:
         """The notification events due now (not yet recorded as published)."""

@@ -29,7 +29,7 @@ import attrs
 
 from shipsync.canonical import Event
 from shipsync.errors import ConfigurationError
-from shipsync.flows import Dispatcher, HandlerContext, Subscription
+from shipsync.flows import AsyncEventLog, Dispatcher, DispatchReport, HandlerContext, Subscription
 
 from ._channel import Channel, OutboundMessage, SendReceipt, reachable
 from ._model import Notification, NotificationRequested, Recipient, notification_id
@@ -55,6 +55,7 @@ class NotificationService:
     renderer: Renderer = attrs.Factory(Renderer)
     channel_timeout: float = 30.0
     _by_name: dict[str, Channel] = attrs.field(init=False, factory=dict)
+    _publisher: _Publisher | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         for channel in self.channels:
@@ -75,6 +76,8 @@ class NotificationService:
 
     def attach(self, dispatcher: Dispatcher, log: _Publisher) -> list[Subscription]:
         """Subscribe the notifier and one handler per channel; due changes go into ``log``."""
+
+        self._publisher = log
 
         async def observe(event: Event, _ctx: HandlerContext) -> None:
             await self.notifier.handle(event, log.publish)
@@ -112,6 +115,48 @@ class NotificationService:
                 await asyncio.wait_for(stop.wait(), interval)
             except TimeoutError:
                 continue
+
+    async def run(
+        self,
+        dispatcher: Dispatcher,
+        log: AsyncEventLog,
+        *,
+        stop: asyncio.Event | None = None,
+        idle_timeout: float | None = None,
+        flush_interval: float = 5.0,
+        batch_size: int = 100,
+    ) -> DispatchReport:
+        """Run the dispatcher on ``log`` with the flusher beside it: the way to host notify.
+
+        First publishes what came due while no process ran (held by quiet hours or coalescing
+        before a restart: the held changes live in the notifier's state, not in memory), then
+        runs :meth:`~shipsync.flows.Dispatcher.run` and :meth:`run_flusher` together until
+        ``stop`` is set (or nothing came for ``idle_timeout`` seconds and a last flush found
+        nothing more to publish). Changes still held when it returns stay in the state and go
+        out on a later run. Attach the service to ``dispatcher`` first.
+        """
+        if self._publisher is None:
+            raise ConfigurationError("attach the service to the dispatcher first", path="run")
+        publisher = self._publisher
+        stop = stop or asyncio.Event()
+        done = asyncio.Event()
+        total = DispatchReport()
+        await self.flush(publisher)
+        flusher = asyncio.create_task(
+            self.run_flusher(publisher, interval=flush_interval, stop=done)
+        )
+        try:
+            while True:
+                report = await dispatcher.run(
+                    log, batch_size=batch_size, stop=stop, idle_timeout=idle_timeout
+                )
+                total.add(report)
+                if stop.is_set() or not await self.flush(publisher):
+                    break
+        finally:
+            done.set()
+            await flusher
+        return total
 
     def preview(self, shipment_id: str) -> list[OutboundMessage]:
         """What each channel would send about the shipment's current status; changes nothing."""

@@ -35,6 +35,7 @@ DEFAULT_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 3600
 """Seconds before each attempt: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (~28 h)."""
 
 _SCHEME = StandardWebhooksScheme()
+_HEADERS = {"content-type": "application/json", "user-agent": "shipsync-webhooks"}
 
 
 @attrs.define
@@ -129,6 +130,7 @@ class WebhookSender:
         self._buckets: dict[str, _Bucket] = {}
         self._endpoints: dict[str, Endpoint] = {}
         self._signers: dict[str, tuple[tuple[str, ...], WebhookSigner]] = {}
+        self._timeouts = httpx.Timeout(timeout).as_dict()
 
     async def aclose(self) -> None:
         """Close the client if this sender made it."""
@@ -155,14 +157,12 @@ class WebhookSender:
         self._endpoints = {e.id: e for e in await asyncio.to_thread(self.store.list)}
 
         claim_ends = time.monotonic() + self.lease - self.timeout
-        pending: set[asyncio.Task[_Result | None]] = set()
         finished: list[_Result] = []
         # Attempts run ``concurrency`` at a time; their records are written every ``batch``
         # finished attempts, so a sender killed mid-round repeats at most that many (plus those
         # in flight), while the store is not written once per request.
         batch = self.concurrency * 4
         queue = iter(claimed)
-
         writes: list[asyncio.Task[None]] = []
 
         def flush() -> None:
@@ -184,24 +184,22 @@ class WebhookSender:
                 else:
                     report.failed += 1
 
-        try:
-            while True:
-                while len(pending) < self.concurrency:
-                    delivery = next(queue, None)
-                    if delivery is None:
-                        break
-                    pending.add(asyncio.ensure_future(self._attempt(delivery, trigger, claim_ends)))
-                if not pending:
-                    break
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        async def worker() -> None:
+            # ``concurrency`` workers pull from one queue: no task per attempt, no wait() set.
+            for delivery in queue:
+                result = await self._attempt(delivery, trigger, claim_ends)
                 # An attempt whose claim would run out before it could finish is not made (a
                 # long rate-limit queue, say): the claim ends and the delivery is due again.
-                finished.extend(r for r in (t.result() for t in done) if r is not None)
-                if len(finished) >= batch:
-                    flush()
+                if result is not None:
+                    finished.append(result)
+                    if len(finished) >= batch:
+                        flush()
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(self.concurrency, len(claimed))):
+                    group.create_task(worker())
         finally:
-            for task in pending:
-                task.cancel()
             flush()
             await asyncio.gather(*writes)
         return report
@@ -267,16 +265,16 @@ class WebhookSender:
                 signer = self._signer(endpoint, at)
                 headers = {
                     **signer.sign(delivery.body, msg_id=delivery.message_id, timestamp=int(at)),
-                    "content-type": "application/json",
-                    "user-agent": "shipsync-webhooks",
+                    **_HEADERS,
                     "host": target.host_header,
                 }
-                request = self.client.build_request(
+                # A request built directly: no client defaults, cookies or URL merging to undo.
+                request = httpx.Request(
                     "POST",
                     target.url,
                     content=delivery.body,
                     headers=headers,
-                    extensions={"sni_hostname": target.sni_hostname},
+                    extensions={"sni_hostname": target.sni_hostname, "timeout": self._timeouts},
                 )
                 response = await self.client.send(request, stream=True, follow_redirects=False)
                 try:

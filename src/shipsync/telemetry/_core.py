@@ -1,11 +1,13 @@
 """Where shipsync finds its tracer and its instruments, and whether to use them at all.
 
 Theory of operation. shipsync calls only the OpenTelemetry *API*. With no SDK configured the API
-hands out proxies whose spans record nothing; shipsync goes one step further and asks, on every
-call, whether the tracer provider and the meter provider in force are real ones (an SDK's) and
-skips its span and metric work when they are not: the cost left is two global reads and a cached
-identity check. Providers passed to :func:`configure` (or to the instrumentor's ``instrument``)
-win over the global ones, which is how tests and hosts with several providers pick theirs.
+hands out proxies whose spans record nothing; shipsync goes one step further and asks, once per
+unit of work (a webhook delivery, a dispatch batch, a carrier operation: the hooks inside reuse
+the answer), whether the tracer provider and the meter provider in force are real ones (an SDK's)
+and skips its span and metric work when they are not: the cost left is two global reads and a
+cached identity check. Providers passed to :func:`configure` (or to the instrumentor's
+``instrument``) win over the global ones, which is how tests and hosts with several providers
+pick theirs.
 
 The handles (tracer, instruments) are rebuilt when a provider changes, so an SDK configured after
 shipsync was imported is picked up at the next call. ``OTEL_SEMCONV_STABILITY_OPT_IN`` is read at

@@ -30,6 +30,23 @@ from weakref import WeakSet
 
 from ._core import Handles, add_dead_letter_source, handles
 
+try:  # the ``otel`` extra; without it no hook ever gets past ``handles()``
+    from opentelemetry.context import attach as _attach
+    from opentelemetry.context import detach as _detach
+    from opentelemetry.trace import (
+        Link,
+        SpanContext,
+        SpanKind,
+        Status,
+        StatusCode,
+        TraceFlags,
+        TraceState,
+        get_current_span,
+        set_span_in_context,
+    )
+except ImportError:  # pragma: no cover - exercised by installs without the extra
+    pass
+
 __all__ = [
     "SYSTEM",
     "record_breaker_change",
@@ -57,31 +74,71 @@ SYSTEM = "shipsync"
 
 _TRACE_KEYS = ("traceparent", "tracestate")
 
+_scoped: contextvars.ContextVar[Handles | None] = contextvars.ContextVar(
+    "shipsync_telemetry_handles", default=None
+)
 
-def _span_kind(name: str) -> Any:
-    from opentelemetry.trace import SpanKind
 
-    return getattr(SpanKind, name)
+def _current() -> Handles:
+    """The handles of the unit of work running (a webhook delivery, a dispatch batch, a carrier
+    operation), or :func:`handles` outside one.
+
+    The outer hook asks once and the hooks inside it reuse the answer: with only the API
+    installed each ask is two global provider look-ups, and an event passes five hooks or more.
+    """
+    h = _scoped.get()
+    return h if h is not None else handles()
 
 
 def _status_error(span: Any, error: BaseException | str) -> None:
-    from opentelemetry.trace import Status, StatusCode
-
     kind = error if isinstance(error, str) else type(error).__name__
     span.set_attribute("error.type", kind)
     span.set_status(Status(StatusCode.ERROR, kind))
 
 
+class _Current:
+    """A span made the current one until :meth:`end`.
+
+    What ``tracer.start_as_current_span`` does, without its two generator-based context
+    managers: one span start, one context attach, one detach, one end. The hooks open a span
+    for every event they see, so the difference is paid per event.
+    """
+
+    __slots__ = ("_token", "span")
+
+    def __init__(
+        self, tracer: Any, name: str, kind: Any, attributes: dict[str, Any], links: Any = None
+    ) -> None:
+        self.span = tracer.start_span(name, kind=kind, attributes=attributes, links=links)
+        self._token = _attach(set_span_in_context(self.span))
+
+    def end(self, error: BaseException | None = None) -> None:
+        """Detach the span; mark it failed by ``error`` (an exception escaping it) and end it."""
+        _detach(self._token)
+        if error is not None:
+            self.span.record_exception(error, escaped=True)
+            _status_error(self.span, error)
+        self.span.end()
+
+
+_MESSAGING: dict[tuple[bool, str, str, str], dict[str, Any]] = {}
+
+
 def _messaging(h: Handles, op_type: str, op_name: str, old: str) -> dict[str, Any]:
-    attributes: dict[str, Any] = {
-        "messaging.system": SYSTEM,
-        "messaging.operation.type": op_type,
-        "messaging.operation.name": op_name,
-    }
-    if h.messaging_dup:
-        # The names before the conventions' 1.26 rename, for dashboards built on them.
-        attributes["messaging.operation"] = old
-    return attributes
+    """A fresh copy of an operation's messaging attributes (built once per shape)."""
+    key = (h.messaging_dup, op_type, op_name, old)
+    base = _MESSAGING.get(key)
+    if base is None:
+        base = {
+            "messaging.system": SYSTEM,
+            "messaging.operation.type": op_type,
+            "messaging.operation.name": op_name,
+        }
+        if h.messaging_dup:
+            # The names before the conventions' 1.26 rename, for dashboards built on them.
+            base["messaging.operation"] = old
+        _MESSAGING[key] = base
+    return dict(base)
 
 
 def _event_attributes(event: Any) -> dict[str, Any]:
@@ -106,7 +163,7 @@ def _lag(event: Any, now: float) -> float | None:
 # -- trace context on events -------------------------------------------------------------------
 
 
-_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 def _stamp(events: Sequence[Any]) -> list[Any]:
@@ -114,8 +171,6 @@ def _stamp(events: Sequence[Any]) -> list[Any]:
 
     The W3C Trace Context form, as the CloudEvents distributed tracing extension asks.
     """
-    from opentelemetry.trace import get_current_span
-
     context = get_current_span().get_span_context()
     if not context.is_valid:
         return list(events)
@@ -139,25 +194,25 @@ def _creation_link(event: Any) -> Any:
     traceparent = extra.get("traceparent")
     if not isinstance(traceparent, str):
         return None
-    found = _TRACEPARENT.fullmatch(traceparent)
-    if found is None:
+    if _TRACEPARENT.fullmatch(traceparent) is None:
         return None
-    from opentelemetry.trace import Link, SpanContext, TraceFlags, TraceState
-
-    trace_id, span_id = int(found[1], 16), int(found[2], 16)
+    # 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>: fixed offsets once the form matched.
+    trace_id, span_id = int(traceparent[3:35], 16), int(traceparent[36:52], 16)
     if not trace_id or not span_id:
         return None
     state = extra.get("tracestate")
-    try:
-        trace_state = TraceState.from_header([state]) if isinstance(state, str) else None
-    except Exception:  # a malformed tracestate from elsewhere: link without it
-        trace_state = None
+    trace_state = None
+    if isinstance(state, str):
+        try:
+            trace_state = TraceState.from_header([state])
+        except Exception:  # a malformed tracestate from elsewhere: link without it
+            trace_state = None
     return Link(
         SpanContext(
             trace_id,
             span_id,
             is_remote=True,
-            trace_flags=TraceFlags(int(found[3], 16)),
+            trace_flags=TraceFlags(int(traceparent[53:55], 16)),
             trace_state=trace_state,
         )
     )
@@ -198,25 +253,24 @@ def _destination(log: Any) -> str:
     return str(getattr(log, "table", None) or getattr(log, "queue", None) or type(log).__name__)
 
 
-@contextmanager
-def _producer(h: Handles, log: Any, events: Sequence[Any]) -> Iterator[list[Any]]:
+def _send(h: Handles, log: Any, events: Sequence[Any]) -> tuple[_Current | None, Sequence[Any]]:
+    """Count a publication; when tracing, open its PRODUCER span and stamp the events with it."""
     destination = _destination(log)
-    attributes = _messaging(h, "send", "send", "publish")
-    attributes["messaging.destination.name"] = destination
-    attributes["messaging.batch.message_count"] = len(events)
-    if len(events) == 1:
-        attributes.update(_event_attributes(events[0]))
     if h.instruments is not None:
         h.instruments.sent_messages.add(
             len(events), {"messaging.system": SYSTEM, "messaging.destination.name": destination}
         )
     if h.tracer is None:
-        yield list(events)
-        return
-    with h.tracer.start_as_current_span(
-        f"send {destination}", kind=_span_kind("PRODUCER"), attributes=attributes
-    ):
-        yield _stamp(events)
+        return None, events
+    attributes = _messaging(h, "send", "send", "publish")
+    attributes["messaging.destination.name"] = destination
+    if len(events) == 1:
+        attributes.update(_event_attributes(events[0]))
+    else:
+        # Only on batches: the conventions ask not to set it on single-message spans.
+        attributes["messaging.batch.message_count"] = len(events)
+    current = _Current(h.tracer, f"send {destination}", SpanKind.PRODUCER, attributes)
+    return current, _stamp(events)
 
 
 def traced_publish(fn: F) -> F:
@@ -225,21 +279,37 @@ def traced_publish(fn: F) -> F:
 
         @functools.wraps(fn)
         async def apublish(self: Any, events: Sequence[Any]) -> Any:
-            h = handles()
+            h = _current()
             if not h.active or not events:
                 return await fn(self, events)
-            with _producer(h, self, events) as stamped:
+            current, stamped = _send(h, self, events)
+            if current is None:
                 return await fn(self, stamped)
+            try:
+                result = await fn(self, stamped)
+            except BaseException as exc:
+                current.end(exc)
+                raise
+            current.end()
+            return result
 
         return cast(F, apublish)
 
     @functools.wraps(fn)
     def publish(self: Any, events: Sequence[Any]) -> Any:
-        h = handles()
+        h = _current()
         if not h.active or not events:
             return fn(self, events)
-        with _producer(h, self, events) as stamped:
+        current, stamped = _send(h, self, events)
+        if current is None:
             return fn(self, stamped)
+        try:
+            result = fn(self, stamped)
+        except BaseException as exc:
+            current.end(exc)
+            raise
+        current.end()
+        return result
 
     return cast(F, publish)
 
@@ -247,16 +317,17 @@ def traced_publish(fn: F) -> F:
 # -- the dispatcher ----------------------------------------------------------------------------
 
 
-def _process_span(h: Handles, event: Any, **extra: Any) -> Any:
+def _process_span(h: Handles, event: Any, extra: dict[str, Any]) -> _Current:
     attributes = _messaging(h, "process", "process", "process")
     attributes.update(_event_attributes(event))
     attributes.update(extra)
     link = _creation_link(event)
-    return h.tracer.start_as_current_span(
+    return _Current(
+        h.tracer,
         f"process {event.type}",
-        kind=_span_kind("CONSUMER"),
-        attributes=attributes,
-        links=[link] if link is not None else None,
+        SpanKind.CONSUMER,
+        attributes,
+        [link] if link is not None else None,
     )
 
 
@@ -269,16 +340,22 @@ def traced_delivery(fn: F) -> F:
 
     @functools.wraps(fn)
     async def run_pairs(self: Any, delivery: Any, pairs: Any, *args: Any) -> Any:
-        h = handles()
+        h = _current()
         event = delivery.event
         if h.tracer is None or event is None:
             return await fn(self, delivery, pairs, *args)
-        with _process_span(
+        current = _process_span(
             h,
             event,
-            **{"shipsync.handlers": len(pairs), "shipsync.delivery_attempt": delivery.attempt},
-        ):
-            return await fn(self, delivery, pairs, *args)
+            {"shipsync.handlers": len(pairs), "shipsync.delivery_attempt": delivery.attempt},
+        )
+        try:
+            result = await fn(self, delivery, pairs, *args)
+        except BaseException as exc:
+            current.end(exc)
+            raise
+        current.end()
+        return result
 
     return cast(F, run_pairs)
 
@@ -291,36 +368,33 @@ def traced_handler(fn: F) -> F:
 
     @functools.wraps(fn)
     async def call(self: Any, sub: Any, event: Any, ctx: Any) -> Any:
-        h = handles()
+        h = _current()
         if not h.active:
             return await fn(self, sub, event, ctx)
         started = time.perf_counter()
-        span_cm: Any = None
+        replayed: _Current | None = None
         if h.tracer is not None and ctx.replay:
-            span_cm = _process_span(
+            replayed = _process_span(
                 h,
                 event,
-                **{
+                {
                     "messaging.consumer.group.name": sub.name,
                     "shipsync.handler": sub.name,
                     "shipsync.replay": True,
                 },
             )
-        span = span_cm.__enter__() if span_cm is not None else None
         error: BaseException | None = None
         attempts = 0
         try:
             error, attempts = await fn(self, sub, event, ctx)
             return error, attempts
         finally:
-            if span is not None:
-                span.set_attribute("shipsync.attempts", attempts)
+            if replayed is not None:
+                replayed.span.set_attribute("shipsync.attempts", attempts)
                 if error is not None:
-                    _status_error(span, error)
-                span_cm.__exit__(None, None, None)
+                    _status_error(replayed.span, error)
+                replayed.end()
             elif error is not None and h.tracer is not None:
-                from opentelemetry.trace import get_current_span
-
                 current = get_current_span()
                 current.add_event(
                     "handler failed",
@@ -346,8 +420,12 @@ def traced_dispatch(fn: F) -> F:
 
     @functools.wraps(fn)
     async def handle(self: Any, deliveries: Sequence[Any]) -> Any:
-        result = await fn(self, deliveries)
         h = handles()
+        token = _scoped.set(h)  # the batch's hooks (process, handlers, letters) reuse it
+        try:
+            result = await fn(self, deliveries)
+        finally:
+            _scoped.reset(token)
         if h.instruments is None:
             return result
         report = result[0]
@@ -374,7 +452,7 @@ def traced_dead_letter(fn: F) -> F:
     function; the span covers the whole write.
     """
 
-    def settle_span(h: Handles, args: tuple[Any, ...]) -> Any:
+    def settle_span(h: Handles, args: tuple[Any, ...]) -> _Current | None:
         _self, delivery, handler, error_type = args[0], args[1], args[2], args[3]
         if h.instruments is not None:
             h.instruments.dead_lettered.add(
@@ -389,23 +467,29 @@ def traced_dead_letter(fn: F) -> F:
         attributes["shipsync.handler"] = str(handler)
         attributes["error.type"] = str(error_type)
         link = _creation_link(event) if event is not None else None
-        return h.tracer.start_as_current_span(
+        return _Current(
+            h.tracer,
             f"settle {handler}",
-            kind=_span_kind("CLIENT"),
-            attributes=attributes,
-            links=[link] if link is not None else None,
+            SpanKind.CLIENT,
+            attributes,
+            [link] if link is not None else None,
         )
 
     @functools.wraps(fn)
     async def record(*args: Any, **kwargs: Any) -> Any:
-        h = handles()
+        h = _current()
         if not h.active:
             return await fn(*args, **kwargs)
-        span = settle_span(h, args)
-        if span is None:
+        current = settle_span(h, args)
+        if current is None:
             return await fn(*args, **kwargs)
-        with span:
-            return await fn(*args, **kwargs)
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            current.end(exc)
+            raise
+        current.end()
+        return result
 
     return cast(F, record)
 
@@ -416,11 +500,18 @@ def traced_replay(fn: F) -> F:
     @functools.wraps(fn)
     async def replay(*args: Any, **kwargs: Any) -> Any:
         h = handles()
+        token = _scoped.set(h)
+        try:
+            return await _replay(h, *args, **kwargs)
+        finally:
+            _scoped.reset(token)
+
+    async def _replay(h: Handles, *args: Any, **kwargs: Any) -> Any:
         if h.tracer is None:
             return await fn(*args, **kwargs)
         attributes = _messaging(h, "settle", "replay", "settle")
         with h.tracer.start_as_current_span(
-            "settle replay", kind=_span_kind("CLIENT"), attributes=attributes
+            "settle replay", kind=SpanKind.CLIENT, attributes=attributes
         ) as span:
             result = await fn(*args, **kwargs)
             for name in ("succeeded", "already_done", "failed", "skipped"):
@@ -462,25 +553,27 @@ def _open_letters() -> list[tuple[int, dict[str, str]]]:
 # -- the webhook receiver ----------------------------------------------------------------------
 
 
-def _receipt_span(h: Handles, receiver: Any) -> Any:
+def _receipt_span(h: Handles, receiver: Any) -> _Current | None:
     if h.tracer is None:
         return None
     name = str(getattr(receiver, "_name", None) or getattr(receiver, "name", "webhooks"))
-    return h.tracer.start_as_current_span(
-        f"webhook {name}",
-        kind=_span_kind("INTERNAL"),
-        attributes={"shipsync.webhook.endpoint": name},
+    return _Current(
+        h.tracer, f"webhook {name}", SpanKind.INTERNAL, {"shipsync.webhook.endpoint": name}
     )
 
 
-def _after_receipt(h: Handles, receiver: Any, span: Any, receipt: Any) -> None:
+def _after_receipt(h: Handles, receiver: Any, current: _Current | None, receipt: Any) -> None:
     outcome = str(receipt.outcome.value)
-    if span is not None:
-        span.set_attribute("shipsync.webhook.outcome", outcome)
-        span.set_attribute("http.response.status_code", int(receipt.status))
-        span.set_attribute("shipsync.webhook.events", len(receipt.events))
+    if current is not None:
+        span = current.span
+        found: dict[str, Any] = {
+            "shipsync.webhook.outcome": outcome,
+            "http.response.status_code": int(receipt.status),
+            "shipsync.webhook.events": len(receipt.events),
+        }
         if receipt.delivery_id is not None:
-            span.set_attribute("shipsync.webhook.delivery_id", receipt.delivery_id)
+            found["shipsync.webhook.delivery_id"] = receipt.delivery_id
+        span.set_attributes(found)
         if receipt.error is not None:
             _status_error(span, receipt.error)
     if h.instruments is not None:
@@ -507,41 +600,53 @@ def traced_receive(fn: F) -> F:
         @functools.wraps(fn)
         async def areceive(self: Any, body: bytes, headers: Any) -> Any:
             h = handles()
-            if not h.active:
-                return await fn(self, body, headers)
-            cm = _receipt_span(h, self)
-            span = cm.__enter__() if cm is not None else None
+            token = _scoped.set(h)  # the publish inside reuses it
             try:
-                receipt = await fn(self, body, headers)
-                _after_receipt(h, self, span, receipt)
+                if not h.active:
+                    return await fn(self, body, headers)
+                current = _receipt_span(h, self)
+                try:
+                    receipt = await fn(self, body, headers)
+                    _after_receipt(h, self, current, receipt)
+                except BaseException as exc:
+                    if current is not None:
+                        current.end(exc)
+                    raise
+                if current is not None:
+                    current.end()
                 return receipt
             finally:
-                if cm is not None:
-                    cm.__exit__(None, None, None)
+                _scoped.reset(token)
 
         return cast(F, areceive)
 
     @functools.wraps(fn)
     def receive(self: Any, body: bytes, headers: Any) -> Any:
         h = handles()
-        if not h.active:
-            return fn(self, body, headers)
-        cm = _receipt_span(h, self)
-        span = cm.__enter__() if cm is not None else None
+        token = _scoped.set(h)  # the publish inside reuses it
         try:
-            receipt = fn(self, body, headers)
-            _after_receipt(h, self, span, receipt)
+            if not h.active:
+                return fn(self, body, headers)
+            current = _receipt_span(h, self)
+            try:
+                receipt = fn(self, body, headers)
+                _after_receipt(h, self, current, receipt)
+            except BaseException as exc:
+                if current is not None:
+                    current.end(exc)
+                raise
+            if current is not None:
+                current.end()
             return receipt
         finally:
-            if cm is not None:
-                cm.__exit__(None, None, None)
+            _scoped.reset(token)
 
     return cast(F, receive)
 
 
 def record_unmapped_code(source: str, carrier_code: str) -> None:
     """Count a carrier tracking code that maps to no canonical milestone."""
-    h = handles()
+    h = _current()
     if h.instruments is not None:
         h.instruments.unmapped_codes.add(
             1, {"cloudevents.event_source": source, "shipsync.carrier.code": carrier_code[:64]}
@@ -576,21 +681,26 @@ def _operation(h: Handles, client: Any, operation: str) -> Iterator[None]:
             yield
             return
         carrier = str(client.carrier)
-        with h.tracer.start_as_current_span(
+        current = _Current(
+            h.tracer,
             f"{carrier} {operation}",
-            kind=_span_kind("INTERNAL"),
-            attributes={"shipsync.carrier": carrier, "shipsync.carrier.operation": operation},
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                yield
-            except BaseException as exc:
-                _status_error(span, exc)
-                raise
-            finally:
-                span.set_attribute("shipsync.carrier.attempts", counter[0])
-                span.set_attribute("shipsync.carrier.breaker_state", _breaker_state(client))
+            SpanKind.INTERNAL,
+            {"shipsync.carrier": carrier, "shipsync.carrier.operation": operation},
+        )
+        span = current.span
+        try:
+            yield
+        except BaseException as exc:
+            _status_error(span, exc)
+            raise
+        finally:
+            span.set_attributes(
+                {
+                    "shipsync.carrier.attempts": counter[0],
+                    "shipsync.carrier.breaker_state": _breaker_state(client),
+                }
+            )
+            current.end()
     finally:
         _attempts.reset(token)
 
@@ -602,20 +712,28 @@ def traced_carrier_run(fn: F) -> F:
         @functools.wraps(fn)
         async def arun(self: Any, flow: Any, operation: str) -> Any:
             h = handles()
-            if not h.active:
-                return await fn(self, flow, operation)
-            with _operation(h, self, operation):
-                return await fn(self, flow, operation)
+            token = _scoped.set(h)  # each attempt's hook reuses it
+            try:
+                if not h.active:
+                    return await fn(self, flow, operation)
+                with _operation(h, self, operation):
+                    return await fn(self, flow, operation)
+            finally:
+                _scoped.reset(token)
 
         return cast(F, arun)
 
     @functools.wraps(fn)
     def run(self: Any, flow: Any, operation: str) -> Any:
         h = handles()
-        if not h.active:
-            return fn(self, flow, operation)
-        with _operation(h, self, operation):
-            return fn(self, flow, operation)
+        token = _scoped.set(h)  # each attempt's hook reuses it
+        try:
+            if not h.active:
+                return fn(self, flow, operation)
+            with _operation(h, self, operation):
+                return fn(self, flow, operation)
+        finally:
+            _scoped.reset(token)
 
     return cast(F, run)
 
@@ -651,7 +769,7 @@ def traced_carrier_attempt(fn: F) -> F:
 
         @functools.wraps(fn)
         async def asend(self: Any, request: Any, operation: str) -> Any:
-            h = handles()
+            h = _current()
             if not h.active:
                 return await fn(self, request, operation)
             started = time.perf_counter()
@@ -667,7 +785,7 @@ def traced_carrier_attempt(fn: F) -> F:
 
     @functools.wraps(fn)
     def send(self: Any, request: Any, operation: str) -> Any:
-        h = handles()
+        h = _current()
         if not h.active:
             return fn(self, request, operation)
         started = time.perf_counter()
@@ -684,14 +802,12 @@ def traced_carrier_attempt(fn: F) -> F:
 
 def record_breaker_change(carrier: str, state: str) -> None:
     """Count a circuit breaker's change of state and note it on the current span."""
-    h = handles()
+    h = _current()
     if h.instruments is not None:
         h.instruments.breaker_changes.add(
             1, {"shipsync.carrier": carrier, "shipsync.carrier.breaker_state": state}
         )
     if h.tracer is not None:
-        from opentelemetry.trace import get_current_span
-
         get_current_span().add_event(
             "breaker state changed",
             {"shipsync.carrier": carrier, "shipsync.carrier.breaker_state": state},
@@ -717,7 +833,7 @@ def traced_odoo_call(fn: F) -> F:
         if h.tracer is None:
             return fn(*args, **kwargs)
         with h.tracer.start_as_current_span(
-            f"odoo {model}/{method}", kind=_span_kind("CLIENT"), attributes=labels
+            f"odoo {model}/{method}", kind=SpanKind.CLIENT, attributes=labels
         ) as span:
             result = fn(*args, **kwargs)
             if isinstance(result, list):
@@ -740,7 +856,7 @@ def traced_odoo_operation(fn: F) -> F:
             return fn(*args, **kwargs)
         with h.tracer.start_as_current_span(
             f"odoo {fn.__name__}",
-            kind=_span_kind("INTERNAL"),
+            kind=SpanKind.INTERNAL,
             attributes={"shipsync.odoo.operation": fn.__name__},
         ) as span:
             result = fn(*args, **kwargs)
@@ -770,7 +886,7 @@ def traced_reconciliation(fn: F) -> F:
         cm = (
             h.tracer.start_as_current_span(
                 f"reconcile {carrier}",
-                kind=_span_kind("INTERNAL"),
+                kind=SpanKind.INTERNAL,
                 attributes={"shipsync.carrier": carrier},
             )
             if h.tracer is not None

@@ -46,6 +46,7 @@ from shipsync.canonical import (
     Manifest,
     Milestone,
     Pickup,
+    ProofOfDelivery,
     Rate,
     ReturnShipment,
     Shipment,
@@ -92,6 +93,9 @@ _RESULT_TYPES: dict[Capability, Any] = {
     Capability.FETCH_INVOICES: FreightInvoice,
     Capability.CREATE_RETURN: ReturnShipment,
     Capability.CREATE_MANIFEST: Manifest,
+    Capability.QUOTE_LANDED_COST: Rate,
+    Capability.FETCH_PROOF_OF_DELIVERY: ProofOfDelivery,
+    Capability.UPDATE_PICKUP: Pickup,
 }
 
 
@@ -334,6 +338,13 @@ def _shipment(args: Mapping[str, Any], *, booked: bool = False) -> Shipment:
     return shipment
 
 
+def _pickup(args: Mapping[str, Any]) -> PickupRequest:
+    start = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    address = Address.model_validate(args["address"]) if "address" in args else sample_address()
+    numbers = tuple(str(n) for n in args.get("tracking_numbers", ()))
+    return PickupRequest(address, start, start + timedelta(hours=4), numbers)
+
+
 def _call(client: CarrierClient, recording: Recording) -> Any:
     args = recording.args
     op = recording.operation
@@ -348,11 +359,15 @@ def _call(client: CarrierClient, recording: Recording) -> Any:
     if op is Capability.CANCEL_SHIPMENT:
         return client.cancel_shipment(str(args.get("carrier_shipment_id", "X1")))
     if op is Capability.SCHEDULE_PICKUP:
-        start = datetime(2026, 1, 5, 9, tzinfo=UTC)
-        address = Address.model_validate(args["address"]) if "address" in args else sample_address()
-        numbers = tuple(str(n) for n in args.get("tracking_numbers", ()))
-        request = PickupRequest(address, start, start + timedelta(hours=4), numbers)
-        return client.schedule_pickup(request, idempotency_key="conformance-key")
+        return client.schedule_pickup(_pickup(args), idempotency_key="conformance-key")
+    if op is Capability.UPDATE_PICKUP:
+        number = str(args.get("confirmation_number", "PU1"))
+        return client.update_pickup(number, _pickup(args))
+    if op is Capability.QUOTE_LANDED_COST:
+        return client.quote_landed_cost(_shipment(args))
+    if op is Capability.FETCH_PROOF_OF_DELIVERY:
+        number = str(args.get("tracking_number", "T1"))
+        return client.fetch_proof_of_delivery(number, shipment_id=args.get("shipment_id"))
     if op is Capability.CANCEL_PICKUP:
         return client.cancel_pickup(str(args.get("confirmation_number", "PU1")))
     if op is Capability.TRACK:

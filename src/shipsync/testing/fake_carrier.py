@@ -169,6 +169,8 @@ class FakeCarrierServer(FakeCarrier):
     """A :class:`FakeCarrier` served over real HTTP; clients connect to :attr:`url`."""
 
     def __init__(self, running: RunningServer) -> None:
+        if not isinstance(running.service, FakeCarrierService):
+            raise TypeError("FakeCarrierServer serves one FakeCarrierService")
         super().__init__(running.service)
         self.running = running
 

@@ -34,6 +34,7 @@ from shipsync.canonical import (
     Accrual,
     AccrualKind,
     Address,
+    BatchCompleted,
     CancelledPicking,
     ChargeType,
     Claim,
@@ -56,6 +57,7 @@ from shipsync.canonical import (
     FreightRateQuoted,
     InitiatedReturn,
     InvoiceMatch,
+    LabelBatch,
     LengthUnit,
     LineClass,
     Location,
@@ -118,6 +120,7 @@ __all__ = [
     "identifiers",
     "initiated_returns",
     "invoice_matches",
+    "label_batches",
     "locations",
     "manifests",
     "milestone_events",
@@ -651,6 +654,16 @@ def risk_assessments() -> st.SearchStrategy[RiskAssessment]:
     )
 
 
+def label_batches() -> st.SearchStrategy[LabelBatch]:
+    """Finished label batches, with or without the carrier's link to them."""
+    return st.builds(
+        LabelBatch,
+        carrier=st.sampled_from(["shipengine", "fake"]),
+        batch_id=identifiers(),
+        resource_url=st.none() | identifiers().map(lambda i: f"https://api.example.com/{i}"),
+    )
+
+
 def manifests() -> st.SearchStrategy[Manifest]:
     """End-of-day manifests, with or without their document."""
     return st.builds(
@@ -758,6 +771,7 @@ def _data_strategies() -> dict[str, tuple[type[Event], st.SearchStrategy[object]
                 "shipment.delay_predicted": (ShipmentDelayPredicted, risk_assessments()),
                 "shipment.exception_predicted": (ShipmentExceptionPredicted, risk_assessments()),
                 "manifest.created": (ManifestCreated, manifests()),
+                "batch.completed": (BatchCompleted, label_batches()),
                 "sla.breached": (ShipmentSlaBreached, sla_breaches()),
                 "order.confirmed": (OrderConfirmed, confirmed_orders()),
                 "picking.ready": (PickingReady, ready_pickings()),

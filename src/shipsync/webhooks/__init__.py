@@ -64,6 +64,11 @@ if TYPE_CHECKING:
         WebhookReceiver,
     )
     from shipsync.webhooks._sink import AsyncEventSink, EventSink
+    from shipsync.webhooks._tenants import (
+        AsyncTenantWebhookReceiver,
+        TenantWebhookReceiver,
+        tenant_of_request,
+    )
 
 __all__ = [
     "DEFAULT_DEDUPE_RETENTION",
@@ -104,6 +109,11 @@ __all__ += [
     "RsaSha256Verifier",
     "StaticRsaKeys",
     "rsa_public_key",
+]
+__all__ += [
+    "AsyncTenantWebhookReceiver",
+    "TenantWebhookReceiver",
+    "tenant_of_request",
 ]
 
 if not TYPE_CHECKING:  # mypy must not see __getattr__: it would accept any name

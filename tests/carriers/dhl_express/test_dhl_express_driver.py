@@ -1,17 +1,17 @@
 """The ``dhl_express`` driver against the MyDHL API document's examples and schemas.
 
 The replays under ``cassettes/`` are DHL's documented response examples, verbatim (taken from
-the OpenAPI document), not sandbox recordings: this machine has no network. With
-``DHL_EXPRESS_KEY``, ``DHL_EXPRESS_SECRET`` and ``DHL_EXPRESS_ACCOUNT`` set,
-``test_sandbox_rerecords`` talks to DHL's test environment and saves what it answers.
+the OpenAPI document), not sandbox recordings: this machine has no network. The sandbox story
+(``test_dhl_express_sandbox.py``) replays ``cassettes/sandbox/``, or re-records them against DHL's
+test environment when ``DHL_EXPRESS_KEY``, ``DHL_EXPRESS_SECRET`` and ``DHL_EXPRESS_ACCOUNT`` are
+set.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from shipsync.canonical import (
     Weight,
 )
 from shipsync.carriers import (
+    Capability,
     CarrierClient,
     CarrierRequest,
     DriverRegistry,
@@ -48,7 +49,7 @@ from shipsync.errors import (
     CarrierResponseError,
     UnsupportedOperationError,
 )
-from shipsync.testing.carriers import DriverConformance, load_recordings
+from shipsync.testing.carriers import DriverConformance, Recording, load_recordings
 
 HERE = Path(__file__).parent
 CASSETTES = HERE / "cassettes"
@@ -110,11 +111,52 @@ def _client(responses: list[httpx.Response], seen: list[httpx.Request]) -> Carri
     )
 
 
+def _declared_extras() -> list[Recording]:
+    """Recordings of the operations beyond the core contract DHL declares (landed cost, proof
+    of delivery, pickup update), from the same documented examples as the tests below."""
+    pickup_args = next(r for r in RECORDINGS if r.name == "pickup-documented").args
+    json_headers = {"content-type": "application/json"}
+    return [
+        Recording.from_json(
+            {
+                "operation": "quote_landed_cost",
+                "responses": [{"headers": json_headers, "body": EXTRA["landed_cost"]}],
+                "args": {"shipment": _export().model_dump(mode="json")},
+            },
+            name="landed-cost-documented",
+        ),
+        Recording.from_json(
+            {
+                "operation": "fetch_proof_of_delivery",
+                "responses": [
+                    {"headers": json_headers, "body": EXTRA["track"]},
+                    {"headers": json_headers, "body": EXTRA["pod"]},
+                ],
+                "args": {"tracking_number": "1234567890", "shipment_id": "SHP-1"},
+            },
+            name="pod-documented",
+        ),
+        Recording.from_json(
+            {
+                "operation": "update_pickup",
+                "responses": [
+                    {
+                        "headers": json_headers,
+                        "body": {"dispatchConfirmationNumber": "PRG221222000062"},
+                    }
+                ],
+                "args": {**pickup_args, "confirmation_number": "PRG221222000062"},
+            },
+            name="pickup-update",
+        ),
+    ]
+
+
 class TestDhlExpressConformance(DriverConformance):
     """The public conformance kit with every request checked against the corrected document."""
 
     driver = DhlExpressDriver(CONFIG)
-    recordings = RECORDINGS
+    recordings = (*RECORDINGS, *_declared_extras())
     specs = (load_spec(),)
 
 
@@ -259,7 +301,7 @@ def test_landed_cost_never_adds_currencies() -> None:
     seen: list[httpx.Request] = []
     client = _client([httpx.Response(200, json=EXTRA["landed_cost"])], seen)
     with client:
-        rate = client.run(client.driver.landed_cost(_export()), "quote_rates")  # type: ignore[attr-defined]
+        rate = client.quote_landed_cost(_export())
     assert rate.total == Money.of("6078.22", "AUD")
     assert rate.charges == ()
     assert load_spec().check(_as_request(seen[0])) == []
@@ -317,8 +359,7 @@ def test_proof_of_delivery_reads_the_delivery_event_and_the_documents() -> None:
         [httpx.Response(200, json=track), httpx.Response(200, json=EXTRA["pod"])], seen
     )
     with client:
-        flow = client.driver.proof_of_delivery("1234567890", received_at=NOW)  # type: ignore[attr-defined]
-        pod = client.run(flow, "track")
+        pod = client.fetch_proof_of_delivery("1234567890")
     assert pod.delivered_at == datetime(2023, 8, 10, 22, tzinfo=UTC)
     assert pod.documents[0].data.startswith(b"%PDF")
     assert load_spec().check(_as_request(seen[1])) == []
@@ -329,8 +370,39 @@ def test_proof_of_delivery_before_delivery_is_a_typed_error() -> None:
     seen: list[httpx.Request] = []
     client = _client([httpx.Response(200, json=_not_delivered())], seen)
     with client, pytest.raises(CarrierRequestError):
-        client.run(client.driver.proof_of_delivery("1234567890", received_at=NOW), "track")  # type: ignore[attr-defined]
+        client.fetch_proof_of_delivery("1234567890")
     assert len(seen) == 1
+
+
+def test_landed_cost_proof_of_delivery_and_pickup_update_are_declared_capabilities() -> None:
+    """Hosts can ask the driver's metadata (or the registry) for these three operations; a
+    driver that does not declare them refuses typed through the client and sends nothing."""
+    extras = {
+        Capability.QUOTE_LANDED_COST,
+        Capability.FETCH_PROOF_OF_DELIVERY,
+        Capability.UPDATE_PICKUP,
+    }
+    registry = DriverRegistry.discover()
+    assert extras <= registry.get("dhl_express").info.capabilities
+    seen: list[httpx.Request] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(500)
+
+    ups = registry.create(
+        "ups", {"client_id": "i", "client_secret": "s", "account_number": "A12345"}
+    )
+    assert not extras & ups.info.capabilities
+    with CarrierClient(ups, transport=httpx.MockTransport(refuse)) as client:
+        with pytest.raises(UnsupportedOperationError):
+            client.fetch_proof_of_delivery("1Z1")
+        with pytest.raises(UnsupportedOperationError):
+            client.quote_landed_cost(_export())
+        start = datetime(2026, 1, 6, 9, tzinfo=UTC)
+        with pytest.raises(UnsupportedOperationError):
+            client.update_pickup("P1", PickupRequest(_shipment().shipper, start, start))
+    assert seen == []
 
 
 def test_pickups_can_be_updated_with_a_valid_patch() -> None:
@@ -373,40 +445,6 @@ def test_the_driver_is_registered_through_its_entry_point() -> None:
     """Discovery finds ``dhl_express`` in the installed distribution's entry points."""
     entry = next(e for e in DriverRegistry.discover().entries() if e.name == "dhl_express")
     assert entry.driver is DhlExpressDriver
-
-
-@pytest.mark.skipif(
-    not all(
-        os.environ.get(v) for v in ("DHL_EXPRESS_KEY", "DHL_EXPRESS_SECRET", "DHL_EXPRESS_ACCOUNT")
-    ),
-    reason="DHL_EXPRESS_KEY/SECRET/ACCOUNT not set: replay only",
-)
-def test_sandbox_rerecords() -> None:  # pragma: no cover - needs the network and credentials
-    """Against DHL's test environment: rates for the sample shipment, saved as a replay."""
-    recorded: list[dict[str, object]] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        with httpx.Client(timeout=30) as real:
-            response = real.send(request)
-        recorded.append(
-            {
-                "name": f"sandbox-{request.url.path}",
-                "operation": "quote_rates",
-                "responses": [{"status": response.status_code, "body": response.text}],
-            }
-        )
-        return httpx.Response(response.status_code, content=response.content)
-
-    driver = DhlExpressDriver(
-        {
-            "api_key": os.environ["DHL_EXPRESS_KEY"],
-            "api_secret": os.environ["DHL_EXPRESS_SECRET"],
-            "account_number": os.environ["DHL_EXPRESS_ACCOUNT"],
-        }
-    )
-    with CarrierClient(driver, transport=httpx.MockTransport(record)) as client:
-        client.quote_rates(_shipment(ship_date=date.today() + timedelta(days=1)))
-    (CASSETTES / "sandbox.json").write_text(json.dumps(recorded, indent=1))
 
 
 def test_a_pickup_can_be_booked_with_the_shipment() -> None:

@@ -3,16 +3,14 @@
 The replay recordings under ``cassettes/`` are assembled from the examples ShipEngine's own
 OpenAPI document gives (field by field: the document has few whole-response examples; amounts,
 which it leaves without examples, are filled in), not recorded from the sandbox: this machine has
-no network. With ``SHIPENGINE_API_KEY`` set (a ``TEST_`` key), ``test_sandbox_rerecords`` talks
-to the sandbox and rewrites ``cassettes/sandbox.json``; otherwise it is skipped and everything
-replays.
+no network. The sandbox story (``test_shipengine_sandbox.py``) replays ``cassettes/sandbox/``,
+or re-records them against the sandbox when ``SHIPENGINE_API_KEY`` (a ``TEST_`` key) is set.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -305,31 +303,6 @@ def test_the_driver_is_registered_through_its_entry_point() -> None:
     entry = next(e for e in registry.entries() if e.name == "shipengine")
     assert entry.driver is ShipEngineDriver
     assert Capability.CREATE_MANIFEST in entry.info.capabilities
-
-
-@pytest.mark.skipif(
-    not os.environ.get("SHIPENGINE_API_KEY"), reason="SHIPENGINE_API_KEY not set: replay only"
-)
-def test_sandbox_rerecords() -> None:  # pragma: no cover - needs the network and a TEST_ key
-    """With a sandbox key, rates and tracking run against ShipEngine and are saved as replays."""
-    recorded: list[dict[str, object]] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        with httpx.Client(timeout=30) as real:
-            response = real.send(request)
-        recorded.append(
-            {
-                "name": f"sandbox-{request.url.path}",
-                "operation": "quote_rates" if request.url.path == "/v1/rates" else "track",
-                "responses": [{"status": response.status_code, "body": response.text}],
-            }
-        )
-        return httpx.Response(response.status_code, content=response.content)
-
-    driver = ShipEngineDriver({"api_key": os.environ["SHIPENGINE_API_KEY"]})
-    with CarrierClient(driver, transport=httpx.MockTransport(record)) as client:
-        assert client.quote_rates(_shipment(service="rates"))
-    (CASSETTES / "sandbox.json").write_text(json.dumps(recorded, indent=1))
 
 
 def test_multi_package_labels_follow_the_packages() -> None:

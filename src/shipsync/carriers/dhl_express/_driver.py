@@ -153,6 +153,9 @@ class DhlExpressDriver(Driver):
             Capability.SCHEDULE_PICKUP,
             Capability.CANCEL_PICKUP,
             Capability.TRACK,
+            Capability.QUOTE_LANDED_COST,
+            Capability.FETCH_PROOF_OF_DELIVERY,
+            Capability.UPDATE_PICKUP,
         ],
         services=tuple(PRODUCTS),
         label_formats=[LabelFormat.PDF, LabelFormat.ZPL],
@@ -353,7 +356,7 @@ class DhlExpressDriver(Driver):
         products = _list(_mapping(_loads(response), "rates")["products"], "products")
         return [self._rate(_mapping(p, "product")) for p in products]
 
-    def landed_cost(self, shipment: Shipment) -> Flow[Rate]:
+    def quote_landed_cost(self, shipment: Shipment) -> Flow[Rate]:
         """``POST /landed-cost``: the total with duties and taxes for a declarable shipment.
 
         The breakdown is kept only when it is in the total's currency and adds up to it.
@@ -601,7 +604,7 @@ class DhlExpressDriver(Driver):
         events, _shipment = self._events(_loads(response), received_at)
         return events
 
-    def proof_of_delivery(
+    def fetch_proof_of_delivery(
         self, tracking_number: str, *, shipment_id: str | None = None, received_at: datetime
     ) -> Flow[ProofOfDelivery]:
         """Tracking (for the delivery time and signer), then ``GET

@@ -22,6 +22,7 @@ from shipsync.carriers.fake._service import (
     FakeCarrierService,
     FakeResponse,
 )
+from shipsync.carriers.fake._tenants import TenantFakeCarriers
 from shipsync.carriers.fake._webhooks import RETRY_DELAYS, Delivery, WebhookOutbox
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "FaultPlan",
     "RunningServer",
     "Scenario",
+    "TenantFakeCarriers",
     "WebhookOutbox",
     "address_json",
     "create_app",

@@ -16,13 +16,17 @@ from typing import Any
 import attrs
 
 from shipsync.carriers.fake._service import FakeCarrierService
+from shipsync.carriers.fake._tenants import TenantFakeCarriers
 from shipsync.errors import MissingDependencyError
 
 __all__ = ["RunningServer", "create_app", "run_server", "serve"]
 
 
-def create_app(service: FakeCarrierService, *, timeout_seconds: float = 30.0) -> Any:
-    """A Starlette app serving ``service``. A timeout fault holds the answer ``timeout_seconds``."""
+def create_app(
+    service: FakeCarrierService | TenantFakeCarriers, *, timeout_seconds: float = 30.0
+) -> Any:
+    """A Starlette app serving ``service`` (one fake, or one per tenant). A timeout fault holds
+    the answer ``timeout_seconds``."""
     try:
         from starlette.applications import Starlette
         from starlette.requests import Request
@@ -69,7 +73,7 @@ def serve(service: FakeCarrierService, *, host: str = "127.0.0.1", port: int = 8
 class RunningServer:
     """A fake carrier server running in a background thread."""
 
-    service: FakeCarrierService
+    service: FakeCarrierService | TenantFakeCarriers
     host: str
     port: int
 
@@ -88,7 +92,7 @@ def _free_port(host: str) -> int:
 
 @contextlib.contextmanager
 def run_server(
-    service: FakeCarrierService,
+    service: FakeCarrierService | TenantFakeCarriers,
     *,
     host: str = "127.0.0.1",
     port: int = 0,

@@ -147,7 +147,13 @@ class FakeDriver(Driver):
         name="fake",
         display_name="Fake Carrier",
         api_version=DRIVER_API_VERSION,
-        capabilities=frozenset(Capability) - {Capability.CREATE_MANIFEST},
+        capabilities=frozenset(Capability)
+        - {
+            Capability.CREATE_MANIFEST,
+            Capability.QUOTE_LANDED_COST,
+            Capability.FETCH_PROOF_OF_DELIVERY,
+            Capability.UPDATE_PICKUP,
+        },
         services=("economy", "standard", "express"),
         label_formats=frozenset({LabelFormat.PDF, LabelFormat.ZPL, LabelFormat.PNG}),
         signature_scheme="standard-webhooks",

@@ -20,7 +20,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -33,6 +34,7 @@ from shipsync.canonical import (
     Address,
     ChargeType,
     Contact,
+    Event,
     FreightCharge,
     Label,
     LabelFormat,
@@ -62,6 +64,7 @@ from shipsync.carriers._driver import (
     PickupRequest,
 )
 from shipsync.carriers._http import CarrierRequest, CarrierResponse
+from shipsync.carriers._mapping import PARSE_ERRORS
 from shipsync.carriers.shipengine._mapping import (
     DETAIL_CODES,
     LABEL_FORMATS,
@@ -70,8 +73,13 @@ from shipsync.carriers.shipengine._mapping import (
     WEBHOOK_RESOURCE_TYPES,
     WEIGHT_UNITS,
 )
+from shipsync.carriers.shipengine._webhooks import (
+    DEFAULT_SOURCE,
+    parse_webhook_events,
+    webhook_parser,
+)
 from shipsync.errors import CarrierRequestError, CarrierResponseError, ConfigurationError
-from shipsync.webhooks import SHIPENGINE_SCHEME
+from shipsync.webhooks import SHIPENGINE_SCHEME, WebhookParser
 
 __all__ = ["SPEC_VERSION", "ShipEngineBatch", "ShipEngineConfig", "ShipEngineDriver"]
 
@@ -765,15 +773,42 @@ class ShipEngineDriver(Driver):
             _mapping(_loads(response), "batch processing")
 
     def parse_webhook(self, body: bytes, *, received_at: datetime) -> list[TrackingEvent]:
-        """A verified webhook body: ``API_TRACK`` gives tracking events; batch, rate and other
-        documented resource types carry no tracking event (an empty list); others are refused."""
-        data = _mapping(json.loads(body), "webhook")
-        kind = data["resource_type"]
-        if kind not in WEBHOOK_RESOURCE_TYPES:
-            raise CarrierResponseError("unknown webhook resource_type", code="unknown_webhook_type")
-        if not WEBHOOK_RESOURCE_TYPES[kind] or data.get("data") is None:
-            return []
-        return self._events(_mapping(data["data"], "data"), received_at)
+        """A verified webhook body's tracking events (the driver contract): ``API_TRACK`` gives
+        them; the other documented resource types carry none (an empty list: their canonical
+        events come from :meth:`parse_webhook_events`); others are refused. A body it cannot
+        read is a :class:`~shipsync.errors.CarrierResponseError`, whoever calls it (a client, or
+        a receiver through ``tracking_parser``)."""
+        try:
+            data = _mapping(json.loads(body), "webhook")
+            kind = data.get("resource_type")
+            if not isinstance(kind, str) or kind not in WEBHOOK_RESOURCE_TYPES:
+                raise CarrierResponseError(
+                    "unknown webhook resource_type", code="unknown_webhook_type"
+                )
+            if kind != "API_TRACK" or data.get("data") is None:
+                return []
+            return self._events(_mapping(data["data"], "data"), received_at)
+        except PARSE_ERRORS as exc:
+            raise CarrierResponseError(
+                f"the webhook body is not readable ({type(exc).__name__})",
+                carrier=NAME,
+                code="unexpected_response",
+            ) from exc
+
+    def parse_webhook_events(
+        self, body: bytes, *, received_at: datetime, source: str = DEFAULT_SOURCE
+    ) -> list[Event]:
+        """Every canonical event of a verified webhook body: milestone events from ``track``,
+        ``batch.completed`` from ``batch``, ``freight.rate_quoted`` from ``rate``; nothing from
+        the account housekeeping events. An unreadable body: ``WebhookPayloadError`` only."""
+        return parse_webhook_events(self, body, received_at=received_at, source=source)
+
+    def webhook_parser(
+        self, *, source: str = DEFAULT_SOURCE, clock: Callable[[], float] = time.time
+    ) -> WebhookParser:
+        """The receiver parser of :meth:`parse_webhook_events`
+        (``WebhookReceiver(verifier, store=…, sink=…, parser=driver.webhook_parser())``)."""
+        return webhook_parser(self, source=source, clock=clock)
 
 
 def _bad_input(message: str, *, path: str) -> CarrierRequestError:

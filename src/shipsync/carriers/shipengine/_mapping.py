@@ -18,6 +18,7 @@ __all__ = [
     "LABEL_FORMATS",
     "LENGTH_UNITS",
     "STATUS_CODES",
+    "WEBHOOK_EVENTS",
     "WEBHOOK_RESOURCE_TYPES",
     "WEIGHT_UNITS",
 ]
@@ -142,13 +143,17 @@ LABEL_FORMATS: Final[dict[LabelFormat, str]] = {
     LabelFormat.ZPL: "zpl",
 }
 
-#: Webhook ``resource_type`` values and whether they carry tracking events.
-WEBHOOK_RESOURCE_TYPES: Final[dict[str, bool]] = {
-    "API_TRACK": True,
-    "API_BATCH": False,
-    "API_RATE": False,
-    "API_CARRIER_CONNECTED": False,
-    "API_REPORT_COMPLETE": False,
-    "API_SALES_ORDERS_IMPORTED": False,
-    "API_ORDER_SOURCE_REFRESH_COMPLETE": False,
+#: ShipEngine's ``webhook_event`` enum (openapi.yaml): each event's ``resource_type`` and the
+#: canonical event type it is published as (``None``: acknowledged, nothing published).
+WEBHOOK_EVENTS: Final[dict[str, tuple[str, str | None]]] = {
+    "track": ("API_TRACK", "shipment.<milestone>"),
+    "batch": ("API_BATCH", "batch.completed"),
+    "rate": ("API_RATE", "freight.rate_quoted"),
+    "carrier_connected": ("API_CARRIER_CONNECTED", None),
+    "report_complete": ("API_REPORT_COMPLETE", None),
+    "sales_orders_imported": ("API_SALES_ORDERS_IMPORTED", None),
+    "order_source_refresh_complete": ("API_ORDER_SOURCE_REFRESH_COMPLETE", None),
 }
+
+#: The ``resource_type`` of each webhook delivery, to the canonical event type it gives.
+WEBHOOK_RESOURCE_TYPES: Final[dict[str, str | None]] = dict(WEBHOOK_EVENTS.values())
