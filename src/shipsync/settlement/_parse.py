@@ -543,6 +543,12 @@ def _iter_rows(
     """:func:`iter_invoice_rows`; ``fast=False`` reads every row the general way (tests compare
     the two)."""
     iterator = iter(lines)
+    reader, delimiter = _header(iterator, columns)
+    yield from _rows(iterator, delimiter, reader, fast)
+
+
+def _header(iterator: Iterator[str], columns: InvoiceColumns) -> tuple[_RowReader, str]:
+    """Read the header line: the reader of the rows that follow, and the delimiter."""
     try:
         first = next(iterator)
     except StopIteration:
@@ -558,20 +564,18 @@ def _iter_rows(
         header = next(csv.reader((first,), delimiter=delimiter, strict=True))
     except csv.Error as exc:
         raise InvoiceFileError(f"the header row is not valid CSV ({exc})", line=1) from None
-    at = _locate(header, columns)
-    yield from _rows(iterator, delimiter, _RowReader(at, columns), fast)
+    return _RowReader(_locate(header, columns), columns), delimiter
 
 
 def _rows(
-    lines: Iterator[str], delimiter: str, reader: _RowReader, fast: bool
+    lines: Iterator[str], delimiter: str, reader: _RowReader, fast: bool, line_num: int = 1
 ) -> Iterator[InvoiceRow | RowProblem]:
     """Split the lines into rows (plain lines directly, quoted ones through the csv module) and
-    read each: by the fast path when it can, else by :meth:`_RowReader.read`."""
+    read each: by the fast path when it can, else by :meth:`_RowReader.read`. ``line_num`` is
+    the file line read before the first of ``lines``."""
     width = reader.at.width
-    i_number = reader.at.invoice_number
     plain = reader._plain_reader()
     read = reader.read
-    line_num = 1
     while True:
         try:
             text = next(lines)
@@ -596,20 +600,41 @@ def _rows(
                 raise InvoiceFileError("the file is not UTF-8 text", line=line_num + 1) from None
             line_num += csv_reader.line_num - 1
         else:
-            clean = text.rstrip("\r\n")
-            row = clean.split(delimiter)
-            if fast and len(row) == width and row[i_number] == reader.number:
-                item = plain(row, clean, line_num)
-                if item is not None:
-                    yield item
-                    continue
-                del row[width:]
+            found = read_unquoted(reader, plain if fast else None, text, line_num, delimiter)
+            if found is not None:
+                yield found
+            continue
         if len(row) != width:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             yield RowProblem(line_num, f"expected {width} fields, found {len(row)}")
             continue
         yield read(row, line_num)
+
+
+def read_unquoted(
+    reader: _RowReader,
+    plain: Callable[[list[str], str, int], InvoiceRow | None] | None,
+    text: str,
+    line_num: int,
+    delimiter: str,
+) -> InvoiceRow | RowProblem | None:
+    """One line without a quote character: its row by the fast path ``plain`` (the reader's
+    ``_plain_reader()``, ``None``: not tried) when it can, else by :meth:`_RowReader.read`;
+    ``None`` for a blank line."""
+    width = reader.at.width
+    clean = text.rstrip("\r\n")
+    row = clean.split(delimiter)
+    if plain is not None and len(row) == width and row[reader.at.invoice_number] == reader.number:
+        item = plain(row, clean, line_num)
+        if item is not None:
+            return item
+        del row[width:]
+    if len(row) != width:
+        if not row or (len(row) == 1 and not row[0].strip()):
+            return None
+        return RowProblem(line_num, f"expected {width} fields, found {len(row)}")
+    return reader.read(row, line_num)
 
 
 def open_invoice_file(path: str | Path) -> TextIO:

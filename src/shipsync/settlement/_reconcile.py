@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from shipsync.canonical import (
+    CURRENCY_EXPONENTS,
     Accrual,
     AccrualKind,
     ChargeType,
@@ -54,7 +55,12 @@ from shipsync.settlement._index import (
     RECORD_SEPARATOR as _RS,
 )
 from shipsync.settlement._ledger import SettlementLedger
-from shipsync.settlement._parse import InvoiceRow, RowProblem, read_invoice_rows
+from shipsync.settlement._parse import (
+    InvoiceRow,
+    RowProblem,
+    iter_invoice_rows,
+    open_invoice_file,
+)
 from shipsync.settlement._publish import event_id, explain, line_events
 from shipsync.settlement._report import (
     ClassTotal,
@@ -65,6 +71,7 @@ from shipsync.settlement._report import (
     ReportProblem,
 )
 from shipsync.settlement._rules import MatchRules, classify_charges
+from shipsync.settlement._stream import can_stream, stream_lines
 from shipsync.telemetry import _hooks as _telemetry
 
 __all__ = ["Reconciler", "reconcile_file", "report_json", "rows_of_invoice"]
@@ -137,7 +144,17 @@ def _utc_now() -> datetime:
 class _Tally:
     """Running counts and exact amounts of one invoice."""
 
-    __slots__ = ("amounts", "counts", "credits", "currency", "digest", "last_line", "total")
+    __slots__ = (
+        "amounts",
+        "counts",
+        "credits",
+        "currency",
+        "digest",
+        "fast_counts",
+        "fast_minor",
+        "last_line",
+        "total",
+    )
 
     def __init__(self, currency: str) -> None:
         self.currency = currency
@@ -147,6 +164,23 @@ class _Tally:
         self.credits = 0
         self.last_line = 0
         self.digest = hashlib.sha256()
+        # Lines the file hot loop (``_stream``) counted, and their totals in minor units.
+        self.fast_counts = [0] * len(_CLASSES)
+        self.fast_minor = [0] * len(_CLASSES)
+
+    def fold(self) -> None:
+        """Add the hot loop's lines to the counts and exact amounts. Each of their amounts had
+        exactly the currency's decimals, so the sums are what adding them as ``Decimal`` gives,
+        exponent included."""
+        exponent = CURRENCY_EXPONENTS.get(self.currency, 0)
+        for i, lines in enumerate(self.fast_counts):
+            if lines:
+                amount = Decimal(self.fast_minor[i]).scaleb(-exponent)
+                self.counts[i] += lines
+                self.amounts[i] += amount
+                self.total += amount
+                self.fast_counts[i] = 0
+                self.fast_minor[i] = 0
 
     def state(self) -> dict[str, Any]:
         return {
@@ -295,6 +329,21 @@ class Reconciler:
                     self._line(current, item)
             if current is not None:
                 self._finish(current)
+        return self.report()
+
+    @_telemetry.traced_reconciliation  # telemetry
+    def run_file(self, lines: Iterable[str], columns: InvoiceColumns) -> ReconciliationReport:
+        """Reconcile the text of an invoice file (an open file or its lines, header first) read
+        with ``columns``: what ``run(iter_invoice_rows(lines, columns))`` gives, line for line.
+
+        With an in-memory index and neither a ledger nor an event sink, ordinary lines skip
+        building rows (see ``_stream``); the rest, and every line otherwise, go through
+        :meth:`run`'s path.
+        """
+        if not can_stream(self):
+            return self.run(iter_invoice_rows(lines, columns))
+        with localcontext(_EXACT):
+            stream_lines(self, lines, columns)
         return self.report()
 
     def reconcile_invoice(self, invoice: FreightInvoice) -> InvoiceSummary:
@@ -631,6 +680,8 @@ class Reconciler:
                 ledger.delivered(done)
 
     def _finish(self, invoice: _Invoice) -> None:
+        with localcontext(_EXACT):
+            invoice.tally.fold()
         if invoice.mode == "resume":
             # Every line was at or before the checkpoint: the crash came before the final commit.
             self._resume_check(invoice)
@@ -777,7 +828,8 @@ def reconcile_file(
 ) -> ReconciliationReport:
     """Reconcile an invoice CSV file; ``options`` are those of :class:`Reconciler`."""
     reconciler = Reconciler(index, carrier=columns.carrier, **options)
-    return reconciler.run(read_invoice_rows(path, columns))
+    with open_invoice_file(path) as handle:
+        return reconciler.run_file(handle, columns)
 
 
 def report_json(report: ReconciliationReport) -> str:

@@ -22,7 +22,7 @@ Each line gets exactly one class, decided in this order:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from types import MappingProxyType
 
 import attrs
@@ -168,3 +168,96 @@ def classify_charges(
     if worst_diff > 0:
         return LineClass.OVERCHARGE, worst, worst_diff
     return LineClass.UNDERCHARGE, worst, worst_diff
+
+
+# -- the same rules in integer minor units (the file hot loop's) --------------------------------
+
+_KIND_CLASS = {
+    ChargeType.ADDRESS_CORRECTION: LineClass.ADDRESS_CORRECTION,
+    ChargeType.DIMENSIONAL_WEIGHT_ADJUSTMENT: LineClass.WEIGHT_ADJUSTMENT,
+}
+
+
+def minor_table(
+    table: Mapping[ChargeType, tuple[Decimal, Decimal]], exponent: int
+) -> dict[ChargeType, tuple[int, int, int]]:
+    """``table`` for amounts in minor units of a currency with ``exponent`` decimals: per charge
+    type ``(absolute, numerator, denominator)`` such that, for an integer ``size`` and quoted
+    amount ``q`` in minor units, ``size <= absolute`` is the absolute test and
+    ``size * 100 * denominator <= |q| * numerator`` the percent test, both exact.
+
+    The absolute tolerance is floored to a whole minor unit: for an integer size, ``size <= a``
+    and ``size <= floor(a)`` agree. The percent is an exact fraction."""
+    out: dict[ChargeType, tuple[int, int, int]] = {}
+    for kind, (absolute, percent) in table.items():
+        floor = int(absolute.scaleb(exponent).to_integral_value(rounding=ROUND_FLOOR))
+        numerator, denominator = percent.as_integer_ratio()
+        out[kind] = (floor, numerator, denominator)
+    return out
+
+
+def classify_minor(
+    billed: tuple[tuple[ChargeType, int], ...],
+    expected: Mapping[ChargeType, int],
+    table: Mapping[ChargeType, tuple[int, int, int]],
+) -> tuple[LineClass, ChargeType | None, int, bool]:
+    """:func:`classify_charges` on amounts in integer minor units (``table`` from
+    :func:`minor_table`): the same class and charge type, the difference in minor units, and
+    whether that difference is a quoted amount that was not billed (negated)."""
+    unquoted: ChargeType | None = None
+    unquoted_diff = 0
+    worst: ChargeType | None = None
+    worst_diff = 0
+    worst_size = 0
+    from_quote = False
+    seen = 0
+    for kind, amount in billed:
+        quoted = expected.get(kind)
+        if quoted is None:
+            if not amount or abs(amount) <= table[kind][0]:
+                continue
+            if unquoted is None or _RANK[kind] < _RANK[unquoted]:
+                unquoted, unquoted_diff = kind, amount
+            continue
+        seen += 1
+        diff = amount - quoted
+        if not diff:
+            continue
+        absolute, numerator, denominator = table[kind]
+        size = abs(diff)
+        if size <= absolute or size * 100 * denominator <= abs(quoted) * numerator:
+            continue
+        if (
+            worst is None
+            or size > worst_size
+            or (size == worst_size and _ORDER[kind] < _ORDER[worst])
+        ):
+            worst, worst_diff, worst_size = kind, diff, size
+    if unquoted is not None:
+        return (
+            _KIND_CLASS.get(unquoted, LineClass.UNQUOTED_SURCHARGE),
+            unquoted,
+            unquoted_diff,
+            False,
+        )
+    if seen != len(expected):
+        billed_kinds = {kind for kind, _ in billed}
+        for kind, quoted in expected.items():
+            if kind in billed_kinds or not quoted:
+                continue
+            absolute, numerator, denominator = table[kind]
+            size = abs(quoted)
+            if size <= absolute or size * 100 * denominator <= size * numerator:
+                continue
+            if (
+                worst is None
+                or size > worst_size
+                or (size == worst_size and _ORDER[kind] < _ORDER[worst])
+            ):
+                worst, worst_diff, worst_size = kind, -quoted, size
+                from_quote = True
+    if worst is None:
+        return LineClass.MATCHED, None, 0, False
+    if worst_diff > 0:
+        return LineClass.OVERCHARGE, worst, worst_diff, from_quote
+    return LineClass.UNDERCHARGE, worst, worst_diff, from_quote
