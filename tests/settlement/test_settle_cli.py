@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from _settle_helpers import invoice_csv, line, write
 from click.testing import CliRunner
 
@@ -168,3 +169,39 @@ def test_a_large_sample_runs_with_the_progress_bar(tmp_path: Path) -> None:
     assert code == 0, output
     assert "invoice total                    2000" in output
     assert "row(s) not reconciled" not in output
+
+
+def test_the_command_takes_the_streaming_path_and_reports_what_the_row_path_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a ledger or events, ``shipsync reconcile`` streams ordinary lines (no row objects)
+    and its JSON report is the row path's, digit for digit."""
+    from shipsync.settlement import (
+        Reconciler,
+        _reconcile,
+        columns_for,
+        iter_invoice_rows,
+        load_shipments_csv,
+        open_invoice_file,
+    )
+
+    files = write_sample_files(tmp_path, shipments=1500, lines=1500, seed=7, invoices=2)
+    streamed: list[int] = []
+    real = _reconcile.stream_lines
+
+    def counting(*args: object, **kwargs: object) -> None:
+        streamed.append(1)
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_reconcile, "stream_lines", counting)
+    report_path = tmp_path / "report.json"
+    code, output = _invoke(
+        str(files.invoice), "--shipments", str(files.shipments), "--report", str(report_path)
+    )
+    assert code == 0, output
+    assert streamed == [1]
+    with open_invoice_file(files.invoice) as handle:
+        rows = Reconciler(load_shipments_csv(files.shipments), carrier="fake").run(
+            iter_invoice_rows(handle, columns_for("fake"))
+        )
+    assert json.loads(report_path.read_text()) == json.loads(rows.model_dump_json())

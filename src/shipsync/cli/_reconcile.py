@@ -129,7 +129,6 @@ def reconcile_command(
         Reconciler,
         SettlementLedger,
         columns_for,
-        iter_invoice_rows,
         load_shipments_csv,
         open_invoice_file,
     )
@@ -168,7 +167,7 @@ def reconcile_command(
             open_invoice_file(invoice) as handle,
             click.progressbar(length=size, label="reconciling", file=sys.stderr) as bar,
         ):
-            report = reconciler.run(iter_invoice_rows(_progress_lines(handle, bar), columns))
+            report = reconciler.run_file(_progress_lines(handle, bar), columns)
     except ShipsyncError as exc:
         raise click.ClickException(str(exc) + _delimiter_note(exc, invoice, carrier)) from None
     finally:

@@ -159,9 +159,10 @@ def stream_lines(
     makes the report. Only for a reconciler :func:`can_stream` serves. ``chunk_size`` is the
     characters read at a time (tests make it small)."""
     rec = reconciler
-    source = iter(lines) if getattr(lines, "read", None) is None else lines
+    readable = getattr(lines, "read", None) is not None  # an open file, not just lines
+    source = lines if readable else iter(lines)
     try:
-        if source is lines:
+        if readable:
             first = lines.readline()  # type: ignore[attr-defined]
             header_lines: Iterator[str] = iter((first,) if first else ())
         else:
