@@ -16,7 +16,7 @@ the same amount, so a test sees exactly the expiries it would see after sleeping
 counted from a day ahead, so that stepping the test clock back never asks for a negative TTL.)
 
 Every operation is one Lua script (``EVALSHA``), which Redis runs atomically, doing as few
-commands as the contract allows: a first claim is ``GET``, ``INCR`` and ``SET``; a replay is
+commands as the contract allows: a first claim is ``INCR`` and ``SET … NX``; a replay adds
 ``GET`` and ``PTTL``; a completion is ``GET`` and ``SET``. ``complete`` and ``release`` are
 compare-and-set on the token, so a stale holder changes nothing; a lease that ran out but was
 not taken over can still be completed during the grace moment. The one-key scripts answer with
@@ -85,29 +85,31 @@ end
 """
 
 # A record's lease or retention is over when its native TTL, less the grace, is within the
-# test offset (ARGV[2] of the claim scripts, ms): PTTL is the server's clock at work.
+# test offset (ARGV[2] of the claim scripts, ms): PTTL is the server's clock at work. A claim
+# first tries to create the record (``SET … NX``), the common case, and only reads it when it is
+# there; a claim that finds a record has spent a fencing token for nothing, which is harmless.
 # KEYS: record key, fence key. ARGV: TTL ms (lease + grace + offset), clock offset ms,
 # fingerprint. One value back: the token (an integer > 0) when acquired, the result (a string)
 # when completed, -1 in progress, -3 fingerprint mismatch, -4 not a record.
 _CLAIM_ONE = """
 local k, fp = KEYS[1], ARGV[3]
-local v = redis.pcall('GET', k)
-if v then
-  if type(v) ~= 'string' then return -4 end
-  local s, n, at = string.match(v, '^([pc])%d+:(%d+):()')
-  if not s then return -4 end
-  n = tonumber(n)
-  if #v < at + n - 1 then return -4 end
-  local ttl = redis.call('PTTL', k)
-  if ttl < 0 then return -4 end
-  if ttl - GRACE_MS > tonumber(ARGV[2]) then
-    if n ~= #fp or string.sub(v, at, at + n - 1) ~= fp then return -3 end
-    if s == 'c' then return string.sub(v, at + n) end
-    return -1
-  end
-end
 local token = redis.call('INCR', KEYS[2])
-redis.call('SET', k, string.format('p%d:%d:', token, #fp) .. fp, 'PX', ARGV[1])
+local record = string.format('p%d:%d:', token, #fp) .. fp
+if redis.call('SET', k, record, 'NX', 'PX', ARGV[1]) then return token end
+local v = redis.pcall('GET', k)
+if type(v) ~= 'string' then return -4 end
+local s, n, at = string.match(v, '^([pc])%d+:(%d+):()')
+if not s then return -4 end
+n = tonumber(n)
+if #v < at + n - 1 then return -4 end
+local ttl = redis.call('PTTL', k)
+if ttl < 0 then return -4 end
+if ttl - GRACE_MS > tonumber(ARGV[2]) then
+  if n ~= #fp or string.sub(v, at, at + n - 1) ~= fp then return -3 end
+  if s == 'c' then return string.sub(v, at + n) end
+  return -1
+end
+redis.call('SET', k, record, 'PX', ARGV[1])
 return token
 """.replace("GRACE_MS", str(_GRACE_MS))
 
@@ -119,21 +121,21 @@ _CLAIM_MANY = (
     + """
 local px, offset, fence = ARGV[1], tonumber(ARGV[2]), KEYS[#KEYS]
 local function claim(k, fp)
-  local v = redis.pcall('GET', k)
-  if v then
-    if type(v) ~= 'string' then return 4, 0 end
-    local s, tok, f, at = parse(v)
-    if not s then return 4, 0 end
-    local ttl = redis.call('PTTL', k)
-    if ttl < 0 then return 4, 0 end
-    if ttl - GRACE_MS > offset then
-      if f ~= fp then return 3, 0 end
-      if s == 'c' then return 2, string.sub(v, at) end
-      return 1, 0
-    end
-  end
   local token = redis.call('INCR', fence)
-  redis.call('SET', k, string.format('p%d:%d:', token, #fp) .. fp, 'PX', px)
+  local record = string.format('p%d:%d:', token, #fp) .. fp
+  if redis.call('SET', k, record, 'NX', 'PX', px) then return 0, token end
+  local v = redis.pcall('GET', k)
+  if type(v) ~= 'string' then return 4, 0 end
+  local s, tok, f, at = parse(v)
+  if not s then return 4, 0 end
+  local ttl = redis.call('PTTL', k)
+  if ttl < 0 then return 4, 0 end
+  if ttl - GRACE_MS > offset then
+    if f ~= fp then return 3, 0 end
+    if s == 'c' then return 2, string.sub(v, at) end
+    return 1, 0
+  end
+  redis.call('SET', k, record, 'PX', px)
   return 0, token
 end
 local out = {}
