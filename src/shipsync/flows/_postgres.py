@@ -227,7 +227,7 @@ class PostgresEventLog:
 
         def write(cur: Any) -> None:
             cur.execute(
-                f"INSERT INTO {self._p} (partition) SELECT unnest(%s::text[]) "
+                f"INSERT INTO {self._p} (partition) SELECT unnest(%b::text[]) "
                 "ON CONFLICT DO NOTHING",
                 (partitions,),
             )
@@ -246,13 +246,13 @@ class PostgresEventLog:
                     col.append(value)
             cur.execute(
                 f"INSERT INTO {self.table} (partition, pos, event_id, type, body) "
-                "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], "
-                "%s::bytea[])",
+                "SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::text[], "
+                "%b::bytea[])",
                 cols,
             )
             cur.execute(
                 f"UPDATE {self._p} AS p SET head = v.head "
-                "FROM unnest(%s::text[], %s::bigint[]) AS v(partition, head) "
+                "FROM unnest(%b::text[], %b::bigint[]) AS v(partition, head) "
                 "WHERE p.partition = v.partition",
                 (list(heads), list(heads.values())),
             )
@@ -300,7 +300,7 @@ class PostgresEventLog:
                 "ELSE p.lease_until END, "
                 "owner = CASE WHEN p.owner = v.owner AND v.pos >= p.leased_to THEN NULL "
                 "ELSE p.owner END "
-                "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS v(partition, owner, pos) "
+                "FROM unnest(%b::text[], %b::text[], %b::bigint[]) AS v(partition, owner, pos) "
                 "WHERE p.partition = v.partition",
                 (
                     [k[0] for k, _ in items],
@@ -318,7 +318,7 @@ class PostgresEventLog:
         self._db.tx(
             lambda cur: cur.execute(
                 f"UPDATE {self._p} AS p SET owner = NULL, lease_until = {_NOW} + %s "
-                "FROM unnest(%s::text[], %s::text[]) AS v(partition, owner) "
+                "FROM unnest(%b::text[], %b::text[]) AS v(partition, owner) "
                 "WHERE p.partition = v.partition AND p.owner = v.owner",
                 (max(0.0, delay), [k[0] for k in keys], [k[1] for k in keys]),
             )
