@@ -16,7 +16,9 @@ from idem_support import delete_redis_keys, drop_postgres_table, unique
 from shipsync.errors import (
     ConfigurationError,
     CorruptRecordError,
+    FingerprintMismatchError,
     MissingDependencyError,
+    StaleTokenError,
     StoreUnavailableError,
 )
 from shipsync.idempotency import (
@@ -163,6 +165,54 @@ def test_redis_lease_survives_a_test_clock_stepped_back_past_it(redis_url: str) 
     finally:
         delete_redis_keys(store.client, store.prefix)
         store.close()
+
+
+def _legacy_record(store: RedisStore, key: str, state: str, token: int, ms_left: int) -> None:
+    """Write ``key``'s record as the store's earlier layout did: a hash with the state, the
+    fingerprint ``fp``, the token, the expiry in ms of the server clock and (if completed) a
+    result, with a native TTL."""
+    seconds, micros = store.client.time()
+    expiry = seconds * 1000 + micros // 1000 + ms_left
+    fields = {"s": state, "f": "fp", "t": str(token), "e": str(expiry)}
+    if state == "c":
+        fields["r"] = "old result"
+    store.client.hset(store.record_key(key), mapping=fields)
+    store.client.pexpire(store.record_key(key), max(1, ms_left) + 60_000)
+
+
+@pytest.mark.services
+def test_redis_records_of_the_earlier_layout_survive_the_upgrade(redis_store: RedisStore) -> None:
+    """Records written as hashes by the previous version are answered from (a result replays,
+    a lease is in progress, another payload mismatches), their holders can still complete them,
+    and an expired one is taken over; whatever is rewritten takes the new layout."""
+    redis_store.client.set(redis_store._fence, 100)
+    _legacy_record(redis_store, "done", "c", 7, 60_000)
+    _legacy_record(redis_store, "held", "p", 8, 60_000)
+    _legacy_record(redis_store, "stale", "p", 9, -1_000)
+    _legacy_record(redis_store, "batch", "c", 10, 60_000)
+    assert redis_store.claim("done", "fp") == Completed("done", b"old result")
+    with pytest.raises(FingerprintMismatchError):
+        redis_store.claim("done", "other fp")
+    assert redis_store.claim("held", "fp") == InProgress("held")
+    with pytest.raises(StaleTokenError):
+        redis_store.complete("held", 99, b"r")
+    redis_store.complete("held", 8, b"new result")
+    redis_store.complete("held", 8, b"again")  # a no-op, as ever
+    assert redis_store.claim("held", "fp") == Completed("held", b"new result")
+    assert unpack_record(redis_store.client.get(redis_store.record_key("held")))[:2] == ("c", 8)
+    taken = redis_store.claim("stale", "fp")
+    assert isinstance(taken, Acquired)
+    assert taken.token > 100
+    assert unpack_record(redis_store.client.get(redis_store.record_key("stale")))[0] == "p"
+    assert redis_store.claim_many([("batch", "fp"), ("fresh", "fp")])[0] == Completed(
+        "batch", b"old result"
+    )
+    _legacy_record(redis_store, "batch-held", "p", 11, 60_000)
+    redis_store.complete_many([("batch-held", 11, b"batch result")])
+    assert redis_store.claim("batch-held", "fp") == Completed("batch-held", b"batch result")
+    _legacy_record(redis_store, "released", "p", 12, 60_000)
+    redis_store.release("released", 12)
+    assert isinstance(redis_store.claim("released", "fp"), Acquired)
 
 
 @pytest.mark.services

@@ -25,7 +25,8 @@ their parsing (a Lua function definition costs every call a closure). :meth:`Red
 walks the namespace's keys with ``SCAN`` and removes records whose lease or retention is over
 (only the grace moment or a test offset leaves any); it costs a walk of the database, so run it
 rarely, if at all. The braces are a hash tag: all keys of a namespace live in one Redis Cluster
-slot, so a batch script never sees ``CROSSSLOT``.
+slot, so a batch script never sees ``CROSSSLOT``. Records of the store's earlier layout (hashes)
+are still read, and rewritten in this layout when taken over or completed.
 """
 
 from __future__ import annotations
@@ -71,6 +72,39 @@ _GRACE_MS = 1000
 _OFFSET_BIAS_MS = 86_400_000
 _SWEEP_BATCH = 500
 
+# Records of the earlier layout (a hash: state s, fingerprint f, token t, expiry e in ms of the
+# server clock, result r) are still answered from, and rewritten in the new layout when a claim
+# takes one over or its holder completes it, so an upgrade keeps every live lease and result.
+# Only the rare branch where GET meets a hash pays for this.
+_LEGACY_CLAIM_FN = """
+local function legacy_claim(k, fp, record, px)
+  local h = redis.pcall('HMGET', k, 's', 'f', 'e', 'r')
+  if h.err then return 4, 0 end
+  local s, f, e, r = h[1], h[2], tonumber(h[3]), h[4]
+  if (s ~= 'p' and s ~= 'c') or not f or not e or (s == 'c' and not r) then return 4, 0 end
+  local t = redis.call('TIME')
+  if e > tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) then
+    if f ~= fp then return 3, 0 end
+    if s == 'c' then return 2, r end
+    return 1, 0
+  end
+  redis.call('DEL', k)
+  redis.call('SET', k, record, 'PX', px)
+  return 0, -1
+end
+"""
+_LEGACY_COMPLETE_FN = """
+local function legacy_complete(k, token, result, px)
+  local h = redis.pcall('HMGET', k, 's', 'f', 't')
+  if h.err or h[3] ~= token or not h[2] then return 0 end
+  if h[1] == 'c' then return 1 end
+  if h[1] ~= 'p' then return 0 end
+  redis.call('DEL', k)
+  redis.call('SET', k, 'c' .. token .. ':' .. #h[2] .. ':' .. h[2] .. result, 'PX', px)
+  return 1
+end
+"""
+
 # The record codec, for the batch and sweep scripts: state, token (as text), fingerprint and the
 # position where the result starts, or nothing for a value that is not a record. The one-key
 # scripts inline it: defining a Lua function costs every call a closure.
@@ -97,6 +131,13 @@ local token = redis.call('INCR', KEYS[2])
 local record = string.format('p%d:%d:', token, #fp) .. fp
 if redis.call('SET', k, record, 'NX', 'PX', ARGV[1]) then return token end
 local v = redis.pcall('GET', k)
+if type(v) == 'table' then
+  LEGACY_CLAIM
+  local code, value = legacy_claim(k, fp, record, ARGV[1])
+  if code == 0 then return token end
+  if code == 2 then return value end
+  return -code
+end
 if type(v) ~= 'string' then return -4 end
 local s, n, at = string.match(v, '^([pc])%d+:(%d+):()')
 if not s then return -4 end
@@ -111,13 +152,14 @@ if ttl - GRACE_MS > tonumber(ARGV[2]) then
 end
 redis.call('SET', k, record, 'PX', ARGV[1])
 return token
-""".replace("GRACE_MS", str(_GRACE_MS))
+""".replace("GRACE_MS", str(_GRACE_MS)).replace("LEGACY_CLAIM", _LEGACY_CLAIM_FN)
 
 # KEYS: record keys..., fence key. ARGV: TTL ms, clock offset ms, fingerprints... Returns code,
 # value pairs: 0 acquired (the token), 1 in progress, 2 completed (the result), 3 fingerprint
 # mismatch, 4 not a record.
 _CLAIM_MANY = (
     _PARSE
+    + _LEGACY_CLAIM_FN
     + """
 local px, offset, fence = ARGV[1], tonumber(ARGV[2]), KEYS[#KEYS]
 local function claim(k, fp)
@@ -125,6 +167,11 @@ local function claim(k, fp)
   local record = string.format('p%d:%d:', token, #fp) .. fp
   if redis.call('SET', k, record, 'NX', 'PX', px) then return 0, token end
   local v = redis.pcall('GET', k)
+  if type(v) == 'table' then
+    local code, value = legacy_claim(k, fp, record, px)
+    if code == 0 then return 0, token end
+    return code, value
+  end
   if type(v) ~= 'string' then return 4, 0 end
   local s, tok, f, at = parse(v)
   if not s then return 4, 0 end
@@ -154,6 +201,10 @@ return out
 _COMPLETE_ONE = """
 local k = KEYS[1]
 local v = redis.pcall('GET', k)
+if type(v) == 'table' then
+  LEGACY_COMPLETE
+  return legacy_complete(k, ARGV[2], ARGV[3], ARGV[1])
+end
 if type(v) ~= 'string' then return 0 end
 local s, tok, n, at = string.match(v, '^([pc])(%d+):(%d+):()')
 if tok ~= ARGV[2] then return 0 end
@@ -162,18 +213,21 @@ local fp_end = at + tonumber(n) - 1
 if #v < fp_end then return 0 end
 redis.call('SET', k, 'c' .. string.sub(v, 2, fp_end) .. ARGV[3], 'PX', ARGV[1])
 return 1
-"""
+""".replace("LEGACY_COMPLETE", _LEGACY_COMPLETE_FN)
 
 # KEYS: record keys... ARGV: TTL ms, then token, result pairs. Returns one flag per key.
 _COMPLETE_MANY = (
     _PARSE
+    + _LEGACY_COMPLETE_FN
     + """
 local px = ARGV[1]
 local out = {}
 for i = 1, #KEYS do
   local k, ok = KEYS[i], 0
   local v = redis.pcall('GET', k)
-  if type(v) == 'string' then
+  if type(v) == 'table' then
+    ok = legacy_complete(k, ARGV[2 * i], ARGV[2 * i + 1], px)
+  elseif type(v) == 'string' then
     local s, tok, f = parse(v)
     if s and tok == ARGV[2 * i] then
       if s == 'p' then
@@ -194,6 +248,13 @@ local v = redis.pcall('GET', KEYS[1])
 if type(v) == 'string' and string.match(v, '^p(%d+):') == ARGV[1] then
   redis.call('DEL', KEYS[1])
   return 1
+end
+if type(v) == 'table' then
+  local h = redis.pcall('HMGET', KEYS[1], 's', 't')
+  if not h.err and h[1] == 'p' and h[2] == ARGV[1] then
+    redis.call('DEL', KEYS[1])
+    return 1
+  end
 end
 return 0
 """
