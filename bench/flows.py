@@ -87,6 +87,7 @@ async def _worker(args: argparse.Namespace) -> None:
     await dispatcher.run(log, batch_size=200, idle_timeout=args.idle, on_batch=on_batch)
     await log.close()
     print(f"done {count[0]} {last[0]}", flush=True)
+    sys.stdin.readline()  # stay until the parent has read this process's CPU time
 
 
 def _events(n: int, run: str) -> list[Event]:
@@ -150,6 +151,52 @@ def _cpu() -> tuple[float, float]:
     return sum(fields) - idle, sum(fields)
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc (Linux; else 0)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (float(fields[11]) + float(fields[12])) / _TICK
+
+
+def _postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (every backend, all clients)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+class _CpuSplit:
+    """CPU seconds used during a run by the workers, the publisher (this process) and the
+    PostgreSQL server (all its processes, so other clients' queries count too)."""
+
+    def __init__(self, workers: list[int]) -> None:
+        self.workers = workers
+        self.start = self._read()
+
+    def _read(self) -> dict[str, float]:
+        pg = _postgres_pids()
+        return {
+            "workers": sum(_proc_cpu(p) for p in self.workers),
+            "publisher": _proc_cpu(os.getpid()),
+            "postgres": sum(_proc_cpu(p) for p in pg),
+        }
+
+    def stop(self) -> dict[str, float]:
+        end = self._read()
+        return {k: end[k] - self.start[k] for k in end}
+
+
 class _Sampler:
     """Samples machine-wide CPU use every 50 ms, to tell how busy the cores were in a window."""
 
@@ -174,8 +221,11 @@ class _Sampler:
         return (inside[-1][1] - inside[0][1]) / (inside[-1][2] - inside[0][2])
 
 
-def measure(backend: str, workers: int, n: int, tmp: Path, *, drain: bool) -> tuple[float, float]:
-    """(events per second, share of the cores busy): end to end, or draining a backlog."""
+def measure(
+    backend: str, workers: int, n: int, tmp: Path, *, drain: bool
+) -> tuple[float, float, dict[str, float]]:
+    """(events per second, share of the cores busy, CPU µs per event by process group): end to
+    end, or draining a backlog."""
     name = f"bench_flows_{uuid.uuid4().hex[:8]}"
     where, idem = _setup(backend, name, tmp)
     procs = [
@@ -213,6 +263,7 @@ def measure(backend: str, workers: int, n: int, tmp: Path, *, drain: bool) -> tu
         sampler = _Sampler()
         if drain:
             asyncio.run(_publish(backend, name, where, events))
+        split = _CpuSplit([p.pid for p in procs])
         start = time.time()
         for p in procs:
             assert p.stdin is not None
@@ -222,13 +273,16 @@ def measure(backend: str, workers: int, n: int, tmp: Path, *, drain: bool) -> tu
             asyncio.run(_publish(backend, name, where, events))
         total, end = 0, 0.0
         for p in procs:
-            out, _ = p.communicate(timeout=600)
-            _, count, last = out.split()
+            assert p.stdout is not None
+            _, count, last = p.stdout.readline().split()
             total += int(count)
             end = max(end, float(last))
+        cpu = {k: v / n * 1e6 for k, v in split.stop().items()}  # before the workers exit
+        for p in procs:
+            p.communicate(timeout=600)
         if total != n * HANDLERS:
             raise SystemExit(f"{backend}/{workers}: {total} handler calls, wanted {n * HANDLERS}")
-        return n / (end - start), sampler.busy(start, end)
+        return n / (end - start), sampler.busy(start, end), cpu
     finally:
         for p in procs:
             if p.poll() is None:
@@ -256,21 +310,30 @@ def main() -> None:
     print("end to end: one publisher and the workers run at once; the clock stops at the last")
     print("event handled. backlog: the events are published first; the workers drain them.")
     print("cpu: how busy the machine's cores were (all processes) during the run.")
+    print("CPU µs/event: workers (all) / publisher / PostgreSQL server (all its processes;")
+    print(f"other clients count too), each run. Load average at start: {os.getloadavg()}")
     print(
         f"{'backend':<10} {'mode':<11} {'1 worker ev/s':>14} {'cpu':>5} "
-        f"{'4 workers ev/s':>15} {'cpu':>5} {'1->4':>6}"
+        f"{'4 workers ev/s':>15} {'cpu':>5} {'1->4':>6}   "
+        f"{'CPU µs/event 1 worker':>22}   {'CPU µs/event 4 workers':>22}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
             for mode in ("end to end", "backlog"):
                 drain = mode == "backlog"
-                one, cpu1 = measure(backend, 1, args.events, Path(tmp), drain=drain)
-                four, cpu4 = measure(backend, 4, args.events, Path(tmp), drain=drain)
+                one, cpu1, split1 = measure(backend, 1, args.events, Path(tmp), drain=drain)
+                four, cpu4, split4 = measure(backend, 4, args.events, Path(tmp), drain=drain)
                 print(
                     f"{backend:<10} {mode:<11} {one:>14,.0f} {cpu1:>5.0%} "
-                    f"{four:>15,.0f} {cpu4:>5.0%} {four / one:>5.2f}x",
+                    f"{four:>15,.0f} {cpu4:>5.0%} {four / one:>5.2f}x   "
+                    f"{_split(split1):>22}   {_split(split4):>22}",
                     flush=True,
                 )
+    print(f"load average at the end: {os.getloadavg()}")
+
+
+def _split(cpu: dict[str, float]) -> str:
+    return f"{cpu['workers']:.0f} / {cpu['publisher']:.0f} / {cpu['postgres']:.0f}"
 
 
 if __name__ == "__main__":

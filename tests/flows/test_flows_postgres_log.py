@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -125,3 +127,47 @@ def test_dead_letters_in_postgres(postgres_dsn: str) -> None:
     finally:
         store.drop_table()
         store.close()
+
+
+def _round_trips(log: PostgresEventLog, call: Callable[[], object]) -> int:
+    """How many queries ``call`` waited for, counted in libpq's trace (one ReadyForQuery each)."""
+    conn = log._db._connect()
+    with tempfile.TemporaryFile("w+") as trace:
+        conn.pgconn.trace(trace.fileno())
+        conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            call()
+        finally:
+            conn.pgconn.untrace()
+        trace.seek(0)
+        return sum("ReadyForQuery" in line for line in trace)
+
+
+def test_receive_and_ack_are_one_round_trip_each(pg_log: PostgresEventLog) -> None:
+    """A receive (pick, read and lease partitions) is one statement, and so is an ack; the
+    events of each partition come in position order, and once acknowledged nothing is
+    pending."""
+    events = [make_tracking_event(f"S-{i % 3}", i // 3 + 1) for i in range(9)]
+    pg_log.publish(events)
+    got: list[Any] = []
+    assert _round_trips(pg_log, lambda: got.extend(pg_log.receive(100))) == 1
+    assert sorted(d.event.id for d in got) == sorted(e.id for e in events)
+    by_partition: dict[str, list[int]] = {}
+    for d in got:
+        by_partition.setdefault(d.partition, []).append(d.position)
+    assert all(p == sorted(p) for p in by_partition.values())
+    assert pg_log.receive(100) == []  # leased
+    assert _round_trips(pg_log, lambda: pg_log.ack(got)) == 1
+    assert pg_log.pending() == 0
+
+
+def test_receive_shares_its_budget_across_partitions(pg_log: PostgresEventLog) -> None:
+    """With more pending events than the budget, a receive takes an even share from each
+    partition it leases and never more than the budget."""
+    pg_log.publish([make_tracking_event(f"S-{i % 4}", i // 4 + 1) for i in range(40)])
+    got = pg_log.receive(8)
+    assert len(got) == 8
+    counts: dict[str, int] = {}
+    for d in got:
+        counts[d.partition] = counts.get(d.partition, 0) + 1
+    assert all(c <= 2 for c in counts.values())

@@ -21,6 +21,7 @@ from shipsync.idempotency import (
     SQLiteStore,
     storage_key,
 )
+from shipsync.idempotency._redis import _GRACE_MS, _OFFSET_BIAS_MS
 from shipsync.testing.idempotency import FakeClock, StoreHarness
 
 
@@ -110,7 +111,7 @@ def redis_harness(url: str) -> Iterator[StoreHarness]:
     bad = f"redis://127.0.0.1:{closed_port()}/0"
 
     def corrupt(store: Any, key: str) -> None:
-        store.client.set(store.record_key(key), b"not a hash")
+        store.client.set(store.record_key(key), b"not a record")
 
     import redis
 
@@ -121,7 +122,12 @@ def redis_harness(url: str) -> Iterator[StoreHarness]:
         return float(seconds + micros / 1e6 + offset())
 
     def expiry(store: Any, key: str) -> float:
-        return int(store.client.hget(store.record_key(key), "e")) / 1000.0
+        # a lease ends a grace moment before the record's native TTL (see the store's docstring)
+        pipe = store.client.pipeline(transaction=True)
+        pipe.time()
+        pipe.pttl(store.record_key(key))
+        (seconds, micros), ttl = pipe.execute()
+        return float(seconds + micros / 1e6 + (ttl - _GRACE_MS - _OFFSET_BIAS_MS) / 1000.0)
 
     yield StoreHarness(
         make=lambda ns: RedisStore.from_url(url, namespace=ns, prefix=prefix, clock_offset=offset),

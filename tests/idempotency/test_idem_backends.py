@@ -13,16 +13,25 @@ from typing import Any
 import pytest
 from idem_support import delete_redis_keys, drop_postgres_table, unique
 
-from shipsync.errors import ConfigurationError, MissingDependencyError, StoreUnavailableError
+from shipsync.errors import (
+    ConfigurationError,
+    CorruptRecordError,
+    FingerprintMismatchError,
+    MissingDependencyError,
+    StaleTokenError,
+    StoreUnavailableError,
+)
 from shipsync.idempotency import (
     Acquired,
     AsyncPostgresStore,
     AsyncRedisStore,
     Completed,
+    InProgress,
     PostgresStore,
     RedisStore,
     SQLiteStore,
 )
+from shipsync.idempotency._redis import _GRACE_MS, unpack_record
 
 LEASE = timedelta(seconds=45)
 
@@ -63,6 +72,9 @@ def test_redis_claim_complete_and_replay_cost_one_round_trip_each(redis_url: str
         warm = store.claim("warm-up", "fp")  # connects and loads the scripts
         assert isinstance(warm, Acquired)
         store.complete("warm-up", warm.token, b"w")
+        (warm,) = store.claim_many([("warm-up-batch", "fp")])  # and the batch scripts
+        assert isinstance(warm, Acquired)
+        store.complete_many([(warm.key, warm.token, b"w")])
         _Counter.sends = 0
         held = store.claim("k", "fp")
         assert isinstance(held, Acquired)
@@ -82,15 +94,19 @@ def test_redis_claim_complete_and_replay_cost_one_round_trip_each(redis_url: str
 
 @pytest.mark.services
 def test_redis_leases_are_judged_by_the_server_clock(redis_store: RedisStore) -> None:
-    """The stored expiry is Redis TIME plus the lease; no worker clock is involved."""
+    """A lease is the record's native TTL (plus the grace moment), which Redis counts down on its
+    own clock; the record itself holds no worker time."""
     held = redis_store.claim("k", "fp", LEASE)
     assert isinstance(held, Acquired)
-    seconds, micros = redis_store.client.time()
-    server_ms = seconds * 1000 + micros // 1000
-    expiry = int(redis_store.client.hget(redis_store.record_key("k"), "e"))
-    assert 0 <= server_ms + LEASE.total_seconds() * 1000 - expiry < 2000
     ttl = redis_store.client.pttl(redis_store.record_key("k"))
-    assert LEASE.total_seconds() * 1000 - 2000 < ttl <= LEASE.total_seconds() * 1000 + 1000
+    lease_ms = LEASE.total_seconds() * 1000
+    assert lease_ms + _GRACE_MS - 2000 < ttl <= lease_ms + _GRACE_MS
+    assert unpack_record(redis_store.client.get(redis_store.record_key("k"))) == (
+        "p",
+        held.token,
+        "fp",
+        b"",
+    )
 
 
 @pytest.mark.services
@@ -101,9 +117,138 @@ def test_redis_keys_of_a_namespace_share_one_cluster_slot(redis_store: RedisStor
     keys = ["a", "ключ", "x" * 500, "{braces}", "}{", "k:tricky"]
     slots = {key_slot(redis_store.record_key(k).encode()) for k in keys}
     slots.add(key_slot(redis_store._fence.encode()))
-    slots.add(key_slot(redis_store._index.encode()))
     assert len(slots) == 1
     assert all("{" + redis_store.namespace + "}" in redis_store.record_key(k) for k in keys)
+
+
+@pytest.mark.services
+def test_redis_record_is_one_string_with_a_native_ttl_and_no_index(
+    redis_store: RedisStore,
+) -> None:
+    """A claim and its completion leave exactly two keys in the namespace, the record (one
+    string packing state, token, fingerprint and result, expiring natively just past its
+    logical expiry) and the fence counter: nothing else is maintained per call."""
+    fp = "fp:with:colons:12:ключ"
+    held = redis_store.claim("k", fp, LEASE)
+    assert isinstance(held, Acquired)
+    redis_store.complete("k", held.token, b"12:r\x00\xff", timedelta(seconds=90))
+    names = set(redis_store.client.scan_iter(match=f"{redis_store.prefix}:*", count=1000))
+    assert names == {redis_store.record_key("k").encode(), redis_store._fence.encode()}
+    assert redis_store.client.type(redis_store.record_key("k")) == b"string"
+    raw = redis_store.client.get(redis_store.record_key("k"))
+    assert unpack_record(raw) == ("c", held.token, fp, b"12:r\x00\xff")
+    ttl = redis_store.client.pttl(redis_store.record_key("k"))
+    assert 90_000 + _GRACE_MS - 2000 < ttl <= 90_000 + _GRACE_MS
+
+
+@pytest.mark.services
+def test_redis_lease_survives_a_test_clock_stepped_back_past_it(redis_url: str) -> None:
+    """A lease taken while the test clock is stepped back by more than the lease stays in
+    progress (its TTL never goes negative) and ends when the clock reaches its end."""
+    from shipsync.testing.idempotency import FakeClock
+
+    offset = FakeClock(0.0)
+    store = RedisStore.from_url(
+        redis_url, namespace=unique("ns"), prefix=unique("idemback"), clock_offset=offset
+    )
+    try:
+        offset.advance(-120)
+        held = store.claim("k", "fp", timedelta(seconds=10))
+        assert isinstance(held, Acquired)
+        assert store.claim("k", "fp") == InProgress("k")
+        offset.advance(9)
+        assert store.claim("k", "fp") == InProgress("k")
+        offset.advance(2)
+        again = store.claim("k", "fp")
+        assert isinstance(again, Acquired)
+        assert again.token > held.token
+    finally:
+        delete_redis_keys(store.client, store.prefix)
+        store.close()
+
+
+def _legacy_record(store: RedisStore, key: str, state: str, token: int, ms_left: int) -> None:
+    """Write ``key``'s record as the store's earlier layout did: a hash with the state, the
+    fingerprint ``fp``, the token, the expiry in ms of the server clock and (if completed) a
+    result, with a native TTL."""
+    seconds, micros = store.client.time()
+    expiry = seconds * 1000 + micros // 1000 + ms_left
+    fields = {"s": state, "f": "fp", "t": str(token), "e": str(expiry)}
+    if state == "c":
+        fields["r"] = "old result"
+    store.client.hset(store.record_key(key), mapping=fields)
+    store.client.pexpire(store.record_key(key), max(1, ms_left) + 60_000)
+
+
+@pytest.mark.services
+def test_redis_records_of_the_earlier_layout_survive_the_upgrade(redis_store: RedisStore) -> None:
+    """Records written as hashes by the previous version are answered from (a result replays,
+    a lease is in progress, another payload mismatches), their holders can still complete them,
+    and an expired one is taken over; whatever is rewritten takes the new layout."""
+    redis_store.client.set(redis_store._fence, 100)
+    _legacy_record(redis_store, "done", "c", 7, 60_000)
+    _legacy_record(redis_store, "held", "p", 8, 60_000)
+    _legacy_record(redis_store, "stale", "p", 9, -1_000)
+    _legacy_record(redis_store, "batch", "c", 10, 60_000)
+    assert redis_store.claim("done", "fp") == Completed("done", b"old result")
+    with pytest.raises(FingerprintMismatchError):
+        redis_store.claim("done", "other fp")
+    assert redis_store.claim("held", "fp") == InProgress("held")
+    with pytest.raises(StaleTokenError):
+        redis_store.complete("held", 99, b"r")
+    redis_store.complete("held", 8, b"new result")
+    redis_store.complete("held", 8, b"again")  # a no-op, as ever
+    assert redis_store.claim("held", "fp") == Completed("held", b"new result")
+    assert unpack_record(redis_store.client.get(redis_store.record_key("held")))[:2] == ("c", 8)
+    taken = redis_store.claim("stale", "fp")
+    assert isinstance(taken, Acquired)
+    assert taken.token > 100
+    assert unpack_record(redis_store.client.get(redis_store.record_key("stale")))[0] == "p"
+    assert redis_store.claim_many([("batch", "fp"), ("fresh", "fp")])[0] == Completed(
+        "batch", b"old result"
+    )
+    _legacy_record(redis_store, "batch-held", "p", 11, 60_000)
+    redis_store.complete_many([("batch-held", 11, b"batch result")])
+    assert redis_store.claim("batch-held", "fp") == Completed("batch-held", b"batch result")
+    _legacy_record(redis_store, "released", "p", 12, 60_000)
+    redis_store.release("released", 12)
+    assert isinstance(redis_store.claim("released", "fp"), Acquired)
+
+
+@pytest.mark.services
+def test_redis_sweep_leaves_values_that_are_not_records_alone(redis_store: RedisStore) -> None:
+    """A damaged value or a key of another type under the namespace is neither counted nor
+    deleted by the sweep; the claim on it is a CorruptRecordError."""
+    redis_store.client.set(redis_store.record_key("garbage"), b"p12:x")
+    redis_store.client.hset(redis_store.record_key("hash"), "s", "p")
+    assert redis_store.sweep() == 0
+    assert redis_store.client.exists(redis_store.record_key("garbage"))
+    assert redis_store.client.exists(redis_store.record_key("hash"))
+    for key in ("garbage", "hash"):
+        with pytest.raises(CorruptRecordError):
+            redis_store.claim(key, "fp")
+
+
+@pytest.mark.services
+def test_redis_sweep_walks_more_than_one_batch(redis_url: str) -> None:
+    """The sweep finds expired records across many SCAN pages and removes each once."""
+    from shipsync.testing.idempotency import FakeClock
+
+    offset = FakeClock(0.0)
+    store = RedisStore.from_url(
+        redis_url, namespace=unique("ns"), prefix=unique("idemsw"), clock_offset=offset
+    )
+    try:
+        outcomes = store.claim_many([(f"k{i}", "fp") for i in range(1200)], timedelta(seconds=5))
+        assert all(isinstance(o, Acquired) for o in outcomes)
+        assert isinstance(store.claim("live", "fp", timedelta(seconds=500)), Acquired)
+        offset.advance(10)
+        assert store.sweep() == 1200
+        assert store.sweep() == 0
+        assert store.claim("live", "fp") == InProgress("live")
+    finally:
+        delete_redis_keys(store.client, store.prefix)
+        store.close()
 
 
 @pytest.mark.services

@@ -197,6 +197,54 @@ def test_postgres_batches_over_the_same_keys_in_opposite_orders_do_not_deadlock(
         assert len(winners) == len(set(winners)) == 3 * 2000
 
 
+@pytest.mark.services
+def test_postgres_completions_racing_takeovers_in_opposite_orders_do_not_deadlock(
+    postgres_dsn: str,
+) -> None:
+    """A holder completes 2,000 expired leases in one order while another client takes the same
+    keys over in the opposite order: no deadlock, and every key ends either completed by the
+    holder (the taker sees its result) or taken over (the holder's completion is stale)."""
+    with postgres_harness(postgres_dsn) as h:
+        ns = unique("dlc")
+        holder, taker = h.make(ns), h.make(ns)
+        keys = [f"k{i:04d}" for i in range(2000)]
+        held = holder.claim_many([(k, "fp") for k in keys], timedelta(seconds=5))
+        assert all(isinstance(o, Acquired) for o in held)
+        h.advance(10)
+        barrier = threading.Barrier(2)
+        stale: list[str] = []
+        taken: list[Any] = []
+        errors: list[BaseException] = []
+
+        def complete() -> None:
+            barrier.wait()
+            try:
+                holder.complete_many([(o.key, o.token, b"done") for o in reversed(held)])
+            except StaleTokenError as exc:
+                stale.extend(exc.keys)
+            except Exception as exc:
+                errors.append(exc)
+
+        def take_over() -> None:
+            barrier.wait()
+            try:
+                taken.extend(taker.claim_many([(k, "fp") for k in keys]))
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=complete), threading.Thread(target=take_over)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        _close(holder)
+        _close(taker)
+        assert errors == []
+        acquired = {o.key for o in taken if isinstance(o, Acquired)}
+        assert acquired == set(stale)
+        assert all(o == Completed(o.key, b"done") for o in taken if o.key not in acquired)
+
+
 # -- the guard: results, shared guards, cancellation at every await ------------------------------
 
 

@@ -7,7 +7,11 @@ order, then numbers its events from ``head`` and inserts them, so positions are 
 commit order and a consumer can never move a cursor past a position that is not committed yet. A
 consumer picks partitions with ``head > cursor`` and a free lease with ``FOR UPDATE SKIP
 LOCKED``: a partition that another consumer or a publisher is touching is skipped, never waited
-for. Leases are judged on the database clock, so machines need no clock agreement. Losing the
+for. A receive is one statement (pick, read, lease), so one round trip, and an acknowledgement
+is one too; a receive's lease is advisory, so its commit does not wait for the WAL fsync (losing
+it in a server crash only lets another consumer deliver the same events again, which the
+dispatcher's idempotency absorbs). Leases are judged on the database clock, so machines need no
+clock agreement. Losing the
 connection (a restart, ``pg_terminate_backend``) raises ``EventLogUnavailableError``; the next
 call reconnects.
 """
@@ -73,8 +77,9 @@ class _Connection:
     def _connect(self) -> Any:
         if self._conn is None or self._conn.closed:
             try:
+                # autocommit: a one-statement call is one round trip; transactions are explicit
                 self._conn = self._pg.connect(
-                    self._conninfo, connect_timeout=max(1, int(self._timeout))
+                    self._conninfo, connect_timeout=max(1, int(self._timeout)), autocommit=True
                 )
             except self._pg.Error as exc:
                 raise EventLogUnavailableError(
@@ -82,11 +87,16 @@ class _Connection:
                 ) from exc
         return self._conn
 
-    def tx(self, fn: Callable[[Any], T], *, retries: int = 3) -> T:
+    def tx(self, fn: Callable[[Any], T], *, retries: int = 3, single: bool = False) -> T:
+        """Run ``fn(cursor)`` in a transaction, or (``single``: ``fn`` runs one statement) as
+        that statement's own transaction, which saves the round trips of BEGIN and COMMIT."""
         with self._lock:
             for attempt in range(retries):
                 conn = self._connect()
                 try:
+                    if single:
+                        with conn.cursor() as cur:
+                            return fn(cur)
                     with conn.transaction(), conn.cursor() as cur:
                         return fn(cur)
                 except (
@@ -147,6 +157,29 @@ class PostgresEventLog:
         self.catalogue = catalogue
         self._p = p = f"{t}_partitions"
         self._db = _Connection(conninfo, connect_timeout, "PostgreSQL event log")
+        self._sql_receive = (
+            "WITH clock AS MATERIALIZED ("
+            f"SELECT {_NOW} AS now, set_config('synchronous_commit', 'off', true)), "
+            "picked AS MATERIALIZED ("
+            f"SELECT partition, cursor, attempts, lease_until FROM {p} "
+            "WHERE head > cursor AND lease_until <= (SELECT now FROM clock) "
+            "ORDER BY lease_until LIMIT %(budget)s FOR UPDATE SKIP LOCKED), "
+            "numbered AS (SELECT partition, cursor, attempts, "
+            "row_number() OVER (ORDER BY lease_until, partition) AS n, count(*) OVER () AS k "
+            "FROM picked), "
+            "got AS MATERIALIZED (SELECT c.partition, e.pos, e.body, c.attempts, c.n "
+            "FROM numbered c CROSS JOIN LATERAL "
+            f"(SELECT pos, body FROM {t} t WHERE t.partition = c.partition "
+            "AND t.pos > c.cursor ORDER BY pos "
+            "LIMIT ceil(%(budget)s::numeric / c.k)::bigint) e "
+            "ORDER BY c.n, e.pos LIMIT %(budget)s), "
+            f"leased AS (UPDATE {p} AS p SET owner = %(owner)s, "
+            "lease_until = (SELECT now FROM clock) + %(lease)s, leased_to = g.top, "
+            "attempts = p.attempts + 1 "
+            "FROM (SELECT partition, max(pos) AS top FROM got GROUP BY partition) g "
+            "WHERE p.partition = g.partition) "
+            "SELECT partition, pos, body, attempts FROM got ORDER BY n, pos"
+        )
         if setup:
             self._db.tx(
                 lambda cur: [
@@ -194,7 +227,7 @@ class PostgresEventLog:
 
         def write(cur: Any) -> None:
             cur.execute(
-                f"INSERT INTO {self._p} (partition) SELECT unnest(%s::text[]) "
+                f"INSERT INTO {self._p} (partition) SELECT unnest(%b::text[]) "
                 "ON CONFLICT DO NOTHING",
                 (partitions,),
             )
@@ -213,13 +246,13 @@ class PostgresEventLog:
                     col.append(value)
             cur.execute(
                 f"INSERT INTO {self.table} (partition, pos, event_id, type, body) "
-                "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], "
-                "%s::bytea[])",
+                "SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::text[], "
+                "%b::bytea[])",
                 cols,
             )
             cur.execute(
                 f"UPDATE {self._p} AS p SET head = v.head "
-                "FROM unnest(%s::text[], %s::bigint[]) AS v(partition, head) "
+                "FROM unnest(%b::text[], %b::bigint[]) AS v(partition, head) "
                 "WHERE p.partition = v.partition",
                 (list(heads), list(heads.values())),
             )
@@ -230,53 +263,23 @@ class PostgresEventLog:
         """Lease partitions with pending events and return up to ``max_events`` of them."""
         deadline = time.monotonic() + timeout
         while True:
-            got = self._db.tx(lambda cur: self._receive(cur, max(1, max_events)))
+            got = self._db.tx(lambda cur: self._receive(cur, max(1, max_events)), single=True)
             if got or time.monotonic() >= deadline:
                 return got
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     def _receive(self, cur: Any, budget: int) -> list[Delivery]:
+        # One statement, so one round trip: pick partitions, read up to an even share of the
+        # budget from each, lease them. The lease is advisory (a lost one only lets another
+        # consumer deliver the same events again, which the dispatcher's idempotency absorbs),
+        # so this transaction does not wait for its WAL to reach disk.
         owner = uuid.uuid4().hex
-        cur.execute(
-            f"SELECT partition, cursor, attempts, {_NOW} FROM {self._p} "
-            f"WHERE head > cursor AND lease_until <= {_NOW} "
-            "ORDER BY lease_until LIMIT %s FOR UPDATE SKIP LOCKED",
-            (budget,),
-        )
-        picked = cur.fetchall()
-        if not picked:
-            return []
-        now = float(picked[0][3])
-        cur.execute(
-            "SELECT c.partition, e.pos, e.body, c.attempts FROM "
-            "unnest(%s::text[], %s::bigint[], %s::int[]) WITH ORDINALITY "
-            "AS c(partition, cursor, attempts, n) CROSS JOIN LATERAL "
-            f"(SELECT pos, body FROM {self.table} t WHERE t.partition = c.partition "
-            "AND t.pos > c.cursor ORDER BY pos LIMIT %s) e ORDER BY c.n, e.pos",
-            (
-                [r[0] for r in picked],
-                [r[1] for r in picked],
-                [r[2] for r in picked],
-                -(-budget // len(picked)),
-            ),
-        )
-        rows = cur.fetchall()[:budget]
-        if not rows:
-            return []
-        leased_to: dict[str, int] = {}
-        for partition, pos, _, _ in rows:
-            leased_to[partition] = int(pos)
-        cur.execute(
-            f"UPDATE {self._p} AS p SET owner = %s, lease_until = %s, leased_to = v.pos, "
-            "attempts = p.attempts + 1 FROM unnest(%s::text[], %s::bigint[]) AS v(partition, pos) "
-            "WHERE p.partition = v.partition",
-            (owner, now + self.lease, list(leased_to), list(leased_to.values())),
-        )
+        cur.execute(self._sql_receive, {"budget": budget, "owner": owner, "lease": self.lease})
         return [
             decode_delivery(
                 self.catalogue, partition, int(pos), bytes(body), int(attempts) + 1, owner
             )
-            for partition, pos, body, attempts in rows
+            for partition, pos, body, attempts in cur.fetchall()
         ]
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
@@ -289,21 +292,22 @@ class PostgresEventLog:
             top[key] = max(top.get(key, 0), d.position)
         items = sorted(top.items())
         self._db.tx(
-            lambda cur: cur.execute(
+            single=True,
+            fn=lambda cur: cur.execute(
                 f"UPDATE {self._p} AS p SET cursor = greatest(p.cursor, v.pos), "
                 "attempts = CASE WHEN v.pos > p.cursor THEN 0 ELSE p.attempts END, "
                 "lease_until = CASE WHEN p.owner = v.owner AND v.pos >= p.leased_to THEN 0 "
                 "ELSE p.lease_until END, "
                 "owner = CASE WHEN p.owner = v.owner AND v.pos >= p.leased_to THEN NULL "
                 "ELSE p.owner END "
-                "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS v(partition, owner, pos) "
+                "FROM unnest(%b::text[], %b::text[], %b::bigint[]) AS v(partition, owner, pos) "
                 "WHERE p.partition = v.partition",
                 (
                     [k[0] for k, _ in items],
                     [k[1] for k, _ in items],
                     [pos for _, pos in items],
                 ),
-            )
+            ),
         )
 
     def release(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
@@ -314,7 +318,7 @@ class PostgresEventLog:
         self._db.tx(
             lambda cur: cur.execute(
                 f"UPDATE {self._p} AS p SET owner = NULL, lease_until = {_NOW} + %s "
-                "FROM unnest(%s::text[], %s::text[]) AS v(partition, owner) "
+                "FROM unnest(%b::text[], %b::text[]) AS v(partition, owner) "
                 "WHERE p.partition = v.partition AND p.owner = v.owner",
                 (max(0.0, delay), [k[0] for k in keys], [k[1] for k in keys]),
             )

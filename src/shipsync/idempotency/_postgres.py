@@ -162,11 +162,11 @@ END
 $fn$;
 """
 
-_COMPLETE = "SELECT stale FROM {t}_complete(%s, %s::text[], %s::bigint[], %s::bytea[], %s, %s)"
+_COMPLETE = "SELECT stale FROM {t}_complete(%s, %b::text[], %b::bigint[], %b::bytea[], %s, %s)"
 
 _RELEASE = "DELETE FROM {t} WHERE ns = %s AND key = %s AND token = %s AND state = 'p'"
 _SWEEP = "DELETE FROM {t} WHERE ns = %s AND expires_at <= now() + make_interval(secs => %s)"
-_CLAIM = "SELECT code, tok, res FROM {t}_claim(%s, %s::text[], %s::text[], %s, %s)"
+_CLAIM = "SELECT code, tok, res FROM {t}_claim(%s, %b::text[], %b::text[], %s, %s)"
 
 
 def _import_psycopg() -> Any:

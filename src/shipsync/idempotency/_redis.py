@@ -1,22 +1,37 @@
-"""Redis store (redis-py, sync and asyncio): one round trip per claim, Redis TIME as the clock.
+"""Redis store (redis-py, sync and asyncio): one round trip per operation, the server's clock.
 
-Theory of operation. A record is a hash ``<prefix>:{<namespace>}:<storage key>`` with fields
-``s`` (state: ``p`` in progress, ``c`` completed), ``f`` (fingerprint), ``t`` (fencing token),
-``e`` (expiry, milliseconds of the server clock) and ``r`` (result). Fencing tokens come from one
-counter per namespace, ``<prefix>:{<namespace>}#fence``, so they never repeat even after a record
-is deleted. Every operation is one Lua script, which Redis runs atomically: a claim reads the
-record, judges its expiry by ``TIME`` (the server's clock, not the worker's), and either answers
-from it or takes the key over with a fresh token, all in one ``EVALSHA``. ``complete`` and
-``release`` are compare-and-set on the token. The braces are a hash tag: all keys of a namespace
-live in one Redis Cluster slot, so a batch script never sees ``CROSSSLOT``. Records also get a
-native TTL a little past their logical expiry, so Redis itself is the sweeper of last resort, and
-an entry in the namespace's expiry index ``<prefix>:{<namespace>}#expiry`` (a sorted set by
-expiry), which ``sweep`` walks; claims trim index entries older than an hour.
+Theory of operation. A record is one Redis string ``<prefix>:{<namespace>}:<storage key>`` whose
+value packs the whole record, ``<state><token>:<n>:<fingerprint><result>``: the state is ``p``
+(in progress) or ``c`` (completed), ``n`` is the fingerprint's length in bytes and the result
+(raw bytes) runs to the end. Fencing tokens come from one counter per namespace,
+``<prefix>:{<namespace>}#fence``, so they never repeat even after a record is gone.
+
+Time is the record's own native TTL: a claim writes the record with ``SET … PX`` set a grace
+moment (``_GRACE_MS``) past the end of its lease, a completion rewrites it with the retention in
+the same way, and a claim that finds a record asks ``PTTL`` whether the lease or retention is
+over. Leases are thus judged by the Redis server's clock, never a worker's, and Redis itself
+removes expired records: no ``TIME`` call, no stored expiry and no index is kept up per call. (A
+test's ``clock_offset`` moves that judgement forward, and lengthens the TTLs written meanwhile by
+the same amount, so a test sees exactly the expiries it would see after sleeping; the offset is
+counted from a day ahead, so that stepping the test clock back never asks for a negative TTL.)
+
+Every operation is one Lua script (``EVALSHA``), which Redis runs atomically, doing as few
+commands as the contract allows: a first claim is ``INCR`` and ``SET … NX``; a replay adds
+``GET`` and ``PTTL``; a completion is ``GET`` and ``SET``. ``complete`` and ``release`` are
+compare-and-set on the token, so a stale holder changes nothing; a lease that ran out but was
+not taken over can still be completed during the grace moment. The one-key scripts answer with
+one value (an integer or the result's bytes), the cheapest reply to encode and parse, and inline
+their parsing (a Lua function definition costs every call a closure). :meth:`RedisStore.sweep`
+walks the namespace's keys with ``SCAN`` and removes records whose lease or retention is over
+(only the grace moment or a test offset leaves any); it costs a walk of the database, so run it
+rarely, if at all. The braces are a hash tag: all keys of a namespace live in one Redis Cluster
+slot, so a batch script never sees ``CROSSSLOT``. Records of the store's earlier layout (hashes)
+are still read, and rewritten in this layout when taken over or completed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -52,145 +67,218 @@ __all__ = ["AsyncRedisStore", "RedisStore"]
 
 DEFAULT_PREFIX = "shipsync:idem"
 _GRACE_MS = 1000
-_TRIM_MS = 3_600_000
+# A test's clock offset is counted from a day ahead: the TTLs written under it stay positive when
+# the test steps its clock back (see the module docstring), at the price of longer-lived test keys.
+_OFFSET_BIAS_MS = 86_400_000
 _SWEEP_BATCH = 500
 
-_NOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2])
+# Records of the earlier layout (a hash: state s, fingerprint f, token t, expiry e in ms of the
+# server clock, result r) are still answered from, and rewritten in the new layout when a claim
+# takes one over or its holder completes it, so an upgrade keeps every live lease and result.
+# Only the rare branch where GET meets a hash pays for this.
+_LEGACY_CLAIM_FN = """
+local function legacy_claim(k, fp, record, px)
+  local h = redis.pcall('HMGET', k, 's', 'f', 'e', 'r')
+  if h.err then return 4, 0 end
+  local s, f, e, r = h[1], h[2], tonumber(h[3]), h[4]
+  if (s ~= 'p' and s ~= 'c') or not f or not e or (s == 'c' and not r) then return 4, 0 end
+  local t = redis.call('TIME')
+  if e > tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) then
+    if f ~= fp then return 3, 0 end
+    if s == 'c' then return 2, r end
+    return 1, 0
+  end
+  redis.call('DEL', k)
+  redis.call('SET', k, record, 'PX', px)
+  return 0, -1
+end
+"""
+_LEGACY_COMPLETE_FN = """
+local function legacy_complete(k, token, result, px)
+  local h = redis.pcall('HMGET', k, 's', 'f', 't')
+  if h.err or h[3] ~= token or not h[2] then return 0 end
+  if h[1] == 'c' then return 1 end
+  if h[1] ~= 'p' then return 0 end
+  redis.call('DEL', k)
+  redis.call('SET', k, 'c' .. token .. ':' .. #h[2] .. ':' .. h[2] .. result, 'PX', px)
+  return 1
+end
 """
 
-# KEYS: record keys..., fence key, expiry index. ARGV: lease ms, clock offset ms, fingerprints...
-# Returns code, value pairs: 0 acquired (token), 1 in progress, 2 completed (result),
-# 3 fingerprint mismatch, 4 corrupt record.
-_CLAIM = (
-    (
-        _NOW
-        + """
-local lease = tonumber(ARGV[1])
-local fence = KEYS[#KEYS - 1]
-local index = KEYS[#KEYS]
+# The record codec, for the batch and sweep scripts: state, token (as text), fingerprint and the
+# position where the result starts, or nothing for a value that is not a record. The one-key
+# scripts inline it: defining a Lua function costs every call a closure.
+_PARSE = """
+local function parse(v)
+  local s, tok, n, at = string.match(v, '^([pc])(%d+):(%d+):()')
+  if not s then return nil end
+  n = tonumber(n)
+  if #v < at + n - 1 then return nil end
+  return s, tok, string.sub(v, at, at + n - 1), at + n
+end
+"""
+
+# A record's lease or retention is over when its native TTL, less the grace, is within the
+# test offset (ARGV[2] of the claim scripts, ms): PTTL is the server's clock at work. A claim
+# first tries to create the record (``SET … NX``), the common case, and only reads it when it is
+# there; a claim that finds a record has spent a fencing token for nothing, which is harmless.
+# KEYS: record key, fence key. ARGV: TTL ms (lease + grace + offset), clock offset ms,
+# fingerprint. One value back: the token (an integer > 0) when acquired, the result (a string)
+# when completed, -1 in progress, -3 fingerprint mismatch, -4 not a record.
+_CLAIM_ONE = """
+local k, fp = KEYS[1], ARGV[3]
+local token = redis.call('INCR', KEYS[2])
+local record = string.format('p%d:%d:', token, #fp) .. fp
+if redis.call('SET', k, record, 'NX', 'PX', ARGV[1]) then return token end
+local v = redis.pcall('GET', k)
+if type(v) == 'table' then
+  LEGACY_CLAIM
+  local code, value = legacy_claim(k, fp, record, ARGV[1])
+  if code == 0 then return token end
+  if code == 2 then return value end
+  return -code
+end
+if type(v) ~= 'string' then return -4 end
+local s, n, at = string.match(v, '^([pc])%d+:(%d+):()')
+if not s then return -4 end
+n = tonumber(n)
+if #v < at + n - 1 then return -4 end
+local ttl = redis.call('PTTL', k)
+if ttl < 0 then return -4 end
+if ttl - GRACE_MS > tonumber(ARGV[2]) then
+  if n ~= #fp or string.sub(v, at, at + n - 1) ~= fp then return -3 end
+  if s == 'c' then return string.sub(v, at + n) end
+  return -1
+end
+redis.call('SET', k, record, 'PX', ARGV[1])
+return token
+""".replace("GRACE_MS", str(_GRACE_MS)).replace("LEGACY_CLAIM", _LEGACY_CLAIM_FN)
+
+# KEYS: record keys..., fence key. ARGV: TTL ms, clock offset ms, fingerprints... Returns code,
+# value pairs: 0 acquired (the token), 1 in progress, 2 completed (the result), 3 fingerprint
+# mismatch, 4 not a record.
+_CLAIM_MANY = (
+    _PARSE
+    + _LEGACY_CLAIM_FN
+    + """
+local px, offset, fence = ARGV[1], tonumber(ARGV[2]), KEYS[#KEYS]
+local function claim(k, fp)
+  local token = redis.call('INCR', fence)
+  local record = string.format('p%d:%d:', token, #fp) .. fp
+  if redis.call('SET', k, record, 'NX', 'PX', px) then return 0, token end
+  local v = redis.pcall('GET', k)
+  if type(v) == 'table' then
+    local code, value = legacy_claim(k, fp, record, px)
+    if code == 0 then return 0, token end
+    return code, value
+  end
+  if type(v) ~= 'string' then return 4, 0 end
+  local s, tok, f, at = parse(v)
+  if not s then return 4, 0 end
+  local ttl = redis.call('PTTL', k)
+  if ttl < 0 then return 4, 0 end
+  if ttl - GRACE_MS > offset then
+    if f ~= fp then return 3, 0 end
+    if s == 'c' then return 2, string.sub(v, at) end
+    return 1, 0
+  end
+  redis.call('SET', k, record, 'PX', px)
+  return 0, token
+end
 local out = {}
-local trim = false
-for i = 1, #KEYS - 2 do
-  local k = KEYS[i]
-  local fp = ARGV[i + 2]
-  local rec = redis.pcall('HMGET', k, 's', 'f', 'e', 'r')
-  local code, value = nil, 0
-  if type(rec) == 'table' and rec.err then
-    code = 4
-  elseif rec[1] or rec[2] or rec[3] then
-    local e = tonumber(rec[3])
-    if (rec[1] ~= 'p' and rec[1] ~= 'c') or e == nil or rec[2] == false then
-      code = 4
-    elseif e > now then
-      if rec[2] ~= fp then
-        code = 3
-      elseif rec[1] == 'c' then
-        if rec[4] then code, value = 2, rec[4] else code = 4 end
-      else
-        code = 1
-      end
-    end
-  end
-  if code == nil then
-    local token = redis.call('INCR', fence)
-    if rec[1] or rec[2] or rec[3] or rec[4] then redis.call('DEL', k) end
-    redis.call('HSET', k, 's', 'p', 'f', fp, 't', token, 'e', now + lease)
-    redis.call('PEXPIRE', k, lease + GRACE_MS)
-    redis.call('ZADD', index, now + lease, k)
-    code, value = 0, token
-    trim = trim or token % 100 == 0
-  end
+for i = 1, #KEYS - 1 do
+  local code, value = claim(KEYS[i], ARGV[i + 2])
   out[#out + 1] = code
   out[#out + 1] = value
 end
-if trim then
-  -- now and then, drop index entries of records Redis has long expired on its own
-  redis.call('ZREMRANGEBYSCORE', index, '-inf', now - TRIM_MS)
-end
-RETURN
+return out
 """
-    )
-    .replace("GRACE_MS", str(_GRACE_MS))
-    .replace("TRIM_MS", str(_TRIM_MS))
-)
-_CLAIM_MANY = _CLAIM.replace("RETURN", "return out")
-# The same for one key, answering with one value instead of a list (less to encode and parse):
-# the token (an integer > 0) when acquired, the result (a string) when completed, -1 in progress,
-# -3 fingerprint mismatch, -4 corrupt record.
-_CLAIM_ONE = _CLAIM.replace(
-    "RETURN", "if out[1] == 0 or out[1] == 2 then return out[2] end\nreturn -out[1]"
-)
+).replace("GRACE_MS", str(_GRACE_MS))
 
-# KEYS: record keys..., expiry index. ARGV: retention ms, clock offset ms, then token, result
-# pairs.
-# Returns one flag per key: 1 recorded (or already recorded with that token), 0 stale.
-_COMPLETE = (
-    _NOW
+# KEYS: record key. ARGV: TTL ms (retention + grace + offset), token, result. Returns 1 recorded
+# (or already recorded with that token), 0 stale or not a record. The completed record keeps the
+# claim's token and fingerprint: 'c' replaces 'p' and the result is appended.
+_COMPLETE_ONE = """
+local k = KEYS[1]
+local v = redis.pcall('GET', k)
+if type(v) == 'table' then
+  LEGACY_COMPLETE
+  return legacy_complete(k, ARGV[2], ARGV[3], ARGV[1])
+end
+if type(v) ~= 'string' then return 0 end
+local s, tok, n, at = string.match(v, '^([pc])(%d+):(%d+):()')
+if tok ~= ARGV[2] then return 0 end
+if s == 'c' then return 1 end
+local fp_end = at + tonumber(n) - 1
+if #v < fp_end then return 0 end
+redis.call('SET', k, 'c' .. string.sub(v, 2, fp_end) .. ARGV[3], 'PX', ARGV[1])
+return 1
+""".replace("LEGACY_COMPLETE", _LEGACY_COMPLETE_FN)
+
+# KEYS: record keys... ARGV: TTL ms, then token, result pairs. Returns one flag per key.
+_COMPLETE_MANY = (
+    _PARSE
+    + _LEGACY_COMPLETE_FN
     + """
-local retention = tonumber(ARGV[1])
-local index = KEYS[#KEYS]
+local px = ARGV[1]
 local out = {}
-for i = 1, #KEYS - 1 do
-  local k = KEYS[i]
-  local token = ARGV[2 * i + 1]
-  local rec = redis.pcall('HMGET', k, 's', 't')
-  local ok = 0
-  if type(rec) == 'table' and not rec.err and rec[2] == token then
-    if rec[1] == 'p' then
-      redis.call('HSET', k, 's', 'c', 'r', ARGV[2 * i + 2], 'e', now + retention)
-      redis.call('PEXPIRE', k, retention + GRACE_MS)
-      redis.call('ZADD', index, now + retention, k)
-      ok = 1
-    elseif rec[1] == 'c' then
+for i = 1, #KEYS do
+  local k, ok = KEYS[i], 0
+  local v = redis.pcall('GET', k)
+  if type(v) == 'table' then
+    ok = legacy_complete(k, ARGV[2 * i], ARGV[2 * i + 1], px)
+  elseif type(v) == 'string' then
+    local s, tok, f = parse(v)
+    if s and tok == ARGV[2 * i] then
+      if s == 'p' then
+        redis.call('SET', k, 'c' .. tok .. ':' .. #f .. ':' .. f .. ARGV[2 * i + 1], 'PX', px)
+      end
       ok = 1
     end
   end
-  out[#out + 1] = ok
+  out[i] = ok
 end
-RETURN
+return out
 """
-).replace("GRACE_MS", str(_GRACE_MS))
-_COMPLETE_MANY = _COMPLETE.replace("RETURN", "return out")
-_COMPLETE_ONE = _COMPLETE.replace("RETURN", "return out[1]")  # one key: its flag alone
+)
 
-# KEYS: record key, expiry index. ARGV: token. Returns 1 released, 0 stale.
+# KEYS: record key. ARGV: token. Returns 1 released, 0 stale.
 _RELEASE = """
-local rec = redis.pcall('HMGET', KEYS[1], 's', 't')
-if type(rec) == 'table' and not rec.err and rec[1] == 'p' and rec[2] == ARGV[1] then
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'string' and string.match(v, '^p(%d+):') == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[2], KEYS[1])
   return 1
+end
+if type(v) == 'table' then
+  local h = redis.pcall('HMGET', KEYS[1], 's', 't')
+  if not h.err and h[1] == 'p' and h[2] == ARGV[1] then
+    redis.call('DEL', KEYS[1])
+    return 1
+  end
 end
 return 0
 """
 
-# KEYS: expiry index. ARGV: batch size, clock offset ms. Visits up to a batch of index entries
-# due by now; returns {records removed, entries visited}. The records live in the index's slot.
+# KEYS: record keys found by SCAN. ARGV: clock offset ms. Deletes the records among them whose
+# lease or retention is over; returns how many. Values that are not records are left alone.
 _SWEEP = (
-    _NOW
+    _PARSE
     + """
-local index = KEYS[1]
-local due = redis.call('ZRANGEBYSCORE', index, '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local offset = tonumber(ARGV[1])
 local n = 0
-for _, k in ipairs(due) do
-  local rec = redis.pcall('HMGET', k, 'e')
-  local e = nil
-  if type(rec) == 'table' and not rec.err then e = tonumber(rec[1]) end
-  if e ~= nil and e > now then
-    redis.call('ZADD', index, e, k)
-  else
-    if e ~= nil then
-      redis.call('DEL', k)
+for i = 1, #KEYS do
+  local v = redis.pcall('GET', KEYS[i])
+  if type(v) == 'string' and parse(v) then
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ttl >= 0 and ttl - GRACE_MS <= offset then
+      redis.call('DEL', KEYS[i])
       n = n + 1
     end
-    redis.call('ZREM', index, k)
   end
 end
-return {n, #due}
+return n
 """
-)
+).replace("GRACE_MS", str(_GRACE_MS))
 
 
 def _import_redis() -> Any:
@@ -203,6 +291,20 @@ def _import_redis() -> Any:
 
 def _ms(delta: timedelta, what: str) -> int:
     return int(seconds(delta, what) * 1000)
+
+
+def unpack_record(value: bytes) -> tuple[str, int, str, bytes]:
+    """(Testing and inspection) a stored value as state (``p`` or ``c``), token, fingerprint
+    and result; ``CorruptRecordError`` when it is not a record."""
+    try:
+        head, _, rest = value.partition(b":")
+        size, _, rest = rest.partition(b":")
+        state, token, n = head[:1].decode("ascii"), int(head[1:]), int(size)
+        if state not in ("p", "c") or len(rest) < n:
+            raise ValueError(state)
+        return state, token, rest[:n].decode("utf-8"), rest[n:]
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptRecordError("stored idempotency record cannot be decoded") from exc
 
 
 class _RedisBase:
@@ -229,7 +331,6 @@ class _RedisBase:
         self._offset = clock_offset
         self._base = f"{prefix}:{{{self.namespace}}}:"
         self._fence = f"{prefix}:{{{self.namespace}}}#fence"
-        self._index = f"{prefix}:{{{self.namespace}}}#expiry"
         self._claim = client.register_script(_CLAIM_MANY)
         self._claim_one = client.register_script(_CLAIM_ONE)
         self._complete = client.register_script(_COMPLETE_MANY)
@@ -250,27 +351,25 @@ class _RedisBase:
                 self._spans[(span, what)] = known
         return known
 
+    def _ttl_ms(self, span: timedelta, what: str, offset: int) -> int:
+        """The native TTL of a record whose lease or retention is ``span``: a grace moment past
+        its end, moved by the test offset so that the scripts judge it on the offset clock."""
+        return max(1, self._span_ms(span, what) + _GRACE_MS + offset)
+
     def _claim_one_args(
         self, key: str, fingerprint: str, lease: timedelta
     ) -> tuple[list[str], list[Any]]:
-        keys = [self._base + storage_key(check_key(key)), self._fence, self._index]
-        return keys, [
-            self._span_ms(lease, "lease"),
-            self._offset_ms(),
-            check_fingerprint(fingerprint),
-        ]
+        keys = [self._base + storage_key(check_key(key)), self._fence]
+        offset = self._offset_ms()
+        ttl = self._ttl_ms(lease, "lease", offset)
+        return keys, [ttl, offset, check_fingerprint(fingerprint)]
 
     def _complete_one_args(
         self, key: str, token: int, result: bytes, retention: timedelta
     ) -> tuple[list[str], list[Any]]:
-        keys = [self._base + storage_key(check_key(key)), self._index]
-        args = [
-            self._span_ms(retention, "retention"),
-            self._offset_ms(),
-            str(check_token(token)),
-            check_result(result),
-        ]
-        return keys, args
+        keys = [self._base + storage_key(check_key(key))]
+        ttl = self._ttl_ms(retention, "retention", self._offset_ms())
+        return keys, [ttl, check_token(token), check_result(result)]
 
     @staticmethod
     def _claimed(key: str, raw: Any) -> ClaimOutcome:
@@ -291,14 +390,17 @@ class _RedisBase:
         return self._base + storage_key(check_key(key))
 
     def _offset_ms(self) -> int:
-        return 0 if self._offset is None else int(self._offset() * 1000)
+        if self._offset is None:
+            return 0
+        return int(self._offset() * 1000) + _OFFSET_BIAS_MS
 
     def _claim_args(
         self, items: Sequence[tuple[str, str]], lease: timedelta
     ) -> tuple[list[str], list[Any]]:
         keys = [self.record_key(k) for k, _ in items]
-        keys += [self._fence, self._index]
-        args: list[Any] = [self._span_ms(lease, "lease"), self._offset_ms()]
+        keys.append(self._fence)
+        offset = self._offset_ms()
+        args: list[Any] = [self._ttl_ms(lease, "lease", offset), offset]
         args.extend(check_fingerprint(fp) for _, fp in items)
         return keys, args
 
@@ -306,15 +408,15 @@ class _RedisBase:
         self, items: Sequence[tuple[str, int, bytes]], retention: timedelta
     ) -> tuple[list[str], list[Any]]:
         keys = [self.record_key(k) for k, _, _ in items]
-        keys.append(self._index)
-        args: list[Any] = [self._span_ms(retention, "retention"), self._offset_ms()]
+        args: list[Any] = [self._ttl_ms(retention, "retention", self._offset_ms())]
         for _, token, result in items:
-            args.append(str(check_token(token)))
+            args.append(check_token(token))
             args.append(check_result(result))
         return keys, args
 
-    def _sweep_args(self) -> list[Any]:
-        return [_SWEEP_BATCH, self._offset_ms()]
+    def _sweep_pattern(self) -> str:
+        # prefix and namespace hold none of SCAN's glob characters (check_namespace)
+        return self._base + "*"
 
     @staticmethod
     def _outcomes(items: Sequence[tuple[str, str]], raw: Any) -> list[BatchOutcome]:
@@ -398,7 +500,7 @@ class RedisStore(_RedisBase):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+    def _call(self, script: Any, keys: Sequence[str | bytes], args: list[Any]) -> Any:
         # EVALSHA through execute_command: redis-py's Script.__call__ costs a fifth of a call's
         # client CPU. A server that lost its scripts (restart, SCRIPT FLUSH) gets them through
         # Script, which loads and runs them.
@@ -460,23 +562,34 @@ class RedisStore(_RedisBase):
 
     def release(self, key: str, token: int) -> None:
         """Free ``key`` for a retry; ``StaleTokenError`` if ``token`` no longer holds it."""
-        keys = [self.record_key(key), self._index]
-        if not self._call(self._release, keys, [str(check_token(token))]):
+        keys = [self.record_key(key)]
+        if not self._call(self._release, keys, [check_token(token)]):
             raise StaleTokenError(key)
 
     def sweep(self) -> int:
         """Remove this namespace's expired records; return how many.
 
-        Redis also expires records natively a moment after their logical expiry; the sweep
-        walks the namespace's expiry index (a sorted set), so its cost follows the number of
-        expired records, not the size of the database.
+        Redis expires records natively a moment after their logical expiry, so a store seldom
+        needs sweeping. The sweep walks the namespace's keys with ``SCAN`` (its cost follows the
+        size of the database) and removes, a batch per round trip, those whose expiry has passed.
         """
-        removed = 0
-        while True:
-            done, visited = self._call(self._sweep, [self._index], self._sweep_args())
-            removed += int(done)
-            if int(visited) < _SWEEP_BATCH:
-                return removed
+        return sum(
+            int(self._call(self._sweep, page, [self._offset_ms()])) for page in self._pages()
+        )
+
+    def _pages(self) -> Iterator[list[bytes]]:
+        """The namespace's record keys, in batches, as ``SCAN`` finds them."""
+        page: set[bytes] = set()
+        try:
+            for name in self.client.scan_iter(match=self._sweep_pattern(), count=_SWEEP_BATCH):
+                page.add(name)
+                if len(page) >= _SWEEP_BATCH:
+                    yield list(page)
+                    page = set()
+        except self._redis.exceptions.RedisError as exc:
+            self._translate(exc)
+        if page:
+            yield list(page)
 
 
 class AsyncRedisStore(_RedisBase, AsyncClosing):
@@ -512,7 +625,7 @@ class AsyncRedisStore(_RedisBase, AsyncClosing):
         """Close the client's connections."""
         await self.client.aclose()
 
-    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+    async def _call(self, script: Any, keys: Sequence[str | bytes], args: list[Any]) -> Any:
         try:
             try:
                 return await self.client.execute_command(
@@ -571,15 +684,28 @@ class AsyncRedisStore(_RedisBase, AsyncClosing):
 
     async def release(self, key: str, token: int) -> None:
         """See :meth:`RedisStore.release`."""
-        keys = [self.record_key(key), self._index]
-        if not await self._call(self._release, keys, [str(check_token(token))]):
+        keys = [self.record_key(key)]
+        if not await self._call(self._release, keys, [check_token(token)]):
             raise StaleTokenError(key)
 
     async def sweep(self) -> int:
         """See :meth:`RedisStore.sweep`."""
         removed = 0
-        while True:
-            done, visited = await self._call(self._sweep, [self._index], self._sweep_args())
-            removed += int(done)
-            if int(visited) < _SWEEP_BATCH:
-                return removed
+        async for page in self._pages():
+            removed += int(await self._call(self._sweep, page, [self._offset_ms()]))
+        return removed
+
+    async def _pages(self) -> AsyncIterator[list[bytes]]:
+        page: set[bytes] = set()
+        try:
+            async for name in self.client.scan_iter(
+                match=self._sweep_pattern(), count=_SWEEP_BATCH
+            ):
+                page.add(name)
+                if len(page) >= _SWEEP_BATCH:
+                    yield list(page)
+                    page = set()
+        except self._redis.exceptions.RedisError as exc:
+            self._translate(exc)
+        if page:
+            yield list(page)

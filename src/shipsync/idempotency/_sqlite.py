@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from os import PathLike
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from shipsync._closing import AsyncClosing
 from shipsync.errors import (
@@ -91,7 +91,8 @@ class SQLiteStore:
         self.path = path
         self._clock = clock
         self._lock = threading.RLock()
-        self._spans: dict[tuple[timedelta, str], float] = {}
+        self._lease_s: dict[timedelta, float] = {}
+        self._retention_s: dict[timedelta, float] = {}
         t = self.table
         self._sql_insert = (
             f"INSERT INTO {t} (ns, key, state, fingerprint, expires_at) VALUES (?, ?, 'p', ?, ?) "
@@ -129,6 +130,7 @@ class SQLiteStore:
                 "state TEXT NOT NULL, fingerprint TEXT NOT NULL, expires_at REAL NOT NULL, "
                 "result BLOB, UNIQUE (ns, key))"
             )
+            self._cursor = self._conn.cursor()
         except sqlite3.Error as exc:
             raise StoreUnavailableError(f"cannot open the SQLite store: {exc}") from exc
 
@@ -158,17 +160,8 @@ class SQLiteStore:
                     raise
                 self._conn.execute("COMMIT")
                 return out
-            except (
-                sqlite3.OperationalError,
-                sqlite3.ProgrammingError,
-                sqlite3.InterfaceError,
-                sqlite3.DataError,
-            ) as exc:
-                # locked past the timeout, unreadable, disk full, the store was closed, or a
-                # value over SQLite's length limit: the store cannot take the call
-                raise StoreUnavailableError(f"SQLite store unavailable: {exc}") from exc
-            except sqlite3.DatabaseError as exc:
-                raise CorruptRecordError(f"SQLite store is damaged: {exc}") from exc
+            except sqlite3.Error as exc:
+                _fail(exc)
 
     # -- the contract ------------------------------------------------------------------------
 
@@ -195,23 +188,35 @@ class SQLiteStore:
         raise StoreUnavailableError("SQLite store: claim did not settle under contention")
 
     def _seconds(self, span: timedelta, what: str) -> float:
-        """``span`` in seconds, checked once per distinct value."""
-        if type(span) is not timedelta:
-            return seconds(span, what)
-        known = self._spans.get((span, what))
-        if known is None:
-            known = seconds(span, what)
-            if len(self._spans) < 64:
-                self._spans[(span, what)] = known
+        """``span`` in seconds, checked, and remembered (for a few distinct values) so that the
+        next call with it is one dictionary lookup."""
+        known = seconds(span, what)
+        if type(span) is timedelta:
+            spans = self._lease_s if what == "lease" else self._retention_s
+            if len(spans) < 32:
+                spans[span] = known
         return known
 
     def claim(self, key: str, fingerprint: str, lease: timedelta = DEFAULT_LEASE) -> ClaimOutcome:
         """Claim ``key``; see :class:`~shipsync.idempotency.IdempotencyStore`."""
-        secs = self._seconds(lease, "lease")
-        check_key(key)
+        secs = self._lease_s.get(lease) if type(lease) is timedelta else None
+        if secs is None:
+            secs = self._seconds(lease, "lease")
+        skey = storage_key(check_key(key))
         check_fingerprint(fingerprint)
         now = self._clock()
-        outcome = self._run(lambda c: self._claim_one(c, key, fingerprint, secs, now))
+        # The common case, a new key, is one statement on the connection's own cursor; anything
+        # else (a row already there) takes the general path.
+        with self._lock:
+            try:
+                row = self._cursor.execute(
+                    self._sql_insert, (self.namespace, skey, fingerprint, now + secs)
+                ).fetchone()
+                if row is not None:
+                    return Acquired(key, row[0])
+                outcome = self._claim_one(self._conn, key, fingerprint, secs, now)
+            except sqlite3.Error as exc:
+                _fail(exc)
         if isinstance(outcome, Mismatched):
             raise FingerprintMismatchError(key)
         return outcome
@@ -248,17 +253,33 @@ class SQLiteStore:
         error is ``CompletionFailedError`` with ``retryable=True``: the side effect ran; retry the
         completion with the same token, or reconcile.
         """
-        secs = self._seconds(retention, "retention")
-        check_key(key)
-        token, result = check_token(token), check_result(result)
+        secs = self._retention_s.get(retention) if type(retention) is timedelta else None
+        if secs is None:
+            secs = self._seconds(retention, "retention")
+        skey = storage_key(check_key(key))
+        if type(token) is not int:
+            token = check_token(token)
+        if type(result) is not bytes:
+            result = check_result(result)
         until = self._clock() + secs
         try:
-            ok = self._run(lambda c: self._complete_one(c, key, token, result, until))
+            with self._lock:
+                try:
+                    cur = self._cursor.execute(
+                        self._sql_complete, (result, until, token, self.namespace, skey)
+                    )
+                    if cur.rowcount == 1:
+                        return
+                    row = self._conn.execute(
+                        self._sql_state, (token, self.namespace, skey)
+                    ).fetchone()
+                except sqlite3.Error as exc:
+                    _fail(exc)
         except StoreUnavailableError as exc:
             raise CompletionFailedError(
                 key, "the SQLite store is unavailable", retryable=True
             ) from exc
-        if not ok:
+        if row is None or row[0] != "c":
             raise StaleTokenError(key)
 
     def complete_many(
@@ -306,6 +327,23 @@ class SQLiteStore:
             f"UPDATE {self.table} SET state = 'garbage', expires_at = 'x' WHERE ns = ? AND key = ?"
         )
         self._run(lambda c: c.execute(sql, (self.namespace, storage_key(key))))
+
+
+def _fail(exc: sqlite3.Error) -> NoReturn:
+    """Raise the store's error for a failed SQLite call."""
+    if isinstance(
+        exc,
+        sqlite3.OperationalError
+        | sqlite3.ProgrammingError
+        | sqlite3.InterfaceError
+        | sqlite3.DataError,
+    ):
+        # locked past the timeout, unreadable, disk full, the store was closed, or a value over
+        # SQLite's length limit: the store cannot take the call
+        raise StoreUnavailableError(f"SQLite store unavailable: {exc}") from exc
+    if isinstance(exc, sqlite3.DatabaseError):
+        raise CorruptRecordError(f"SQLite store is damaged: {exc}") from exc
+    raise exc
 
 
 def _checked(rec: Any) -> tuple[int, str, str, float, bytes]:
