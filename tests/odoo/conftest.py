@@ -229,12 +229,23 @@ class OdooData:
                     "order": "id",
                 },
             )
+            dest = row["default_location_dest_id"] or self._customers()  # False on Odoo 17
             self._type = (
                 int(row["id"]),
                 int(row["default_location_src_id"][0]),
-                int(row["default_location_dest_id"][0]),
+                int(dest[0]),
             )
         return self._type
+
+    def _customers(self) -> list[int]:
+        """The customers location, where Odoo 17's delivery types name no destination."""
+        [row] = self.gw.call(
+            "ir.model.data",
+            "search_read",
+            [[["module", "=", "stock"], ["name", "=", "stock_location_customers"]]],
+            {"fields": ["res_id"]},
+        )
+        return [int(row["res_id"])]
 
     def pickings(
         self, count: int, *, partner: int | None = None, moves: int = 1, stocked: bool = False

@@ -67,6 +67,11 @@ class OdooVersion:
     """Whether ``stock.move`` has a ``name`` field (removed in 19; its text is computed)."""
     package_model: str
     """The model of packages (``stock.quant.package``, renamed ``stock.package`` in 19)."""
+    company_context_key: str
+    """The context key naming the companies a request works in, the first being the company
+    of what it creates (``allowed_company_ids``)."""
+    bill_journal_type: str
+    """``account.journal.type`` of the journal vendor bills go to (``purchase``)."""
 
 
 def _version(
@@ -97,6 +102,8 @@ def _version(
         storable_product=storable_product or {"type": "consu", "is_storable": True},
         move_has_name=move_has_name,
         package_model=package_model,
+        company_context_key="allowed_company_ids",
+        bill_journal_type="purchase",
     )
 
 
