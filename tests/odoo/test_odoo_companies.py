@@ -3,19 +3,18 @@
 Recorded on a database whose admin may work in both companies ("My Company" in USD and
 "shipsync EU" in EUR, each with its warehouse and purchase journal); replayed from
 ``cassettes/`` in CI. Live: set the ``ODOO_*`` variables for such a database and run this
-module only; its names carry their own tag (``cassettes/companies_run_tag.txt``).
+module only; its names carry their own tag (``companies_tag``: ``cassettes/companies_run_tag.txt``).
 """
 
 from __future__ import annotations
 
-import time
+import os
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from test_odoo_operations import _shipment
 
-from conftest import CASSETTES, LIVE, NO_WAIT
 from shipsync.canonical import (
     ChargeType,
     FreightCharge,
@@ -29,20 +28,12 @@ from shipsync.errors import (
     OdooCompanyMismatchError,
     OdooMissingError,
 )
-from shipsync.odoo import OdooCompany, OdooLogistics, RpcGateway, version_facts
+from shipsync.odoo import OdooCompany, OdooLogistics, RetryPolicy, RpcGateway, version_facts
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-TAG_FILE = CASSETTES / "companies_run_tag.txt"
-
-
-@pytest.fixture(scope="module")
-def tag() -> str:
-    """This module's run tag: fresh when recording, the recorded one in replay."""
-    if LIVE:
-        value = "mc" + time.strftime("%m%d%H%M%S")
-        TAG_FILE.write_text(value + "\n", encoding="utf-8")
-        return value
-    return TAG_FILE.read_text(encoding="utf-8").strip()
+# Not imported from conftest: tests/odoo/v17 collects these tests again under its own conftest.
+LIVE = all(os.environ.get(k) for k in ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_PASSWORD"))
+NO_WAIT = RetryPolicy(attempts=3, initial=0, jitter=0)
 
 
 def _two_companies(odoo: OdooLogistics) -> tuple[OdooCompany, OdooCompany]:
@@ -66,7 +57,7 @@ def _customers(gw: Any) -> list[int]:
     return [int(row["res_id"])]
 
 
-def _picking(gw: Any, company: OdooCompany, tag: str, n: int) -> int:
+def _picking(gw: Any, company: OdooCompany, companies_tag: str, n: int) -> int:
     """A confirmed outgoing picking of ``company``, created in that company."""
     context = {"context": {"allowed_company_ids": [company.id]}}
     [kind] = gw.call(
@@ -85,7 +76,7 @@ def _picking(gw: Any, company: OdooCompany, tag: str, n: int) -> int:
     product = gw.call(
         "product.product",
         "create",
-        [{"name": f"Widget {company.id}-{n} {tag}", "type": "consu", "list_price": 10}],
+        [{"name": f"Widget {company.id}-{n} {companies_tag}", "type": "consu", "list_price": 10}],
     )
     move = {"product_id": product, "product_uom_qty": 1, "location_id": src}
     if version_facts(gw.server_version).move_has_name:
@@ -99,7 +90,7 @@ def _picking(gw: Any, company: OdooCompany, tag: str, n: int) -> int:
                     "picking_type_id": kind["id"],
                     "location_id": src,
                     "location_dest_id": dest,
-                    "origin": f"shipsync companies {tag}",
+                    "origin": f"shipsync companies {companies_tag}",
                     "move_ids": [[0, 0, {**move, "location_dest_id": dest}]],
                 }
             ]
@@ -155,13 +146,15 @@ def test_a_company_the_user_cannot_work_in_is_refused_when_configured(gateway: A
     assert odoo.in_company(other.id).company == other
 
 
-def test_a_scoped_instance_never_writes_on_another_companys_picking(gateway: Any, tag: str) -> None:
+def test_a_scoped_instance_never_writes_on_another_companys_picking(
+    gateway: Any, companies_tag: str
+) -> None:
     """In company A, a picking of company B is an error naming the picking and B; nothing of
     the shipment is written on it. The instance for B writes it, in B's currency."""
     odoo = OdooLogistics(gateway)
     first, other = _two_companies(odoo)
-    picking = _picking(gateway, other, tag, 1)
-    shipment = _shipment(f"MCA{tag}")
+    picking = _picking(gateway, other, companies_tag, 1)
+    shipment = _shipment(f"MCA{companies_tag}")
     price = Money.of("12.34", other.currency)
 
     with pytest.raises(OdooCompanyAccessError, match=f"stock.picking {picking}") as refused:
@@ -180,16 +173,16 @@ def test_a_scoped_instance_never_writes_on_another_companys_picking(gateway: Any
 
 
 def test_the_company_is_inferred_from_the_picking_and_what_is_created_belongs_to_it(
-    gateway: Any, tag: str
+    gateway: Any, companies_tag: str
 ) -> None:
     """``for_picking`` scopes to the picking's company: the labels it attaches belong to that
     company, not to the user's current one."""
     odoo = OdooLogistics(gateway)
     _first, other = _two_companies(odoo)
-    picking = _picking(gateway, other, tag, 2)
+    picking = _picking(gateway, other, companies_tag, 2)
     inferred = odoo.for_picking(picking)
     assert inferred.company == other
-    done = inferred.record_shipment(picking, _shipment(f"MCI{tag}"))
+    done = inferred.record_shipment(picking, _shipment(f"MCI{companies_tag}"))
     labels = gateway.call(
         "ir.attachment", "read", [list(done.attachment_ids)], {"fields": ["company_id"]}
     )
@@ -197,13 +190,13 @@ def test_the_company_is_inferred_from_the_picking_and_what_is_created_belongs_to
 
 
 def test_a_user_whose_companies_exclude_the_record_gets_the_typed_access_error(
-    gateway: Any, tag: str, target: tuple[str, str]
+    gateway: Any, companies_tag: str, target: tuple[str, str]
 ) -> None:
     """A stock user of company A only: B's picking is an OdooCompanyAccessError naming the
     picking (inferred or not), and configuring company B is refused naming B."""
     odoo = OdooLogistics(gateway)
     first, other = _two_companies(odoo)
-    picking = _picking(gateway, other, tag, 3)
+    picking = _picking(gateway, other, companies_tag, 3)
     facts = version_facts(gateway.server_version)
     [group] = gateway.call(
         "ir.model.data",
@@ -211,13 +204,13 @@ def test_a_user_whose_companies_exclude_the_record_gets_the_typed_access_error(
         [[["module", "=", "stock"], ["name", "=", "group_stock_user"]]],
         {"fields": ["res_id"]},
     )
-    login, password = f"stock-{tag}", f"pw-{tag}-secret"
+    login, password = f"stock-{companies_tag}", f"pw-{companies_tag}-secret"
     gateway.call(
         "res.users",
         "create",
         [
             {
-                "name": f"Stock user {tag}",
+                "name": f"Stock user {companies_tag}",
                 "login": login,
                 "password": password,
                 "company_id": first.id,
@@ -240,7 +233,7 @@ def test_a_user_whose_companies_exclude_the_record_gets_the_typed_access_error(
         user.for_picking(picking)
     assert isinstance(inferred.value, OdooAccessError)
     with pytest.raises(OdooCompanyAccessError, match=f"stock.picking {picking}"):
-        user.record_shipment(picking, _shipment(f"MCU{tag}"))
+        user.record_shipment(picking, _shipment(f"MCU{companies_tag}"))
     with pytest.raises(OdooCompanyAccessError, match=other.name):
         OdooLogistics(user_gw, company=other.name)
     [untouched] = odoo.read_pickings([picking])
@@ -248,19 +241,19 @@ def test_a_user_whose_companies_exclude_the_record_gets_the_typed_access_error(
 
 
 def test_vendor_bills_go_to_each_companys_purchase_journal_in_the_invoice_currency(
-    gateway: Any, tag: str
+    gateway: Any, companies_tag: str
 ) -> None:
     """The same carrier invoice number billed in A and in B makes one bill per company, each
     in its company's purchase journal and the invoice's currency; a repeat creates nothing."""
     odoo = OdooLogistics(gateway)
     first, other = _two_companies(odoo)
-    vendor = int(gateway.call("res.partner", "create", [{"name": f"Carrier {tag}"}]))
+    vendor = int(gateway.call("res.partner", "create", [{"name": f"Carrier {companies_tag}"}]))
     bills = {}
     for company, n in ((first, 4), (other, 5)):
-        picking = _picking(gateway, company, tag, n)
-        ref = f"MCB{tag}{n}"
+        picking = _picking(gateway, company, companies_tag, n)
+        ref = f"MCB{companies_tag}{n}"
         gateway.call("stock.picking", "write", [[picking], {"carrier_tracking_ref": ref}])
-        invoice = _invoice(f"INV-{tag}", company.currency, [ref])
+        invoice = _invoice(f"INV-{companies_tag}", company.currency, [ref])
         scoped = odoo.for_invoice(invoice)
         assert scoped.company == company
         bill = scoped.create_vendor_bill(invoice, vendor_id=vendor)
@@ -273,16 +266,17 @@ def test_vendor_bills_go_to_each_companys_purchase_journal_in_the_invoice_curren
     assert bills[first.id].id != bills[other.id].id
 
 
-def test_a_bill_in_another_currency_and_a_foreign_journal(gateway: Any, tag: str) -> None:
+def test_a_bill_in_another_currency_and_a_foreign_journal(gateway: Any, companies_tag: str) -> None:
     """Company B is billed in A's currency when the carrier invoiced in it (the bill keeps
     the invoice's currency); a journal of A given to B is refused naming it; an invoice
     covering pickings of both companies is refused naming them, before anything is created."""
     odoo = OdooLogistics(gateway)
     first, other = _two_companies(odoo)
-    vendor = int(gateway.call("res.partner", "create", [{"name": f"Carrier X {tag}"}]))
+    vendor = int(gateway.call("res.partner", "create", [{"name": f"Carrier X {companies_tag}"}]))
     in_other = odoo.in_company(other.id)
     bill = in_other.create_vendor_bill(
-        _invoice(f"INVX-{tag}", first.currency, [f"NOPICK{tag}"]), vendor_id=vendor
+        _invoice(f"INVX-{companies_tag}", first.currency, [f"NOPICK{companies_tag}"]),
+        vendor_id=vendor,
     )
     assert bill.company_id == other.id
     assert bill.total == Money.of("10.00", first.currency)
@@ -295,20 +289,20 @@ def test_a_bill_in_another_currency_and_a_foreign_journal(gateway: Any, tag: str
     )
     with pytest.raises(OdooCompanyAccessError, match=f"account.journal {first_journal}"):
         in_other.create_vendor_bill(
-            _invoice(f"INVJ-{tag}", other.currency, [f"NOPICK{tag}"]),
+            _invoice(f"INVJ-{companies_tag}", other.currency, [f"NOPICK{companies_tag}"]),
             vendor_id=vendor,
             journal_id=first_journal,
         )
 
     refs = []
     for company, n in ((first, 6), (other, 7)):
-        picking = _picking(gateway, company, tag, n)
-        refs.append(f"MCM{tag}{n}")
+        picking = _picking(gateway, company, companies_tag, n)
+        refs.append(f"MCM{companies_tag}{n}")
         gateway.call("stock.picking", "write", [[picking], {"carrier_tracking_ref": refs[-1]}])
     with pytest.raises(OdooCompanyMismatchError) as mixed:
-        odoo.for_invoice(_invoice(f"INVM-{tag}", first.currency, refs))
+        odoo.for_invoice(_invoice(f"INVM-{companies_tag}", first.currency, refs))
     assert mixed.value.companies == (first.id, other.id)
-    assert odoo.read_vendor_bill(f"INVM-{tag}", vendor_id=vendor) is None
+    assert odoo.read_vendor_bill(f"INVM-{companies_tag}", vendor_id=vendor) is None
 
 
 def test_a_picking_that_does_not_exist_stays_a_missing_error(gateway: Any) -> None:
