@@ -188,11 +188,12 @@ class OdooLogistics:
         bills) belongs to it. A company the user may not access raises
         :class:`~shipsync.errors.OdooCompanyAccessError` naming it, before any write.
         """
+        chosen = resolve_company(company, self._companies())
         scoped = OdooLogistics.__new__(OdooLogistics)
         scoped._fields = self._fields
         scoped._base = self._base
         scoped._allowed = self._allowed
-        scoped._company = resolve_company(company, self._companies())
+        scoped._company = chosen
         scoped._scope = CompanyGateway(self._base, scoped._company)
         scoped._gw = scoped._scope
         scoped._facts = ServerFacts(scoped._gw, self._fields)
@@ -281,6 +282,8 @@ class OdooLogistics:
             found += self._lookup.search([["id", "in", list(chunk)]])
         if len(found) != len(ids):
             missing = sorted(set(ids) - {int(r["id"]) for r in found})
+            if self._scope is not None:
+                explain_absence(self._scope, f.picking_model, missing[0])
             shown = ", ".join(map(str, missing[:20])) + (", ..." if len(missing) > 20 else "")
             raise OdooMissingError(f"{len(missing)} picking(s) do not exist: {shown}")
         notes = self._lookup.notes_by_picking(ids)
