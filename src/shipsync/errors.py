@@ -50,10 +50,12 @@ Catch :class:`ShipsyncError` to catch them all, or a branch to act on a kind of 
     ├── OdooError                         Odoo subsystem; .odoo_message
     │   ├── OdooAuthError                 wrong database, login, password or API key
     │   ├── OdooAccessError               Odoo's AccessError
+    │   │   └── OdooCompanyAccessError    a company or record outside the user's/scope's companies
     │   ├── OdooValidationError           Odoo's ValidationError
     │   ├── OdooMissingError              Odoo's MissingError (record gone)
     │   ├── OdooUserError                 Odoo's UserError
     │   ├── OdooModuleMissingError        a required module is not installed (.module)
+    │   ├── OdooCompanyMismatchError      one document would span several companies
     │   ├── OdooResponseError             (also RemoteDataError) an answer we cannot read
     │   └── OdooUnavailableError          (also UnavailableError) the server cannot be reached
     ├── FlowError                         flows subsystem
@@ -118,6 +120,8 @@ __all__ = [
     "NotifyError",
     "OdooAccessError",
     "OdooAuthError",
+    "OdooCompanyAccessError",
+    "OdooCompanyMismatchError",
     "OdooError",
     "OdooMissingError",
     "OdooModuleMissingError",
@@ -531,6 +535,26 @@ class OdooAccessError(OdooError):
     """Odoo raised AccessError: the user may not do that."""
 
 
+class OdooCompanyAccessError(OdooAccessError):
+    """A company the Odoo user may not work in, or a record outside the operation's company.
+
+    ``company`` names the company asked for or the one the record belongs to (name or id, as
+    known), ``record`` the record (``"stock.picking 12"``), either ``None`` when not known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        company: str | None = None,
+        record: str | None = None,
+        odoo_message: str | None = None,
+    ) -> None:
+        super().__init__(message, odoo_message=odoo_message)
+        self.company = company
+        self.record = record
+
+
 class OdooValidationError(OdooError):
     """Odoo raised ValidationError: a constraint rejected the values."""
 
@@ -549,6 +573,15 @@ class OdooModuleMissingError(OdooError):
     def __init__(self, module: str) -> None:
         self.module = module
         super().__init__(f"the Odoo module {module!r} is not installed")
+
+
+class OdooCompanyMismatchError(OdooError):
+    """One document (a vendor bill) would cover records of several companies; ``companies``
+    holds their ids. Nothing is written: give the company, or split the document."""
+
+    def __init__(self, message: str, *, companies: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.companies = companies
 
 
 class OdooResponseError(OdooError, RemoteDataError):

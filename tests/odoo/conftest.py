@@ -124,6 +124,18 @@ def run_tag() -> str:
     return TAG_FILE.read_text(encoding="utf-8").strip()
 
 
+@pytest.fixture(scope="module")
+def companies_tag(request: pytest.FixtureRequest) -> str:
+    """The multi-company tests' run tag, kept beside the cassettes of the folder collecting them
+    (``cassettes/companies_run_tag.txt`` here, ``v17/cassettes/...`` for Odoo 17)."""
+    tag_file = request.path.parent / "cassettes" / "companies_run_tag.txt"
+    if LIVE:
+        value = "mc" + time.strftime("%m%d%H%M%S")
+        tag_file.write_text(value + "\n", encoding="utf-8")
+        return value
+    return tag_file.read_text(encoding="utf-8").strip()
+
+
 @pytest.fixture
 def cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The test's cassette, in use for the whole test; ``.play_count`` counts replayed calls."""
@@ -213,7 +225,7 @@ class OdooData:
         if number not in self._products:
             values = {"name": f"Widget {number} {self.tag}", "type": "consu", "list_price": 10}
             if number < 0:
-                values.update(is_storable=True, tracking="serial")
+                values.update(self.facts.storable_product, tracking="serial")
             self._products[number] = int(self.gw.call("product.product", "create", [values]))
         return self._products[number]
 
@@ -229,12 +241,23 @@ class OdooData:
                     "order": "id",
                 },
             )
+            dest = row["default_location_dest_id"] or self._customers()  # False on Odoo 17
             self._type = (
                 int(row["id"]),
                 int(row["default_location_src_id"][0]),
-                int(row["default_location_dest_id"][0]),
+                int(dest[0]),
             )
         return self._type
+
+    def _customers(self) -> list[int]:
+        """The customers location, where Odoo 17's delivery types name no destination."""
+        [row] = self.gw.call(
+            "ir.model.data",
+            "search_read",
+            [[["module", "=", "stock"], ["name", "=", "stock_location_customers"]]],
+            {"fields": ["res_id"]},
+        )
+        return [int(row["res_id"])]
 
     def pickings(
         self, count: int, *, partner: int | None = None, moves: int = 1, stocked: bool = False

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-CASSETTES = sorted((Path(__file__).parent / "cassettes").glob("*.yaml")) + sorted(
-    (Path(__file__).parent / "v19" / "cassettes").glob("*.yaml")
-)
+CASSETTES = [
+    *sorted((Path(__file__).parent / "cassettes").glob("*.yaml")),
+    *sorted((Path(__file__).parent / "v17" / "cassettes").glob("*.yaml")),
+    *sorted((Path(__file__).parent / "v19" / "cassettes").glob("*.yaml")),
+]
 SECRET_KEYS = {"password", "new_password", "api_key", "apikey", "key", "token", "secret"}
 SECRET_TEXT = re.compile(r"session_id|whsec_|Bearer |set-cookie|\"debug\": \"[^\"]", re.IGNORECASE)
 

@@ -28,7 +28,13 @@ from shipsync.canonical import (
 )
 from shipsync.flows import BookingFlow, Outcome
 from shipsync.idempotency import MemoryStore
-from shipsync.odoo import MemoryCursorStore, OdooLogistics, OdooSource, RpcGateway
+from shipsync.odoo import (
+    MemoryCursorStore,
+    OdooLogistics,
+    OdooSource,
+    RpcGateway,
+    version_facts,
+)
 from shipsync.testing.fake_carrier import FakeCarrier
 
 LIVE = all(os.environ.get(k) for k in ("ODOO_URL", "ODOO_DB", "ODOO_USER", "ODOO_PASSWORD"))
@@ -207,7 +213,8 @@ def test_a_return_created_in_odoo_gets_a_return_label_on_its_return_picking(
         gateway.call(
             "stock.return.picking.line", "write", [row["product_return_moves"], {"quantity": 1}]
         )
-        action = gateway.call("stock.return.picking", "action_create_returns", [[wizard]])
+        method = version_facts(gateway.server_version).return_wizard_method
+        action = gateway.call("stock.return.picking", method, [[wizard]])
         back = int(action["res_id"])
 
         returns = source.poll("return.initiated")

@@ -57,6 +57,7 @@ def test_public_names_are_pinned() -> None:
         "IntendedWrite",
         "Json2Gateway",
         "MemoryCursorStore",
+        "OdooCompany",
         "OdooFieldMap",
         "OdooGateway",
         "OdooLogistics",

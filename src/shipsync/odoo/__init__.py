@@ -15,6 +15,7 @@ Field and model names are configuration (:class:`OdooFieldMap`); errors are
 """
 
 from shipsync.odoo._batch import CREATE_CHUNK, IN_CHUNK, message_id_for
+from shipsync.odoo._companies import OdooCompany
 from shipsync.odoo._cursors import (
     EPOCH,
     CursorStore,
@@ -98,6 +99,7 @@ __all__ = [
     "IntendedWrite",
     "Json2Gateway",
     "MemoryCursorStore",
+    "OdooCompany",
     "OdooFieldMap",
     "OdooGateway",
     "OdooLogistics",

@@ -66,14 +66,16 @@ def bill_values(
     return result
 
 
-def credit_note_values(claim: Claim, *, vendor_id: int, currency_id: int) -> dict[str, Any]:
+def credit_note_values(
+    claim: Claim, *, vendor_id: int, currency_id: int, journal_id: int | None = None
+) -> dict[str, Any]:
     """The ``account.move`` values of the carrier's credit note for a settled claim."""
     amount = claim.settled_amount or claim.amount
     label = f"Claim {claim.claim_id}: {claim.reason}"
     if claim.tracking_number:
         label += f" ({claim.tracking_number})"
     when = claim.settled_at or claim.opened_at
-    return {
+    result: dict[str, Any] = {
         "move_type": "in_refund",
         "partner_id": vendor_id,
         "ref": claim.claim_id,
@@ -83,6 +85,9 @@ def credit_note_values(claim: Claim, *, vendor_id: int, currency_id: int) -> dic
             [0, 0, {"name": label[:500], "quantity": 1, "price_unit": float(amount.amount)}]
         ],
     }
+    if journal_id is not None:
+        result["journal_id"] = journal_id
+    return result
 
 
 def find_credit_note(gateway: OdooGateway, claim_id: str, vendor_id: int) -> int | None:
@@ -131,9 +136,14 @@ def find_bill(gateway: OdooGateway, invoice_number: str, vendor_id: int) -> int 
     return ids[0] if ids else None
 
 
-def read_bill(gateway: OdooGateway, bill_id: int, *, created: bool) -> VendorBillRecord:
-    """Read a bill and its product lines back as a typed record (two requests)."""
+def read_bill(
+    gateway: OdooGateway, bill_id: int, *, created: bool, with_company: bool = False
+) -> VendorBillRecord:
+    """Read a bill and its product lines back as a typed record (two requests); its company
+    and journal too ``with_company``."""
     fields = ["ref", "state", "partner_id", "currency_id", "amount_total", "invoice_origin"]
+    if with_company:
+        fields += ["company_id", "journal_id"]
     product_line = version_facts(gateway.server_version).bill_line_display_type
     bills = rows(
         gateway.call("account.move", "read", [[bill_id]], {"fields": fields}), "account.move.read"
@@ -176,4 +186,6 @@ def read_bill(gateway: OdooGateway, bill_id: int, *, created: bool) -> VendorBil
         ),
         picking_names=tuple(split_refs(origin)) if isinstance(origin, str) else (),
         created=created,
+        company_id=m2o_id(bill.get("company_id")),
+        journal_id=m2o_id(bill.get("journal_id")),
     )

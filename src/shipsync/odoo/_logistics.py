@@ -32,8 +32,8 @@ from shipsync.canonical import (
     ShipmentStatus,
     TrackingEvent,
 )
-from shipsync.errors import OdooMissingError, OdooModuleMissingError
-from shipsync.odoo._answers import created_ids
+from shipsync.errors import OdooCompanyAccessError, OdooMissingError, OdooModuleMissingError
+from shipsync.odoo._answers import created_ids, record_ids
 from shipsync.odoo._batch import IN_CHUNK, chunked, message_id_for
 from shipsync.odoo._bills import (
     bill_values,
@@ -42,6 +42,15 @@ from shipsync.odoo._bills import (
     find_bill,
     find_credit_note,
     read_bill,
+)
+from shipsync.odoo._companies import (
+    CompanyGateway,
+    OdooCompany,
+    explain_absence,
+    record_company,
+    resolve_company,
+    single_company,
+    user_companies,
 )
 from shipsync.odoo._facts import ServerFacts
 from shipsync.odoo._gateway import OdooGateway
@@ -123,23 +132,113 @@ class OdooLogistics:
     :class:`~shipsync.errors.ConfigurationError`.
     """
 
-    def __init__(self, gateway: OdooGateway, fields: OdooFieldMap | None = None) -> None:
-        self._gw = gateway
+    def __init__(
+        self,
+        gateway: OdooGateway,
+        fields: OdooFieldMap | None = None,
+        *,
+        company: int | str | None = None,
+    ) -> None:
         version_facts(gateway.server_version)  # an Odoo shipsync does not know: refused here
         self._fields = fields_for_version(fields or OdooFieldMap(), gateway.server_version)
-        self._facts = ServerFacts(gateway, self._fields)
-        self._lookup = PickingLookup(gateway, self._fields, self._facts)
-        self._writes = Writer(gateway, self._fields, self._facts)
+        self._base = gateway
+        self._allowed: dict[int, OdooCompany] | None = None
+        self._company: OdooCompany | None = None
+        self._scope: CompanyGateway | None = None
+        if company is not None:  # checked now: a company the user may not access is refused
+            self._company = resolve_company(company, self._companies())
+            self._scope = CompanyGateway(gateway, self._company)
+        self._gw: OdooGateway = self._scope or gateway
+        self._facts = ServerFacts(self._gw, self._fields)
+        self._lookup = PickingLookup(self._gw, self._fields, self._facts)
+        self._writes = Writer(self._gw, self._fields, self._facts)
 
     @property
     def gateway(self) -> OdooGateway:
-        """The gateway the operations run on."""
+        """The gateway the operations run on (scoped to :attr:`company` when one is set)."""
         return self._gw
 
     @property
     def fields(self) -> OdooFieldMap:
         """The field mapping in use."""
         return self._fields
+
+    @property
+    def company(self) -> OdooCompany | None:
+        """The company every operation runs in, or ``None`` (Odoo's defaults: every company
+        of the user is read, records are created in the user's current company)."""
+        return self._company
+
+    # --- companies --------------------------------------------------------------------------
+
+    def _companies(self) -> dict[int, OdooCompany]:
+        if self._allowed is None:
+            self._allowed = user_companies(self._base)
+        return self._allowed
+
+    def companies(self) -> list[OdooCompany]:
+        """The companies the Odoo user may work in (asked once, two requests)."""
+        return sorted(self._companies().values(), key=lambda c: c.id)
+
+    def in_company(self, company: int | str) -> OdooLogistics:
+        """The same operations scoped to ``company`` (an id or exact name).
+
+        Every request then runs in that company only (``allowed_company_ids``): records of
+        other companies are neither read nor written, and what is created (notes, labels,
+        bills) belongs to it. A company the user may not access raises
+        :class:`~shipsync.errors.OdooCompanyAccessError` naming it, before any write.
+        """
+        chosen = resolve_company(company, self._companies())
+        scoped = OdooLogistics.__new__(OdooLogistics)
+        scoped._fields = self._fields
+        scoped._base = self._base
+        scoped._allowed = self._allowed
+        scoped._company = chosen
+        scoped._scope = CompanyGateway(self._base, scoped._company)
+        scoped._gw = scoped._scope
+        scoped._facts = ServerFacts(scoped._gw, self._fields)
+        scoped._lookup = PickingLookup(scoped._gw, self._fields, scoped._facts)
+        scoped._writes = Writer(scoped._gw, self._fields, scoped._facts)
+        return scoped
+
+    def for_picking(self, picking_id: int) -> OdooLogistics:
+        """The operations scoped to the company of the picking ``picking_id`` (inferred).
+
+        A picking outside this instance's company, or outside the user's companies, raises
+        :class:`~shipsync.errors.OdooCompanyAccessError` naming it.
+        """
+        if self._scope is not None:
+            self._one(picking_id)
+            return self
+        _name, company = record_company(self._gw, self._fields.picking_model, picking_id)
+        if company is None:
+            return self
+        return self.in_company(company)
+
+    def for_invoice(self, invoice: FreightInvoice) -> OdooLogistics:
+        """The operations scoped to the company of the pickings ``invoice`` covers (inferred).
+
+        Pickings of several companies raise :class:`~shipsync.errors.OdooCompanyMismatchError`
+        naming them; an invoice covering no known picking keeps this instance as it is.
+        """
+        found = self._lookup.rows_by_tracking(sorted({ln.tracking_number for ln in invoice.lines}))
+        company = single_company(found, f"invoice {invoice.invoice_number}")
+        if company is None or self._scope is not None:
+            return self
+        return self.in_company(company)
+
+    def _one(self, picking_id: int) -> dict[str, Any]:
+        """The picking's row; one outside the company (or the user's companies) is
+        :class:`~shipsync.errors.OdooCompanyAccessError` naming it."""
+        try:
+            return self._lookup.one(picking_id)
+        except OdooMissingError:
+            # Not found: another company's (in a scope), outside the user's companies (a
+            # typed access error naming it), or gone; asked once more, by id, to tell which.
+            if self._scope is not None:
+                explain_absence(self._scope, self._fields.picking_model, picking_id)
+            record_company(self._gw, self._fields.picking_model, picking_id)
+            raise
 
     def require_modules(self, *modules: str) -> None:
         """Raise :class:`~shipsync.errors.OdooModuleMissingError` for a module not installed."""
@@ -183,6 +282,8 @@ class OdooLogistics:
             found += self._lookup.search([["id", "in", list(chunk)]])
         if len(found) != len(ids):
             missing = sorted(set(ids) - {int(r["id"]) for r in found})
+            if self._scope is not None:
+                explain_absence(self._scope, f.picking_model, missing[0])
             shown = ", ".join(map(str, missing[:20])) + (", ..." if len(missing) > 20 else "")
             raise OdooMissingError(f"{len(missing)} picking(s) do not exist: {shown}")
         notes = self._lookup.notes_by_picking(ids)
@@ -356,7 +457,7 @@ class OdooLogistics:
         """
         start = self._gw.round_trips
         key = message_id_for("shipment", shipment.carrier, shipment.shipment_id, str(picking_id))
-        row = self._lookup.one(picking_id)
+        row = self._one(picking_id)
         if self._writes.existing([key]):
             return RecordedDocument(
                 picking_id=picking_id,
@@ -485,6 +586,8 @@ class OdooLogistics:
         ids = sorted({pid for pid, _, _ in bookings})
         rows = {int(r["id"]): r for r in self._lookup.search([["id", "in", ids]])}
         missing = [pid for pid in ids if pid not in rows]
+        if missing and self._scope is not None:
+            explain_absence(self._scope, f.picking_model, missing[0])
         if missing:
             raise OdooMissingError(f"{len(missing)} picking(s) do not exist: {missing[:20]}")
         keys = {
@@ -536,7 +639,7 @@ class OdooLogistics:
         key = message_id_for(
             "pod", proof.shipment_id, proof.tracking_number, proof.delivered_at.isoformat()
         )
-        self._lookup.one(picking_id)
+        self._one(picking_id)
         if self._writes.existing([key]):
             return RecordedDocument(
                 picking_id=picking_id,
@@ -567,7 +670,7 @@ class OdooLogistics:
         """
         start = self._gw.round_trips
         key = message_id_for("cancel", shipment.carrier, shipment.shipment_id, str(picking_id))
-        self._lookup.one(picking_id)
+        self._one(picking_id)
         if self._writes.existing([key]):
             return RecordedDocument(
                 picking_id=picking_id,
@@ -586,7 +689,7 @@ class OdooLogistics:
         """Record a return label on the return picking: tracking number, label, one note."""
         start = self._gw.round_trips
         key = message_id_for("return", returned.carrier, returned.return_id, str(picking_id))
-        row = self._lookup.one(picking_id)
+        row = self._one(picking_id)
         if self._writes.existing([key]):
             return RecordedDocument(
                 picking_id=picking_id,
@@ -628,14 +731,22 @@ class OdooLogistics:
         One line per charge, labelled with the tracking number, charge type and the picking it
         covers; the bill's origin lists the pickings. When a bill of that vendor with that
         reference exists, it is read back with ``created=False`` and nothing is written.
+
+        In a company (:attr:`company`, :meth:`in_company`, :meth:`for_invoice`), the bill goes
+        to that company's purchase journal (or ``journal_id``, which must be one of its purchase
+        journals, else :class:`~shipsync.errors.OdooCompanyAccessError`), in the invoice's
+        currency, and is looked for only in that company: each company bills its own freight.
         """
         existing = find_bill(self._gw, invoice.invoice_number, vendor_id)
+        scoped = self._company is not None
         if existing is not None:
-            return read_bill(self._gw, existing, created=False)
+            return read_bill(self._gw, existing, created=False, with_company=scoped)
         currency = currency_id(self._gw, invoice.currency)
         rows = self._lookup.rows_by_tracking(
             sorted({line.tracking_number for line in invoice.lines})
         )
+        if scoped:
+            journal_id = self._bill_journal(journal_id)
         values = bill_values(
             invoice,
             vendor_id=vendor_id,
@@ -645,25 +756,56 @@ class OdooLogistics:
         )
         created = self._gw.call("account.move", "create", [[values]])
         [bill_id] = created_ids(created, 1, "account.move.create")
-        return read_bill(self._gw, bill_id, created=True)
+        return read_bill(self._gw, bill_id, created=True, with_company=scoped)
+
+    def _bill_journal(self, journal_id: int | None) -> int:
+        """The company's purchase journal: ``journal_id`` checked, or its first one."""
+        company = self._company
+        assert company is not None
+        kind = version_facts(self._gw.server_version).bill_journal_type
+        domain: list[Any] = [["type", "=", kind], ["company_id", "=", company.id]]
+        if journal_id is not None:
+            domain.append(["id", "=", journal_id])
+        found = record_ids(
+            self._gw.call(
+                "account.journal", "search", [domain], {"limit": 1, "order": "sequence, id"}
+            ),
+            "account.journal.search",
+        )
+        if found:
+            return found[0]
+        if journal_id is not None:
+            raise OdooCompanyAccessError(
+                f"account.journal {journal_id} is not a {kind} journal of company {company}",
+                record=f"account.journal {journal_id}",
+                company=company.name,
+            )
+        raise OdooMissingError(f"company {company} has no {kind} journal")
 
     def read_vendor_bill(self, invoice_number: str, *, vendor_id: int) -> VendorBillRecord | None:
         """Read back the vendor bill of ``vendor_id`` referenced ``invoice_number``, if any."""
         bill_id = find_bill(self._gw, invoice_number, vendor_id)
-        return read_bill(self._gw, bill_id, created=False) if bill_id is not None else None
+        if bill_id is None:
+            return None
+        return read_bill(self._gw, bill_id, created=False, with_company=self._company is not None)
 
     def create_credit_note(self, claim: Claim, *, vendor_id: int) -> VendorBillRecord:
         """Draft the carrier's credit note (``in_refund``) for a settled claim, once per claim.
 
-        ``ref`` is the claim id; one line for the settled amount (or the claimed one).
+        ``ref`` is the claim id; one line for the settled amount (or the claimed one). In a
+        company, the note goes to that company's purchase journal.
         """
+        scoped = self._company is not None
         existing = find_credit_note(self._gw, claim.claim_id, vendor_id)
         if existing is not None:
-            return read_bill(self._gw, existing, created=False)
+            return read_bill(self._gw, existing, created=False, with_company=scoped)
         amount = claim.settled_amount or claim.amount
         values = credit_note_values(
-            claim, vendor_id=vendor_id, currency_id=currency_id(self._gw, amount.currency)
+            claim,
+            vendor_id=vendor_id,
+            currency_id=currency_id(self._gw, amount.currency),
+            journal_id=self._bill_journal(None) if scoped else None,
         )
         created = self._gw.call("account.move", "create", [[values]])
         [note_id] = created_ids(created, 1, "account.move.create")
-        return read_bill(self._gw, note_id, created=True)
+        return read_bill(self._gw, note_id, created=True, with_company=scoped)

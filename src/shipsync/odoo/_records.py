@@ -103,3 +103,7 @@ class VendorBillRecord(_Record):
     lines: tuple[VendorBillLineRecord, ...]
     picking_names: tuple[str, ...] = ()
     created: bool = True
+    company_id: int | None = None
+    """The bill's company (read by an instance scoped to a company; else ``None``)."""
+    journal_id: int | None = None
+    """The bill's journal (read by an instance scoped to a company; else ``None``)."""

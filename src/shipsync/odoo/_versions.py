@@ -67,6 +67,14 @@ class OdooVersion:
     """Whether ``stock.move`` has a ``name`` field (removed in 19; its text is computed)."""
     package_model: str
     """The model of packages (``stock.quant.package``, renamed ``stock.package`` in 19)."""
+    company_context_key: str
+    """The context key naming the companies a request works in, the first being the company
+    of what it creates (``allowed_company_ids``)."""
+    bill_journal_type: str
+    """``account.journal.type`` of the journal vendor bills go to (``purchase``)."""
+    return_wizard_method: str
+    """The ``stock.return.picking`` method that creates a return, as a user does
+    (``create_returns`` in 17, ``action_create_returns`` from 18)."""
 
 
 def _version(
@@ -79,6 +87,7 @@ def _version(
     storable_product: Mapping[str, object] | None = None,
     move_has_name: bool = True,
     package_model: str = "stock.quant.package",
+    return_wizard_method: str = "action_create_returns",
 ) -> OdooVersion:
     return OdooVersion(
         major=major,
@@ -97,14 +106,22 @@ def _version(
         storable_product=storable_product or {"type": "consu", "is_storable": True},
         move_has_name=move_has_name,
         package_model=package_model,
+        company_context_key="allowed_company_ids",
+        bill_journal_type="purchase",
+        return_wizard_method=return_wizard_method,
     )
 
 
 ODOO_VERSIONS: Mapping[int, OdooVersion] = {
     # 16: shipping fields on pickings come with ``delivery``; stock_delivery does not exist yet.
-    16: _version(16, delivery_module="delivery", storable_product={"type": "product"}),
+    16: _version(
+        16,
+        delivery_module="delivery",
+        storable_product={"type": "product"},
+        return_wizard_method="create_returns",
+    ),
     # 17: ``delivery`` split; pickings' carrier fields moved to ``stock_delivery``.
-    17: _version(17, storable_product={"type": "product"}),
+    17: _version(17, storable_product={"type": "product"}, return_wizard_method="create_returns"),
     # 18: ``type='product'`` gone: a storable product is a goods product with ``is_storable``.
     18: _version(18),
     # 19: JSON-2 (``/json/2``) with API keys; /jsonrpc deprecated; ``groups_id`` → ``group_ids``;
