@@ -46,6 +46,7 @@ EXPECTED = [
     "StatusProjection",
     "Target",
     "TenantEndpoints",
+    "TenantNotifiers",
     "WebhookChannel",
     "WebhookSender",
     "build_email",

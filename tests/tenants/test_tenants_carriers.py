@@ -108,28 +108,39 @@ def test_one_tenants_open_breaker_does_not_stop_another(
 
 
 def test_one_tenants_rate_limit_does_not_slow_another() -> None:
-    """acme's account allows one request per 100 s and beta's one per second: once acme has used
-    its slot, acme's next request waits ~100 s while beta's requests never wait on acme's limit."""
+    """acme's account allows one request per 100 s, beta's one per second in bursts of 3. On an
+    injected clock that moves only when told, every wait is exact (each account's first request
+    also fetches its OAuth token, which takes a slot too): acme's two bookings wait its own 100
+    and 200 s, while beta, with acme's limit spent, books twice without waiting and then waits
+    its own 1 s, never acme's 100 s. Once the clock has moved on, acme sends at once again."""
     tenants = [
         _tenant("acme", "acme-secret", rate_limit=0.01),
-        _tenant("beta", "beta-secret", rate_limit=1000.0, burst=10),
+        _tenant("beta", "beta-secret", rate_limit=1.0, burst=3),
     ]
     fakes = TenantFakeCarriers.for_tenants(tenants)
     recorder = SleepRecorder()
+    now = [1_000.0]
     clients = TenantCarrierClients(
         StaticTenantResolver(tenants),
         options={"transport": fakes.mock_transport(), "sleeper": recorder},
+        rate_limit_clock=lambda: now[0],
     )
     acme, beta = clients.client("acme", "fake"), clients.client("beta", "fake")
     acme.create_shipment(sample_shipment(shipment_id="S-1"), idempotency_key="k1")
     acme.create_shipment(sample_shipment(shipment_id="S-2"), idempotency_key="k2")
-    assert [wait for wait in recorder.sleeps if wait > 50]  # acme waited for its own slot
-    recorder.sleeps.clear()
-    for i in range(5):
+    assert recorder.sleeps == [100.0, 200.0]  # acme waited for its own next slots
+    for i in range(2):
         beta.create_shipment(sample_shipment(shipment_id=f"S-{i}"), idempotency_key=f"k{i}")
-    assert all(wait < 1 for wait in recorder.sleeps)
-    assert fakes.service("beta").shipment_count() == 5
+    assert recorder.sleeps == [100.0, 200.0]  # beta's burst is untouched by acme's spent limit
+    beta.create_shipment(sample_shipment(shipment_id="S-9"), idempotency_key="k9")
+    assert recorder.sleeps == [100.0, 200.0, 1.0]  # beta's own interval
+    now[0] += 300.0
+    acme.create_shipment(sample_shipment(shipment_id="S-3"), idempotency_key="k3")
+    assert recorder.sleeps == [100.0, 200.0, 1.0]  # acme's slots came back on the clock
+    assert fakes.service("acme").shipment_count() == 3
+    assert fakes.service("beta").shipment_count() == 3
     assert acme.rate_limit is not beta.rate_limit
+    clients.close()
 
 
 def test_tenant_errors_are_typed_and_checked_at_start_up(

@@ -193,3 +193,90 @@ async def test_postgres_logs_dead_letters_and_keys_are_per_tenant(postgres_dsn: 
             for suffix in ("", "_fence", "_claim", "_complete"):
                 kind = {"": "TABLE", "_fence": "SEQUENCE"}.get(suffix, "FUNCTION")
                 conn.execute(f"DROP {kind} IF EXISTS idem_{run}{suffix}")
+
+
+async def test_rabbitmq_queues_dead_letters_and_replays_are_per_tenant(
+    amqp_url: str, tmp_path: Path
+) -> None:
+    """On RabbitMQ (one broker, a log of queues per tenant, named after its partition): each
+    tenant's events come out of its own queues only; one event id published in both tenants is
+    two events, handled once in each; acme's failures dead-letter into acme's store and replay
+    from there only; a poison message of acme's goes to acme's dead-letter queue, not beta's."""
+    import uuid
+
+    from shipsync.flows import RabbitMQEventLog, SQLiteDeadLetters
+    from shipsync.testing.flows import drain
+
+    run = uuid.uuid4().hex[:8]
+    tenants = [Tenant(id=t, event_log_partition=f"{t}_{run}") for t in ("acme", "beta")]
+    resolver = StaticTenantResolver(tenants)
+    seen: Counter[tuple[str, str]] = Counter()
+    applied: Counter[tuple[str, str]] = Counter()
+    broken = {"acme"}
+
+    def subscribe(tenant: Tenant, dispatcher: Dispatcher) -> None:
+        def apply(event: Event, ctx: HandlerContext) -> None:
+            if not ctx.replay:
+                seen[(tenant.id, event.id)] += 1
+            if tenant.id in broken:
+                raise RuntimeError("down")
+            applied[(tenant.id, event.id)] += 1
+
+        dispatcher.subscribe(None, apply, name="ledger")
+
+    flows = TenantFlows(
+        resolver,
+        store=MemoryStore(),
+        log=lambda t: RabbitMQEventLog(
+            amqp_url, name=f"shipsync-test.{t.partition}", queues=2, delivery_limit=2
+        ),
+        dead_letters=lambda t: SQLiteDeadLetters(tmp_path / "dl.db", table=t.table("dl")),
+        subscribe=subscribe,
+        retry=RetryPolicy(attempts=1),
+    )
+    shared = make_tracking_event("SHP-1", 1)
+    only_acme, only_beta = make_tracking_event("SHP-A", 1), make_tracking_event("SHP-B", 1)
+    try:
+        await flows.log("acme").publish([shared, only_acme])
+        await flows.log("beta").publish([shared, only_beta])
+        assert (await flows.drain("acme", timeout=2.0)).dead_lettered == 2
+        assert (await flows.drain("beta", timeout=2.0)).effects == 2
+        assert seen == {
+            ("acme", shared.id): 1,
+            ("acme", only_acme.id): 1,
+            ("beta", shared.id): 1,
+            ("beta", only_beta.id): 1,
+        }
+        assert applied == {("beta", shared.id): 1, ("beta", only_beta.id): 1}
+        acme_letters, beta_letters = flows.dead_letters("acme"), flows.dead_letters("beta")
+        assert acme_letters is not None
+        assert beta_letters is not None
+        assert sorted(letter.event_id for letter in acme_letters.list()) == sorted(
+            [shared.id, only_acme.id]
+        )
+        assert beta_letters.list() == []
+        broken.clear()
+        beta_replay = await flows.replay("beta")
+        assert (beta_replay.succeeded, beta_replay.failed) == ([], [])
+        assert len((await flows.replay("acme")).succeeded) == 2
+        assert applied[("acme", shared.id)] == applied[("beta", shared.id)] == 1
+        assert acme_letters.list() == []
+
+        acme_log, beta_log = flows.log("acme"), flows.log("beta")
+        assert isinstance(acme_log, RabbitMQEventLog)
+        assert isinstance(beta_log, RabbitMQEventLog)
+        poison = make_tracking_event("SHP-P", 1)  # given back until it dead-letters
+        await acme_log.publish([poison])
+        for _ in range(3):
+            got = await drain(acme_log, 1, ack=False, timeout=5)
+            assert [d.event.id for d in got if d.event is not None] == [poison.id]
+            await acme_log.release(got)
+        assert await acme_log.receive(10, timeout=0.5) == []
+        assert await beta_log.receive(10, timeout=0.5) == []
+        assert (await acme_log.dead_count(), await beta_log.dead_count()) == (1, 0)
+    finally:
+        for tenant in tenants:
+            log = flows.log(tenant.id)
+            assert isinstance(log, RabbitMQEventLog)
+            await log.delete()
+        await flows.close()

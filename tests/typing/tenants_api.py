@@ -8,7 +8,7 @@ from typing import assert_type
 from shipsync.canonical import Event
 from shipsync.carriers import AsyncCarrierClient, CarrierClient, TenantCarrierClients
 from shipsync.carriers.fake import FakeCarrierService, TenantFakeCarriers
-from shipsync.flows import Dispatcher, TenantFlows
+from shipsync.flows import Dispatcher, Subscription, TenantFlows
 from shipsync.idempotency import (
     AsyncMemoryStore,
     AsyncScopedStore,
@@ -17,6 +17,12 @@ from shipsync.idempotency import (
     scoped,
 )
 from shipsync.monitor import Indicators, TenantMonitors
+from shipsync.notify import (
+    NotificationService,
+    TenantNotifiers,
+    WebhookSender,
+    notify_catalogue,
+)
 from shipsync.tenants import (
     CarrierAccount,
     OdooConnection,
@@ -49,12 +55,20 @@ def typical() -> None:
         resolver, source="fake", store=MemoryStore(), sink=lambda t: Sink()
     )
     assert_type(receiver.receive(b"{}", {}, tenant="acme"), Receipt)
-    clients = TenantCarrierClients(resolver)
+    clients = TenantCarrierClients(resolver, rate_limit_clock=lambda: 0.0)
     assert_type(clients.client("acme", "fake"), CarrierClient)
     assert_type(clients.async_client("acme", "fake"), AsyncCarrierClient)
     fakes = TenantFakeCarriers({"acme": FakeCarrierService()})
     assert_type(fakes.service("acme"), FakeCarrierService)
-    flows = TenantFlows.sqlite(resolver, "flows.db", store=MemoryStore())
+    flows = TenantFlows.sqlite(
+        resolver, "flows.db", store=MemoryStore(), catalogue=notify_catalogue()
+    )
     assert_type(flows.dispatcher("acme"), Dispatcher)
+    notifiers = TenantNotifiers.sqlite(resolver, ".", send_now=False)
+    assert_type(notifiers.service("acme"), NotificationService)
+    assert_type(notifiers.sender("acme"), WebhookSender)
+    assert_type(
+        notifiers.attach(tenant, flows.dispatcher("acme"), flows.log("acme")), list[Subscription]
+    )
     monitors = TenantMonitors.sqlite(resolver, ".")
     assert_type(monitors.indicators("acme"), Indicators)

@@ -40,6 +40,7 @@ class TenantCarrierClients:
             ``clock``...), except the breaker and the rate limit, which are the account's.
         async_options: the same for the async clients (an async ``transport``).
         breaker_clock: the clock of every breaker (monotonic seconds; a fake one in tests).
+        rate_limit_clock: the clock of every rate limit (monotonic seconds; a fake one in tests).
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class TenantCarrierClients:
         options: dict[str, Any] | None = None,
         async_options: dict[str, Any] | None = None,
         breaker_clock: Callable[[], float] | None = None,
+        rate_limit_clock: Callable[[], float] | None = None,
     ) -> None:
         self.resolver = resolver
         self._registry = registry
@@ -60,6 +62,7 @@ class TenantCarrierClients:
                 if name in given:
                     raise TypeError(f"{name} is per tenant account: set it in the tenant settings")
         self._breaker_clock = breaker_clock
+        self._rate_limit_clock = rate_limit_clock
         self._sync: dict[tuple[str, str], CarrierClient] = {}
         self._async: dict[tuple[str, str], AsyncCarrierClient] = {}
         self._lock = threading.Lock()
@@ -100,11 +103,12 @@ class TenantCarrierClients:
         }
         if self._breaker_clock is not None:
             breaker_args["clock"] = self._breaker_clock
-        limit = (
-            RateLimit(account.rate_limit, burst=account.burst)
-            if account.rate_limit is not None
-            else None
-        )
+        limit = None
+        if account.rate_limit is not None:
+            limit_args: dict[str, Any] = {"burst": account.burst}
+            if self._rate_limit_clock is not None:
+                limit_args["clock"] = self._rate_limit_clock
+            limit = RateLimit(account.rate_limit, **limit_args)
         return {"breaker": CircuitBreaker(**breaker_args), "rate_limit": limit}
 
     def client(self, tenant_id: str, carrier: str) -> CarrierClient:

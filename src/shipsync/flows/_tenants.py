@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from shipsync.canonical import EventCatalogue, default_catalogue
 from shipsync.flows._deadletters import DeadLetterFilter, DeadLetterStore, SQLiteDeadLetters
 from shipsync.flows._dispatcher import Dispatcher, DispatchReport, ReplayReport
 from shipsync.flows._log import AsyncEventLog
@@ -80,13 +81,19 @@ class TenantFlows:
         *,
         store: IdempotencyStore | AsyncIdempotencyStore,
         subscribe: Callable[[Tenant, Dispatcher], object] | None = None,
+        catalogue: EventCatalogue = default_catalogue,
         **dispatcher_options: Any,
     ) -> TenantFlows:
-        """Every tenant's log and dead letters in one SQLite file, in tables of its partition."""
+        """Every tenant's log and dead letters in one SQLite file, in tables of its partition.
+
+        ``catalogue`` parses the logs' events (``shipsync.notify.notify_catalogue()`` when the
+        tenants' notifiers publish into them)."""
         return cls(
             resolver,
             store=store,
-            log=lambda t: AsyncSQLiteEventLog(path, table=t.table(EVENTS_TABLE)),
+            log=lambda t: AsyncSQLiteEventLog(
+                path, table=t.table(EVENTS_TABLE), catalogue=catalogue
+            ),
             dead_letters=lambda t: SQLiteDeadLetters(path, table=t.table(LETTERS_TABLE)),
             subscribe=subscribe,
             **dispatcher_options,
@@ -130,12 +137,19 @@ class TenantFlows:
                 parts.dispatcher = dispatcher
             return parts.dispatcher
 
-    async def drain(self, tenant_id: str, *, batch_size: int = 500) -> DispatchReport:
-        """Handle everything waiting in the tenant's log now; return the added-up report."""
+    async def drain(
+        self, tenant_id: str, *, batch_size: int = 500, timeout: float = 0.0
+    ) -> DispatchReport:
+        """Handle everything waiting in the tenant's log now; return the added-up report.
+
+        ``timeout`` is how long each batch waits for its first event: 0 takes only what is
+        there; a broker's log (RabbitMQ) pushes deliveries a moment after they are published,
+        so give it a second or so there (the last, empty batch waits that long too).
+        """
         log, dispatcher = self.log(tenant_id), self.dispatcher(tenant_id)
         total = DispatchReport()
         while True:
-            deliveries = await log.receive(batch_size, timeout=0.0)
+            deliveries = await log.receive(batch_size, timeout=timeout)
             if not deliveries:
                 return total
             total.add(await dispatcher.handle(log, deliveries))

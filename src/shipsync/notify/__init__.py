@@ -62,7 +62,7 @@ from shipsync.notify._status import (
     CustomerView,
     StatusProjection,
 )
-from shipsync.notify._tenants import TenantEndpoints
+from shipsync.notify._tenants import TenantEndpoints, TenantNotifiers
 from shipsync.notify._webhook import (
     DEFAULT_SCHEDULE,
     DeliveryReport,
@@ -112,6 +112,7 @@ __all__ = [
     "StatusProjection",
     "Target",
     "TenantEndpoints",
+    "TenantNotifiers",
     "WebhookChannel",
     "WebhookSender",
     "build_email",

@@ -169,12 +169,15 @@ class OdooConnection(_Settings):
 class NotificationEndpoint(_Settings):
     """Where this tenant's customer notifications or outbound webhooks go.
 
-    ``events`` lists the event types sent there (empty: all); ``secret`` signs them.
+    ``events`` lists the event types sent there (empty: all); ``secret`` signs them;
+    ``allow_private`` lets a webhook reach a private or loopback address (the tenant's own ERP
+    on its private network; off by default, so a configured URL cannot aim at internal hosts).
     """
 
     url: str
     secret: SecretStr | None = None
     events: tuple[str, ...] = ()
+    allow_private: bool = False
 
     @field_validator("url")
     @classmethod
