@@ -239,9 +239,12 @@ class BookingFlow:
         """The Odoo operations for a picking of ``company`` (scoped to it with several)."""
         if self.companies is None:
             return self.odoo
-        if company is None or company not in self._scoped:
+        if company is None:
             raise NoCarrierAccountError(company)
-        return self._scoped[company]
+        scoped = self._scoped.get(company)
+        if scoped is None:  # a company without accounts still gets its flags in its own scope
+            scoped = self._scoped[company] = self.odoo.in_company(company)
+        return scoped
 
     # -- dispatch -------------------------------------------------------------------------------
 
