@@ -270,6 +270,28 @@ def test_a_carrier_only_another_company_has_is_refused_naming_company_and_carrie
         made.close()
 
 
+def test_rate_shopping_shops_among_the_companys_own_accounts_only(world: World) -> None:
+    """With rate_shop=True a company-2 picking is booked at the cheapest of company 2's
+    accounts (never company 1's), and a company with none is still refused typed."""
+    world.flow = BookingFlow(
+        world.logistics,
+        CompanyCarriers({c: {"fake": client} for c, client in world.clients.items()}),
+        world.store,
+        rate_shop=True,
+    )
+    picking_id = world.ready_picking(2)
+    world.ready_picking(3)
+    booked, refused = world.flow.handle_many(world.events())
+    assert booked.outcome is Outcome.BOOKED
+    assert booked.picking_id == picking_id
+    assert booked.shipment is not None
+    assert world.booked_at(2) == {booked.shipment.carrier_shipment_id}
+    assert world.booked_at(1) == set()
+    assert isinstance(refused.error, NoCarrierAccountError)
+    assert (refused.error.company, refused.error.carrier) == (3, None)
+    world.assert_writes_scoped()
+
+
 def test_configuration_refuses_what_it_can_before_any_event(world: World) -> None:
     """No company, a company without accounts, one client for two companies, a company the
     Odoo user may not work in: each refused when the flow is built, typed and named."""
