@@ -225,6 +225,23 @@ def test_a_batch_of_two_companies_is_booked_per_company_and_recorded_per_company
     world.assert_writes_scoped()
 
 
+def test_an_event_naming_no_company_gets_it_from_the_picking(world: World) -> None:
+    """A ready event built without a company (by hand, another source) is booked at the
+    account of the company Odoo gives the picking, and written in that company."""
+    picking_id = world.ready_picking(2)
+    [event] = world.events()
+    assert isinstance(event, PickingReady)
+    bare = event.data.picking.model_copy(update={"company_id": None})
+    nameless = event.model_copy(update={"data": event.data.model_copy(update={"picking": bare})})
+    for outcome in (world.flow.handle(nameless), world.flow.book_many([nameless])[0]):
+        assert outcome.outcome in (Outcome.BOOKED, Outcome.ALREADY_BOOKED)
+        assert outcome.shipment is not None
+        assert world.booked_at(2) == {outcome.shipment.carrier_shipment_id}
+    assert world.booked_at(1) == set()
+    assert world.odoo.tables["stock.picking"][picking_id]["carrier_tracking_ref"]
+    world.assert_writes_scoped()
+
+
 def test_a_company_without_an_account_is_refused_typed_and_nothing_is_booked(
     world: World,
 ) -> None:

@@ -26,12 +26,13 @@ books it once the breaker lets requests through again.
 
 Several companies. Given :class:`CompanyCarriers` (carrier accounts per Odoo company) instead of
 one set of clients, the flow books, rates, voids and returns a picking only with the accounts of
-the picking's company (``ErpReference.company_id``), and writes to Odoo through
-:meth:`OdooLogistics.in_company <shipsync.odoo.OdooLogistics.in_company>` of that company, so
-a picking another company holds is refused by Odoo instead of written. A company without the
-account it needs is :class:`~shipsync.errors.NoCarrierAccountError` naming the company and the
-carrier: refused when configured where it can be, otherwise the event is rejected (a booking) or
-flagged (a void or return), never handled with another company's account.
+the picking's company (``ErpReference.company_id``, else read from the picking), and writes
+to Odoo through :meth:`OdooLogistics.in_company <shipsync.odoo.OdooLogistics.in_company>` of
+that company, so a picking another company holds is refused by Odoo instead of written. A
+company without the account it needs is :class:`~shipsync.errors.NoCarrierAccountError` naming
+the company and the carrier: refused when configured where it can be, otherwise the event is
+rejected (a booking) or flagged (a void or return), never handled with another company's
+account.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from shipsync.canonical import (
     ClaimOpened,
     ClaimSettled,
     ClaimStatus,
+    ErpReference,
     Event,
     Milestone,
     Money,
@@ -235,6 +237,18 @@ class BookingFlow:
             return self.carriers
         return self.companies.of(company, carrier)
 
+    def _company_of(self, ref: ErpReference) -> int | None:
+        """The record's company: the event's, or (with several companies, for an event that
+        names none) read from the picking in Odoo (one request)."""
+        if ref.company_id is not None or self.companies is None:
+            return ref.company_id
+        company = self.odoo.for_picking(ref.record_id).company
+        return company.id if company is not None else None
+
+    def _unknown_company(self, picking_id: int, exc: OdooError) -> BookingOutcome:
+        kind = Outcome.DEFERRED if isinstance(exc, OdooUnavailableError) else Outcome.REJECTED
+        return BookingOutcome(kind, picking_id, detail=str(exc), error=exc)
+
     def _odoo(self, company: int | None) -> OdooLogistics:
         """The Odoo operations for a picking of ``company`` (scoped to it with several)."""
         if self.companies is None:
@@ -264,7 +278,10 @@ class BookingFlow:
         """Book the picking once; write what was booked on it (see the module docstring)."""
         ready = event.data
         picking_id = ready.picking.record_id
-        company = ready.picking.company_id
+        try:
+            company = self._company_of(ready.picking)
+        except OdooError as exc:
+            return self._unknown_company(picking_id, exc)
         key = booking_key(ready.shipment.shipment_id)
         try:
             claim = self.store.claim(key, ready.shipment.shipment_id, self.lease)
@@ -283,7 +300,7 @@ class BookingFlow:
             ready.carrier,
             ready.promised_date,
             picking_id,
-            ready.picking.company_id,
+            company,
         )
 
     def _book_claimed(
@@ -386,22 +403,32 @@ class BookingFlow:
         unique = list({e.data.shipment.shipment_id: e for e in events}.values())
         if not unique:
             return []
+        outcomes: dict[int, BookingOutcome] = {}
+        companies: dict[int, int | None] = {}
+        for event in list(unique):
+            picking_id = event.data.picking.record_id
+            try:
+                companies[picking_id] = self._company_of(event.data.picking)
+            except OdooError as exc:
+                outcomes[picking_id] = self._unknown_company(picking_id, exc)
+                unique.remove(event)
+        if not unique:
+            return [outcomes[e.data.picking.record_id] for e in events]
         items = [
             (booking_key(e.data.shipment.shipment_id), e.data.shipment.shipment_id) for e in unique
         ]
         try:
             claims = self.store.claim_many(items, self.lease)
         except StoreUnavailableError as exc:
-            return [
-                BookingOutcome(Outcome.DEFERRED, e.data.picking.record_id, detail=str(exc))
-                for e in unique
-            ]
-        outcomes: dict[int, BookingOutcome] = {}
+            for e in unique:
+                pid = e.data.picking.record_id
+                outcomes[pid] = BookingOutcome(Outcome.DEFERRED, pid, detail=str(exc))
+            return [outcomes[e.data.picking.record_id] for e in events]
         to_record: list[tuple[int, Shipment, Money | None, bool, int | None]] = []
         completions: list[tuple[str, int, bytes]] = []
         for event, claim in zip(unique, claims, strict=True):
             ready, picking_id = event.data, event.data.picking.record_id
-            company = ready.picking.company_id
+            company = companies[picking_id]
             if isinstance(claim, Completed):
                 stored = Shipment.model_validate_json(claim.result)
                 to_record.append((picking_id, stored, None, False, company))
@@ -490,7 +517,10 @@ class BookingFlow:
             return BookingOutcome(Outcome.DEFERRED, picking_id, detail=str(exc))
         if shipment is None:
             return BookingOutcome(Outcome.NOT_BOOKED, picking_id, detail="nothing was booked")
-        company = event.data.picking.company_id
+        try:
+            company = self._company_of(event.data.picking)
+        except OdooError as exc:
+            return self._unknown_company(picking_id, exc)
         voided, reason = False, "no client for this carrier"
         missing: NoCarrierAccountError | None = None
         try:
@@ -531,7 +561,10 @@ class BookingFlow:
             return BookingOutcome(
                 Outcome.NOT_BOOKED, picking_id, detail="the original picking was not booked here"
             )
-        company = data.return_picking.company_id
+        try:
+            company = self._company_of(data.return_picking)
+        except OdooError as exc:
+            return self._unknown_company(picking_id, exc)
         try:
             client = self._accounts(company, original.carrier).get(original.carrier)
         except NoCarrierAccountError as exc:
