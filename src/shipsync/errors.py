@@ -9,7 +9,8 @@ Catch :class:`ShipsyncError` to catch them all, or a branch to act on a kind of 
     │   ├── UnknownEventTypeError         an envelope's ``type`` is not in the catalogue
     │   ├── UnsupportedSchemaVersionError no upcaster reads that schema version
     │   ├── ConfigurationError            a setting, secret or key has the wrong form
-    │   │   └── MissingDependencyError    an optional extra is not installed (.extra)
+    │   │   ├── MissingDependencyError    an optional extra is not installed (.extra)
+    │   │   └── NoCarrierAccountError     a company has no account of a carrier (.company .carrier)
     │   └── InvoiceFileError              a carrier invoice file cannot be read (.line)
     ├── RemoteDataError                   a remote party sent something we cannot accept
     ├── UnavailableError                  transport or availability failure; retryable
@@ -116,6 +117,7 @@ __all__ = [
     "MissingHeaderError",
     "MissingIdempotencyKeyError",
     "ModelFileError",
+    "NoCarrierAccountError",
     "NoMatchingSignatureError",
     "NotifyError",
     "OdooAccessError",
@@ -252,6 +254,19 @@ class MissingDependencyError(ConfigurationError):
         self.feature = feature
         self.extra = extra
         super().__init__(f"{feature} needs the {extra!r} extra: pip install 'shipsync[{extra}]'")
+
+
+class NoCarrierAccountError(ConfigurationError):
+    """A company has no account of the carrier a booking needs, so nothing is booked for it
+    (never with another company's account). ``company`` is the Odoo company id (``None``: the
+    record names no company); ``carrier`` the driver name, or ``None`` for no account at all."""
+
+    def __init__(self, company: int | None, carrier: str | None = None) -> None:
+        self.company = company
+        self.carrier = carrier
+        whose = f"company {company}" if company is not None else "a record without a company"
+        what = f"no {carrier!r} carrier account" if carrier else "no carrier account"
+        super().__init__(f"{whose} has {what}", path=f"carriers[{company}]")
 
 
 class InvoiceFileError(InvalidInputError):

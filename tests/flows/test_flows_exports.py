@@ -17,6 +17,7 @@ FLOWS = [
     "BookingOutcome",
     "BookingWorker",
     "Chunk",
+    "CompanyCarriers",
     "DeadLetter",
     "DeadLetterFilter",
     "DeadLetterStore",

@@ -23,6 +23,16 @@ answers with the first booking. Every Odoo write is idempotent (a Message-Id per
 carrier that is down leaves the picking as it is (ready, no tracking number): the outcome is
 ``deferred``, the key is released, and the next poll or sweep (:meth:`OdooSource.ready_pickings`)
 books it once the breaker lets requests through again.
+
+Several companies. Given :class:`CompanyCarriers` (carrier accounts per Odoo company) instead of
+one set of clients, the flow books, rates, voids and returns a picking only with the accounts of
+the picking's company (``ErpReference.company_id``, else read from the picking), and writes
+to Odoo through :meth:`OdooLogistics.in_company <shipsync.odoo.OdooLogistics.in_company>` of
+that company, so a picking another company holds is refused by Odoo instead of written. A
+company without the account it needs is :class:`~shipsync.errors.NoCarrierAccountError` naming
+the company and the carrier: refused when configured where it can be, otherwise the event is
+rejected (a booking) or flagged (a void or return), never handled with another company's
+account.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from shipsync.canonical import (
     ClaimOpened,
     ClaimSettled,
     ClaimStatus,
+    ErpReference,
     Event,
     Milestone,
     Money,
@@ -56,8 +67,10 @@ from shipsync.errors import (
     CarrierError,
     CarrierUnavailableError,
     ConfigurationError,
+    NoCarrierAccountError,
     OdooError,
     OdooUnavailableError,
+    ShipsyncError,
     StoreUnavailableError,
 )
 from shipsync.idempotency import Acquired, Completed, IdempotencyStore, InProgress, Mismatched
@@ -68,6 +81,7 @@ __all__ = [
     "BookingFlow",
     "BookingOutcome",
     "BookingWorker",
+    "CompanyCarriers",
     "Outcome",
     "WorkerReport",
     "booking_key",
@@ -107,6 +121,8 @@ class BookingOutcome:
     shipment: Shipment | None = None
     detail: str = ""
     events: tuple[Event, ...] = ()
+    error: ShipsyncError | None = None
+    """The typed error behind a rejected or flagged outcome, when there is one."""
 
     @property
     def retry(self) -> bool:
@@ -119,12 +135,63 @@ def booking_key(shipment_id: str) -> str:
     return "booking:" + hashlib.sha256(shipment_id.encode()).hexdigest()[:40]
 
 
+class CompanyCarriers:
+    """Carrier accounts per Odoo company: ``CompanyCarriers({1: {"ups": a}, 2: {"ups": b}})``.
+
+    Given to :class:`BookingFlow` as ``carriers``, a picking is booked, rated, voided and
+    returned only with the clients of its own company. Refused when built (typed, before any
+    event): no company, a company without any account
+    (:class:`~shipsync.errors.NoCarrierAccountError`), and one client configured for two
+    companies (:class:`~shipsync.errors.ConfigurationError`: an account belongs to one company).
+    """
+
+    def __init__(self, accounts: Mapping[int, Mapping[str, CarrierClient]]) -> None:
+        if not accounts:
+            raise ConfigurationError("no company has carrier accounts", path="carriers")
+        owners: dict[int, int] = {}
+        self.accounts: dict[int, dict[str, CarrierClient]] = {}
+        for company, clients in accounts.items():
+            if not clients:
+                raise NoCarrierAccountError(company)
+            for name, client in clients.items():
+                owner = owners.setdefault(id(client), company)
+                if owner != company:
+                    raise ConfigurationError(
+                        f"one {name!r} client is configured for companies {owner} and {company}",
+                        path=f"carriers[{company}].{name}",
+                    )
+            self.accounts[company] = dict(clients)
+        self.names = frozenset(n for clients in self.accounts.values() for n in clients)
+
+    @property
+    def companies(self) -> tuple[int, ...]:
+        """The companies with accounts, in id order."""
+        return tuple(sorted(self.accounts))
+
+    def of(self, company: int | None, carrier: str | None = None) -> dict[str, CarrierClient]:
+        """The accounts of ``company``.
+
+        Raises :class:`~shipsync.errors.NoCarrierAccountError` when the company has none, or
+        has no ``carrier`` account while another company has one (a carrier no company has
+        is left to the caller: the flow then shops among the company's own accounts).
+        """
+        clients = self.accounts.get(company) if company is not None else None
+        if clients is None:
+            raise NoCarrierAccountError(company, carrier)
+        if carrier is not None and carrier not in clients and carrier in self.names:
+            raise NoCarrierAccountError(company, carrier)
+        return clients
+
+
 class BookingFlow:
     """Turns ERP events into carrier bookings, voids, returns and claims (see the module doc).
 
     Args:
         odoo: the Odoo operations to write back with.
-        carriers: carrier clients by driver name (``{"fake": client}``).
+        carriers: carrier clients by driver name (``{"fake": client}``), or
+            :class:`CompanyCarriers` (accounts per company): each picking is then handled with
+            its company's accounts only, and written through ``odoo.in_company`` of its company
+            (every configured company is checked against the Odoo user's companies here).
         store: where booked shipments are kept by booking key (any idempotency store).
         rate_shop: when true, or when the picking names no known carrier, book the cheapest rate
             across ``carriers`` that arrives by the promised date.
@@ -136,7 +203,7 @@ class BookingFlow:
     def __init__(
         self,
         odoo: OdooLogistics,
-        carriers: Mapping[str, CarrierClient],
+        carriers: Mapping[str, CarrierClient] | CompanyCarriers,
         store: IdempotencyStore,
         *,
         rate_shop: bool = False,
@@ -145,16 +212,53 @@ class BookingFlow:
         lease: timedelta = timedelta(minutes=5),
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        if not carriers:
-            raise ConfigurationError("the booking flow needs at least one carrier", path="carriers")
         self.odoo = odoo
-        self.carriers = dict(carriers)
+        self.companies: CompanyCarriers | None = None
+        self._scoped: dict[int, OdooLogistics] = {}
+        if isinstance(carriers, CompanyCarriers):
+            self.companies = carriers
+            self.carriers: dict[str, CarrierClient] = {}
+            for company in carriers.companies:  # a company the Odoo user lacks: refused now
+                self._scoped[company] = odoo.in_company(company)
+        elif not carriers:
+            raise ConfigurationError("the booking flow needs at least one carrier", path="carriers")
+        else:
+            self.carriers = dict(carriers)
         self.store = store
         self.rate_shop = rate_shop
         self.sink = sink or (lambda _event: None)
         self.source = source
         self.lease = lease
         self.clock = clock or (lambda: datetime.now(UTC))
+
+    def _accounts(self, company: int | None, carrier: str | None) -> dict[str, CarrierClient]:
+        """The clients a picking of ``company`` may use (all of them with one company)."""
+        if self.companies is None:
+            return self.carriers
+        return self.companies.of(company, carrier)
+
+    def _company_of(self, ref: ErpReference) -> int | None:
+        """The record's company: the event's, or (with several companies, for an event that
+        names none) read from the picking in Odoo (one request)."""
+        if ref.company_id is not None or self.companies is None:
+            return ref.company_id
+        company = self.odoo.for_picking(ref.record_id).company
+        return company.id if company is not None else None
+
+    def _unknown_company(self, picking_id: int, exc: OdooError) -> BookingOutcome:
+        kind = Outcome.DEFERRED if isinstance(exc, OdooUnavailableError) else Outcome.REJECTED
+        return BookingOutcome(kind, picking_id, detail=str(exc), error=exc)
+
+    def _odoo(self, company: int | None) -> OdooLogistics:
+        """The Odoo operations for a picking of ``company`` (scoped to it with several)."""
+        if self.companies is None:
+            return self.odoo
+        if company is None:
+            raise NoCarrierAccountError(company)
+        scoped = self._scoped.get(company)
+        if scoped is None:  # a company without accounts still gets its flags in its own scope
+            scoped = self._scoped[company] = self.odoo.in_company(company)
+        return scoped
 
     # -- dispatch -------------------------------------------------------------------------------
 
@@ -174,6 +278,10 @@ class BookingFlow:
         """Book the picking once; write what was booked on it (see the module docstring)."""
         ready = event.data
         picking_id = ready.picking.record_id
+        try:
+            company = self._company_of(ready.picking)
+        except OdooError as exc:
+            return self._unknown_company(picking_id, exc)
         key = booking_key(ready.shipment.shipment_id)
         try:
             claim = self.store.claim(key, ready.shipment.shipment_id, self.lease)
@@ -181,13 +289,18 @@ class BookingFlow:
             return BookingOutcome(Outcome.DEFERRED, picking_id, detail=str(exc))
         if isinstance(claim, Completed):
             shipment = Shipment.model_validate_json(claim.result)
-            return self._record(picking_id, shipment, fresh=False)
+            return self._record(picking_id, shipment, fresh=False, company=company)
         if isinstance(claim, InProgress):
             return BookingOutcome(Outcome.IN_PROGRESS, picking_id, detail="another worker books it")
         if isinstance(claim, Mismatched):  # pragma: no cover - the fingerprint is the key's own
             return BookingOutcome(Outcome.REJECTED, picking_id, detail="booking key reused")
         return self._book_claimed(
-            claim, ready.shipment, ready.carrier, ready.promised_date, picking_id
+            claim,
+            ready.shipment,
+            ready.carrier,
+            ready.promised_date,
+            picking_id,
+            company,
         )
 
     def _book_claimed(
@@ -197,31 +310,43 @@ class BookingFlow:
         carrier: str | None,
         promised: object,
         picking_id: int,
+        company: int | None,
     ) -> BookingOutcome:
         try:
-            client, service, rate = self._choose(shipment, carrier, promised)
+            accounts = self._accounts(company, None if self.rate_shop else carrier)
+            client, service, rate = self._choose(accounts, shipment, carrier, promised)
             planned = shipment.model_copy(update={"carrier": client.carrier, "service": service})
             booked = client.create_shipment(planned, idempotency_key=claim.key)
         except CarrierUnavailableError as exc:
             self.store.release(claim.key, claim.token)
             return BookingOutcome(Outcome.DEFERRED, picking_id, detail=str(exc))
-        except CarrierError as exc:
+        except (CarrierError, NoCarrierAccountError) as exc:
             self.store.release(claim.key, claim.token)
-            return BookingOutcome(Outcome.REJECTED, picking_id, detail=str(exc))
+            return BookingOutcome(Outcome.REJECTED, picking_id, detail=str(exc), error=exc)
         if rate is not None and booked.created_at is None:
             booked = booked.model_copy(update={"created_at": self.clock()})
         self.store.complete(
             claim.key, claim.token, booked.model_dump_json().encode(), BOOKING_RETENTION
         )
-        return self._record(picking_id, booked, fresh=True, price=rate.total if rate else None)
+        price = rate.total if rate else None
+        return self._record(picking_id, booked, fresh=True, price=price, company=company)
 
     def _record(
-        self, picking_id: int, shipment: Shipment, *, fresh: bool, price: Money | None = None
+        self,
+        picking_id: int,
+        shipment: Shipment,
+        *,
+        fresh: bool,
+        price: Money | None = None,
+        company: int | None = None,
     ) -> BookingOutcome:
         try:
-            recorded = self.odoo.record_shipment(picking_id, shipment, price=price)
-        except (OdooUnavailableError, OdooError) as exc:
-            return BookingOutcome(Outcome.RECORD_FAILED, picking_id, shipment, detail=str(exc))
+            odoo = self._odoo(company)
+            recorded = odoo.record_shipment(picking_id, shipment, price=price)
+        except (OdooUnavailableError, OdooError, NoCarrierAccountError) as exc:
+            return BookingOutcome(
+                Outcome.RECORD_FAILED, picking_id, shipment, detail=str(exc), error=exc
+            )
         if recorded.already_recorded and not fresh:
             return BookingOutcome(Outcome.ALREADY_BOOKED, picking_id, shipment)
         created = ShipmentCreated.of(shipment, source=self.source, time=self.clock())
@@ -229,14 +354,18 @@ class BookingFlow:
         return BookingOutcome(Outcome.BOOKED, picking_id, shipment, events=(created,))
 
     def _choose(
-        self, shipment: Shipment, carrier: str | None, promised: object
+        self,
+        carriers: Mapping[str, CarrierClient],
+        shipment: Shipment,
+        carrier: str | None,
+        promised: object,
     ) -> tuple[CarrierClient, str, Rate | None]:
-        if carrier in self.carriers and not self.rate_shop:
-            return self.carriers[carrier], shipment.service, None
+        if carrier is not None and carrier in carriers and not self.rate_shop:
+            return carriers[carrier], shipment.service, None
         best: tuple[Rate, CarrierClient] | None = None
         failures: list[str] = []
         unavailable: CarrierUnavailableError | None = None
-        for name, client in sorted(self.carriers.items()):
+        for name, client in sorted(carriers.items()):
             if Capability.QUOTE_RATES not in client.driver.info.capabilities:
                 continue
             try:
@@ -274,64 +403,86 @@ class BookingFlow:
         unique = list({e.data.shipment.shipment_id: e for e in events}.values())
         if not unique:
             return []
+        outcomes: dict[int, BookingOutcome] = {}
+        companies: dict[int, int | None] = {}
+        for event in list(unique):
+            picking_id = event.data.picking.record_id
+            try:
+                companies[picking_id] = self._company_of(event.data.picking)
+            except OdooError as exc:
+                outcomes[picking_id] = self._unknown_company(picking_id, exc)
+                unique.remove(event)
+        if not unique:
+            return [outcomes[e.data.picking.record_id] for e in events]
         items = [
             (booking_key(e.data.shipment.shipment_id), e.data.shipment.shipment_id) for e in unique
         ]
         try:
             claims = self.store.claim_many(items, self.lease)
         except StoreUnavailableError as exc:
-            return [
-                BookingOutcome(Outcome.DEFERRED, e.data.picking.record_id, detail=str(exc))
-                for e in unique
-            ]
-        outcomes: dict[int, BookingOutcome] = {}
-        to_record: list[tuple[int, Shipment, Money | None, bool]] = []
+            for e in unique:
+                pid = e.data.picking.record_id
+                outcomes[pid] = BookingOutcome(Outcome.DEFERRED, pid, detail=str(exc))
+            return [outcomes[e.data.picking.record_id] for e in events]
+        to_record: list[tuple[int, Shipment, Money | None, bool, int | None]] = []
         completions: list[tuple[str, int, bytes]] = []
         for event, claim in zip(unique, claims, strict=True):
             ready, picking_id = event.data, event.data.picking.record_id
+            company = companies[picking_id]
             if isinstance(claim, Completed):
-                to_record.append(
-                    (picking_id, Shipment.model_validate_json(claim.result), None, False)
-                )
+                stored = Shipment.model_validate_json(claim.result)
+                to_record.append((picking_id, stored, None, False, company))
             elif isinstance(claim, Acquired):
                 try:
                     client, service, rate = self._choose(
-                        ready.shipment, ready.carrier, ready.promised_date
+                        self._accounts(company, None if self.rate_shop else ready.carrier),
+                        ready.shipment,
+                        ready.carrier,
+                        ready.promised_date,
                     )
                     planned = ready.shipment.model_copy(
                         update={"carrier": client.carrier, "service": service}
                     )
                     booked = client.create_shipment(planned, idempotency_key=claim.key)
-                except CarrierError as exc:
+                except (CarrierError, NoCarrierAccountError) as exc:
                     self.store.release(claim.key, claim.token)
                     kind = (
                         Outcome.DEFERRED
                         if isinstance(exc, CarrierUnavailableError)
                         else Outcome.REJECTED
                     )
-                    outcomes[picking_id] = BookingOutcome(kind, picking_id, detail=str(exc))
+                    outcomes[picking_id] = BookingOutcome(
+                        kind, picking_id, detail=str(exc), error=exc
+                    )
                     continue
                 completions.append((claim.key, claim.token, booked.model_dump_json().encode()))
-                to_record.append((picking_id, booked, rate.total if rate else None, True))
+                to_record.append((picking_id, booked, rate.total if rate else None, True, company))
             else:
                 outcomes[picking_id] = BookingOutcome(
                     Outcome.IN_PROGRESS, picking_id, detail=type(claim).__name__
                 )
         if completions:
             self.store.complete_many(completions, BOOKING_RETENTION)
-        outcomes.update(self._record_many(to_record))
+        by_company: dict[int | None, list[tuple[int, Shipment, Money | None, bool]]] = {}
+        for pid, shipment, price, fresh, company in to_record:
+            by_company.setdefault(company, []).append((pid, shipment, price, fresh))
+        for company, recorded in by_company.items():  # one recording per company
+            outcomes.update(self._record_many(recorded, company))
         return [outcomes[e.data.picking.record_id] for e in events]
 
     def _record_many(
-        self, items: Sequence[tuple[int, Shipment, Money | None, bool]]
+        self, items: Sequence[tuple[int, Shipment, Money | None, bool]], company: int | None
     ) -> dict[int, BookingOutcome]:
         if not items:
             return {}
         try:
-            recorded = self.odoo.record_shipments([(pid, s, price) for pid, s, price, _ in items])
-        except OdooError as exc:
+            odoo = self._odoo(company)
+            recorded = odoo.record_shipments([(pid, s, price) for pid, s, price, _ in items])
+        except (OdooError, NoCarrierAccountError) as exc:
             return {
-                pid: BookingOutcome(Outcome.RECORD_FAILED, pid, shipment, detail=str(exc))
+                pid: BookingOutcome(
+                    Outcome.RECORD_FAILED, pid, shipment, detail=str(exc), error=exc
+                )
                 for pid, shipment, _, _ in items
             }
         outcomes: dict[int, BookingOutcome] = {}
@@ -366,8 +517,16 @@ class BookingFlow:
             return BookingOutcome(Outcome.DEFERRED, picking_id, detail=str(exc))
         if shipment is None:
             return BookingOutcome(Outcome.NOT_BOOKED, picking_id, detail="nothing was booked")
-        client = self.carriers.get(shipment.carrier)
+        try:
+            company = self._company_of(event.data.picking)
+        except OdooError as exc:
+            return self._unknown_company(picking_id, exc)
         voided, reason = False, "no client for this carrier"
+        missing: NoCarrierAccountError | None = None
+        try:
+            client = self._accounts(company, shipment.carrier).get(shipment.carrier)
+        except NoCarrierAccountError as exc:
+            client, missing, reason = None, exc, f"{exc}: void it by hand"
         if client is not None and Capability.CANCEL_SHIPMENT in client.driver.info.capabilities:
             try:
                 client.cancel_shipment(shipment.carrier_shipment_id or shipment.shipment_id)
@@ -379,12 +538,14 @@ class BookingFlow:
         elif client is not None:
             reason = f"{shipment.carrier} cannot void labels: void it by hand"
         try:
-            self.odoo.record_cancellation(picking_id, shipment, voided=voided, reason=reason)
-        except OdooError as exc:
-            return BookingOutcome(Outcome.RECORD_FAILED, picking_id, shipment, detail=str(exc))
-        return BookingOutcome(
-            Outcome.VOIDED if voided else Outcome.FLAGGED, picking_id, shipment, detail=reason
-        )
+            odoo = self._odoo(company)
+            odoo.record_cancellation(picking_id, shipment, voided=voided, reason=reason)
+        except (OdooError, NoCarrierAccountError) as exc:
+            return BookingOutcome(
+                Outcome.RECORD_FAILED, picking_id, shipment, detail=str(exc), error=exc
+            )
+        outcome = Outcome.VOIDED if voided else Outcome.FLAGGED
+        return BookingOutcome(outcome, picking_id, shipment, detail=reason, error=missing)
 
     # -- return.initiated -----------------------------------------------------------------------
 
@@ -400,7 +561,14 @@ class BookingFlow:
             return BookingOutcome(
                 Outcome.NOT_BOOKED, picking_id, detail="the original picking was not booked here"
             )
-        client = self.carriers.get(original.carrier)
+        try:
+            company = self._company_of(data.return_picking)
+        except OdooError as exc:
+            return self._unknown_company(picking_id, exc)
+        try:
+            client = self._accounts(company, original.carrier).get(original.carrier)
+        except NoCarrierAccountError as exc:
+            return BookingOutcome(Outcome.FLAGGED, picking_id, original, detail=str(exc), error=exc)
         if client is None or Capability.CREATE_RETURN not in client.driver.info.capabilities:
             return BookingOutcome(
                 Outcome.FLAGGED, picking_id, original, detail="the carrier books no returns"
@@ -413,9 +581,11 @@ class BookingFlow:
         except CarrierError as exc:
             return BookingOutcome(Outcome.REJECTED, picking_id, original, detail=str(exc))
         try:
-            self.odoo.record_return(picking_id, returned)
-        except OdooError as exc:
-            return BookingOutcome(Outcome.RECORD_FAILED, picking_id, original, detail=str(exc))
+            self._odoo(company).record_return(picking_id, returned)
+        except (OdooError, NoCarrierAccountError) as exc:
+            return BookingOutcome(
+                Outcome.RECORD_FAILED, picking_id, original, detail=str(exc), error=exc
+            )
         return BookingOutcome(
             Outcome.RETURN_BOOKED, picking_id, original, detail=returned.tracking_number
         )
@@ -451,17 +621,24 @@ class BookingFlow:
         self.sink(opened)
         return BookingOutcome(Outcome.CLAIM_OPENED, shipment=shipment, events=(opened,))
 
-    def settle_claim(self, claim: Claim, *, settled: Money, vendor_id: int) -> BookingOutcome:
-        """Record a claim's settlement: a draft credit note from the carrier in Odoo, once."""
+    def settle_claim(
+        self, claim: Claim, *, settled: Money, vendor_id: int, company: int | None = None
+    ) -> BookingOutcome:
+        """Record a claim's settlement: a draft credit note from the carrier in Odoo, once.
+
+        With :class:`CompanyCarriers`, ``company`` (the shipment's company) is required: the
+        note goes to that company's purchase journal.
+        """
         now = self.clock()
         done = claim.model_copy(
             update={"status": ClaimStatus.SETTLED, "settled_amount": settled, "settled_at": now}
         )
         done = Claim.model_validate(done.model_dump())
         try:
-            note = self.odoo.create_credit_note(done, vendor_id=vendor_id)
-        except OdooError as exc:
-            return BookingOutcome(Outcome.RECORD_FAILED, detail=str(exc))
+            odoo = self.odoo if company is None and self.companies is None else self._odoo(company)
+            note = odoo.create_credit_note(done, vendor_id=vendor_id)
+        except (OdooError, NoCarrierAccountError) as exc:
+            return BookingOutcome(Outcome.RECORD_FAILED, detail=str(exc), error=exc)
         event = ClaimSettled.of(done, source=self.source, time=now)
         self.sink(event)
         return BookingOutcome(Outcome.BOOKED, detail=f"credit note {note.id}", events=(event,))
