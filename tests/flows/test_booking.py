@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from shipsync.canonical import (
@@ -443,6 +443,9 @@ _steps = st.lists(
 
 @settings(max_examples=30, deadline=None)
 @given(steps=_steps)
+# Found by this test: a swept booking whose note Odoo refused was never retried (its tracking
+# number, already written, hid it from the next sweep), so the picking kept no booking note.
+@example(steps=["picking", "outage", "run", "heal", "odoo-note", "run"])
 def test_whatever_fails_and_in_whatever_order_every_picking_is_booked_exactly_once(
     steps: list[str],
 ) -> None:

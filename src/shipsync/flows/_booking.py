@@ -730,9 +730,8 @@ class BookingWorker:
             retry, self._retry = list(self._retry.values()), {}
             outcomes += self._handle(retry)
         if self.pending_sweep:
-            swept = self.sweep()
-            outcomes += swept
-            self.pending_sweep = any(r.retry for r in swept)
+            self.pending_sweep = False  # set again by the sweep for what is still deferred
+            outcomes += self.sweep()
         for feed in self.FEEDS:
             batch = self.source.poll(feed)
             results = self._handle(batch.events)
@@ -754,6 +753,10 @@ class BookingWorker:
         )
 
     def sweep(self) -> list[BookingOutcome]:
-        """Book every picking Odoo shows ready and unbooked (after an outage or a crash)."""
-        events = self.source.ready_pickings().events
-        return self.flow.book_many([e for e in events if isinstance(e, PickingReady)])
+        """Book every picking Odoo shows ready and unbooked (after an outage or a crash).
+
+        What it could not finish is remembered like a polled booking: one Odoo did not fully
+        take is retried from memory by the next run (its tracking number, already written,
+        hides it from the next sweep), one the carrier deferred by the next sweep.
+        """
+        return self._handle(self.source.ready_pickings().events)
