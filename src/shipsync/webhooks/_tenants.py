@@ -162,30 +162,27 @@ class _TenantRouter(Generic[_R]):
         with self._lock:
             self._receivers.pop(tenant_id, None)
 
-    def _cached(self, headers: HeadersInput, tenant: str | None) -> _R | None:
-        """The receiver of the path's tenant when it is built already and the header does not
-        contradict it (the hot path); None sends the delivery through :meth:`_route`."""
-        receiver = self._receivers.get(tenant) if tenant is not None else None
-        if receiver is None:
-            return None
-        try:
-            agrees = _header(headers, self.header) in (None, tenant)
-        except UnknownTenantError:
-            return None
-        return receiver if agrees else None
+    def _route(self, headers: HeadersInput, tenant: str | None) -> _R | Receipt:
+        """The receiver of the delivery's tenant, or the refusal to answer with.
 
-    def _route(
-        self, headers: HeadersInput, tenant: str | None
-    ) -> tuple[_R, None] | tuple[None, Receipt]:
+        The hot path: the path's tenant is built already and the header does not contradict it.
+        """
+        cached = self._receivers.get(tenant) if tenant is not None else None
+        if cached is not None:
+            try:
+                if _header(headers, self.header) in (None, tenant):
+                    return cached
+            except UnknownTenantError:
+                pass  # a malformed header: refused below, with its reason
         try:
             tenant_id = tenant_of_request(headers, path_tenant=tenant, header=self.header)
-            return self.receiver(tenant_id), None
+            return self.receiver(tenant_id)
         except UnknownTenantError as error:
             status = 400 if "different tenants" in error.reason else 404
-            return None, Receipt(ReceiptOutcome.REJECTED, status, error=error)
+            return Receipt(ReceiptOutcome.REJECTED, status, error=error)
         except TenantConfigurationError as error:
             _log.warning("webhook for a tenant without settings: %s", error)
-            return None, Receipt(ReceiptOutcome.REJECTED, 404, error=error)
+            return Receipt(ReceiptOutcome.REJECTED, 404, error=error)
 
 
 class TenantWebhookReceiver(_TenantRouter[WebhookReceiver]):
@@ -231,14 +228,8 @@ class TenantWebhookReceiver(_TenantRouter[WebhookReceiver]):
 
     def receive(self, body: bytes, headers: HeadersInput, *, tenant: str | None = None) -> Receipt:
         """Process one delivery for the tenant the path (``tenant``) or the header names."""
-        receiver = self._cached(headers, tenant)
-        if receiver is None:
-            routed, refused = self._route(headers, tenant)
-            if routed is None:
-                assert refused is not None
-                return refused
-            receiver = routed
-        return receiver.receive(body, headers)
+        routed = self._route(headers, tenant)
+        return routed if isinstance(routed, Receipt) else routed.receive(body, headers)
 
 
 class AsyncTenantWebhookReceiver(_TenantRouter[AsyncWebhookReceiver]):
@@ -274,11 +265,5 @@ class AsyncTenantWebhookReceiver(_TenantRouter[AsyncWebhookReceiver]):
         self, body: bytes, headers: HeadersInput, *, tenant: str | None = None
     ) -> Receipt:
         """Process one delivery for the tenant the path (``tenant``) or the header names."""
-        receiver = self._cached(headers, tenant)
-        if receiver is None:
-            routed, refused = self._route(headers, tenant)
-            if routed is None:
-                assert refused is not None
-                return refused
-            receiver = routed
-        return await receiver.receive(body, headers)
+        routed = self._route(headers, tenant)
+        return routed if isinstance(routed, Receipt) else await routed.receive(body, headers)
