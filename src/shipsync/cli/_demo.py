@@ -81,7 +81,6 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def _serve_receiver(receiver: Any, outcomes: Counter[str]) -> Iterator[str]:
     """Serve the webhook receiver on a free localhost port; yield its URL."""
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
@@ -92,12 +91,21 @@ def _serve_receiver(receiver: Any, outcomes: Counter[str]) -> Iterator[str]:
         outcomes[receipt.outcome.value] += 1
         return Response(receipt.reason, status_code=receipt.status, headers=receipt.headers)
 
-    port = _free_port()
     app = Starlette(routes=[Route("/hooks", hooks, methods=["POST"])])
+    with _serve_app(app, "demo-receiver") as base:
+        yield f"{base}/hooks"
+
+
+@contextlib.contextmanager
+def _serve_app(app: Any, name: str) -> Iterator[str]:
+    """Serve an ASGI app on a free localhost port in a thread; yield its base URL."""
+    import uvicorn
+
+    port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
-    thread = threading.Thread(target=server.run, name="demo-receiver", daemon=True)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
@@ -105,7 +113,7 @@ def _serve_receiver(receiver: Any, outcomes: Counter[str]) -> Iterator[str]:
             raise RuntimeError("the demo webhook receiver did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}/hooks"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

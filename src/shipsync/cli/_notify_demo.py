@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import socket
 import tempfile
 import threading
 from collections import Counter
@@ -117,12 +116,6 @@ class _Mailbox:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _smtp(handler: _Mailbox) -> Iterator[int]:
     try:
@@ -131,6 +124,8 @@ def _smtp(handler: _Mailbox) -> Iterator[int]:
         from shipsync.errors import MissingDependencyError
 
         raise MissingDependencyError("the notification demo's SMTP server", "dev") from exc
+    from shipsync.cli._demo import _free_port
+
     port = _free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()

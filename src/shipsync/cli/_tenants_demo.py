@@ -46,13 +46,12 @@ def tenant_ids(count: int) -> list[str]:
 @contextlib.contextmanager
 def _serve_hooks(receiver: TenantWebhookReceiver, outcomes: Counter[str]) -> Iterator[str]:
     """Serve the tenant receiver at ``/hooks/{tenant}``; yield the base URL."""
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from shipsync.cli._demo import _free_port
+    from shipsync.cli._demo import _serve_app
 
     async def hooks(request: Request) -> Response:
         tenant = request.path_params["tenant"]
@@ -60,23 +59,9 @@ def _serve_hooks(receiver: TenantWebhookReceiver, outcomes: Counter[str]) -> Ite
         outcomes[f"{tenant}:{receipt.outcome.value}"] += 1
         return Response(receipt.reason, status_code=receipt.status, headers=receipt.headers)
 
-    port = _free_port()
     app = Starlette(routes=[Route("/hooks/{tenant}", hooks, methods=["POST"])])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="demo-tenant-hooks", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the demo webhook receiver did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}/hooks"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with _serve_app(app, "demo-tenant-hooks") as base:
+        yield f"{base}/hooks"
 
 
 def run_tenants_demo(
