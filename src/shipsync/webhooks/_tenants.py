@@ -59,6 +59,9 @@ __all__ = [
 _log = logging.getLogger("shipsync.webhooks")
 _R = TypeVar("_R", WebhookReceiver, AsyncWebhookReceiver)
 
+# The one refusal that is the sender's contradiction (400), not an unknown tenant (404).
+_DISAGREE = "the path and the header name different tenants"
+
 
 def tenant_of_request(
     headers: HeadersInput, *, path_tenant: str | None = None, header: str = TENANT_HEADER
@@ -72,9 +75,7 @@ def tenant_of_request(
     if path_tenant is not None:
         tenant = check_tenant_id(path_tenant, path="path")
         if from_header is not None and from_header != tenant:
-            raise UnknownTenantError(
-                tenant, path=header, reason="the path and the header name different tenants"
-            )
+            raise UnknownTenantError(tenant, path=header, reason=_DISAGREE)
         return tenant
     if from_header is None:
         raise UnknownTenantError("", path=header, reason="no tenant in the path or the header")
@@ -178,7 +179,7 @@ class _TenantRouter(Generic[_R]):
             tenant_id = tenant_of_request(headers, path_tenant=tenant, header=self.header)
             return self.receiver(tenant_id)
         except UnknownTenantError as error:
-            status = 400 if "different tenants" in error.reason else 404
+            status = 400 if error.reason == _DISAGREE else 404
             return Receipt(ReceiptOutcome.REJECTED, status, error=error)
         except TenantConfigurationError as error:
             _log.warning("webhook for a tenant without settings: %s", error)
