@@ -3,23 +3,26 @@
     .venv/bin/python bench/settlement.py --lines 1000000 --shipments 1000000
 
 Generates a shipments file and a labelled fake-carrier invoice file (``shipsync.settlement``'s
-sample generator, seeded), then runs four contenders, each in its own fresh process so peak
+sample generator, seeded), then runs its contenders, each in its own fresh process so peak
 memory (``ru_maxrss``) is its own:
 
 - ``oracle``: a plain, separate exact-``Decimal`` implementation of the rules (reference);
 - ``shipsync``: ``load_shipments_csv`` + ``reconcile_file`` (load the shipments file, stream the
   invoice), collecting every line's class through ``on_line``;
 - ``shipsync-report``: the same, producing only the report (class totals per invoice);
+- ``columnar`` / ``columnar-report``: the same two with ``ColumnarShipmentIndex.load_csv``
+  instead of ``load_shipments_csv`` (the ``columnar`` extra: Arrow reads both files, runs of
+  ordinary lines are classified at once);
 - ``pandas``: ``read_csv`` both files, merge on tracking number (then carrier shipment id),
   compare in float64, classify with ``numpy.select``, as finance teams do it;
 - ``decimal-loop``: a plain streaming exact-``Decimal`` loop written by hand (shipments into a
   dict, invoice streamed, tolerances compared, fewer classes), the second yardstick.
 
-Each contender but ``shipsync-report`` writes one class code per line; the table shows lines/s
+Each contender but the two ``-report`` ones writes one class code per line; the table shows lines/s
 (wall and CPU time of the process; on a shared machine CPU time is the steadier figure), peak RSS,
 and how many lines each classifies differently from the oracle. Timings include reading both
 files. Needs the ``bench`` extra
-(pandas).
+(pandas) and the ``columnar`` extra.
 """
 
 from __future__ import annotations
@@ -268,6 +271,46 @@ def run_shipsync_report(invoice: Path, shipments: Path, out: Path) -> dict[str, 
     return {"lines": lines, "wall": wall, "cpu": cpu, "load_cpu": load_cpu}
 
 
+def run_columnar(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
+    """shipsync with a ``ColumnarShipmentIndex`` (the ``columnar`` extra), every line's class
+    through ``on_line``."""
+    from shipsync.canonical import LineClass
+    from shipsync.settlement import FAKE_CARRIER_COLUMNS, ColumnarShipmentIndex, reconcile_file
+    from shipsync.testing.settlement import SAMPLE_RULES
+
+    codes = bytearray()
+    code_of = {kind: CODE[kind.value] for kind in LineClass}
+    append = codes.extend
+
+    def on_line(outcome: object) -> None:
+        append(code_of[outcome.line_class])  # type: ignore[attr-defined]
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    index = ColumnarShipmentIndex.load_csv(shipments)
+    load_cpu = time.process_time() - cpu0
+    report = reconcile_file(
+        invoice, FAKE_CARRIER_COLUMNS, index, rules=SAMPLE_RULES, on_line=on_line
+    )
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    out.write_bytes(bytes(codes))
+    assert report.problem_count == 0, report.problems[:3]
+    return {"lines": len(codes), "wall": wall, "cpu": cpu, "load_cpu": load_cpu}
+
+
+def run_columnar_report(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
+    """shipsync with a ``ColumnarShipmentIndex``, producing only its report."""
+    from shipsync.settlement import FAKE_CARRIER_COLUMNS, ColumnarShipmentIndex, reconcile_file
+    from shipsync.testing.settlement import SAMPLE_RULES
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    index = ColumnarShipmentIndex.load_csv(shipments)
+    load_cpu = time.process_time() - cpu0
+    report = reconcile_file(invoice, FAKE_CARRIER_COLUMNS, index, rules=SAMPLE_RULES)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    lines = sum(summary.line_count for summary in report.invoices)
+    return {"lines": lines, "wall": wall, "cpu": cpu, "load_cpu": load_cpu}
+
+
 # --- pandas, floats ------------------------------------------------------------------
 
 
@@ -392,8 +435,12 @@ RUNNERS = {
     "decimal-loop": run_decimal_loop,
     "shipsync": run_shipsync,
     "shipsync-report": run_shipsync_report,
+    "columnar": run_columnar,
+    "columnar-report": run_columnar_report,
     "pandas": run_pandas,
 }
+OURS = ("shipsync", "shipsync-report", "columnar", "columnar-report")
+REPORT_ONLY = ("shipsync-report", "columnar-report")
 
 
 def child(name: str, invoice: str, shipments: str, out: str) -> None:
@@ -463,9 +510,9 @@ def main() -> None:
         f"{'contender':<16} {'lines/s (wall)':>15} {'lines/s (cpu)':>14} {'peak MB':>8} "
         f"{'misclassified':>20}"
     )
-    for name in ("shipsync", "shipsync-report", "pandas", "decimal-loop"):
+    for name in (*OURS, "pandas", "decimal-loop"):
         r = results[name]
-        if name == "shipsync-report":
+        if name in REPORT_ONLY:
             wrong = "(no per-line output)"
         elif name == "decimal-loop":
             wrong = "(fewer classes)"
@@ -476,7 +523,7 @@ def main() -> None:
             f"{name:<16} {r['lines'] / r['wall']:>15,.0f} {r['lines'] / r['cpu']:>14,.0f} "
             f"{r['peak_mb']:>8,.0f} {wrong:>20}"
         )
-    for name in ("shipsync", "shipsync-report"):
+    for name in OURS:
         r = results[name]
         print(
             f"{name}: loading the shipments file took {r['load_cpu']:.2f} s CPU of {r['cpu']:.2f} s"
@@ -484,7 +531,7 @@ def main() -> None:
     print()
     for peer in ("pandas", "decimal-loop"):
         p = results[peer]
-        for name in ("shipsync", "shipsync-report"):
+        for name in OURS:
             s = results[name]
             print(
                 f"{name}/{peer}: throughput {p['wall'] / s['wall']:.2f}x (wall), "

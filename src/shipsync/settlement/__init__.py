@@ -12,6 +12,8 @@ with robust statistics.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shipsync.settlement._anomaly import ChargeAnomaly, ChargeAnomalyDetector, GroupStats
 from shipsync.settlement._bills import (
     DisputePolicy,
@@ -69,6 +71,7 @@ __all__ = [
     "ChargeAnomaly",
     "ChargeAnomalyDetector",
     "ClassTotal",
+    "ColumnarShipmentIndex",
     "DisputePolicy",
     "Expectation",
     "GroupStats",
@@ -106,3 +109,15 @@ __all__ = [
     "report_json",
     "rows_of_invoice",
 ]
+
+if TYPE_CHECKING:
+    from shipsync.settlement._columnar import ColumnarShipmentIndex
+else:  # hidden from mypy, which would otherwise accept any name
+
+    def __getattr__(name: str) -> object:
+        # ColumnarShipmentIndex needs the ``columnar`` extra (pyarrow, numpy): loaded on first use
+        if name == "ColumnarShipmentIndex":
+            from shipsync.settlement._columnar import ColumnarShipmentIndex
+
+            return ColumnarShipmentIndex
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,6 +21,7 @@ posting of the actual) per line with a known, current shipment in the expected c
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
@@ -340,6 +341,12 @@ class Reconciler:
         building rows (see ``_stream``); the rest, and every line otherwise, go through
         :meth:`run`'s path.
         """
+        columnar = sys.modules.get("shipsync.settlement._columnar")
+        if columnar is not None and columnar.can_stream_columnar(self):
+            # a ColumnarShipmentIndex (its module is loaded when one exists)
+            with localcontext(_EXACT):
+                columnar.stream_columnar(self, lines, columns)
+            return self.report()
         if not can_stream(self):
             return self.run(iter_invoice_rows(lines, columns))
         with localcontext(_EXACT):
