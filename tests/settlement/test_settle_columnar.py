@@ -48,8 +48,10 @@ from shipsync.testing.settlement import SAMPLE_RULES, write_sample_files
 
 pytest.importorskip("pyarrow")  # the columnar extra
 
+import pyarrow as pa
+
 from shipsync.settlement import ColumnarShipmentIndex
-from shipsync.settlement._columnar import stream_columnar
+from shipsync.settlement._columnar import _hash_text, _hash_texts, stream_columnar
 
 B, F, R = ChargeType.BASE_FREIGHT, ChargeType.FUEL, ChargeType.RESIDENTIAL
 _SHIPMENTS_HEADER = (
@@ -330,3 +332,12 @@ def test_a_bad_shipments_file_names_its_line_as_the_line_loader_does(tmp_path: P
         ColumnarShipmentIndex.load_csv(path)
     with pytest.raises(InvalidInputError, match="cannot open"):
         ColumnarShipmentIndex.load_csv(tmp_path / "missing.csv")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=300)), st.integers(0, 5))
+def test_the_array_hash_is_the_text_hash(texts: list[str], offset: int) -> None:
+    """Tracking numbers and fallback keys are hashed a whole column at a time when loaded and
+    one by one when looked up: both must give the same value, for any text and any slice."""
+    array = pa.array(["pad"] * offset + texts, type=pa.string()).slice(offset)
+    assert _hash_texts(array).tolist() == [_hash_text(text) for text in texts]

@@ -90,6 +90,7 @@ _ABSENT = np.iinfo(np.int64).min  # not quoted
 _WIDE = 10**11  # amounts at or beyond this many minor units take the exact path
 _LIMIT = 10**5  # a percent's numerator and denominator beyond it: no vectorised tolerance test
 _CHUNK = 1 << 22  # characters of the invoice file read at a time
+_KEPT = 1 << 14  # entries of each memo of the per-line outcomes
 _CLASSES: tuple[LineClass, ...] = tuple(LineClass)
 _POS = {kind: i for i, kind in enumerate(_CLASSES)}
 _UNKNOWN = _POS[LineClass.UNKNOWN_SHIPMENT]
@@ -167,8 +168,87 @@ def _text_minor(texts: list[str], exponents: np.ndarray) -> tuple[np.ndarray, np
     return minor, exact
 
 
+def _one_chunk(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if not isinstance(column, pa.ChunkedArray):
+        return column
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def _strings(values: Iterable[str]) -> pa.Array:
     return pa.array(list(values), type=pa.string())
+
+
+# A 64-bit hash of UTF-8 texts, the same computed over a whole Arrow array (NumPy, no Python
+# object per text) and for one ``str``: a polynomial over the bytes modulo 2**64, the length mixed
+# in, then a final avalanche. Only for finding candidates: every match is checked on the text.
+_MASK = (1 << 64) - 1
+_BASE = 0x100000001B3
+_MIX = 0xFF51AFD7ED558CCD
+_SLICE = 1 << 16  # texts hashed at a time (bounds the temporary arrays)
+
+
+def _powers(count: int) -> np.ndarray:
+    """``_BASE ** k`` modulo 2**64 for ``k`` below ``count``."""
+    powers = [1]
+    for _ in range(1, count):
+        powers.append(powers[-1] * _BASE & _MASK)
+    return np.array(powers, dtype=np.uint64)
+
+
+_POWERS = _powers(256)
+
+
+def _finish_hash(sums: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        h = sums * np.uint64(_BASE) + lengths.astype(np.uint64)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(_MIX)
+        h ^= h >> np.uint64(29)
+    return h
+
+
+def _hash_texts(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The hashes of an Arrow string array's texts (see :func:`_hash_text`)."""
+    global _POWERS
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    count = len(array)
+    out = np.empty(count, dtype=np.uint64)
+    if not count:
+        return out
+    buffers = array.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int32)[array.offset : array.offset + count + 1]
+    data = np.zeros(0, np.uint8) if buffers[2] is None else np.frombuffer(buffers[2], np.uint8)
+    longest = int(np.diff(offsets).max())
+    if longest > len(_POWERS):
+        _POWERS = _powers(longest)
+    with np.errstate(over="ignore"):
+        for start in range(0, count, _SLICE):
+            stop = min(count, start + _SLICE)
+            first, last = int(offsets[start]), int(offsets[stop])
+            lengths = np.diff(offsets[start : stop + 1])
+            sums = np.zeros(stop - start, dtype=np.uint64)
+            if last > first:
+                rows = np.repeat(np.arange(stop - start), lengths)
+                ends = offsets[start + 1 : stop + 1] - first
+                from_end = ends[rows] - 1 - np.arange(last - first)
+                terms = data[first:last].astype(np.uint64) * _POWERS[from_end]
+                filled = lengths > 0
+                sums[filled] = np.add.reduceat(terms, (offsets[start:stop] - first)[filled])
+            out[start:stop] = _finish_hash(sums, lengths)
+    return out
+
+
+def _hash_text(text: str) -> int:
+    """The hash of one text, as :func:`_hash_texts` computes it."""
+    data = text.encode()
+    h = 0
+    for byte in data:
+        h = (h * _BASE + byte) & _MASK
+    h = (h * _BASE + len(data)) & _MASK
+    h ^= h >> 33
+    h = (h * _MIX) & _MASK
+    return h ^ (h >> 29)
 
 
 class ColumnarShipmentIndex:
@@ -189,13 +269,13 @@ class ColumnarShipmentIndex:
         exact: np.ndarray,
         keys: tuple[np.ndarray, np.ndarray],
     ) -> None:
-        trackings = columns["tracking_number"]
-        if isinstance(trackings, pa.ChunkedArray):  # taken from at random: one chunk
-            trackings = trackings.combine_chunks()
-        self._texts = {**columns, "tracking_number": trackings}
+        # Columns read at random (``take``) in one piece: a chunked one costs far more a read.
+        self._texts = {name: _one_chunk(column) for name, column in columns.items()}
+        quoted = {kind: _one_chunk(column) for kind, column in quoted.items()}
+        trackings = self._texts["tracking_number"]
         rows = len(trackings)
         # tracking numbers: (hash, row) pairs sorted, the last row of a hash first found
-        hashes = np.fromiter(map(hash, trackings.to_pylist()), dtype=np.int64, count=rows)
+        hashes = _hash_texts(trackings)
         order = np.lexsort((np.arange(rows), hashes))
         self._hashes = hashes[order]
         self._rows = order.astype(np.int64)
@@ -209,6 +289,7 @@ class ColumnarShipmentIndex:
             .astype(np.int16)
         )
         self._cancelled = pc.equal(columns["status"], "cancelled").to_numpy(zero_copy_only=False)
+        del self._texts["currency"], self._texts["status"]  # kept as codes and flags
         self._quoted_texts = quoted
         self._quoted = minor
         self._exact = exact
@@ -241,7 +322,7 @@ class ColumnarShipmentIndex:
 
     def _row_of(self, tracking_number: str) -> int | None:
         """The package row of a tracking number (its last row in the file)."""
-        target = hash(tracking_number)
+        target = np.uint64(_hash_text(tracking_number))
         low = int(np.searchsorted(self._hashes, target, side="left"))
         high = int(np.searchsorted(self._hashes, target, side="right"))
         trackings = self._texts["tracking_number"]
@@ -251,11 +332,10 @@ class ColumnarShipmentIndex:
                 return row
         return None
 
-    def rows_of(self, trackings: pa.Array, texts: list[str]) -> np.ndarray:
-        """The package rows of many tracking numbers (``texts`` is ``trackings`` as a list), -1
-        where there is none."""
-        count = len(texts)
-        hashes = np.fromiter(map(hash, texts), dtype=np.int64, count=count)
+    def rows_of(self, trackings: pa.Array) -> np.ndarray:
+        """The package rows of many tracking numbers, -1 where there is none."""
+        count = len(trackings)
+        hashes = _hash_texts(trackings)
         # searched in order: each search starts near the last (far fewer cache misses)
         order = np.argsort(hashes)
         at = np.empty(count, dtype=np.int64)
@@ -270,7 +350,7 @@ class ColumnarShipmentIndex:
                 trackings.take(pa.array(check)),
             ).to_numpy(zero_copy_only=False)
             for j in check[~equal].tolist():  # a collision with another tracking number
-                row = self._row_of(texts[j])
+                row = self._row_of(trackings[j].as_py())
                 rows[j] = -1 if row is None else row
         return rows
 
@@ -308,7 +388,13 @@ class ColumnarShipmentIndex:
         try:
             table = pa_csv.read_csv(
                 path,
-                read_options=pa_csv.ReadOptions(column_names=header, skip_rows=1),
+                # one block: each column in one piece, without a copy to join blocks
+                read_options=pa_csv.ReadOptions(
+                    column_names=header,
+                    skip_rows=1,
+                    use_threads=False,
+                    block_size=min(max(Path(path).stat().st_size + 1, 1 << 20), (1 << 31) - 1),
+                ),
                 parse_options=pa_csv.ParseOptions(quote_char=False, newlines_in_values=False),
                 convert_options=pa_csv.ConvertOptions(
                     include_columns=wanted,
@@ -336,26 +422,34 @@ class ColumnarShipmentIndex:
         quoted: dict[ChargeType, Any] = {}
         minor: dict[ChargeType, np.ndarray] = {}
         exact = np.zeros(rows, dtype=bool)
-        masks = {code: pc.equal(currency, code) for code in currencies}
+        # amounts are read by the currency's exponent: currencies that share one share a pass
+        by_exponent: dict[int, list[str]] = {}
+        for code in currencies:
+            by_exponent.setdefault(CURRENCY_EXPONENTS[code], []).append(code)
+        masks = {
+            exponent: pc.is_in(currency, value_set=_strings(codes))
+            for exponent, codes in by_exponent.items()
+        }
         for kind in _ORDER:
             name = _CHARGE_NAMES[kind]
             if name not in columns:
                 continue
             amounts = columns[name]
             valid = pc.equal(amounts, "")
-            for code in currencies:
-                matches = pc.match_substring_regex(amounts, _amount_regex(CURRENCY_EXPONENTS[code]))
-                valid = pc.or_(valid, pc.and_(matches, masks[code]))
+            for exponent in by_exponent:
+                matches = pc.match_substring_regex(amounts, _amount_regex(exponent))
+                valid = pc.or_(
+                    valid, matches if len(masks) == 1 else pc.and_(matches, masks[exponent])
+                )
             if rows and not pc.all(valid).as_py():
                 return None
             values = np.full(rows, _ABSENT, dtype=np.int64)
-            for code in currencies:
-                exponent = CURRENCY_EXPONENTS[code]
-                if len(currencies) == 1:
+            for exponent in by_exponent:
+                if len(by_exponent) == 1:
                     values, wide = _decimal_minor(amounts, exponent)
                     exact |= wide
                     continue
-                at = np.flatnonzero(masks[code].to_numpy(zero_copy_only=False))
+                at = np.flatnonzero(masks[exponent].to_numpy(zero_copy_only=False))
                 converted, wide = _decimal_minor(amounts.take(pa.array(at)), exponent)
                 values[at] = converted
                 exact[at[wide]] = True
@@ -389,7 +483,19 @@ class ColumnarShipmentIndex:
             for i, kind in enumerate(_ORDER)
             if any(row[8 + i] for row in fields)
         }
-        keys = tuple(np.array(sorted(table), dtype=np.uint64) for table in memory._keys)
+        # The memory index's key entries that can still match (their key is the package's
+        # current key), re-hashed: every row here holds its package's current record.
+        keys: list[np.ndarray] = []
+        for table, name in ((0, "carrier_shipment_id"), (1, "reference")):
+            live = sorted(
+                ordinal
+                for entry in memory._keys[table]
+                if (key := fields[ordinal := entry & _LOW][6 + table])
+                and (hash(key) & _LOW) == entry >> 32
+            )
+            rows = np.array(live, dtype=np.int64)
+            high = (_hash_texts(texts[name].take(pa.array(rows))) >> np.uint64(32)) << np.uint64(32)
+            keys.append(np.sort(high | rows.astype(np.uint64)))
         exponents = np.array([CURRENCY_EXPONENTS.get(row[1], 0) for row in fields], dtype=np.int64)
         minor: dict[ChargeType, np.ndarray] = {}
         exact = np.zeros(len(fields), dtype=bool)
@@ -440,7 +546,7 @@ class ColumnarShipmentIndex:
         id, 1 reference) is ``key``, in file order (as ``MemoryShipmentIndex._by_key`` visits
         them)."""
         entries = self._keys[table]
-        high = (hash(key) & _LOW) << 32
+        high = (_hash_text(key) >> 32) << 32
         at = int(np.searchsorted(entries, np.uint64(high)))
         end = high | _LOW
         column = self._texts["carrier_shipment_id" if table == 0 else "reference"]
@@ -475,10 +581,10 @@ class ColumnarShipmentIndex:
         for table, keys in ((0, carrier_ids), (1, references)):
             if keys is None or not len(pending):
                 continue
-            texts = keys.take(pa.array(pending)).to_pylist()
-            filled = np.array([bool(text) for text in texts], dtype=bool)
-            hashes = np.fromiter(map(hash, texts), dtype=np.int64, count=len(texts))
-            high = (hashes & _LOW).astype(np.uint64) << np.uint64(32)
+            wanted_keys = keys.take(pa.array(pending))
+            texts = wanted_keys.to_pylist()
+            filled = pc.not_equal(wanted_keys, "").to_numpy(zero_copy_only=False)
+            high = (_hash_texts(wanted_keys) >> np.uint64(32)) << np.uint64(32)
             entries = self._keys[table]
             low_at = np.searchsorted(entries, high, side="left")
             high_at = np.searchsorted(entries, high | np.uint64(_LOW), side="right")
@@ -487,11 +593,10 @@ class ColumnarShipmentIndex:
             single = np.flatnonzero(matches == 1)
             if len(single):
                 ordinals = (entries[low_at[single]] & np.uint64(_LOW)).astype(np.int64)
-                trackings = self._texts["tracking_number"].take(pa.array(ordinals))
-                current = self.rows_of(trackings, trackings.to_pylist())
+                current = self.rows_of(self._texts["tracking_number"].take(pa.array(ordinals)))
                 column = self._texts["carrier_shipment_id" if table == 0 else "reference"]
                 same = pc.equal(
-                    column.take(pa.array(current)), pa.array(texts).take(pa.array(single))
+                    column.take(pa.array(current)), wanted_keys.take(pa.array(single))
                 ).to_numpy(zero_copy_only=False)
                 rows[pending[single[same]]] = current[same]
                 decided[single[same]] = True
@@ -601,15 +706,13 @@ def _plain_file(path: str | Path) -> bool:
             carry = len(lines[-1])
 
 
-def _key_entries(keys: pa.Array, rows: int) -> np.ndarray:
-    """``hash(key) << 32 | row`` of the non-empty keys, sorted (the layout of the memory
-    index's key tables)."""
+def _key_entries(keys: pa.Array | pa.ChunkedArray, rows: int) -> np.ndarray:
+    """``hash(key) >> 32 << 32 | row`` of the non-empty keys, sorted (the layout of the memory
+    index's key tables, with :func:`_hash_text`'s high half)."""
     if not rows:
         return np.zeros(0, dtype=np.uint64)
-    hashes = np.fromiter(map(hash, keys.to_pylist()), dtype=np.int64, count=rows)
-    entries = ((hashes & _LOW).astype(np.uint64) << np.uint64(32)) | np.arange(
-        rows, dtype=np.uint64
-    )
+    high = (_hash_texts(keys) >> np.uint64(32)) << np.uint64(32)
+    entries = high | np.arange(rows, dtype=np.uint64)
     filled = pc.not_equal(keys, "").to_numpy(zero_copy_only=False)
     return np.sort(entries[filled])
 
@@ -764,6 +867,9 @@ def stream_columnar(
     )
     patterns: dict[int, str] = {}
     first_of = np.zeros(len(index._billed), dtype=np.int64)  # scratch: a package's first line
+    # per-line outcomes: exact amounts by minor units, expectations by quoted texts (bounded)
+    amounts_by_exponent: dict[int, dict[int, Decimal]] = {}
+    expectations: dict[tuple[str, ...], tuple[dict[ChargeType, Decimal], Decimal]] = {}
     # printable ASCII but the space, the line end and the delimiter: a plain ASCII chunk
     plain_bytes = bytes(range(0x21, 0x7F)) + b"\n" + delimiter.encode()
 
@@ -931,7 +1037,7 @@ def stream_columnar(
             totals += np.where(present, values, 0)
         hot = ok
         trackings = cells[at.tracking_number].to_pylist()
-        rows = index.rows_of(cells[at.tracking_number], trackings)
+        rows = index.rows_of(cells[at.tracking_number])
         missing = np.flatnonzero(hot & (rows < 0))
         if len(missing):
             taken = pa.array(missing)
@@ -1071,38 +1177,72 @@ def stream_columnar(
             if at.line_number is not None
             else list(range(last - (end - start) + 1, last + 1))
         )
-        trackings = chunk.trackings
-        shipment_ids = index._texts["shipment_id"]
+        count = end - start
+        rows = chunk.rows[start:end]
+        found = rows >= 0
+        taken = pa.array(np.where(found, rows, 0))
+        shipment_ids: list[str | None] = [None] * count
+        quoted_texts: list[tuple[str, ...]] = [()] * count
+        currencies: list[str | None] = [None] * count
+        if found.any():
+            shipment_ids = index._texts["shipment_id"].take(taken).to_pylist()
+            columns = [column.take(taken).to_pylist() for column in index._quoted_texts.values()]
+            quoted_texts = list(zip(*columns, strict=True)) if columns else [()] * count
+            names = index._currencies
+            currencies = [names[code] for code in index._currency[np.where(found, rows, 0)]]
+        slots = [_KIND_AT[kind] for kind in index._quoted_texts]
+        trackings = chunk.trackings[start:end]
+        files = (positions[start:end] + base_line).tolist()
+        totals = chunk.totals[start:end].tolist()
+        kinds = chunk.charge_type[start:end].tolist()
+        differences = chunk.difference[start:end].tolist()
+        from_quote = chunk.from_quote[start:end].tolist()
+        flags = found.tolist()
+        decided = chunk.decided
+        amounts = amounts_by_exponent.setdefault(exponent, {})
         new = tuple.__new__
-        for j in range(end - start):
-            at_j = start + j
+        for j in range(count):
+            minor = totals[j]
+            total = amounts.get(minor)
+            if total is None:
+                total = Decimal(minor).scaleb(-exponent)
+                if len(amounts) >= _KEPT:
+                    amounts.clear()
+                amounts[minor] = total
             position = int(classes[j])
-            row = int(chunk.rows[at_j])
-            total = Decimal(int(chunk.totals[at_j])).scaleb(-exponent)
             shipment_id = expected = expected_currency = kind_of = diff = None
-            if row >= 0:
-                shipment_id = shipment_ids[row].as_py()
-                expected_currency = index._currencies[int(index._currency[row])]
-                quoted = index.quoted_text(row)
-                expected = rec._expected(quoted)[1]
+            if flags[j]:
+                shipment_id = shipment_ids[j]
+                expected_currency = currencies[j]
+                texts = quoted_texts[j]
+                known = expectations.get(texts)
+                if known is None:
+                    record = [""] * len(_ORDER)
+                    for slot, text in zip(slots, texts, strict=True):
+                        record[slot] = text
+                    known = rec._expected(RECORD_SEPARATOR.join(record))
+                    if len(expectations) >= _KEPT:
+                        expectations.clear()
+                    expectations[texts] = known
+                expected = known[1]
                 if position == _DUPLICATE:
                     pass
-                elif at_j in chunk.decided:
-                    kind_of, diff = chunk.decided[at_j]
-                elif chunk.charge_type[at_j] >= 0:
-                    kind_of = _ORDER[int(chunk.charge_type[at_j])]
-                    if chunk.from_quote[at_j]:
-                        diff = -rec._expected(quoted)[0][kind_of]
+                elif start + j in decided:
+                    kind_of, diff = decided[start + j]
+                elif kinds[j] >= 0:
+                    kind_of = _ORDER[kinds[j]]
+                    if from_quote[j]:
+                        diff = -known[0][kind_of]
                     else:
-                        diff = Decimal(int(chunk.difference[at_j])).scaleb(-exponent)
+                        diff = Decimal(differences[j]).scaleb(-exponent)
             on_line(
                 new(
                     LineOutcome,
                     (
                         number,
                         line_numbers[j],
-                        base_line + int(positions[at_j]),
-                        trackings[at_j],
+                        files[j],
+                        trackings[j],
                         _CLASSES[position],
                         total,
                         currency,
