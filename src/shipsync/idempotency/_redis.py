@@ -32,6 +32,7 @@ are still read, and rewritten in this layout when taken over or completed.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -71,6 +72,8 @@ _GRACE_MS = 1000
 # the test steps its clock back (see the module docstring), at the price of longer-lived test keys.
 _OFFSET_BIAS_MS = 86_400_000
 _SWEEP_BATCH = 500
+# EVALSHA's key counts, encoded once: redis-py encodes an int argument anew on every call.
+_NUMKEYS = (b"0", b"1", b"2")
 
 # Records of the earlier layout (a hash: state s, fingerprint f, token t, expiry e in ms of the
 # server clock, result r) are still answered from, and rewritten in the new layout when a claim
@@ -119,14 +122,16 @@ end
 """
 
 # A record's lease or retention is over when its native TTL, less the grace, is within the
-# test offset (ARGV[2] of the claim scripts, ms): PTTL is the server's clock at work. A claim
+# test offset (ms; ARGV[3] of the one-key claim, absent without one, ARGV[2] of the batch claim):
+# PTTL is the server's clock at work. A claim
 # first tries to create the record (``SET … NX``), the common case, and only reads it when it is
 # there; a claim that finds a record has spent a fencing token for nothing, which is harmless.
-# KEYS: record key, fence key. ARGV: TTL ms (lease + grace + offset), clock offset ms,
-# fingerprint. One value back: the token (an integer > 0) when acquired, the result (a string)
+# KEYS: record key, fence key. ARGV: TTL ms (lease + grace + offset), fingerprint, then the clock
+# offset ms only when the store has a test clock (an argument less to pack and parse on every
+# production claim). One value back: the token (an integer > 0) when acquired, the result (a string)
 # when completed, -1 in progress, -3 fingerprint mismatch, -4 not a record.
 _CLAIM_ONE = """
-local k, fp = KEYS[1], ARGV[3]
+local k, fp = KEYS[1], ARGV[2]
 local token = redis.call('INCR', KEYS[2])
 local record = string.format('p%d:%d:', token, #fp) .. fp
 if redis.call('SET', k, record, 'NX', 'PX', ARGV[1]) then return token end
@@ -145,7 +150,7 @@ n = tonumber(n)
 if #v < at + n - 1 then return -4 end
 local ttl = redis.call('PTTL', k)
 if ttl < 0 then return -4 end
-if ttl - GRACE_MS > tonumber(ARGV[2]) then
+if ttl - GRACE_MS > tonumber(ARGV[3] or 0) then
   if n ~= #fp or string.sub(v, at, at + n - 1) ~= fp then return -3 end
   if s == 'c' then return string.sub(v, at + n) end
   return -1
@@ -281,6 +286,20 @@ return n
 ).replace("GRACE_MS", str(_GRACE_MS))
 
 
+@dataclass(frozen=True, slots=True)
+class _Script:
+    """A registered script (loaded and run by redis-py's ``Script`` when the server lacks it)
+    and its SHA1 as EVALSHA sends it, encoded once."""
+
+    script: Any
+    sha: bytes
+
+    @classmethod
+    def register(cls, client: Any, source: str) -> _Script:
+        script = client.register_script(source)
+        return cls(script, script.sha.encode("ascii"))
+
+
 def _import_redis() -> Any:
     try:
         import redis
@@ -331,14 +350,18 @@ class _RedisBase:
         self._offset = clock_offset
         self._base = f"{prefix}:{{{self.namespace}}}:"
         self._fence = f"{prefix}:{{{self.namespace}}}#fence"
-        self._claim = client.register_script(_CLAIM_MANY)
-        self._claim_one = client.register_script(_CLAIM_ONE)
-        self._complete = client.register_script(_COMPLETE_MANY)
-        self._complete_one = client.register_script(_COMPLETE_ONE)
-        self._release = client.register_script(_RELEASE)
-        self._sweep = client.register_script(_SWEEP)
+        # The arguments every call repeats go to redis-py as bytes, which it sends as they are:
+        # a str or int is encoded anew on every call (a tenth of a claim's client CPU).
+        self._fence_arg = self._fence.encode()
+        self._claim = _Script.register(client, _CLAIM_MANY)
+        self._claim_one = _Script.register(client, _CLAIM_ONE)
+        self._complete = _Script.register(client, _COMPLETE_MANY)
+        self._complete_one = _Script.register(client, _COMPLETE_ONE)
+        self._release = _Script.register(client, _RELEASE)
+        self._sweep = _Script.register(client, _SWEEP)
         self._no_script = self._redis.exceptions.NoScriptError
         self._spans: dict[tuple[timedelta, str], int] = {}
+        self._ttl_args: dict[tuple[timedelta, str], bytes] = {}
 
     def _span_ms(self, span: timedelta, what: str) -> int:
         """``span`` in milliseconds, checked once per distinct value."""
@@ -356,20 +379,37 @@ class _RedisBase:
         its end, moved by the test offset so that the scripts judge it on the offset clock."""
         return max(1, self._span_ms(span, what) + _GRACE_MS + offset)
 
+    def _ttl_arg(self, span: timedelta, what: str) -> bytes:
+        """:meth:`_ttl_ms` without a test offset, as the script argument, encoded once per
+        distinct span."""
+        if type(span) is not timedelta:
+            return b"%d" % self._ttl_ms(span, what, 0)
+        known = self._ttl_args.get((span, what))
+        if known is None:
+            known = b"%d" % self._ttl_ms(span, what, 0)
+            if len(self._ttl_args) < 64:
+                self._ttl_args[(span, what)] = known
+        return known
+
     def _claim_one_args(
         self, key: str, fingerprint: str, lease: timedelta
-    ) -> tuple[list[str], list[Any]]:
-        keys = [self._base + storage_key(check_key(key)), self._fence]
+    ) -> tuple[list[str | bytes], list[Any]]:
+        keys: list[str | bytes] = [self._base + storage_key(check_key(key)), self._fence_arg]
+        if self._offset is None:
+            return keys, [self._ttl_arg(lease, "lease"), check_fingerprint(fingerprint)]
         offset = self._offset_ms()
         ttl = self._ttl_ms(lease, "lease", offset)
-        return keys, [ttl, offset, check_fingerprint(fingerprint)]
+        return keys, [ttl, check_fingerprint(fingerprint), offset]
 
     def _complete_one_args(
         self, key: str, token: int, result: bytes, retention: timedelta
-    ) -> tuple[list[str], list[Any]]:
-        keys = [self._base + storage_key(check_key(key))]
-        ttl = self._ttl_ms(retention, "retention", self._offset_ms())
-        return keys, [ttl, check_token(token), check_result(result)]
+    ) -> tuple[list[str | bytes], list[Any]]:
+        keys: list[str | bytes] = [self._base + storage_key(check_key(key))]
+        if self._offset is None:
+            ttl: bytes | int = self._ttl_arg(retention, "retention")
+        else:
+            ttl = self._ttl_ms(retention, "retention", self._offset_ms())
+        return keys, [ttl, b"%d" % check_token(token), check_result(result)]
 
     @staticmethod
     def _claimed(key: str, raw: Any) -> ClaimOutcome:
@@ -500,15 +540,18 @@ class RedisStore(_RedisBase):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _call(self, script: Any, keys: Sequence[str | bytes], args: list[Any]) -> Any:
+    def _call(self, script: _Script, keys: Sequence[str | bytes], args: list[Any]) -> Any:
         # EVALSHA through execute_command: redis-py's Script.__call__ costs a fifth of a call's
         # client CPU. A server that lost its scripts (restart, SCRIPT FLUSH) gets them through
         # Script, which loads and runs them.
+        n = len(keys)
         try:
             try:
-                return self.client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                return self.client.execute_command(
+                    "EVALSHA", script.sha, _NUMKEYS[n] if n < 3 else n, *keys, *args
+                )
             except self._no_script:
-                return script(keys=keys, args=args)
+                return script.script(keys=keys, args=args)
         except Exception as exc:
             self._translate(exc)
 
@@ -625,14 +668,15 @@ class AsyncRedisStore(_RedisBase, AsyncClosing):
         """Close the client's connections."""
         await self.client.aclose()
 
-    async def _call(self, script: Any, keys: Sequence[str | bytes], args: list[Any]) -> Any:
+    async def _call(self, script: _Script, keys: Sequence[str | bytes], args: list[Any]) -> Any:
+        n = len(keys)
         try:
             try:
                 return await self.client.execute_command(
-                    "EVALSHA", script.sha, len(keys), *keys, *args
+                    "EVALSHA", script.sha, _NUMKEYS[n] if n < 3 else n, *keys, *args
                 )
             except self._no_script:
-                return await script(keys=keys, args=args)
+                return await script.script(keys=keys, args=args)
         except Exception as exc:
             self._translate(exc)
 
