@@ -391,25 +391,27 @@ class _RedisBase:
                 self._ttl_args[(span, what)] = known
         return known
 
-    def _claim_one_args(
-        self, key: str, fingerprint: str, lease: timedelta
-    ) -> tuple[list[str | bytes], list[Any]]:
-        keys: list[str | bytes] = [self._base + storage_key(check_key(key)), self._fence_arg]
+    # The one-key calls build the script's key count, keys and arguments as one flat tuple, which
+    # goes to execute_command as it is: no lists to build and unpack on the way.
+
+    def _claim_one_args(self, key: str, fingerprint: str, lease: timedelta) -> tuple[Any, ...]:
+        k = self._base + storage_key(check_key(key))
         if self._offset is None:
-            return keys, [self._ttl_arg(lease, "lease"), check_fingerprint(fingerprint)]
+            ttl = self._ttl_arg(lease, "lease")
+            return 2, k, self._fence_arg, ttl, check_fingerprint(fingerprint)
         offset = self._offset_ms()
-        ttl = self._ttl_ms(lease, "lease", offset)
-        return keys, [ttl, check_fingerprint(fingerprint), offset]
+        ttl_ms = self._ttl_ms(lease, "lease", offset)
+        return 2, k, self._fence_arg, ttl_ms, check_fingerprint(fingerprint), offset
 
     def _complete_one_args(
         self, key: str, token: int, result: bytes, retention: timedelta
-    ) -> tuple[list[str | bytes], list[Any]]:
-        keys: list[str | bytes] = [self._base + storage_key(check_key(key))]
+    ) -> tuple[Any, ...]:
+        k = self._base + storage_key(check_key(key))
         if self._offset is None:
             ttl: bytes | int = self._ttl_arg(retention, "retention")
         else:
             ttl = self._ttl_ms(retention, "retention", self._offset_ms())
-        return keys, [ttl, b"%d" % check_token(token), check_result(result)]
+        return 1, k, ttl, b"%d" % check_token(token), check_result(result)
 
     @staticmethod
     def _claimed(key: str, raw: Any) -> ClaimOutcome:
@@ -434,25 +436,23 @@ class _RedisBase:
             return 0
         return int(self._offset() * 1000) + _OFFSET_BIAS_MS
 
-    def _claim_args(
-        self, items: Sequence[tuple[str, str]], lease: timedelta
-    ) -> tuple[list[str], list[Any]]:
+    def _claim_args(self, items: Sequence[tuple[str, str]], lease: timedelta) -> tuple[Any, ...]:
         keys = [self.record_key(k) for k, _ in items]
         keys.append(self._fence)
         offset = self._offset_ms()
         args: list[Any] = [self._ttl_ms(lease, "lease", offset), offset]
         args.extend(check_fingerprint(fp) for _, fp in items)
-        return keys, args
+        return len(keys), *keys, *args
 
     def _complete_args(
         self, items: Sequence[tuple[str, int, bytes]], retention: timedelta
-    ) -> tuple[list[str], list[Any]]:
+    ) -> tuple[Any, ...]:
         keys = [self.record_key(k) for k, _, _ in items]
         args: list[Any] = [self._ttl_ms(retention, "retention", self._offset_ms())]
         for _, token, result in items:
             args.append(check_token(token))
             args.append(check_result(result))
-        return keys, args
+        return len(keys), *keys, *args
 
     def _sweep_pattern(self) -> str:
         # prefix and namespace hold none of SCAN's glob characters (check_namespace)
@@ -540,18 +540,19 @@ class RedisStore(_RedisBase):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _call(self, script: _Script, keys: Sequence[str | bytes], args: list[Any]) -> Any:
-        # EVALSHA through execute_command: redis-py's Script.__call__ costs a fifth of a call's
-        # client CPU. A server that lost its scripts (restart, SCRIPT FLUSH) gets them through
-        # Script, which loads and runs them.
-        n = len(keys)
+    def _call(self, script: _Script, numkeys: int, *params: Any) -> Any:
+        """Run ``script`` on ``numkeys`` keys, then arguments (``params``), and return its answer.
+
+        EVALSHA through execute_command: redis-py's Script.__call__ costs a fifth of a call's
+        client CPU. A server that lost its scripts (restart, SCRIPT FLUSH) gets them through
+        Script, which loads and runs them."""
         try:
             try:
                 return self.client.execute_command(
-                    "EVALSHA", script.sha, _NUMKEYS[n] if n < 3 else n, *keys, *args
+                    "EVALSHA", script.sha, _NUMKEYS[numkeys] if numkeys < 3 else numkeys, *params
                 )
             except self._no_script:
-                return script.script(keys=keys, args=args)
+                return script.script(keys=params[:numkeys], args=params[numkeys:])
         except Exception as exc:
             self._translate(exc)
 
@@ -605,8 +606,7 @@ class RedisStore(_RedisBase):
 
     def release(self, key: str, token: int) -> None:
         """Free ``key`` for a retry; ``StaleTokenError`` if ``token`` no longer holds it."""
-        keys = [self.record_key(key)]
-        if not self._call(self._release, keys, [check_token(token)]):
+        if not self._call(self._release, 1, self.record_key(key), check_token(token)):
             raise StaleTokenError(key)
 
     def sweep(self) -> int:
@@ -617,7 +617,8 @@ class RedisStore(_RedisBase):
         size of the database) and removes, a batch per round trip, those whose expiry has passed.
         """
         return sum(
-            int(self._call(self._sweep, page, [self._offset_ms()])) for page in self._pages()
+            int(self._call(self._sweep, len(page), *page, self._offset_ms()))
+            for page in self._pages()
         )
 
     def _pages(self) -> Iterator[list[bytes]]:
@@ -668,15 +669,15 @@ class AsyncRedisStore(_RedisBase, AsyncClosing):
         """Close the client's connections."""
         await self.client.aclose()
 
-    async def _call(self, script: _Script, keys: Sequence[str | bytes], args: list[Any]) -> Any:
-        n = len(keys)
+    async def _call(self, script: _Script, numkeys: int, *params: Any) -> Any:
+        """See :meth:`RedisStore._call`."""
         try:
             try:
                 return await self.client.execute_command(
-                    "EVALSHA", script.sha, _NUMKEYS[n] if n < 3 else n, *keys, *args
+                    "EVALSHA", script.sha, _NUMKEYS[numkeys] if numkeys < 3 else numkeys, *params
                 )
             except self._no_script:
-                return await script.script(keys=keys, args=args)
+                return await script.script(keys=params[:numkeys], args=params[numkeys:])
         except Exception as exc:
             self._translate(exc)
 
@@ -728,15 +729,14 @@ class AsyncRedisStore(_RedisBase, AsyncClosing):
 
     async def release(self, key: str, token: int) -> None:
         """See :meth:`RedisStore.release`."""
-        keys = [self.record_key(key)]
-        if not await self._call(self._release, keys, [check_token(token)]):
+        if not await self._call(self._release, 1, self.record_key(key), check_token(token)):
             raise StaleTokenError(key)
 
     async def sweep(self) -> int:
         """See :meth:`RedisStore.sweep`."""
         removed = 0
         async for page in self._pages():
-            removed += int(await self._call(self._sweep, page, [self._offset_ms()]))
+            removed += int(await self._call(self._sweep, len(page), *page, self._offset_ms()))
         return removed
 
     async def _pages(self) -> AsyncIterator[list[bytes]]:
