@@ -167,6 +167,73 @@ def test_redis_lease_survives_a_test_clock_stepped_back_past_it(redis_url: str) 
         store.close()
 
 
+def _every_operation_after_a_script_flush(store: RedisStore) -> None:
+    """Each operation finds the server without its scripts (SCRIPT FLUSH, as after a restart)
+    and must load its script and answer as usual."""
+    flush = store.client.script_flush
+    flush()
+    held = store.claim("k", "fp", LEASE)
+    assert isinstance(held, Acquired)
+    flush()
+    assert store.claim("k", "fp") == InProgress("k")
+    flush()
+    store.complete("k", held.token, b"r")
+    flush()
+    assert store.claim("k", "fp") == Completed("k", b"r")
+    flush()
+    first, second = store.claim_many([("a", "fp"), ("b", "fp")])
+    assert isinstance(first, Acquired)
+    assert isinstance(second, Acquired)
+    flush()
+    store.complete_many([("a", first.token, b"1"), ("b", second.token, b"2")])
+    assert store.claim_many([("a", "fp"), ("b", "fp")]) == [
+        Completed("a", b"1"),
+        Completed("b", b"2"),
+    ]
+    again = store.claim("c", "fp")
+    assert isinstance(again, Acquired)
+    flush()
+    store.release("c", again.token)
+    flush()
+    with pytest.raises(StaleTokenError):
+        store.release("c", again.token)
+    flush()
+    assert store.sweep() == 0
+
+
+@pytest.mark.services
+def test_redis_store_reloads_its_scripts_after_the_server_lost_them(
+    redis_store: RedisStore,
+) -> None:
+    """A server that lost its scripts (restart, SCRIPT FLUSH) gets each one again on first use,
+    with the same keys and arguments as EVALSHA would have carried."""
+    _every_operation_after_a_script_flush(redis_store)
+
+
+@pytest.mark.services
+def test_redis_store_with_a_test_clock_reloads_its_scripts_too(redis_url: str) -> None:
+    """The same with a test clock offset, which adds an argument to the one-key claim: a lease
+    that ran out on the test clock is taken over through a reloaded script."""
+    from shipsync.testing.idempotency import FakeClock
+
+    offset = FakeClock(0.0)
+    store = RedisStore.from_url(
+        redis_url, namespace=unique("ns"), prefix=unique("idemflush"), clock_offset=offset
+    )
+    try:
+        _every_operation_after_a_script_flush(store)
+        held = store.claim("d", "fp", LEASE)
+        assert isinstance(held, Acquired)
+        offset.advance(LEASE.total_seconds() + 1)
+        store.client.script_flush()
+        again = store.claim("d", "fp", LEASE)
+        assert isinstance(again, Acquired)
+        assert again.token > held.token
+    finally:
+        delete_redis_keys(store.client, store.prefix)
+        store.close()
+
+
 def _legacy_record(store: RedisStore, key: str, state: str, token: int, ms_left: int) -> None:
     """Write ``key``'s record as the store's earlier layout did: a hash with the state, the
     fingerprint ``fp``, the token, the expiry in ms of the server clock and (if completed) a
@@ -288,6 +355,39 @@ async def test_async_redis_round_trips_match_the_sync_store(redis_url: str) -> N
         assert isinstance(held, Acquired)
         await store.complete("k", held.token, b"r")
         assert await store.claim("k", "fp") == Completed("k", b"r")
+    finally:
+        async for name in store.client.scan_iter(match=f"{store.prefix}:*"):
+            await store.client.delete(name)
+        await store.close()
+
+
+@pytest.mark.services
+async def test_async_redis_store_reloads_its_scripts_after_the_server_lost_them(
+    redis_url: str,
+) -> None:
+    """The asyncio store loads a script the server lost (SCRIPT FLUSH) on first use, too."""
+    store = AsyncRedisStore.from_url(redis_url, namespace=unique("ns"), prefix=unique("idemaf"))
+    flush = store.client.script_flush
+    try:
+        await flush()
+        held = await store.claim("k", "fp")
+        assert isinstance(held, Acquired)
+        await flush()
+        await store.complete("k", held.token, b"r")
+        await flush()
+        assert await store.claim("k", "fp") == Completed("k", b"r")
+        await flush()
+        (batch,) = await store.claim_many([("a", "fp")])
+        assert isinstance(batch, Acquired)
+        await flush()
+        await store.complete_many([("a", batch.token, b"1")])
+        again = await store.claim("c", "fp")
+        assert isinstance(again, Acquired)
+        await flush()
+        await store.release("c", again.token)
+        await flush()
+        assert await store.sweep() == 0
+        assert await store.claim_many([("a", "fp")]) == [Completed("a", b"1")]
     finally:
         async for name in store.client.scan_iter(match=f"{store.prefix}:*"):
             await store.client.delete(name)
