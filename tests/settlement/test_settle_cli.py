@@ -196,7 +196,13 @@ def test_the_command_takes_the_streaming_path_and_reports_what_the_row_path_repo
     monkeypatch.setattr(_reconcile, "stream_lines", counting)
     report_path = tmp_path / "report.json"
     code, output = _invoke(
-        str(files.invoice), "--shipments", str(files.shipments), "--report", str(report_path)
+        str(files.invoice),
+        "--shipments",
+        str(files.shipments),
+        "--report",
+        str(report_path),
+        "--index",
+        "memory",
     )
     assert code == 0, output
     assert streamed == [1]
@@ -205,3 +211,51 @@ def test_the_command_takes_the_streaming_path_and_reports_what_the_row_path_repo
             iter_invoice_rows(handle, columns_for("fake"))
         )
     assert json.loads(report_path.read_text()) == json.loads(rows.model_dump_json())
+
+
+def test_the_columnar_and_the_memory_index_give_the_same_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--index columnar`` (what ``auto`` takes when pyarrow is installed and the run has no
+    ledger and no events) writes the same line report, JSON report and summary as ``--index
+    memory``."""
+    pytest.importorskip("pyarrow")
+    from shipsync.settlement import _columnar
+
+    streamed: list[int] = []
+    real = _columnar.stream_columnar
+
+    def counting(*args: object, **kwargs: object) -> None:
+        streamed.append(1)
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_columnar, "stream_columnar", counting)
+    files = write_sample_files(tmp_path, shipments=500, lines=1_500, seed=5, invoices=2)
+    outputs = {}
+    for kind in ("memory", "columnar", "auto"):
+        lines, summary = tmp_path / f"{kind}.csv", tmp_path / f"{kind}.json"
+        runs = []
+        for report in (lines, summary):
+            code, output = _invoke(
+                str(files.invoice),
+                "--shipments",
+                str(files.shipments),
+                "--index",
+                kind,
+                "--report",
+                str(report),
+            )
+            assert code == 0, output
+            runs.append(output)
+        outputs[kind] = (lines.read_text(), summary.read_text(), runs)
+    assert streamed == [1] * 4  # columnar and auto, two reports each
+    assert outputs["memory"] == outputs["columnar"] == outputs["auto"]
+    assert len(outputs["memory"][0].splitlines()) == 1 + 1_500
+
+
+def test_an_unknown_index_kind_is_refused(tmp_path: Path) -> None:
+    shipments = write(tmp_path, SHIPMENTS, "shipments.csv")
+    invoice = write(tmp_path, invoice_csv(line(1, "T1", "10.00")))
+    code, output = _invoke(str(invoice), "--shipments", str(shipments), "--index", "disk")
+    assert code == 2
+    assert "'disk' is not one of 'auto', 'memory', 'columnar'" in output

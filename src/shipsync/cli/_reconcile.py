@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
@@ -13,7 +14,7 @@ import click
 
 if TYPE_CHECKING:
     from shipsync.canonical import Event
-    from shipsync.settlement import LineOutcome, MatchRules, ReconciliationReport
+    from shipsync.settlement import LineOutcome, MatchRules, ReconciliationReport, ShipmentIndex
 
 __all__ = ["reconcile_command", "summary_table"]
 
@@ -102,6 +103,15 @@ def _cell(value: object) -> str:
     help="Append the events as JSON lines to this file.",
 )
 @click.option(
+    "--index",
+    "index_kind",
+    type=click.Choice(["auto", "memory", "columnar"]),
+    default="auto",
+    show_default=True,
+    help="How to hold the shipments: columnar needs the columnar extra (pyarrow); auto takes it "
+    "when installed and the run has neither --ledger nor --events.",
+)
+@click.option(
     "--tolerance",
     "tolerances",
     multiple=True,
@@ -115,6 +125,7 @@ def reconcile_command(
     report_path: Path | None,
     ledger_path: Path | None,
     events_path: Path | None,
+    index_kind: str,
     tolerances: tuple[str, ...],
 ) -> None:
     """Reconcile the carrier invoice file INVOICE against the shipments file.
@@ -141,7 +152,12 @@ def reconcile_command(
     events_file: IO[str] | None = None
     try:
         columns = columns_for(carrier)
-        index = load_shipments_csv(shipments)
+        if _columnar(index_kind, plain_run=ledger is None and events_path is None):
+            from shipsync.settlement import ColumnarShipmentIndex
+
+            index: ShipmentIndex = ColumnarShipmentIndex.load_csv(shipments)
+        else:
+            index = load_shipments_csv(shipments)
         on_line = None
         if report_path is not None and report_path.suffix.lower() == ".csv":
             line_file = report_path.open("w", newline="", encoding="utf-8")
@@ -182,6 +198,22 @@ def reconcile_command(
     click.echo(summary_table(report))
     if report.line_count == 0 and report.problem_count:
         raise SystemExit(1)  # nothing in the file could be reconciled
+
+
+def _columnar(kind: str, *, plain_run: bool) -> bool:
+    """Whether to hold the shipments in a ``ColumnarShipmentIndex``."""
+    if kind == "memory":
+        return False
+    available = importlib.util.find_spec("pyarrow") is not None
+    if kind == "columnar":
+        if not available:
+            raise click.BadParameter(
+                "the columnar index needs pyarrow: pip install 'shipsync[columnar]'",
+                param_hint="--index",
+            )
+        return True
+    # with a ledger or events every line takes the row path, where the memory index is faster
+    return available and plain_run
 
 
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
