@@ -233,9 +233,19 @@ def run_decimal_loop(invoice: Path, shipments: Path, out: Path) -> dict[str, flo
 # --- shipsync -------------------------------------------------------------------------------------
 
 
-def run_shipsync(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
+def _run_ours(
+    invoice: Path, shipments: Path, out: Path, *, columnar: bool, per_line: bool
+) -> dict[str, float]:
+    """shipsync: load the shipments file (``load_shipments_csv``, or
+    ``ColumnarShipmentIndex.load_csv``), then ``reconcile_file``; with ``per_line``, every line's
+    class through ``on_line`` (written as codes), else only the report."""
     from shipsync.canonical import LineClass
-    from shipsync.settlement import FAKE_CARRIER_COLUMNS, load_shipments_csv, reconcile_file
+    from shipsync.settlement import (
+        FAKE_CARRIER_COLUMNS,
+        ColumnarShipmentIndex,
+        load_shipments_csv,
+        reconcile_file,
+    )
     from shipsync.testing.settlement import SAMPLE_RULES
 
     codes = bytearray()
@@ -245,70 +255,39 @@ def run_shipsync(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
     def on_line(outcome: object) -> None:
         append(code_of[outcome.line_class])  # type: ignore[attr-defined]
 
+    load = ColumnarShipmentIndex.load_csv if columnar else load_shipments_csv
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    index = load_shipments_csv(shipments)
+    index = load(shipments)
     load_cpu = time.process_time() - cpu0
     report = reconcile_file(
-        invoice, FAKE_CARRIER_COLUMNS, index, rules=SAMPLE_RULES, on_line=on_line
+        invoice,
+        FAKE_CARRIER_COLUMNS,
+        index,
+        rules=SAMPLE_RULES,
+        on_line=on_line if per_line else None,
     )
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    out.write_bytes(bytes(codes))
     assert report.problem_count == 0, report.problems[:3]
-    return {"lines": len(codes), "wall": wall, "cpu": cpu, "load_cpu": load_cpu}
+    if per_line:
+        out.write_bytes(bytes(codes))
+    lines = sum(summary.line_count for summary in report.invoices)
+    return {"lines": lines, "wall": wall, "cpu": cpu, "load_cpu": load_cpu}
+
+
+def run_shipsync(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
+    return _run_ours(invoice, shipments, out, columnar=False, per_line=True)
 
 
 def run_shipsync_report(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
-    """shipsync producing only its report (class totals per invoice), no per-line output."""
-    from shipsync.settlement import FAKE_CARRIER_COLUMNS, load_shipments_csv, reconcile_file
-    from shipsync.testing.settlement import SAMPLE_RULES
-
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    index = load_shipments_csv(shipments)
-    load_cpu = time.process_time() - cpu0
-    report = reconcile_file(invoice, FAKE_CARRIER_COLUMNS, index, rules=SAMPLE_RULES)
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    lines = sum(summary.line_count for summary in report.invoices)
-    return {"lines": lines, "wall": wall, "cpu": cpu, "load_cpu": load_cpu}
+    return _run_ours(invoice, shipments, out, columnar=False, per_line=False)
 
 
 def run_columnar(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
-    """shipsync with a ``ColumnarShipmentIndex`` (the ``columnar`` extra), every line's class
-    through ``on_line``."""
-    from shipsync.canonical import LineClass
-    from shipsync.settlement import FAKE_CARRIER_COLUMNS, ColumnarShipmentIndex, reconcile_file
-    from shipsync.testing.settlement import SAMPLE_RULES
-
-    codes = bytearray()
-    code_of = {kind: CODE[kind.value] for kind in LineClass}
-    append = codes.extend
-
-    def on_line(outcome: object) -> None:
-        append(code_of[outcome.line_class])  # type: ignore[attr-defined]
-
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    index = ColumnarShipmentIndex.load_csv(shipments)
-    load_cpu = time.process_time() - cpu0
-    report = reconcile_file(
-        invoice, FAKE_CARRIER_COLUMNS, index, rules=SAMPLE_RULES, on_line=on_line
-    )
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    out.write_bytes(bytes(codes))
-    assert report.problem_count == 0, report.problems[:3]
-    return {"lines": len(codes), "wall": wall, "cpu": cpu, "load_cpu": load_cpu}
+    return _run_ours(invoice, shipments, out, columnar=True, per_line=True)
 
 
 def run_columnar_report(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
-    """shipsync with a ``ColumnarShipmentIndex``, producing only its report."""
-    from shipsync.settlement import FAKE_CARRIER_COLUMNS, ColumnarShipmentIndex, reconcile_file
-    from shipsync.testing.settlement import SAMPLE_RULES
-
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    index = ColumnarShipmentIndex.load_csv(shipments)
-    load_cpu = time.process_time() - cpu0
-    report = reconcile_file(invoice, FAKE_CARRIER_COLUMNS, index, rules=SAMPLE_RULES)
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    lines = sum(summary.line_count for summary in report.invoices)
-    return {"lines": lines, "wall": wall, "cpu": cpu, "load_cpu": load_cpu}
+    return _run_ours(invoice, shipments, out, columnar=True, per_line=False)
 
 
 # --- pandas, floats ------------------------------------------------------------------

@@ -62,6 +62,8 @@ from shipsync.settlement._index import (
     _CHARGE_NAMES,
     _LOW,
     _ORDER,
+    QUOTED_AT,
+    RECORD_FIELDS,
     RECORD_SEPARATOR,
     Expectation,
     MemoryShipmentIndex,
@@ -79,7 +81,7 @@ from shipsync.settlement._parse import (
 )
 from shipsync.settlement._report import LineOutcome
 from shipsync.settlement._rules import _RANK, classify_charges, minor_table
-from shipsync.settlement._stream import _printable
+from shipsync.settlement._stream import _chunks, _lines_of, _printable
 
 if TYPE_CHECKING:
     from shipsync.settlement._reconcile import Reconciler, _Invoice
@@ -466,22 +468,13 @@ class ColumnarShipmentIndex:
         trackings = memory._trackings
         records = [memory._records[tracking] for tracking in trackings]
         fields = [record.removeprefix("\x1e").split(RECORD_SEPARATOR) for record in records]
-        names = (
-            "shipment_id",
-            "currency",
-            "status",
-            "service",
-            "origin",
-            "destination",
-            "carrier_shipment_id",
-            "reference",
-        )
+        names = RECORD_FIELDS[:QUOTED_AT]
         texts = {name: _strings(row[i] for row in fields) for i, name in enumerate(names)}
         texts["tracking_number"] = _strings(trackings)
         quoted = {
-            kind: _strings(row[8 + i] for row in fields)
+            kind: _strings(row[QUOTED_AT + i] for row in fields)
             for i, kind in enumerate(_ORDER)
-            if any(row[8 + i] for row in fields)
+            if any(row[QUOTED_AT + i] for row in fields)
         }
         # The memory index's key entries that can still match (their key is the package's
         # current key), re-hashed: every row here holds its package's current record.
@@ -728,42 +721,6 @@ def can_stream_columnar(reconciler: Reconciler) -> bool:
         and reconciler.ledger is None
         and reconciler.on_event is None
     )
-
-
-def _chunks(lines: Iterable[str], size: int) -> Iterator[str]:
-    """Text in chunks that end at a line end (or the end of the text)."""
-    read = getattr(lines, "read", None)
-    readline = getattr(lines, "readline", None)
-    if read is not None and readline is not None:
-        while True:
-            chunk = read(size)
-            if not chunk:
-                return
-            if chunk[-1] != "\n":
-                chunk += readline()
-            yield chunk
-    batch: list[str] = []
-    length = 0
-    for text in lines:
-        batch.append(text)
-        length += len(text)
-        if length >= size:
-            yield "".join(batch)
-            batch, length = [], 0
-    if batch:
-        yield "".join(batch)
-
-
-def _lines_of(chunk: str, chunks: Iterator[str]) -> Iterator[str]:
-    """The lines of ``chunk`` and of the chunks after it, as a file opened with ``newline=""``
-    yields them."""
-    pending = chunk
-    for more in chunks:
-        pending += more
-        lines = io.StringIO(pending, newline="").readlines()
-        pending = lines.pop() if lines else ""
-        yield from lines
-    yield from io.StringIO(pending, newline="").readlines()
 
 
 class _Chunk:
