@@ -341,3 +341,36 @@ def test_the_array_hash_is_the_text_hash(texts: list[str], offset: int) -> None:
     one by one when looked up: both must give the same value, for any text and any slice."""
     array = pa.array(["pad"] * offset + texts, type=pa.string()).slice(offset)
     assert _hash_texts(array).tolist() == [_hash_text(text) for text in texts]
+
+
+def test_a_windows_file_takes_the_columnar_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invoice files exported on Windows end their lines with CR LF: their ordinary lines are
+    still classified a run at a time, with the row path's results."""
+    from shipsync.settlement import _columnar
+
+    files = write_sample_files(tmp_path, shipments=800, lines=2_000, seed=11)
+    windows = tmp_path / "invoice-crlf.csv"
+    windows.write_bytes(files.invoice.read_bytes().replace(b"\n", b"\r\n"))
+    decided: list[int] = []
+    real = _columnar._classify_minor
+
+    def counting(*args: object, **kwargs: object) -> None:
+        decided.append(1)
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_columnar, "_classify_minor", counting)
+    results = []
+    for index in (
+        load_shipments_csv(files.shipments),
+        ColumnarShipmentIndex.load_csv(files.shipments),
+    ):
+        outcomes: list[LineOutcome] = []
+        report = reconcile_file(
+            windows, FAKE_CARRIER_COLUMNS, index, rules=SAMPLE_RULES, on_line=outcomes.append
+        )
+        results.append(([repr(outcome) for outcome in outcomes], report.model_dump_json()))
+    assert decided
+    assert results[0] == results[1]
+    assert len(results[0][0]) == 2_000

@@ -1221,6 +1221,10 @@ def stream_columnar(
             raise InvoiceFileError("the file is not UTF-8 text", line=line_num + 1) from None
         if chunk_text is None:
             break
+        if "\r" in chunk_text and chunk_text.count("\r") == chunk_text.count("\r\n"):
+            # Windows line ends only (a lone carriage return would end a line): the lines are
+            # the same without them, and the row path strips them anyway
+            chunk_text = chunk_text.replace("\r\n", "\n")
         if '"' in chunk_text or "\r" in chunk_text:
             rest = _rows(_lines_of(chunk_text, chunks), delimiter, reader, True, line_num)
             try:
