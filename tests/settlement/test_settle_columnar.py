@@ -135,7 +135,7 @@ def _runs_text(draw: st.DrawFn) -> str:
 # -- against an index converted from the memory index (any Decimal a package may hold) ----------
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(_packages(), _runs_text(), st.booleans(), st.sampled_from([1, 60, 200, 1 << 16]))
 def test_runs_of_ordinary_lines_reconcile_as_the_row_path_does(
     packages: list[tuple[Expectation, str | None]], text: str, per_line: bool, chunk_size: int
@@ -149,7 +149,7 @@ def test_runs_of_ordinary_lines_reconcile_as_the_row_path_does(
     ) == _by_rows(_index(packages), text, per_line=per_line)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     _packages(),
     _invoice_text(),
@@ -220,7 +220,7 @@ def _both(text: str) -> tuple[MemoryShipmentIndex, ColumnarShipmentIndex]:
     return memory, columnar
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     _shipments_file(),
     st.one_of(_invoice_text(), _runs_text()),
@@ -261,7 +261,7 @@ def _load(text: str, loader: object) -> ShipmentIndex | Exception:
     return index
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(_shipments_text())
 def test_the_columnar_loader_agrees_with_the_line_loader(text: str) -> None:
     """The same packages are found by every key, the same are billed, and a bad file fails with
@@ -334,7 +334,7 @@ def test_a_bad_shipments_file_names_its_line_as_the_line_loader_does(tmp_path: P
         ColumnarShipmentIndex.load_csv(tmp_path / "missing.csv")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.text(max_size=300)), st.integers(0, 5))
 def test_the_array_hash_is_the_text_hash(texts: list[str], offset: int) -> None:
     """Tracking numbers and fallback keys are hashed a whole column at a time when loaded and
