@@ -374,3 +374,43 @@ def test_a_windows_file_takes_the_columnar_path(
     assert decided
     assert results[0] == results[1]
     assert len(results[0][0]) == 2_000
+
+
+@st.composite
+def _amount_texts(draw: st.DrawFn) -> tuple[int, list[str]]:
+    exponent = draw(st.sampled_from([0, 2, 3]))
+    texts = []
+    for _ in range(draw(st.integers(0, 30))):
+        if not draw(st.integers(0, 4)):
+            texts.append("")
+            continue
+        whole = draw(st.from_regex(r"[0-9]{1,18}", fullmatch=True))
+        fraction = (
+            draw(st.from_regex(rf"[0-9]{{1,{exponent}}}", fullmatch=True)) if exponent else ""
+        )
+        sign = draw(st.sampled_from(["", "", "-"]))
+        texts.append(sign + whole + ("." + fraction if fraction and draw(st.booleans()) else ""))
+    return exponent, texts
+
+
+@settings(max_examples=150, deadline=None)
+@given(_amount_texts(), st.integers(0, 3))
+def test_quoted_amounts_in_minor_units_are_the_decimal_amounts(
+    case: tuple[int, list[str]], offset: int
+) -> None:
+    """A quoted amount read into minor units (through Arrow's decimal cast) is the exact
+    ``Decimal`` amount, or marked wide when it is ``_WIDE`` or more (then its package's lines take
+    the exact path); empty is absent."""
+    from shipsync.settlement._columnar import _ABSENT, _WIDE, _decimal_minor
+
+    exponent, texts = case
+    array = pa.array(["9"] * offset + texts, type=pa.string()).slice(offset)
+    minor, wide = _decimal_minor(array, exponent)
+    for text, value, too_wide in zip(texts, minor.tolist(), wide.tolist(), strict=True):
+        if not text:
+            assert (value, too_wide) == (_ABSENT, False)
+            continue
+        exact = int(Decimal(text).scaleb(exponent))
+        assert too_wide == (abs(exact) >= _WIDE)
+        if not too_wide:
+            assert value == exact
