@@ -74,14 +74,13 @@ from shipsync.settlement._parse import (
     MAX_TEXT,
     InvoiceRow,
     RowProblem,
-    _header,
     _rows,
     parse_iso_date,
     read_unquoted,
 )
 from shipsync.settlement._report import LineOutcome
 from shipsync.settlement._rules import _RANK, classify_charges, minor_table
-from shipsync.settlement._stream import _chunks, _lines_of, _printable
+from shipsync.settlement._stream import _chunks, _lines_of, _printable, open_lines
 
 if TYPE_CHECKING:
     from shipsync.settlement._reconcile import Reconciler, _Invoice
@@ -769,17 +768,7 @@ def stream_columnar(
     is a :class:`ColumnarShipmentIndex`; the caller makes the report."""
     rec = reconciler
     index: ColumnarShipmentIndex = rec.index  # type: ignore[assignment]
-    readable = getattr(lines, "read", None) is not None
-    source = lines if readable else iter(lines)
-    try:
-        if readable:
-            first = lines.readline()  # type: ignore[attr-defined]
-            header_lines: Iterator[str] = iter((first,) if first else ())
-        else:
-            header_lines = source  # type: ignore[assignment]
-        reader, delimiter = _header(header_lines, columns)
-    except UnicodeDecodeError:
-        raise InvoiceFileError("the file is not UTF-8 text", line=1) from None
+    source, reader, delimiter = open_lines(lines, columns)
     at = reader.at
     plain = reader._plain_reader()
     classify = rec._classify

@@ -47,6 +47,7 @@ from shipsync.settlement._parse import (
     InvoiceRow,
     RowProblem,
     _header,
+    _RowReader,
     _rows,
     parse_iso_date,
     read_unquoted,
@@ -148,17 +149,11 @@ def _chunks(lines: Iterable[str], size: int) -> Iterator[str]:
             return
 
 
-def stream_lines(
-    reconciler: Reconciler,
-    lines: Iterable[str],
-    columns: InvoiceColumns,
-    *,
-    chunk_size: int = _CHUNK,
-) -> None:
-    """Reconcile the lines of an invoice file (its header first) into ``reconciler``; the caller
-    makes the report. Only for a reconciler :func:`can_stream` serves. ``chunk_size`` is the
-    characters read at a time (tests make it small)."""
-    rec = reconciler
+def open_lines(
+    lines: Iterable[str], columns: InvoiceColumns
+) -> tuple[Iterable[str], _RowReader, str]:
+    """The lines after the header (an open file stays a file, read in chunks), the reader of
+    the rows and the delimiter, from an invoice file's text (an open file or its lines)."""
     readable = getattr(lines, "read", None) is not None  # an open file, not just lines
     source = lines if readable else iter(lines)
     try:
@@ -170,6 +165,21 @@ def stream_lines(
         reader, delimiter = _header(header_lines, columns)
     except UnicodeDecodeError:
         raise InvoiceFileError("the file is not UTF-8 text", line=1) from None
+    return source, reader, delimiter
+
+
+def stream_lines(
+    reconciler: Reconciler,
+    lines: Iterable[str],
+    columns: InvoiceColumns,
+    *,
+    chunk_size: int = _CHUNK,
+) -> None:
+    """Reconcile the lines of an invoice file (its header first) into ``reconciler``; the caller
+    makes the report. Only for a reconciler :func:`can_stream` serves. ``chunk_size`` is the
+    characters read at a time (tests make it small)."""
+    rec = reconciler
+    source, reader, delimiter = open_lines(lines, columns)
     at = reader.at
     memory: MemoryShipmentIndex = rec.index  # type: ignore[assignment]
     records = memory._records
