@@ -13,10 +13,11 @@ import io
 import tempfile
 from decimal import Decimal
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from _settle_helpers import NOW
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_settle_stream import (
     _AMOUNTS,
@@ -262,13 +263,40 @@ def _load(text: str, loader: object) -> ShipmentIndex | Exception:
 
 
 @settings(max_examples=150, deadline=None)
-@given(_shipments_text())
-def test_the_columnar_loader_agrees_with_the_line_loader(text: str) -> None:
+@given(_shipments_text(), st.sampled_from([1, 5, 40, 1 << 23]))
+def test_the_columnar_loader_agrees_with_the_line_loader(text: str, block: int) -> None:
     """The same packages are found by every key, the same are billed, and a bad file fails with
-    the line loader's error, naming the same line."""
-    assert _state(_load(text, ColumnarShipmentIndex.load_csv)) == _state(
-        _load(text, load_shipments_csv)
-    )
+    the line loader's error, naming the same line, however the file is cut into blocks."""
+    from shipsync.settlement import _columnar
+
+    with patch.object(_columnar, "_BLOCK", block):
+        columnar = _state(_load(text, ColumnarShipmentIndex.load_csv))
+    assert columnar == _state(_load(text, load_shipments_csv))
+
+
+def test_a_file_read_in_many_blocks_loads_column_by_column(tmp_path: Path) -> None:
+    """A plain file cut into many blocks (lines across their edges) is read by Arrow, not
+    handed to the line loader, and reconciles exactly as the line loader's index does."""
+    from shipsync.settlement import _columnar
+
+    files = write_sample_files(tmp_path, shipments=2_000, lines=3_000, seed=5, invoices=2)
+
+    def refuse(memory: object) -> ColumnarShipmentIndex:
+        raise AssertionError("the plain file went to the line loader")
+
+    with (
+        patch.object(_columnar, "_BLOCK", 4_099),
+        patch.object(ColumnarShipmentIndex, "from_memory", refuse),
+    ):
+        columnar = ColumnarShipmentIndex.load_csv(files.shipments)
+    assert len(columnar) == len(load_shipments_csv(files.shipments))
+    reports = [
+        reconcile_file(
+            files.invoice, FAKE_CARRIER_COLUMNS, index, rules=SAMPLE_RULES, now=lambda: NOW
+        ).model_dump_json()
+        for index in (load_shipments_csv(files.shipments), columnar)
+    ]
+    assert reports[0] == reports[1]
 
 
 # -- whole files through the public entry points ----------------------------------------------
@@ -394,18 +422,22 @@ def _amount_texts(draw: st.DrawFn) -> tuple[int, list[str]]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(_amount_texts(), st.integers(0, 3))
+@given(_amount_texts(), st.integers(0, 3), st.integers(1, 8))
+# an amount of exactly -2**63 minor units: its absolute value does not fit in 64 bits
+@example((2, ["-92233720368547758.08", "92233720368547758.07", ""]), 0, 8)
 def test_quoted_amounts_in_minor_units_are_the_decimal_amounts(
-    case: tuple[int, list[str]], offset: int
+    case: tuple[int, list[str]], offset: int, slice_size: int
 ) -> None:
-    """A quoted amount read into minor units (through Arrow's decimal cast) is the exact
-    ``Decimal`` amount, or marked wide when it is ``_WIDE`` or more (then its package's lines take
-    the exact path); empty is absent."""
+    """A quoted amount read into minor units (through Arrow's decimal cast, a slice of rows at
+    a time) is the exact ``Decimal`` amount, or marked wide when it is ``_WIDE`` or more (then
+    its package's lines take the exact path); empty is absent."""
+    from shipsync.settlement import _columnar
     from shipsync.settlement._columnar import _ABSENT, _WIDE, _decimal_minor
 
     exponent, texts = case
     array = pa.array(["9"] * offset + texts, type=pa.string()).slice(offset)
-    minor, wide = _decimal_minor(array, exponent)
+    with patch.object(_columnar, "_SLICE", slice_size):
+        minor, wide = _decimal_minor(array, exponent)
     for text, value, too_wide in zip(texts, minor.tolist(), wide.tolist(), strict=True):
         if not text:
             assert (value, too_wide) == (_ABSENT, False)

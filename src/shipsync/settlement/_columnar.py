@@ -48,7 +48,7 @@ import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -90,7 +90,7 @@ __all__ = ["ColumnarShipmentIndex", "can_stream_columnar", "stream_columnar"]
 _ABSENT = np.iinfo(np.int64).min  # not quoted
 _WIDE = 10**11  # amounts at or beyond this many minor units take the exact path
 _LIMIT = 10**5  # a percent's numerator and denominator beyond it: no vectorised tolerance test
-_CHUNK = 1 << 22  # characters of the invoice file read at a time
+_CHUNK = 1 << 21  # characters of the invoice file read at a time
 _KEPT = 1 << 14  # entries of each memo of the per-line outcomes
 _CLASSES: tuple[LineClass, ...] = tuple(LineClass)
 _POS = {kind: i for i, kind in enumerate(_CLASSES)}
@@ -128,20 +128,28 @@ def _amount_regex(exponent: int) -> str:
     return rf"^-?[0-9]{{1,18}}{fraction}$"
 
 
-def _decimal_minor(texts: pa.ChunkedArray, exponent: int) -> tuple[np.ndarray, np.ndarray]:
+def _decimal_minor(texts: pa.Array, exponent: int) -> tuple[np.ndarray, np.ndarray]:
     """Amount texts valid in a currency of ``exponent`` decimals (empty or at most that many
     decimals) as integer minor units (``_ABSENT`` for an empty text), and which are ``_WIDE`` or
     more. Arrow reads each as a 128-bit decimal of that scale, whose unscaled integer is the
-    amount in minor units exactly."""
-    present = pc.not_equal(texts, "")
-    decimals = pc.cast(pc.if_else(present, texts, "0"), pa.decimal128(38, exponent))
-    array = decimals.combine_chunks() if isinstance(decimals, pa.ChunkedArray) else decimals
-    words = np.frombuffer(array.buffers()[1], dtype=np.int64)
-    words = words[2 * array.offset : 2 * (array.offset + len(array))].reshape(-1, 2)
-    low, high = words[:, 0], words[:, 1]
-    wide = (high != (low >> 63)) | (np.abs(low) >= _WIDE)
-    filled = present.to_numpy(zero_copy_only=False)
-    return np.where(filled, np.where(wide, 0, low), _ABSENT), filled & wide
+    amount in minor units exactly; a slice at a time, so the temporaries stay small."""
+    count = len(texts)
+    minor = np.empty(count, dtype=np.int64)
+    wide = np.empty(count, dtype=bool)
+    scale = pa.decimal128(38, exponent)
+    for start in range(0, count, _SLICE):
+        part = texts.slice(start, _SLICE)
+        present = pc.not_equal(part, "")
+        decimals = pc.cast(pc.if_else(present, part, "0"), scale)
+        words = np.frombuffer(decimals.buffers()[1], dtype=np.int64)
+        words = words[2 * decimals.offset : 2 * (decimals.offset + len(decimals))].reshape(-1, 2)
+        low, high = words[:, 0], words[:, 1]
+        big = (high != (low >> 63)) | (low >= _WIDE) | (low <= -_WIDE)
+        filled = present.to_numpy(zero_copy_only=False)
+        stop = start + len(part)
+        minor[start:stop] = np.where(filled, np.where(big, 0, low), _ABSENT)
+        wide[start:stop] = filled & big
+    return minor, wide
 
 
 def _text_minor(texts: list[str], exponents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +193,7 @@ def _strings(values: Iterable[str]) -> pa.Array:
 _MASK = (1 << 64) - 1
 _BASE = 0x100000001B3
 _MIX = 0xFF51AFD7ED558CCD
-_SLICE = 1 << 16  # texts hashed at a time (bounds the temporary arrays)
+_SLICE = 1 << 14  # texts hashed (amounts read) at a time: bounds the temporary arrays
 
 
 def _powers(count: int) -> np.ndarray:
@@ -277,9 +285,9 @@ class ColumnarShipmentIndex:
         rows = len(trackings)
         # tracking numbers: (hash, row) pairs sorted, the last row of a hash first found
         hashes = _hash_texts(trackings)
-        order = np.lexsort((np.arange(rows), hashes))
+        order = np.argsort(hashes, kind="stable")  # equal hashes in row order
         self._hashes = hashes[order]
-        self._rows = order.astype(np.int64)
+        self._rows = order.astype(np.int64, copy=False)
         self._current = self._current_rows(rows)
         self._size = int(self._current.sum())
         currency_texts = columns["currency"]
@@ -363,52 +371,22 @@ class ColumnarShipmentIndex:
         :func:`~shipsync.settlement.load_shipments_csv`, with the same checks and the same
         errors)."""
         try:
-            plain = _plain_file(path)
+            loaded = cls._load_plain(path)
         except OSError as exc:
             raise InvalidInputError(f"cannot open the shipments file ({exc.strerror})") from None
-        if plain:
-            loaded = cls._load_plain(path, _first_line(path))
-            if loaded is not None:
-                return loaded
+        if loaded is not None:
+            return loaded
         return cls.from_memory(load_shipments_csv(path))
 
     @classmethod
-    def _load_plain(cls, path: str | Path, header_line: bytes) -> ColumnarShipmentIndex | None:
-        """The index of a plain file (see :func:`_plain_file`) that passes every check of
+    def _load_plain(cls, path: str | Path) -> ColumnarShipmentIndex | None:
+        """The index of a plain file (see :func:`_plain_blocks`) that passes every check of
         :func:`~shipsync.settlement.load_shipments_csv`; ``None`` for any other."""
-        try:
-            header = [cell.strip() for cell in next(csv.reader([header_line.decode()]))]
-        except (UnicodeDecodeError, StopIteration, csv.Error):
+        columns = _read_plain(path)
+        if columns is None:
             return None
-        where = {name: i for i, name in enumerate(header)}
-        if len(where) != len(header) or any(
-            name not in where for name in ("shipment_id", "tracking_number", "currency")
-        ):
-            return None
-        wanted = [name for name in header if name in _SHIPMENT_FIELDS or name in _CHARGE_KINDS]
-        try:
-            table = pa_csv.read_csv(
-                path,
-                # one block: each column in one piece, without a copy to join blocks
-                read_options=pa_csv.ReadOptions(
-                    column_names=header,
-                    skip_rows=1,
-                    use_threads=False,
-                    block_size=min(max(Path(path).stat().st_size + 1, 1 << 20), (1 << 31) - 1),
-                ),
-                parse_options=pa_csv.ParseOptions(quote_char=False, newlines_in_values=False),
-                convert_options=pa_csv.ConvertOptions(
-                    include_columns=wanted,
-                    column_types=dict.fromkeys(wanted, pa.string()),
-                    strings_can_be_null=False,
-                    null_values=[],
-                ),
-            )
-        except pa.ArrowInvalid:
-            return None  # a row of another width: the line loader names it
-        columns = {name: table.column(name) for name in wanted}
-        rows = table.num_rows
-        blank = pa.array([""] * rows, type=pa.string())
+        rows = len(columns["tracking_number"])
+        blank = pa.repeat(pa.scalar("", pa.string()), rows)  # a column the file has not
         texts = {name: columns.get(name, blank) for name in _SHIPMENT_FIELDS}
         currency = texts["currency"]
         if rows and (
@@ -444,16 +422,16 @@ class ColumnarShipmentIndex:
                 )
             if rows and not pc.all(valid).as_py():
                 return None
-            values = np.full(rows, _ABSENT, dtype=np.int64)
-            for exponent in by_exponent:
-                if len(by_exponent) == 1:
-                    values, wide = _decimal_minor(amounts, exponent)
-                    exact |= wide
-                    continue
-                at = np.flatnonzero(masks[exponent].to_numpy(zero_copy_only=False))
-                converted, wide = _decimal_minor(amounts.take(pa.array(at)), exponent)
-                values[at] = converted
-                exact[at[wide]] = True
+            if len(by_exponent) == 1:
+                values, wide = _decimal_minor(amounts, next(iter(by_exponent)))
+                exact |= wide
+            else:
+                values = np.full(rows, _ABSENT, dtype=np.int64)
+                for exponent in by_exponent:
+                    at = np.flatnonzero(masks[exponent].to_numpy(zero_copy_only=False))
+                    converted, wide = _decimal_minor(amounts.take(pa.array(at)), exponent)
+                    values[at] = converted
+                    exact[at[wide]] = True
             quoted[kind] = amounts
             minor[kind] = values
         keys = tuple(
@@ -671,31 +649,91 @@ class ColumnarShipmentIndex:
         )
 
 
-def _first_line(path: str | Path) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.readline().rstrip(b"\n")
-
-
 _PLAIN_BYTES = bytes(range(0x21, 0x7F)).replace(b'"', b"") + b"\n"
+_BLOCK = 1 << 23  # bytes of a shipments file read (and parsed) at a time
 
 
-def _plain_file(path: str | Path) -> bool:
-    """Whether every line of the file is printable ASCII without a space or a quote, at most
-    :data:`MAX_TEXT` characters long, and the file has no byte order mark: the lines the line
-    loader reads as they are (its plain lines), which Arrow's reader splits the same way."""
-    carry = 0  # the length of the line the previous block ended in
+def _plain_blocks(handle: BinaryIO) -> Iterator[bytes | None]:
+    """The rest of a file in blocks of whole lines, ``None`` (and the end) at the first block
+    that is not plain: every line printable ASCII without a space or a quote and at most
+    :data:`MAX_TEXT` characters long (so no byte order mark either). Those are the lines the
+    line loader reads as they are (its plain lines), which Arrow's reader splits the same way."""
+    carry = b""
+    while True:
+        block = handle.read(_BLOCK)
+        data = carry + block if carry else block
+        if block:
+            end = data.rfind(b"\n") + 1
+            carry, data = data[end:], data[:end]
+        else:
+            carry = b""
+        if len(carry) > MAX_TEXT or data.translate(None, _PLAIN_BYTES):
+            yield None
+            return
+        if data:
+            ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+            last = len(data) - 1 - int(ends[-1]) if len(ends) else len(data)
+            if last > MAX_TEXT or (
+                len(ends) and int(np.diff(ends, prepend=-1).max()) > MAX_TEXT + 1
+            ):
+                yield None
+                return
+            yield data
+        if not block:
+            return
+
+
+def _read_plain(path: str | Path) -> dict[str, pa.Array] | None:
+    """The columns :class:`ColumnarShipmentIndex` keeps of a plain shipments file, as texts,
+    each in one piece; ``None`` for a file that is not plain, has no usable header, or has a
+    row of another width (the line loader names what is wrong).
+
+    The file is read and parsed a block at a time and each column joined once at the end, so
+    the memory the load needs beyond the columns is a block's, not the file's."""
     with open(path, "rb") as handle:
-        while True:
-            block = handle.read(1 << 20)
-            if not block:
-                return True
-            if block.translate(None, _PLAIN_BYTES):
-                return False
-            lines = block.split(b"\n")
-            lines[0] = b"x" * carry + lines[0]
-            if max(map(len, lines)) > MAX_TEXT:
-                return False
-            carry = len(lines[-1])
+        header_line = handle.readline()
+        if header_line.translate(None, _PLAIN_BYTES) or len(header_line.rstrip(b"\n")) > MAX_TEXT:
+            return None
+        try:
+            header = [cell.strip() for cell in next(csv.reader([header_line.decode()]))]
+        except (StopIteration, csv.Error):
+            return None
+        where = {name: i for i, name in enumerate(header)}
+        if len(where) != len(header) or any(
+            name not in where for name in ("shipment_id", "tracking_number", "currency")
+        ):
+            return None
+        wanted = [name for name in header if name in _SHIPMENT_FIELDS or name in _CHARGE_KINDS]
+        read_options = pa_csv.ReadOptions(
+            column_names=header, use_threads=False, block_size=2 * _BLOCK + MAX_TEXT
+        )
+        parse_options = pa_csv.ParseOptions(quote_char=False, newlines_in_values=False)
+        convert_options = pa_csv.ConvertOptions(
+            include_columns=wanted,
+            column_types=dict.fromkeys(wanted, pa.string()),
+            strings_can_be_null=False,
+            null_values=[],
+        )
+        parts: dict[str, list[pa.Array]] = {name: [] for name in wanted}
+        for data in _plain_blocks(handle):
+            if data is None:
+                return None
+            try:
+                table = pa_csv.read_csv(
+                    pa.BufferReader(data),
+                    read_options=read_options,
+                    parse_options=parse_options,
+                    convert_options=convert_options,
+                )
+            except pa.ArrowInvalid:
+                return None  # a row of another width
+            for name in wanted:
+                parts[name].extend(table.column(name).chunks)
+    # each column joined in turn, its blocks' pieces freed before the next is joined
+    return {
+        name: pa.concat_arrays(parts.pop(name)) if parts[name] else pa.array([], pa.string())
+        for name in wanted
+    }
 
 
 def _key_entries(keys: pa.Array | pa.ChunkedArray, rows: int) -> np.ndarray:
@@ -703,10 +741,13 @@ def _key_entries(keys: pa.Array | pa.ChunkedArray, rows: int) -> np.ndarray:
     index's key tables, with :func:`_hash_text`'s high half)."""
     if not rows:
         return np.zeros(0, dtype=np.uint64)
-    high = (_hash_texts(keys) >> np.uint64(32)) << np.uint64(32)
-    entries = high | np.arange(rows, dtype=np.uint64)
-    filled = pc.not_equal(keys, "").to_numpy(zero_copy_only=False)
-    return np.sort(entries[filled])
+    entries = _hash_texts(keys)
+    entries >>= np.uint64(32)
+    entries <<= np.uint64(32)
+    entries |= np.arange(rows, dtype=np.uint64)
+    entries = entries[pc.not_equal(keys, "").to_numpy(zero_copy_only=False)]
+    entries.sort()
+    return entries
 
 
 # -- the invoice path ----------------------------------------------------------------------------
