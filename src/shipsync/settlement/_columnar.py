@@ -745,9 +745,9 @@ def _key_entries(keys: pa.Array | pa.ChunkedArray, rows: int) -> np.ndarray:
     entries >>= np.uint64(32)
     entries <<= np.uint64(32)
     entries |= np.arange(rows, dtype=np.uint64)
-    entries = entries[pc.not_equal(keys, "").to_numpy(zero_copy_only=False)]
-    entries.sort()
-    return entries
+    filled: np.ndarray = entries[pc.not_equal(keys, "").to_numpy(zero_copy_only=False)]
+    filled.sort()
+    return filled
 
 
 # -- the invoice path ----------------------------------------------------------------------------
