@@ -127,7 +127,7 @@ _MESSAGING: dict[tuple[bool, str, str, str], dict[str, Any]] = {}
 
 
 def _messaging(h: Handles, op_type: str, op_name: str, old: str) -> dict[str, Any]:
-    """A fresh copy of an operation's messaging attributes (built once per shape)."""
+    """An operation's messaging attributes, built once per shape: shared, never to be changed."""
     key = (h.messaging_dup, op_type, op_name, old)
     base = _MESSAGING.get(key)
     if base is None:
@@ -140,19 +140,19 @@ def _messaging(h: Handles, op_type: str, op_name: str, old: str) -> dict[str, An
             # The names before the conventions' 1.26 rename, for dashboards built on them.
             base["messaging.operation"] = old
         _MESSAGING[key] = base
-    return dict(base)
+    return base
 
 
-def _event_attributes(event: Any) -> dict[str, Any]:
-    attributes = {
-        "messaging.message.id": event.id,
-        "cloudevents.event_id": event.id,
-        "cloudevents.event_source": event.source,
-        "cloudevents.event_type": event.type,
-    }
-    if event.subject is not None:
-        attributes["cloudevents.event_subject"] = event.subject
-    return attributes
+def _add_event_attributes(attributes: dict[str, Any], event: Any) -> None:
+    """Add ``event``'s attributes to a span's ``attributes``."""
+    event_id = event.id
+    attributes["messaging.message.id"] = event_id
+    attributes["cloudevents.event_id"] = event_id
+    attributes["cloudevents.event_source"] = event.source
+    attributes["cloudevents.event_type"] = event.type
+    subject = event.subject
+    if subject is not None:
+        attributes["cloudevents.event_subject"] = subject
 
 
 def _lag(event: Any, now: float) -> float | None:
@@ -203,6 +203,7 @@ _PARSED: dict[tuple[str, str | None], Any] = {}
 The events of one publication share their header, and an event is linked again when a dead
 letter is written or replayed, so a header is parsed once while it is recent."""
 _PARSED_MAX = 1024
+_UNPARSED = object()
 
 
 def parse_traceparent(traceparent: str, tracestate: str | None = None) -> Any:
@@ -212,14 +213,12 @@ def parse_traceparent(traceparent: str, tracestate: str | None = None) -> Any:
     answer or None, never an error.
     """
     key = (traceparent, tracestate)
-    try:
-        return _PARSED[key]
-    except KeyError:
-        pass
-    context = _parse(traceparent, tracestate)
-    if len(_PARSED) >= _PARSED_MAX:
-        _PARSED.clear()
-    _PARSED[key] = context
+    context = _PARSED.get(key, _UNPARSED)
+    if context is _UNPARSED:
+        context = _parse(traceparent, tracestate)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = context
     return context
 
 
@@ -303,10 +302,12 @@ def _send(h: Handles, log: Any, events: Sequence[Any]) -> tuple[_Current | None,
         )
     if h.tracer is None:
         return None, events
-    attributes = _messaging(h, "send", "send", "publish")
-    attributes["messaging.destination.name"] = destination
+    attributes = {
+        **_messaging(h, "send", "send", "publish"),
+        "messaging.destination.name": destination,
+    }
     if len(events) == 1:
-        attributes.update(_event_attributes(events[0]))
+        _add_event_attributes(attributes, events[0])
     else:
         # Only on batches: the conventions ask not to set it on single-message spans.
         attributes["messaging.batch.message_count"] = len(events)
@@ -359,8 +360,8 @@ def traced_publish(fn: F) -> F:
 
 
 def _process_span(h: Handles, event: Any, extra: dict[str, Any]) -> _Current:
-    attributes = _messaging(h, "process", "process", "process")
-    attributes.update(_event_attributes(event))
+    attributes = dict(_messaging(h, "process", "process", "process"))
+    _add_event_attributes(attributes, event)
     attributes.update(extra)
     link = _creation_link(event)
     return _Current(
@@ -501,10 +502,10 @@ def traced_dead_letter(fn: F) -> F:
             )
         if h.tracer is None:
             return None
-        attributes = _messaging(h, "settle", "dead_letter", "settle")
+        attributes = dict(_messaging(h, "settle", "dead_letter", "settle"))
         event = getattr(delivery, "event", None)
         if event is not None:
-            attributes.update(_event_attributes(event))
+            _add_event_attributes(attributes, event)
         attributes["shipsync.handler"] = str(handler)
         attributes["error.type"] = str(error_type)
         link = _creation_link(event) if event is not None else None
