@@ -376,3 +376,53 @@ def test_telemetry_turned_on_between_batches_records_the_next_batch(
     asyncio.run(dispatcher.dispatch([second]))
     (process,) = otel.spans("process ")
     assert _attrs(process)["cloudevents.event_id"] == second.id
+
+
+_MESSAGING = {"messaging.system", "messaging.operation.type", "messaging.operation.name"}
+_EVENT = {
+    "messaging.message.id",
+    "cloudevents.event_id",
+    "cloudevents.event_source",
+    "cloudevents.event_type",
+    "cloudevents.event_subject",
+}
+_SHAPES = {
+    ("send", False): _MESSAGING | _EVENT | {"messaging.destination.name"},
+    ("send", True): _MESSAGING | {"messaging.destination.name", "messaging.batch.message_count"},
+    ("process", False): _MESSAGING | _EVENT | {"shipsync.handlers", "shipsync.delivery_attempt"},
+    ("process", True): _MESSAGING
+    | _EVENT
+    | {"messaging.consumer.group.name", "shipsync.handler", "shipsync.replay", "shipsync.attempts"},
+    ("settle", False): _MESSAGING | _EVENT | {"shipsync.handler", "error.type"},
+    ("settle", True): _MESSAGING
+    | {f"shipsync.replay.{n}" for n in ("succeeded", "already_done", "failed", "skipped")},
+}
+
+
+def test_each_span_carries_exactly_its_own_shape_of_attributes(
+    flow: SampleFlow, otel: Otel
+) -> None:
+    """Spans of one shape never pick up another shape's attributes (the messaging attributes
+    are built once per shape and shared), and links come only from each event's own context."""
+    sends = {(s.context.trace_id, s.context.span_id) for s in otel.spans("send ")}
+    seen: Counter[tuple[str, bool]] = Counter()
+    for span in otel.spans_out.get_finished_spans():
+        verb = span.name.split(" ")[0]
+        a = _attrs(span)
+        if verb not in {"send", "process", "settle"}:
+            continue
+        alternate = {
+            "send": "messaging.batch.message_count" in a,
+            "process": "shipsync.replay" in a,
+            "settle": span.name == "settle replay",
+        }[verb]
+        expected = _SHAPES[verb, alternate]
+        if verb == "process" and not alternate and "error.type" in a:
+            expected = expected | {"error.type"}
+        assert set(a) == expected, span.name
+        assert a["messaging.operation.type"] == verb
+        seen[verb, alternate] += 1
+        if verb != "send" and expected >= _EVENT:
+            (link,) = span.links
+            assert (link.context.trace_id, link.context.span_id) in sends
+    assert set(seen) == set(_SHAPES)

@@ -49,6 +49,8 @@ except ImportError:  # pragma: no cover - exercised by installs without the extr
 
 __all__ = [
     "SYSTEM",
+    "format_traceparent",
+    "parse_traceparent",
     "record_breaker_change",
     "record_unmapped_code",
     "traced_carrier_attempt",
@@ -125,7 +127,7 @@ _MESSAGING: dict[tuple[bool, str, str, str], dict[str, Any]] = {}
 
 
 def _messaging(h: Handles, op_type: str, op_name: str, old: str) -> dict[str, Any]:
-    """A fresh copy of an operation's messaging attributes (built once per shape)."""
+    """An operation's messaging attributes, built once per shape: shared, never to be changed."""
     key = (h.messaging_dup, op_type, op_name, old)
     base = _MESSAGING.get(key)
     if base is None:
@@ -138,19 +140,19 @@ def _messaging(h: Handles, op_type: str, op_name: str, old: str) -> dict[str, An
             # The names before the conventions' 1.26 rename, for dashboards built on them.
             base["messaging.operation"] = old
         _MESSAGING[key] = base
-    return dict(base)
+    return base
 
 
-def _event_attributes(event: Any) -> dict[str, Any]:
-    attributes = {
-        "messaging.message.id": event.id,
-        "cloudevents.event_id": event.id,
-        "cloudevents.event_source": event.source,
-        "cloudevents.event_type": event.type,
-    }
-    if event.subject is not None:
-        attributes["cloudevents.event_subject"] = event.subject
-    return attributes
+def _add_event_attributes(attributes: dict[str, Any], event: Any) -> None:
+    """Add ``event``'s attributes to a span's ``attributes``."""
+    event_id = event.id
+    attributes["messaging.message.id"] = event_id
+    attributes["cloudevents.event_id"] = event_id
+    attributes["cloudevents.event_source"] = event.source
+    attributes["cloudevents.event_type"] = event.type
+    subject = event.subject
+    if subject is not None:
+        attributes["cloudevents.event_subject"] = subject
 
 
 def _lag(event: Any, now: float) -> float | None:
@@ -166,17 +168,24 @@ def _lag(event: Any, now: float) -> float | None:
 _TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
-def _stamp(events: Sequence[Any]) -> list[Any]:
-    """The events with the current span's context as their ``traceparent`` (kept when present).
+def format_traceparent(trace_id: int, span_id: int, trace_flags: int) -> str:
+    """The W3C ``traceparent`` header (version 00) for these ids and flags."""
+    # printf-style: half the time of the f-string form, once per publication.
+    return "00-%032x-%016x-%02x" % (trace_id, span_id, trace_flags)  # noqa: UP031
+
+
+def _stamp(span: Any, events: Sequence[Any]) -> list[Any]:
+    """The events with ``span``'s context as their ``traceparent`` (kept when present).
 
     The W3C Trace Context form, as the CloudEvents distributed tracing extension asks.
     """
-    context = get_current_span().get_span_context()
+    context = span.get_span_context()
     if not context.is_valid:
         return list(events)
     carrier = {
-        "traceparent": f"00-{context.trace_id:032x}-{context.span_id:016x}-"
-        f"{int(context.trace_flags):02x}"
+        "traceparent": format_traceparent(
+            context.trace_id, context.span_id, int(context.trace_flags)
+        )
     }
     state = context.trace_state.to_header() if context.trace_state else ""
     if state:
@@ -188,34 +197,65 @@ def _stamp(events: Sequence[Any]) -> list[Any]:
     return out
 
 
-def _creation_link(event: Any) -> Any:
-    """A link to the context ``event`` was created in (its ``traceparent``), or None."""
-    extra = getattr(event, "model_extra", None) or {}
-    traceparent = extra.get("traceparent")
-    if not isinstance(traceparent, str):
-        return None
+_PARSED: dict[tuple[str, str | None], Any] = {}
+"""Span contexts parsed from (traceparent, tracestate) headers, None for invalid ones.
+
+The events of one publication share their header, and an event is linked again when a dead
+letter is written or replayed, so a header is parsed once while it is recent."""
+_PARSED_MAX = 1024
+_UNPARSED = object()
+
+
+def parse_traceparent(traceparent: str, tracestate: str | None = None) -> Any:
+    """The remote span context a W3C ``traceparent`` (version 00) names, or None when invalid.
+
+    A malformed ``tracestate`` is dropped (the context stands without it); any input gives an
+    answer or None, never an error.
+    """
+    key = (traceparent, tracestate)
+    context = _PARSED.get(key, _UNPARSED)
+    if context is _UNPARSED:
+        context = _parse(traceparent, tracestate)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = context
+    return context
+
+
+def _parse(traceparent: str, tracestate: str | None) -> Any:
     if _TRACEPARENT.fullmatch(traceparent) is None:
         return None
     # 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>: fixed offsets once the form matched.
     trace_id, span_id = int(traceparent[3:35], 16), int(traceparent[36:52], 16)
     if not trace_id or not span_id:
         return None
-    state = extra.get("tracestate")
     trace_state = None
-    if isinstance(state, str):
+    if isinstance(tracestate, str):
         try:
-            trace_state = TraceState.from_header([state])
+            trace_state = TraceState.from_header([tracestate])
         except Exception:  # a malformed tracestate from elsewhere: link without it
             trace_state = None
-    return Link(
-        SpanContext(
-            trace_id,
-            span_id,
-            is_remote=True,
-            trace_flags=TraceFlags(int(traceparent[53:55], 16)),
-            trace_state=trace_state,
-        )
+    return SpanContext(
+        trace_id,
+        span_id,
+        is_remote=True,
+        trace_flags=TraceFlags(int(traceparent[53:55], 16)),
+        trace_state=trace_state,
     )
+
+
+def _creation_link(event: Any) -> Any:
+    """A link to the context ``event`` was created in (its ``traceparent``), or None."""
+    extra = getattr(event, "model_extra", None)
+    if not extra:
+        return None
+    traceparent = extra.get("traceparent")
+    if not isinstance(traceparent, str):
+        return None
+    state = extra.get("tracestate")
+    context = parse_traceparent(traceparent, state if isinstance(state, str) else None)
+    # A fresh link each time: the SDK takes a link's attributes over when it starts a span.
+    return None if context is None else Link(context)
 
 
 _OWN_TRACE = re.compile(rb',"traceparent":"[0-9a-f-]{55}"(,"tracestate":"[^"\\]*")?(?=}$)')
@@ -262,15 +302,17 @@ def _send(h: Handles, log: Any, events: Sequence[Any]) -> tuple[_Current | None,
         )
     if h.tracer is None:
         return None, events
-    attributes = _messaging(h, "send", "send", "publish")
-    attributes["messaging.destination.name"] = destination
+    attributes = {
+        **_messaging(h, "send", "send", "publish"),
+        "messaging.destination.name": destination,
+    }
     if len(events) == 1:
-        attributes.update(_event_attributes(events[0]))
+        _add_event_attributes(attributes, events[0])
     else:
         # Only on batches: the conventions ask not to set it on single-message spans.
         attributes["messaging.batch.message_count"] = len(events)
     current = _Current(h.tracer, f"send {destination}", SpanKind.PRODUCER, attributes)
-    return current, _stamp(events)
+    return current, _stamp(current.span, events)
 
 
 def traced_publish(fn: F) -> F:
@@ -318,8 +360,8 @@ def traced_publish(fn: F) -> F:
 
 
 def _process_span(h: Handles, event: Any, extra: dict[str, Any]) -> _Current:
-    attributes = _messaging(h, "process", "process", "process")
-    attributes.update(_event_attributes(event))
+    attributes = dict(_messaging(h, "process", "process", "process"))
+    _add_event_attributes(attributes, event)
     attributes.update(extra)
     link = _creation_link(event)
     return _Current(
@@ -460,10 +502,10 @@ def traced_dead_letter(fn: F) -> F:
             )
         if h.tracer is None:
             return None
-        attributes = _messaging(h, "settle", "dead_letter", "settle")
+        attributes = dict(_messaging(h, "settle", "dead_letter", "settle"))
         event = getattr(delivery, "event", None)
         if event is not None:
-            attributes.update(_event_attributes(event))
+            _add_event_attributes(attributes, event)
         attributes["shipsync.handler"] = str(handler)
         attributes["error.type"] = str(error_type)
         link = _creation_link(event) if event is not None else None
