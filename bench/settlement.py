@@ -13,6 +13,8 @@ memory (``ru_maxrss``) is its own:
 - ``columnar`` / ``columnar-report``: the same two with ``ColumnarShipmentIndex.load_csv``
   instead of ``load_shipments_csv`` (the ``columnar`` extra: Arrow reads both files, runs of
   ordinary lines are classified at once);
+- ``columnar-batches``: the columnar index collecting every line's class through ``on_lines``
+  (a ``LineBatch`` of consecutive lines at a time; its ``line_classes``, no object per line);
 - ``pandas``: ``read_csv`` both files, merge on tracking number (then carrier shipment id),
   compare in float64, classify with ``numpy.select``, as finance teams do it;
 - ``decimal-loop``: a plain streaming exact-``Decimal`` loop written by hand (shipments into a
@@ -234,11 +236,12 @@ def run_decimal_loop(invoice: Path, shipments: Path, out: Path) -> dict[str, flo
 
 
 def _run_ours(
-    invoice: Path, shipments: Path, out: Path, *, columnar: bool, per_line: bool
+    invoice: Path, shipments: Path, out: Path, *, columnar: bool, per_line: bool | str
 ) -> dict[str, float]:
     """shipsync: load the shipments file (``load_shipments_csv``, or
     ``ColumnarShipmentIndex.load_csv``), then ``reconcile_file``; with ``per_line``, every line's
-    class through ``on_line`` (written as codes), else only the report."""
+    class through ``on_line`` (written as codes), with ``per_line="batches"`` through
+    ``on_lines`` (each batch's ``line_classes``), else only the report."""
     from shipsync.canonical import LineClass
     from shipsync.settlement import (
         FAKE_CARRIER_COLUMNS,
@@ -255,6 +258,9 @@ def _run_ours(
     def on_line(outcome: object) -> None:
         append(code_of[outcome.line_class])  # type: ignore[attr-defined]
 
+    def on_lines(batch: object) -> None:
+        append(b"".join(map(code_of.__getitem__, batch.line_classes)))  # type: ignore[attr-defined]
+
     load = ColumnarShipmentIndex.load_csv if columnar else load_shipments_csv
     wall0, cpu0 = time.perf_counter(), time.process_time()
     index = load(shipments)
@@ -264,7 +270,8 @@ def _run_ours(
         FAKE_CARRIER_COLUMNS,
         index,
         rules=SAMPLE_RULES,
-        on_line=on_line if per_line else None,
+        on_line=on_line if per_line is True else None,
+        on_lines=on_lines if per_line == "batches" else None,
     )
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     assert report.problem_count == 0, report.problems[:3]
@@ -284,6 +291,10 @@ def run_shipsync_report(invoice: Path, shipments: Path, out: Path) -> dict[str, 
 
 def run_columnar(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
     return _run_ours(invoice, shipments, out, columnar=True, per_line=True)
+
+
+def run_columnar_batches(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
+    return _run_ours(invoice, shipments, out, columnar=True, per_line="batches")
 
 
 def run_columnar_report(invoice: Path, shipments: Path, out: Path) -> dict[str, float]:
@@ -415,10 +426,11 @@ RUNNERS = {
     "shipsync": run_shipsync,
     "shipsync-report": run_shipsync_report,
     "columnar": run_columnar,
+    "columnar-batches": run_columnar_batches,
     "columnar-report": run_columnar_report,
     "pandas": run_pandas,
 }
-OURS = ("shipsync", "shipsync-report", "columnar", "columnar-report")
+OURS = ("shipsync", "shipsync-report", "columnar", "columnar-batches", "columnar-report")
 REPORT_ONLY = ("shipsync-report", "columnar-report")
 
 

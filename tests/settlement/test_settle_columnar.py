@@ -36,6 +36,7 @@ from shipsync.errors import InvalidInputError
 from shipsync.settlement import (
     FAKE_CARRIER_COLUMNS,
     Expectation,
+    LineBatch,
     LineOutcome,
     MemoryShipmentIndex,
     Reconciler,
@@ -61,7 +62,7 @@ _SHIPMENTS_HEADER = (
 )
 
 
-def _by_rows(index: ShipmentIndex, text: str, *, per_line: bool) -> tuple[list[str], str]:
+def _by_rows(index: ShipmentIndex, text: str, *, per_line: bool | str) -> tuple[list[str], str]:
     """The reference: the row path over a memory index."""
     outcomes: list[LineOutcome] = []
     reconciler = Reconciler(
@@ -76,21 +77,42 @@ def _by_rows(index: ShipmentIndex, text: str, *, per_line: bool) -> tuple[list[s
 
 
 def _columnar(
-    index: ColumnarShipmentIndex, text: str, *, per_line: bool, chunk_size: int, as_file: bool
+    index: ColumnarShipmentIndex,
+    text: str,
+    *,
+    per_line: bool | str,
+    chunk_size: int,
+    as_file: bool,
 ) -> tuple[list[str], str]:
+    """The columnar path; ``per_line`` ``"batch"`` takes the outcomes through ``on_lines``, read
+    once the whole run is over (a batch builds its outcomes when asked)."""
     outcomes: list[LineOutcome] = []
+    batches: list[LineBatch] = []
     reconciler = Reconciler(
         index,
         carrier="fake",
         rules=_RULES,
-        on_line=outcomes.append if per_line else None,
+        on_line=outcomes.append if per_line and per_line != "batch" else None,
+        on_lines=batches.append if per_line == "batch" else None,
         now=lambda: NOW,
     )
     lines = io.StringIO(text, newline="")
     stream_columnar(
         reconciler, lines if as_file else list(lines), FAKE_CARRIER_COLUMNS, chunk_size=chunk_size
     )
-    return [repr(outcome) for outcome in outcomes], reconciler.report().model_dump_json()
+    report = reconciler.report().model_dump_json()
+    for batch in batches:
+        assert len(batch) > 0
+        file_lines, classes = batch.file_lines, batch.line_classes  # before the outcomes
+        outcomes.extend(batch)
+        assert len(batch.outcomes) == len(batch)
+        assert file_lines == tuple(outcome.file_line for outcome in batch)
+        assert classes == tuple(outcome.line_class for outcome in batch)
+    return [repr(outcome) for outcome in outcomes], report
+
+
+# no per-line output, each outcome through on_line, or batches through on_lines
+_PER_LINE = st.sampled_from(["", "line", "batch"])
 
 
 @st.composite
@@ -137,9 +159,9 @@ def _runs_text(draw: st.DrawFn) -> str:
 
 
 @settings(max_examples=150, deadline=None)
-@given(_packages(), _runs_text(), st.booleans(), st.sampled_from([1, 60, 200, 1 << 16]))
+@given(_packages(), _runs_text(), _PER_LINE, st.sampled_from([1, 60, 200, 1 << 16]))
 def test_runs_of_ordinary_lines_reconcile_as_the_row_path_does(
-    packages: list[tuple[Expectation, str | None]], text: str, per_line: bool, chunk_size: int
+    packages: list[tuple[Expectation, str | None]], text: str, per_line: str, chunk_size: int
 ) -> None:
     """Long runs of ordinary lines, classified at once, against packages with amounts of every
     form (finer than the minor unit, negative, a shared carrier shipment id): the row path's
@@ -154,14 +176,14 @@ def test_runs_of_ordinary_lines_reconcile_as_the_row_path_does(
 @given(
     _packages(),
     _invoice_text(),
-    st.booleans(),
+    _PER_LINE,
     st.sampled_from([1, 60, 200, 1 << 16]),
     st.booleans(),
 )
 def test_the_columnar_path_reconciles_as_the_row_path_does(
     packages: list[tuple[Expectation, str | None]],
     text: str,
-    per_line: bool,
+    per_line: str,
     chunk_size: int,
     as_file: bool,
 ) -> None:
@@ -225,11 +247,11 @@ def _both(text: str) -> tuple[MemoryShipmentIndex, ColumnarShipmentIndex]:
 @given(
     _shipments_file(),
     st.one_of(_invoice_text(), _runs_text()),
-    st.booleans(),
+    _PER_LINE,
     st.sampled_from([1, 60, 1 << 16]),
 )
 def test_a_loaded_columnar_index_reconciles_as_the_memory_index_does(
-    shipments: str, text: str, per_line: bool, chunk_size: int
+    shipments: str, text: str, per_line: str, chunk_size: int
 ) -> None:
     memory, columnar = _both(shipments)
     assert _columnar(
@@ -325,6 +347,40 @@ def test_a_sample_file_reconciles_the_same_through_reconcile_file(tmp_path: Path
     assert len(results[0][0]) == 8_000
     classes = {outcome.split("line_class=")[1].split(",")[0] for outcome in results[0][0]}
     assert len(classes) >= 8  # the run exercised most classes
+
+
+@pytest.mark.parametrize("columnar", [False, True], ids=["memory index", "columnar index"])
+def test_on_lines_hands_over_every_outcome_in_batches(tmp_path: Path, columnar: bool) -> None:
+    """``on_lines`` gets the outcomes ``on_line`` gets, in order, in batches of one invoice's
+    lines each, and the same report."""
+    files = write_sample_files(tmp_path, shipments=3_000, lines=9_000, seed=4, invoices=2)
+    load = ColumnarShipmentIndex.load_csv if columnar else load_shipments_csv
+    expected: list[LineOutcome] = []
+    batches: list[LineBatch] = []
+    reports = [
+        reconcile_file(
+            files.invoice,
+            FAKE_CARRIER_COLUMNS,
+            load(files.shipments),
+            rules=SAMPLE_RULES,
+            now=lambda: NOW,
+            **sink,  # type: ignore[arg-type]
+        ).model_dump_json()
+        for sink in ({"on_line": expected.append}, {"on_lines": batches.append})
+    ]
+    assert reports[0] == reports[1]
+    assert [repr(outcome) for batch in batches for outcome in batch] == list(map(repr, expected))
+    assert all(0 < len(batch) <= 4_096 for batch in batches)
+    assert all(len({outcome.invoice_number for outcome in batch}) == 1 for batch in batches)
+    assert len(batches) < len(expected) / 10  # batches, not a line each
+
+
+def test_on_line_and_on_lines_together_are_refused() -> None:
+    with pytest.raises(InvalidInputError, match="on_line or on_lines") as caught:
+        Reconciler(
+            MemoryShipmentIndex(), carrier="fake", on_line=print, on_lines=print
+        )  # fmt: skip
+    assert caught.value.path == "on_lines"
 
 
 def test_the_index_answers_the_protocol_like_the_memory_index(tmp_path: Path) -> None:

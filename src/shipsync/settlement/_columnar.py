@@ -37,7 +37,9 @@ currency, and per charge type the tolerance tests ``size <= absolute`` and
 ``size * 100 * denominator <= |quoted| * numerator``, all exact in 64-bit integers because every
 amount on this path is below ``_WIDE``. The invoice's tally takes the run's counts and totals per
 class in minor units (folded into exact ``Decimal`` amounts when the invoice ends, as the hot loop
-of ``_stream`` does); with ``on_line`` the outcomes are built line by line from the arrays.
+of ``_stream`` does); with ``on_line`` the outcomes are built line by line from the arrays, and
+with ``on_lines`` a run is one :class:`LineBatch` holding its classes, its outcomes built only
+when asked.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -78,7 +80,7 @@ from shipsync.settlement._parse import (
     parse_iso_date,
     read_unquoted,
 )
-from shipsync.settlement._report import LineOutcome
+from shipsync.settlement._report import LineBatch, LineOutcome
 from shipsync.settlement._rules import _RANK, classify_charges, minor_table
 from shipsync.settlement._stream import _chunks, _lines_of, _printable, open_lines
 
@@ -815,6 +817,7 @@ def stream_columnar(
     classify = rec._classify
     table = rec._table
     on_line = rec.on_line
+    on_lines = rec.on_lines
     charge_at = [(i, kind) for i, _, kind in at.charges]
     # A delimiter that can be part of an amount, a cell or a line end, or charge columns of one
     # type added up: the general path only.
@@ -1144,8 +1147,39 @@ def stream_columnar(
             last = int(chunk.lines[end - 1])
         else:
             last += end - start
-        if on_line is not None:
-            outcomes(chunk, start, end, base_line, positions, classes)
+        if on_lines is not None:
+            rec._flush_lines()  # the general path's lines before this run's
+            on_lines(batch(chunk, start, end, base_line, positions, classes))
+        elif on_line is not None:
+            outcomes(
+                chunk, start, end, base_line, positions, classes, number, currency, last, on_line
+            )
+
+    def batch(
+        chunk: _Chunk,
+        start: int,
+        end: int,
+        base_line: int,
+        positions: np.ndarray,
+        classes: np.ndarray,
+    ) -> LineBatch:
+        """The run's lines as a batch: their classes now, their outcomes when asked."""
+        run_number, run_currency, run_last = number, currency, last
+
+        def make() -> list[LineOutcome]:
+            built: list[LineOutcome] = []
+            outcomes(
+                chunk, start, end, base_line, positions, classes, run_number, run_currency,
+                run_last, built.append,
+            )  # fmt: skip
+            return built
+
+        return LineBatch._deferred(
+            end - start,
+            [_CLASSES[position] for position in classes.tolist()],
+            lambda: (positions[start:end] + base_line).tolist(),
+            make,
+        )
 
     def outcomes(
         chunk: _Chunk,
@@ -1154,9 +1188,13 @@ def stream_columnar(
         base_line: int,
         positions: np.ndarray,
         classes: np.ndarray,
+        number: str | None,
+        currency: str | None,
+        last: int,
+        sink: Callable[[LineOutcome], None],
     ) -> None:
-        """Hand ``on_line`` the outcomes of a run, as the general path builds them."""
-        assert on_line is not None
+        """Hand ``sink`` the outcomes of a run of invoice ``number`` in ``currency`` whose last
+        line number is ``last``, as the general path builds them."""
         assert currency is not None
         exponent = CURRENCY_EXPONENTS[currency]
         line_numbers = (
@@ -1222,7 +1260,7 @@ def stream_columnar(
                         diff = -known[0][kind_of]
                     else:
                         diff = Decimal(differences[j]).scaleb(-exponent)
-            on_line(
+            sink(
                 new(
                     LineOutcome,
                     (

@@ -67,6 +67,7 @@ from shipsync.settlement._report import (
     ClassTotal,
     InvoiceStatus,
     InvoiceSummary,
+    LineBatch,
     LineOutcome,
     ReconciliationReport,
     ReportProblem,
@@ -84,6 +85,7 @@ _UNKNOWN = _POS[LineClass.UNKNOWN_SHIPMENT]
 _ZERO = Decimal(0)
 MAX_PROBLEMS_KEPT = 10_000
 _EXACT = Context(prec=60, rounding=ROUND_HALF_EVEN)
+_LINE_BATCH = 4_096  # outcomes handed to on_lines at a time, at most (row path)
 _new_tuple = tuple.__new__
 _KEPT = 1 << 14  # entries per memo of the hot loop (a few MB each when full)
 _CHARGE_ORDER = tuple(ChargeType)
@@ -247,9 +249,11 @@ class Reconciler:
     """Reconciles carrier invoices of one carrier against a shipment index.
 
     ``on_event`` receives the events (none are built without it); ``on_line`` receives every
-    line's :class:`LineOutcome`; ``ledger`` makes the run durable and idempotent; ``bills`` posts
-    a draft vendor bill per settled invoice. ``now`` is the clock (events and accruals are stamped
-    with it); tests pass a fixed one.
+    line's :class:`LineOutcome`, or ``on_lines`` the same outcomes a :class:`LineBatch` of
+    consecutive lines at a time (every invoice's lines before its summary is made; with a
+    columnar index, classes without an object per line); ``ledger`` makes the run durable and
+    idempotent; ``bills`` posts a draft vendor bill per settled invoice. ``now`` is the clock
+    (events and accruals are stamped with it); tests pass a fixed one.
     """
 
     def __init__(
@@ -261,6 +265,7 @@ class Reconciler:
         ledger: SettlementLedger | None = None,
         on_event: Callable[[Event], None] | None = None,
         on_line: Callable[[LineOutcome], None] | None = None,
+        on_lines: Callable[[LineBatch], None] | None = None,
         bills: VendorBillSink | None = None,
         dispute_policy: DisputePolicy = DisputePolicy.HOLD,
         source: str | None = None,
@@ -269,6 +274,12 @@ class Reconciler:
     ) -> None:
         if checkpoint_every < 1:
             raise InvalidInputError("checkpoint_every must be at least 1")
+        if on_line is not None and on_lines is not None:
+            raise InvalidInputError("give on_line or on_lines, not both", path="on_lines")
+        self.on_lines = on_lines
+        self._line_buffer: list[LineOutcome] = []
+        if on_lines is not None:
+            on_line = self._buffer_line
         self.index = index
         self.carrier = carrier
         self.rules = rules or MatchRules()
@@ -368,6 +379,7 @@ class Reconciler:
 
     def report(self) -> ReconciliationReport:
         """The report of everything this reconciler did so far."""
+        self._flush_lines()
         return ReconciliationReport(
             carrier=self.carrier,
             invoices=tuple(self._summaries),
@@ -686,7 +698,22 @@ class Reconciler:
                 # raised is offered again.
                 ledger.delivered(done)
 
+    def _buffer_line(self, outcome: LineOutcome) -> None:
+        """``on_line`` when the caller takes ``on_lines``: outcomes kept for the next batch."""
+        buffer = self._line_buffer
+        buffer.append(outcome)
+        if len(buffer) >= _LINE_BATCH:
+            self._flush_lines()
+
+    def _flush_lines(self) -> None:
+        """Hand ``on_lines`` the outcomes kept so far, as one batch."""
+        if self._line_buffer and self.on_lines is not None:
+            batch = LineBatch(self._line_buffer)
+            self._line_buffer = []
+            self.on_lines(batch)
+
     def _finish(self, invoice: _Invoice) -> None:
+        self._flush_lines()
         with localcontext(_EXACT):
             invoice.tally.fold()
         if invoice.mode == "resume":

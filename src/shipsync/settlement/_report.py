@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, NamedTuple, Self
 
@@ -15,6 +15,7 @@ __all__ = [
     "ClassTotal",
     "InvoiceStatus",
     "InvoiceSummary",
+    "LineBatch",
     "LineOutcome",
     "ReconciliationReport",
     "ReportProblem",
@@ -36,6 +37,80 @@ class LineOutcome(NamedTuple):
     expected_currency: str | None = None
     charge_type: ChargeType | None = None
     difference: Decimal | None = None
+
+
+class LineBatch:
+    """Consecutive invoice lines' outcomes, in file order: what ``on_lines`` receives.
+
+    Iterate it (or read :attr:`outcomes`) for each line's :class:`LineOutcome`, the very
+    outcomes ``on_line`` would have received; read :attr:`line_classes` and :attr:`file_lines`
+    for the classes and lines alone. With a
+    :class:`~shipsync.settlement.ColumnarShipmentIndex`, a batch of ordinary lines holds them in
+    columns and builds the outcomes only when asked, so a run that needs only the classes builds
+    no object per line.
+    """
+
+    __slots__ = ("_classes", "_count", "_file_lines", "_file_lines_of", "_make", "_outcomes")
+
+    def __init__(self, outcomes: Sequence[LineOutcome]) -> None:
+        self._outcomes: tuple[LineOutcome, ...] | None = tuple(outcomes)
+        self._count = len(self._outcomes)
+        self._classes: tuple[LineClass, ...] | None = None
+        self._file_lines: tuple[int, ...] | None = None
+        self._make: Callable[[], Sequence[LineOutcome]] | None = None
+        self._file_lines_of: Callable[[], Sequence[int]] | None = None
+
+    @classmethod
+    def _deferred(
+        cls,
+        count: int,
+        line_classes: Sequence[LineClass],
+        file_lines: Callable[[], Sequence[int]],
+        make: Callable[[], Sequence[LineOutcome]],
+    ) -> LineBatch:
+        """A batch of ``count`` lines whose outcomes ``make`` builds when first asked."""
+        batch = cls(())
+        batch._count = count
+        batch._outcomes = None
+        batch._classes = tuple(line_classes)
+        batch._make = make
+        batch._file_lines_of = file_lines
+        return batch
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[LineOutcome]:
+        return iter(self.outcomes)
+
+    def __repr__(self) -> str:
+        return f"LineBatch({self._count} lines)"
+
+    @property
+    def outcomes(self) -> tuple[LineOutcome, ...]:
+        """Each line's outcome, in file order."""
+        if self._outcomes is None:
+            assert self._make is not None
+            self._outcomes = tuple(self._make())
+            self._make = None
+        return self._outcomes
+
+    @property
+    def line_classes(self) -> tuple[LineClass, ...]:
+        """Each line's class, in file order."""
+        if self._classes is None:
+            self._classes = tuple(outcome.line_class for outcome in self.outcomes)
+        return self._classes
+
+    @property
+    def file_lines(self) -> tuple[int, ...]:
+        """Each line's line in the file (the header is line 1), in file order."""
+        if self._file_lines is None:
+            if self._file_lines_of is not None:
+                self._file_lines = tuple(self._file_lines_of())
+            else:
+                self._file_lines = tuple(outcome.file_line for outcome in self.outcomes)
+        return self._file_lines
 
 
 class InvoiceStatus(enum.StrEnum):
