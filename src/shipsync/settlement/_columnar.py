@@ -49,6 +49,7 @@ import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -1149,37 +1150,22 @@ def stream_columnar(
             last += end - start
         if on_lines is not None:
             rec._flush_lines()  # the general path's lines before this run's
-            on_lines(batch(chunk, start, end, base_line, positions, classes))
+            # the run's classes now, its outcomes when asked (from this run's values)
+            build = partial(
+                outcomes, chunk, start, end, base_line, positions, classes, number, currency, last
+            )
+            on_lines(
+                LineBatch._deferred(
+                    end - start,
+                    [_CLASSES[position] for position in classes.tolist()],
+                    lambda: (positions[start:end] + base_line).tolist(),
+                    lambda: _collect(build),
+                )
+            )
         elif on_line is not None:
             outcomes(
                 chunk, start, end, base_line, positions, classes, number, currency, last, on_line
             )
-
-    def batch(
-        chunk: _Chunk,
-        start: int,
-        end: int,
-        base_line: int,
-        positions: np.ndarray,
-        classes: np.ndarray,
-    ) -> LineBatch:
-        """The run's lines as a batch: their classes now, their outcomes when asked."""
-        run_number, run_currency, run_last = number, currency, last
-
-        def make() -> list[LineOutcome]:
-            built: list[LineOutcome] = []
-            outcomes(
-                chunk, start, end, base_line, positions, classes, run_number, run_currency,
-                run_last, built.append,
-            )  # fmt: skip
-            return built
-
-        return LineBatch._deferred(
-            end - start,
-            [_CLASSES[position] for position in classes.tolist()],
-            lambda: (positions[start:end] + base_line).tolist(),
-            make,
-        )
 
     def outcomes(
         chunk: _Chunk,
@@ -1336,6 +1322,13 @@ def stream_columnar(
         line_num += len(texts)
     if current is not None:
         rec._finish(current)
+
+
+def _collect(build: Callable[[Callable[[LineOutcome], None]], None]) -> list[LineOutcome]:
+    """What ``build`` hands its sink, as a list."""
+    built: list[LineOutcome] = []
+    build(built.append)
+    return built
 
 
 def _classify_minor(
