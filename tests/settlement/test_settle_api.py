@@ -22,6 +22,7 @@ def test_public_names_are_pinned() -> None:
         "InvoiceRow",
         "InvoiceStatus",
         "InvoiceSummary",
+        "LineBatch",
         "LineOutcome",
         "MatchRules",
         "MemoryShipmentIndex",
