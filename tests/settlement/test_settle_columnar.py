@@ -296,6 +296,20 @@ def test_the_columnar_loader_agrees_with_the_line_loader(text: str, block: int) 
     assert columnar == _state(_load(text, load_shipments_csv))
 
 
+def _through_reconcile_file(invoice: Path, index: ShipmentIndex) -> tuple[list[str], str]:
+    """Every line's outcome and the report of ``reconcile_file`` on the sample rules."""
+    outcomes: list[LineOutcome] = []
+    report = reconcile_file(
+        invoice,
+        FAKE_CARRIER_COLUMNS,
+        index,
+        rules=SAMPLE_RULES,
+        on_line=outcomes.append,
+        now=lambda: NOW,
+    )
+    return [repr(outcome) for outcome in outcomes], report.model_dump_json()
+
+
 def test_a_file_read_in_many_blocks_loads_column_by_column(tmp_path: Path) -> None:
     """A plain file cut into many blocks (lines across their edges) is read by Arrow, not
     handed to the line loader, and reconciles exactly as the line loader's index does."""
@@ -312,13 +326,11 @@ def test_a_file_read_in_many_blocks_loads_column_by_column(tmp_path: Path) -> No
     ):
         columnar = ColumnarShipmentIndex.load_csv(files.shipments)
     assert len(columnar) == len(load_shipments_csv(files.shipments))
-    reports = [
-        reconcile_file(
-            files.invoice, FAKE_CARRIER_COLUMNS, index, rules=SAMPLE_RULES, now=lambda: NOW
-        ).model_dump_json()
+    results = [
+        _through_reconcile_file(files.invoice, index)
         for index in (load_shipments_csv(files.shipments), columnar)
     ]
-    assert reports[0] == reports[1]
+    assert results[0] == results[1]
 
 
 # -- whole files through the public entry points ----------------------------------------------
@@ -328,21 +340,13 @@ def test_a_sample_file_reconciles_the_same_through_reconcile_file(tmp_path: Path
     """``reconcile_file`` with a columnar index gives the memory index's report and outcomes on
     the sample generator's files (every line class, two currencies, cancellations)."""
     files = write_sample_files(tmp_path, shipments=3_000, lines=8_000, seed=3, invoices=3)
-    results = []
-    for index in (
-        load_shipments_csv(files.shipments),
-        ColumnarShipmentIndex.load_csv(files.shipments),
-    ):
-        outcomes: list[LineOutcome] = []
-        report = reconcile_file(
-            files.invoice,
-            FAKE_CARRIER_COLUMNS,
-            index,
-            rules=SAMPLE_RULES,
-            on_line=outcomes.append,
-            now=lambda: NOW,
+    results = [
+        _through_reconcile_file(files.invoice, index)
+        for index in (
+            load_shipments_csv(files.shipments),
+            ColumnarShipmentIndex.load_csv(files.shipments),
         )
-        results.append(([repr(outcome) for outcome in outcomes], report.model_dump_json()))
+    ]
     assert results[0] == results[1]
     assert len(results[0][0]) == 8_000
     classes = {outcome.split("line_class=")[1].split(",")[0] for outcome in results[0][0]}
@@ -445,16 +449,13 @@ def test_a_windows_file_takes_the_columnar_path(
         real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(_columnar, "_classify_minor", counting)
-    results = []
-    for index in (
-        load_shipments_csv(files.shipments),
-        ColumnarShipmentIndex.load_csv(files.shipments),
-    ):
-        outcomes: list[LineOutcome] = []
-        report = reconcile_file(
-            windows, FAKE_CARRIER_COLUMNS, index, rules=SAMPLE_RULES, on_line=outcomes.append
+    results = [
+        _through_reconcile_file(windows, index)
+        for index in (
+            load_shipments_csv(files.shipments),
+            ColumnarShipmentIndex.load_csv(files.shipments),
         )
-        results.append(([repr(outcome) for outcome in outcomes], report.model_dump_json()))
+    ]
     assert decided
     assert results[0] == results[1]
     assert len(results[0][0]) == 2_000
