@@ -410,6 +410,36 @@ def test_a_dispatcher_serves_several_event_loops_in_turn() -> None:
     assert len(seen) == 12
 
 
+@pytest.mark.parametrize("concurrency", [1, 3, 32])
+def test_partitions_of_a_batch_run_at_most_concurrency_at_once_each_in_order(
+    concurrency: int,
+) -> None:
+    """Ten partitions of three events each: no more than ``concurrency`` are in flight at any
+    moment, as many as allowed are (so the limit is used, not just respected), every event is
+    handled once, and each partition's events are handled in their order."""
+    in_flight: set[str] = set()
+    peak = [0]
+    order: dict[str, list[str]] = {}
+
+    async def slow(event: Event, ctx: HandlerContext) -> None:
+        partition = partition_of(event)
+        in_flight.add(partition)
+        peak[0] = max(peak[0], len(in_flight))
+        await asyncio.sleep(0.001)
+        order.setdefault(partition, []).append(event.id)
+        in_flight.discard(partition)
+
+    d = Dispatcher(MemoryStore(), concurrency=concurrency)
+    d.subscribe(None, slow, name="slow")
+    events = [make_tracking_event(f"S{s}", n) for n in (1, 2, 3) for s in range(10)]
+    report = asyncio.run(d.dispatch(events))
+    assert report.effects == 30
+    assert peak[0] == min(concurrency, 10)
+    assert sorted(order.values()) == sorted(
+        [make_tracking_event(f"S{s}", n).id for n in (1, 2, 3)] for s in range(10)
+    )
+
+
 class GatedLetters:
     """A dead letter store whose writes wait until the event loop opens a gate."""
 

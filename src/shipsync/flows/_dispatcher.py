@@ -38,7 +38,7 @@ import asyncio
 import hashlib
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import TypeAlias, cast
 
@@ -286,7 +286,7 @@ class _Item:
 class _Partition:
     """One partition's deliveries in order, and what handling them did.
 
-    Each partition's task writes only into its own object: its counts, the completions to
+    Whichever lane handles a partition writes only into its object: its counts, the completions to
     record, and how many of its deliveries were handled (those are acknowledged; the ones after
     them are given back to the log to come again, in order).
     """
@@ -491,9 +491,13 @@ class Dispatcher:
         for item in items:
             by_partition.setdefault(item.delivery.partition, []).append(item)
         partitions = [_Partition(part) for part in by_partition.values()]
-        # One semaphore per batch: a dispatcher may serve several event loops in turn.
-        limit = asyncio.Semaphore(self.concurrency)
-        tasks = [asyncio.ensure_future(self._run_partition(p, limit)) for p in partitions]
+        # At most `concurrency` lanes, each taking the next partition when it is done with one:
+        # the partitions start in batch order and no more than `concurrency` run at once, as
+        # with a task per partition behind a semaphore, at a task per lane rather than one per
+        # partition (most batches have about as many partitions as deliveries).
+        queue = iter(partitions)
+        lanes = min(self.concurrency, len(partitions))
+        tasks = [asyncio.ensure_future(self._run_lane(queue)) for _ in range(lanes)]
         try:
             await asyncio.gather(*tasks)
         except BaseException:
@@ -532,19 +536,23 @@ class Dispatcher:
             items.append(_Item(index, d, pairs))
         return items
 
-    async def _run_partition(self, partition: _Partition, limit: asyncio.Semaphore) -> None:
+    async def _run_lane(self, partitions: Iterator[_Partition]) -> None:
+        """Handle partitions one after another, taking each from the batch's shared iterator."""
+        for partition in partitions:
+            await self._run_partition(partition)
+
+    async def _run_partition(self, partition: _Partition) -> None:
         """Handle a partition's deliveries in order; stop at the first that must come again."""
-        async with limit:
-            for item in partition.items:
-                d = item.delivery
-                if d.event is None:
-                    partition.report.unreadable += 1
-                    if self.dead_letters is None:
-                        return  # nowhere to keep it: never acknowledge it away
-                    await self._record_unreadable(d)
-                elif not await self._run_pairs(d, item.pairs, partition):
-                    return
-                partition.handled += 1
+        for item in partition.items:
+            d = item.delivery
+            if d.event is None:
+                partition.report.unreadable += 1
+                if self.dead_letters is None:
+                    return  # nowhere to keep it: never acknowledge it away
+                await self._record_unreadable(d)
+            elif not await self._run_pairs(d, item.pairs, partition):
+                return
+            partition.handled += 1
 
     @_telemetry.traced_delivery  # telemetry
     async def _run_pairs(self, d: Delivery, pairs: list[_Pair], partition: _Partition) -> bool:
