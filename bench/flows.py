@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -294,6 +295,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--backends", default="sqlite,postgres,rabbitmq")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="runs of each (backend, mode), 1 and 4 workers in turn"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
     parser.add_argument("--name", help=argparse.SUPPRESS)
@@ -313,6 +317,10 @@ def main() -> None:
     print("CPU µs/event: workers (all) / publisher / PostgreSQL server (all its processes;")
     print(f"other clients count too), each run. Load average at start: {os.getloadavg()}")
     print(
+        f"Each (backend, mode) runs {args.runs} times, 1 worker then 4 workers each time; a run's"
+    )
+    print("1->4 divides its 4-worker rate by its own 1-worker rate. The median row is the figure.")
+    print(
         f"{'backend':<10} {'mode':<11} {'1 worker ev/s':>14} {'cpu':>5} "
         f"{'4 workers ev/s':>15} {'cpu':>5} {'1->4':>6}   "
         f"{'CPU µs/event 1 worker':>22}   {'CPU µs/event 4 workers':>22}"
@@ -321,12 +329,21 @@ def main() -> None:
         for backend in args.backends.split(","):
             for mode in ("end to end", "backlog"):
                 drain = mode == "backlog"
-                one, cpu1, split1 = measure(backend, 1, args.events, Path(tmp), drain=drain)
-                four, cpu4, split4 = measure(backend, 4, args.events, Path(tmp), drain=drain)
+                ratios: list[float] = []
+                for _ in range(max(1, args.runs)):
+                    one, cpu1, split1 = measure(backend, 1, args.events, Path(tmp), drain=drain)
+                    four, cpu4, split4 = measure(backend, 4, args.events, Path(tmp), drain=drain)
+                    ratios.append(four / one)
+                    print(
+                        f"{backend:<10} {mode:<11} {one:>14,.0f} {cpu1:>5.0%} "
+                        f"{four:>15,.0f} {cpu4:>5.0%} {four / one:>5.2f}x   "
+                        f"{_split(split1):>22}   {_split(split4):>22}",
+                        flush=True,
+                    )
                 print(
-                    f"{backend:<10} {mode:<11} {one:>14,.0f} {cpu1:>5.0%} "
-                    f"{four:>15,.0f} {cpu4:>5.0%} {four / one:>5.2f}x   "
-                    f"{_split(split1):>22}   {_split(split4):>22}",
+                    f"{backend:<10} {mode:<11} {'median of ' + str(len(ratios)):>42} "
+                    f"{statistics.median(ratios):>5.2f}x   "
+                    f"(runs {min(ratios):.2f}-{max(ratios):.2f})",
                     flush=True,
                 )
     print(f"load average at the end: {os.getloadavg()}")
