@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -20,6 +21,7 @@ from shipsync.flows import (
     NewDeadLetter,
     PostgresDeadLetters,
     PostgresEventLog,
+    partition_of,
 )
 from shipsync.testing.flows import EventLogConformance, OpenLog, make_tracking_event
 
@@ -159,6 +161,74 @@ def test_receive_and_ack_are_one_round_trip_each(pg_log: PostgresEventLog) -> No
     assert pg_log.receive(100) == []  # leased
     assert _round_trips(pg_log, lambda: pg_log.ack(got)) == 1
     assert pg_log.pending() == 0
+
+
+def test_publish_is_one_round_trip_and_numbers_each_partition_from_its_head(
+    pg_log: PostgresEventLog,
+) -> None:
+    """A publish (create missing partitions, move their heads, insert the events) is one
+    statement; a second publish to the same partitions continues their numbering."""
+    first = [make_tracking_event(f"S-{i % 3}", i // 3 + 1) for i in range(6)]
+    assert _round_trips(pg_log, lambda: pg_log.publish(first)) == 1
+    second = [make_tracking_event(f"S-{i % 4}", i // 4 + 10) for i in range(8)]
+    assert _round_trips(pg_log, lambda: pg_log.publish(second)) == 1
+    got = pg_log.receive(100)
+    positions: dict[str, list[tuple[int, str]]] = {}
+    for d in got:
+        positions.setdefault(d.partition, []).append((d.position, d.event.id))
+    expected: dict[str, list[str]] = {}
+    for e in first + second:
+        expected.setdefault(partition_of(e), []).append(e.id)
+    assert {k: [i for _, i in sorted(v)] for k, v in positions.items()} == expected
+    assert {k: sorted(p for p, _ in v) for k, v in positions.items()} == {
+        k: list(range(1, len(v) + 1)) for k, v in expected.items()
+    }
+
+
+def test_concurrent_publishers_leave_no_gap_and_keep_each_ones_order(
+    postgres_dsn: str, pg_log: PostgresEventLog
+) -> None:
+    """Four publishers, each with its own connection, publish batches to the same partitions at
+    once: every partition's positions run 1..n without a gap or a repeat, every event is there
+    once, and each publisher's events keep their order within a partition."""
+    publishers = 4
+    batches = {
+        n: [
+            [make_tracking_event(f"S-{s}", 1000 * n + 10 * b + k) for s in range(5) for k in (1, 2)]
+            for b in range(10)
+        ]
+        for n in range(publishers)
+    }
+    origin = {  # event id -> (publisher, its place in that publisher's sequence)
+        e.id: (n, i)
+        for n, mine in batches.items()
+        for i, e in enumerate(e for batch in mine for e in batch)
+    }
+
+    def publish(n: int) -> None:
+        with PostgresEventLog(postgres_dsn, table=pg_log.table, setup=False) as log:
+            for batch in batches[n]:
+                log.publish(batch)
+
+    with ThreadPoolExecutor(publishers) as pool:
+        list(pool.map(publish, range(publishers)))
+    got = []
+    while batch_ := pg_log.receive(1000):
+        got.extend(batch_)
+        pg_log.ack(batch_)
+    assert sorted(d.event.id for d in got) == sorted(origin)
+    by_partition: dict[str, list[Any]] = {}
+    for d in got:
+        by_partition.setdefault(d.partition, []).append(d)
+    assert len(by_partition) == 5
+    for deliveries in by_partition.values():
+        deliveries.sort(key=lambda d: d.position)
+        assert [d.position for d in deliveries] == list(range(1, len(deliveries) + 1))
+        places = [origin[d.event.id] for d in deliveries]
+        for n in range(publishers):
+            mine = [i for p, i in places if p == n]
+            assert len(mine) == 20
+            assert mine == sorted(mine)
 
 
 def test_receive_shares_its_budget_across_partitions(pg_log: PostgresEventLog) -> None:

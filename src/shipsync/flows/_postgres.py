@@ -2,9 +2,10 @@
 
 Theory of operation. The tables are those of the SQLite log: ``{table}`` holds events keyed by
 ``(partition, pos)``; ``{table}_partitions`` holds each partition's ``head``, ``cursor`` and
-lease. A publisher first locks the rows of its partitions (inserting missing ones) in sorted
-order, then numbers its events from ``head`` and inserts them, so positions are handed out in
-commit order and a consumer can never move a cursor past a position that is not committed yet. A
+lease. A publish is one statement: it upserts the rows of its partitions in sorted order,
+moving each ``head`` past its events (which locks those rows until it commits), and inserts the
+events numbered up to the new heads, so positions are handed out in commit order and a consumer
+can never move a cursor past a position that is not committed yet. A
 consumer picks partitions with ``head > cursor`` and a free lease with ``FOR UPDATE SKIP
 LOCKED``: a partition that another consumer or a publisher is touching is skipped, never waited
 for. A receive is one statement (pick, read, lease), so one round trip, and an acknowledgement
@@ -157,6 +158,24 @@ class PostgresEventLog:
         self.catalogue = catalogue
         self._p = p = f"{t}_partitions"
         self._db = _Connection(conninfo, connect_timeout, "PostgreSQL event log")
+        # A publish numbers each partition's events from its head: the upsert creates missing
+        # partitions and moves each head past the batch's events, locking the rows in partition
+        # order (so two publishers never deadlock) until the statement commits; a consumer reads
+        # only committed heads, so it never skips a position that is still being written. The
+        # events of a partition take the positions up to its new head, in batch order.
+        self._sql_publish = (
+            "WITH v AS MATERIALIZED (SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], "
+            "%b::bytea[]) WITH ORDINALITY AS v(partition, event_id, type, body, o)), "
+            "c AS MATERIALIZED (SELECT partition, count(*) AS n FROM v GROUP BY partition), "
+            f"h AS (INSERT INTO {p} AS p (partition, head) SELECT partition, n FROM c "
+            "ORDER BY partition ON CONFLICT (partition) "
+            "DO UPDATE SET head = p.head + excluded.head "
+            "RETURNING p.partition, p.head) "
+            f"INSERT INTO {t} (partition, pos, event_id, type, body) "
+            "SELECT v.partition, h.head - c.n + row_number() OVER (PARTITION BY v.partition "
+            "ORDER BY v.o), v.event_id, v.type, v.body "
+            "FROM v JOIN c USING (partition) JOIN h USING (partition)"
+        )
         self._sql_receive = (
             "WITH clock AS MATERIALIZED ("
             f"SELECT {_NOW} AS now, set_config('synchronous_commit', 'off', true)), "
@@ -222,42 +241,14 @@ class PostgresEventLog:
         """Append ``events`` in one transaction; durable when this returns."""
         if not events:
             return
-        rows = [(partition_of(e), e.id, e.type, e.to_json()) for e in events]
-        partitions = sorted({r[0] for r in rows})
-
-        def write(cur: Any) -> None:
-            cur.execute(
-                f"INSERT INTO {self._p} (partition) SELECT unnest(%b::text[]) "
-                "ON CONFLICT DO NOTHING",
-                (partitions,),
-            )
-            cur.execute(
-                f"SELECT partition, head FROM {self._p} WHERE partition = ANY(%s) "
-                "ORDER BY partition FOR UPDATE",
-                (partitions,),
-            )
-            heads = {part: int(head) for part, head in cur.fetchall()}
-            cols: tuple[list[Any], ...] = ([], [], [], [], [])
-            for partition, event_id, event_type, body in rows:
-                heads[partition] += 1
-                for col, value in zip(
-                    cols, (partition, heads[partition], event_id, event_type, body), strict=True
-                ):
-                    col.append(value)
-            cur.execute(
-                f"INSERT INTO {self.table} (partition, pos, event_id, type, body) "
-                "SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::text[], "
-                "%b::bytea[])",
-                cols,
-            )
-            cur.execute(
-                f"UPDATE {self._p} AS p SET head = v.head "
-                "FROM unnest(%b::text[], %b::bigint[]) AS v(partition, head) "
-                "WHERE p.partition = v.partition",
-                (list(heads), list(heads.values())),
-            )
-
-        self._db.tx(write)
+        cols: tuple[list[Any], ...] = ([], [], [], [])
+        for e in events:
+            cols[0].append(partition_of(e))
+            cols[1].append(e.id)
+            cols[2].append(e.type)
+            cols[3].append(e.to_json())
+        # One statement, its own transaction: one round trip, durable at its commit.
+        self._db.tx(lambda cur: cur.execute(self._sql_publish, cols), single=True)
 
     def receive(self, max_events: int = 100, timeout: float = 0.0) -> list[Delivery]:
         """Lease partitions with pending events and return up to ``max_events`` of them."""
