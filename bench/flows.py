@@ -14,6 +14,9 @@ before the clock starts; it stops when the last worker finished the batch holdin
   workers consume while it publishes. One publisher bounds this figure.
 * backlog: the events are published first; the clock starts when the workers are told to go.
   This is the dispatch capacity, and what more workers add.
+
+Then, per backend, the median wall time of one ``publish`` call of one event and of a batch of
+100 (``--runs 0`` prints only this).
 """
 
 from __future__ import annotations
@@ -291,12 +294,42 @@ def measure(
         _cleanup(backend, name)
 
 
+def publish_latency(backend: str, tmp: Path, calls: int = 300) -> tuple[float, float]:
+    """Median wall milliseconds of one publish call: of one event, and of a batch of 100."""
+    name = f"bench_pub_{uuid.uuid4().hex[:8]}"
+    where, _ = _setup(backend, name, tmp)
+    events = _events(calls + 100 * 30, name)
+
+    async def run() -> tuple[float, float]:
+        log = _open_log(backend, name, where, 0, 1)
+        one, hundred = [], []
+        for e in events[:calls]:
+            start = time.perf_counter()
+            await log.publish([e])
+            one.append(time.perf_counter() - start)
+        rest = events[calls:]
+        for i in range(0, len(rest), 100):
+            start = time.perf_counter()
+            await log.publish(rest[i : i + 100])
+            hundred.append(time.perf_counter() - start)
+        await log.close()
+        return statistics.median(one) * 1e3, statistics.median(hundred) * 1e3
+
+    try:
+        return asyncio.run(run())
+    finally:
+        _cleanup(backend, name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--backends", default="sqlite,postgres,rabbitmq")
     parser.add_argument(
-        "--runs", type=int, default=3, help="runs of each (backend, mode), 1 and 4 workers in turn"
+        "--runs",
+        type=int,
+        default=3,
+        help="runs of each (backend, mode), 1 and 4 workers in turn; 0: publish latency only",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
@@ -327,10 +360,10 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
-            for mode in ("end to end", "backlog"):
+            for mode in ("end to end", "backlog") if args.runs > 0 else ():
                 drain = mode == "backlog"
                 ratios: list[float] = []
-                for _ in range(max(1, args.runs)):
+                for _ in range(args.runs):
                     one, cpu1, split1 = measure(backend, 1, args.events, Path(tmp), drain=drain)
                     four, cpu4, split4 = measure(backend, 4, args.events, Path(tmp), drain=drain)
                     ratios.append(four / one)
@@ -346,6 +379,10 @@ def main() -> None:
                     f"(runs {min(ratios):.2f}-{max(ratios):.2f})",
                     flush=True,
                 )
+        print("publish latency, median wall ms per call (durable when it returns):")
+        for backend in args.backends.split(","):
+            one, hundred = publish_latency(backend, Path(tmp))
+            print(f"  {backend:<10} one event {one:>6.2f}   batch of 100 {hundred:>6.2f}")
     print(f"load average at the end: {os.getloadavg()}")
 
 
