@@ -126,8 +126,8 @@ def test_an_interrupting_handler_stops_the_batch_and_loses_nothing(
 
     with pytest.raises(interrupt):
         asyncio.run(first())
-    # asyncio re-raises the interrupt out of the loop from the task that raised it, so that
-    # task's exception is never retrieved and its finalizer logs it when the task is collected.
+    # asyncio.run lets the interrupt out of the loop without retrieving it from first()'s task,
+    # whose finalizer then logs "Task exception was never retrieved" when it is collected.
     # Collect it here: run by the garbage collector during a later test's compile(), that
     # finalizer trips CPython 3.11.7's "AST constructor recursion depth mismatch".
     gc.collect()
