@@ -9,6 +9,9 @@ Each event is published durably, received by a worker, and dispatched to three h
 (event, handler) pair claimed and completed in the idempotency store (SQLite's for the SQLite
 log, PostgreSQL's for the other two); handlers only count. Workers are started and connected
 before the clock starts; it stops when the last worker finished the batch holding the last event.
+Each worker reports its handler calls and its own CPU time after every batch, so the CPU figures
+(workers, publisher, PostgreSQL server) stop at that same moment; the workers are told to stop
+only then, and the time they would spend polling an empty log is not counted.
 
 * end to end: the clock starts when the publisher (this process, one publisher) begins; the
   workers consume while it publishes. One publisher bounds this figure.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -83,15 +87,28 @@ async def _worker(args: argparse.Namespace) -> None:
         await log.receive(1, timeout=0.01)  # subscribe before the clock starts
     print("ready", flush=True)
     sys.stdin.readline()  # "go"
-    last = [0.0]
+    started = _own_cpu()
+    stop = asyncio.Event()
 
     def on_batch(report: object) -> None:
-        last[0] = time.time()
+        # Progress for the parent: handler calls so far, when, and this process's CPU so far.
+        print(f"batch {count[0]} {time.time()} {_own_cpu() - started}", flush=True)
 
-    await dispatcher.run(log, batch_size=200, idle_timeout=args.idle, on_batch=on_batch)
+    async def wait_for_stop() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "stop"
+        stop.set()
+
+    waiting = asyncio.ensure_future(wait_for_stop())
+    await dispatcher.run(log, batch_size=200, stop=stop, idle_timeout=args.idle, on_batch=on_batch)
     await log.close()
-    print(f"done {count[0]} {last[0]}", flush=True)
-    sys.stdin.readline()  # stay until the parent has read this process's CPU time
+    print("done", flush=True)
+    await waiting  # the parent has read every line
+
+
+def _own_cpu() -> float:
+    """CPU seconds (user + system, every thread) this process has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _events(n: int, run: str) -> list[Event]:
@@ -181,17 +198,15 @@ def _postgres_pids() -> list[int]:
 
 
 class _CpuSplit:
-    """CPU seconds used during a run by the workers, the publisher (this process) and the
-    PostgreSQL server (all its processes, so other clients' queries count too)."""
+    """CPU seconds used during a run by the publisher (this process) and the PostgreSQL server
+    (all its processes, so other clients' queries count too). The workers report their own."""
 
-    def __init__(self, workers: list[int]) -> None:
-        self.workers = workers
+    def __init__(self) -> None:
         self.start = self._read()
 
     def _read(self) -> dict[str, float]:
         pg = _postgres_pids()
         return {
-            "workers": sum(_proc_cpu(p) for p in self.workers),
             "publisher": _proc_cpu(os.getpid()),
             "postgres": sum(_proc_cpu(p) for p in pg),
         }
@@ -199,6 +214,47 @@ class _CpuSplit:
     def stop(self) -> dict[str, float]:
         end = self._read()
         return {k: end[k] - self.start[k] for k in end}
+
+
+class _Progress:
+    """Reads the workers' progress lines until they report ``wanted`` handler calls in all."""
+
+    def __init__(self, procs: list[subprocess.Popen[str]], wanted: int) -> None:
+        self.wanted = wanted
+        self.procs = len(procs)
+        self.latest: dict[int, tuple[int, float, float]] = {}
+        self.finished = 0
+        self._changed = threading.Condition()
+        for index, proc in enumerate(procs):
+            threading.Thread(target=self._read, args=(index, proc), daemon=True).start()
+
+    def _read(self, index: int, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            kind, *fields = line.split()
+            with self._changed:
+                if kind == "batch":
+                    self.latest[index] = (int(fields[0]), float(fields[1]), float(fields[2]))
+                else:  # "done": this worker stopped (told to, or idle for too long)
+                    self.finished += 1
+                self._changed.notify_all()
+
+    def _total(self) -> int:
+        return sum(count for count, _, _ in self.latest.values())
+
+    def wait(self, timeout: float = 600.0) -> tuple[int, float, float]:
+        """(handler calls, time of the last batch, the workers' CPU seconds until then)."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._total() >= self.wanted or self.finished == self.procs,
+                timeout,
+            )
+            values = list(self.latest.values())
+        return (
+            sum(count for count, _, _ in values),
+            max((at for _, at, _ in values), default=time.time()),
+            sum(cpu for _, _, cpu in values),
+        )
 
 
 class _Sampler:
@@ -251,7 +307,7 @@ def measure(
                 "--workers",
                 str(workers),
                 "--idle",
-                "2.0",
+                "30",
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -267,7 +323,8 @@ def measure(
         sampler = _Sampler()
         if drain:
             asyncio.run(_publish(backend, name, where, events))
-        split = _CpuSplit([p.pid for p in procs])
+        progress = _Progress(procs, n * HANDLERS)
+        split = _CpuSplit()
         start = time.time()
         for p in procs:
             assert p.stdin is not None
@@ -275,15 +332,18 @@ def measure(
             p.stdin.flush()
         if not drain:
             asyncio.run(_publish(backend, name, where, events))
-        total, end = 0, 0.0
+        # The clock and the CPU figures stop when the last handler call is reported, not when
+        # the workers have noticed that nothing more comes.
+        total, end, worker_cpu = progress.wait()
+        cpu = split.stop()
+        cpu["workers"] = worker_cpu
+        cpu = {k: v / n * 1e6 for k, v in cpu.items()}
         for p in procs:
-            assert p.stdout is not None
-            _, count, last = p.stdout.readline().split()
-            total += int(count)
-            end = max(end, float(last))
-        cpu = {k: v / n * 1e6 for k, v in split.stop().items()}  # before the workers exit
+            assert p.stdin is not None
+            p.stdin.write("stop\n")
+            p.stdin.close()
         for p in procs:
-            p.communicate(timeout=600)
+            p.wait(timeout=60)
         if total != n * HANDLERS:
             raise SystemExit(f"{backend}/{workers}: {total} handler calls, wanted {n * HANDLERS}")
         return n / (end - start), sampler.busy(start, end), cpu
