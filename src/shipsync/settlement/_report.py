@@ -47,7 +47,8 @@ class LineBatch:
     for the classes and lines alone. With a
     :class:`~shipsync.settlement.ColumnarShipmentIndex`, a batch of ordinary lines holds them in
     columns and builds the outcomes only when asked, so a run that needs only the classes builds
-    no object per line.
+    no object per line. Until then (and until :attr:`file_lines` is read) such a batch keeps its
+    chunk's columns alive: keep :attr:`line_classes`, not the batch, past the callback.
     """
 
     __slots__ = ("_classes", "_count", "_file_lines", "_file_lines_of", "_make", "_outcomes")
