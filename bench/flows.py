@@ -231,7 +231,7 @@ class _Progress:
         self.wanted = wanted
         self.procs = len(procs)
         self.latest: dict[int, tuple[int, float, float]] = {}
-        self.finished = 0
+        self.finished: set[int] = set()
         self._changed = threading.Condition()
         for index, proc in enumerate(procs):
             threading.Thread(target=self._read, args=(index, proc), daemon=True).start()
@@ -243,9 +243,12 @@ class _Progress:
             with self._changed:
                 if kind == "batch":
                     self.latest[index] = (int(fields[0]), float(fields[1]), float(fields[2]))
-                else:  # "done": this worker stopped (told to, or idle for too long)
-                    self.finished += 1
+                else:  # "done": told to stop, or idle for too long
+                    self.finished.add(index)
                 self._changed.notify_all()
+        with self._changed:  # the output ended: the worker exited, or died
+            self.finished.add(index)
+            self._changed.notify_all()
 
     def _total(self) -> int:
         return sum(count for count, _, _ in self.latest.values())
@@ -254,7 +257,7 @@ class _Progress:
         """(handler calls, time of the last batch, the workers' CPU seconds until then)."""
         with self._changed:
             self._changed.wait_for(
-                lambda: self._total() >= self.wanted or self.finished == self.procs,
+                lambda: self._total() >= self.wanted or len(self.finished) == self.procs,
                 timeout,
             )
             values = list(self.latest.values())
@@ -343,6 +346,8 @@ def measure(
         # The clock and the CPU figures stop when the last handler call is reported, not when
         # the workers have noticed that nothing more comes.
         total, end, worker_cpu = progress.wait()
+        if total != n * HANDLERS:  # a worker died, or the run stalled: the finally stops the rest
+            raise SystemExit(f"{backend}/{workers}: {total} handler calls, wanted {n * HANDLERS}")
         cpu = split.stop()
         cpu["workers"] = worker_cpu
         cpu = {k: v / n * 1e6 for k, v in cpu.items()}
@@ -352,8 +357,6 @@ def measure(
             p.stdin.close()
         for p in procs:
             p.wait(timeout=60)
-        if total != n * HANDLERS:
-            raise SystemExit(f"{backend}/{workers}: {total} handler calls, wanted {n * HANDLERS}")
         return n / (end - start), sampler.busy(start, end), cpu
     finally:
         for p in procs:
