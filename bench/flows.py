@@ -92,7 +92,7 @@ async def _worker(args: argparse.Namespace) -> None:
     elif await log.receive(1, timeout=0):  # nothing is published before "ready"
         raise SystemExit("the log was not empty before the run")
     store.sweep()
-    default_catalogue.parse(make_tracking_event("warm-up", 1).to_json())
+    default_catalogue.prepare()
     print("ready", flush=True)
     sys.stdin.readline()  # "go"
     started = _own_cpu()

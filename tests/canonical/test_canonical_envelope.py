@@ -387,6 +387,36 @@ def test_a_single_type_catalogue_parses_and_refuses_others() -> None:
         catalogue.parse(json.dumps(_delivered_json(type="shipment.in_transit")))
 
 
+def test_prepare_builds_the_validator_before_the_first_parse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After prepare() a parse builds nothing; without it, or after a register, the parse does."""
+    from shipsync.canonical import _events
+
+    prepared, unprepared = _catalogue(), _catalogue()
+    prepared.prepare()
+    built: list[object] = []
+    real = _events.TypeAdapter
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_events, "TypeAdapter", counting)
+    raw = json.dumps(_delivered_json())
+    assert isinstance(prepared.parse(raw), ShipmentDelivered)
+    assert built == []
+    assert isinstance(unprepared.parse(raw), ShipmentDelivered)
+    assert len(built) == 1
+    # a type registered after prepare() is built in on the next call, and parses
+    prepared.register(ParcelWeighed)
+    prepared.register_upcaster("test.parcel_weighed", 1, _v1_to_v2)
+    prepared.prepare()
+    assert len(built) == 2
+    assert isinstance(prepared.parse(_v1_envelope()), ParcelWeighed)
+    assert len(built) == 2
+
+
 def test_milestone_event_base_is_not_in_the_catalogue() -> None:
     """The abstract MilestoneEvent is a base, not a type one can receive."""
     assert MilestoneEvent not in default_catalogue.types.values()

@@ -743,6 +743,16 @@ class EventCatalogue:
         """Teach the catalogue to read ``event_type`` at ``from_version`` as the next version."""
         self._upcasters[(event_type, from_version)] = upcaster
 
+    def prepare(self) -> None:
+        """Build the validator now rather than on the first :meth:`parse`.
+
+        Importing shipsync defers this work; the first parse of a process (and the first after
+        :meth:`register`) pays for it instead, about 23 ms of CPU with the default catalogue on
+        the development machine. Call this at start-up, where a worker or a webhook receiver
+        would rather wait than on its first event.
+        """
+        self._union()
+
     def _union(self) -> TypeAdapter[Any]:
         if self._adapter is None:
             classes = tuple(self._types.values())
