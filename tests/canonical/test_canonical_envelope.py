@@ -390,7 +390,7 @@ def test_a_single_type_catalogue_parses_and_refuses_others() -> None:
 def test_prepare_builds_the_validator_before_the_first_parse(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """After prepare() a parse builds nothing; without it, or after a register, the parse does."""
+    """After prepare() a parse builds nothing, without it the parse builds; register resets it."""
     from shipsync.canonical import _events
 
     prepared, unprepared = _catalogue(), _catalogue()

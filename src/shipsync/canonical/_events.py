@@ -747,7 +747,7 @@ class EventCatalogue:
         """Build the validator now rather than on the first :meth:`parse`.
 
         Importing shipsync defers this work; the first parse of a process (and the first after
-        :meth:`register`) pays for it instead, about 23 ms of CPU with the default catalogue on
+        :meth:`register`) pays for it instead, 20 to 23 ms of CPU with the default catalogue on
         the development machine. Call this at start-up, where a worker or a webhook receiver
         would rather wait than on its first event.
         """
