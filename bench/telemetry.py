@@ -11,7 +11,11 @@ rotating from one round to the next):
 * ``sdk``: an SDK tracer provider with a **batch** span processor (what a production setup uses)
   into an in-memory exporter, and an SDK meter provider with an in-memory reader (every span and
   every point is really recorded; the exporter is flushed and emptied after each run, so it does
-  not grow across rounds). ``--simple`` uses the simple (synchronous) processor instead.
+  not grow across rounds). ``--simple`` uses the simple (synchronous) processor instead;
+  ``--signals traces`` or ``--signals metrics`` gives shipsync only that SDK provider (the other
+  stays the API's no-op), for a deployment that exports only one of them. The SDK's own
+  environment variables apply as usual, ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` and
+  ``OTEL_METRICS_EXEMPLAR_FILTER`` among them.
 
 Figures are events dispatched per CPU-second of this process (``time.process_time``, which counts
 the batch processor's worker thread too), the median of the rounds, so other load on the machine
@@ -59,7 +63,7 @@ def _run_flow(shipments: int) -> tuple[int, float]:
 class _Sdk:
     """The ``sdk`` mode's providers, and what one run recorded."""
 
-    def __init__(self, *, simple: bool) -> None:
+    def __init__(self, *, simple: bool, signals: frozenset[str]) -> None:
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader
         from opentelemetry.sdk.trace import TracerProvider
@@ -72,12 +76,20 @@ class _Sdk:
         self.processor = processor.__name__
         self.tracer_provider.add_span_processor(processor(self.exporter))
         self.meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+        self.signals = signals
 
-    def on(self) -> None:
+    def configure(self, meter_provider: Any = None) -> None:
+        """Give shipsync the SDK providers of the signals asked for (None: the API's no-op)."""
         telemetry.set_enabled(True)
         telemetry.configure(
-            tracer_provider=self.tracer_provider, meter_provider=self.meter_provider
+            tracer_provider=self.tracer_provider if "traces" in self.signals else None,
+            meter_provider=(meter_provider or self.meter_provider)
+            if "metrics" in self.signals
+            else None,
         )
+
+    def on(self) -> None:
+        self.configure()
 
     def spans(self) -> list[Any]:
         """The spans of the run just done (flushed), and empty the exporter for the next."""
@@ -143,8 +155,7 @@ class _RecordingMeterProvider:
 def _record_run(sdk: _Sdk, shipments: int) -> tuple[int, list[Any], _Recorded]:
     """One run with the SDK on: its events, its finished spans and its metric points."""
     recording = _RecordingMeterProvider(sdk.meter_provider)
-    telemetry.set_enabled(True)
-    telemetry.configure(tracer_provider=sdk.tracer_provider, meter_provider=recording)
+    sdk.configure(meter_provider=recording)
     sdk.spans()
     events, _ = _run_flow(shipments)
     return events, sdk.spans(), recording.recorded
@@ -281,10 +292,18 @@ def main() -> None:
     parser.add_argument(
         "--simple", action="store_true", help="the simple span processor, not the batch one"
     )
+    parser.add_argument(
+        "--signals",
+        default="traces,metrics",
+        help="the SDK providers shipsync gets in the sdk mode: traces, metrics or both",
+    )
     args = parser.parse_args()
+    signals = frozenset(part.strip() for part in args.signals.split(",") if part.strip())
+    if not signals or not signals <= {"traces", "metrics"}:
+        parser.error("--signals takes traces, metrics or traces,metrics")
     logging.getLogger("shipsync").setLevel(logging.ERROR)  # the unknown-status scenario warns
 
-    sdk = _Sdk(simple=args.simple)
+    sdk = _Sdk(simple=args.simple, signals=signals)
 
     def off() -> None:
         telemetry.configure()
@@ -325,7 +344,10 @@ def main() -> None:
     print(f"shipsync telemetry bench: python {platform.python_version()}, {os.cpu_count()} CPUs,")
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {args.shipments} shipments,")
     print(f"{events_seen} events per run, {args.rounds} rounds; median events per CPU-second")
-    print(f"(sdk: {sdk.processor}, {span_count} spans recorded per run)")
+    print(
+        f"(sdk: {' and '.join(sorted(signals))}, {sdk.processor}, "
+        f"{span_count} spans recorded per run)"
+    )
     print()
     off_ns, api_ns = _hook_cost()
     per_event = _hooks_per_event(args.shipments)
