@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -326,13 +328,254 @@ def test_redis_killed_idle_connection_is_replaced_without_losing_state(
     records as they were (a kill during a call is the proxy outage test's business)."""
     held = redis_store.claim("before", "fp")
     assert isinstance(held, Acquired)
-    my_id = redis_store.client.client_id()
+    my_id = _lane_client_id(redis_store)
     killer = RedisStore.from_url("redis://127.0.0.1:6379/0")
     killer.client.client_kill_filter(_id=my_id)
     killer.close()
     redis_store.complete("before", held.token, b"r")
-    assert redis_store.client.client_id() != my_id
+    assert _lane_client_id(redis_store) != my_id
     assert redis_store.claim("before", "fp") == Completed("before", b"r")
+
+
+def _lane_client_id(store: RedisStore) -> int:
+    """The Redis client id of the connection the store keeps for its calls (white box)."""
+    lane = store._lane
+    assert lane is not None
+    with lane.lock:
+        return int(lane.call((b"CLIENT", b"ID")))
+
+
+def _pool_takes(store: RedisStore) -> list[int]:
+    """Counts the connections the store's client pool hands out from now on."""
+    pool = store.client.connection_pool
+    taken = [0]
+    original = pool.get_connection
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        taken[0] += 1
+        return original(*args, **kwargs)
+
+    pool.get_connection = counting
+    return taken
+
+
+@pytest.mark.services
+def test_redis_one_key_calls_keep_one_connection_instead_of_the_pool(
+    redis_store: RedisStore,
+) -> None:
+    """A claim, a complete, a replay and a release each go out on the connection the store
+    keeps: the pool hands out none per call (its checkout and health poll were a third of a
+    call's client CPU), and the calls still answer right."""
+    warm = redis_store.claim("warm", "fp")  # the store takes its connection here
+    assert isinstance(warm, Acquired)
+    taken = _pool_takes(redis_store)
+    for i in range(20):
+        held = redis_store.claim(f"k{i}", "fp")
+        assert isinstance(held, Acquired)
+        redis_store.complete(f"k{i}", held.token, b"r%d" % i)
+        assert redis_store.claim(f"k{i}", "fp") == Completed(f"k{i}", b"r%d" % i)
+    again = redis_store.claim("again", "fp")
+    assert isinstance(again, Acquired)
+    redis_store.release("again", again.token)
+    assert taken == [0]
+
+
+@pytest.mark.services
+def test_redis_a_call_finding_the_kept_connection_busy_goes_through_the_pool(
+    redis_store: RedisStore,
+) -> None:
+    """While another thread uses the kept connection, a call takes one from the pool instead
+    of waiting, and answers the same."""
+    redis_store.claim("warm", "fp")
+    lane = redis_store._lane
+    assert lane is not None
+    taken = _pool_takes(redis_store)
+    with lane.lock:  # as if another thread were mid-call
+        held = redis_store.claim("k", "fp")
+        assert isinstance(held, Acquired)
+        redis_store.complete("k", held.token, b"r")
+        assert redis_store.claim("k", "fp") == Completed("k", b"r")
+    assert taken == [3]
+
+
+@pytest.mark.services
+def test_redis_threads_sharing_one_store_each_get_their_own_answers(redis_url: str) -> None:
+    """Eight threads claim and complete through one store at once (some on the kept connection,
+    the rest through the pool): every claim is acquired with a token of its own, every result
+    replays to the thread that wrote it, and nothing is answered twice or crosswise."""
+    store = RedisStore.from_url(redis_url, namespace=unique("ns"), prefix=unique("idemthr"))
+    errors: list[BaseException] = []
+    tokens: list[int] = []
+    lock = threading.Lock()
+
+    def work(t: int) -> None:
+        try:
+            for i in range(150):
+                key = f"t{t}-{i}"
+                held = store.claim(key, "fp")
+                assert isinstance(held, Acquired), held
+                store.complete(key, held.token, key.encode())
+                assert store.claim(key, "fp") == Completed(key, key.encode())
+                with lock:
+                    tokens.append(held.token)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        assert len(tokens) == len(set(tokens)) == 8 * 150
+    finally:
+        delete_redis_keys(store.client, store.prefix)
+        store.close()
+
+
+def _busy_server(url: str, seconds: float) -> threading.Thread:
+    """Keeps the Redis server busy in a script for ``seconds`` (from its own connection)."""
+    import redis
+
+    spin = (
+        "local t = redis.call('TIME') local stop = t[1] * 1e6 + t[2] + ARGV[1] * 1e6 "
+        "repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= stop return 1"
+    )
+    client = redis.Redis.from_url(url)
+
+    def run() -> None:
+        try:
+            client.eval(spin, 0, seconds)
+        finally:
+            client.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.services
+def test_redis_a_reply_that_comes_after_a_timeout_is_never_read_as_a_later_answer(
+    redis_url: str,
+) -> None:
+    """A claim times out while the server is busy; its reply still arrives, late. The store
+    dropped that connection, so the next calls get their own answers, not the late one, and
+    the timed-out claim, which the server did run, is seen as holding its key."""
+    store = RedisStore.from_url(
+        redis_url, namespace=unique("ns"), prefix=unique("idemlate"), timeout=0.3
+    )
+    try:
+        store.claim("warm", "fp")
+        busy = _busy_server(redis_url, 1.0)
+        time.sleep(0.1)
+        with pytest.raises(StoreUnavailableError):
+            store.claim("late", "fp")
+        busy.join()
+        fresh = store.claim("fresh", "fp")
+        assert isinstance(fresh, Acquired)
+        assert store.claim("late", "fp") == InProgress("late")
+        store.complete("fresh", fresh.token, b"r")
+        assert store.claim("fresh", "fp") == Completed("fresh", b"r")
+    finally:
+        delete_redis_keys(store.client, store.prefix)
+        store.close()
+
+
+class _Interrupted(BaseException):
+    """Stands for what can stop a thread mid-call: KeyboardInterrupt, a gevent timeout."""
+
+
+@pytest.mark.services
+def test_redis_a_call_interrupted_before_its_reply_leaves_no_reply_for_the_next_call(
+    redis_store: RedisStore, redis_url: str
+) -> None:
+    """A claim is interrupted after it was sent, while the server is still busy, so its reply
+    has not arrived when the next call begins. The store drops that connection: the next
+    claim gets its own answer, not the interrupted one's."""
+    redis_store.claim("warm", "fp")
+    lane = redis_store._lane
+    assert lane is not None
+    conn = lane._conn
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise _Interrupted
+
+    busy = _busy_server(redis_url, 1.0)
+    try:
+        time.sleep(0.1)
+        conn.read_response = interrupted
+        with pytest.raises(_Interrupted):
+            redis_store.claim("a", "fp")
+        del conn.read_response
+        held = redis_store.claim("b", "fp")  # waits for the server, on a new connection
+    finally:
+        busy.join()
+    assert isinstance(held, Acquired)
+    redis_store.complete("b", held.token, b"rb")
+    assert redis_store.claim("b", "fp") == Completed("b", b"rb")
+    assert redis_store.claim("a", "fp") == InProgress("a")
+
+
+@pytest.mark.services
+@pytest.mark.skipif(sys.platform == "win32", reason="fork")
+def test_redis_store_used_on_both_sides_of_a_fork_keeps_their_answers_apart(
+    redis_url: str,
+) -> None:
+    """A store whose connection was taken before ``fork``: parent and child claim and complete
+    at the same time. The child takes a connection of its own, so neither reads the other's
+    replies (a shared socket would mix them up)."""
+    import multiprocessing
+
+    store = RedisStore.from_url(redis_url, namespace=unique("ns"), prefix=unique("idemfork"))
+    try:
+        assert isinstance(store.claim("warm", "fp"), Acquired)
+        ctx = multiprocessing.get_context("fork")
+        failures = ctx.Queue()
+
+        def pairs(tag: str) -> str:
+            for i in range(300):
+                key = f"{tag}-{i}"
+                held = store.claim(key, "fp")
+                if not isinstance(held, Acquired):
+                    return f"{key}: {held!r}"
+                store.complete(key, held.token, key.encode())
+                replay = store.claim(key, "fp")
+                if replay != Completed(key, key.encode()):
+                    return f"{key}: {replay!r}"
+            return ""
+
+        child = ctx.Process(target=lambda: failures.put(pairs("child")))
+        child.start()
+        assert pairs("parent") == ""
+        assert failures.get(timeout=60) == ""
+        child.join(timeout=30)
+        assert child.exitcode == 0
+    finally:
+        delete_redis_keys(store.client, store.prefix)
+        store.close()
+
+
+@pytest.mark.services
+def test_redis_closing_the_store_gives_its_connection_back_to_the_pool(redis_url: str) -> None:
+    """The store keeps one connection of the client's pool while it is open; closing it returns
+    that connection, so a client with a one-connection pool can be used again afterwards."""
+    import redis
+
+    pool = redis.ConnectionPool.from_url(redis_url, max_connections=1)
+    client = redis.Redis(connection_pool=pool)
+    store = RedisStore(client, namespace=unique("ns"), prefix=unique("idemclose"))
+    try:
+        held = store.claim("k", "fp")
+        assert isinstance(held, Acquired)
+        with pytest.raises(redis.ConnectionError):
+            client.ping()  # the one connection is the store's
+        store.close()
+        assert client.ping() is True
+    finally:
+        delete_redis_keys(client, store.prefix)
+        client.close()
+        pool.disconnect()
 
 
 @pytest.mark.services
