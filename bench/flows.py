@@ -420,10 +420,9 @@ def main() -> None:
     print("cpu: how busy the machine's cores were (all processes) during the run.")
     print("CPU µs/event: workers (all) / publisher / PostgreSQL server (all its processes;")
     print(f"other clients count too), each run. Load average at start: {os.getloadavg()}")
-    print(
-        f"Each (backend, mode) runs {args.runs} times, 1 worker then 4 workers each time; a run's"
-    )
-    print("1->4 divides its 4-worker rate by its own 1-worker rate. The median row is the figure.")
+    print(f"Each (backend, mode) runs {args.runs} times, 1 worker and 4 workers each time (1 first")
+    print("in the 1st, 3rd... run, 4 first in the others); a run's 1->4 divides its 4-worker rate")
+    print("by its own 1-worker rate. The median row is the figure.")
     print(
         f"{'backend':<10} {'mode':<11} {'1 worker ev/s':>14} {'cpu':>5} "
         f"{'4 workers ev/s':>15} {'cpu':>5} {'1->4':>6}   "
@@ -434,9 +433,15 @@ def main() -> None:
             for mode in ("end to end", "backlog") if args.runs > 0 else ():
                 drain = mode == "backlog"
                 ratios: list[float] = []
-                for _ in range(args.runs):
-                    one, cpu1, split1 = measure(backend, 1, args.events, Path(tmp), drain=drain)
-                    four, cpu4, split4 = measure(backend, 4, args.events, Path(tmp), drain=drain)
+                for run in range(args.runs):
+                    # 1 worker first in the 1st, 3rd... run, 4 first in the others: a machine
+                    # that drifts (it slows as it warms, a neighbour comes and goes) biases the
+                    # runs both ways, not all one way.
+                    got = {
+                        workers: measure(backend, workers, args.events, Path(tmp), drain=drain)
+                        for workers in ((1, 4) if run % 2 == 0 else (4, 1))
+                    }
+                    (one, cpu1, split1), (four, cpu4, split4) = got[1], got[4]
                     ratios.append(four / one)
                     print(
                         f"{backend:<10} {mode:<11} {one:>14,.0f} {cpu1:>5.0%} "
