@@ -582,6 +582,11 @@ class _RedisBase:
 class RedisStore(_RedisBase):
     """A synchronous Redis store over a ``redis.Redis`` (or ``RedisCluster``) client.
 
+    Over a ``redis.Redis`` client the store keeps one connection of the client's pool for its
+    calls, until :meth:`close` gives it back; a thread that finds it busy borrows another from
+    the pool. Its calls are not resent by the client's retry policy: a failed call raises
+    ``StoreUnavailableError`` and the caller retries the unit of work.
+
     Args:
         client: a redis-py client with ``decode_responses=False``; see :meth:`from_url`.
         namespace: keeps these keys apart; it is also the Redis Cluster hash tag.
