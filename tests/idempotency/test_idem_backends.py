@@ -482,6 +482,47 @@ def test_redis_a_reply_that_comes_after_a_timeout_is_never_read_as_a_later_answe
         store.close()
 
 
+@pytest.mark.services
+@pytest.mark.parametrize("path", ["kept", "borrowed"])
+def test_redis_a_timed_out_call_is_not_resent_even_by_a_retrying_client(
+    redis_url: str, path: str
+) -> None:
+    """A client whose retry policy resends on timeouts: a claim that times out while the server
+    is busy is sent once all the same, on the kept connection and on a borrowed one (a resent
+    claim would run again once the server is free and find its own lease). The fencing counter,
+    which every claim that runs moves by one, says how many ran."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=0.3, retry=Retry(NoBackoff(), 3))
+    store = RedisStore(client, namespace=unique("ns"), prefix=unique("idemretry"))
+    try:
+        store.claim("warm", "fp")
+        fence = int(client.get(store._fence) or 0)
+        lane = store._lane
+        assert lane is not None
+        busy = _busy_server(redis_url, 1.0)
+        try:
+            time.sleep(0.1)
+            if path == "borrowed":
+                lane.lock.acquire()
+            try:
+                with pytest.raises(StoreUnavailableError):
+                    store.claim("k", "fp")
+            finally:
+                if path == "borrowed":
+                    lane.lock.release()
+        finally:
+            busy.join()
+        assert int(client.get(store._fence) or 0) == fence + 1
+        assert store.claim("k", "fp") == InProgress("k")
+    finally:
+        delete_redis_keys(client, store.prefix)
+        store.close()
+        client.close()
+
+
 class _Interrupted(BaseException):
     """Stands for what can stop a thread mid-call: KeyboardInterrupt, a gevent timeout."""
 

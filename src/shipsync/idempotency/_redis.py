@@ -300,16 +300,17 @@ return n
 
 @dataclass(frozen=True, slots=True)
 class _Script:
-    """A registered script (loaded and run by redis-py's ``Script`` when the server lacks it)
-    and its SHA1 as EVALSHA sends it, encoded once."""
+    """A registered script (loaded and run by redis-py's ``Script`` when the server lacks it),
+    its SHA1 as EVALSHA sends it and its source as SCRIPT LOAD sends it, encoded once."""
 
     script: Any
     sha: bytes
+    source: bytes
 
     @classmethod
     def register(cls, client: Any, source: str) -> _Script:
         script = client.register_script(source)
-        return cls(script, script.sha.encode("ascii"))
+        return cls(script, script.sha.encode("ascii"), source.encode())
 
 
 class _Lane:
@@ -319,12 +320,14 @@ class _Lane:
     pool locks, counts and checks each one it hands out; with the command's retry and
     instrumentation wrappers that is a third of a one-key call's client CPU. The lane takes one
     connection once and sends on it directly, holding ``lock`` while it does. A thread that finds
-    the lane busy goes through the pool as before, so threads still run side by side.
+    the lane busy borrows a connection from the pool for its call, so threads still run side by
+    side.
 
     Before each command the lane checks its connection as the pool would (a ``poll`` with no
-    wait, about 1.5 µs) and replaces one the server closed. It never resends: any error on the
-    lane (a timeout, a lost connection, an interrupted read) closes the connection, so no late
-    reply can be read as the answer to a later call, and the next call reconnects. An error
+    wait, about 1.5 µs) and replaces one the server closed. Neither path resends a command whose
+    fate is unknown, whatever retry policy the client has: any error (a timeout, a lost
+    connection, an interrupted read) closes the connection, so no late reply can be read as the
+    answer to a later call, and the next call reconnects. An error
     reply (``NOSCRIPT``, ``WRONGTYPE``) is read whole and keeps the connection. In a process
     forked after the lane took its connection, the lane takes a new one: the inherited socket
     belongs to the parent.
@@ -339,8 +342,22 @@ class _Lane:
         self._pid = 0
         self.lock = threading.Lock()
 
+    def send(self, args: tuple[Any, ...]) -> Any:
+        """Send ``args`` as one command and return the reply: on the kept connection when it is
+        free, else on one borrowed from the pool for this call."""
+        if self.lock.acquire(blocking=False):
+            try:
+                return self.call(args)
+            finally:
+                self.lock.release()
+        conn = self._borrow()
+        try:
+            return self._exchange(conn, args)
+        finally:
+            self._pool.release(conn)
+
     def call(self, args: tuple[Any, ...]) -> Any:
-        """Send ``args`` as one command and return the reply (the caller holds ``lock``)."""
+        """Send ``args`` as one command on the kept connection (the caller holds ``lock``)."""
         conn = self._conn
         if conn is None or self._pid != os.getpid():
             conn = self._take()
@@ -355,6 +372,14 @@ class _Lane:
             if stale:
                 conn.disconnect()
                 conn.connect()
+        except BaseException:
+            conn.disconnect()
+            raise
+        return self._exchange(conn, args)
+
+    def _exchange(self, conn: Any, args: tuple[Any, ...]) -> Any:
+        """One command and its reply on ``conn``; any failure but an error reply closes it."""
+        try:
             conn.send_command(*args)
             return conn.read_response()
         except self._errors.ResponseError:
@@ -365,12 +390,16 @@ class _Lane:
 
     def _take(self) -> Any:
         self._conn = None
-        try:
-            conn = self._pool.get_connection()
-        except TypeError:  # redis-py before 5.3 asks for a command name
-            conn = self._pool.get_connection("EVALSHA")
+        conn = self._borrow()
         self._conn, self._pid = conn, os.getpid()
         return conn
+
+    def _borrow(self) -> Any:
+        """A connection from the pool, checked by the pool as it hands it out."""
+        try:
+            return self._pool.get_connection()
+        except TypeError:  # redis-py before 5.3 asks for a command name
+            return self._pool.get_connection("EVALSHA")
 
     def give_back(self) -> None:
         """Return the connection to the pool (when the store closes)."""
@@ -642,22 +671,26 @@ class RedisStore(_RedisBase):
     def _call(self, script: _Script, numkeys: int, *params: Any) -> Any:
         """Run ``script`` on ``numkeys`` keys, then arguments (``params``), and return its answer.
 
-        EVALSHA through execute_command: redis-py's Script.__call__ costs a fifth of a call's
-        client CPU. A server that lost its scripts (restart, SCRIPT FLUSH) gets them through
-        Script, which loads and runs them. The store's lane (see :class:`_Lane`) carries the call
-        when it is free, the client's pool otherwise."""
+        ``EVALSHA`` as one command, not through redis-py's ``Script.__call__`` (a fifth of a
+        call's client CPU). Over a ``redis.Redis`` client the command goes out on the store's
+        lane (see :class:`_Lane`), or on a connection borrowed from the pool when the lane is
+        busy, and a server that lost the scripts (restart, ``SCRIPT FLUSH``) gets the script by
+        ``SCRIPT LOAD`` on the same path before the call is sent again (``NOSCRIPT`` means it did
+        not run). Other clients (a cluster) go through ``execute_command`` and ``Script``."""
+        count = _NUMKEYS[numkeys] if numkeys < 3 else numkeys
         lane = self._lane
         try:
+            if lane is None:
+                try:
+                    return self.client.execute_command("EVALSHA", script.sha, count, *params)
+                except self._no_script:
+                    return script.script(keys=params[:numkeys], args=params[numkeys:])
+            command = (b"EVALSHA", script.sha, count, *params)
             try:
-                count = _NUMKEYS[numkeys] if numkeys < 3 else numkeys
-                if lane is not None and lane.lock.acquire(blocking=False):
-                    try:
-                        return lane.call((b"EVALSHA", script.sha, count, *params))
-                    finally:
-                        lane.lock.release()
-                return self.client.execute_command("EVALSHA", script.sha, count, *params)
+                return lane.send(command)
             except self._no_script:
-                return script.script(keys=params[:numkeys], args=params[numkeys:])
+                lane.send((b"SCRIPT", b"LOAD", script.source))
+                return lane.send(command)
         except Exception as exc:
             self._translate(exc)
 
