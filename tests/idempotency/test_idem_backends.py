@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import sys
 import tempfile
@@ -595,6 +596,29 @@ def test_redis_store_used_on_both_sides_of_a_fork_keeps_their_answers_apart(
     finally:
         delete_redis_keys(store.client, store.prefix)
         store.close()
+
+
+@pytest.mark.services
+def test_redis_a_store_dropped_without_close_gives_its_connection_back(redis_url: str) -> None:
+    """Stores made over a shared client are often dropped, not closed (closing one closes the
+    client): the connection a dropped store kept goes back to the client's pool, so making a
+    store per request does not use up connections."""
+    import redis
+
+    pool = redis.ConnectionPool.from_url(redis_url, max_connections=1)
+    client = redis.Redis(connection_pool=pool)
+    prefix = unique("idemdrop")
+    try:
+        for i in range(3):
+            store = RedisStore(client, namespace=unique("ns"), prefix=prefix)
+            assert isinstance(store.claim(f"k{i}", "fp"), Acquired)
+            del store
+            gc.collect()
+            assert client.ping() is True
+    finally:
+        delete_redis_keys(client, prefix)
+        client.close()
+        pool.disconnect()
 
 
 @pytest.mark.services

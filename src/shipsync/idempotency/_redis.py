@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -401,12 +402,17 @@ class _Lane:
         except TypeError:  # redis-py before 5.3 asks for a command name
             return self._pool.get_connection("EVALSHA")
 
-    def give_back(self) -> None:
-        """Return the connection to the pool (when the store closes)."""
-        with self.lock:
+    def give_back(self, *, wait: bool = True) -> None:
+        """Return the connection to the pool (when the store closes, or is collected: then
+        without waiting for the lock, which no call of a collected store can hold)."""
+        if not self.lock.acquire(blocking=wait):
+            return
+        try:
             conn, self._conn = self._conn, None
             if conn is not None and self._pid == os.getpid():
                 self._pool.release(conn)
+        finally:
+            self.lock.release()
 
 
 def _lane_for(client: Any) -> _Lane | None:
@@ -612,8 +618,8 @@ class RedisStore(_RedisBase):
     """A synchronous Redis store over a ``redis.Redis`` (or ``RedisCluster``) client.
 
     Over a ``redis.Redis`` client the store keeps one connection of the client's pool for its
-    calls, until :meth:`close` gives it back; a thread that finds it busy borrows another from
-    the pool. Its calls are not resent by the client's retry policy: a failed call raises
+    calls, until :meth:`close` gives it back (or the store is garbage collected); a thread that
+    finds it busy borrows another from the pool. Its calls are not resent by the client's retry policy: a failed call raises
     ``StoreUnavailableError`` and the caller retries the unit of work.
 
     Args:
@@ -634,6 +640,10 @@ class RedisStore(_RedisBase):
     ) -> None:
         super().__init__(client, namespace=namespace, prefix=prefix, clock_offset=clock_offset)
         self._lane = _lane_for(client)
+        if self._lane is not None:
+            # A store over a shared client is often dropped without close() (which would close
+            # the client too): its connection then goes back to the pool when the store goes.
+            weakref.finalize(self, self._lane.give_back, wait=False).atexit = False
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 5.0, **kwargs: Any) -> RedisStore:
