@@ -34,7 +34,7 @@ from shipsync.idempotency import (
     RedisStore,
     SQLiteStore,
 )
-from shipsync.idempotency._redis import _GRACE_MS, unpack_record
+from shipsync.idempotency._redis import _GRACE_MS, _get_connection_args, unpack_record
 
 LEASE = timedelta(seconds=45)
 
@@ -657,11 +657,12 @@ def test_redis_rejects_a_decoding_client(redis_url: str) -> None:
 def test_redis_extra_parses_replies_with_hiredis(redis_store: RedisStore) -> None:
     """The `redis` extra installs redis[hiredis]: the store's connections parse replies in C
     (about a tenth of a pair's client CPU, and a sixth of a batch's, in bench/idempotency.py)."""
-    conn = redis_store.client.connection_pool.get_connection()
+    pool = redis_store.client.connection_pool
+    conn = pool.get_connection(*_get_connection_args(pool))
     try:
         assert type(conn._parser).__name__ == "_HiredisParser"
     finally:
-        redis_store.client.connection_pool.release(conn)
+        pool.release(conn)
 
 
 @pytest.mark.services

@@ -41,6 +41,7 @@ claim carries the test clock offset only when the store has one.
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 import weakref
@@ -334,11 +335,12 @@ class _Lane:
     belongs to the parent.
     """
 
-    __slots__ = ("_conn", "_errors", "_pid", "_pool", "lock")
+    __slots__ = ("_conn", "_errors", "_get_args", "_pid", "_pool", "lock")
 
     def __init__(self, pool: Any, errors: Any) -> None:
         self._pool = pool
         self._errors = errors
+        self._get_args = _get_connection_args(pool)
         self._conn: Any = None
         self._pid = 0
         self.lock = threading.Lock()
@@ -397,10 +399,7 @@ class _Lane:
 
     def _borrow(self) -> Any:
         """A connection from the pool, checked by the pool as it hands it out."""
-        try:
-            return self._pool.get_connection()
-        except TypeError:  # redis-py before 5.3 asks for a command name
-            return self._pool.get_connection("EVALSHA")
+        return self._pool.get_connection(*self._get_args)
 
     def give_back(self, *, wait: bool = True) -> None:
         """Return the connection to the pool (when the store closes, or is collected: then
@@ -413,6 +412,19 @@ class _Lane:
                 self._pool.release(conn)
         finally:
             self.lock.release()
+
+
+def _get_connection_args(pool: Any) -> tuple[str, ...]:
+    """What ``pool.get_connection`` needs: redis-py before 5.3 asks for a command name (which
+    it ignores); later versions take none, and warn when given one."""
+    try:
+        first = next(iter(inspect.signature(pool.get_connection).parameters.values()), None)
+    except (TypeError, ValueError):
+        return ()
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if first is not None and first.kind in positional and first.default is first.empty:
+        return ("EVALSHA",)
+    return ()
 
 
 def _lane_for(client: Any) -> _Lane | None:
@@ -619,8 +631,9 @@ class RedisStore(_RedisBase):
 
     Over a ``redis.Redis`` client the store keeps one connection of the client's pool for its
     calls, until :meth:`close` gives it back (or the store is garbage collected); a thread that
-    finds it busy borrows another from the pool. Its calls are not resent by the client's retry policy: a failed call raises
-    ``StoreUnavailableError`` and the caller retries the unit of work.
+    finds it busy borrows another from the pool. Its calls are not resent by the client's retry
+    policy: a failed call raises ``StoreUnavailableError`` and the caller retries the unit of
+    work.
 
     Args:
         client: a redis-py client with ``decode_responses=False``; see :meth:`from_url`.
