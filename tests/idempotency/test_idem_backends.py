@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sqlite3
 import sys
@@ -522,6 +523,43 @@ def test_redis_a_timed_out_call_is_not_resent_even_by_a_retrying_client(
         delete_redis_keys(client, store.prefix)
         store.close()
         client.close()
+
+
+@pytest.mark.services
+async def test_async_redis_store_from_url_keeps_its_timeout_on_every_call(redis_url: str) -> None:
+    """AsyncRedisStore.from_url's timeout is a deadline on each call, kept by the store: a claim
+    the busy server cannot answer in time raises StoreUnavailableError, its late reply is never
+    read as a later call's answer, the claim itself did run, and a sweep is held to the deadline
+    too."""
+    store = AsyncRedisStore.from_url(
+        redis_url, namespace=unique("ns"), prefix=unique("idemadl"), timeout=0.3
+    )
+    # the store's deadline, not the socket's (which makes redis-py send under wait_for)
+    assert store.client.connection_pool.connection_kwargs["socket_timeout"] is None
+    try:
+        await store.claim("warm", "fp")
+        busy = _busy_server(redis_url, 1.0)
+        try:
+            await asyncio.sleep(0.1)
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailableError):
+                await store.claim("late", "fp")
+            assert time.monotonic() - started < 0.8
+            with pytest.raises(StoreUnavailableError):
+                await store.sweep()
+        finally:
+            await asyncio.get_running_loop().run_in_executor(None, busy.join)
+        fresh = await store.claim("fresh", "fp")
+        assert isinstance(fresh, Acquired)
+        assert await store.claim("late", "fp") == InProgress("late")
+        await store.complete("fresh", fresh.token, b"r")
+        assert await store.claim("fresh", "fp") == Completed("fresh", b"r")
+        assert await store.sweep() == 0
+    finally:
+        direct = RedisStore.from_url(redis_url)
+        delete_redis_keys(direct.client, store.prefix)
+        direct.close()
+        await store.close()
 
 
 class _Interrupted(BaseException):
