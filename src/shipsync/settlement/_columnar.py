@@ -388,6 +388,10 @@ class ColumnarShipmentIndex:
         columns = _read_plain(path)
         if columns is None:
             return None
+        # The blocks' parsed pieces are freed by now, but Arrow's allocator (mimalloc by default)
+        # keeps their pages, so what NumPy allocates next comes on top: a million packages' load
+        # then peaked at 430-454 MB in six runs, against 397-405 MB when the pages go back first.
+        pa.default_memory_pool().release_unused()
         rows = len(columns["tracking_number"])
         blank = pa.repeat(pa.scalar("", pa.string()), rows)  # a column the file has not
         texts = {name: columns.get(name, blank) for name in _SHIPMENT_FIELDS}
