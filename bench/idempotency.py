@@ -17,7 +17,9 @@ any scheme that writes twice (the issue's yardstick). The store keeps one connec
 pool for its calls; the same two ``SET`` commands on a connection kept that way are printed too,
 so the lever and what is left after it are both on the table. Batches use ``claim_many`` /
 ``complete_many`` over 100 keys. PostgreSQL runs twice: durable (the default, every commit waits
-for the WAL fsync) and with ``synchronous_commit=False``.
+for the WAL fsync) and with ``synchronous_commit=False``. ``AsyncRedisStore`` pairs run in one
+event loop, the store ``from_url`` builds against one over a client with a socket timeout (which
+redis-py's asyncio client enforces on every write with ``asyncio.wait_for``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 
 from shipsync.idempotency import (
     Acquired,
+    AsyncRedisStore,
     MemoryStore,
     PostgresStore,
     RedisStore,
@@ -294,6 +297,56 @@ def sqlite_floor_runner(path: str) -> Callable[[int, str], None]:
     return run
 
 
+def compare_async_redis(ctx: dict[str, str], n: int) -> dict[str, tuple[float, float]]:
+    """AsyncRedisStore pairs: the store ``from_url`` builds (its timeout a deadline the store
+    keeps) against the same store over a client given that timeout as its socket timeout, in
+    alternating chunks of 250 pairs in one event loop; (pairs/s, client CPU µs per pair) each."""
+    import asyncio
+
+    import redis.asyncio
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    async def run() -> dict[str, tuple[float, float]]:
+        socket_client = redis.asyncio.Redis.from_url(
+            REDIS_URL,
+            socket_timeout=5.0,
+            socket_connect_timeout=5.0,
+            decode_responses=False,
+            retry=Retry(NoBackoff(), 0),
+        )
+        stores = {
+            "from_url": AsyncRedisStore.from_url(
+                REDIS_URL, namespace=ctx["namespace"], prefix=ctx["prefix"], timeout=5.0
+            ),
+            "socket timeout": AsyncRedisStore(
+                socket_client, namespace=ctx["namespace"], prefix=ctx["prefix"]
+            ),
+        }
+        walls = dict.fromkeys(stores, 0.0)
+        cpus = dict.fromkeys(stores, 0.0)
+        chunk = 250
+        rounds = max(1, n // chunk)
+        for round_ in range(-1, rounds):  # round -1 warms up
+            for name, store in stores.items():
+                tag = f"async-{name[:4]}-{round_}-{uuid.uuid4().hex[:8]}"
+                cpu, wall = time.process_time(), time.perf_counter()
+                for i in range(chunk if round_ >= 0 else 20):
+                    held = await store.claim(f"{tag}-{i}", "fp")
+                    assert isinstance(held, Acquired)
+                    await store.complete(held.key, held.token, RESULT)
+                if round_ >= 0:
+                    walls[name] += time.perf_counter() - wall
+                    cpus[name] += time.process_time() - cpu
+        for store in stores.values():
+            await store.close()
+        await socket_client.aclose()
+        pairs = rounds * chunk
+        return {name: (pairs / walls[name], cpus[name] / pairs * 1e6) for name in stores}
+
+    return asyncio.run(run())
+
+
 def compare_sqlite(ctx: dict[str, str], n: int) -> dict[str, tuple[float, float]]:
     """Our SQLite pairs against the bare two-statement floor, alternating chunks of 250 pairs in
     one process and one database file; (pairs/s, client CPU µs per pair) each."""
@@ -420,6 +473,7 @@ def main() -> None:
     pt: tuple[float, float] | str = "redis not benchmarked"
     floor: tuple[float, float] | None = None
     sqlite_floor: dict[str, tuple[float, float]] = {}
+    async_redis: dict[str, tuple[float, float]] = {}
     server: dict[str, tuple[int, int]] = {}
     try:
         for kind in backends:
@@ -435,6 +489,7 @@ def main() -> None:
             }
             pt = comparison.get("powertools", "not measured")
             floor = comparison["floor"]
+            async_redis = compare_async_redis(ctx, n)
     finally:
         cleanup(backends, ctx)
 
@@ -495,6 +550,14 @@ def main() -> None:
                 if f"{kind}.batch" in comparison:
                     ratio = comparison[f"{kind}.batch"] / pt[0]
                     print(f"  {kind + ' batch=100 / Powertools':<40} {ratio:.1f}  (>= 5)")
+    if async_redis:
+        mine, socket = async_redis["from_url"], async_redis["socket timeout"]
+        print("  (AsyncRedisStore, alternating chunks of 250 pairs in one event loop)")
+        print(
+            f"  {'async pairs/s, from_url / socket timeout':<40} {mine[0] / socket[0]:.2f}"
+            f"   [{mine[0]:,.0f} vs {socket[0]:,.0f} pairs/s;"
+            f" CPU {mine[1]:.0f} vs {socket[1]:.0f} µs/pair]"
+        )
     if "sqlite" in results:
         sqlite_pairs = results["sqlite"]["pairs"]
         print(f"  {'SQLite pairs/s, one process':<40} {sqlite_pairs:,.0f}")
