@@ -551,24 +551,34 @@ def main() -> None:
                     ratio = comparison[f"{kind}.batch"] / pt[0]
                     print(f"  {kind + ' batch=100 / Powertools':<40} {ratio:.1f}  (>= 5)")
     if async_redis:
-        mine, socket = async_redis["from_url"], async_redis["socket timeout"]
         print("  (AsyncRedisStore, alternating chunks of 250 pairs in one event loop)")
-        print(
-            f"  {'async pairs/s, from_url / socket timeout':<40} {mine[0] / socket[0]:.2f}"
-            f"   [{mine[0]:,.0f} vs {socket[0]:,.0f} pairs/s;"
-            f" CPU {mine[1]:.0f} vs {socket[1]:.0f} µs/pair]"
+        _pairs_ratio(
+            "async pairs/s, from_url / socket timeout",
+            async_redis["from_url"],
+            async_redis["socket timeout"],
         )
     if "sqlite" in results:
         sqlite_pairs = results["sqlite"]["pairs"]
         print(f"  {'SQLite pairs/s, one process':<40} {sqlite_pairs:,.0f}")
     if sqlite_floor:
-        ours, bare = sqlite_floor["sqlite"], sqlite_floor["sqlite-floor"]
         print("  (SQLite measured against its floor in alternating chunks of 250 pairs)")
-        print(
-            f"  {'SQLite pairs/s / two-statement floor':<40} {ours[0] / bare[0]:.2f}  (>= 0.7)"
-            f"   [{ours[0]:,.0f} vs {bare[0]:,.0f} pairs/s;"
-            f" CPU {ours[1]:.0f} vs {bare[1]:.0f} µs/pair]"
+        _pairs_ratio(
+            "SQLite pairs/s / two-statement floor",
+            sqlite_floor["sqlite"],
+            sqlite_floor["sqlite-floor"],
+            target="  (>= 0.7)",
         )
+
+
+def _pairs_ratio(
+    label: str, ours: tuple[float, float], peer: tuple[float, float], target: str = ""
+) -> None:
+    """One ratio line: pairs/s against a peer's, with both rates and CPU per pair."""
+    print(
+        f"  {label:<40} {ours[0] / peer[0]:.2f}{target}"
+        f"   [{ours[0]:,.0f} vs {peer[0]:,.0f} pairs/s;"
+        f" CPU {ours[1]:.0f} vs {peer[1]:.0f} µs/pair]"
+    )
 
 
 def cleanup(backends: list[str], ctx: dict[str, str]) -> None:
