@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from idem_support import delete_redis_keys, drop_postgres_table, unique
+from idem_support import closed_port, delete_redis_keys, drop_postgres_table, unique
 
 from shipsync.errors import (
     ConfigurationError,
@@ -657,6 +657,33 @@ def test_redis_a_store_dropped_without_close_gives_its_connection_back(redis_url
         delete_redis_keys(client, prefix)
         client.close()
         pool.disconnect()
+
+
+@pytest.mark.services
+def test_redis_clients_the_store_keeps_no_connection_of(redis_url: str) -> None:
+    """A client that keeps one connection already, or whose pool caches replies on the client
+    side (its connections receive invalidation pushes, which only the pool handles), is used
+    through its own ``execute_command``; a plain client gets a kept connection."""
+    import redis
+
+    single_client = redis.Redis.from_url(redis_url, single_connection_client=True)
+    single = RedisStore(single_client, namespace=unique("ns"), prefix=unique("idemsingle"))
+    try:
+        assert single._lane is None
+        held = single.claim("k", "fp")  # through the client's one connection
+        assert isinstance(held, Acquired)
+        single.complete("k", held.token, b"r")
+        assert single.claim("k", "fp") == Completed("k", b"r")
+    finally:
+        delete_redis_keys(single_client, single.prefix)
+        single.close()
+    assert RedisStore(redis.Redis(port=closed_port()))._lane is not None  # nothing connects
+    try:
+        from redis.cache import CacheConfig
+    except ImportError:  # redis-py before 5.1 has no client-side caching
+        return
+    cached = RedisStore(redis.Redis(port=closed_port(), protocol=3, cache_config=CacheConfig()))
+    assert cached._lane is None
 
 
 @pytest.mark.services

@@ -433,10 +433,14 @@ def _get_connection_args(pool: Any) -> tuple[str, ...]:
 
 
 def _lane_for(client: Any) -> _Lane | None:
-    """A lane for a plain ``redis.Redis`` client; none for a cluster client (no single pool) or
-    a client that already keeps one connection (``single_connection_client``)."""
+    """A lane for a plain ``redis.Redis`` client; none for a cluster client (no single pool), a
+    client that already keeps one connection (``single_connection_client``), or one with
+    client-side caching, whose connections receive invalidation pushes that the pool handles
+    and the lane would take for a stale connection."""
     pool = getattr(client, "connection_pool", None)
     if pool is None or getattr(client, "connection", None) is not None:
+        return None
+    if getattr(pool, "cache", None) is not None:
         return None
     if not hasattr(pool, "get_connection") or not hasattr(pool, "release"):
         return None
