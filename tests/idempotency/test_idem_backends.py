@@ -401,11 +401,13 @@ def test_redis_a_call_finding_the_kept_connection_busy_goes_through_the_pool(
 
 
 @pytest.mark.services
-def test_redis_threads_sharing_one_store_each_get_their_own_answers(redis_url: str) -> None:
+def test_redis_threads_sharing_one_store_each_get_their_own_answers(
+    redis_store: RedisStore,
+) -> None:
     """Eight threads claim and complete through one store at once (some on the kept connection,
     the rest through the pool): every claim is acquired with a token of its own, every result
     replays to the thread that wrote it, and nothing is answered twice or crosswise."""
-    store = RedisStore.from_url(redis_url, namespace=unique("ns"), prefix=unique("idemthr"))
+    store = redis_store
     errors: list[BaseException] = []
     tokens: list[int] = []
     lock = threading.Lock()
@@ -424,16 +426,12 @@ def test_redis_threads_sharing_one_store_each_get_their_own_answers(redis_url: s
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert errors == []
-        assert len(tokens) == len(set(tokens)) == 8 * 150
-    finally:
-        delete_redis_keys(store.client, store.prefix)
-        store.close()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert len(tokens) == len(set(tokens)) == 8 * 150
 
 
 def _busy_server(url: str, seconds: float) -> threading.Thread:
@@ -600,40 +598,45 @@ def test_redis_a_call_interrupted_before_its_reply_leaves_no_reply_for_the_next_
 @pytest.mark.services
 @pytest.mark.skipif(sys.platform == "win32", reason="fork")
 def test_redis_store_used_on_both_sides_of_a_fork_keeps_their_answers_apart(
-    redis_url: str,
+    redis_store: RedisStore,
 ) -> None:
-    """A store whose connection was taken before ``fork``: parent and child claim and complete
-    at the same time. The child takes a connection of its own, so neither reads the other's
-    replies (a shared socket would mix them up)."""
+    """A store whose connection was taken before ``fork``: the child takes a connection of its
+    own (another Redis client id), asked while the parent is idle, when a shared socket would
+    still look sound; then parent and child claim and complete at the same time and each gets
+    its own answers."""
     import multiprocessing
 
-    store = RedisStore.from_url(redis_url, namespace=unique("ns"), prefix=unique("idemfork"))
-    try:
-        assert isinstance(store.claim("warm", "fp"), Acquired)
-        ctx = multiprocessing.get_context("fork")
-        failures = ctx.Queue()
+    store = redis_store
+    assert isinstance(store.claim("warm", "fp"), Acquired)
+    parent_id = _lane_client_id(store)
+    ctx = multiprocessing.get_context("fork")
+    reports = ctx.Queue()
+    together = ctx.Barrier(2)  # the parent waits here while the child asks for its id
 
-        def pairs(tag: str) -> str:
-            for i in range(300):
-                key = f"{tag}-{i}"
-                held = store.claim(key, "fp")
-                if not isinstance(held, Acquired):
-                    return f"{key}: {held!r}"
-                store.complete(key, held.token, key.encode())
-                replay = store.claim(key, "fp")
-                if replay != Completed(key, key.encode()):
-                    return f"{key}: {replay!r}"
-            return ""
+    def pairs(tag: str) -> str:
+        together.wait(timeout=30)
+        for i in range(300):
+            key = f"{tag}-{i}"
+            held = store.claim(key, "fp")
+            if not isinstance(held, Acquired):
+                return f"{key}: {held!r}"
+            store.complete(key, held.token, key.encode())
+            replay = store.claim(key, "fp")
+            if replay != Completed(key, key.encode()):
+                return f"{key}: {replay!r}"
+        return ""
 
-        child = ctx.Process(target=lambda: failures.put(pairs("child")))
-        child.start()
-        assert pairs("parent") == ""
-        assert failures.get(timeout=60) == ""
-        child.join(timeout=30)
-        assert child.exitcode == 0
-    finally:
-        delete_redis_keys(store.client, store.prefix)
-        store.close()
+    def child_run() -> None:
+        reports.put(_lane_client_id(store))
+        reports.put(pairs("child"))
+
+    child = ctx.Process(target=child_run)
+    child.start()
+    assert pairs("parent") == ""
+    assert reports.get(timeout=60) != parent_id
+    assert reports.get(timeout=60) == ""
+    child.join(timeout=30)
+    assert child.exitcode == 0
 
 
 @pytest.mark.services
