@@ -19,7 +19,10 @@ only then, and the time they would spend polling an empty log is not counted.
   This is the dispatch capacity, and what more workers add.
 
 Then, per backend, the median wall time of one ``publish`` call of one event and of a batch of
-100 (``--runs 0`` prints only this).
+100 (``--runs 0`` prints only this); and for PostgreSQL, where the server's CPU goes: one client
+makes a worker's calls in turn (publish in batches of 500; then receive 200, claim and complete
+their 600 pairs, acknowledge), and the CPU each call costs its server process is read from
+``/proc`` (Linux), per event.
 """
 
 from __future__ import annotations
@@ -392,6 +395,63 @@ def publish_latency(backend: str, tmp: Path, calls: int = 300) -> tuple[float, f
         _cleanup(backend, name)
 
 
+def server_split(n: int) -> dict[str, float]:
+    """PostgreSQL server CPU µs per event for each call a worker makes, and the publisher's.
+
+    One client makes the calls in turn (no concurrency, so each server process's CPU is that
+    call's): ``publish`` in batches of 500, then ``receive`` 200 events, ``claim_many`` and
+    ``complete_many`` their (event, handler) pairs, ``ack``.
+    """
+    name = f"bench_split_{uuid.uuid4().hex[:8]}"
+    PostgresStore(POSTGRES_DSN, namespace=name, table=f"{name}_idem").close()
+    PostgresEventLog(POSTGRES_DSN, table=name).close()
+    log = PostgresEventLog(POSTGRES_DSN, table=name, setup=False)
+    store = PostgresStore(POSTGRES_DSN, namespace=name, table=f"{name}_idem", setup=False)
+    events = _events(n + 1, name)
+    spent: dict[str, float] = dict.fromkeys(
+        ("publish", "receive", "claim_many", "complete_many", "ack"), 0.0
+    )
+    try:
+        log.publish(events[:1])  # both connections open, their statements prepared
+        warm = log.receive(1)
+        (token,) = (o.token for o in store.claim_many([("warm", "fp")]))
+        store.complete_many([("warm", token, b"1")])
+        log.ack(warm)
+        pids = {"log": log.backend_pid() or 0, "store": store.connection.info.backend_pid}
+
+        def timed(what: str, call: Any, *args: Any) -> Any:
+            pid = pids["store" if what.endswith("_many") else "log"]
+            before = _proc_cpu(pid)
+            out = call(*args)
+            spent[what] += _proc_cpu(pid) - before
+            return out
+
+        rest = events[1:]
+        for i in range(0, n, 500):
+            timed("publish", log.publish, rest[i : i + 500])
+        done = 0
+        while done < n:
+            deliveries = timed("receive", log.receive, 200)
+            if not deliveries:
+                raise SystemExit(f"server split: {done} of {n} events came back")
+            pairs = [
+                (f"{d.event.id}:h{h}", "0" * 64)
+                for d in deliveries
+                if d.event is not None
+                for h in range(HANDLERS)
+            ]
+            claimed = timed("claim_many", store.claim_many, pairs)
+            completions = [(k, o.token, b"1") for (k, _), o in zip(pairs, claimed, strict=True)]
+            timed("complete_many", store.complete_many, completions)
+            timed("ack", log.ack, deliveries)
+            done += len(deliveries)
+    finally:
+        log.close()
+        store.close()
+        _cleanup("postgres", name)
+    return {what: cpu / n * 1e6 for what, cpu in spent.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
@@ -459,6 +519,14 @@ def main() -> None:
         for backend in args.backends.split(","):
             one, hundred = publish_latency(backend, Path(tmp))
             print(f"  {backend:<10} one event {one:>6.2f}   batch of 100 {hundred:>6.2f}")
+        if "postgres" in args.backends.split(","):
+            split = server_split(args.events)
+            print(
+                "PostgreSQL server CPU µs per event, by call (one client, calls in turn, "
+                f"{args.events} events, {HANDLERS} handlers):"
+            )
+            print("  " + "   ".join(f"{what} {cpu:.0f}" for what, cpu in split.items()))
+            print(f"  in all {sum(split.values()):.0f}")
     print(f"load average at the end: {os.getloadavg()}")
 
 
