@@ -46,6 +46,7 @@ makes a task per command.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import threading
@@ -821,6 +822,11 @@ class AsyncRedisStore(_RedisBase, AsyncClosing):
         # Seconds each call may take (from_url's timeout), kept by the store; None: the client's
         # own socket timeouts are the only limit.
         self._deadline: float | None = None
+        # The event loop of the store's calls, and an async generator that lives as long as that
+        # loop runs (see _adopt_loop).
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._guard: AsyncIterator[None] | None = None
+        self._guard_done = False
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 5.0, **kwargs: Any) -> AsyncRedisStore:
@@ -853,9 +859,48 @@ class AsyncRedisStore(_RedisBase, AsyncClosing):
         """Close the client's connections."""
         await self.client.aclose()
 
+    async def _adopt_loop(self) -> None:
+        """Make the running event loop the store's, the first time a call runs on it.
+
+        redis-py's asyncio connections belong to the loop they were opened on. So that a store
+        outlives one ``asyncio.run`` (a script calling it again and again, say), the store starts
+        an async generator on each loop it serves: asyncio closes the generators of a loop when
+        its run ends (``shutdown_asyncgens``), and this one then closes the pool's connections
+        while the loop can still do so; the next loop opens its own. A loop that was closed
+        without that step leaves its connections behind: they are dropped from the pool. A loop
+        still running in another thread is refused: redis-py's clients are not thread-safe.
+        """
+        loop = asyncio.get_running_loop()
+        old = self._loop
+        if old is not None and old.is_running():
+            raise ConfigurationError(
+                "this AsyncRedisStore is in use on an event loop running in another thread; "
+                "give each thread's loop its own store",
+                path="loop",
+            )
+        pool = getattr(self.client, "connection_pool", None)
+        if old is not None and not self._guard_done and pool is not None:
+            pool.reset()  # their loop ended without closing them: they cannot be used here
+        self._loop, self._guard_done = loop, False
+        guard = self._loop_guard()
+        self._guard = guard
+        await anext(guard)
+
+    async def _loop_guard(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            self._guard_done = True
+            pool = getattr(self.client, "connection_pool", None)
+            if pool is not None:
+                with contextlib.suppress(Exception):  # closing is all that is left to do
+                    await pool.disconnect()
+
     async def _call(self, script: _Script, numkeys: int, *params: Any) -> Any:
         """``EVALSHA`` through the client, within the store's deadline; a server that lost the
         scripts gets them through redis-py's ``Script``."""
+        if asyncio.get_running_loop() is not self._loop:
+            await self._adopt_loop()
         try:
             async with asyncio.timeout(self._deadline):
                 try:
@@ -925,6 +970,8 @@ class AsyncRedisStore(_RedisBase, AsyncClosing):
 
     async def sweep(self) -> int:
         """See :meth:`RedisStore.sweep`."""
+        if asyncio.get_running_loop() is not self._loop:
+            await self._adopt_loop()
         removed = 0
         async for page in self._pages():
             removed += int(await self._call(self._sweep, len(page), *page, self._offset_ms()))
