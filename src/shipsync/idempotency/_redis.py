@@ -890,11 +890,14 @@ class AsyncRedisStore(_RedisBase, AsyncClosing):
         try:
             yield
         finally:
-            self._guard_done = True
-            pool = getattr(self.client, "connection_pool", None)
-            if pool is not None:
-                with contextlib.suppress(Exception):  # closing is all that is left to do
-                    await pool.disconnect()
+            # Only while the store still serves this loop: a loop left behind unclosed may end
+            # after another took over, and the pool's connections are then that one's.
+            if self._loop is asyncio.get_running_loop():
+                self._guard_done = True
+                pool = getattr(self.client, "connection_pool", None)
+                if pool is not None:
+                    with contextlib.suppress(Exception):  # closing is all that is left to do
+                        await pool.disconnect()
 
     async def _call(self, script: _Script, numkeys: int, *params: Any) -> Any:
         """``EVALSHA`` through the client, within the store's deadline; a server that lost the
