@@ -208,23 +208,55 @@ def _postgres_pids() -> list[int]:
     return pids
 
 
+def _maintenance(name: str) -> tuple[int, int]:
+    """(checkpoints the PostgreSQL server has made, autovacuum and autoanalyze runs on this run's
+    tables): background work whose CPU lands in some runs and not in others."""
+    import psycopg
+
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter), "
+            "(SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) "
+            "FROM pg_stat_user_tables WHERE relname LIKE %s)",
+            (f"{name}%",),
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
 class _CpuSplit:
-    """CPU seconds used during a run by the publisher (this process) and the PostgreSQL server
-    (all its processes, so other clients' queries count too). The workers report their own."""
+    """CPU seconds used during a run by the publisher (this process), the PostgreSQL server (all
+    its processes, so other clients' queries count too; one that exits during the run counts
+    until its last reading) and the whole machine (busy, and stolen by the hypervisor). The
+    workers report their own."""
 
     def __init__(self) -> None:
         self.start = self._read()
 
-    def _read(self) -> dict[str, float]:
-        pg = _postgres_pids()
-        return {
-            "publisher": _proc_cpu(os.getpid()),
-            "postgres": sum(_proc_cpu(p) for p in pg),
-        }
+    def _read(self) -> tuple[dict[str, float], dict[int, float]]:
+        busy, steal = _machine()
+        return (
+            {"publisher": _proc_cpu(os.getpid()), "machine": busy, "steal": steal},
+            {pid: _proc_cpu(pid) for pid in _postgres_pids()},
+        )
 
     def stop(self) -> dict[str, float]:
-        end = self._read()
-        return {k: end[k] - self.start[k] for k in end}
+        end, pg_end = self._read()
+        start, pg_start = self.start
+        out = {k: end[k] - start[k] for k in end}
+        out["postgres"] = sum(cpu - pg_start.get(pid, 0.0) for pid, cpu in pg_end.items())
+        return out
+
+
+def _machine() -> tuple[float, float]:
+    """CPU seconds all cores have been busy (steal excluded) and stolen, from /proc/stat."""
+    try:
+        fields = [float(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0.0] * 8)[:8]
+    return (user + nice + system + irq + softirq) / _TICK, steal / _TICK
 
 
 class _Progress:
@@ -338,6 +370,7 @@ def measure(
         if drain:
             asyncio.run(_publish(backend, name, where, events))
         progress = _Progress(procs, n * HANDLERS)
+        maintenance = _maintenance(name) if backend != "sqlite" else (0, 0)
         split = _CpuSplit()
         start = time.time()
         for p in procs:
@@ -354,6 +387,10 @@ def measure(
         cpu = split.stop()
         cpu["workers"] = worker_cpu
         cpu = {k: v / n * 1e6 for k, v in cpu.items()}
+        if backend != "sqlite":
+            after = _maintenance(name)
+            cpu["checkpoints"] = after[0] - maintenance[0]
+            cpu["autovacuum"] = after[1] - maintenance[1]
         for p in procs:
             assert p.stdin is not None
             p.stdin.write("stop\n")
@@ -479,14 +516,19 @@ def main() -> None:
     print("event handled. backlog: the events are published first; the workers drain them.")
     print("cpu: how busy the machine's cores were (all processes) during the run.")
     print("CPU µs/event: workers (all) / publisher / PostgreSQL server (all its processes;")
-    print(f"other clients count too), each run. Load average at start: {os.getloadavg()}")
+    print("other clients count too) / the rest of the machine's busy time / time the hypervisor")
+    print("stole, each run; then cN: N checkpoints of the server during the")
+    print(
+        "run, vN: N autovacuum or autoanalyze runs on the run's tables (their CPU is the server's)."
+    )
+    print(f"Load average at start: {os.getloadavg()}")
     print(f"Each (backend, mode) runs {args.runs} times, 1 worker and 4 workers each time (1 first")
     print("in the 1st, 3rd... run, 4 first in the others); a run's 1->4 divides its 4-worker rate")
     print("by its own 1-worker rate. The median row is the figure.")
     print(
         f"{'backend':<10} {'mode':<11} {'1 worker ev/s':>14} {'cpu':>5} "
         f"{'4 workers ev/s':>15} {'cpu':>5} {'1->4':>6}   "
-        f"{'CPU µs/event 1 worker':>22}   {'CPU µs/event 4 workers':>22}"
+        f"{'CPU µs/event 1 worker':>32}   {'CPU µs/event 4 workers':>32}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
@@ -506,7 +548,7 @@ def main() -> None:
                     print(
                         f"{backend:<10} {mode:<11} {one:>14,.0f} {cpu1:>5.0%} "
                         f"{four:>15,.0f} {cpu4:>5.0%} {four / one:>5.2f}x   "
-                        f"{_split(split1):>22}   {_split(split4):>22}",
+                        f"{_split(split1):>32}   {_split(split4):>32}",
                         flush=True,
                     )
                 print(
@@ -531,7 +573,17 @@ def main() -> None:
 
 
 def _split(cpu: dict[str, float]) -> str:
-    return f"{cpu['workers']:.0f} / {cpu['publisher']:.0f} / {cpu['postgres']:.0f}"
+    other = cpu["machine"] - cpu["workers"] - cpu["publisher"] - cpu["postgres"]
+    split = (
+        f"{cpu['workers']:.0f} / {cpu['publisher']:.0f} / {cpu['postgres']:.0f}"
+        f" / {other:.0f} / {cpu['steal']:.0f}"
+    )
+    background = "".join(
+        f" {label}{int(cpu[key])}"
+        for key, label in (("checkpoints", "c"), ("autovacuum", "v"))
+        if cpu.get(key)
+    )
+    return split + background
 
 
 if __name__ == "__main__":
