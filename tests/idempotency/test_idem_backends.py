@@ -749,55 +749,58 @@ async def test_async_redis_round_trips_match_the_sync_store(redis_url: str) -> N
         await store.close()
 
 
+@pytest.fixture
+def loop_store(redis_url: str) -> Iterator[AsyncRedisStore]:
+    """An AsyncRedisStore made outside any event loop, for tests that run several."""
+    store = AsyncRedisStore.from_url(redis_url, namespace=unique("ns"), prefix=unique("idemlp"))
+    yield store
+    direct = RedisStore.from_url(redis_url)
+    delete_redis_keys(direct.client, store.prefix)
+    direct.close()
+    asyncio.run(store.close())
+
+
 @pytest.mark.services
-def test_async_redis_store_serves_one_event_loop_after_another(redis_url: str) -> None:
+def test_async_redis_store_serves_one_event_loop_after_another(
+    loop_store: AsyncRedisStore,
+) -> None:
     """One store across several ``asyncio.run``: each run's connections are closed as its loop
     ends (an unclosed one would warn, an error here) and the next run opens its own."""
-    store = AsyncRedisStore.from_url(redis_url, namespace=unique("ns"), prefix=unique("idemal"))
-    try:
-        held = asyncio.run(store.claim("k", "fp"))
-        assert isinstance(held, Acquired)
-        assert asyncio.run(store.claim("k", "fp")) == InProgress("k")
-        asyncio.run(store.complete("k", held.token, b"r"))
-        assert asyncio.run(store.claim_many([("k", "fp")])) == [Completed("k", b"r")]
-        assert asyncio.run(store.sweep()) == 0
-        gc.collect()  # a connection left open on a closed loop would warn here
-    finally:
-        direct = RedisStore.from_url(redis_url)
-        delete_redis_keys(direct.client, store.prefix)
-        direct.close()
-        asyncio.run(store.close())
+    store = loop_store
+    held = asyncio.run(store.claim("k", "fp"))
+    assert isinstance(held, Acquired)
+    assert asyncio.run(store.claim("k", "fp")) == InProgress("k")
+    asyncio.run(store.complete("k", held.token, b"r"))
+    assert asyncio.run(store.claim_many([("k", "fp")])) == [Completed("k", b"r")]
+    assert asyncio.run(store.sweep()) == 0
+    gc.collect()  # a connection left open on a closed loop would warn here
 
 
 @pytest.mark.services
-def test_async_redis_store_after_a_loop_closed_without_shutting_down(redis_url: str) -> None:
+def test_async_redis_store_after_a_loop_closed_without_shutting_down(
+    loop_store: AsyncRedisStore,
+) -> None:
     """A loop closed without ``shutdown_asyncgens`` leaves its connections open; the store drops
     them from the pool (the collector closes them, with the usual ResourceWarning) and the next
     loop's calls work."""
-    store = AsyncRedisStore.from_url(redis_url, namespace=unique("ns"), prefix=unique("idemac"))
+    store = loop_store
     loop = asyncio.new_event_loop()
-    try:
-        held = loop.run_until_complete(store.claim("k", "fp"))
-        assert isinstance(held, Acquired)
-        loop.close()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            assert asyncio.run(store.claim("k", "fp")) == InProgress("k")
-            asyncio.run(store.complete("k", held.token, b"r"))
-            gc.collect()
-        assert asyncio.run(store.claim("k", "fp")) == Completed("k", b"r")
-    finally:
-        direct = RedisStore.from_url(redis_url)
-        delete_redis_keys(direct.client, store.prefix)
-        direct.close()
-        asyncio.run(store.close())
+    held = loop.run_until_complete(store.claim("k", "fp"))
+    assert isinstance(held, Acquired)
+    loop.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        assert asyncio.run(store.claim("k", "fp")) == InProgress("k")
+        asyncio.run(store.complete("k", held.token, b"r"))
+        gc.collect()
+    assert asyncio.run(store.claim("k", "fp")) == Completed("k", b"r")
 
 
 @pytest.mark.services
-def test_async_redis_store_refuses_a_second_running_loop(redis_url: str) -> None:
+def test_async_redis_store_refuses_a_second_running_loop(loop_store: AsyncRedisStore) -> None:
     """A store whose loop runs in another thread refuses a call from this thread's loop with a
     typed error, and touches nothing of the other's; once that loop has ended it serves here."""
-    store = AsyncRedisStore.from_url(redis_url, namespace=unique("ns"), prefix=unique("idemat"))
+    store = loop_store
     started, stop = threading.Event(), threading.Event()
     seen: list[Any] = []
 
@@ -820,15 +823,9 @@ def test_async_redis_store_refuses_a_second_running_loop(redis_url: str) -> None
     finally:
         stop.set()
         thread.join(10)
-    try:
-        assert isinstance(seen[0], Acquired)
-        assert seen[1] == InProgress("theirs")  # its loop kept its connections
-        assert isinstance(asyncio.run(store.claim("mine", "fp")), Acquired)
-    finally:
-        direct = RedisStore.from_url(redis_url)
-        delete_redis_keys(direct.client, store.prefix)
-        direct.close()
-        asyncio.run(store.close())
+    assert isinstance(seen[0], Acquired)
+    assert seen[1] == InProgress("theirs")  # its loop kept its connections
+    assert isinstance(asyncio.run(store.claim("mine", "fp")), Acquired)
 
 
 @pytest.mark.services
