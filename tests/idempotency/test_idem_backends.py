@@ -928,8 +928,9 @@ def test_postgres_completions_rewrite_rows_in_place(postgres_dsn: str) -> None:
                 [(key, o.token, b"1") for (key, _), o in zip(items, outcomes, strict=True)]
             )
             # Statistics reach the shared counters when the session goes idle, at most once a
-            # second; ask for the next idle moment (PostgreSQL 15 and later).
-            store.connection.execute("SELECT pg_stat_force_next_flush()")
+            # second; PostgreSQL 15 and later can be asked for the next idle moment.
+            if store.connection.info.server_version >= 150000:
+                store.connection.execute("SELECT pg_stat_force_next_flush()")
         with psycopg.connect(postgres_dsn, autocommit=True) as admin:
             deadline = time.monotonic() + 10
             while True:
@@ -944,7 +945,8 @@ def test_postgres_completions_rewrite_rows_in_place(postgres_dsn: str) -> None:
                     break
                 time.sleep(0.05)
         assert updated == len(items)
-        assert hot >= 0.95 * updated, f"{hot} of {updated} completions were HOT updates"
+        # 385 of 400 here (PostgreSQL 15, 8 kB pages); 100 of 400 at the old fillfactor of 80.
+        assert hot >= 0.9 * updated, f"{hot} of {updated} completions were HOT updates"
     finally:
         drop_postgres_table(postgres_dsn, table)
 
