@@ -173,14 +173,20 @@ def _cleanup(backend: str, name: str) -> None:
         asyncio.run(delete())
 
 
-def _cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of all cores since boot, from /proc/stat (Linux; else zeros)."""
+def _stat() -> list[float]:
+    """The first line of /proc/stat: jiffies of all cores since boot, by state (user, nice,
+    system, idle, iowait, irq, softirq, steal...); zeros off Linux."""
     try:
         fields = [float(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
     except OSError:
-        return 0.0, 0.0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
-    return sum(fields) - idle, sum(fields)
+        fields = []
+    return (fields + [0.0] * 8)[: max(8, len(fields))]
+
+
+def _cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores since boot (Linux; else zeros)."""
+    fields = _stat()
+    return sum(fields) - fields[3] - fields[4], sum(fields)
 
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -251,11 +257,7 @@ class _CpuSplit:
 
 def _machine() -> tuple[float, float]:
     """CPU seconds all cores have been busy (steal excluded) and stolen, from /proc/stat."""
-    try:
-        fields = [float(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    except OSError:
-        return 0.0, 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0.0] * 8)[:8]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = _stat()[:8]
     return (user + nice + system + irq + softirq) / _TICK, steal / _TICK
 
 
