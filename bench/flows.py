@@ -527,9 +527,14 @@ def main() -> None:
     print(f"Each (backend, mode) runs {args.runs} times, 1 worker and 4 workers each time (1 first")
     print("in the 1st, 3rd... run, 4 first in the others); a run's 1->4 divides its 4-worker rate")
     print("by its own 1-worker rate. The median row is the figure.")
+    print("cores: the cores the machine kept busy (steal excluded), 1 worker > 4 workers; cost:")
+    print("the machine's busy CPU per event with 4 workers divided by that with 1. Busy cores are")
+    print("the rate times the CPU per event, so 1->4 = (cores with 4 / cores with 1) / cost: how")
+    print("much of the machine one worker left idle, and how much more an event costs when four")
+    print("workers share it. The median row gives the median of each.")
     print(
         f"{'backend':<10} {'mode':<11} {'1 worker ev/s':>14} {'cpu':>5} "
-        f"{'4 workers ev/s':>15} {'cpu':>5} {'1->4':>6}   "
+        f"{'4 workers ev/s':>15} {'cpu':>5} {'1->4':>6} {'cores':>10} {'cost':>5}  "
         f"{'CPU µs/event 1 worker':>32}   {'CPU µs/event 4 workers':>32}"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -537,6 +542,8 @@ def main() -> None:
             for mode in ("end to end", "backlog") if args.runs > 0 else ():
                 drain = mode == "backlog"
                 ratios: list[float] = []
+                cores: list[float] = []  # cores busy with 4 workers / with 1
+                costs: list[float] = []  # machine CPU per event with 4 workers / with 1
                 for run in range(args.runs):
                     # 1 worker first in the 1st, 3rd... run, 4 first in the others: a machine
                     # that drifts (it slows as it warms, a neighbour comes and goes) biases the
@@ -547,15 +554,20 @@ def main() -> None:
                     }
                     (one, cpu1, split1), (four, cpu4, split4) = got[1], got[4]
                     ratios.append(four / one)
+                    cores.append(_cores(four, split4) / _cores(one, split1))
+                    costs.append(split4["machine"] / split1["machine"])
                     print(
                         f"{backend:<10} {mode:<11} {one:>14,.0f} {cpu1:>5.0%} "
-                        f"{four:>15,.0f} {cpu4:>5.0%} {four / one:>5.2f}x   "
+                        f"{four:>15,.0f} {cpu4:>5.0%} {four / one:>5.2f}x "
+                        f"{_cores(one, split1):>5.2f}>{_cores(four, split4):.2f} "
+                        f"{costs[-1]:>5.2f}  "
                         f"{_split(split1):>32}   {_split(split4):>32}",
                         flush=True,
                     )
                 print(
                     f"{backend:<10} {mode:<11} {'median of ' + str(len(ratios)):>42} "
-                    f"{statistics.median(ratios):>5.2f}x   "
+                    f"{statistics.median(ratios):>5.2f}x "
+                    f"{statistics.median(cores):>8.2f}x {statistics.median(costs):>5.2f}   "
                     f"(runs {min(ratios):.2f}-{max(ratios):.2f})",
                     flush=True,
                 )
@@ -572,6 +584,11 @@ def main() -> None:
             print("  " + "   ".join(f"{what} {cpu:.0f}" for what, cpu in split.items()))
             print(f"  in all {sum(split.values()):.0f}")
     print(f"load average at the end: {os.getloadavg()}")
+
+
+def _cores(rate: float, cpu: dict[str, float]) -> float:
+    """How many cores the machine kept busy (steal excluded) at ``rate`` events/s."""
+    return rate * cpu["machine"] / 1e6
 
 
 def _split(cpu: dict[str, float]) -> str:
