@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from shipsync.cli import main
-from shipsync.errors import DeadLetterNotFoundError, EventLogUnavailableError
+from shipsync.errors import (
+    ConfigurationError,
+    DeadLetterNotFoundError,
+    EventLogUnavailableError,
+)
 from shipsync.flows import (
     AsyncEventLog,
     AsyncPostgresEventLog,
@@ -241,3 +246,112 @@ def test_receive_shares_its_budget_across_partitions(pg_log: PostgresEventLog) -
     for d in got:
         counts[d.partition] = counts.get(d.partition, 0) + 1
     assert all(c <= 2 for c in counts.values())
+
+
+def _partition_updates(dsn: str, table: str, wanted: int) -> tuple[int, int]:
+    """(updates, HOT updates) of ``table``'s partitions, once the statistics show ``wanted``
+    updates (a session's counts reach the shared ones when it goes idle or ends)."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        deadline = time.monotonic() + 10
+        while True:
+            admin.execute("SELECT pg_stat_clear_snapshot()")
+            row = admin.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = %s",
+                (f"{table}_partitions",),
+            ).fetchone()
+            assert row is not None
+            if row[0] >= wanted or time.monotonic() > deadline:
+                return int(row[0]), int(row[1])
+            time.sleep(0.05)
+
+
+def test_publishing_to_busy_partitions_rewrites_their_rows_in_place(postgres_dsn: str) -> None:
+    """A publish to a partition that already has pending events moves its head in a HOT update
+    (the index of pending partitions does not cover the head, and pages have room)."""
+    table = _table()
+    try:
+        with PostgresEventLog(postgres_dsn, table=table) as log:
+            shipments = [f"S{i}" for i in range(200)]
+            log.publish([make_tracking_event(s, 1) for s in shipments])  # 200 rows inserted
+            for seq in range(2, 6):  # 800 heads moved, every partition still pending
+                log.publish([make_tracking_event(s, seq) for s in shipments])
+            assert log.pending() == 1000
+        updated, hot = _partition_updates(postgres_dsn, table, 800)  # the session has ended
+        assert updated == 800
+        # 800 of 800 here (PostgreSQL 15); none while the index covered head > cursor.
+        assert hot >= 0.9 * updated, f"{hot} of {updated} head moves were HOT updates"
+    finally:
+        _drop(postgres_dsn, table)
+
+
+def _old_tables(dsn: str, table: str) -> None:
+    """The tables as shipsync made them before ``ready``: the index of pending partitions
+    covered ``head > cursor``."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE TABLE {table} (partition text NOT NULL, pos bigint NOT NULL, "
+            "event_id text NOT NULL, type text NOT NULL, body bytea NOT NULL, "
+            "published_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (partition, pos))"
+        )
+        conn.execute(
+            f"CREATE TABLE {table}_partitions (partition text PRIMARY KEY, "
+            "head bigint NOT NULL DEFAULT 0, cursor bigint NOT NULL DEFAULT 0, owner text, "
+            "lease_until double precision NOT NULL DEFAULT 0, "
+            "leased_to bigint NOT NULL DEFAULT 0, attempts int NOT NULL DEFAULT 0)"
+        )
+        conn.execute(
+            f"CREATE INDEX {table}_partitions_pending ON {table}_partitions (lease_until) "
+            "WHERE head > cursor"
+        )
+
+
+def test_an_older_partitions_table_is_brought_up_to_date_by_setup(postgres_dsn: str) -> None:
+    """Events published before the upgrade are delivered after it, in order, and the old index
+    is replaced; a log opened without setup on the old table says what to do."""
+    table = _table()
+    _old_tables(postgres_dsn, table)
+    try:
+        # What an older shipsync wrote: S1 with two pending events, S2 all acknowledged.
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            for partition, seq, pos in (("S1", 1, 1), ("S1", 2, 2), ("S2", 1, 1)):
+                event = make_tracking_event(partition, seq)
+                conn.execute(
+                    f"INSERT INTO {table} (partition, pos, event_id, type, body) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    (partition, pos, event.id, event.type, event.to_json()),
+                )
+            conn.execute(
+                f"INSERT INTO {table}_partitions (partition, head, cursor) "
+                "VALUES ('S1', 2, 0), ('S2', 1, 1)"
+            )
+        with (
+            PostgresEventLog(postgres_dsn, table=table, setup=False) as stale,
+            pytest.raises(ConfigurationError, match=f"{table}_partitions.*setup=True"),
+        ):
+            stale.receive(10)
+        with PostgresEventLog(postgres_dsn, table=table) as log:
+            got = log.receive(10)
+            assert [(d.partition, d.position) for d in got] == [("S1", 1), ("S1", 2)]
+            log.ack(got)
+            log.publish([make_tracking_event("S2", 2)])
+            again = log.receive(10)
+            assert [(d.partition, d.position) for d in again] == [("S2", 2)]
+            log.ack(again)
+            assert log.pending() == 0
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            indexes = {
+                name
+                for (name,) in conn.execute(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = %s",
+                    (f"{table}_partitions",),
+                )
+            }
+            options = conn.execute(
+                "SELECT reloptions FROM pg_class WHERE relname = %s", (f"{table}_partitions",)
+            ).fetchone()
+        assert indexes == {f"{table}_partitions_pkey", f"{table}_partitions_ready"}
+        assert options == (["fillfactor=50"],)
+        # Opening it again finds it up to date and changes nothing.
+        PostgresEventLog(postgres_dsn, table=table).close()
+    finally:
+        _drop(postgres_dsn, table)

@@ -6,15 +6,22 @@ lease. A publish is one statement: it upserts the rows of its partitions in sort
 moving each ``head`` past its events (which locks those rows until it commits), and inserts the
 events numbered up to the new heads, so positions are handed out in commit order and a consumer
 can never move a cursor past a position that is not committed yet. A
-consumer picks partitions with ``head > cursor`` and a free lease with ``FOR UPDATE SKIP
-LOCKED``: a partition that another consumer or a publisher is touching is skipped, never waited
-for. A receive is one statement (pick, read, lease), so one round trip, and an acknowledgement
-is one too; a receive's lease is advisory, so its commit does not wait for the WAL fsync (losing
-it in a server crash only lets another consumer deliver the same events again, which the
-dispatcher's idempotency absorbs). Leases are judged on the database clock, so machines need no
-clock agreement. Losing the
-connection (a restart, ``pg_terminate_backend``) raises ``EventLogUnavailableError``; the next
-call reconnects.
+consumer picks partitions with pending events (``ready``, a column PostgreSQL keeps equal to
+``head > cursor``) and a free lease with ``FOR UPDATE SKIP LOCKED``: a partition that another
+consumer or a publisher is touching is skipped, never waited for. The index of pending
+partitions covers ``ready`` and the lease, not ``head``, and the table leaves half of each page
+free, so a publish to a partition that already has pending events rewrites its row in place (a
+HOT update: no new index entries). A receive is one statement (pick, read, lease), so one round
+trip, and an acknowledgement is one too; a receive's lease is advisory, so its commit does not
+wait for the WAL fsync (losing it in a server crash only lets another consumer deliver the same
+events again, which the dispatcher's idempotency absorbs). Leases are judged on the database
+clock, so machines need no clock agreement. Losing the connection (a restart,
+``pg_terminate_backend``) raises ``EventLogUnavailableError``; the next call reconnects.
+
+A partitions table made before ``ready`` existed is brought up to date by the first log opened
+with ``setup=True``: PostgreSQL rewrites it under an exclusive lock (one row per partition), and
+a log opened with ``setup=False`` on a table not yet brought up to date raises
+``ConfigurationError`` at its first receive.
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ __all__ = ["AsyncPostgresEventLog", "PostgresDeadLetters", "PostgresEventLog"]
 T = TypeVar("T")
 
 _NOW = "extract(epoch from clock_timestamp())"
+# Whether a partition has events no consumer has acknowledged; PostgreSQL computes it.
+_READY = "ready boolean GENERATED ALWAYS AS (head > cursor) STORED"
 
 
 def _psycopg() -> Any:
@@ -181,7 +190,7 @@ class PostgresEventLog:
             f"SELECT {_NOW} AS now, set_config('synchronous_commit', 'off', true)), "
             "picked AS MATERIALIZED ("
             f"SELECT partition, cursor, attempts, lease_until FROM {p} "
-            "WHERE head > cursor AND lease_until <= (SELECT now FROM clock) "
+            "WHERE ready AND lease_until <= (SELECT now FROM clock) "
             "ORDER BY lease_until LIMIT %(budget)s FOR UPDATE SKIP LOCKED), "
             "numbered AS (SELECT partition, cursor, attempts, "
             "row_number() OVER (ORDER BY lease_until, partition) AS n, count(*) OVER () AS k "
@@ -200,27 +209,42 @@ class PostgresEventLog:
             "SELECT partition, pos, body, attempts FROM got ORDER BY n, pos"
         )
         if setup:
-            self._db.tx(
-                lambda cur: [
-                    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (t,)),
-                    cur.execute(
-                        f"CREATE TABLE IF NOT EXISTS {t} (partition text NOT NULL, "
-                        "pos bigint NOT NULL, event_id text NOT NULL, type text NOT NULL, "
-                        "body bytea NOT NULL, published_at timestamptz NOT NULL DEFAULT now(), "
-                        "PRIMARY KEY (partition, pos))"
-                    ),
-                    cur.execute(
-                        f"CREATE TABLE IF NOT EXISTS {p} (partition text PRIMARY KEY, "
-                        "head bigint NOT NULL DEFAULT 0, cursor bigint NOT NULL DEFAULT 0, "
-                        "owner text, lease_until double precision NOT NULL DEFAULT 0, "
-                        "leased_to bigint NOT NULL DEFAULT 0, attempts int NOT NULL DEFAULT 0)"
-                    ),
-                    cur.execute(
-                        f"CREATE INDEX IF NOT EXISTS {p}_pending ON {p} (lease_until) "
-                        "WHERE head > cursor"
-                    ),
-                ]
-            )
+            self._db.tx(self._setup)
+
+    def _setup(self, cur: Any) -> None:
+        t, p = self.table, self._p
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (t,))
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {t} (partition text NOT NULL, "
+            "pos bigint NOT NULL, event_id text NOT NULL, type text NOT NULL, "
+            "body bytea NOT NULL, published_at timestamptz NOT NULL DEFAULT now(), "
+            "PRIMARY KEY (partition, pos))"
+        )
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {p} (partition text PRIMARY KEY, "
+            "head bigint NOT NULL DEFAULT 0, cursor bigint NOT NULL DEFAULT 0, "
+            "owner text, lease_until double precision NOT NULL DEFAULT 0, "
+            "leased_to bigint NOT NULL DEFAULT 0, attempts int NOT NULL DEFAULT 0, "
+            f"{_READY}) WITH (fillfactor = 50)"
+        )
+        self._upgrade(cur)
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {p}_ready ON {p} (lease_until) WHERE ready")
+
+    def _upgrade(self, cur: Any) -> None:
+        """Bring a partitions table made before ``ready`` existed up to date, in the caller's
+        transaction: the column (PostgreSQL rewrites the table, with half of each page free),
+        and the old index of pending partitions goes (the caller makes the new one)."""
+        p = self._p
+        cur.execute(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'ready' "
+            "AND NOT attisdropped",
+            (p,),
+        )
+        if cur.fetchone() is not None:
+            return
+        cur.execute(f"ALTER TABLE {p} SET (fillfactor = 50)")
+        cur.execute(f"ALTER TABLE {p} ADD COLUMN {_READY}")
+        cur.execute(f"DROP INDEX IF EXISTS {p}_pending")
 
     def close(self) -> None:
         """Close the connection; unacknowledged deliveries come again once their lease ends."""
@@ -265,7 +289,14 @@ class PostgresEventLog:
         # consumer deliver the same events again, which the dispatcher's idempotency absorbs),
         # so this transaction does not wait for its WAL to reach disk.
         owner = uuid.uuid4().hex
-        cur.execute(self._sql_receive, {"budget": budget, "owner": owner, "lease": self.lease})
+        try:
+            cur.execute(self._sql_receive, {"budget": budget, "owner": owner, "lease": self.lease})
+        except _psycopg().errors.UndefinedColumn as exc:
+            raise ConfigurationError(
+                f"{self._p} was made by an older shipsync: open the log once with setup=True "
+                "to bring it up to date",
+                path="setup",
+            ) from exc
         return [
             decode_delivery(
                 self.catalogue, partition, int(pos), bytes(body), int(attempts) + 1, owner
