@@ -351,7 +351,18 @@ def test_an_older_partitions_table_is_brought_up_to_date_by_setup(postgres_dsn: 
             ).fetchone()
         assert indexes == {f"{table}_partitions_pkey", f"{table}_partitions_ready"}
         assert options == (["fillfactor=50"],)
-        # Opening it again finds it up to date and changes nothing.
+        # An earlier version's setup makes its index again; the next setup here drops it.
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(
+                f"CREATE INDEX {table}_partitions_pending ON {table}_partitions (lease_until) "
+                "WHERE head > cursor"
+            )
         PostgresEventLog(postgres_dsn, table=table).close()
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            left = conn.execute(
+                "SELECT count(*) FROM pg_indexes WHERE tablename = %s",
+                (f"{table}_partitions",),
+            ).fetchone()
+        assert left == (2,)
     finally:
         _drop(postgres_dsn, table)

@@ -233,18 +233,22 @@ class PostgresEventLog:
     def _upgrade(self, cur: Any) -> None:
         """Bring a partitions table made before ``ready`` existed up to date, in the caller's
         transaction: the column (PostgreSQL rewrites the table, with half of each page free),
-        and the old index of pending partitions goes (the caller makes the new one)."""
+        and the old index of pending partitions goes (the caller makes the new one). An earlier
+        version's setup, run after this one, makes that index again; the next setup here drops
+        it, since publishes cannot be HOT updates while an index covers the head."""
         p = self._p
         cur.execute(
             "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'ready' "
             "AND NOT attisdropped",
             (p,),
         )
-        if cur.fetchone() is not None:
-            return
-        cur.execute(f"ALTER TABLE {p} SET (fillfactor = 50)")
-        cur.execute(f"ALTER TABLE {p} ADD COLUMN {_READY}")
-        cur.execute(f"DROP INDEX IF EXISTS {p}_pending")
+        if cur.fetchone() is None:
+            cur.execute(f"ALTER TABLE {p} SET (fillfactor = 50)")
+            cur.execute(f"ALTER TABLE {p} ADD COLUMN {_READY}")
+        cur.execute("SELECT to_regclass(%s)", (f"{p}_pending",))
+        row = cur.fetchone()
+        if row is not None and row[0] is not None:
+            cur.execute(f"DROP INDEX {p}_pending")
 
     def close(self) -> None:
         """Close the connection; unacknowledged deliveries come again once their lease ends."""
