@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -46,6 +48,31 @@ def postgres_dsn() -> str:
     """A DSN of the machine's PostgreSQL ``test`` database."""
     _require("PostgreSQL", "127.0.0.1", 5432)
     return POSTGRES_DSN
+
+
+@pytest.fixture(scope="session")
+def table_updates(postgres_dsn: str) -> Callable[[str, int], tuple[int, int]]:
+    """``(updates, HOT updates)`` of a table, read once the statistics show ``wanted`` updates
+    (or after 10 s): a session's counts reach the shared ones when it goes idle or ends, at
+    most once a second (PostgreSQL 15 and later flush at the next idle moment when asked with
+    ``pg_stat_force_next_flush()``)."""
+    import psycopg
+
+    def read(table: str, wanted: int) -> tuple[int, int]:
+        with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+            deadline = time.monotonic() + 10
+            while True:
+                admin.execute("SELECT pg_stat_clear_snapshot()")
+                row = admin.execute(
+                    "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = %s",
+                    (table,),
+                ).fetchone()
+                assert row is not None, f"no statistics for {table}"
+                if row[0] >= wanted or time.monotonic() > deadline:
+                    return int(row[0]), int(row[1])
+                time.sleep(0.05)
+
+    return read
 
 
 @pytest.fixture(scope="session")

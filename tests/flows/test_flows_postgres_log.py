@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -248,24 +247,9 @@ def test_receive_shares_its_budget_across_partitions(pg_log: PostgresEventLog) -
     assert all(c <= 2 for c in counts.values())
 
 
-def _partition_updates(dsn: str, table: str, wanted: int) -> tuple[int, int]:
-    """(updates, HOT updates) of ``table``'s partitions, once the statistics show ``wanted``
-    updates (a session's counts reach the shared ones when it goes idle or ends)."""
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        deadline = time.monotonic() + 10
-        while True:
-            admin.execute("SELECT pg_stat_clear_snapshot()")
-            row = admin.execute(
-                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = %s",
-                (f"{table}_partitions",),
-            ).fetchone()
-            assert row is not None
-            if row[0] >= wanted or time.monotonic() > deadline:
-                return int(row[0]), int(row[1])
-            time.sleep(0.05)
-
-
-def test_publishing_to_busy_partitions_rewrites_their_rows_in_place(postgres_dsn: str) -> None:
+def test_publishing_to_busy_partitions_rewrites_their_rows_in_place(
+    postgres_dsn: str, table_updates: Callable[[str, int], tuple[int, int]]
+) -> None:
     """A publish to a partition that already has pending events moves its head in a HOT update
     (the index of pending partitions does not cover the head, and pages have room)."""
     table = _table()
@@ -276,7 +260,7 @@ def test_publishing_to_busy_partitions_rewrites_their_rows_in_place(postgres_dsn
             for seq in range(2, 6):  # 800 heads moved, every partition still pending
                 log.publish([make_tracking_event(s, seq) for s in shipments])
             assert log.pending() == 1000
-        updated, hot = _partition_updates(postgres_dsn, table, 800)  # the session has ended
+        updated, hot = table_updates(f"{table}_partitions", 800)  # the session has ended
         assert updated == 800
         # 800 of 800 here (PostgreSQL 15); none while the index covered head > cursor.
         assert hot >= 0.9 * updated, f"{hot} of {updated} head moves were HOT updates"

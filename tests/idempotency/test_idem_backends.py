@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -912,10 +912,11 @@ def test_postgres_claim_complete_and_replay_cost_one_round_trip_each(
 
 
 @pytest.mark.services
-def test_postgres_completions_rewrite_rows_in_place(postgres_dsn: str) -> None:
+def test_postgres_completions_rewrite_rows_in_place(
+    postgres_dsn: str, table_updates: Callable[[str, int], tuple[int, int]]
+) -> None:
     """A dispatcher's completion is a HOT update: the row's new version stays on its page and
     the primary key's index gains no entry (the table leaves room on each page for it)."""
-    import psycopg
 
     table = unique("idem_hot")
     try:
@@ -931,19 +932,7 @@ def test_postgres_completions_rewrite_rows_in_place(postgres_dsn: str) -> None:
             # second; PostgreSQL 15 and later can be asked for the next idle moment.
             if store.connection.info.server_version >= 150000:
                 store.connection.execute("SELECT pg_stat_force_next_flush()")
-        with psycopg.connect(postgres_dsn, autocommit=True) as admin:
-            deadline = time.monotonic() + 10
-            while True:
-                admin.execute("SELECT pg_stat_clear_snapshot()")
-                row = admin.execute(
-                    "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = %s",
-                    (table,),
-                ).fetchone()
-                assert row is not None
-                updated, hot = row
-                if updated >= len(items) or time.monotonic() > deadline:
-                    break
-                time.sleep(0.05)
+        updated, hot = table_updates(table, len(items))
         assert updated == len(items)
         # 385 of 400 here (PostgreSQL 15, 8 kB pages); 100 of 400 at the old fillfactor of 80.
         assert hot >= 0.9 * updated, f"{hot} of {updated} completions were HOT updates"
