@@ -553,14 +553,14 @@ def main() -> None:
                         for workers in ((1, 4) if run % 2 == 0 else (4, 1))
                     }
                     (one, cpu1, split1), (four, cpu4, split4) = got[1], got[4]
+                    busy1, busy4 = _cores(one, split1), _cores(four, split4)
                     ratios.append(four / one)
-                    cores.append(_cores(four, split4) / _cores(one, split1))
+                    cores.append(busy4 / busy1)
                     costs.append(split4["machine"] / split1["machine"])
                     print(
                         f"{backend:<10} {mode:<11} {one:>14,.0f} {cpu1:>5.0%} "
                         f"{four:>15,.0f} {cpu4:>5.0%} {four / one:>5.2f}x "
-                        f"{_cores(one, split1):>5.2f}>{_cores(four, split4):.2f} "
-                        f"{costs[-1]:>5.2f}  "
+                        f"{busy1:>5.2f}>{busy4:.2f} {costs[-1]:>5.2f}  "
                         f"{_split(split1):>32}   {_split(split4):>32}",
                         flush=True,
                     )

@@ -53,9 +53,8 @@ def postgres_dsn() -> str:
 @pytest.fixture(scope="session")
 def table_updates(postgres_dsn: str) -> Callable[[str, int], tuple[int, int]]:
     """``(updates, HOT updates)`` of a table, read once the statistics show ``wanted`` updates
-    (or after 10 s): a session's counts reach the shared ones when it goes idle or ends, at
-    most once a second (PostgreSQL 15 and later flush at the next idle moment when asked with
-    ``pg_stat_force_next_flush()``)."""
+    (or after 10 s). A session's counts reach the shared ones when it ends (or goes idle, at
+    most once a second), so close the connection that made the updates first."""
     import psycopg
 
     def read(table: str, wanted: int) -> tuple[int, int]:
