@@ -130,12 +130,32 @@ def _events(n: int, run: str) -> list[Event]:
     ]
 
 
-async def _publish(backend: str, name: str, where: str, events: list[Event]) -> None:
-    log = _open_log(backend, name, where, 0, 1)
-    step = 500
-    for i in range(0, len(events), step):
-        await log.publish(events[i : i + step])
-    await log.close()
+class _Publisher:
+    """The one publisher, in this process: its log is opened and connected before the clock
+    starts, as a running service's is, so its server process is one of those whose CPU the run
+    counts (a connection made and closed inside the run would be missed)."""
+
+    def __init__(self, backend: str, name: str, where: str) -> None:
+        self._runner = asyncio.Runner()
+        self._log = _open_log(backend, name, where, 0, 1)
+        self._runner.run(self._connect())
+
+    async def _connect(self) -> None:
+        if isinstance(self._log, RabbitMQEventLog):
+            await self._log.setup()
+        elif await self._log.receive(1, timeout=0):  # connects; the log is empty until "go"
+            raise SystemExit("the log was not empty before the run")
+
+    def publish(self, events: list[Event], step: int = 500) -> None:
+        async def run() -> None:
+            for i in range(0, len(events), step):
+                await self._log.publish(events[i : i + step])
+
+        self._runner.run(run())
+
+    def close(self) -> None:
+        self._runner.run(self._log.close())
+        self._runner.close()
 
 
 def _setup(backend: str, name: str, tmp: Path) -> tuple[str, str]:
@@ -368,9 +388,10 @@ def measure(
             assert p.stdout is not None
             assert p.stdout.readline().strip() == "ready"
         events = _events(n, name)
+        publisher = _Publisher(backend, name, where)
         sampler = _Sampler()
         if drain:
-            asyncio.run(_publish(backend, name, where, events))
+            publisher.publish(events)
         progress = _Progress(procs, n * HANDLERS)
         maintenance = _maintenance(name) if backend != "sqlite" else (0, 0)
         split = _CpuSplit()
@@ -380,13 +401,14 @@ def measure(
             p.stdin.write("go\n")
             p.stdin.flush()
         if not drain:
-            asyncio.run(_publish(backend, name, where, events))
+            publisher.publish(events)
         # The clock and the CPU figures stop when the last handler call is reported, not when
         # the workers have noticed that nothing more comes.
         total, end, worker_cpu = progress.wait()
         if total != n * HANDLERS:  # a worker died, or the run stalled: the finally stops the rest
             raise SystemExit(f"{backend}/{workers}: {total} handler calls, wanted {n * HANDLERS}")
         cpu = split.stop()
+        publisher.close()  # after the reading: a server process that has exited is not read
         cpu["workers"] = worker_cpu
         cpu = {k: v / n * 1e6 for k, v in cpu.items()}
         if backend != "sqlite":
