@@ -124,6 +124,14 @@ def test_envelope_round_trip_from_bytes_str_and_dict(event: Event) -> None:
     assert default_catalogue.parse_obj(json.loads(raw)) == event
 
 
+@settings(max_examples=100)
+@given(sst.any_events())
+def test_to_json_is_pydantics_json_without_nones(event: Event) -> None:
+    """``to_json`` takes the model's serializer directly; it must give what pydantic's public
+    ``model_dump_json(exclude_none=True)`` gives, byte for byte, for every type."""
+    assert event.to_json() == event.model_dump_json(exclude_none=True).encode()
+
+
 @settings(max_examples=50)
 @given(sst.any_events())
 def test_envelope_has_the_cloudevents_attributes(event: Event) -> None:
