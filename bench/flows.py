@@ -53,7 +53,7 @@ from shipsync.flows import (
     RabbitMQEventLog,
     SQLiteEventLog,
 )
-from shipsync.idempotency import PostgresStore, SQLiteStore
+from shipsync.idempotency import Acquired, PostgresStore, SQLiteStore
 from shipsync.testing.flows import make_tracking_event
 
 POSTGRES_DSN = os.environ.get("SHIPSYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -137,25 +137,31 @@ class _Publisher:
 
     def __init__(self, backend: str, name: str, where: str) -> None:
         self._runner = asyncio.Runner()
-        self._log = _open_log(backend, name, where, 0, 1)
-        self._runner.run(self._connect())
+        self._log: AsyncEventLog | None = _open_log(backend, name, where, 0, 1)
+        self._runner.run(self._connect(self._log))
 
-    async def _connect(self) -> None:
-        if isinstance(self._log, RabbitMQEventLog):
-            await self._log.setup()
-        elif await self._log.receive(1, timeout=0):  # connects; the log is empty until "go"
+    @staticmethod
+    async def _connect(log: AsyncEventLog) -> None:
+        if isinstance(log, RabbitMQEventLog):
+            await log.setup()
+        elif await log.receive(1, timeout=0):  # connects; the log is empty until "go"
             raise SystemExit("the log was not empty before the run")
 
     def publish(self, events: list[Event], step: int = 500) -> None:
+        log = self._log
+        assert log is not None
+
         async def run() -> None:
             for i in range(0, len(events), step):
-                await self._log.publish(events[i : i + step])
+                await log.publish(events[i : i + step])
 
         self._runner.run(run())
 
     def close(self) -> None:
-        self._runner.run(self._log.close())
-        self._runner.close()
+        if self._log is not None:
+            log, self._log = self._log, None
+            self._runner.run(log.close())
+            self._runner.close()
 
 
 def _setup(backend: str, name: str, tmp: Path) -> tuple[str, str]:
@@ -356,6 +362,7 @@ def measure(
     end, or draining a backlog."""
     name = f"bench_flows_{uuid.uuid4().hex[:8]}"
     where, idem = _setup(backend, name, tmp)
+    publisher: _Publisher | None = None
     procs = [
         subprocess.Popen(
             [
@@ -426,6 +433,8 @@ def measure(
         for p in procs:
             if p.poll() is None:
                 p.kill()
+        if publisher is not None:
+            publisher.close()
         _cleanup(backend, name)
 
 
@@ -475,8 +484,9 @@ def server_split(n: int) -> dict[str, float]:
     try:
         log.publish(events[:1])  # both connections open, their statements prepared
         warm = log.receive(1)
-        (token,) = (o.token for o in store.claim_many([("warm", "fp")]))
-        store.complete_many([("warm", token, b"1")])
+        (claimed,) = store.claim_many([("warm", "fp")])
+        assert isinstance(claimed, Acquired)
+        store.complete_many([("warm", claimed.token, b"1")])
         log.ack(warm)
         pids = {"log": log.backend_pid() or 0, "store": store.connection.info.backend_pid}
 
