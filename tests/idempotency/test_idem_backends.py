@@ -936,6 +936,36 @@ def test_postgres_completions_rewrite_rows_in_place(
 
 
 @pytest.mark.services
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("fillfactor = 80", "50"), (None, "50"), ("fillfactor = 70", "70"), ("fillfactor = 90", "90")],
+)
+def test_postgres_setup_gives_an_earlier_versions_table_the_new_fillfactor(
+    postgres_dsn: str, before: str | None, after: str
+) -> None:
+    """A table an earlier version made (fillfactor 80, or none set before that) gets 50 from
+    ``setup``, so its completions become HOT updates too; a fillfactor somebody chose stays."""
+    import psycopg
+
+    table = unique("idem_ff")
+    try:
+        PostgresStore(postgres_dsn, table=table).close()
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            change = f"SET ({before})" if before else "RESET (fillfactor)"
+            conn.execute(f"ALTER TABLE {table} {change}")
+            PostgresStore(postgres_dsn, table=table).close()
+            row = conn.execute(
+                "SELECT option_value FROM pg_options_to_table("
+                "(SELECT reloptions FROM pg_class WHERE oid = %s::regclass)) "
+                "WHERE option_name = 'fillfactor'",
+                (table,),
+            ).fetchone()
+        assert row == (after,)
+    finally:
+        drop_postgres_table(postgres_dsn, table)
+
+
+@pytest.mark.services
 def test_postgres_leases_are_judged_by_the_server_clock(pg_store: PostgresStore) -> None:
     """The stored expiry is the server's now() plus the lease."""
     assert isinstance(pg_store.claim("k", "fp", LEASE), Acquired)

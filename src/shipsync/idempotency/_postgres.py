@@ -56,7 +56,9 @@ DEFAULT_TABLE = "shipsync_idempotency"
 # adds nothing to the primary key's index. At 80 only about a quarter of the dispatcher's
 # completions found room (``pg_stat_user_tables.n_tup_hot_upd``) and each of the others added an
 # index entry. A result much larger than the claimed row (a stored HTTP response) may still not
-# fit; that completion is an ordinary update, as before.
+# fit; that completion is an ordinary update, as before. A table made by an earlier version (80,
+# or no setting before that) is given 50 by ``setup``: that takes no lock readers or writers wait
+# for, and applies to the pages written from then on. A fillfactor somebody chose is left alone.
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS {t} (
@@ -69,6 +71,15 @@ CREATE TABLE IF NOT EXISTS {t} (
     result bytea,
     PRIMARY KEY (ns, key)
 ) WITH (fillfactor = 50);
+DO $up$
+BEGIN
+    IF coalesce((SELECT option_value FROM pg_options_to_table(
+            (SELECT reloptions FROM pg_class WHERE oid = '{t}'::regclass))
+        WHERE option_name = 'fillfactor'), '80') = '80' THEN
+        ALTER TABLE {t} SET (fillfactor = 50);
+    END IF;
+END
+$up$;
 CREATE SEQUENCE IF NOT EXISTS {t}_fence;
 CREATE OR REPLACE FUNCTION {t}_claim(
     p_ns text, p_keys text[], p_fps text[], p_lease float8, p_offset float8
