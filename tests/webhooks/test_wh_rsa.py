@@ -72,6 +72,12 @@ def verifier(keys: object = None, *, now: float = NOW, scheme: RsaSha256Scheme =
 ISO = datetime.fromtimestamp(NOW, UTC).isoformat().replace("+00:00", "Z")
 
 
+def _urlsafe(signature: str) -> str:
+    """The signature in base64's URL-safe alphabet, with at least one of its two letters. The
+    session's key is random, and about one signature in 220 has no ``+`` to replace."""
+    return "-" + signature[1:].translate(str.maketrans("+/", "-_"))
+
+
 @pytest.mark.parametrize(
     "stamp",
     [ISO, str(NOW), "2026-01-05T08:00:00.123Z", "2026-01-05T09:00:00+01:00"],
@@ -109,7 +115,7 @@ def test_header_names_match_in_any_case_and_as_pairs() -> None:
         (lambda h: h.pop(T_HDR), MissingHeaderError),
         (lambda h: h.__setitem__(S_HDR, h[S_HDR].rstrip("=")), MalformedHeaderError),
         (lambda h: h.__setitem__(S_HDR, h[S_HDR] + " "), MalformedHeaderError),
-        (lambda h: h.__setitem__(S_HDR, h[S_HDR].replace("+", "-")), MalformedHeaderError),
+        (lambda h: h.__setitem__(S_HDR, _urlsafe(h[S_HDR])), MalformedHeaderError),
         (
             lambda h: h.__setitem__(S_HDR, base64.b64encode(b"\0" * 255).decode()),
             MalformedHeaderError,
