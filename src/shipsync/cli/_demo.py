@@ -136,7 +136,6 @@ def run_demo(
     seed: int = 7,
     echo: Callable[[str], None] = click.echo,
     workdir: str | os.PathLike[str] | None = None,
-    env: Mapping[str, str] | None = None,
     progress: bool = True,
     control_tower: bool = False,
 ) -> int:
@@ -162,11 +161,11 @@ def run_demo(
         if workdir is None:
             with tempfile.TemporaryDirectory(prefix="shipsync-demo-") as tmp:
                 return _run(
-                    shipments, seed, echo, Path(tmp), env or os.environ, progress, control_tower
+                    shipments, seed, echo, Path(tmp), progress, control_tower
                 )
         path = Path(workdir)
         path.mkdir(parents=True, exist_ok=True)
-        return _run(shipments, seed, echo, path, env or os.environ, progress, control_tower)
+        return _run(shipments, seed, echo, path, progress, control_tower)
     finally:
         logger.removeHandler(quiet)
         logger.propagate = propagate
@@ -177,7 +176,6 @@ def _run(
     seed: int,
     echo: Callable[[str], None],
     work: Path,
-    env: Mapping[str, str],
     progress: bool,
     control_tower: bool = False,
 ) -> int:
