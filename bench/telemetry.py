@@ -1,10 +1,22 @@
 """What shipsync's OpenTelemetry hooks cost: the sample flow's events/s in three modes.
 
-Run: ``python bench/telemetry.py [--shipments 120] [--rounds 5]``. The flow is
-:class:`shipsync.testing.sample_flow.SampleFlow` (fake carrier in-process, signed webhooks into the
-receiver, the SQLite event log, the dispatcher with two handlers, a dead letter now and then),
-run in a fresh directory each time, in three modes, interleaved round by round (the order
-rotating from one round to the next):
+Run: ``python bench/telemetry.py [--shipments 120] [--rounds 5] [--flow sample|demo]``. Two
+flows, each run in a fresh directory each time:
+
+* ``sample`` (the default): :class:`shipsync.testing.sample_flow.SampleFlow`, everything in one
+  thread with no network (the fake carrier through ``httpx.MockTransport``, signed webhooks
+  handed straight to the receiver, the SQLite event log, the dispatcher with two handlers that
+  only count, a dead letter now and then). An event does little else here, so this is where the
+  telemetry's share is largest;
+* ``demo``: what ``shipsync demo`` runs (:func:`shipsync.cli._demo.run_demo`): the fake carrier
+  and the webhook receiver served over HTTP on localhost ports by uvicorn threads in this
+  process, booking faults and 503s retried, webhooks duplicated and reordered, the dispatcher's
+  four handlers (state fold, SQLite ledger, outbox notifier, accruals), the replay of dead
+  letters and the closing check against the carrier's tracking API. A run whose checks fail
+  stops the bench.
+
+Each flow runs in three modes, interleaved round by round (the order rotating from one round to
+the next):
 
 * ``off``: ``shipsync.telemetry.set_enabled(False)``: the hooks return at their first line;
 * ``api``: the OpenTelemetry API installed, no SDK configured (what a library user gets);
@@ -33,21 +45,29 @@ reach.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 import os
 import platform
+import sqlite3
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from shipsync import telemetry
 from shipsync.testing.sample_flow import SampleFlow
 
 
-def _run_flow(shipments: int) -> tuple[int, float]:
+def _run_flow(flow: str, shipments: int) -> tuple[int, float]:
+    """One run of ``flow``: (events dispatched, CPU seconds of this process)."""
+    return _run_demo(shipments) if flow == "demo" else _run_sample(shipments)
+
+
+def _run_sample(shipments: int) -> tuple[int, float]:
     with tempfile.TemporaryDirectory(prefix="bench-telemetry-") as work:
         flow = SampleFlow(work, shipments=shipments)
         gc.collect()
@@ -58,6 +78,24 @@ def _run_flow(shipments: int) -> tuple[int, float]:
         events = flow.report.events
         flow.close()
     return events, spent
+
+
+def _run_demo(shipments: int) -> tuple[int, float]:
+    from shipsync.cli._demo import run_demo
+
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-telemetry-demo-") as work:
+        gc.collect()
+        started = time.process_time()  # every thread's: the uvicorn servers' too
+        failed = run_demo(shipments=shipments, workdir=work, echo=lines.append, progress=False)
+        spent = time.process_time() - started
+        if failed:
+            raise SystemExit("the demo's checks failed:\n" + "\n".join(lines))
+        # Every event the carrier's webhooks brought was published once and dispatched once
+        # (the demo checks both), so the log's rows are the events dispatched.
+        with contextlib.closing(sqlite3.connect(Path(work) / "events.db")) as db:
+            (events,) = db.execute("SELECT count(*) FROM shipsync_events").fetchone()
+    return int(events), spent
 
 
 class _Sdk:
@@ -152,12 +190,12 @@ class _RecordingMeterProvider:
         return _RecordingMeter(self._provider.get_meter(*args, **kwargs), self.recorded)
 
 
-def _record_run(sdk: _Sdk, shipments: int) -> tuple[int, list[Any], _Recorded]:
+def _record_run(sdk: _Sdk, flow: str, shipments: int) -> tuple[int, list[Any], _Recorded]:
     """One run with the SDK on: its events, its finished spans and its metric points."""
     recording = _RecordingMeterProvider(sdk.meter_provider)
     sdk.configure(meter_provider=recording)
     sdk.spans()
-    events, _ = _run_flow(shipments)
+    events, _ = _run_flow(flow, shipments)
     return events, sdk.spans(), recording.recorded
 
 
@@ -266,7 +304,7 @@ def _hook_cost(calls: int = 200_000) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def _hooks_per_event(shipments: int) -> float:
+def _hooks_per_event(flow: str, shipments: int) -> float:
     """How many times the hooks ask for their handles, per event dispatched."""
     from shipsync.telemetry import _core, _hooks
 
@@ -279,7 +317,7 @@ def _hooks_per_event(shipments: int) -> float:
 
     setattr(_hooks, "handles", counting)  # noqa: B010  (a benchmark's probe, not an API)
     try:
-        events, _ = _run_flow(shipments)
+        events, _ = _run_flow(flow, shipments)
     finally:
         setattr(_hooks, "handles", real)  # noqa: B010
     return count[0] / events
@@ -296,6 +334,12 @@ def main() -> None:
         "--signals",
         default="traces,metrics",
         help="the SDK providers shipsync gets in the sdk mode: traces, metrics or both",
+    )
+    parser.add_argument(
+        "--flow",
+        choices=("sample", "demo"),
+        default="sample",
+        help="the in-process sample flow, or what `shipsync demo` runs (HTTP, four handlers)",
     )
     args = parser.parse_args()
     signals = frozenset(part.strip() for part in args.signals.split(",") if part.strip())
@@ -317,7 +361,7 @@ def main() -> None:
     rates: dict[str, list[float]] = {name: [] for name in modes}
     events_seen = 0
     span_count = 0
-    _run_flow(max(8, args.shipments // 10))  # warm up imports and caches
+    _run_flow(args.flow, max(8, args.shipments // 10))  # warm up imports and caches
     names = list(modes)
     for round_number in range(args.rounds):
         # Rotate the order each round, so no mode always runs first (warm caches, GC state).
@@ -325,13 +369,13 @@ def main() -> None:
         for name in names[shift:] + names[:shift]:
             switch = modes[name]
             switch()
-            events, spent = _run_flow(args.shipments)
+            events, spent = _run_flow(args.flow, args.shipments)
             events_seen = events
             rates[name].append(events / spent)
             if name == "sdk":
                 span_count = len(sdk.spans())
     off()
-    floor_events, floor_spans, recorded = _record_run(sdk, args.shipments)
+    floor_events, floor_spans, recorded = _record_run(sdk, args.flow, args.shipments)
     spans_per_event = len(floor_spans) / floor_events
     attributes_per_span = sum(len(s.attributes or {}) for s in floor_spans) / max(
         1, len(floor_spans)
@@ -341,7 +385,10 @@ def main() -> None:
     off()
 
     load = os.getloadavg()
-    print(f"shipsync telemetry bench: python {platform.python_version()}, {os.cpu_count()} CPUs,")
+    print(
+        f"shipsync telemetry bench, {args.flow} flow: python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs,"
+    )
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {args.shipments} shipments,")
     print(f"{events_seen} events per run, {args.rounds} rounds; median events per CPU-second")
     print(
@@ -350,7 +397,7 @@ def main() -> None:
     )
     print()
     off_ns, api_ns = _hook_cost()
-    per_event = _hooks_per_event(args.shipments)
+    per_event = _hooks_per_event(args.flow, args.shipments)
     base = statistics.median(rates["off"])
     event_ns = 1e9 / base
     print(
