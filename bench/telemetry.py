@@ -1,4 +1,4 @@
-"""What shipsync's OpenTelemetry hooks cost: the sample flow's events/s in three modes.
+"""What shipsync's OpenTelemetry hooks cost: a flow's events/s in three modes.
 
 Run: ``python bench/telemetry.py [--shipments 120] [--rounds 5] [--flow sample|demo]``. Two
 flows, each run in a fresh directory each time:
