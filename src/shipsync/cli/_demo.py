@@ -160,9 +160,7 @@ def run_demo(
     try:
         if workdir is None:
             with tempfile.TemporaryDirectory(prefix="shipsync-demo-") as tmp:
-                return _run(
-                    shipments, seed, echo, Path(tmp), progress, control_tower
-                )
+                return _run(shipments, seed, echo, Path(tmp), progress, control_tower)
         path = Path(workdir)
         path.mkdir(parents=True, exist_ok=True)
         return _run(shipments, seed, echo, path, progress, control_tower)
